@@ -1,0 +1,5 @@
+"""`python -m corpus_export` → the CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,632 @@
+"""raw/ → parsed batches (local processes or Dask) → one validated, all-or-nothing export."""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import tempfile
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import __version__, schema
+from .errors import CorpusExportError, Reason, ValidationError
+from .process import BATCH_FILES, Part, RejectRow, process_batch, write_csv
+from .read import RawFile, scan_raw
+from .validate import check_order
+
+CORPUS_PARQUET = "corpus.parquet"
+CORPUS_CSV = "corpus.csv"
+REJECTS_CSV = "rejects.csv"
+MANIFEST = "manifest.json"
+HF_DIR = "hf"
+#: Rows per Parquet row group, counted on the row stream so batch sizes never change the bytes.
+ROW_GROUP_ROWS = 4096
+#: Hub shard limit, as `push_to_hub(max_shard_size=...)`: raw bytes of the pages per shard.
+DEFAULT_SHARD_BYTES = 500 * 1000 * 1000
+PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 1,
+    # Dictionaries only where values repeat; long unique text would waste a failed attempt.
+    "use_dictionary": ["source", "uploader", "author", "citations"],
+    "write_statistics": ["id", "source", "citations", "uploader", "paragraph_count",
+                         "body_chars", "teaser_count"],
+}
+
+Progress = Callable[[int], None]
+
+
+@dataclass(slots=True)
+class Stats:
+    """Statistics of the accepted rows, built incrementally (one small array per column)."""
+
+    body_chars: list[np.ndarray] = field(default_factory=list)
+    paragraph_count: list[np.ndarray] = field(default_factory=list)
+    teaser_count: list[np.ndarray] = field(default_factory=list)
+    sources: Counter[str] = field(default_factory=Counter)
+    with_author: int = 0
+    with_citations: int = 0
+    with_source: int = 0
+    examples: dict[str, str] = field(default_factory=dict)
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        for name in ("body_chars", "paragraph_count", "teaser_count"):
+            getattr(self, name).append(table.column(name).to_numpy())
+        self.with_author += table.num_rows - table.column("author").null_count
+        self.with_citations += table.num_rows - table.column("citations").null_count
+        self.with_source += table.num_rows - table.column("source").null_count
+        self.sources.update(s for s in table.column("source").to_pylist() if s is not None)
+        if not self.examples:
+            row = table.slice(0, 1).to_pylist()[0]
+            self.examples = {k: _example(v) for k, v in row.items()}
+
+    def summary(self) -> dict[str, Any]:
+        """Return the statistics as plain JSON-able values."""
+
+        def dist(parts: list[np.ndarray]) -> dict[str, float | int]:
+            if not parts:
+                return {}
+            a = np.concatenate(parts)
+            return {
+                "min": int(a.min()),
+                "p25": float(np.percentile(a, 25)),
+                "median": float(np.median(a)),
+                "p75": float(np.percentile(a, 75)),
+                "max": int(a.max()),
+                "mean": round(float(a.mean()), 1),
+                "total": int(a.sum()),
+            }
+
+        return {
+            "body_chars": dist(self.body_chars),
+            "paragraph_count": dist(self.paragraph_count),
+            "teaser_count": dist(self.teaser_count),
+            "top_sources": sorted(self.sources.items(), key=lambda kv: (-kv[1], kv[0]))[:10],
+            "distinct_sources": len(self.sources),
+            "with_author": self.with_author,
+            "with_citations": self.with_citations,
+            "with_source": self.with_source,
+        }
+
+
+def _example(value: object) -> str:
+    if isinstance(value, list):
+        value = json.dumps(value[:1], ensure_ascii=False) if value else "[]"
+    text = "" if value is None else str(value)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+@dataclass(slots=True)
+class BuildResult:
+    """What a build produced: counts, rejects by reason, statistics and the written files."""
+
+    out_dir: Path
+    files_seen: int
+    rows: int
+    rejects_by_reason: dict[str, int]
+    ignored_files: int
+    stats: dict[str, Any]
+    examples: dict[str, str]
+    shards: list[str]
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # relative path → sha256, bytes
+
+    @property
+    def rejects(self) -> int:
+        return sum(self.rejects_by_reason.values())
+
+    def summary(self) -> str:
+        """One line: pages seen, rows, rejects by reason."""
+        by = ", ".join(f"{n} {r}" for r, n in sorted(self.rejects_by_reason.items()))
+        line = f"{self.files_seen} pages: {self.rows} rows, {self.rejects} rejects"
+        if by:
+            line += f" ({by})"
+        if self.ignored_files:
+            line += f"; {self.ignored_files} other files ignored"
+        return line
+
+
+class SeenTable:
+    """Open-addressing hash table: 64-bit page key → global row position (16 bytes a slot)."""
+
+    def __init__(self, expected: int) -> None:
+        size = 1 << max(10, (2 * max(expected, 1)).bit_length())
+        self.keys = np.zeros(size, dtype=np.uint64)
+        self.pos = np.zeros(size, dtype=np.int64)
+        self.mask = size - 1
+        self.count = 0
+
+    def add(self, key: bytes, pos: int) -> int | None:
+        """Remember key at pos; return the earlier position if the key was already there."""
+        k = int.from_bytes(key[:8], "little") | 1  # 0 marks an empty slot
+        i = k & self.mask
+        keys = self.keys
+        while True:
+            slot = int(keys[i])
+            if slot == 0:
+                keys[i] = k
+                self.pos[i] = pos
+                self.count += 1
+                if self.count * 2 > len(keys):
+                    self._grow()
+                return None
+            if slot == k:
+                return int(self.pos[i])
+            i = (i + 1) & self.mask
+
+    def _grow(self) -> None:
+        old_keys, old_pos = self.keys, self.pos
+        self.__init__(len(old_keys))  # type: ignore[misc]
+        for k, p in zip(old_keys[old_keys != 0], old_pos[old_keys != 0], strict=True):
+            i = int(k) & self.mask
+            while self.keys[i] != 0:
+                i = (i + 1) & self.mask
+            self.keys[i] = k
+            self.pos[i] = p
+            self.count += 1
+
+
+class Assembler:
+    """Consumes parts in id order; writes the single sorted export, streaming, in the stage."""
+
+    def __init__(self, stage: Path, n_files: int, total_raw: int, shard_bytes: int) -> None:
+        self.stage = stage
+        self.writer = pq.ParquetWriter(stage / CORPUS_PARQUET, schema.arrow_schema(),
+                                       **PARQUET_OPTIONS)
+        self.csv = (stage / CORPUS_CSV).open("wb")
+        write_csv(schema.arrow_schema().empty_table(), self.csv, header=True)
+        self.seen = SeenTable(n_files)
+        self.rows = 0
+        self.last_id: str | None = None
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
+        self.rejects: list[RejectRow | tuple[RejectRow, int]] = []
+        self.stats = Stats()
+        self.n_shards = max(1, math.ceil(total_raw / shard_bytes)) if shard_bytes > 0 else 1
+        self.total_raw = max(total_raw, 1)
+        self.cum_raw = 0
+        self.shards: list[_ShardStream] = []
+        if self.n_shards > 1:
+            hf_data = stage / HF_DIR / "data"
+            hf_data.mkdir(parents=True, exist_ok=True)
+            self.shards = [_ShardStream(hf_data / _shard_name(i, self.n_shards))
+                           for i in range(self.n_shards)]
+
+    def add(self, part: Part) -> None:
+        table = _read_ipc(part.arrow_path)
+        keep = np.ones(table.num_rows, dtype=bool)
+        dup_rejects: list[tuple[RejectRow, int]] = []
+        ids = table.column("id").to_pylist() if table.num_rows else []
+        kept_here = 0
+        for i, key in enumerate(part.dedup_keys):
+            earlier = self.seen.add(key, self.rows + kept_here)
+            if earlier is None:
+                kept_here += 1
+                continue
+            keep[i] = False
+            dup_rejects.append((RejectRow(ids[i], part.paths[i], Reason.DUPLICATE, ""), earlier))
+        if dup_rejects:
+            table = table.filter(pa.array(keep))
+            write_csv(table, self.csv, header=False)
+        else:
+            with open(part.csv_path, "rb") as fh:
+                shutil.copyfileobj(fh, self.csv, 1 << 20)
+        check_order(self.last_id, table)
+        if table.num_rows:
+            self.last_id = table.column("id")[-1].as_py()
+        self._write_rows(table, [b for b, k in zip(part.raw_bytes, keep, strict=True) if k])
+        self.stats.add(table)
+        self.rows += table.num_rows
+        merged: list[RejectRow | tuple[RejectRow, int]] = [*part.rejects, *dup_rejects]
+        merged.sort(key=lambda r: _reject_key(r))
+        self.rejects.extend(merged)
+        for p in (part.arrow_path, part.csv_path):
+            Path(p).unlink(missing_ok=True)
+
+    def _write_rows(self, table: pa.Table, raw_sizes: list[int]) -> None:
+        if table.num_rows == 0:
+            return
+        self.pending.append(table)
+        self.pending_rows += table.num_rows
+        while self.pending_rows >= ROW_GROUP_ROWS:
+            self._flush(ROW_GROUP_ROWS)
+        if self.shards:
+            # A row goes to the shard its raw bytes fall in: a pure function of the row stream.
+            starts = np.cumsum([0, *raw_sizes[:-1]]) + self.cum_raw
+            shard_of = np.minimum(starts * self.n_shards // self.total_raw, self.n_shards - 1)
+            self.cum_raw += sum(raw_sizes)
+            for s in np.unique(shard_of):
+                self.shards[int(s)].add(table.filter(pa.array(shard_of == s)))
+
+    def _flush(self, n: int) -> None:
+        whole = pa.concat_tables(self.pending)
+        head, rest = whole.slice(0, n), whole.slice(n)
+        self.writer.write_table(head, row_group_size=ROW_GROUP_ROWS)
+        self.pending = [rest] if rest.num_rows else []
+        self.pending_rows = rest.num_rows
+
+    def finish(self) -> tuple[int, dict[str, int], dict[str, Any], dict[str, str], list[str]]:
+        if self.pending_rows:
+            self._flush(self.pending_rows)
+        self.writer.close()
+        self.csv.close()
+        hf_data = self.stage / HF_DIR / "data"
+        hf_data.mkdir(parents=True, exist_ok=True)
+        if self.shards:
+            for s in self.shards:
+                s.close()
+            shard_names = [_shard_name(i, self.n_shards) for i in range(self.n_shards)]
+        else:
+            # One shard: reuse the finished corpus.parquet bytes, no second encoding pass.
+            name = _shard_name(0, 1)
+            _link_or_copy(self.stage / CORPUS_PARQUET, hf_data / name)
+            shard_names = [name]
+        by_reason = self._write_rejects()
+        return self.rows, by_reason, self.stats.summary(), self.stats.examples, shard_names
+
+    def _write_rejects(self) -> dict[str, int]:
+        kept_ids: pa.ChunkedArray | None = None
+        if any(isinstance(r, tuple) for r in self.rejects):
+            kept_ids = pq.read_table(self.stage / CORPUS_PARQUET, columns=["id"]).column("id")
+        rows: list[RejectRow] = []
+        for r in self.rejects:
+            if isinstance(r, tuple):
+                rej, pos = r
+                assert kept_ids is not None
+                kept = kept_ids[pos].as_py()
+                r = RejectRow(rej.id, rej.path, rej.reason,
+                              f"same title and body as {kept!r} (kept: the smaller id)")
+            rows.append(r)
+        table = pa.table(
+            {
+                "id": pa.array([r.id for r in rows], pa.string()),
+                "reason": pa.array([str(r.reason) for r in rows], pa.string()),
+                "detail": pa.array([r.detail for r in rows], pa.string()),
+            }
+        )
+        write_rejects_csv(table, self.stage / REJECTS_CSV)
+        return dict(sorted(Counter(str(r.reason) for r in rows).items()))
+
+    def abort(self) -> None:
+        self.writer.close()
+        self.csv.close()
+        for s in self.shards:
+            s.close()
+
+
+def write_rejects_csv(table: pa.Table, path: Path) -> None:
+    """Write rejects.csv (id, reason, detail), formula-like cells escaped as in corpus.csv."""
+    import pyarrow.csv as pacsv
+
+    from .process import escape_csv_cells
+
+    escaped = pa.table({name: escape_csv_cells(table.column(name)) for name in table.column_names})
+    pacsv.write_csv(escaped, path, write_options=pacsv.WriteOptions(quoting_style="needed"))
+
+
+def _reject_key(r: RejectRow | tuple[RejectRow, int]) -> tuple[str, str]:
+    rej = r[0] if isinstance(r, tuple) else r
+    return (rej.id, rej.path)
+
+
+class _ShardStream:
+    def __init__(self, path: Path) -> None:
+        self.writer = pq.ParquetWriter(path, schema.arrow_schema(), **PARQUET_OPTIONS)
+        self.pending: list[pa.Table] = []
+        self.rows = 0
+
+    def add(self, table: pa.Table) -> None:
+        self.pending.append(table)
+        self.rows += table.num_rows
+        if self.rows >= ROW_GROUP_ROWS:
+            whole = pa.concat_tables(self.pending)
+            n = (self.rows // ROW_GROUP_ROWS) * ROW_GROUP_ROWS
+            self.writer.write_table(whole.slice(0, n), row_group_size=ROW_GROUP_ROWS)
+            rest = whole.slice(n)
+            self.pending = [rest] if rest.num_rows else []
+            self.rows = rest.num_rows
+
+    def close(self) -> None:
+        if self.rows:
+            self.writer.write_table(pa.concat_tables(self.pending), row_group_size=ROW_GROUP_ROWS)
+            self.pending, self.rows = [], 0
+        self.writer.close()
+
+
+def _shard_name(i: int, n: int) -> str:
+    return f"train-{i:05d}-of-{n:05d}.parquet"
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def _read_ipc(path: str) -> pa.Table:
+    with pa.memory_map(path, "r") as source:
+        return pa.ipc.open_file(source).read_all()
+
+
+# ---------------------------------------------------------------------------------------------
+# engines: produce Parts in id order
+
+
+def batches_of(files: list[RawFile], size: int = BATCH_FILES) -> list[list[RawFile]]:
+    return [files[i : i + size] for i in range(0, len(files), size)]
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C is the parent's to handle: it stops the pool and cleans up in one place.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def run_local(root: Path, files: list[RawFile], part_dir: Path, workers: int,
+              progress: Progress) -> Iterator[Part]:
+    """Yield the Parts of all batches in order, parsed by `workers` processes."""
+    batches = batches_of(files)
+    if workers <= 1 or len(batches) <= 1:
+        for i, batch in enumerate(batches):
+            part = process_batch(str(root), batch, str(part_dir), i)
+            progress(len(batch))
+            yield part
+        return
+    ctx = mp.get_context("forkserver")
+    pool = ctx.Pool(workers, initializer=_ignore_sigint)
+    try:
+        window: deque[Any] = deque()
+        todo = iter(enumerate(batches))
+        for i, batch in todo:
+            window.append((len(batch), pool.apply_async(
+                process_batch, (str(root), batch, str(part_dir), i))))
+            if len(window) >= 2 * workers + 1:
+                break
+        while window:
+            n, res = window.popleft()
+            part = res.get()
+            for i, batch in todo:
+                window.append((len(batch), pool.apply_async(
+                    process_batch, (str(root), batch, str(part_dir), i))))
+                break
+            progress(n)
+            yield part
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+# ---------------------------------------------------------------------------------------------
+# the build
+
+
+def build(
+    raw_dir: Path | str = "raw",
+    out_dir: Path | str = "dist",
+    *,
+    card_path: Path | str | None = None,
+    workers: int | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    shard_bytes: int = DEFAULT_SHARD_BYTES,
+    progress: Progress | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> BuildResult:
+    """Parse raw_dir, validate every row and write every export to out_dir, all or nothing.
+
+    The export is written into a temporary folder beside out_dir and swapped in only when every
+    file is complete; CARD.md (default: beside out_dir) is replaced in the same step.
+    """
+    raw_dir, out_dir = Path(raw_dir), Path(out_dir)
+    card = Path(card_path) if card_path is not None else out_dir.parent / "CARD.md"
+    recover_interrupted_swap(out_dir)
+    scan = scan_raw(raw_dir)
+    if not scan.files:
+        raise CorpusExportError(
+            f"no *.txt or *.txt.gz files under {str(raw_dir)!r}"
+            + (f" ({scan.ignored} other files ignored)" if scan.ignored else "")
+        )
+    if on_total:
+        on_total(len(scan.files))
+    stage = _make_stage(out_dir)
+    try:
+        result = _build_into(stage, raw_dir, scan.files, scan.ignored, workers=workers,
+                             engine=engine, scheduler=scheduler, shard_bytes=shard_bytes,
+                             progress=progress or (lambda n: None))
+        card_text = _publish(stage, result)
+        write_manifest(stage, result)
+        _swap_in(stage, out_dir, card, card_text)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    result.out_dir = out_dir
+    return result
+
+
+def _build_into(stage: Path, raw_dir: Path, files: list[RawFile], ignored: int, *,
+                workers: int | None, engine: str, scheduler: str | None, shard_bytes: int,
+                progress: Progress) -> BuildResult:
+    root = raw_dir.resolve()
+    total_raw = _total_raw_bytes(root, files)
+    part_dir = stage / ".parts"
+    part_dir.mkdir()
+    asm = Assembler(stage, len(files), total_raw, shard_bytes)
+    try:
+        if engine == "dask":
+            from .distributed import run_dask
+
+            parts = run_dask(root, files, part_dir, scheduler=scheduler, progress=progress)
+        elif engine == "local":
+            parts = run_local(root, files, part_dir, workers or os.cpu_count() or 1, progress)
+        else:
+            raise CorpusExportError(f"unknown engine {engine!r}: use 'local' or 'dask'")
+        for part in parts:
+            asm.add(part)
+        rows, by_reason, stats, examples, shards = asm.finish()
+    except BaseException:
+        asm.abort()
+        raise
+    shutil.rmtree(part_dir)
+    if rows + sum(by_reason.values()) != len(files):
+        raise ValidationError(
+            f"lost pages (a bug in corpus_export): {len(files)} files seen but {rows} rows + "
+            f"{sum(by_reason.values())} rejects"
+        )
+    return BuildResult(
+        out_dir=stage,
+        files_seen=len(files),
+        rows=rows,
+        rejects_by_reason=by_reason,
+        ignored_files=ignored,
+        stats=stats,
+        examples=examples,
+        shards=shards,
+    )
+
+
+def _total_raw_bytes(root: Path, files: list[RawFile]) -> int:
+    total = 0
+    for f in files:
+        try:
+            total += (root / f.path).stat().st_size
+        except OSError:
+            pass
+    return total
+
+
+def _publish(stage: Path, result: BuildResult) -> str | None:
+    """Write the card, the Hub folder's README and the metadata files; return the card text."""
+    try:
+        from .publish import write_publication
+    except ImportError:
+        return None
+    return write_publication(stage, result)
+
+
+def write_manifest(stage: Path, result: BuildResult) -> None:
+    """Write manifest.json: counts, rejects by reason, schema, version, every file's SHA-256."""
+    files = {rel: info for rel, info in sorted(file_digests(stage).items()) if rel != MANIFEST}
+    result.files = files
+    manifest = {
+        "name": "corpus_export",
+        "generator": f"corpus-export {__version__}",
+        "counts": {
+            "files_seen": result.files_seen,
+            "rows": result.rows,
+            "rejects": result.rejects,
+            "ignored_files": result.ignored_files,
+        },
+        "rejects_by_reason": result.rejects_by_reason,
+        "schema": [
+            {"name": f.name, "type": schema.type_name(f), "nullable": f.nullable}
+            for f in schema.FIELDS
+        ],
+        "hf_shards": result.shards,
+        "files": files,
+    }
+    (stage / MANIFEST).write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+
+
+def file_digests(folder: Path) -> dict[str, dict[str, Any]]:
+    """Return {relative POSIX path: {sha256, bytes}} of every file under folder."""
+    import hashlib
+
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h = hashlib.sha256()
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        out[path.relative_to(folder).as_posix()] = {"sha256": h.hexdigest(),
+                                                    "bytes": path.stat().st_size}
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# all-or-nothing: stage beside out_dir, then swap
+
+
+def _make_stage(out_dir: Path) -> Path:
+    parent = out_dir.absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.tmp-{os.getpid()}-", dir=parent))
+        umask = os.umask(0o022)
+        os.umask(umask)
+        stage.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the export is an ordinary folder
+        return stage
+    except OSError as exc:
+        raise CorpusExportError(
+            f"cannot write beside the out folder {str(out_dir)!r}: {exc.strerror or exc}"
+        ) from None
+
+
+def _swap_in(stage: Path, out_dir: Path, card: Path, card_text: str | None) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CorpusExportError(f"out folder {str(out_dir)!r} exists and is not a folder")
+    card_tmp: Path | None = None
+    if card_text is not None:
+        card_tmp = card.with_name(f".{card.name}.tmp-{os.getpid()}")
+        try:
+            card_tmp.write_text(card_text, encoding="utf-8")
+        except OSError as exc:
+            raise CorpusExportError(f"cannot write {str(card)!r}: {exc.strerror}") from None
+    old = out_dir.with_name(f"{out_dir.name}.old-{os.getpid()}")
+    try:
+        if out_dir.exists():
+            out_dir.rename(old)
+        stage.rename(out_dir)
+        if card_tmp is not None:
+            card_tmp.replace(card)
+    except OSError as exc:
+        if card_tmp is not None:
+            card_tmp.unlink(missing_ok=True)
+        if old.exists() and not out_dir.exists():
+            old.rename(out_dir)
+        raise CorpusExportError(f"cannot replace {str(out_dir)!r}: {exc.strerror}") from None
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_interrupted_swap(out_dir: Path) -> None:
+    """Put back the previous export if a build died between its two renames; drop stale stages."""
+    parent = out_dir.absolute().parent
+    if not parent.is_dir():
+        return
+    olds = sorted(parent.glob(f"{out_dir.name}.old-*"))
+    if olds and not out_dir.exists():
+        olds[-1].rename(out_dir)
+        olds = olds[:-1]
+    for leftover in [*olds, *parent.glob(f"{out_dir.name}.tmp-*")]:
+        if leftover.is_dir() and not _owner_alive(leftover.name):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _owner_alive(name: str) -> bool:
+    """Tell whether the build process named in a stage folder name is still running."""
+    try:
+        pid = int(name.split("-")[1])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

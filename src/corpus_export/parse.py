@@ -1,0 +1,298 @@
+"""One page's bytes or text → `Page`, or `Rejected` with a reason. Pure: no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from .errors import Reason, Rejected
+
+# Markers of the template, with an English gloss.
+SOURCE_KEY = "来源"  # "source": the publication
+CITATIONS_KEY = "被引量"  # "times cited"
+UPLOADER_KEY = "上传用户"  # "uploading user"
+READ_MARKER = "论文部分内容阅读"  # "read part of the paper": the line before the article
+TEASER_HEADING = "其他文献"  # "other articles": the teaser list after the article
+
+#: What str.strip() removes is all Unicode whitespace; these are the ones scrapers leave.
+SPACES = " \t\u3000\u00a0"
+# Two or more spaces inside a line: a lost line break between paragraphs.
+_PARA_BREAK = re.compile(f"[{SPACES}]{{2,}}")
+_COLON = "[:：]"
+_SEP = re.compile("[|｜]")
+_FIELD = re.compile(rf"\s*({SOURCE_KEY}|{CITATIONS_KEY}|{UPLOADER_KEY})\s*{_COLON}\s*(.*)", re.S)
+_CITATIONS_VALUE = re.compile(r"(\d{1,9})\s*次?\s*$")
+# "下载到本地 , 更方便阅读" (download to read more easily) and "声明 : …" (disclaimer).
+_BOILERPLATE = re.compile(
+    rf"(?:下载到本地\s*[,，]?\s*更方便阅读|声明\s*{_COLON}.*(?:版权|内容提供方).*"
+    rf"|{READ_MARKER}|{TEASER_HEADING}\s*{_COLON}?)"
+)
+# Author notes: "(作者系X)", "（作者为X）", "(作者单位:X)", "作者：X"; a byline "文/X".
+_NOTE_MAX = 200  # an author note is short; longer text is article prose
+_NOTE_WRAPPED = rf"[(（]\s*(?:本文)?作者\s*(?:系|为|是|(?:单位|简介)?\s*{_COLON})\s*(.*?)\s*[)）]"
+_AUTHOR_NOTE = re.compile(rf"{_NOTE_WRAPPED}|(?:本文)?作者(?:单位|简介)?\s*{_COLON}\s*(.*?)")
+_TRAILING_NOTE = re.compile(rf"{_NOTE_WRAPPED}\s*$")
+_BYLINE = re.compile(r"文\s*[/／]\s*(\S.*)")
+_BYLINE_MAX = 40
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Page:
+    """One parsed page: the fields of a table row before the derived columns."""
+
+    id: str
+    title: str
+    source: str | None
+    citations: int | None
+    uploader: str | None
+    author: str | None
+    paragraphs: tuple[str, ...]
+    teasers: tuple[str, ...]
+    sha256: str
+
+    @property
+    def body(self) -> str:
+        return "\n".join(self.paragraphs)
+
+    def to_row(self) -> dict[str, object]:
+        """Return one table row, keys in schema order; derived columns computed here only."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "source": self.source,
+            "citations": self.citations,
+            "uploader": self.uploader,
+            "author": self.author,
+            "body": self.body,
+            "paragraph_count": len(self.paragraphs),
+            "body_chars": sum(len(p) for p in self.paragraphs),
+            "teasers": list(self.teasers),
+            "teaser_count": len(self.teasers),
+            "sha256": self.sha256,
+        }
+
+
+def short(text: str, limit: int = 40) -> str:
+    """Return a short repr of text for a reject detail."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+def decode_bytes(data: bytes) -> str:
+    """Decode a page: UTF-8 (BOM or not), else GB18030; never with replacement characters."""
+    if b"\x00" in data:
+        raise Rejected(Reason.UNDECODABLE, f"NUL byte at offset {data.index(0)}: a binary file?")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # UTF-8 that went bad after real multi-byte text is corrupt UTF-8, not GB18030: decoding
+        # it as GB18030 would turn the rest of the page into mojibake.
+        if _valid_utf8_multibyte(data[: exc.start]) >= 4:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise Rejected(
+                Reason.UNDECODABLE,
+                f"invalid UTF-8 at byte {exc.start} (line {line}) in an otherwise UTF-8 page",
+            ) from None
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError as exc2:
+            raise Rejected(
+                Reason.UNDECODABLE,
+                f"neither UTF-8 (bad byte at {exc.start}) nor GB18030 (bad byte at {exc2.start})",
+            ) from None
+    return normalise_newlines(text)
+
+
+def _valid_utf8_multibyte(prefix: bytes) -> int:
+    """Count the UTF-8 lead bytes of multi-byte characters in a prefix known to be valid."""
+    return sum(1 for b in prefix if b >= 0xC2)
+
+
+def normalise_newlines(text: str) -> str:
+    """Return text with a leading BOM removed and CRLF / CR turned into LF."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def split_paragraphs(line: str) -> list[str]:
+    """Split one line at runs of 2+ spaces (lost line breaks); strip pieces; drop empty ones."""
+    return [p for p in (piece.strip() for piece in _PARA_BREAK.split(line)) if p]
+
+
+def is_boilerplate(text: str) -> bool:
+    """Tell whether a stripped line or paragraph is one of the template's boilerplate lines."""
+    return _BOILERPLATE.fullmatch(text) is not None
+
+
+def header_fields(line: str) -> dict[str, str] | None:
+    """Return the header fields of a `来源 :X | 被引量 : N次 | 上传用户:Y` line, or None.
+
+    A line is a header line only if every `|`-separated segment is one of the three fields.
+    """
+    if not any(k in line for k in (SOURCE_KEY, CITATIONS_KEY, UPLOADER_KEY)):
+        return None
+    fields: dict[str, str] = {}
+    for segment in _SEP.split(line):
+        if not segment.strip():
+            continue
+        m = _FIELD.fullmatch(segment)
+        if m is None:
+            return None
+        fields.setdefault(m.group(1), m.group(2).strip())
+    return fields or None
+
+
+def strip_author_note(paragraph: str) -> tuple[str | None, str]:
+    """Split a trailing author note off a paragraph → (author or None, rest of paragraph).
+
+    A paragraph that is wholly a note gives rest ""; author is "" if the note names nobody.
+    """
+    if len(paragraph) <= _NOTE_MAX:
+        m = _AUTHOR_NOTE.fullmatch(paragraph)
+        if m is not None:
+            return (m.group(1) if m.group(1) is not None else m.group(2)).strip(), ""
+    m = _TRAILING_NOTE.search(paragraph, max(0, len(paragraph) - _NOTE_MAX))
+    if m is not None and m.start() > 0:
+        return m.group(1).strip(), paragraph[: m.start()].strip()
+    return None, paragraph
+
+
+def strip_byline(paragraph: str) -> str | None:
+    """Return X of a `文/X` byline paragraph, or None if the paragraph is not a byline."""
+    if len(paragraph) > _BYLINE_MAX:
+        return None
+    m = _BYLINE.fullmatch(paragraph)
+    return m.group(1).strip() if m else None
+
+
+def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
+    """Parse a decoded page (LF newlines) into a Page, or raise Rejected."""
+    lines = [line.strip() for line in text.split("\n")]
+    first = next((i for i, line in enumerate(lines) if line), None)
+    if first is None:
+        raise Rejected(Reason.EMPTY, "only whitespace")
+
+    # Where the teaser list starts: the first line that is the 其他文献 heading.
+    teaser_at = next(
+        (i for i in range(first, len(lines)) if _is_teaser_heading(lines[i])), len(lines)
+    )
+    has_marker = teaser_at < len(lines)
+    meta: dict[str, str] = {}
+    paragraphs: list[str] = []
+    preamble = True  # header and boilerplate lines may only stand before the first paragraph
+    title_line = lines[first]
+    title_is_meta = header_fields(title_line) is not None or is_boilerplate(title_line)
+    for i in range(first + 1, teaser_at):
+        line = lines[i]
+        if not line:
+            continue
+        if line == READ_MARKER:
+            has_marker = True
+            preamble = False
+            continue
+        fields = header_fields(line)
+        if fields is not None and (preamble or len(fields) > 1 or SOURCE_KEY not in fields):
+            has_marker = True
+            for key, value in fields.items():
+                meta.setdefault(key, value)
+            continue
+        if is_boilerplate(line):
+            continue
+        for piece in split_paragraphs(line):
+            if is_boilerplate(piece):
+                has_marker = has_marker or piece == READ_MARKER
+                continue
+            preamble = False
+            paragraphs.append(piece)
+
+    if title_is_meta:
+        if header_fields(title_line) is not None or title_line == READ_MARKER:
+            has_marker = True
+        if not has_marker:
+            raise Rejected(Reason.UNRECOGNISED_LAYOUT, _no_marker_detail(lines, first))
+        raise Rejected(
+            Reason.MISSING_TITLE,
+            f"line {first + 1}: expected the title, found {short(title_line)}",
+        )
+    if not has_marker:
+        raise Rejected(Reason.UNRECOGNISED_LAYOUT, _no_marker_detail(lines, first))
+
+    author, paragraphs = _take_author(paragraphs)
+    if not paragraphs:
+        raise Rejected(
+            Reason.MISSING_BODY,
+            f"no article paragraph between the title (line {first + 1}) and "
+            + (f"{TEASER_HEADING} (line {teaser_at + 1})" if teaser_at < len(lines) else "the end"),
+        )
+
+    teasers = tuple(
+        t
+        for t in lines[teaser_at + 1 :]
+        if t and not is_boilerplate(t) and header_fields(t) is None
+    )
+    citations = _citations(meta.get(CITATIONS_KEY))
+    return Page(
+        id=page_id,
+        title=title_line,
+        source=meta.get(SOURCE_KEY) or None,
+        citations=citations,
+        uploader=meta.get(UPLOADER_KEY) or None,
+        author=author or None,
+        paragraphs=tuple(paragraphs),
+        teasers=teasers,
+        sha256=sha256,
+    )
+
+
+def parse_page(data: bytes | str, page_id: str = "page", sha256: str | None = None) -> Page:
+    """Parse one raw page (bytes are decoded first) into a Page, or raise Rejected."""
+    if isinstance(data, bytes):
+        if sha256 is None:
+            sha256 = hashlib.sha256(data).hexdigest()
+        if not data.strip():
+            raise Rejected(Reason.EMPTY, "no bytes" if not data else "only whitespace")
+        text = decode_bytes(data)
+    else:
+        if sha256 is None:
+            sha256 = hashlib.sha256(data.encode("utf-8")).hexdigest()
+        text = normalise_newlines(data)
+    if not text.strip():
+        raise Rejected(Reason.EMPTY, "only whitespace")
+    return parse_text(text, page_id=page_id, sha256=sha256)
+
+
+def _is_teaser_heading(line: str) -> bool:
+    return line.startswith(TEASER_HEADING) and line.rstrip(":：").strip() == TEASER_HEADING
+
+
+def _citations(value: str | None) -> int | None:
+    if not value:
+        return None
+    m = _CITATIONS_VALUE.match(value)
+    return int(m.group(1)) if m else None
+
+
+def _take_author(paragraphs: list[str]) -> tuple[str | None, list[str]]:
+    """Remove the author note (last paragraph) and a byline (first paragraph) from paragraphs."""
+    author: str | None = None
+    if paragraphs:
+        note, rest = strip_author_note(paragraphs[-1])
+        if note is not None:
+            author = note
+            paragraphs = paragraphs[:-1] + ([rest] if rest else [])
+    if paragraphs:
+        byline = strip_byline(paragraphs[0])
+        if byline is not None:
+            author = author or byline
+            paragraphs = paragraphs[1:]
+    return author, paragraphs
+
+
+def _no_marker_detail(lines: list[str], first: int) -> str:
+    return (
+        f"no {SOURCE_KEY} header, {READ_MARKER} or {TEASER_HEADING} line "
+        f"(first line {first + 1}: {short(lines[first])})"
+    )

@@ -1,0 +1,135 @@
+"""A batch of raw files → an Arrow table of rows, a CSV part and reject records (worker side)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from . import schema
+from .errors import Reason, Rejected
+from .parse import Page, parse_page
+from .read import RawFile, read_raw
+from .validate import check_batch
+
+#: Files per batch: big enough that task overhead vanishes, small enough for flat memory.
+BATCH_FILES = 256
+#: Cells starting with one of these are formulas to a spreadsheet (plus our own escape, ').
+CSV_RISKY = r"^[=+\-@\t\r']"
+
+
+@dataclass(frozen=True, slots=True)
+class RejectRow:
+    id: str
+    path: str
+    reason: Reason
+    detail: str
+
+
+@dataclass(slots=True)
+class Part:
+    """What one batch produced: rows on disk (Arrow IPC + CSV), the rest in memory (small)."""
+
+    index: int
+    rows: int
+    arrow_path: str
+    csv_path: str
+    paths: list[str]  # raw path of each row, in row order
+    dedup_keys: list[bytes]  # blake2b(title, body) per row, in row order
+    raw_bytes: list[int]  # size of each row's raw file, in row order
+    rejects: list[RejectRow] = field(default_factory=list)
+
+
+def process_file(root: Path, f: RawFile) -> tuple[Page, int]:
+    """Read, hash, decode and parse one raw file → (page, raw size); Rejected for a bad one."""
+    data, digest, size = read_raw(root, f)
+    return parse_page(data, page_id=f.id, sha256=digest), size
+
+
+def pages_to_table(pages: list[Page]) -> pa.Table:
+    """Build an Arrow table in the schema from parsed pages (column-wise, one pass)."""
+    rows = [p.to_row() for p in pages]
+    columns = [
+        pa.array([r[f.name] for r in rows], type=f.arrow) for f in schema.FIELDS
+    ]
+    return pa.Table.from_arrays(columns, schema=schema.arrow_schema())
+
+
+def dedup_key(title: str, body: str) -> bytes:
+    """Return the key two pages share when they have the same title and body."""
+    return hashlib.blake2b(f"{title}\x00{body}".encode(), digest_size=16).digest()
+
+
+def csv_table(table: pa.Table) -> pa.Table:
+    """Return the CSV view of rows: list columns as JSON arrays, formula-like cells escaped."""
+    arrays = []
+    for f in schema.FIELDS:
+        col = table.column(f.name)
+        if pa.types.is_list(f.arrow):
+            col = pa.array(
+                [json.dumps(v, ensure_ascii=False) for v in col.to_pylist()], pa.string()
+            )
+        elif pa.types.is_string(f.arrow):
+            col = escape_csv_cells(col)
+        arrays.append(col)
+    return pa.Table.from_arrays(arrays, names=list(schema.NAMES))
+
+
+def escape_csv_cells(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Prefix ' to cells starting with = + - @ tab CR or ' (undo: drop one leading ')."""
+    risky = pc.match_substring_regex(col, CSV_RISKY)
+    if not pc.any(risky).as_py():
+        return col
+    return pc.if_else(risky, pc.binary_join_element_wise("'", col, ""), col)
+
+
+def unescape_csv_cell(text: str) -> str:
+    """Invert escape_csv_cells for one cell read back from corpus.csv."""
+    return text[1:] if text.startswith("'") else text
+
+
+def write_csv(table: pa.Table, sink: str | Path | pa.NativeFile, *, header: bool) -> None:
+    """Write rows as RFC 4180 CSV (strings quoted, nulls empty) in the CSV view."""
+    opts = pacsv.WriteOptions(include_header=header, quoting_style="needed")
+    pacsv.write_csv(csv_table(table), sink, write_options=opts)
+
+
+def process_batch(root: str, files: list[RawFile], part_dir: str, index: int) -> Part:
+    """Parse one batch of files; write its rows as part-N.arrow and part-N.csv in part_dir."""
+    base = Path(root)
+    pages: list[Page] = []
+    sizes: list[int] = []
+    paths: list[str] = []
+    rejects: list[RejectRow] = []
+    for f in files:
+        try:
+            page, size = process_file(base, f)
+        except Rejected as rej:
+            rejects.append(RejectRow(f.id, f.path, rej.reason, rej.detail))
+            continue
+        pages.append(page)
+        paths.append(f.path)
+        sizes.append(size)
+    table = pages_to_table(pages)
+    check_batch(table)
+    arrow_path = str(Path(part_dir) / f"part-{index:07d}.arrow")
+    csv_path = str(Path(part_dir) / f"part-{index:07d}.csv")
+    with pa.OSFile(arrow_path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+        w.write_table(table)
+    write_csv(table, csv_path, header=False)
+    return Part(
+        index=index,
+        rows=len(pages),
+        arrow_path=arrow_path,
+        csv_path=csv_path,
+        paths=paths,
+        dedup_keys=[dedup_key(p.title, p.body) for p in pages],
+        raw_bytes=sizes,
+        rejects=rejects,
+    )
+

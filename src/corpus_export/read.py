@@ -1,0 +1,162 @@
+"""A raw folder → sorted `RawFile` entries; one entry → its bytes, id and SHA-256."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CorpusExportError, Reason, Rejected
+
+SUFFIXES = (".txt.gz", ".txt")
+#: A page larger than this (after gunzip) is refused rather than read into memory.
+MAX_PAGE_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RawFile:
+    """One `*.txt` / `*.txt.gz` entry of the raw tree.
+
+    `path` is relative to the raw folder as the OS spells it (it may hold surrogate escapes);
+    `id` is its printable POSIX form without the extension. `problem` is set when the entry was
+    already rejected while scanning (a link leading outside raw/, a dangling link...).
+    """
+
+    id: str
+    path: str
+    problem: tuple[Reason, str] | None = None
+
+    @property
+    def sort_key(self) -> tuple[str, str]:
+        return (self.id, self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    files: list[RawFile]
+    ignored: int  # other files in the tree, counted in the summary
+
+
+def page_id(relpath: str) -> str:
+    """Return the id of a raw file: POSIX relative path without .txt / .txt.gz, printable."""
+    posix = relpath.replace(os.sep, "/") if os.sep != "/" else relpath
+    for suffix in SUFFIXES:
+        if posix.endswith(suffix):
+            posix = posix[: -len(suffix)]
+            break
+    # File names that are not valid UTF-8 arrive with surrogate escapes: make them printable.
+    return posix.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def is_raw_name(name: str) -> bool:
+    return name.endswith(SUFFIXES)
+
+
+def scan_raw(raw_dir: Path) -> Scan:
+    """List every *.txt / *.txt.gz under raw_dir, recursively, sorted by (id, path)."""
+    if not raw_dir.exists():
+        raise CorpusExportError(f"raw folder {str(raw_dir)!r} does not exist")
+    if not raw_dir.is_dir():
+        raise CorpusExportError(f"raw folder {str(raw_dir)!r} is not a folder")
+    root = raw_dir.resolve()
+    files: list[RawFile] = []
+    ignored = 0
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            entries = list(os.scandir(root / rel_dir if rel_dir else root))
+        except OSError:
+            continue  # an unlistable sub-folder holds no entry we could name
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(rel)
+                continue
+            if not is_raw_name(entry.name):
+                ignored += 1
+                continue
+            files.append(RawFile(page_id(rel), rel, _link_problem(root, entry)))
+    files.sort(key=lambda f: f.sort_key)
+    return Scan(mark_duplicate_ids(files), ignored)
+
+
+def mark_duplicate_ids(files: list[RawFile]) -> list[RawFile]:
+    """Reject every file whose id an earlier file (in sorted path order) already has."""
+    out: list[RawFile] = []
+    for f in files:
+        if out and out[-1].id == f.id and f.problem is None:
+            first = next(g for g in out if g.id == f.id)
+            f = RawFile(f.id, f.path, (
+                Reason.DUPLICATE,
+                f"{_printable(f.path)!r} maps to the same id as {_printable(first.path)!r} "
+                "(kept: the first in sorted path order)",
+            ))
+        out.append(f)
+    return out
+
+
+def _printable(path: str) -> str:
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _link_problem(root: Path, entry: os.DirEntry[str]) -> tuple[Reason, str] | None:
+    if not entry.is_symlink():
+        return None
+    try:
+        target = Path(entry.path).resolve(strict=True)
+    except (OSError, RuntimeError) as exc:  # RuntimeError: symlink loop on older Pythons
+        return (Reason.UNREADABLE, f"symlink cannot be followed: {exc.__class__.__name__}")
+    if not target.is_relative_to(root):
+        return (Reason.OUTSIDE_RAW, "symlink resolves outside the raw folder; not followed")
+    if not target.is_file():
+        return (Reason.UNREADABLE, "symlink to something that is not a regular file")
+    return None
+
+
+def read_raw(root: Path, f: RawFile) -> tuple[bytes, str, int]:
+    """Read one raw file → (page bytes, gunzipped if .gz; SHA-256 of the file's bytes; size)."""
+    if f.problem is not None:
+        raise Rejected(*f.problem)
+    path = root / f.path
+    try:
+        if not path.is_file():
+            raise Rejected(Reason.UNREADABLE, "not a regular file")
+        with path.open("rb") as fh:
+            data = fh.read(MAX_PAGE_BYTES + 1)
+    except OSError as exc:
+        raise Rejected(Reason.UNREADABLE, f"{exc.strerror or exc.__class__.__name__}") from None
+    if len(data) > MAX_PAGE_BYTES:
+        raise Rejected(Reason.UNREADABLE, f"larger than {MAX_PAGE_BYTES >> 20} MiB; not read")
+    digest, size = hashlib.sha256(data).hexdigest(), len(data)
+    if f.path.endswith(".gz"):
+        data = gunzip(data)
+    return data, digest, size
+
+
+def gunzip(data: bytes) -> bytes:
+    """Decompress a .txt.gz page with a size limit; a broken gzip is `undecodable`."""
+    if not data:
+        return data
+    d = zlib.decompressobj(wbits=31)
+    out = bytearray()
+    try:
+        chunk = d.decompress(data, MAX_PAGE_BYTES + 1)
+        out += chunk
+        if len(out) > MAX_PAGE_BYTES:
+            raise Rejected(Reason.UNDECODABLE, f"gzip expands past {MAX_PAGE_BYTES >> 20} MiB")
+        if not d.eof:
+            raise Rejected(Reason.UNDECODABLE, "truncated gzip stream")
+        rest = d.unused_data
+        while rest:  # concatenated gzip members, as `cat a.gz b.gz` makes
+            more = gzip.decompress(rest)
+            out += more
+            rest = b""
+    except (zlib.error, OSError, EOFError) as exc:
+        raise Rejected(Reason.UNDECODABLE, f"not a valid gzip file: {exc}") from None
+    if len(out) > MAX_PAGE_BYTES:
+        raise Rejected(Reason.UNDECODABLE, f"gzip expands past {MAX_PAGE_BYTES >> 20} MiB")
+    return bytes(out)

@@ -1,0 +1,147 @@
+"""The one list of columns → every derived view (Arrow, CSV, HF features, Frictionless, card)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    arrow: pa.DataType
+    nullable: bool
+    meaning: str
+    unique: bool = False
+    minimum: int | None = None
+    non_empty: bool = False
+
+
+FIELDS: tuple[Field, ...] = (
+    Field(
+        "id",
+        pa.string(),
+        False,
+        "raw file path relative to raw/, POSIX separators, without .txt / .txt.gz",
+        unique=True,
+        non_empty=True,
+    ),
+    Field("title", pa.string(), False, "first non-empty line of the page", non_empty=True),
+    Field("source", pa.string(), True, "publication named after 来源 (source)"),
+    Field("citations", pa.int32(), True, "N from the 被引量 : N次 (times cited) field", minimum=0),
+    Field("uploader", pa.string(), True, "value after 上传用户 (uploading user)"),
+    Field(
+        "author",
+        pa.string(),
+        True,
+        "author note without its wrapper: (作者系X), (作者为X), (作者单位:X), 作者:X, 文/X → X",
+    ),
+    Field(
+        "body",
+        pa.string(),
+        False,
+        "article paragraphs joined by \\n; boilerplate and the author note excluded",
+        non_empty=True,
+    ),
+    Field("paragraph_count", pa.int32(), False, "paragraphs in body", minimum=1),
+    Field("body_chars", pa.int32(), False, "characters of body, not counting the \\n joins", minimum=1),
+    Field("teasers", pa.list_(pa.string()), False, "one-line teasers listed under 其他文献, in order"),
+    Field("teaser_count", pa.int32(), False, "number of teasers", minimum=0),
+    Field("sha256", pa.string(), False, "hex SHA-256 of the raw file's bytes", non_empty=True),
+)
+
+NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
+BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
+
+#: columns of rejects.csv, in order
+REJECT_COLUMNS: tuple[str, ...] = ("id", "reason", "detail")
+
+
+def arrow_schema() -> pa.Schema:
+    """Return the Arrow schema of corpus.parquet."""
+    return pa.schema([pa.field(f.name, f.arrow, nullable=f.nullable) for f in FIELDS])
+
+
+def csv_header() -> list[str]:
+    """Return the column names of corpus.csv, in order."""
+    return list(NAMES)
+
+
+def type_name(f: Field) -> str:
+    """Return a short human type name (string, int32, list<string>)."""
+    if pa.types.is_list(f.arrow):
+        return f"list<{f.arrow.value_type}>"
+    return str(f.arrow)
+
+
+def hf_features() -> Any:
+    """Return the `datasets.Features` of the table."""
+    import datasets
+
+    return datasets.Features.from_arrow_schema(arrow_schema())
+
+
+def hf_feature_dicts() -> list[dict[str, Any]]:
+    """Return the dataset_info `features` list of a Hub card (YAML form)."""
+    out: list[dict[str, Any]] = []
+    for f in FIELDS:
+        if pa.types.is_list(f.arrow):
+            out.append({"name": f.name, "list": str(f.arrow.value_type)})
+        else:
+            out.append({"name": f.name, "dtype": str(f.arrow)})
+    return out
+
+
+def frictionless_type(f: Field) -> str:
+    """Return the Table Schema type of one field."""
+    if pa.types.is_list(f.arrow):
+        return "array"
+    if pa.types.is_integer(f.arrow):
+        return "integer"
+    return "string"
+
+
+def frictionless_schema() -> dict[str, Any]:
+    """Return the Frictionless Table Schema of corpus.csv."""
+    fields: list[dict[str, Any]] = []
+    for f in FIELDS:
+        constraints: dict[str, Any] = {}
+        if not f.nullable:
+            constraints["required"] = True
+        if f.unique:
+            constraints["unique"] = True
+        if f.minimum is not None:
+            constraints["minimum"] = f.minimum
+        if f.non_empty and frictionless_type(f) == "string":
+            constraints["minLength"] = 1
+        field: dict[str, Any] = {
+            "name": f.name,
+            "type": frictionless_type(f),
+            "description": f.meaning,
+        }
+        if constraints:
+            field["constraints"] = constraints
+        fields.append(field)
+    return {"fields": fields, "primaryKey": ["id"], "missingValues": [""]}
+
+
+def card_table(examples: dict[str, str] | None = None) -> str:
+    """Render the field table of the dataset card as Markdown."""
+    examples = examples or {}
+    lines = ["| column | type | nullable | meaning | example |", "|---|---|---|---|---|"]
+    for f in FIELDS:
+        ex = examples.get(f.name, "")
+        lines.append(
+            f"| `{f.name}` | {type_name(f)} | {'yes' if f.nullable else 'no'} "
+            f"| {md_cell(f.meaning)} | {md_cell(ex)} |"
+        )
+    return "\n".join(lines)
+
+
+def md_cell(text: str) -> str:
+    """Escape text for one Markdown table cell (pipes, newlines, HTML, backticks)."""
+    text = text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+    text = text.replace("<", "&lt;").replace(">", "&gt;").replace("`", "\\`")
+    return text
