@@ -1,0 +1,94 @@
+"""Shared fixtures: the seed page, a tmp copy of raw/, and a builder of template pages."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SEED_ID = "000_bba07cf85f81785c"
+SEED = REPO / "raw" / f"{SEED_ID}.txt"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="Rewrite tests/golden/*.json from the parser's current output.")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture
+def seed_bytes() -> bytes:
+    return SEED.read_bytes()
+
+
+@pytest.fixture
+def seed_text(seed_bytes: bytes) -> str:
+    return seed_bytes.decode("utf-8")
+
+
+@pytest.fixture
+def raw_dir(tmp_path: Path) -> Path:
+    """A private copy of the repository's raw/ folder."""
+    dst = tmp_path / "raw"
+    shutil.copytree(REPO / "raw", dst)
+    return dst
+
+
+PageMaker = Callable[..., str]
+
+
+def make_page(
+    title: str = "基层治理的实践与思考",
+    *,
+    source: str | None = "党员生活",
+    citations: int | None = 3,
+    uploader: str | None = "user01",
+    paragraphs: tuple[str, ...] = ("第一段正文内容。", "第二段正文内容。"),
+    note: str | None = "(作者系某某大学教授)",
+    byline: str | None = None,
+    teasers: tuple[str, ...] | None = ("其他文章一的摘要", "其他文章二的摘要"),
+    header: str | None = None,
+    boilerplate: bool = True,
+    indent: str = "  ",
+    newline: str = "\n",
+) -> str:
+    """Return the text of a page in the site's template, with each part adjustable."""
+    lines = [title, ""]
+    if header is None:
+        parts = []
+        if source is not None:
+            parts.append(f"来源 :{source}")
+        if citations is not None:
+            parts.append(f"被引量 : {citations}次")
+        if uploader is not None:
+            parts.append(f"上传用户:{uploader}")
+        header = " | ".join(parts)
+    if header:
+        lines.append(header)
+    if boilerplate:
+        lines += [
+            "下载到本地 , 更方便阅读",
+            "声明 : 本文档内容版权归属内容提供方 , 如果您对本文有版权争议 , 可与客服联系进行内容授权或下架",
+            "论文部分内容阅读",
+        ]
+    if byline is not None:
+        lines.append(indent + byline)
+    lines += [indent + p for p in paragraphs]
+    if note is not None:
+        lines.append(indent + note)
+    if teasers is not None:
+        lines.append("其他文献")
+        lines += list(teasers)
+    return newline.join(lines) + newline
+
+
+@pytest.fixture
+def page() -> PageMaker:
+    return make_page

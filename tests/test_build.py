@@ -1,0 +1,164 @@
+"""Whole builds: nothing lost, rejects by reason, CSV round trip, manifest, determinism."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from conftest import PageMaker, make_page
+
+import corpus_export
+from corpus_export import schema
+from corpus_export.process import unescape_csv_cell
+
+
+def write_corpus(raw: Path) -> dict[str, str]:
+    """Write one page per reject reason plus good pages; return {id: expected outcome}."""
+    (raw / "sub").mkdir(parents=True, exist_ok=True)
+    files: dict[str, bytes] = {
+        "good1.txt": make_page("第一篇").encode(),
+        "sub/good2.txt.gz": gzip.compress(make_page("第二篇", note=None).encode("gb18030"), mtime=0),
+        "sub/good3.txt": make_page("=SUM(A1)", paragraphs=("-1 起头, \"引号\"",)).encode(),
+        "zdup.txt": make_page("第一篇").encode(),  # same title and body as good1
+        "good1.txt.gz": gzip.compress(b"whatever", mtime=0),  # same id as good1.txt
+        "empty.txt": b"",
+        "binary.txt": b"\x89PNG\x00\x01\xff",
+        "other_site.txt": "Welcome to my blog\nSome text\n".encode(),
+        "no_title.txt": "来源 :党员生活 | 被引量 : 0次\n论文部分内容阅读\n  正文。\n".encode(),
+        "no_body.txt": "标题\n来源 :党员生活\n论文部分内容阅读\n其他文献\n摘要\n".encode(),
+        "readme.md": b"not a page",
+    }
+    for name, data in files.items():
+        (raw / name).write_bytes(data)
+    return {
+        "good1": "row", "sub/good2": "row", "sub/good3": "row", "zdup": "duplicate",
+        "empty": "empty", "binary": "undecodable", "other_site": "unrecognised_layout",
+        "no_title": "missing_title", "no_body": "missing_body",
+    }
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> tuple[Path, corpus_export.BuildResult, dict[str, str]]:
+    raw = tmp_path / "raw"
+    expected = write_corpus(raw)
+    out = tmp_path / "dist"
+    return out, corpus_export.build(raw, out, workers=1), expected
+
+
+def test_every_file_is_a_row_or_a_reject(built: tuple) -> None:  # type: ignore[type-arg]
+    out, result, expected = built
+    rows = pd.read_parquet(out / "corpus.parquet")
+    rejects = pd.read_csv(out / "rejects.csv", keep_default_na=False)
+    assert list(rows["id"]) == sorted(k for k, v in expected.items() if v == "row")
+    got = dict(zip(rejects["id"], rejects["reason"], strict=True))
+    # good1.txt.gz shares good1.txt's id: the second path is the duplicate
+    assert (rejects["id"] == "good1").sum() == 1
+    assert got == {k: v for k, v in expected.items() if v != "row"} | {"good1": "duplicate"}
+    assert result.files_seen == 11 - 1 == len(rows) + len(rejects)
+    assert result.ignored_files == 1
+    assert result.rejects_by_reason == {
+        "duplicate": 2, "empty": 1, "missing_body": 1, "missing_title": 1,
+        "undecodable": 1, "unrecognised_layout": 1,
+    }
+    dup = rejects.set_index("id").loc["zdup", "detail"]
+    assert "'good1'" in dup
+    assert list(rejects["id"]) == sorted(rejects["id"])
+
+
+def test_parquet_schema_and_sorted(built: tuple) -> None:  # type: ignore[type-arg]
+    out, _, _ = built
+    table = pq.read_table(out / "corpus.parquet")
+    assert table.schema.remove_metadata() == schema.arrow_schema()
+    ids = table.column("id").to_pylist()
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+
+
+def test_csv_round_trips_to_parquet(built: tuple) -> None:  # type: ignore[type-arg]
+    out, _, _ = built
+    pq_df = pd.read_parquet(out / "corpus.parquet")
+    csv.field_size_limit(sys.maxsize)
+    df = pd.read_csv(out / "corpus.csv", keep_default_na=False, na_values=[""],
+                     dtype={"citations": "Int32"})
+    assert list(df.columns) == schema.csv_header()
+    for col in ("id", "title", "source", "uploader", "author", "body", "sha256"):
+        got = [None if pd.isna(v) else unescape_csv_cell(v) for v in df[col]]
+        want = [None if pd.isna(v) else v for v in pq_df[col]]
+        assert got == want, col
+    assert [json.loads(v) for v in df["teasers"]] == [list(v) for v in pq_df["teasers"]]
+    assert df["citations"].tolist() == pq_df["citations"].astype("Int32").tolist()
+    # the formula-like title is defused in the CSV but exact in Parquet
+    assert "=SUM(A1)" in set(pq_df["title"])
+    raw_csv = (out / "corpus.csv").read_text(encoding="utf-8")
+    assert "\"'=SUM(A1)\"" in raw_csv and "\"'-1 起头" in raw_csv
+
+
+def test_manifest_lists_counts_and_hashes(built: tuple) -> None:  # type: ignore[type-arg]
+    out, result, _ = built
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["counts"] == {"files_seen": 10, "rows": 3, "rejects": 7, "ignored_files": 1}
+    assert manifest["rejects_by_reason"] == result.rejects_by_reason
+    assert [c["name"] for c in manifest["schema"]] == list(schema.NAMES)
+    assert manifest["generator"] == f"corpus-export {corpus_export.__version__}"
+    for rel in ("corpus.parquet", "corpus.csv", "rejects.csv"):
+        info = manifest["files"][rel]
+        data = (out / rel).read_bytes()
+        assert info == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+
+def tree_bytes(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_two_builds_are_byte_identical(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    write_corpus(raw)
+    for i in range(30):  # enough pages for several batches and worker processes
+        (raw / "many" / f"{i:03d}.txt").parent.mkdir(exist_ok=True)
+        (raw / "many" / f"{i:03d}.txt").write_text(make_page(f"标题{i}"), encoding="utf-8")
+    a = corpus_export.build(raw, tmp_path / "a" / "dist", workers=1)
+    b = corpus_export.build(raw, tmp_path / "b" / "dist", workers=2)
+    assert a.rows == b.rows == 33
+    assert tree_bytes(tmp_path / "a") == tree_bytes(tmp_path / "b")
+
+
+def test_rebuild_replaces_previous_export(tmp_path: Path, page: PageMaker) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text(page("甲"), encoding="utf-8")
+    out = tmp_path / "dist"
+    corpus_export.build(raw, out, workers=1)
+    (out / "stray.txt").write_text("left by hand")
+    (raw / "b.txt").write_text(page("乙", paragraphs=("另一段。",)), encoding="utf-8")
+    result = corpus_export.build(raw, out, workers=1)
+    assert result.rows == 2
+    assert not (out / "stray.txt").exists()
+    assert not list(tmp_path.glob("dist.tmp-*")) and not list(tmp_path.glob("dist.old-*"))
+
+
+def test_hf_single_shard_reuses_parquet_bytes(built: tuple) -> None:  # type: ignore[type-arg]
+    out, result, _ = built
+    assert result.shards == ["train-00000-of-00001.parquet"]
+    shard = out / "hf" / "data" / "train-00000-of-00001.parquet"
+    assert shard.read_bytes() == (out / "corpus.parquet").read_bytes()
+
+
+def test_hf_shards_split_by_size(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for i in range(12):
+        (raw / f"{i:02d}.txt").write_text(make_page(f"标题{i}"), encoding="utf-8")
+    total = sum(p.stat().st_size for p in raw.iterdir())
+    result = corpus_export.build(raw, tmp_path / "dist", workers=1, shard_bytes=total // 3 + 1)
+    assert result.shards == [f"train-0000{i}-of-00003.parquet" for i in range(3)]
+    parts = [pq.read_table(tmp_path / "dist" / "hf" / "data" / s) for s in result.shards]
+    whole = pq.read_table(tmp_path / "dist" / "corpus.parquet")
+    assert sum(p.num_rows for p in parts) == whole.num_rows == 12
+    assert [i for p in parts for i in p.column("id").to_pylist()] == whole.column("id").to_pylist()

@@ -1,0 +1,138 @@
+"""The CLI through click's CliRunner: exit codes, summaries, errors, --check, parse."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import SEED, PageMaker
+
+from corpus_export.cli import cli
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def test_build_writes_every_file_and_summary(raw_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    code, output = run("build", "--raw", str(raw_dir), "--out", str(out), "--workers", "1")
+    assert code == 0, output
+    assert output.splitlines()[0] == "1 pages: 1 rows, 0 rejects"
+    for name in ("corpus.parquet", "corpus.csv", "rejects.csv", "manifest.json",
+                 "hf/data/train-00000-of-00001.parquet"):
+        assert (out / name).is_file(), name
+
+
+def test_strict_exits_1_on_rejects(raw_dir: Path, tmp_path: Path) -> None:
+    (raw_dir / "empty.txt").write_bytes(b"")
+    out = str(tmp_path / "dist")
+    code, output = run("build", "--raw", str(raw_dir), "--out", out, "--workers", "1")
+    assert code == 0, output
+    assert "2 pages: 1 rows, 1 rejects (1 empty)" in output
+    code, output = run("build", "--raw", str(raw_dir), "--out", out, "--strict", "--workers", "1")
+    assert code == 1
+    assert "--strict: 1 page(s) rejected" in output
+
+
+def test_missing_raw_folder_is_one_line_exit_2(tmp_path: Path) -> None:
+    code, output = run("build", "--raw", str(tmp_path / "nope"), "--out", str(tmp_path / "d"))
+    assert code == 2
+    assert output == f"Error: raw folder {str(tmp_path / 'nope')!r} does not exist\n"
+
+
+def test_empty_raw_folder_is_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "notes.md").write_text("x")
+    code, output = run("build", "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "d"))
+    assert code == 2
+    assert output == (f"Error: no *.txt or *.txt.gz files under {str(tmp_path / 'raw')!r} "
+                      "(1 other files ignored)\n")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_out_is_exit_2(raw_dir: Path, tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    code, output = run("build", "--raw", str(raw_dir), "--out", str(locked / "dist"))
+    assert code == 2
+    assert output.startswith("Error: cannot write beside the out folder")
+
+
+def test_out_is_a_file_is_exit_2(raw_dir: Path, tmp_path: Path) -> None:
+    target = tmp_path / "dist"
+    target.write_text("a file")
+    code, output = run("build", "--raw", str(raw_dir), "--out", str(target), "--workers", "1")
+    assert code == 2
+    assert output.splitlines()[-1] == (
+        f"Error: Invalid value for '--out': Directory {str(target)!r} is a file."
+    )
+    assert target.read_text() == "a file"
+
+
+def test_out_under_a_file_is_exit_2(raw_dir: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    code, output = run("build", "--raw", str(raw_dir), "--out", str(blocker / "dist"))
+    assert code == 2
+    assert output.startswith("Error: cannot write beside the out folder")
+    assert len(output.splitlines()) == 1
+
+
+def test_check_passes_then_fails_when_stale(raw_dir: Path, tmp_path: Path, page: PageMaker) -> None:
+    out = str(tmp_path / "dist")
+    assert run("build", "--raw", str(raw_dir), "--out", out, "--workers", "1")[0] == 0
+    code, output = run("build", "--check", "--raw", str(raw_dir), "--out", out)
+    assert code == 0, output
+    assert "up to date" in output
+    (raw_dir / "new.txt").write_text(page("新的一篇"), encoding="utf-8")
+    code, output = run("build", "--check", "--raw", str(raw_dir), "--out", out)
+    assert code == 1
+    assert "stale:" in output
+    assert f"{out}/corpus.parquet" in output
+    assert f"{out}/manifest.json" in output
+
+
+def test_check_notices_a_hand_edit(raw_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    assert run("build", "--raw", str(raw_dir), "--out", str(out), "--workers", "1")[0] == 0
+    with (out / "corpus.csv").open("a", encoding="utf-8") as fh:
+        fh.write("\n")
+    code, output = run("build", "--check", "--raw", str(raw_dir), "--out", str(out))
+    assert code == 1
+    assert f"{out}/corpus.csv" in output
+
+
+def test_parse_prints_row_json() -> None:
+    code, output = run("parse", str(SEED))
+    assert code == 0
+    row = json.loads(output)
+    assert row["id"] == "000_bba07cf85f81785c"
+    assert row["teaser_count"] == 10
+
+
+def test_parse_prints_reject_and_exits_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"")
+    code, output = run("parse", str(bad))
+    assert code == 1
+    assert json.loads(output) == {"id": "bad", "reason": "empty", "detail": "no bytes"}
+
+
+def test_reasons_lists_every_code() -> None:
+    code, output = run("reasons")
+    assert code == 0
+    for reason in ("undecodable", "empty", "unrecognised_layout", "missing_title",
+                   "missing_body", "duplicate", "unreadable", "outside_raw"):
+        assert reason in output
+
+
+def test_help_on_every_command() -> None:
+    for command in ("build", "parse", "reasons"):
+        code, output = run(command, "--help")
+        assert code == 0 and "Usage:" in output

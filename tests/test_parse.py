@@ -1,0 +1,162 @@
+"""One small test per parse rule and template variant."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import PageMaker
+
+from corpus_export.errors import Reason, Rejected
+from corpus_export.parse import parse_page, split_paragraphs, strip_author_note
+
+
+def row(text: str | bytes) -> dict[str, object]:
+    return parse_page(text, "p").to_row()
+
+
+def test_template_page(page: PageMaker) -> None:
+    r = row(page())
+    assert r["title"] == "基层治理的实践与思考"
+    assert (r["source"], r["citations"], r["uploader"]) == ("党员生活", 3, "user01")
+    assert r["author"] == "某某大学教授"
+    assert r["body"] == "第一段正文内容。\n第二段正文内容。"
+    assert r["teasers"] == ["其他文章一的摘要", "其他文章二的摘要"]
+
+
+@pytest.mark.parametrize(
+    ("note", "author"),
+    [
+        ("(作者系武汉市洪山区委书记)", "武汉市洪山区委书记"),
+        ("（作者系武汉市洪山区委书记）", "武汉市洪山区委书记"),
+        ("(作者为湖北日报记者)", "湖北日报记者"),
+        ("（作者为湖北日报记者）", "湖北日报记者"),
+        ("(作者单位:华中师范大学)", "华中师范大学"),
+        ("（作者单位：华中师范大学）", "华中师范大学"),
+        ("( 作者单位 : 华中师范大学 )", "华中师范大学"),
+        ("作者：张三", "张三"),
+        ("作者: 张三", "张三"),
+        ("(作者系华中科技大学(武汉)教授)", "华中科技大学(武汉)教授"),
+    ],
+)
+def test_author_note_forms(page: PageMaker, note: str, author: str) -> None:
+    r = row(page(note=note))
+    assert r["author"] == author
+    assert r["body"] == "第一段正文内容。\n第二段正文内容。"
+
+
+@pytest.mark.parametrize("byline", ["文/李四", "文 / 李四", "文／李四"])
+def test_byline_first_paragraph(page: PageMaker, byline: str) -> None:
+    r = row(page(note=None, byline=byline))
+    assert r["author"] == "李四"
+    assert r["paragraph_count"] == 2
+
+
+def test_note_glued_to_last_paragraph(page: PageMaker) -> None:
+    r = row(page(paragraphs=("第一段。", "第二段结束。(作者系某县县长)"), note=None))
+    assert r["author"] == "某县县长"
+    assert r["body"] == "第一段。\n第二段结束。"
+
+
+def test_no_author_note(page: PageMaker) -> None:
+    r = row(page(note=None))
+    assert r["author"] is None
+    assert r["paragraph_count"] == 2
+
+
+def test_fullwidth_colons_and_no_spaces(page: PageMaker) -> None:
+    r = row(page(header="来源：中国党政干部论坛｜被引量：12次｜上传用户：abc"))
+    assert (r["source"], r["citations"], r["uploader"]) == ("中国党政干部论坛", 12, "abc")
+
+
+def test_header_fields_reordered_and_missing(page: PageMaker) -> None:
+    r = row(page(header="上传用户:u9 | 来源 : 求是"))
+    assert (r["source"], r["citations"], r["uploader"]) == ("求是", None, "u9")
+
+
+def test_header_split_over_lines(page: PageMaker) -> None:
+    r = row(page(header="来源 :党员生活\n被引量 : 7次\n上传用户:xd1"))
+    assert (r["source"], r["citations"], r["uploader"]) == ("党员生活", 7, "xd1")
+
+
+def test_no_header_at_all(page: PageMaker) -> None:
+    r = row(page(header=""))
+    assert (r["source"], r["citations"], r["uploader"]) == (None, None, None)
+    assert r["paragraph_count"] == 2
+
+
+def test_missing_read_marker_and_teasers(page: PageMaker) -> None:
+    r = row(page(boilerplate=False, teasers=None))
+    assert r["teasers"] == [] and r["teaser_count"] == 0
+    assert r["body"] == "第一段正文内容。\n第二段正文内容。"
+
+
+def test_blank_lines_trailing_spaces_crlf_bom(page: PageMaker) -> None:
+    text = page(paragraphs=("第一段。   ", "", "第二段。\u3000"), newline="\r\n")
+    r = row(("\ufeff" + text).encode("utf-8"))
+    assert r["body"] == "第一段。\n第二段。"
+    assert r["title"] == "基层治理的实践与思考"
+
+
+def test_cr_only_newlines(page: PageMaker) -> None:
+    r = row(page(newline="\r").encode())
+    assert r["paragraph_count"] == 2 and r["teaser_count"] == 2
+
+
+def test_lost_newlines_split_at_double_spaces(page: PageMaker) -> None:
+    r = row(page(paragraphs=("第一段。  第二段。\u3000\u3000第三段。\u00a0\u00a0第四段。",)))
+    assert r["body"] == "第一段。\n第二段。\n第三段。\n第四段。"
+
+
+def test_teasers_keep_inner_double_spaces(page: PageMaker) -> None:
+    r = row(page(teasers=("  开头。  接着。  ",)))
+    assert r["teasers"] == ["开头。  接着。"]
+
+
+def test_gb18030_page(page: PageMaker) -> None:
+    r = row(page().encode("gb18030"))
+    assert r["source"] == "党员生活"
+    assert r["body"] == "第一段正文内容。\n第二段正文内容。"
+
+
+def test_utf8_with_bom(page: PageMaker) -> None:
+    assert row(b"\xef\xbb\xbf" + page().encode())["title"] == "基层治理的实践与思考"
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (b"", Reason.EMPTY),
+        (b" \n\t\r\n", Reason.EMPTY),
+        ("\u3000\n".encode(), Reason.EMPTY),
+        (b"\xff\xfe\xfa\xfb\x80", Reason.UNDECODABLE),
+        (b"title\x00body", Reason.UNDECODABLE),
+        ("Hello world\nThis is a blog post.\n".encode(), Reason.UNRECOGNISED_LAYOUT),
+        ("来源 :党员生活 | 被引量 : 0次\n论文部分内容阅读\n  正文。\n".encode(), Reason.MISSING_TITLE),
+        ("下载到本地 , 更方便阅读\n论文部分内容阅读\n  正文。\n".encode(), Reason.MISSING_TITLE),
+        ("标题\n来源 :党员生活\n论文部分内容阅读\n其他文献\n摘要\n".encode(), Reason.MISSING_BODY),
+        ("标题\n来源 :党员生活\n论文部分内容阅读\n  (作者系某人)\n".encode(), Reason.MISSING_BODY),
+    ],
+)
+def test_page_rejects(text: bytes, reason: Reason) -> None:
+    with pytest.raises(Rejected) as exc:
+        parse_page(text, "p")
+    assert exc.value.reason == reason
+    assert exc.value.detail
+
+
+def test_corrupt_utf8_is_not_read_as_gb18030(page: PageMaker) -> None:
+    data = page().encode()
+    cut = data.index("第二段".encode())
+    with pytest.raises(Rejected) as exc:
+        parse_page(data[:cut] + b"\xff" + data[cut:], "p")
+    assert exc.value.reason == Reason.UNDECODABLE
+    assert "line" in exc.value.detail
+
+
+def test_split_paragraphs() -> None:
+    assert split_paragraphs("  a  b\u3000\u3000c \u00a0 ") == ["a", "b", "c"]
+    assert split_paragraphs("a b") == ["a b"]
+    assert split_paragraphs("   ") == []
+
+
+def test_strip_author_note_keeps_prose() -> None:
+    assert strip_author_note("这是正文,没有作者说明。") == (None, "这是正文,没有作者说明。")

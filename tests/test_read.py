@@ -1,0 +1,56 @@
+"""Finding raw files, their ids and hashes."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+
+from corpus_export.errors import Reason
+from corpus_export.read import page_id, read_raw, scan_raw
+
+
+def test_ids_nested_gz_and_posix(tmp_path: Path) -> None:
+    (tmp_path / "b" / "c").mkdir(parents=True)
+    (tmp_path / "a.txt").write_text("x")
+    (tmp_path / "b" / "c" / "d.txt.gz").write_bytes(gzip.compress(b"x"))
+    (tmp_path / "b" / "notes.md").write_text("ignored")
+    (tmp_path / "b" / "data.txt.bak").write_text("ignored")
+    scan = scan_raw(tmp_path)
+    assert [f.id for f in scan.files] == ["a", "b/c/d"]
+    assert scan.ignored == 2
+
+
+def test_page_id_strips_only_the_extension() -> None:
+    assert page_id("x/y.txt") == "x/y"
+    assert page_id("x/y.txt.gz") == "x/y"
+    assert page_id("x/y.v2.txt") == "x/y.v2"
+
+
+def test_sorted_by_id(tmp_path: Path) -> None:
+    for name in ["b.txt", "a.b.txt", "a.txt", "a/z.txt"]:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("x")
+    assert [f.id for f in scan_raw(tmp_path).files] == ["a", "a.b", "a/z", "b"]
+
+
+def test_same_id_second_path_is_duplicate(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("x")
+    (tmp_path / "a.txt.gz").write_bytes(gzip.compress(b"x"))
+    first, second = scan_raw(tmp_path).files
+    assert (first.path, first.problem) == ("a.txt", None)
+    assert second.path == "a.txt.gz"
+    assert second.problem is not None
+    reason, detail = second.problem
+    assert reason == Reason.DUPLICATE
+    assert "'a.txt.gz'" in detail and "'a.txt'" in detail
+
+
+def test_sha256_is_of_raw_bytes(tmp_path: Path) -> None:
+    data = gzip.compress("标题".encode(), mtime=0)
+    (tmp_path / "p.txt.gz").write_bytes(data)
+    (f,) = scan_raw(tmp_path).files
+    page, digest, size = read_raw(tmp_path, f)
+    assert page == "标题".encode()
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert size == len(data)
