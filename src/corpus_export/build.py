@@ -204,7 +204,7 @@ class Assembler:
                            for i in range(self.n_shards)]
 
     def add(self, part: Part) -> None:
-        table = _read_ipc(part.arrow_path)
+        table = _read_part(part)
         keep = np.ones(table.num_rows, dtype=bool)
         dup_rejects: list[tuple[RejectRow, int]] = []
         ids = table.column("id").to_pylist() if table.num_rows else []
@@ -219,7 +219,9 @@ class Assembler:
         if dup_rejects:
             table = table.filter(pa.array(keep))
             write_csv(table, self.csv, header=False)
-        else:
+        elif part.csv_bytes is not None:
+            self.csv.write(part.csv_bytes)
+        elif part.csv_path is not None:
             with open(part.csv_path, "rb") as fh:
                 shutil.copyfileobj(fh, self.csv, 1 << 20)
         check_order(self.last_id, table)
@@ -232,7 +234,8 @@ class Assembler:
         merged.sort(key=lambda r: _reject_key(r))
         self.rejects.extend(merged)
         for p in (part.arrow_path, part.csv_path):
-            Path(p).unlink(missing_ok=True)
+            if p is not None:
+                Path(p).unlink(missing_ok=True)
 
     def _write_rows(self, table: pa.Table, raw_sizes: list[int]) -> None:
         if table.num_rows == 0:
@@ -355,8 +358,11 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def _read_ipc(path: str) -> pa.Table:
-    with pa.memory_map(path, "r") as source:
+def _read_part(part: Part) -> pa.Table:
+    if part.arrow_bytes is not None:
+        return pa.ipc.open_file(pa.py_buffer(part.arrow_bytes)).read_all()
+    assert part.arrow_path is not None
+    with pa.memory_map(part.arrow_path, "r") as source:
         return pa.ipc.open_file(source).read_all()
 
 

@@ -37,12 +37,14 @@ class Part:
 
     index: int
     rows: int
-    arrow_path: str
-    csv_path: str
+    arrow_path: str | None  # None: the rows travel inline (Dask workers on other machines)
+    csv_path: str | None
     paths: list[str]  # raw path of each row, in row order
     dedup_keys: list[bytes]  # blake2b(title, body) per row, in row order
     raw_bytes: list[int]  # size of each row's raw file, in row order
     rejects: list[RejectRow] = field(default_factory=list)
+    arrow_bytes: bytes | None = None
+    csv_bytes: bytes | None = None
 
 
 def process_file(root: Path, f: RawFile) -> tuple[Page, int]:
@@ -99,8 +101,11 @@ def write_csv(table: pa.Table, sink: str | Path | pa.NativeFile, *, header: bool
     pacsv.write_csv(csv_table(table), sink, write_options=opts)
 
 
-def process_batch(root: str, files: list[RawFile], part_dir: str, index: int) -> Part:
-    """Parse one batch of files; write its rows as part-N.arrow and part-N.csv in part_dir."""
+def process_batch(root: str, files: list[RawFile], part_dir: str | None, index: int) -> Part:
+    """Parse one batch of files; write its rows as part-N.arrow and part-N.csv in part_dir.
+
+    With part_dir None the Arrow IPC and CSV bytes are returned inside the Part instead.
+    """
     base = Path(root)
     pages: list[Page] = []
     sizes: list[int] = []
@@ -117,19 +122,29 @@ def process_batch(root: str, files: list[RawFile], part_dir: str, index: int) ->
         sizes.append(size)
     table = pages_to_table(pages)
     check_batch(table)
-    arrow_path = str(Path(part_dir) / f"part-{index:07d}.arrow")
-    csv_path = str(Path(part_dir) / f"part-{index:07d}.csv")
-    with pa.OSFile(arrow_path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
-        w.write_table(table)
-    write_csv(table, csv_path, header=False)
-    return Part(
+    part = Part(
         index=index,
         rows=len(pages),
-        arrow_path=arrow_path,
-        csv_path=csv_path,
+        arrow_path=None,
+        csv_path=None,
         paths=paths,
         dedup_keys=[dedup_key(p.title, p.body) for p in pages],
         raw_bytes=sizes,
         rejects=rejects,
     )
+    if part_dir is None:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_file(sink, table.schema) as w:
+            w.write_table(table)
+        part.arrow_bytes = sink.getvalue().to_pybytes()
+        csv_sink = pa.BufferOutputStream()
+        write_csv(table, csv_sink, header=False)
+        part.csv_bytes = csv_sink.getvalue().to_pybytes()
+        return part
+    part.arrow_path = str(Path(part_dir) / f"part-{index:07d}.arrow")
+    part.csv_path = str(Path(part_dir) / f"part-{index:07d}.csv")
+    with pa.OSFile(part.arrow_path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+        w.write_table(table)
+    write_csv(table, part.csv_path, header=False)
+    return part
 

@@ -1,0 +1,28 @@
+"""The Dask engine on a real LocalCluster gives the local engine's export, byte for byte."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import make_page
+from test_build import tree_bytes, write_corpus
+
+import corpus_export
+
+pytest.importorskip("distributed")
+
+
+@pytest.mark.dask
+@pytest.mark.slow
+def test_dask_export_equals_local_export(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    write_corpus(raw)
+    for i in range(600):  # several batches, so several tasks on two worker processes
+        sub = raw / f"d{i % 3}"
+        sub.mkdir(exist_ok=True)
+        (sub / f"{i:04d}.txt").write_text(make_page(f"标题{i}", citations=i), encoding="utf-8")
+    local = corpus_export.build(raw, tmp_path / "local" / "dist", workers=2)
+    dask = corpus_export.build(raw, tmp_path / "dask" / "dist", engine="dask")
+    assert dask.summary() == local.summary()
+    assert tree_bytes(tmp_path / "dask") == tree_bytes(tmp_path / "local")
