@@ -6,6 +6,7 @@ import csv
 import gzip
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -30,7 +31,7 @@ def write_corpus(raw: Path) -> dict[str, str]:
         "good1.txt.gz": gzip.compress(b"whatever", mtime=0),  # same id as good1.txt
         "empty.txt": b"",
         "binary.txt": b"\x89PNG\x00\x01\xff",
-        "other_site.txt": "Welcome to my blog\nSome text\n".encode(),
+        "other_site.txt": b"Welcome to my blog\nSome text\n",
         "no_title.txt": "来源 :党员生活 | 被引量 : 0次\n论文部分内容阅读\n  正文。\n".encode(),
         "no_body.txt": "标题\n来源 :党员生活\n论文部分内容阅读\n其他文献\n摘要\n".encode(),
         "readme.md": b"not a page",
@@ -77,7 +78,8 @@ def test_parquet_schema_and_sorted(built: tuple) -> None:  # type: ignore[type-a
     table = pq.read_table(out / "corpus.parquet")
     assert table.schema.remove_metadata() == schema.arrow_schema()
     ids = table.column("id").to_pylist()
-    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
 
 
 def test_csv_round_trips_to_parquet(built: tuple) -> None:  # type: ignore[type-arg]
@@ -96,7 +98,8 @@ def test_csv_round_trips_to_parquet(built: tuple) -> None:  # type: ignore[type-
     # the formula-like title is defused in the CSV but exact in Parquet
     assert "=SUM(A1)" in set(pq_df["title"])
     raw_csv = (out / "corpus.csv").read_text(encoding="utf-8")
-    assert "\"'=SUM(A1)\"" in raw_csv and "\"'-1 起头" in raw_csv
+    assert "\"'=SUM(A1)\"" in raw_csv
+    assert "\"'-1 起头" in raw_csv
 
 
 def test_manifest_lists_counts_and_hashes(built: tuple) -> None:  # type: ignore[type-arg]
@@ -140,7 +143,8 @@ def test_rebuild_replaces_previous_export(tmp_path: Path, page: PageMaker) -> No
     result = corpus_export.build(raw, out, workers=1)
     assert result.rows == 2
     assert not (out / "stray.txt").exists()
-    assert not list(tmp_path.glob("dist.tmp-*")) and not list(tmp_path.glob("dist.old-*"))
+    assert not list(tmp_path.glob("dist.tmp-*"))
+    assert not list(tmp_path.glob("dist.old-*"))
 
 
 def test_hf_single_shard_reuses_parquet_bytes(built: tuple) -> None:  # type: ignore[type-arg]
@@ -162,3 +166,28 @@ def test_hf_shards_split_by_size(tmp_path: Path) -> None:
     whole = pq.read_table(tmp_path / "dist" / "corpus.parquet")
     assert sum(p.num_rows for p in parts) == whole.num_rows == 12
     assert [i for p in parts for i in p.column("id").to_pylist()] == whole.column("id").to_pylist()
+
+
+def test_incremental_build_equals_cold_build(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    write_corpus(raw)
+    for i in range(300):
+        (raw / "many").mkdir(exist_ok=True)
+        (raw / "many" / f"{i:03d}.txt").write_text(make_page(f"标题{i}"), encoding="utf-8")
+    # The cache skips files changed in the last 2 s (a same-size edit could share an mtime).
+    old = 1_600_000_000
+    for p in raw.rglob("*"):
+        os.utime(p, (old, old))
+    cache = tmp_path / "cache"
+    corpus_export.build(raw, tmp_path / "warm" / "dist", workers=2, cache_dir=cache)
+    assert list(cache.rglob("*.pkl"))
+    (raw / "many" / "007.txt").write_text(make_page("改过的标题"), encoding="utf-8")
+    (raw / "many" / "new.txt").write_text(make_page("新增的一篇"), encoding="utf-8")
+    (raw / "many" / "100.txt").unlink()
+    warm = corpus_export.build(raw, tmp_path / "warm" / "dist", workers=2, cache_dir=cache)
+    cold = corpus_export.build(raw, tmp_path / "cold" / "dist", workers=2)
+    assert warm.rows == cold.rows == 303
+    assert tree_bytes(tmp_path / "warm") == tree_bytes(tmp_path / "cold")
+    titles = set(pd.read_parquet(tmp_path / "warm" / "dist" / "corpus.parquet")["title"])
+    assert {"改过的标题", "新增的一篇"} <= titles
+    assert "标题7" not in titles

@@ -135,4 +135,5 @@ def test_reasons_lists_every_code() -> None:
 def test_help_on_every_command() -> None:
     for command in ("build", "parse", "reasons"):
         code, output = run(command, "--help")
-        assert code == 0 and "Usage:" in output
+        assert code == 0
+        assert "Usage:" in output

@@ -37,7 +37,9 @@ def test_seed_spot_checks(seed_bytes: bytes) -> None:
     assert body.endswith("展现洪山文明新风。")
     assert row["paragraph_count"] == 5 == body.count("\n") + 1
     assert row["body_chars"] == len(body) - body.count("\n")
-    assert "作者系" not in body and "论文部分内容阅读" not in body and "其他文献" not in body
+    assert "作者系" not in body
+    assert "论文部分内容阅读" not in body
+    assert "其他文献" not in body
     teasers = row["teasers"]
     assert isinstance(teasers, list)
     assert row["teaser_count"] == 10 == len(teasers)

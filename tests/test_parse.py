@@ -85,7 +85,8 @@ def test_no_header_at_all(page: PageMaker) -> None:
 
 def test_missing_read_marker_and_teasers(page: PageMaker) -> None:
     r = row(page(boilerplate=False, teasers=None))
-    assert r["teasers"] == [] and r["teaser_count"] == 0
+    assert r["teasers"] == []
+    assert r["teaser_count"] == 0
     assert r["body"] == "第一段正文内容。\n第二段正文内容。"
 
 
@@ -98,7 +99,8 @@ def test_blank_lines_trailing_spaces_crlf_bom(page: PageMaker) -> None:
 
 def test_cr_only_newlines(page: PageMaker) -> None:
     r = row(page(newline="\r").encode())
-    assert r["paragraph_count"] == 2 and r["teaser_count"] == 2
+    assert r["paragraph_count"] == 2
+    assert r["teaser_count"] == 2
 
 
 def test_lost_newlines_split_at_double_spaces(page: PageMaker) -> None:
@@ -129,7 +131,7 @@ def test_utf8_with_bom(page: PageMaker) -> None:
         ("\u3000\n".encode(), Reason.EMPTY),
         (b"\xff\xfe\xfa\xfb\x80", Reason.UNDECODABLE),
         (b"title\x00body", Reason.UNDECODABLE),
-        ("Hello world\nThis is a blog post.\n".encode(), Reason.UNRECOGNISED_LAYOUT),
+        (b"Hello world\nThis is a blog post.\n", Reason.UNRECOGNISED_LAYOUT),
         ("来源 :党员生活 | 被引量 : 0次\n论文部分内容阅读\n  正文。\n".encode(), Reason.MISSING_TITLE),
         ("下载到本地 , 更方便阅读\n论文部分内容阅读\n  正文。\n".encode(), Reason.MISSING_TITLE),
         ("标题\n来源 :党员生活\n论文部分内容阅读\n其他文献\n摘要\n".encode(), Reason.MISSING_BODY),

@@ -43,7 +43,8 @@ def test_same_id_second_path_is_duplicate(tmp_path: Path) -> None:
     assert second.problem is not None
     reason, detail = second.problem
     assert reason == Reason.DUPLICATE
-    assert "'a.txt.gz'" in detail and "'a.txt'" in detail
+    assert "'a.txt.gz'" in detail
+    assert "'a.txt'" in detail
 
 
 def test_sha256_is_of_raw_bytes(tmp_path: Path) -> None:

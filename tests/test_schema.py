@@ -20,9 +20,11 @@ def test_contract_columns_in_order() -> None:
 
 def test_types() -> None:
     s = schema.arrow_schema()
-    assert s.field("citations").type == pa.int32() and s.field("citations").nullable
+    assert s.field("citations").type == pa.int32()
+    assert s.field("citations").nullable
     assert s.field("teasers").type == pa.list_(pa.string())
-    assert not s.field("id").nullable and not s.field("body").nullable
+    assert not s.field("id").nullable
+    assert not s.field("body").nullable
     for name in ("paragraph_count", "body_chars", "teaser_count"):
         assert s.field(name).type == pa.int32()
 

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from . import __version__, schema
 from .errors import CorpusExportError, Reason, ValidationError
-from .process import BATCH_FILES, Part, RejectRow, process_batch, write_csv
+from .process import Part, RejectRow, plan_tasks, process_batch, write_csv
 from .read import RawFile, scan_raw
 from .validate import check_order
 
@@ -222,7 +222,7 @@ class Assembler:
         elif part.csv_bytes is not None:
             self.csv.write(part.csv_bytes)
         elif part.csv_path is not None:
-            with open(part.csv_path, "rb") as fh:
+            with Path(part.csv_path).open("rb") as fh:
                 shutil.copyfileobj(fh, self.csv, 1 << 20)
         check_order(self.last_id, table)
         if table.num_rows:
@@ -370,42 +370,39 @@ def _read_part(part: Part) -> pa.Table:
 # engines: produce Parts in id order
 
 
-def batches_of(files: list[RawFile], size: int = BATCH_FILES) -> list[list[RawFile]]:
-    return [files[i : i + size] for i in range(0, len(files), size)]
-
-
 def _ignore_sigint() -> None:
     # Ctrl-C is the parent's to handle: it stops the pool and cleans up in one place.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def run_local(root: Path, files: list[RawFile], part_dir: Path, workers: int,
-              progress: Progress) -> Iterator[Part]:
-    """Yield the Parts of all batches in order, parsed by `workers` processes."""
-    batches = batches_of(files)
-    if workers <= 1 or len(batches) <= 1:
-        for i, batch in enumerate(batches):
-            part = process_batch(str(root), batch, str(part_dir), i)
-            progress(len(batch))
+def run_local(root: Path, tasks: list[list[list[RawFile]]], part_dir: Path, workers: int,
+              progress: Progress, cache_dir: Path | None) -> Iterator[Part]:
+    """Yield the Parts of all tasks in order, parsed by `workers` processes."""
+    cache = str(cache_dir) if cache_dir else None
+    if workers <= 1 or len(tasks) <= 1:
+        for i, task in enumerate(tasks):
+            part = process_batch(str(root), task, str(part_dir), i, cache)
+            progress(sum(map(len, task)))
             yield part
         return
     ctx = mp.get_context("forkserver")
     pool = ctx.Pool(workers, initializer=_ignore_sigint)
     try:
         window: deque[Any] = deque()
-        todo = iter(enumerate(batches))
-        for i, batch in todo:
-            window.append((len(batch), pool.apply_async(
-                process_batch, (str(root), batch, str(part_dir), i))))
-            if len(window) >= 2 * workers + 1:
-                break
+        todo = iter(enumerate(tasks))
+
+        def submit_next() -> None:
+            for i, task in todo:
+                window.append((sum(map(len, task)), pool.apply_async(
+                    process_batch, (str(root), task, str(part_dir), i, cache))))
+                return
+
+        for _ in range(2 * workers + 1):
+            submit_next()
         while window:
             n, res = window.popleft()
             part = res.get()
-            for i, batch in todo:
-                window.append((len(batch), pool.apply_async(
-                    process_batch, (str(root), batch, str(part_dir), i))))
-                break
+            submit_next()
             progress(n)
             yield part
         pool.close()
@@ -427,13 +424,15 @@ def build(
     engine: str = "local",
     scheduler: str | None = None,
     shard_bytes: int = DEFAULT_SHARD_BYTES,
+    cache_dir: Path | str | None = None,
     progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
 ) -> BuildResult:
     """Parse raw_dir, validate every row and write every export to out_dir, all or nothing.
 
     The export is written into a temporary folder beside out_dir and swapped in only when every
-    file is complete; CARD.md (default: beside out_dir) is replaced in the same step.
+    file is complete; CARD.md (default: beside out_dir) is replaced in the same step. With a
+    cache_dir, chunks of unchanged raw files are taken from there instead of parsed again.
     """
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     card = Path(card_path) if card_path is not None else out_dir.parent / "CARD.md"
@@ -450,6 +449,7 @@ def build(
     try:
         result = _build_into(stage, raw_dir, scan.files, scan.ignored, workers=workers,
                              engine=engine, scheduler=scheduler, shard_bytes=shard_bytes,
+                             cache_dir=Path(cache_dir) if cache_dir else None,
                              progress=progress or (lambda n: None))
         card_text = _publish(stage, result)
         write_manifest(stage, result)
@@ -463,9 +463,10 @@ def build(
 
 def _build_into(stage: Path, raw_dir: Path, files: list[RawFile], ignored: int, *,
                 workers: int | None, engine: str, scheduler: str | None, shard_bytes: int,
-                progress: Progress) -> BuildResult:
+                cache_dir: Path | None, progress: Progress) -> BuildResult:
     root = raw_dir.resolve()
-    total_raw = _total_raw_bytes(root, files)
+    total_raw = sum(f.size for f in files)
+    tasks = plan_tasks(files)
     part_dir = stage / ".parts"
     part_dir.mkdir()
     asm = Assembler(stage, len(files), total_raw, shard_bytes)
@@ -473,9 +474,10 @@ def _build_into(stage: Path, raw_dir: Path, files: list[RawFile], ignored: int, 
         if engine == "dask":
             from .distributed import run_dask
 
-            parts = run_dask(root, files, part_dir, scheduler=scheduler, progress=progress)
+            parts = run_dask(root, tasks, scheduler=scheduler, progress=progress)
         elif engine == "local":
-            parts = run_local(root, files, part_dir, workers or os.cpu_count() or 1, progress)
+            parts = run_local(root, tasks, part_dir, workers or os.cpu_count() or 1, progress,
+                              cache_dir)
         else:
             raise CorpusExportError(f"unknown engine {engine!r}: use 'local' or 'dask'")
         for part in parts:
@@ -485,6 +487,10 @@ def _build_into(stage: Path, raw_dir: Path, files: list[RawFile], ignored: int, 
         asm.abort()
         raise
     shutil.rmtree(part_dir)
+    if cache_dir is not None and engine == "local":
+        from . import cache
+
+        cache.prune(cache_dir, {cache.chunk_key(c) for task in tasks for c in task})
     if rows + sum(by_reason.values()) != len(files):
         raise ValidationError(
             f"lost pages (a bug in corpus_export): {len(files)} files seen but {rows} rows + "
@@ -500,16 +506,6 @@ def _build_into(stage: Path, raw_dir: Path, files: list[RawFile], ignored: int, 
         examples=examples,
         shards=shards,
     )
-
-
-def _total_raw_bytes(root: Path, files: list[RawFile]) -> int:
-    total = 0
-    for f in files:
-        try:
-            total += (root / f.path).stat().st_size
-        except OSError:
-            pass
-    return total
 
 
 def _publish(stage: Path, result: BuildResult) -> str | None:

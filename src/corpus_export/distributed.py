@@ -9,11 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CorpusExportError
-from .process import BATCH_FILES, Part, process_batch
+from .process import Part, process_batch
 from .read import RawFile
-
-#: batches per Dask task: thousands of tiny tasks would cost more than the parsing itself
-BATCHES_PER_TASK = 1
 
 
 def _connect(scheduler: str | None) -> tuple[Any, Any]:
@@ -38,24 +35,25 @@ def _connect(scheduler: str | None) -> tuple[Any, Any]:
     return Client(cluster), cluster
 
 
-def run_dask(root: Path, files: list[RawFile], part_dir: Path, *, scheduler: str | None,
+def run_dask(root: Path, tasks: list[list[list[RawFile]]], *, scheduler: str | None,
              progress: Any) -> Iterator[Part]:
-    """Yield the Parts of all batches in id order, parsed by the workers of a Dask cluster.
+    """Yield the Parts of all tasks in id order, parsed by the workers of a Dask cluster.
+
+    A task is ~256 files (process.plan_tasks), never one file: tiny tasks cost more than parsing.
 
     Rows come back inside each Part (Arrow IPC + CSV bytes), so workers need read access to the
     raw folder (shared or object storage) but no shared scratch space with this process.
     """
     client, cluster = _connect(scheduler)
     try:
-        batches = [files[i : i + BATCH_FILES] for i in range(0, len(files), BATCH_FILES)]
         window: deque[tuple[int, Any]] = deque()
         limit = 2 * max(1, len(client.scheduler_info().get("workers", {}))) + 2
-        todo = iter(enumerate(batches))
+        todo = iter(enumerate(tasks))
 
         def submit_next() -> None:
-            for i, batch in todo:
-                window.append((len(batch), client.submit(
-                    process_batch, str(root), batch, None, i, pure=False, key=f"batch-{i}")))
+            for i, task in todo:
+                window.append((sum(map(len, task)), client.submit(
+                    process_batch, str(root), task, None, i, pure=False, key=f"batch-{i}")))
                 return
 
         for _ in range(limit):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +18,12 @@ from .parse import Page, parse_page
 from .read import RawFile, read_raw
 from .validate import check_batch
 
-#: Files per batch: big enough that task overhead vanishes, small enough for flat memory.
+#: Files per task: big enough that task overhead vanishes, small enough for flat memory.
 BATCH_FILES = 256
+#: A task is made of content-defined chunks (~32 files; the cut falls after ids whose hash ends
+#: in five zero bits), so adding or changing a page changes one chunk's cache key, not all.
+CHUNK_MASK = 31
+CHUNK_MAX = 128
 #: Cells starting with one of these are formulas to a spreadsheet (plus our own escape, ').
 CSV_RISKY = r"^[=+\-@\t\r']"
 
@@ -101,12 +106,43 @@ def write_csv(table: pa.Table, sink: str | Path | pa.NativeFile, *, header: bool
     pacsv.write_csv(csv_table(table), sink, write_options=opts)
 
 
-def process_batch(root: str, files: list[RawFile], part_dir: str | None, index: int) -> Part:
-    """Parse one batch of files; write its rows as part-N.arrow and part-N.csv in part_dir.
+def plan_tasks(files: list[RawFile]) -> list[list[list[RawFile]]]:
+    """Group sorted files into tasks of ~BATCH_FILES files made of content-defined chunks."""
+    tasks: list[list[list[RawFile]]] = []
+    task: list[list[RawFile]] = []
+    chunk: list[RawFile] = []
+    in_task = 0
+    for f in files:
+        chunk.append(f)
+        if len(chunk) >= CHUNK_MAX or zlib.crc32(f.id.encode("utf-8", "surrogatepass")) \
+                & CHUNK_MASK == 0:
+            task.append(chunk)
+            in_task += len(chunk)
+            chunk = []
+            if in_task >= BATCH_FILES:
+                tasks.append(task)
+                task, in_task = [], 0
+    if chunk:
+        task.append(chunk)
+    if task:
+        tasks.append(task)
+    return tasks
 
-    With part_dir None the Arrow IPC and CSV bytes are returned inside the Part instead.
-    """
-    base = Path(root)
+
+@dataclass(slots=True)
+class ChunkResult:
+    """Everything parsing one chunk produced; what the incremental cache stores."""
+
+    arrow: bytes
+    csv: bytes
+    paths: list[str]
+    dedup_keys: list[bytes]
+    raw_bytes: list[int]
+    rejects: list[RejectRow]
+
+
+def process_chunk(base: Path, files: list[RawFile]) -> ChunkResult:
+    """Read and parse the files of one chunk."""
     pages: list[Page] = []
     sizes: list[int] = []
     paths: list[str] = []
@@ -121,30 +157,63 @@ def process_batch(root: str, files: list[RawFile], part_dir: str | None, index: 
         paths.append(f.path)
         sizes.append(size)
     table = pages_to_table(pages)
-    check_batch(table)
-    part = Part(
-        index=index,
-        rows=len(pages),
-        arrow_path=None,
-        csv_path=None,
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    csv_sink = pa.BufferOutputStream()
+    write_csv(table, csv_sink, header=False)
+    return ChunkResult(
+        arrow=sink.getvalue().to_pybytes(),
+        csv=csv_sink.getvalue().to_pybytes(),
         paths=paths,
         dedup_keys=[dedup_key(p.title, p.body) for p in pages],
         raw_bytes=sizes,
         rejects=rejects,
+    )
+
+
+def process_batch(root: str, chunks: list[list[RawFile]], part_dir: str | None, index: int,
+                  cache_dir: str | None = None) -> Part:
+    """Parse one task's chunks; write its rows as part-N.arrow and part-N.csv in part_dir.
+
+    With part_dir None the Arrow IPC and CSV bytes are returned inside the Part instead. With a
+    cache_dir, unchanged chunks are taken from the cache instead of being read and parsed.
+    """
+    from . import cache
+
+    base = Path(root)
+    results: list[ChunkResult] = []
+    for chunk in chunks:
+        res = cache.load(Path(cache_dir), chunk) if cache_dir else None
+        if res is None:
+            res = process_chunk(base, chunk)
+            if cache_dir:
+                cache.store(Path(cache_dir), chunk, res)
+        results.append(res)
+    tables = [pa.ipc.open_stream(pa.py_buffer(r.arrow)).read_all() for r in results]
+    table = pa.concat_tables(tables) if tables else schema.arrow_schema().empty_table()
+    check_batch(table)
+    csv_bytes = b"".join(r.csv for r in results)
+    part = Part(
+        index=index,
+        rows=table.num_rows,
+        arrow_path=None,
+        csv_path=None,
+        paths=[p for r in results for p in r.paths],
+        dedup_keys=[k for r in results for k in r.dedup_keys],
+        raw_bytes=[n for r in results for n in r.raw_bytes],
+        rejects=[j for r in results for j in r.rejects],
     )
     if part_dir is None:
         sink = pa.BufferOutputStream()
         with pa.ipc.new_file(sink, table.schema) as w:
             w.write_table(table)
         part.arrow_bytes = sink.getvalue().to_pybytes()
-        csv_sink = pa.BufferOutputStream()
-        write_csv(table, csv_sink, header=False)
-        part.csv_bytes = csv_sink.getvalue().to_pybytes()
+        part.csv_bytes = csv_bytes
         return part
     part.arrow_path = str(Path(part_dir) / f"part-{index:07d}.arrow")
     part.csv_path = str(Path(part_dir) / f"part-{index:07d}.csv")
     with pa.OSFile(part.arrow_path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
         w.write_table(table)
-    write_csv(table, part.csv_path, header=False)
+    Path(part.csv_path).write_bytes(csv_bytes)
     return part
-

@@ -28,6 +28,8 @@ class RawFile:
     id: str
     path: str
     problem: tuple[Reason, str] | None = None
+    size: int = 0  # stat of the file when scanned: the incremental cache's fingerprint
+    mtime_ns: int = 0
 
     @property
     def sort_key(self) -> tuple[str, str]:
@@ -40,15 +42,46 @@ class Scan:
     ignored: int  # other files in the tree, counted in the summary
 
 
+#: Endings stripped from a file name to make its id, repeatedly (`a.txt.txt` → `a`).
+_ID_ENDINGS = (".txt", ".gz")
+
+
 def page_id(relpath: str) -> str:
-    """Return the id of a raw file: POSIX relative path without .txt / .txt.gz, printable."""
+    """Return the id of a raw file: POSIX relative path without .txt / .gz endings, printable.
+
+    Bytes that are not UTF-8 (surrogate escapes) and a backslash become %XX, so an id never
+    holds a backslash; a name that is only endings (`.txt`) keeps it with the dot as %2E.
+    """
     posix = relpath.replace(os.sep, "/") if os.sep != "/" else relpath
-    for suffix in SUFFIXES:
-        if posix.endswith(suffix):
-            posix = posix[: -len(suffix)]
+    while posix.endswith(_ID_ENDINGS):
+        ending = ".txt" if posix.endswith(".txt") else ".gz"
+        stem = posix[: -len(ending)]
+        if stem.endswith("/") or not stem:
+            posix = f"{stem}%2E{ending[1:]}"
             break
-    # File names that are not valid UTF-8 arrive with surrogate escapes: make them printable.
-    return posix.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        posix = stem
+    return _escape_id(posix)
+
+
+def _escape_id(text: str) -> str:
+    try:
+        text.encode("utf-8")
+        if "\\" not in text:
+            return text
+    except UnicodeEncodeError:
+        pass
+    out: list[str] = []
+    for ch in text:
+        code = ord(ch)
+        if ch == "\\":
+            out.append("%5C")
+        elif 0xDC80 <= code <= 0xDCFF:  # surrogateescape: one undecodable byte of the name
+            out.append(f"%{code - 0xDC00:02X}")
+        elif 0xD800 <= code <= 0xDFFF:  # a lone surrogate (only from a non-POSIX caller)
+            out.append(f"%u{code:04X}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def is_raw_name(name: str) -> bool:
@@ -79,7 +112,15 @@ def scan_raw(raw_dir: Path) -> Scan:
             if not is_raw_name(entry.name):
                 ignored += 1
                 continue
-            files.append(RawFile(page_id(rel), rel, _link_problem(root, entry)))
+            problem = _link_problem(root, entry)
+            size = mtime_ns = 0
+            if problem is None:
+                try:
+                    st = entry.stat()
+                    size, mtime_ns = st.st_size, st.st_mtime_ns
+                except OSError:
+                    pass  # read_raw will name the problem
+            files.append(RawFile(page_id(rel), rel, problem, size, mtime_ns))
     files.sort(key=lambda f: f.sort_key)
     return Scan(mark_duplicate_ids(files), ignored)
 
