@@ -26,3 +26,24 @@ def test_dask_export_equals_local_export(tmp_path: Path) -> None:
     dask = corpus_export.build(raw, tmp_path / "dask" / "dist", engine="dask")
     assert dask.summary() == local.summary()
     assert tree_bytes(tmp_path / "dask") == tree_bytes(tmp_path / "local")
+
+
+@pytest.mark.dask
+@pytest.mark.slow
+def test_cli_dask_engine_reads_a_url(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from corpus_export.cli import cli
+
+    raw = tmp_path / "raw"
+    write_corpus(raw)
+    local = corpus_export.build(raw, tmp_path / "local" / "dist", workers=1)
+    out = tmp_path / "url" / "dist"
+    result = CliRunner().invoke(
+        cli, ["build", "--engine", "dask", "--raw", raw.as_uri(), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == local.summary()
+    assert (out / "corpus.parquet").read_bytes() == (
+        tmp_path / "local" / "dist" / "corpus.parquet"
+    ).read_bytes()

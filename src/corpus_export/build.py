@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from . import __version__, schema
 from .errors import CorpusExportError, Reason, ValidationError
 from .process import Part, RejectRow, plan_tasks, process_batch, write_csv
-from .read import RawFile, scan_raw
+from .read import RawFile, is_url, scan_raw, scan_url
 from .validate import check_order
 
 CORPUS_PARQUET = "corpus.parquet"
@@ -375,7 +375,7 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def run_local(root: Path, tasks: list[list[list[RawFile]]], part_dir: Path, workers: int,
+def run_local(root: Path | str, tasks: list[list[list[RawFile]]], part_dir: Path, workers: int,
               progress: Progress, cache_dir: Path | None) -> Iterator[Part]:
     """Yield the Parts of all tasks in order, parsed by `workers` processes."""
     cache = str(cache_dir) if cache_dir else None
@@ -434,20 +434,21 @@ def build(
     file is complete; CARD.md (default: beside out_dir) is replaced in the same step. With a
     cache_dir, chunks of unchanged raw files are taken from there instead of parsed again.
     """
-    raw_dir, out_dir = Path(raw_dir), Path(out_dir)
+    raw: Path | str = raw_dir if is_url(raw_dir) else Path(raw_dir)
+    out_dir = Path(out_dir)
     card = Path(card_path) if card_path is not None else out_dir.parent / "CARD.md"
     recover_interrupted_swap(out_dir)
-    scan = scan_raw(raw_dir)
+    scan = scan_url(raw) if isinstance(raw, str) else scan_raw(raw)
     if not scan.files:
         raise CorpusExportError(
-            f"no *.txt or *.txt.gz files under {str(raw_dir)!r}"
+            f"no *.txt or *.txt.gz files under {str(raw)!r}"
             + (f" ({scan.ignored} other files ignored)" if scan.ignored else "")
         )
     if on_total:
         on_total(len(scan.files))
     stage = _make_stage(out_dir)
     try:
-        result = _build_into(stage, raw_dir, scan.files, scan.ignored, workers=workers,
+        result = _build_into(stage, raw, scan.files, scan.ignored, workers=workers,
                              engine=engine, scheduler=scheduler, shard_bytes=shard_bytes,
                              cache_dir=Path(cache_dir) if cache_dir else None,
                              progress=progress or (lambda n: None))
@@ -461,10 +462,10 @@ def build(
     return result
 
 
-def _build_into(stage: Path, raw_dir: Path, files: list[RawFile], ignored: int, *,
+def _build_into(stage: Path, raw_dir: Path | str, files: list[RawFile], ignored: int, *,
                 workers: int | None, engine: str, scheduler: str | None, shard_bytes: int,
                 cache_dir: Path | None, progress: Progress) -> BuildResult:
-    root = raw_dir.resolve()
+    root = raw_dir if isinstance(raw_dir, str) else raw_dir.resolve()
     total_raw = sum(f.size for f in files)
     tasks = plan_tasks(files)
     part_dir = stage / ".parts"

@@ -27,10 +27,17 @@ class SetupError(click.ClickException):
 EXIT_INTERRUPTED = 130
 
 
+def _raw_location(ctx: click.Context, param: click.Parameter, value: str) -> Path | str:
+    from .read import is_url
+
+    return value if is_url(value) else Path(value)
+
+
 def _raw_option(f: Any) -> Any:
     return click.option("--raw", "raw_dir", default="raw", show_default=True,
-                        type=click.Path(file_okay=False, path_type=Path),
-                        help="Folder of raw pages (*.txt, *.txt.gz, searched recursively).")(f)
+                        callback=_raw_location,
+                        help="Folder of raw pages (*.txt, *.txt.gz, searched recursively), "
+                             "or an fsspec URL such as s3://bucket/raw.")(f)
 
 
 def _out_option(f: Any) -> Any:
@@ -72,10 +79,14 @@ def cli() -> None:
               help="Dask scheduler address (tcp://HOST:8786); default: a LocalCluster.")
 @click.option("--shard-size", "shard_size", default="500MB", show_default=True,
               help="Hub shard size limit, counted in raw page bytes.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Incremental cache of parsed chunks  [default: .cache/corpus-export beside "
+                   "OUT; safe to delete]")
+@click.option("--no-cache", is_flag=True, help="Parse every page; neither read nor write a cache.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
 def build(raw_dir: Path, out_dir: Path, card_path: Path | None, strict: bool, check: bool,
           workers: int | None, engine: str, scheduler: str | None, shard_size: str,
-          quiet: bool) -> None:
+          cache_dir: Path | None, no_cache: bool, quiet: bool) -> None:
     """Parse raw pages, validate them and write every export to OUT.
 
     Example: corpus-export build --raw raw --out dist
@@ -84,9 +95,11 @@ def build(raw_dir: Path, out_dir: Path, card_path: Path | None, strict: bool, ch
     card = card_path if card_path is not None else out_dir.parent / "CARD.md"
     kwargs: dict[str, Any] = {"workers": workers, "engine": engine, "scheduler": scheduler,
                               "shard_bytes": shard_bytes}
-    if check:
+    if check:  # never trusts a cache: the check must see what a cold build writes
         _check(raw_dir, out_dir, card, quiet, kwargs)
         return
+    if not no_cache and engine == "local":
+        kwargs["cache_dir"] = cache_dir or out_dir.parent / ".cache" / "corpus-export"
     result = _run(lambda bar: run_build(raw_dir, out_dir, card_path=card, **bar, **kwargs),
                   quiet)
     if not quiet:
@@ -133,14 +146,7 @@ def _run(call: Any, quiet: bool) -> BuildResult:
 
 
 def _check(raw_dir: Path, out_dir: Path, card: Path, quiet: bool, kwargs: dict[str, Any]) -> None:
-    with tempfile.TemporaryDirectory(prefix="corpus-export-check-") as tmp:
-        fresh = Path(tmp) / "dist"
-        fresh_card = Path(tmp) / "CARD.md"
-        _run(lambda bar: run_build(raw_dir, fresh, card_path=fresh_card, **bar, **kwargs),
-             quiet=True)
-        stale = _differences(fresh, out_dir)
-        if fresh_card.exists() and not (card.exists() and filecmp.cmp(fresh_card, card, False)):
-            stale.append(str(card))
+    stale = stale_files(raw_dir, out_dir, card, kwargs)
     if stale:
         click.echo(f"stale: {len(stale)} file(s) differ from what {raw_dir}/ produces "
                    "(run `corpus-export build`):", err=True)
@@ -149,6 +155,21 @@ def _check(raw_dir: Path, out_dir: Path, card: Path, quiet: bool, kwargs: dict[s
         sys.exit(EXIT_CHECK_FAILED)
     if not quiet:
         click.echo(f"{out_dir}/ and {card} are up to date with {raw_dir}/")
+
+
+def stale_files(raw_dir: Path, out_dir: Path, card: Path | None,
+                kwargs: dict[str, Any]) -> list[str]:
+    """Rebuild raw_dir in a temporary folder; return the files of out_dir (and card) that differ."""
+    with tempfile.TemporaryDirectory(prefix="corpus-export-check-") as tmp:
+        fresh = Path(tmp) / "dist"
+        fresh_card = Path(tmp) / "CARD.md"
+        _run(lambda bar: run_build(raw_dir, fresh, card_path=fresh_card, **bar, **kwargs),
+             quiet=True)
+        stale = _differences(fresh, out_dir)
+        if card is not None and fresh_card.exists() and not (
+                card.exists() and filecmp.cmp(fresh_card, card, False)):
+            stale.append(str(card))
+    return stale
 
 
 def _differences(fresh: Path, out_dir: Path) -> list[str]:
@@ -189,10 +210,76 @@ def parse(file: Path) -> None:
 
 
 @cli.command()
+@click.argument("repo_id")
+@_out_option
+@_raw_option
+@click.option("--private", is_flag=True,
+              help="Create the repo as private (an existing repo keeps its visibility).")
+@click.option("--revision", default=None,
+              help="Branch to commit to, created if missing  [default: main]")
+@click.option("--commit-message", default=None, help="Commit message  [default: generated]")
+@click.option("--token", default=None,
+              help="Hub token  [default: $HF_TOKEN, else the cached `hf auth login` token]")
+@click.option("--dry-run", is_flag=True,
+              help="List the files, sizes and SHA-256 that would be uploaded; no network.")
+def push(repo_id: str, out_dir: Path, raw_dir: Path, private: bool, revision: str | None,
+         commit_message: str | None, token: str | None, dry_run: bool) -> None:
+    """Upload OUT/hf/ to a Hugging Face dataset repo as one commit, if OUT is up to date.
+
+    Example: corpus-export push my-name/chinese-articles --private
+    """
+    from . import hub
+
+    def stale() -> list[str]:
+        if not raw_dir.is_dir():
+            raise CorpusExportError(f"cannot check that {out_dir}/ is up to date: no raw folder "
+                                    f"{str(raw_dir)!r} (pass --raw)")
+        return stale_files(raw_dir, out_dir, None, {})
+
+    try:
+        result = hub.push(out_dir, repo_id, token=token, private=private, revision=revision,
+                          commit_message=commit_message, dry_run=dry_run, stale=stale)
+    except CorpusExportError as exc:
+        raise SetupError(str(exc)) from None
+    if dry_run:
+        click.echo(f"dry run: would upload {len(result.files)} file(s), {result.total_bytes:,} "
+                   f"bytes, to datasets/{repo_id} ({result.revision}) in one commit:")
+        for f in result.files:
+            click.echo(f"  {f.path_in_repo}  {f.size:,} bytes  sha256:{f.sha256}")
+        return
+    for name in result.deleted:
+        click.echo(f"deleted {name} (not in this build)")
+    click.echo(f"pushed {len(result.files)} file(s), {result.total_bytes:,} bytes, to "
+               f"datasets/{repo_id} ({result.revision}): {result.commit_url}")
+
+
+@cli.command()
 def reasons() -> None:
     """List the reject reason codes and what each means."""
     for reason, doc in REASON_DOCS.items():
         click.echo(f"{reason:<20} {doc}")
+
+
+@cli.command("validate")
+@click.argument("dist", default="dist", required=False, type=click.Path(path_type=Path))
+def validate_command(dist: Path) -> None:
+    """Re-check an existing export against its manifest and the table rules, without rebuilding.
+
+    Example: corpus-export validate dist
+    """
+    from .validate import validate_export
+
+    if not dist.is_dir():
+        raise SetupError(f"export folder {str(dist)!r} does not exist (run `corpus-export build`)")
+    problems = validate_export(dist)
+    if problems:
+        click.echo(f"{dist}/: {len(problems)} problem(s):", err=True)
+        for problem in problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(EXIT_CHECK_FAILED)
+    counts = json.loads((dist / "manifest.json").read_text(encoding="utf-8"))["counts"]
+    click.echo(f"OK: {dist}/ matches its manifest ({counts['rows']} rows, {counts['rejects']} "
+               "rejects; checksums, schema, table rules, CSV == Parquet)")
 
 
 def main() -> None:

@@ -35,7 +35,7 @@ def _connect(scheduler: str | None) -> tuple[Any, Any]:
     return Client(cluster), cluster
 
 
-def run_dask(root: Path, tasks: list[list[list[RawFile]]], *, scheduler: str | None,
+def run_dask(root: Path | str, tasks: list[list[list[RawFile]]], *, scheduler: str | None,
              progress: Any) -> Iterator[Part]:
     """Yield the Parts of all tasks in id order, parsed by the workers of a Dask cluster.
 

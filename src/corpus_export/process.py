@@ -15,7 +15,7 @@ import pyarrow.csv as pacsv
 from . import schema
 from .errors import Reason, Rejected
 from .parse import Page, parse_page
-from .read import RawFile, read_raw
+from .read import RawFile, is_url, read_raw
 from .validate import check_batch
 
 #: Files per task: big enough that task overhead vanishes, small enough for flat memory.
@@ -52,7 +52,7 @@ class Part:
     csv_bytes: bytes | None = None
 
 
-def process_file(root: Path, f: RawFile) -> tuple[Page, int]:
+def process_file(root: Path | str, f: RawFile) -> tuple[Page, int]:
     """Read, hash, decode and parse one raw file → (page, raw size); Rejected for a bad one."""
     data, digest, size = read_raw(root, f)
     return parse_page(data, page_id=f.id, sha256=digest), size
@@ -141,7 +141,7 @@ class ChunkResult:
     rejects: list[RejectRow]
 
 
-def process_chunk(base: Path, files: list[RawFile]) -> ChunkResult:
+def process_chunk(base: Path | str, files: list[RawFile]) -> ChunkResult:
     """Read and parse the files of one chunk."""
     pages: list[Page] = []
     sizes: list[int] = []
@@ -181,7 +181,7 @@ def process_batch(root: str, chunks: list[list[RawFile]], part_dir: str | None, 
     """
     from . import cache
 
-    base = Path(root)
+    base: Path | str = root if is_url(root) else Path(root)
     results: list[ChunkResult] = []
     for chunk in chunks:
         res = cache.load(Path(cache_dir), chunk) if cache_dir else None

@@ -8,6 +8,7 @@ import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import CorpusExportError, Reason, Rejected
 
@@ -158,11 +159,61 @@ def _link_problem(root: Path, entry: os.DirEntry[str]) -> tuple[Reason, str] | N
     return None
 
 
-def read_raw(root: Path, f: RawFile) -> tuple[bytes, str, int]:
+def is_url(location: str | Path) -> bool:
+    """Tell whether a raw location is an fsspec URL (s3://, gs://, hf://, file://...)."""
+    return isinstance(location, str) and "://" in location
+
+
+def _url_fs(url: str) -> tuple[Any, str]:
+    try:
+        import fsspec
+    except ImportError:
+        raise CorpusExportError(
+            f"reading {url!r} needs fsspec: pip install 'corpus-export[dask]'"
+        ) from None
+    try:
+        return fsspec.core.url_to_fs(url)  # type: ignore[no-any-return]
+    except (ImportError, ValueError) as exc:
+        raise CorpusExportError(f"cannot open {url!r}: {exc}") from None
+
+
+def scan_url(url: str) -> Scan:
+    """List every *.txt / *.txt.gz under an fsspec URL, like scan_raw does for a folder."""
+    fs, root = _url_fs(url)
+    root = root.rstrip("/")
+    try:
+        if not fs.isdir(root):
+            raise CorpusExportError(f"raw folder {url!r} does not exist or is not a folder")
+        found = fs.find(root, detail=True)
+    except OSError as exc:
+        raise CorpusExportError(f"cannot list {url!r}: {exc}") from None
+    files: list[RawFile] = []
+    ignored = 0
+    for path, info in found.items():
+        rel = path[len(root) + 1 :] if path.startswith(root + "/") else path
+        if not is_raw_name(rel.rsplit("/", 1)[-1]):
+            ignored += 1
+            continue
+        mtime = info.get("mtime") or info.get("LastModified") or info.get("updated") or 0
+        mtime_ns = int(mtime.timestamp() * 1e9) if hasattr(mtime, "timestamp") else int(
+            float(mtime) * 1e9) if isinstance(mtime, int | float) else 0
+        files.append(RawFile(page_id(rel), rel, None, int(info.get("size") or 0), mtime_ns))
+    files.sort(key=lambda f: f.sort_key)
+    return Scan(mark_duplicate_ids(files), ignored)
+
+
+def read_raw(root: Path | str, f: RawFile) -> tuple[bytes, str, int]:
     """Read one raw file → (page bytes, gunzipped if .gz; SHA-256 of the file's bytes; size)."""
     if f.problem is not None:
         raise Rejected(*f.problem)
-    path = root / f.path
+    if isinstance(root, str) and is_url(root):
+        fs, base = _url_fs(root)
+        try:
+            data = fs.cat_file(f"{base.rstrip('/')}/{f.path}")
+        except OSError as exc:
+            raise Rejected(Reason.UNREADABLE, f"{exc.__class__.__name__}: {exc}") from None
+        return _finish_read(data, f)
+    path = Path(root) / f.path
     try:
         if not path.is_file():
             raise Rejected(Reason.UNREADABLE, "not a regular file")
@@ -170,6 +221,10 @@ def read_raw(root: Path, f: RawFile) -> tuple[bytes, str, int]:
             data = fh.read(MAX_PAGE_BYTES + 1)
     except OSError as exc:
         raise Rejected(Reason.UNREADABLE, f"{exc.strerror or exc.__class__.__name__}") from None
+    return _finish_read(data, f)
+
+
+def _finish_read(data: bytes, f: RawFile) -> tuple[bytes, str, int]:
     if len(data) > MAX_PAGE_BYTES:
         raise Rejected(Reason.UNREADABLE, f"larger than {MAX_PAGE_BYTES >> 20} MiB; not read")
     digest, size = hashlib.sha256(data).hexdigest(), len(data)
