@@ -162,3 +162,44 @@ def test_split_paragraphs() -> None:
 
 def test_strip_author_note_keeps_prose() -> None:
     assert strip_author_note("这是正文,没有作者说明。") == (None, "这是正文,没有作者说明。")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "来源：党员生活丨被引量：3次丨上传用户：user01",  # 丨 (U+4E28) as the separator
+        "来源 :党员生活 被引量 : 3次 上传用户:user01",  # no separators at all
+        "来源 :党员生活 | 作者 : 某人 | 被引量 : 3 次 | 上传用户:user01",  # an unknown field
+        "被引量 : 3次 | 上传用户:user01 | 来源 :党员生活",
+    ],
+)
+def test_header_spellings(page: PageMaker, header: str) -> None:
+    r = row(page(header=header))
+    assert (r["source"], r["citations"], r["uploader"]) == ("党员生活", 3, "user01")
+
+
+@pytest.mark.parametrize(
+    ("note", "author"),
+    [
+        ("(作者分别系华中师范大学教授、博士生)", "华中师范大学教授、博士生"),
+        ("【作者简介】张三,华中师范大学教授", "张三,华中师范大学教授"),
+        ("(本文作者系某县县长。)", "某县县长"),
+        ("作者单位：华中师范大学", "华中师范大学"),
+    ],
+)
+def test_more_author_note_forms(page: PageMaker, note: str, author: str) -> None:
+    r = row(page(note=note))
+    assert r["author"] == author
+    assert r["paragraph_count"] == 2
+
+
+def test_utf16_with_bom(page: PageMaker) -> None:
+    r = row(page().encode("utf-16"))
+    assert r["title"] == "基层治理的实践与思考"
+    assert r["teaser_count"] == 2
+
+
+def test_teaser_heading_variant_spelling(page: PageMaker) -> None:
+    r = row(page().replace("其他文献", "其它文献："))
+    assert r["teasers"] == ["其他文章一的摘要", "其他文章二的摘要"]
+    assert "其它文献" not in str(r["body"])
