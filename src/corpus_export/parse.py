@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from itertools import islice
 
 from .errors import Reason, Rejected
 
@@ -24,6 +25,8 @@ _COLON = "[:：]"
 # Header separators: ASCII and full-width bars, and 丨 (U+4E28), which Chinese sites use as one.
 _SEPARATORS = "|｜丨"
 _SEP = re.compile(f"[{_SEPARATORS}]")
+#: More key occurrences than this and a line is not a header (a header has three fields).
+_MAX_HEADER_KEYS = 12
 _KEY = re.compile(rf"({SOURCE_KEY}|{CITATIONS_KEY}|{UPLOADER_KEY})\s*{_COLON}")
 _CITATIONS_VALUE = re.compile(r"(\d{1,9})\s*次?\s*$")
 # "下载到本地 , 更方便阅读" (download to read more easily) and "声明 : …" (disclaimer).
@@ -163,8 +166,11 @@ def header_fields(line: str) -> dict[str, str] | None:
     """
     if SOURCE_KEY not in line and CITATIONS_KEY not in line and UPLOADER_KEY not in line:
         return None
-    keys = list(_KEY.finditer(line))
-    if not keys or line[: keys[0].start()].strip(SPACES + _SEPARATORS):
+    # A header names at most a few fields: stop early on a hostile line of a million keys
+    # (listing them all took seconds on a 5 MB line); such a line is article text.
+    keys = list(islice(_KEY.finditer(line), _MAX_HEADER_KEYS + 1))
+    if not keys or len(keys) > _MAX_HEADER_KEYS \
+            or line[: keys[0].start()].strip(SPACES + _SEPARATORS):
         return None
     fields: dict[str, str] = {}
     for m, nxt in zip(keys, [*keys[1:], None], strict=True):
