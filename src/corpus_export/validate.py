@@ -7,19 +7,27 @@ pages) are done by the assembler with `check_order`.
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import schema
-from .errors import ValidationError
+from .errors import Reason, ValidationError
 
 #: Lines of the site's template that must never reach body or teasers (RE2 syntax, per line).
 BOILERPLATE_RE2 = (
     r"(?m)^(下载到本地\s*[,，]?\s*更方便阅读|声明\s*[:：].*(版权|内容提供方).*"
-    r"|论文部分内容阅读|其他文献\s*[:：]?)$"
+    r"|论文部分内容阅读|其[他它]文献\s*[:：]?)$"
 )
 WS = r"[\s\x{3000}\x{a0}]"
 SHA256_RE2 = r"^[0-9a-f]{64}$"
+#: Rows per batch when `validate_export` streams an existing export.
+ROW_BATCH = 4096
 
 
 def table_problems(table: pa.Table) -> list[str]:
@@ -44,10 +52,11 @@ def table_problems(table: pa.Table) -> list[str]:
         if f.non_empty:
             bad(f.name, pc.equal(pc.utf8_length(col), 0), "non-empty")
         if f.minimum is not None:
-            bad(f.name, pc.less(col, f.minimum), f">= {f.minimum}")
+            # a null in a nullable column is allowed; the not-null rule above covers the others
+            bad(f.name, pc.fill_null(pc.less(col, f.minimum), False), f">= {f.minimum}")
         if f.nullable and pa.types.is_string(f.arrow):
             # null means "absent": an empty string would be a second spelling of it
-            bad(f.name, pc.equal(pc.utf8_length(pc.drop_null(col)), 0), "null, not ''")
+            bad(f.name, pc.fill_null(pc.equal(pc.utf8_length(col), 0), False), "null, not ''")
 
     body = table.column("body")
     newlines = pc.count_substring(body, "\n")
@@ -62,9 +71,11 @@ def table_problems(table: pa.Table) -> list[str]:
     bad("sha256", pc.invert(pc.match_substring_regex(table.column("sha256"), SHA256_RE2)),
         "64 lowercase hex digits")
     bad("title", pc.match_substring_regex(table.column("title"), r"\n"), "one line")
-    bad("body", pc.match_substring_regex(body, BOILERPLATE_RE2), "no boilerplate line")
-    bad("body", pc.match_substring_regex(body, rf"(?m)^{WS}|{WS}$|\n\n"),
-        "paragraphs stripped and non-empty")
+    # One RE2 pass over the text for both body rules; the rule-by-rule passes only on failure.
+    unstripped = rf"(?m)^{WS}|{WS}$|\n\n"
+    if pc.any(pc.match_substring_regex(body, f"{BOILERPLATE_RE2}|{unstripped}")).as_py():
+        bad("body", pc.match_substring_regex(body, BOILERPLATE_RE2), "no boilerplate line")
+        bad("body", pc.match_substring_regex(body, unstripped), "paragraphs stripped and non-empty")
     flat = pc.list_flatten(teasers)
     if len(flat):
         parents = pc.list_parent_indices(teasers)
@@ -101,3 +112,210 @@ def check_order(previous_last_id: str | None, table: pa.Table) -> None:
             f"table check failed (a bug in corpus_export): id {first!r} does not sort after "
             f"{previous_last_id!r}: ids must be unique and ascending"
         )
+
+
+def validate_export(dist: Path) -> list[str]:
+    """Re-check an export folder without rebuilding it → its problems (empty list: valid).
+
+    Every file the manifest lists exists with its SHA-256 and size and no other file is there;
+    corpus.parquet has the contract's schema and passes the table rules (read in row-group
+    batches); corpus.csv holds the same rows; rejects.csv has documented reasons; the counts add
+    up to the manifest's.
+    """
+    # build.py owns the file names; imported here, not at the top, since build imports this module.
+    from .build import CORPUS_CSV, CORPUS_PARQUET, HF_DIR, MANIFEST, REJECTS_CSV, file_digests
+
+    try:
+        manifest = json.loads((dist / MANIFEST).read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        return [f"{MANIFEST}: missing (not an export folder?)"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return [f"{MANIFEST}: cannot be read: {exc}"]
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict) \
+            or not isinstance(manifest.get("counts"), dict):
+        return [f"{MANIFEST}: not a corpus_export manifest (no 'files' or 'counts')"]
+
+    problems = _file_problems(dist, manifest["files"], file_digests(dist), MANIFEST)
+    counts = manifest["counts"]
+    rows = _parquet_problems(dist / CORPUS_PARQUET, CORPUS_PARQUET, problems)
+    if rows is not None:
+        if rows != counts.get("rows"):
+            problems.append(f"{CORPUS_PARQUET}: {rows} rows, the manifest says {counts.get('rows')}")
+        if (dist / CORPUS_CSV).is_file():
+            problems += _csv_problems(dist / CORPUS_PARQUET, dist / CORPUS_CSV, CORPUS_CSV)
+    shards = manifest.get("hf_shards") or []
+    shard_rows = 0
+    for name in shards:
+        rel = f"{HF_DIR}/data/{name}"
+        n = _parquet_problems(dist / rel, rel, problems, table_rules=False)
+        shard_rows += n or 0
+    if shards and shard_rows != counts.get("rows"):
+        problems.append(f"{HF_DIR}/data: {shard_rows} rows in the shards, the manifest says "
+                        f"{counts.get('rows')}")
+    problems += _rejects_problems(dist / REJECTS_CSV, REJECTS_CSV, manifest)
+    if isinstance(counts.get("rows"), int) and isinstance(counts.get("rejects"), int) \
+            and counts["rows"] + counts["rejects"] != counts.get("files_seen"):
+        problems.append(f"{MANIFEST}: rows + rejects ({counts['rows']} + {counts['rejects']}) "
+                        f"!= files_seen ({counts.get('files_seen')})")
+    return problems
+
+
+def _file_problems(dist: Path, listed: dict[str, Any], found: dict[str, dict[str, Any]],
+                   manifest_name: str) -> list[str]:
+    problems: list[str] = []
+    root = dist.resolve()
+    for rel, info in listed.items():
+        path = dist / rel
+        # the manifest is data too: a listed path must stay inside the export folder
+        if Path(rel).is_absolute() or ".." in Path(rel).parts \
+                or not path.resolve().is_relative_to(root):
+            problems.append(f"{manifest_name}: lists {rel!r}, which is not a path inside the export")
+            continue
+        have = found.get(Path(rel).as_posix())
+        if have is None:
+            problems.append(f"{rel}: missing")
+        elif not isinstance(info, dict) or have["sha256"] != info.get("sha256"):
+            problems.append(f"{rel}: SHA-256 differs from the manifest (file changed or corrupt)")
+        elif have["bytes"] != info.get("bytes"):
+            problems.append(f"{rel}: {have['bytes']} bytes, the manifest says {info.get('bytes')}")
+    for rel in sorted(set(found) - set(listed) - {manifest_name}):
+        problems.append(f"{rel}: not listed in the manifest")
+    return problems
+
+
+def _parquet_problems(path: Path, name: str, problems: list[str], *,
+                      table_rules: bool = True) -> int | None:
+    """Check one Parquet file's schema (and table rules); return its row count, None if unreadable."""
+    import pyarrow.parquet as pq
+
+    if not path.is_file():
+        problems.append(f"{name}: missing")
+        return None
+    try:
+        pf = pq.ParquetFile(path)
+        if not pf.schema_arrow.equals(schema.arrow_schema(), check_metadata=False):
+            problems.append(f"{name}: schema differs from the contract:\n{pf.schema_arrow}")
+            return None
+        rows = 0
+        last_id: str | None = None
+        for batch in pf.iter_batches(batch_size=ROW_BATCH):
+            rows += batch.num_rows
+            if not table_rules:
+                continue
+            table = pa.Table.from_batches([batch]).cast(schema.arrow_schema())
+            found = table_problems(table)
+            if table.num_rows and last_id is not None and not last_id < table["id"][0].as_py():
+                found.append("id: rows are not sorted by id with unique ids")
+            if table.num_rows:
+                last_id = table["id"][-1].as_py()
+            problems.extend(f"{name}: {p}" for p in found)
+        return rows
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        problems.append(f"{name}: cannot be read as Parquet: {exc}")
+        return None
+
+
+def _read_csv_batches(path: Path, names: tuple[str, ...]) -> Iterator[pa.Table]:
+    """Yield a CSV file's rows as all-string tables; ValueError if the header is not `names`."""
+    import pyarrow.csv as pacsv
+
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=1 << 22),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=True,
+            null_values=[""],
+        ),
+    )
+    if tuple(reader.schema.names) != names:
+        raise ValueError(f"header is {reader.schema.names}, expected {list(names)}")
+    for batch in reader:
+        yield pa.Table.from_batches([batch])
+
+
+def _unescape(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Vectorised unescape_csv_cell: drop the one ' that escape_csv_cells added."""
+    quoted = pc.fill_null(pc.starts_with(col, "'"), False)
+    return pc.if_else(quoted, pc.utf8_slice_codeunits(col, 1), col)
+
+
+def _csv_rows_as_table(table: pa.Table) -> pa.Table:
+    """Turn an all-string CSV table back into rows of the contract's schema (ValueError if not)."""
+    arrays = []
+    for f in schema.FIELDS:
+        col = table.column(f.name)
+        if pa.types.is_list(f.arrow):
+            values = []
+            for cell in col.to_pylist():
+                value = json.loads(cell) if cell is not None else None
+                if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                    raise ValueError(f"column {f.name}: {cell!r} is not a JSON list of strings")
+                values.append(value)
+            arrays.append(pa.array(values, f.arrow))
+        elif pa.types.is_string(f.arrow):
+            arrays.append(_unescape(col))
+        else:
+            arrays.append(pc.cast(col, f.arrow))
+    return pa.Table.from_arrays(arrays, schema=schema.arrow_schema())
+
+
+def _csv_problems(parquet: Path, csv: Path, name: str) -> list[str]:
+    """Compare corpus.csv with corpus.parquet row by row, streaming both."""
+    import pyarrow.parquet as pq
+
+    want = (pa.Table.from_batches([b]).cast(schema.arrow_schema())
+            for b in pq.ParquetFile(parquet).iter_batches(batch_size=ROW_BATCH))
+    try:
+        have = (_csv_rows_as_table(t) for t in _read_csv_batches(csv, schema.NAMES))
+        a = b = schema.arrow_schema().empty_table()
+        row = 0
+        while True:
+            if a.num_rows == 0:
+                a = next(want, None) or a
+            if b.num_rows == 0:
+                b = next(have, None) or b
+            if a.num_rows == 0 or b.num_rows == 0:
+                break
+            n = min(a.num_rows, b.num_rows)
+            if not a.slice(0, n).equals(b.slice(0, n)):
+                pairs = zip(a.slice(0, n).to_pylist(), b.slice(0, n).to_pylist(), strict=True)
+                i, (x, y) = next((i, p) for i, p in enumerate(pairs) if p[0] != p[1])
+                cols = [k for k in x if x[k] != y[k]]
+                return [f"{name}: row {row + i + 1} (id {x['id']!r}) differs from the Parquet "
+                        f"in {cols}"]
+            a, b, row = a.slice(n), b.slice(n), row + n
+        if a.num_rows or b.num_rows:
+            extra = "fewer" if a.num_rows else "more"
+            return [f"{name}: {extra} rows than the Parquet (they agree on the first {row})"]
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        return [f"{name}: cannot be read as the CSV view of the rows: {exc}"]
+    return []
+
+
+def _rejects_problems(path: Path, name: str, manifest: dict[str, Any]) -> list[str]:
+    if not path.is_file():
+        return [f"{name}: missing"]
+    by_reason: Counter[str] = Counter()
+    valid = {str(r) for r in Reason}
+    problems: list[str] = []
+    try:
+        for table in _read_csv_batches(path, schema.REJECT_COLUMNS):
+            reasons = _unescape(table.column("reason")).to_pylist()
+            ids = _unescape(table.column("id")).to_pylist()
+            for rid, reason in zip(ids, reasons, strict=True):
+                if reason not in valid:
+                    problems.append(f"{name}: id {rid!r} has reason {reason!r}, not a documented "
+                                    "code (see `corpus-export reasons`)")
+                by_reason[str(reason)] += 1
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        return [f"{name}: cannot be read: {exc}"]
+    counts = manifest["counts"]
+    if sum(by_reason.values()) != counts.get("rejects"):
+        problems.append(f"{name}: {sum(by_reason.values())} rejects, the manifest says "
+                        f"{counts.get('rejects')}")
+    if dict(sorted(by_reason.items())) != manifest.get("rejects_by_reason"):
+        problems.append(f"{name}: rejects by reason {dict(sorted(by_reason.items()))} differ from "
+                        f"the manifest's {manifest.get('rejects_by_reason')}")
+    return problems
