@@ -157,7 +157,7 @@ def _check(raw_dir: Path, out_dir: Path, card: Path, quiet: bool, kwargs: dict[s
         click.echo(f"{out_dir}/ and {card} are up to date with {raw_dir}/")
 
 
-def stale_files(raw_dir: Path, out_dir: Path, card: Path | None,
+def stale_files(raw_dir: Path | str, out_dir: Path, card: Path | None,
                 kwargs: dict[str, Any]) -> list[str]:
     """Rebuild raw_dir in a temporary folder; return the files of out_dir (and card) that differ."""
     with tempfile.TemporaryDirectory(prefix="corpus-export-check-") as tmp:
@@ -222,7 +222,7 @@ def parse(file: Path) -> None:
               help="Hub token  [default: $HF_TOKEN, else the cached `hf auth login` token]")
 @click.option("--dry-run", is_flag=True,
               help="List the files, sizes and SHA-256 that would be uploaded; no network.")
-def push(repo_id: str, out_dir: Path, raw_dir: Path, private: bool, revision: str | None,
+def push(repo_id: str, out_dir: Path, raw_dir: Path | str, private: bool, revision: str | None,
          commit_message: str | None, token: str | None, dry_run: bool) -> None:
     """Upload OUT/hf/ to a Hugging Face dataset repo as one commit, if OUT is up to date.
 
@@ -231,7 +231,7 @@ def push(repo_id: str, out_dir: Path, raw_dir: Path, private: bool, revision: st
     from . import hub
 
     def stale() -> list[str]:
-        if not raw_dir.is_dir():
+        if isinstance(raw_dir, Path) and not raw_dir.is_dir():  # a URL is checked by the build
             raise CorpusExportError(f"cannot check that {out_dir}/ is up to date: no raw folder "
                                     f"{str(raw_dir)!r} (pass --raw)")
         return stale_files(raw_dir, out_dir, None, {})

@@ -1,0 +1,165 @@
+"""A build's hf/ folder → one commit to a Hugging Face dataset repo (or a dry-run plan)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import CorpusExportError
+
+HF_DIR = "hf"
+HF_DATA = "data"
+REPO_TYPE = "dataset"
+DEFAULT_BRANCH = "main"
+INSTALL_HINT = "pip install corpus-export[hub]"
+
+
+@dataclass(frozen=True, slots=True)
+class UploadFile:
+    """One file of the hf/ folder: where it goes in the repo, its size and SHA-256."""
+
+    path_in_repo: str
+    local_path: Path
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """What a push did (or, for a dry run, would do)."""
+
+    repo_id: str
+    revision: str
+    files: tuple[UploadFile, ...]
+    deleted: tuple[str, ...] = ()
+    commit_url: str | None = None
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def _hub() -> Any:
+    try:
+        import huggingface_hub
+    except ImportError:
+        raise CorpusExportError(f"huggingface_hub is not installed: {INSTALL_HINT}") from None
+    return huggingface_hub
+
+
+def check_repo_id(repo_id: str) -> None:
+    """Raise CorpusExportError unless repo_id is a valid `namespace/name` or `name` (offline)."""
+    _hub()
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        reason = (str(exc).splitlines() or ["not a repo id"])[0]
+        reason = reason.removesuffix(f": {repo_id!r}.").removesuffix(f": {repo_id!r}")
+        raise CorpusExportError(f"invalid repo id {repo_id!r}: {reason}") from None
+
+
+def plan(out_dir: Path | str) -> list[UploadFile]:
+    """Return the files of out_dir/hf/ to upload, sorted by path; touches no network."""
+    hf = Path(out_dir) / HF_DIR
+    if not hf.is_dir():
+        raise CorpusExportError(
+            f"no {HF_DIR}/ folder in {str(out_dir)!r}: run `corpus-export build` first"
+        )
+    files = sorted((p for p in hf.rglob("*") if p.is_file()), key=lambda p: p.as_posix())
+    rels = [p.relative_to(hf).as_posix() for p in files]
+    if "README.md" not in rels or not any(r.startswith(f"{HF_DATA}/") for r in rels):
+        raise CorpusExportError(
+            f"{str(hf)!r} lacks README.md or {HF_DATA}/*.parquet: run `corpus-export build` first"
+        )
+    return [UploadFile(rel, p, p.stat().st_size, _sha256(p)) for rel, p in zip(rels, files,
+                                                                                strict=True)]
+
+
+def resolve_token(token: str | None = None) -> str:
+    """Return the token: the argument, else HF_TOKEN, else the cached `hf auth login` token."""
+    if token:
+        return token
+    env = os.environ.get("HF_TOKEN")
+    if env:
+        return env
+    cached = _hub().get_token()
+    if cached:
+        return str(cached)
+    raise CorpusExportError(
+        "no Hugging Face token: pass --token, set HF_TOKEN or run `hf auth login`"
+    )
+
+
+def push(
+    out_dir: Path | str,
+    repo_id: str,
+    *,
+    token: str | None = None,
+    private: bool = False,
+    revision: str | None = None,
+    commit_message: str | None = None,
+    dry_run: bool = False,
+    stale: Callable[[], list[str]] | None = None,
+) -> PushResult:
+    """Upload out_dir/hf/ to the dataset repo repo_id as one commit; a dry run only plans it.
+
+    `stale` returns the out_dir files that differ from a fresh build; any makes the push refuse.
+    Remote files under data/ that the build no longer has (old shards) are deleted in the same
+    commit, so the `data/train-*` pattern of the card never picks up leftovers.
+    """
+    check_repo_id(repo_id)
+    files = plan(out_dir)
+    if stale is not None:
+        differ = stale()
+        if differ:
+            raise CorpusExportError(
+                f"{str(out_dir)!r} is stale ({len(differ)} file(s) differ from a fresh build, "
+                f"e.g. {differ[0]}): run `corpus-export build` first"
+            )
+    branch = revision or DEFAULT_BRANCH
+    if dry_run:
+        return PushResult(repo_id, branch, tuple(files))
+    hub = _hub()
+    from huggingface_hub import constants
+    from huggingface_hub.errors import HfHubHTTPError
+
+    tok = resolve_token(token)
+    if constants.HF_HUB_OFFLINE:
+        raise CorpusExportError("HF_HUB_OFFLINE is set: unset it to push to the Hub")
+    message = commit_message or f"Upload dataset built by corpus-export {__version__}"
+    api = hub.HfApi(token=tok)
+    try:
+        api.create_repo(repo_id, repo_type=REPO_TYPE, private=private, exist_ok=True)
+        if branch != DEFAULT_BRANCH:
+            api.create_branch(repo_id, branch=branch, repo_type=REPO_TYPE, exist_ok=True)
+        remote = api.list_repo_files(repo_id, repo_type=REPO_TYPE, revision=branch)
+        keep = {f.path_in_repo for f in files}
+        deleted = tuple(sorted(r for r in remote
+                               if r.startswith(f"{HF_DATA}/") and r not in keep))
+        operations = [
+            *(hub.CommitOperationDelete(path_in_repo=r) for r in deleted),
+            *(hub.CommitOperationAdd(path_in_repo=f.path_in_repo,
+                                     path_or_fileobj=str(f.local_path)) for f in files),
+        ]
+        info = api.create_commit(repo_id, operations, commit_message=message,
+                                 repo_type=REPO_TYPE, revision=branch)
+    except HfHubHTTPError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CorpusExportError(f"the Hub refused the push to {repo_id!r}: {first}") from None
+    return PushResult(repo_id, branch, tuple(files), deleted, getattr(info, "commit_url", None))
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

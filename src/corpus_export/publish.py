@@ -1,0 +1,354 @@
+"""A finished stage + BuildResult → Hub card (hf/README.md), datapackage.json, croissant.json."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from . import __version__, schema
+from .errors import REASON_DOCS, Reason
+
+if TYPE_CHECKING:
+    from .build import BuildResult
+
+CARD_TEMPLATE = "card.md.j2"
+HF_DIR = "hf"
+HF_README = "README.md"
+HF_LICENSE = "LICENSE.md"
+DATAPACKAGE = "datapackage.json"
+CROISSANT = "croissant.json"
+#: the files a user downloads from dist/, whose checksums the card lists
+DATA_FILES = ("corpus.parquet", "corpus.csv", "rejects.csv")
+
+NAME = "corpus-export"
+PRETTY_NAME = "Chinese article pages (corpus_export)"
+DESCRIPTION = (
+    "Chinese articles parsed from scraped pages of an academic-article site: title, source "
+    "publication, citation count, uploader, author note, body paragraphs and the site's "
+    "teasers of other articles, one row per page."
+)
+# The pages say 本文档内容版权归属内容提供方: copyright belongs to the content providers.
+LICENSE_NAME = "content-providers-copyright"
+LICENSE_TEXT = (
+    "The article texts are copyrighted by their content providers (the pages state "
+    "本文档内容版权归属内容提供方, \"the copyright of this document belongs to the content "
+    "provider\"). No licence to copy, redistribute or train on them is granted by this dataset; "
+    "check the rights that apply to you before using it."
+)
+CITE_AS = f"@misc{{corpus_export, title={{{PRETTY_NAME}}}, note={{built by corpus-export}}}}"
+TASK_CATEGORIES = ("text-generation", "text-classification")
+#: Hub size buckets: (exclusive upper bound, label)
+SIZE_BUCKETS = (
+    (10**3, "n<1K"),
+    (10**4, "1K<n<10K"),
+    (10**5, "10K<n<100K"),
+    (10**6, "100K<n<1M"),
+    (10**7, "1M<n<10M"),
+    (10**8, "10M<n<100M"),
+    (10**9, "100M<n<1B"),
+    (10**10, "1B<n<10B"),
+    (10**11, "10B<n<100B"),
+    (10**12, "100B<n<1T"),
+)
+CSV_ESCAPE_NOTE = (
+    "Cells that start with = + - @ tab, carriage return or ' carry one extra leading ' so that "
+    "spreadsheets do not run them as formulas; strip one leading ' to get the text back."
+)
+CROISSANT_TYPES = {"string": "sc:Text", "integer": "sc:Integer", "array": "sc:Text"}
+
+
+def write_publication(stage: Path, result: BuildResult) -> str:
+    """Write hf/README.md, hf/LICENSE.md, datapackage.json and croissant.json; return the card."""
+    digests = file_digests(stage, [*DATA_FILES, *(f"{HF_DIR}/data/{s}" for s in result.shards)])
+    hf = stage / HF_DIR
+    hf.mkdir(exist_ok=True)
+    card = render_card(stage, result, digests)
+    (hf / HF_README).write_text(card, encoding="utf-8")
+    (hf / HF_LICENSE).write_text(f"# Copyright notice\n\n{LICENSE_TEXT}\n", encoding="utf-8")
+    _write_json(stage / DATAPACKAGE, datapackage(digests))
+    _write_json(stage / CROISSANT, croissant(digests))
+    return card
+
+
+# ---------------------------------------------------------------------------------------------
+# the card
+
+
+def size_category(rows: int) -> str:
+    """Return the Hub's size_categories bucket of a row count."""
+    for bound, label in SIZE_BUCKETS:
+        if rows < bound:
+            return label
+    return "n>1T"
+
+
+def card_metadata(result: BuildResult, num_bytes: int, download_size: int) -> dict[str, Any]:
+    """Return the card's YAML front matter as a dict (dumped with yaml.safe_dump)."""
+    return {
+        "pretty_name": PRETTY_NAME,
+        "language": ["zh"],
+        "license": "other",
+        "license_name": LICENSE_NAME,
+        "license_link": HF_LICENSE,
+        "task_categories": list(TASK_CATEGORIES),
+        "size_categories": [size_category(result.rows)],
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": "train", "path": "data/train-*"}],
+            }
+        ],
+        "dataset_info": {
+            "features": schema.hf_feature_dicts(),
+            "splits": [{"name": "train", "num_bytes": num_bytes, "num_examples": result.rows}],
+            "download_size": download_size,
+            "dataset_size": num_bytes,
+        },
+    }
+
+
+def front_matter(meta: dict[str, Any]) -> str:
+    """Return a YAML front matter block; safe_dump quotes whatever would break it."""
+    text = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, default_flow_style=False)
+    return f"---\n{text}---\n"
+
+
+def render_card(stage: Path, result: BuildResult, digests: dict[str, dict[str, Any]]) -> str:
+    """Render the dataset card (front matter + body) from templates/card.md.j2."""
+    import jinja2
+
+    shards = [f"{HF_DIR}/data/{s}" for s in result.shards]
+    num_bytes = arrow_bytes([stage / s for s in shards])
+    meta = card_metadata(result, num_bytes, sum(digests[s]["bytes"] for s in shards))
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("corpus_export", "templates"),
+        autoescape=False,  # Markdown, not HTML: page text goes through the `cell` filter
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["cell"] = schema.md_cell
+    env.filters["num"] = _num
+    stats = result.stats
+    rows = max(result.rows, 1)
+    text = env.get_template(CARD_TEMPLATE).render(
+        front_matter=front_matter(meta),
+        pretty_name=PRETTY_NAME,
+        description=DESCRIPTION,
+        result=result,
+        field_table=schema.card_table(result.examples),
+        reasons=[(str(r), doc, result.rejects_by_reason.get(str(r), 0))
+                 for r, doc in REASON_DOCS.items()],
+        distributions=[(name, stats.get(name) or {})
+                       for name in ("body_chars", "paragraph_count", "teaser_count")],
+        top_sources=stats.get("top_sources", []),
+        distinct_sources=stats.get("distinct_sources", 0),
+        shares=[(label, stats.get(key, 0), 100 * stats.get(key, 0) / rows)
+                for label, key in (("an author", "with_author"),
+                                   ("a citation count", "with_citations"),
+                                   ("a source", "with_source"))],
+        checksums=[(rel, digests[rel]["sha256"], digests[rel]["bytes"])
+                   for rel in (*DATA_FILES, *shards)],
+        license_text=LICENSE_TEXT,
+        csv_escape_note=CSV_ESCAPE_NOTE,
+        version=__version__,
+    )
+    return text.rstrip("\n") + "\n"
+
+
+def arrow_bytes(paths: list[Path]) -> int:
+    """Return the in-memory Arrow size of Parquet files, reading one row group at a time."""
+    total = 0
+    for path in paths:
+        pf = pq.ParquetFile(path)
+        for i in range(pf.num_row_groups):
+            total += pf.read_row_group(i).nbytes
+    return total
+
+
+def _num(value: float | int) -> str:
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.1f}"
+    return f"{int(value):,}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Frictionless Data Package
+
+
+def datapackage(digests: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Return the Data Package (v1) describing corpus.csv and rejects.csv."""
+    corpus_schema = schema.frictionless_schema()
+    rejects_schema = {
+        "fields": [
+            {"name": "id", "type": "string", "description": "id the page would have had",
+             "constraints": {"required": True}},
+            {"name": "reason", "type": "string", "description": "why the page is not a row",
+             "constraints": {"required": True, "enum": [str(r) for r in Reason]}},
+            {"name": "detail", "type": "string",
+             "description": "where and what: a line number and a short quote"},
+        ],
+        "missingValues": [""],
+    }
+    return {
+        "profile": "data-package",
+        "name": NAME,
+        "title": PRETTY_NAME,
+        "description": DESCRIPTION,
+        "version": __version__,
+        "licenses": [{"path": f"{HF_DIR}/{HF_LICENSE}", "title": LICENSE_TEXT}],
+        "resources": [
+            _csv_resource("corpus", "corpus.csv", digests, corpus_schema,
+                          "One row per accepted page. The teasers column is a JSON array of "
+                          "strings. " + CSV_ESCAPE_NOTE),
+            _csv_resource("rejects", "rejects.csv", digests, rejects_schema,
+                          "One row per raw file that did not become a row. " + CSV_ESCAPE_NOTE),
+        ],
+    }
+
+
+def _csv_resource(name: str, path: str, digests: dict[str, dict[str, Any]],
+                  table_schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "profile": "tabular-data-resource",
+        "name": name,
+        "path": path,
+        "description": description,
+        "format": "csv",
+        "mediatype": "text/csv",
+        "encoding": "utf-8",
+        "bytes": digests[path]["bytes"],
+        "hash": f"sha256:{digests[path]['sha256']}",
+        "dialect": {"delimiter": ",", "header": True, "quoteChar": '"', "doubleQuote": True},
+        "schema": table_schema,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Croissant 1.0
+
+
+#: the @context of Croissant 1.0, as mlcroissant writes it (it warns on any other)
+CROISSANT_CONTEXT: dict[str, Any] = {
+    "@language": "en",
+    "@vocab": "https://schema.org/",
+    "citeAs": "cr:citeAs",
+    "column": "cr:column",
+    "conformsTo": "dct:conformsTo",
+    "cr": "http://mlcommons.org/croissant/",
+    "rai": "http://mlcommons.org/croissant/RAI/",
+    "data": {"@id": "cr:data", "@type": "@json"},
+    "dataType": {"@id": "cr:dataType", "@type": "@vocab"},
+    "dct": "http://purl.org/dc/terms/",
+    "equivalentProperty": "cr:equivalentProperty",
+    "examples": {"@id": "cr:examples", "@type": "@json"},
+    "extract": "cr:extract",
+    "field": "cr:field",
+    "fileProperty": "cr:fileProperty",
+    "fileObject": "cr:fileObject",
+    "fileSet": "cr:fileSet",
+    "format": "cr:format",
+    "includes": "cr:includes",
+    "isLiveDataset": "cr:isLiveDataset",
+    "jsonPath": "cr:jsonPath",
+    "key": "cr:key",
+    "md5": "cr:md5",
+    "parentField": "cr:parentField",
+    "path": "cr:path",
+    "recordSet": "cr:recordSet",
+    "references": "cr:references",
+    "regex": "cr:regex",
+    "repeated": "cr:repeated",
+    "replace": "cr:replace",
+    "samplingRate": "cr:samplingRate",
+    "sc": "https://schema.org/",
+    "separator": "cr:separator",
+    "source": "cr:source",
+    "subField": "cr:subField",
+    "transform": "cr:transform",
+}
+
+
+def croissant(digests: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Return the Croissant 1.0 JSON-LD describing corpus.parquet."""
+    file_id = "corpus.parquet"
+    fields = []
+    for f in schema.FIELDS:
+        field: dict[str, Any] = {
+            "@type": "cr:Field",
+            "@id": f"corpus/{f.name}",
+            "name": f.name,
+            "description": f.meaning,
+            "dataType": CROISSANT_TYPES[schema.frictionless_type(f)],
+            "source": {"fileObject": {"@id": file_id}, "extract": {"column": f.name}},
+        }
+        if pa.types.is_list(f.arrow):
+            field["repeated"] = True
+        fields.append(field)
+    return {
+        "@context": CROISSANT_CONTEXT,
+        "@type": "sc:Dataset",
+        "conformsTo": "http://mlcommons.org/croissant/1.0",
+        "name": NAME,
+        "description": DESCRIPTION,
+        "license": f"other: {LICENSE_TEXT}",
+        "url": "README.md",
+        "version": __version__,
+        "citeAs": CITE_AS,
+        "inLanguage": "zh",
+        "distribution": [
+            {
+                "@type": "cr:FileObject",
+                "@id": file_id,
+                "name": file_id,
+                "description": "All rows, sorted by id.",
+                "contentUrl": file_id,
+                "contentSize": f"{digests[file_id]['bytes']} B",
+                "encodingFormat": "application/x-parquet",
+                "sha256": digests[file_id]["sha256"],
+            }
+        ],
+        "recordSet": [
+            {
+                "@type": "cr:RecordSet",
+                "@id": "corpus",
+                "name": "corpus",
+                "description": "One record per accepted page.",
+                "key": {"@id": "corpus/id"},
+                "field": fields,
+            }
+        ],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def file_digests(stage: Path, rels: list[str]) -> dict[str, dict[str, Any]]:
+    """Return {relative path: {sha256, bytes}}; a hard-linked copy is hashed once."""
+    seen: dict[tuple[int, int], str] = {}
+    out: dict[str, dict[str, Any]] = {}
+    for rel in rels:
+        path = stage / rel
+        st = path.stat()
+        key = (st.st_dev, st.st_ino)
+        if key not in seen:
+            h = hashlib.sha256()
+            with path.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+            seen[key] = h.hexdigest()
+        out[rel] = {"sha256": seen[key], "bytes": st.st_size}
+    return out
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

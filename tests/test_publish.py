@@ -1,0 +1,336 @@
+"""The publication files of a build: Hub card, datapackage.json, croissant.json."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+import corpus_export
+from corpus_export import publish, schema
+from corpus_export.build import BuildResult
+from corpus_export.errors import Reason
+
+REPO = Path(__file__).resolve().parents[1]
+#: valid Hub values (huggingface.co/docs/hub/datasets-cards and the Hub's task list)
+HUB_SIZE_CATEGORIES = {label for _, label in publish.SIZE_BUCKETS} | {"n>1T"}
+HUB_TASK_CATEGORIES = {
+    "text-generation", "text-classification", "token-classification", "fill-mask",
+    "summarization", "translation", "question-answering", "feature-extraction",
+    "sentence-similarity", "zero-shot-classification", "text-retrieval",
+}
+HOSTILE_TITLE = "--- a: b | c # x <script>alert(1)</script> `code` \\ end"
+HOSTILE_SOURCE = "&anchor *alias !tag %YAML ? key: - [x] {y} <b>|"
+LONG = 140_000  # past the csv module's default field size limit (131072)
+
+
+def page(title: str, *, source: str = "党员生活", citations: str = "3次",
+         paragraphs: tuple[str, ...] = ("第一段正文内容。", "第二段正文内容。"),
+         teasers: tuple[str, ...] = ("其他文章一的摘要",)) -> str:
+    header = f"来源 :{source} | 被引量 : {citations} | 上传用户:user01" if citations \
+        else f"来源 :{source} | 上传用户:user01"
+    lines = [title, "", header, "下载到本地 , 更方便阅读", "论文部分内容阅读",
+             *(f"  {p}" for p in paragraphs), "  (作者系某某大学教授)", "其他文献", *teasers]
+    return "\n".join(lines) + "\n"
+
+
+def make_raw(root: Path, *, hostile: bool = False) -> Path:
+    raw = root / "raw"
+    shutil.copytree(REPO / "raw", raw)
+    if hostile:
+        (raw / "0000_hostile.txt").write_text(
+            page(HOSTILE_TITLE, source=HOSTILE_SOURCE, citations="",
+                 teasers=("=HYPERLINK(\"x\")", "-1", "@who", "'quoted")), encoding="utf-8")
+        (raw / "002_long.txt").write_text(
+            page("+长文", paragraphs=("长" * LONG, "null", "NA")), encoding="utf-8")
+        (raw / "003_formula.txt").write_text(page("=SUM(A1:A2)", source="-来源"),
+                                             encoding="utf-8")
+        (raw / "004_empty.txt").write_bytes(b"")
+        (raw / "005_dup.txt").write_text(page("=SUM(A1:A2)", source="-来源"), encoding="utf-8")
+    return raw
+
+
+def do_build(root: Path, *, hostile: bool = False) -> tuple[Path, Path, BuildResult]:
+    raw = make_raw(root, hostile=hostile)
+    out, card = root / "dist", root / "CARD.md"
+    result = corpus_export.build(raw, out, card_path=card, workers=1)
+    return out, card, result
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, BuildResult]:
+    return do_build(tmp_path_factory.mktemp("plain"))
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, BuildResult]:
+    return do_build(tmp_path_factory.mktemp("hostile"), hostile=True)
+
+
+def split_card(text: str) -> tuple[dict[str, Any], str]:
+    assert text.startswith("---\n")
+    head, body = text[4:].split("\n---\n", 1)
+    return yaml.safe_load(head), body
+
+
+# ---------------------------------------------------------------------------------------------
+# the card
+
+
+def test_card_md_equals_hf_readme(built: tuple[Path, Path, BuildResult]) -> None:
+    out, card, _ = built
+    assert card.read_bytes() == (out / "hf" / "README.md").read_bytes()
+    assert (out / "hf" / publish.HF_LICENSE).is_file()
+
+
+def test_card_metadata_values(built: tuple[Path, Path, BuildResult]) -> None:
+    out, _, result = built
+    meta, _ = split_card((out / "hf" / "README.md").read_text(encoding="utf-8"))
+    assert meta["language"] == ["zh"]
+    assert meta["license"] == "other"
+    assert re.fullmatch(r"[a-z0-9.-]+", meta["license_name"])
+    assert (out / "hf" / meta["license_link"]).is_file()
+    assert meta["size_categories"] == ["n<1K"]
+    assert set(meta["size_categories"]) <= HUB_SIZE_CATEGORIES
+    assert set(meta["task_categories"]) <= HUB_TASK_CATEGORIES
+    assert meta["configs"] == [{"config_name": "default",
+                                "data_files": [{"split": "train", "path": "data/train-*"}]}]
+    info = meta["dataset_info"]
+    assert info["features"] == schema.hf_feature_dicts()
+    assert info["splits"][0]["name"] == "train"
+    assert info["splits"][0]["num_examples"] == result.rows == 1
+    assert info["download_size"] == (out / "hf" / "data" / result.shards[0]).stat().st_size
+
+
+def test_card_parses_as_dataset_card_and_round_trips(
+        built: tuple[Path, Path, BuildResult], tmp_path: Path) -> None:
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    out, _, _ = built
+    card = DatasetCard.load(out / "hf" / "README.md")
+    assert isinstance(card.data, DatasetCardData)
+    data = card.data.to_dict()
+    for key in ("pretty_name", "language", "license", "license_name", "license_link",
+                "task_categories", "size_categories", "configs", "dataset_info"):
+        assert key in data, key
+    assert card.data.pretty_name == publish.PRETTY_NAME
+    card.save(tmp_path / "README.md")
+    again = DatasetCard.load(tmp_path / "README.md")
+    assert again.data.to_dict() == data
+    assert again.text == card.text
+
+
+def test_card_body_sections_and_checksums(built: tuple[Path, Path, BuildResult]) -> None:
+    out, _, result = built
+    _, body = split_card((out / "hf" / "README.md").read_text(encoding="utf-8"))
+    for heading in ("## Summary", "## Where the pages come from", "## How rows are derived",
+                    "## Fields", "## Statistics", "## Files and how to load them",
+                    "## Regenerating and checking", "## Licensing and copyright",
+                    "## Known limitations"):
+        assert heading in body
+    assert schema.card_table(result.examples) in body
+    for reason in Reason:
+        assert f"| `{reason}` |" in body
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    for name in publish.DATA_FILES:
+        assert f"| `{name}` | {manifest['files'][name]['bytes']:,} | " \
+               f"`{manifest['files'][name]['sha256']}` |" in body
+    for needle in ('pd.read_parquet("dist/corpus.parquet")', "keep_default_na=False",
+                   'na_values=[""]', "json.loads", "csv.field_size_limit",
+                   'load_dataset("dist/hf"', "FROM 'dist/corpus.parquet'", "pl.read_parquet",
+                   "corpus-export build"):
+        assert needle in body, needle
+    assert not re.search(r"20\d\d-\d\d-\d\d", body), "no dates in the card"
+
+
+@pytest.mark.parametrize(("rows", "label"), [
+    (0, "n<1K"), (999, "n<1K"), (1000, "1K<n<10K"), (99_999, "10K<n<100K"),
+    (100_000, "100K<n<1M"), (5_000_000, "1M<n<10M"), (10**12, "n>1T"),
+])
+def test_size_category(rows: int, label: str) -> None:
+    assert publish.size_category(rows) == label
+
+
+def test_front_matter_survives_yaml_special_values() -> None:
+    meta = {"pretty_name": HOSTILE_TITLE, "x": HOSTILE_SOURCE, "y": "yes", "z": "null",
+            "w": "--- \n---\nkey: v"}
+    text = publish.front_matter(meta) + "body\n"
+    parsed, body = split_card(text)
+    assert parsed == meta
+    assert body == "body\n"
+
+
+def test_hostile_page_text_breaks_neither_front_matter_nor_tables(
+        hostile: tuple[Path, Path, BuildResult], built: tuple[Path, Path, BuildResult]) -> None:
+    from huggingface_hub import DatasetCard
+
+    _, card_path, result = hostile
+    text = card_path.read_text(encoding="utf-8")
+    meta, body = split_card(text)
+    plain_meta, _ = split_card(built[1].read_text(encoding="utf-8"))
+    # same keys and values except the sizes
+    assert {k: v for k, v in meta.items() if k != "dataset_info"} == \
+        {k: v for k, v in plain_meta.items() if k != "dataset_info"}
+    assert DatasetCard(text).data.to_dict()["license"] == "other"
+    assert "<script>" not in body
+    assert "&lt;script&gt;" in body  # the hostile source is in the top-sources table
+    # every table row has as many unescaped cell separators as its header
+    table: int | None = None
+    for line in body.splitlines():
+        if not line.startswith("|"):
+            table = None
+            continue
+        cells = len(re.findall(r"(?<!\\)\|", line.replace("\\\\", "")))
+        if table is None:
+            table = cells
+        assert cells == table, line
+    assert result.rejects_by_reason == {"duplicate": 1, "empty": 1}
+
+
+# ---------------------------------------------------------------------------------------------
+# 🤗 datasets
+
+
+def test_load_dataset_offline(built: tuple[Path, Path, BuildResult], tmp_path: Path,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True, raising=False)
+    out, _, _ = built
+    dsd = datasets.load_dataset(str(out / "hf"), cache_dir=str(tmp_path / "cache"))
+    assert list(dsd.keys()) == ["train"]
+    ds = dsd["train"]
+    assert ds.features == schema.hf_features()
+    meta, _ = split_card((out / "hf" / "README.md").read_text(encoding="utf-8"))
+    assert ds.features == datasets.Features._from_yaml_list(meta["dataset_info"]["features"])
+    assert ds.to_list() == pq.read_table(out / "corpus.parquet").to_pylist()
+
+
+# ---------------------------------------------------------------------------------------------
+# determinism
+
+
+def test_publication_is_byte_identical_across_builds(
+        built: tuple[Path, Path, BuildResult], tmp_path: Path) -> None:
+    out, card, _ = built
+    out2, card2, _ = do_build(tmp_path)
+    assert card.read_bytes() == card2.read_bytes()
+    for name in ("hf/README.md", "hf/LICENSE.md", publish.DATAPACKAGE, publish.CROISSANT,
+                 "manifest.json"):
+        assert (out / name).read_bytes() == (out2 / name).read_bytes(), name
+
+
+def test_manifest_lists_publication_files(built: tuple[Path, Path, BuildResult]) -> None:
+    out, _, _ = built
+    files = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["files"]
+    for name in ("hf/README.md", "hf/LICENSE.md", publish.DATAPACKAGE, publish.CROISSANT):
+        assert name in files
+
+
+# ---------------------------------------------------------------------------------------------
+# Frictionless
+
+
+@pytest.mark.parametrize("which", ["built", "hostile"])
+def test_frictionless_validates(which: str, request: pytest.FixtureRequest) -> None:
+    from frictionless import validate
+
+    out, _, _ = request.getfixturevalue(which)
+    report = validate(str(out / publish.DATAPACKAGE))
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+
+
+def test_datapackage_describes_both_csvs(hostile: tuple[Path, Path, BuildResult]) -> None:
+    from frictionless import Package
+
+    out, _, _ = hostile
+    pkg = json.loads((out / publish.DATAPACKAGE).read_text(encoding="utf-8"))
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["files"]
+    by_name = {r["name"]: r for r in pkg["resources"]}
+    assert by_name["corpus"]["schema"] == schema.frictionless_schema()
+    for res in pkg["resources"]:
+        assert res["hash"] == f"sha256:{manifest[res['path']]['sha256']}"
+        assert res["bytes"] == manifest[res["path"]]["bytes"]
+        assert res["encoding"] == "utf-8"
+        assert res["dialect"]["quoteChar"] == '"'
+        assert "leading '" in res["description"]
+    reason = next(f for f in by_name["rejects"]["schema"]["fields"] if f["name"] == "reason")
+    assert reason["constraints"]["enum"] == [str(r) for r in Reason]
+    package = Package(str(out / publish.DATAPACKAGE))
+    rows = package.get_resource("corpus").read_rows()
+    long_row = next(r for r in rows if r["id"] == "002_long")
+    assert len(long_row["body"]) > LONG
+    hostile_row = next(r for r in rows if r["id"] == "0000_hostile")
+    assert hostile_row["citations"] is None
+    assert hostile_row["teasers"] == ['=HYPERLINK("x")', "-1", "@who", "'quoted"]
+
+
+def test_csv_reading_recipe_of_the_card(hostile: tuple[Path, Path, BuildResult]) -> None:
+    """The pandas recipe printed in the card gives back corpus.parquet."""
+    import pandas as pd
+
+    out, _, _ = hostile
+    df = pd.read_csv(out / "corpus.csv", keep_default_na=False, na_values=[""],
+                     dtype={"citations": "Int32"})
+    for col in ["id", "title", "source", "uploader", "author", "body", "sha256"]:
+        df[col] = df[col].map(lambda s: s[1:] if isinstance(s, str) and s.startswith("'") else s)
+    df["teasers"] = df["teasers"].map(json.loads)
+    want = pq.read_table(out / "corpus.parquet").to_pylist()
+    got = df.to_dict("records")
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        for key in ("id", "title", "source", "body", "teasers"):
+            gv = None if g[key] is pd.NA or (isinstance(g[key], float) and g[key] != g[key]) \
+                else g[key]
+            assert gv == w[key], (w["id"], key)
+        assert (None if g["citations"] is pd.NA else g["citations"]) == w["citations"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Croissant
+
+
+@pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated")  # rdflib, via mlcroissant
+@pytest.mark.filterwarnings("ignore:The inplace keyword")  # pandas 3, via mlcroissant
+def test_croissant_validates_and_reads_records(hostile: tuple[Path, Path, BuildResult],
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    import mlcroissant as mlc
+
+    out, _, _ = hostile
+    doc = json.loads((out / publish.CROISSANT).read_text(encoding="utf-8"))
+    assert doc["conformsTo"] == "http://mlcommons.org/croissant/1.0"
+    dist = doc["distribution"][0]
+    assert dist["encodingFormat"] == "application/x-parquet"
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["files"]
+    assert dist["sha256"] == manifest["corpus.parquet"]["sha256"]
+    fields = {f["name"]: f for f in doc["recordSet"][0]["field"]}
+    assert list(fields) == list(schema.NAMES)
+    assert fields["teasers"]["repeated"] is True
+    assert fields["citations"]["dataType"] == "sc:Integer"
+
+    dataset = mlc.Dataset(str(out / publish.CROISSANT))  # raises mlc.ValidationError if invalid
+    assert "not standard" not in caplog.text  # our @context is the one mlcroissant expects
+    records = list(dataset.records("corpus"))
+    want = pq.read_table(out / "corpus.parquet").to_pylist()
+    assert [r["corpus/id"].decode() for r in records] == [w["id"] for w in want]
+    first = records[0]
+    assert [t.decode() for t in first["corpus/teasers"]] == want[0]["teasers"]
+
+
+def test_croissant_cli_validate(built: tuple[Path, Path, BuildResult]) -> None:
+    import subprocess
+    import sys
+
+    out, _, _ = built
+    exe = Path(sys.executable).with_name("mlcroissant")
+    proc = subprocess.run([str(exe), "validate", "--jsonld", str(out / publish.CROISSANT)],
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr
