@@ -26,6 +26,8 @@ BOILERPLATE_RE2 = (
 )
 WS = r"[\s\x{3000}\x{a0}]"
 SHA256_RE2 = r"^[0-9a-f]{64}$"
+#: A corpus.csv cell a spreadsheet would run as a formula (process.CSV_RISKY adds a ' to these).
+CSV_UNESCAPED_RE2 = r"^[=+\-@\t\r]"
 #: Rows per batch when `validate_export` streams an existing export.
 ROW_BATCH = 4096
 
@@ -140,7 +142,8 @@ def validate_export(dist: Path) -> list[str]:
     rows = _parquet_problems(dist / CORPUS_PARQUET, CORPUS_PARQUET, problems)
     if rows is not None:
         if rows != counts.get("rows"):
-            problems.append(f"{CORPUS_PARQUET}: {rows} rows, the manifest says {counts.get('rows')}")
+            problems.append(f"{CORPUS_PARQUET}: {rows} rows, the manifest says "
+                            f"{counts.get('rows')}")
         if (dist / CORPUS_CSV).is_file():
             problems += _csv_problems(dist / CORPUS_PARQUET, dist / CORPUS_CSV, CORPUS_CSV)
     shards = manifest.get("hf_shards") or []
@@ -169,7 +172,8 @@ def _file_problems(dist: Path, listed: dict[str, Any], found: dict[str, dict[str
         # the manifest is data too: a listed path must stay inside the export folder
         if Path(rel).is_absolute() or ".." in Path(rel).parts \
                 or not path.resolve().is_relative_to(root):
-            problems.append(f"{manifest_name}: lists {rel!r}, which is not a path inside the export")
+            problems.append(f"{manifest_name}: lists {rel!r}, which is not a path inside the "
+                            "export")
             continue
         have = found.get(Path(rel).as_posix())
         if have is None:
@@ -185,7 +189,7 @@ def _file_problems(dist: Path, listed: dict[str, Any], found: dict[str, dict[str
 
 def _parquet_problems(path: Path, name: str, problems: list[str], *,
                       table_rules: bool = True) -> int | None:
-    """Check one Parquet file's schema (and table rules); return its row count, None if unreadable."""
+    """Check a Parquet file's schema (and table rules) → its row count, None if unreadable."""
     import pyarrow.parquet as pq
 
     if not path.is_file():
@@ -255,6 +259,10 @@ def _csv_rows_as_table(table: pa.Table) -> pa.Table:
                 values.append(value)
             arrays.append(pa.array(values, f.arrow))
         elif pa.types.is_string(f.arrow):
+            risky = pc.fill_null(pc.match_substring_regex(col, CSV_UNESCAPED_RE2), False)
+            if pc.any(risky).as_py():
+                raise ValueError(f"column {f.name}: a cell starts with = + - @ tab or CR "
+                                 "without the ' escape")
             arrays.append(_unescape(col))
         else:
             arrays.append(pc.cast(col, f.arrow))

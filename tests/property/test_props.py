@@ -1,0 +1,270 @@
+"""Properties: any bytes give a valid row or a documented reject; ids, paragraphs, CSV round trip."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from corpus_export import schema
+from corpus_export.errors import REASON_DOCS, Reason, Rejected
+from corpus_export.parse import Page, is_boilerplate, parse_page, split_paragraphs
+from corpus_export.process import pages_to_table, unescape_csv_cell, write_csv
+from corpus_export.read import page_id
+from corpus_export.validate import table_problems
+
+SEED = Path(__file__).resolve().parents[2] / "raw" / "000_bba07cf85f81785c.txt"
+SEED_BYTES = SEED.read_bytes()
+SEED_LINES = SEED_BYTES.decode("utf-8").split("\n")
+
+# Stable in CI: the same examples every run, nothing written to a local example database.
+PROPS = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=150,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+EDGE_SPACES = " \t\u3000\u00a0"
+
+
+def check_outcome(data: bytes | str) -> Page | Rejected:
+    """Parse data and assert the contract: a valid row, or a reject with a documented reason."""
+    try:
+        page = parse_page(data, page_id="p")
+    except Rejected as rej:
+        assert rej.reason in Reason
+        assert rej.reason in REASON_DOCS
+        assert rej.detail
+        return rej
+    problems = table_problems(pages_to_table([page]))
+    assert problems == [], problems
+    for line in page.body.split("\n"):
+        assert not is_boilerplate(line), line
+    for teaser in page.teasers:
+        assert not is_boilerplate(teaser), teaser
+    return page
+
+
+# --- arbitrary input -------------------------------------------------------------------------
+
+
+@PROPS
+@given(st.binary(max_size=2000))
+def test_parse_page_arbitrary_bytes(data: bytes) -> None:
+    check_outcome(data)
+
+
+@PROPS
+@given(st.text(max_size=2000))
+def test_parse_page_arbitrary_text(text: str) -> None:
+    check_outcome(text)
+
+
+TEMPLATE_WORDS = [
+    "来源", "被引量", "上传用户", "论文部分内容阅读", "其他文献", "下载到本地 , 更方便阅读",
+    "声明 : 版权", "作者系", "(", "（", ")", "）", ":", "：", "|", "｜", "文/", "次", "0", "12",
+    " ", "  ", "\u3000", "\u00a0", "\t", "\n", "\r\n", "\r", "正文", "标题", "\ufeff", "\x0b", "\x85",
+]
+
+
+TEMPLATE_LINES = [
+    "标题", "来源 :党员生活 | 被引量 : 0次 | 上传用户:xd05724221", "来源：刊", "被引量:12",
+    "上传用户 : u", "来源 :x | 其他", "下载到本地 , 更方便阅读", "声明 : 本文档内容版权归属内容提供方",
+    "论文部分内容阅读", "其他文献", "其他文献：", "  正文一。  正文二。", "（作者系某人）",
+    "正文。(作者为某某)", "作者：张三", "文/李四", "文／王五", "\u3000\u3000正文\u3000\u3000", "=1+1",
+    "其他文献  其他文献", "正文  论文部分内容阅读  下载到本地,更方便阅读", "  (作者单位:)", "",
+]
+template_line = st.sampled_from(TEMPLATE_LINES) | st.lists(
+    st.sampled_from(TEMPLATE_WORDS), max_size=8
+).map("".join)
+
+
+@PROPS
+@given(st.lists(template_line, max_size=25))
+def test_parse_page_template_soup(lines: list[str]) -> None:
+    """Pages glued from the template's own lines and markers: the input most likely to confuse."""
+    text = "\n".join(lines)
+    check_outcome(text)
+    check_outcome(text.encode("utf-8"))
+    check_outcome(text.encode("gb18030"))
+
+
+# --- mutations of the real seed page ---------------------------------------------------------
+
+FULL_WIDTH = [(":", "："), (",", "，"), ("|", "｜"), ("(", "（"), (")", "）"), ("/", "／")]
+SPACE_SWAPS = [("  ", "\u3000\u3000"), ("  ", "\t"), (" ", "\u00a0"), (" ", ""), ("\u3000", " ")]
+
+
+@st.composite
+def seed_mutations(draw: st.DrawFn) -> bytes:
+    lines = list(SEED_LINES)
+    for _ in range(draw(st.integers(0, 6))):
+        if not lines:
+            break
+        op = draw(st.sampled_from(["drop", "dup", "swap", "space", "punct"]))
+        i = draw(st.integers(0, len(lines) - 1))
+        if op == "drop":
+            del lines[i]
+        elif op == "dup":
+            lines.insert(i, lines[i])
+        elif op == "swap":
+            j = draw(st.integers(0, len(lines) - 1))
+            lines[i], lines[j] = lines[j], lines[i]
+        elif op == "space":
+            a, b = draw(st.sampled_from(SPACE_SWAPS))
+            lines[i] = lines[i].replace(a, b) if draw(st.booleans()) else lines[i].replace(b, a)
+        else:
+            a, b = draw(st.sampled_from(FULL_WIDTH))
+            lines[i] = lines[i].replace(a, b) if draw(st.booleans()) else lines[i].replace(b, a)
+    text = "\n".join(lines)
+    if draw(st.booleans()):
+        text = text.replace("\n", "\r\n")
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "gb18030"]))
+    data = text.encode(encoding)
+    if draw(st.booleans()):
+        data = data[: draw(st.integers(0, len(data)))]
+    return data
+
+
+@PROPS
+@given(seed_mutations())
+def test_parse_page_seed_mutations(data: bytes) -> None:
+    check_outcome(data)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_seed_reencoded_gives_the_same_row(encoding: str, newline: str) -> None:
+    data = SEED_BYTES.decode("utf-8").replace("\n", newline).encode(encoding)
+    page = check_outcome(data)
+    seed_page = parse_page(SEED_BYTES, page_id="p")
+    assert isinstance(page, Page)
+    assert page.to_row() | {"sha256": ""} == seed_page.to_row() | {"sha256": ""}
+
+
+def test_seed_truncated_at_every_line_gives_row_or_reject() -> None:
+    for cut in range(0, len(SEED_BYTES), 97):
+        check_outcome(SEED_BYTES[:cut])
+
+
+# --- split_paragraphs, page_id ---------------------------------------------------------------
+
+
+@PROPS
+@given(st.text(alphabet=st.sampled_from([*EDGE_SPACES, "a", "中", "\n", "\x0b", "。"]) | st.characters()))
+def test_split_paragraphs_pieces_are_stripped_and_non_empty(line: str) -> None:
+    for piece in split_paragraphs(line):
+        assert piece
+        assert piece == piece.strip()
+        assert piece[0] not in EDGE_SPACES and piece[-1] not in EDGE_SPACES
+
+
+path_part = st.lists(
+    st.sampled_from(["a", "中", " ", ".", "\\", "\n", "%", "txt", ".txt", ".gz", "=", "-"])
+    | st.characters(blacklist_categories=["Cs"]),
+    min_size=1,
+    max_size=8,
+).map("".join)
+undecodable = st.binary(min_size=1, max_size=4).map(lambda b: b.decode("utf-8", "surrogateescape"))
+
+
+@PROPS
+@given(
+    st.lists(path_part | undecodable, min_size=1, max_size=4),
+    st.sampled_from([".txt", ".txt.gz"]),
+)
+def test_page_id_is_posix_without_backslash_or_extension(parts: list[str], suffix: str) -> None:
+    parts = [p.replace("/", "_") for p in parts]
+    parts = [p for p in parts if p not in (".", "..")] or ["x"]
+    pid = page_id("/".join(parts) + suffix)
+    assert pid
+    assert "\\" not in pid
+    assert not pid.endswith((".txt", ".gz"))
+    pid.encode("utf-8")  # printable: no surrogate escapes left
+
+
+# --- CSV round trip --------------------------------------------------------------------------
+
+cell_alphabet = st.sampled_from(
+    [",", '"', "\n", "\r\n", "'", "=", "+", "-", "@", "\t", " ", "中文", "，", "a", "1", "NA", "null"]
+)
+cell = st.lists(cell_alphabet, min_size=1, max_size=8).map("".join)
+maybe_cell = st.none() | cell
+
+
+@st.composite
+def table_rows(draw: st.DrawFn) -> list[dict[str, object]]:
+    n = draw(st.integers(1, 4))
+    rows = []
+    for i in range(n):
+        rows.append(
+            {
+                "id": f"{i:03d}" + draw(cell),
+                "title": draw(cell),
+                "source": draw(maybe_cell),
+                "citations": draw(st.none() | st.integers(0, 2**31 - 1)),
+                "uploader": draw(maybe_cell),
+                "author": draw(maybe_cell),
+                "body": draw(cell),
+                "paragraph_count": draw(st.integers(1, 1000)),
+                "body_chars": draw(st.integers(1, 1000)),
+                "teasers": draw(st.lists(cell, max_size=3)),
+                "teaser_count": draw(st.integers(0, 3)),
+                "sha256": "0" * 64,
+            }
+        )
+    return rows
+
+
+def read_csv_back(data: bytes) -> list[dict[str, object]]:
+    """Read corpus.csv as a spreadsheet-minded user would, then undo our documented escapes."""
+    frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_values=[""])
+    out = []
+    for rec in frame.to_dict("records"):
+        row: dict[str, object] = {}
+        for f in schema.FIELDS:
+            v = rec[f.name]
+            missing = v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
+            if pa.types.is_list(f.arrow):
+                row[f.name] = json.loads(v)
+            elif pa.types.is_integer(f.arrow):
+                row[f.name] = None if missing else int(v)
+            else:
+                row[f.name] = None if missing else unescape_csv_cell(v)
+        out.append(row)
+    return out
+
+
+@PROPS
+@given(table_rows())
+def test_csv_round_trip(rows: list[dict[str, object]]) -> None:
+    table = pa.Table.from_pylist(rows, schema=schema.arrow_schema())
+    sink = io.BytesIO()
+    write_csv(table, sink, header=True)
+    assert read_csv_back(sink.getvalue()) == table.to_pylist()
+
+
+def test_csv_formula_cells_are_defused() -> None:
+    rows = [
+        {
+            "id": "=HYPERLINK(\"x\")", "title": "+1", "source": "-2", "citations": 3,
+            "uploader": "@SUM(A1)", "author": "'quoted", "body": "=1+1", "paragraph_count": 1,
+            "body_chars": 4, "teasers": ["=cmd"], "teaser_count": 1, "sha256": "0" * 64,
+        }
+    ]
+    table = pa.Table.from_pylist(rows, schema=schema.arrow_schema())
+    sink = io.BytesIO()
+    write_csv(table, sink, header=True)
+    frame = pd.read_csv(io.BytesIO(sink.getvalue()), dtype=str, keep_default_na=False)
+    for name in ("id", "title", "source", "uploader", "author", "body"):
+        assert frame[name][0][0] == "'", name  # no cell starts with = + - @
+    assert frame["teasers"][0].startswith("[")
+    assert read_csv_back(sink.getvalue()) == rows
