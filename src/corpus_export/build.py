@@ -31,7 +31,7 @@ REJECTS_CSV = "rejects.csv"
 MANIFEST = "manifest.json"
 HF_DIR = "hf"
 #: Rows per Parquet row group, counted on the row stream so batch sizes never change the bytes.
-ROW_GROUP_ROWS = 4096
+ROW_GROUP_ROWS = 1024
 #: Hub shard limit, as `push_to_hub(max_shard_size=...)`: raw bytes of the pages per shard.
 DEFAULT_SHARD_BYTES = 500 * 1000 * 1000
 PARQUET_OPTIONS: dict[str, Any] = {
@@ -120,6 +120,7 @@ class BuildResult:
     stats: dict[str, Any]
     examples: dict[str, str]
     shards: list[str]
+    arrow_bytes: int = 0  # in-memory Arrow size of the rows, summed as they were written
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # relative path → sha256, bytes
 
     @property
@@ -191,6 +192,7 @@ class Assembler:
         self.last_id: str | None = None
         self.pending: list[pa.Table] = []
         self.pending_rows = 0
+        self.arrow_bytes = 0
         self.rejects: list[RejectRow | tuple[RejectRow, int]] = []
         self.stats = Stats()
         self.n_shards = max(1, math.ceil(total_raw / shard_bytes)) if shard_bytes > 0 else 1
@@ -256,6 +258,7 @@ class Assembler:
         whole = pa.concat_tables(self.pending)
         head, rest = whole.slice(0, n), whole.slice(n)
         self.writer.write_table(head, row_group_size=ROW_GROUP_ROWS)
+        self.arrow_bytes += head.nbytes
         self.pending = [rest] if rest.num_rows else []
         self.pending_rows = rest.num_rows
 
@@ -506,6 +509,7 @@ def _build_into(stage: Path, raw_dir: Path | str, files: list[RawFile], ignored:
         stats=stats,
         examples=examples,
         shards=shards,
+        arrow_bytes=asm.arrow_bytes,
     )
 
 
@@ -544,18 +548,34 @@ def write_manifest(stage: Path, result: BuildResult) -> None:
     )
 
 
-def file_digests(folder: Path) -> dict[str, dict[str, Any]]:
-    """Return {relative POSIX path: {sha256, bytes}} of every file under folder."""
+_DIGESTS: dict[tuple[int, int, int, int], str] = {}
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    """Return (SHA-256 hex, size) of a file; a file (or hard link) is read once per build."""
     import hashlib
 
-    out: dict[str, dict[str, Any]] = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    st = path.stat()
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
         h = hashlib.sha256()
         with path.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
-        out[path.relative_to(folder).as_posix()] = {"sha256": h.hexdigest(),
-                                                    "bytes": path.stat().st_size}
+        if len(_DIGESTS) > 10_000:
+            _DIGESTS.clear()
+        _DIGESTS[key] = h.hexdigest()
+    return _DIGESTS[key], st.st_size
+
+
+def file_digests(folder: Path, rels: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Return {relative POSIX path: {sha256, bytes}} of the given (default: all) files."""
+    if rels is None:
+        rels = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    out: dict[str, dict[str, Any]] = {}
+    for rel in rels:
+        digest, size = sha256_file(folder / rel)
+        out[rel] = {"sha256": digest, "bytes": size}
     return out
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import yaml
 
 from . import __version__, schema
@@ -65,6 +63,8 @@ CROISSANT_TYPES = {"string": "sc:Text", "integer": "sc:Integer", "array": "sc:Te
 
 def write_publication(stage: Path, result: BuildResult) -> str:
     """Write hf/README.md, hf/LICENSE.md, datapackage.json and croissant.json; return the card."""
+    from .build import file_digests
+
     digests = file_digests(stage, [*DATA_FILES, *(f"{HF_DIR}/data/{s}" for s in result.shards)])
     hf = stage / HF_DIR
     hf.mkdir(exist_ok=True)
@@ -124,7 +124,7 @@ def render_card(stage: Path, result: BuildResult, digests: dict[str, dict[str, A
     import jinja2
 
     shards = [f"{HF_DIR}/data/{s}" for s in result.shards]
-    num_bytes = arrow_bytes([stage / s for s in shards])
+    num_bytes = result.arrow_bytes
     meta = card_metadata(result, num_bytes, sum(digests[s]["bytes"] for s in shards))
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("corpus_export", "templates"),
@@ -161,16 +161,6 @@ def render_card(stage: Path, result: BuildResult, digests: dict[str, dict[str, A
         version=__version__,
     )
     return text.rstrip("\n") + "\n"
-
-
-def arrow_bytes(paths: list[Path]) -> int:
-    """Return the in-memory Arrow size of Parquet files, reading one row group at a time."""
-    total = 0
-    for path in paths:
-        pf = pq.ParquetFile(path)
-        for i in range(pf.num_row_groups):
-            total += pf.read_row_group(i).nbytes
-    return total
 
 
 def _num(value: float | int) -> str:
@@ -330,24 +320,6 @@ def croissant(digests: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------
 # helpers
-
-
-def file_digests(stage: Path, rels: list[str]) -> dict[str, dict[str, Any]]:
-    """Return {relative path: {sha256, bytes}}; a hard-linked copy is hashed once."""
-    seen: dict[tuple[int, int], str] = {}
-    out: dict[str, dict[str, Any]] = {}
-    for rel in rels:
-        path = stage / rel
-        st = path.stat()
-        key = (st.st_dev, st.st_ino)
-        if key not in seen:
-            h = hashlib.sha256()
-            with path.open("rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-            seen[key] = h.hexdigest()
-        out[rel] = {"sha256": seen[key], "bytes": st.st_size}
-    return out
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
