@@ -1,0 +1,429 @@
+"""Page counts → wall time, throughput and peak memory of `corpus-export build` and baselines.
+
+Usage:
+    python tests/benchmarks/bench.py --pages 20000 [--pages 100000] [--repeat 3]
+        [--skip-naive] [--workdir .bench] [--seed 0] [--append tests/benchmarks/RESULTS.md]
+
+Each approach runs as a whole subprocess, round-robin within one run (so drift from other load
+hits every approach alike); the table shows medians. Peak RSS is the maximum, over polls every
+50 ms, of the RSS summed over the process and all its descendants.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import gzip
+import hashlib
+import importlib.util
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+PY = sys.executable
+CLI = str(Path(PY).with_name("corpus-export"))
+POLL_SECONDS = 0.05
+#: Naive pandas needs about this many bytes of RAM per raw byte (measured: ~11x at 5k pages).
+NAIVE_RAM_FACTOR = 12
+INCREMENTAL_EVERY = 100  # modify every 100th file: 1% of the pages
+APPENDED = "这是为测量增量重建而追加的一句话。"  # "a sentence appended to measure a rebuild"
+TEASER_HEADING = "其他文献"
+
+
+@dataclass(frozen=True, slots=True)
+class Approach:
+    name: str
+    label: str
+
+    def command(self, raw: Path, out: Path) -> list[str]:
+        if self.name.startswith("build-w"):
+            workers = self.name.removeprefix("build-w")
+            return [CLI, "build", "--quiet", "--workers", workers, "--raw", str(raw),
+                    "--out", str(out)]
+        return [PY, str(HERE / "baselines.py"), self.name, str(raw), str(out), "--workers", "2"]
+
+
+APPROACHES = (
+    Approach("build-w2", "`corpus-export build --workers 2`"),
+    Approach("build-w1", "`corpus-export build --workers 1`"),
+    Approach("tight", "tight script (2 procs, Parquet + CSV)"),
+    Approach("naive", "naive pandas + datasets"),
+    Approach("floor", "floor: list + read + decode + sha256 (2 procs)"),
+)
+
+
+@dataclass(slots=True)
+class Run:
+    wall: float
+    peak_rss: int
+    ok: bool
+    cpu: float  # user + system seconds of the whole process tree
+
+
+@dataclass(slots=True)
+class Corpus:
+    path: Path
+    pages: int
+    files: int
+    raw_bytes: int
+
+
+@dataclass(slots=True)
+class SizeResult:
+    corpus: Corpus
+    runs: dict[str, list[Run]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    incremental: dict[str, float] = field(default_factory=dict)
+    load: list[float] = field(default_factory=list)  # 1-min load average before and after
+
+    def wall(self, name: str) -> float | None:
+        ok = [r.wall for r in self.runs.get(name, []) if r.ok]
+        return statistics.median(ok) if ok else None
+
+    def cpu(self, name: str) -> float | None:
+        ok = [r.cpu for r in self.runs.get(name, []) if r.ok]
+        return statistics.median(ok) if ok else None
+
+    def peak(self, name: str) -> int | None:
+        ok = [r.peak_rss for r in self.runs.get(name, []) if r.ok]
+        return max(ok) if ok else None
+
+
+# ---------------------------------------------------------------------------------------------
+# measuring
+
+
+def sample_tree(proc: psutil.Process, cpu: dict[int, float]) -> int:
+    """Return the RSS of proc plus all its descendants; record each one's CPU seconds in cpu."""
+    total = 0
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied), p.oneshot():
+            total += p.memory_info().rss
+            t = p.cpu_times()
+            cpu[p.pid] = max(cpu.get(p.pid, 0.0), t.user + t.system)
+    return total
+
+
+def measure(cmd: list[str], log: Path) -> Run:
+    """Run cmd to completion → wall seconds and peak RSS of its process tree."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as fh:
+        start = time.perf_counter()
+        popen = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO)
+        proc = psutil.Process(popen.pid)
+        peak = 0
+        cpu: dict[int, float] = {}
+        while True:
+            # wait4 rather than poll: its rusage covers the child and every descendant it reaped.
+            pid, status, usage = os.wait4(popen.pid, os.WNOHANG)
+            if pid:
+                break
+            peak = max(peak, sample_tree(proc, cpu))
+            time.sleep(POLL_SECONDS)
+        wall = time.perf_counter() - start
+    popen.returncode = code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        tail = log.read_text(errors="replace")[-2000:]
+        print(f"  FAILED (exit {code}): {shlex.join(cmd)}\n{tail}", file=sys.stderr)
+    # rusage misses descendants nobody reaped (the forkserver); samples miss the last 50 ms.
+    cpu_seconds = max(usage.ru_utime + usage.ru_stime, sum(cpu.values()))
+    return Run(wall, peak, code == 0, cpu_seconds)
+
+
+def fresh_dir(path: Path) -> Path:
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# corpora
+
+
+def generator_digest() -> str:
+    return hashlib.sha256((HERE / "gen_corpus.py").read_bytes()).hexdigest()[:12]
+
+
+def ensure_corpus(workdir: Path, pages: int, seed: int) -> Corpus:
+    """Generate the corpus of (pages, seed) unless a complete one from this generator exists."""
+    path = workdir / "corpus" / f"n{pages}-s{seed}"
+    marker = path.with_name(path.name + ".done")
+    digest = generator_digest()
+    if not (marker.exists() and marker.read_text().strip() == digest):
+        fresh_dir(path)
+        marker.unlink(missing_ok=True)
+        t = time.perf_counter()
+        subprocess.run([PY, str(HERE / "gen_corpus.py"), str(path), str(pages), "--seed",
+                        str(seed)], check=True, cwd=REPO)
+        print(f"  generated in {time.perf_counter() - t:.1f} s")
+        marker.write_text(digest + "\n")
+    files = [p for p in path.rglob("*") if p.is_file()]
+    return Corpus(path, pages, len(files), sum(p.stat().st_size for p in files))
+
+
+def link_copy(src: Path, dst: Path) -> None:
+    """Copy a tree as hard links (cheap); files are later replaced, never written in place."""
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(src, dst, copy_function=os.link)
+
+
+def modify_page(path: Path) -> bool:
+    """Append a sentence to the longest body line of a page, keeping its encoding."""
+    data = path.read_bytes()
+    gz = path.name.endswith(".gz")
+    if gz:
+        data = gzip.decompress(data)
+    bom = data.startswith(b"\xef\xbb\xbf")
+    try:
+        text, enc = data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        try:
+            text, enc = data.decode("gb18030"), "gb18030"
+        except UnicodeDecodeError:
+            return False
+    if "\x00" in text or not text.strip():
+        return False
+    lines = text.split("\n")
+    end = next((i for i, line in enumerate(lines) if line.strip() == TEASER_HEADING), len(lines))
+    i = max(range(end), key=lambda j: len(lines[j]), default=0)
+    line = lines[i]
+    cr = "\r" if line.endswith("\r") else ""
+    lines[i] = line.removesuffix("\r") + APPENDED + cr
+    out = ("\ufeff" if bom else "") + "\n".join(lines)
+    new = out.encode(enc)
+    if gz:
+        new = gzip.compress(new, mtime=0)
+    path.unlink()  # break the hard link: the cached corpus stays untouched
+    path.write_bytes(new)
+    return True
+
+
+def modify_corpus(raw: Path) -> int:
+    files = sorted(p for p in raw.rglob("*") if p.is_file())
+    return sum(modify_page(p) for p in files[::INCREMENTAL_EVERY])
+
+
+# ---------------------------------------------------------------------------------------------
+# the benchmark
+
+
+def naive_fits(corpus: Corpus) -> bool:
+    available = int(psutil.virtual_memory().available)
+    return corpus.raw_bytes * NAIVE_RAM_FACTOR < 0.7 * available
+
+
+def bench_size(workdir: Path, pages: int, seed: int, repeat: int, skip_naive: bool,
+               incremental: bool) -> SizeResult:
+    print(f"== {pages} pages (seed {seed})")
+    corpus = ensure_corpus(workdir, pages, seed)
+    print(f"  corpus: {corpus.files} files, {corpus.raw_bytes / 1e6:.1f} MB at {corpus.path}")
+    res = SizeResult(corpus)
+    approaches = list(APPROACHES)
+    if skip_naive:
+        res.skipped["naive"] = "--skip-naive"
+    elif not naive_fits(corpus):
+        res.skipped["naive"] = f"needs ~{NAIVE_RAM_FACTOR}x raw bytes of RAM"
+    approaches = [a for a in approaches if a.name not in res.skipped]
+    # Untimed floor run: every approach then starts with the corpus in the page cache.
+    floor = next(a for a in APPROACHES if a.name == "floor")
+    measure(floor.command(corpus.path, workdir / "out" / "warm"), workdir / "logs" / "warm.log")
+    res.load.append(os.getloadavg()[0])
+    for r in range(repeat):
+        for a in approaches:
+            base = fresh_dir(workdir / "out" / a.name)  # cold: nothing left from the last run
+            run = measure(a.command(corpus.path, base / "dist"),
+                          workdir / "logs" / f"{pages}-{a.name}-{r}.log")
+            res.runs.setdefault(a.name, []).append(run)
+            print(f"  [{r + 1}/{repeat}] {a.name:<9} {run.wall:7.2f} s  {run.cpu:7.2f} s CPU  "
+                  f"{run.peak_rss / 2**20:7.0f} MiB{'' if run.ok else '  FAILED'}")
+        shutil.rmtree(workdir / "out", ignore_errors=True)
+    res.load.append(os.getloadavg()[0])
+    if incremental:
+        res.incremental = bench_incremental(workdir, corpus)
+    return res
+
+
+def bench_incremental(workdir: Path, corpus: Corpus) -> dict[str, float]:
+    """Cold build, no-change rebuild, then rebuild after modifying 1% of the pages."""
+    base = fresh_dir(workdir / "incr")
+    raw, out = base / "raw", base / "dist"
+    link_copy(corpus.path, raw)
+    build = APPROACHES[0]
+    logs = workdir / "logs"
+    cold = measure(build.command(raw, out), logs / f"{corpus.pages}-incr-cold.log")
+    same = measure(build.command(raw, out), logs / f"{corpus.pages}-incr-same.log")
+    changed = modify_corpus(raw)
+    warm = measure(build.command(raw, out), logs / f"{corpus.pages}-incr-1pct.log")
+    shutil.rmtree(base, ignore_errors=True)
+    print(f"  incremental: cold {cold.wall:.2f} s, unchanged {same.wall:.2f} s, "
+          f"{changed} pages changed {warm.wall:.2f} s")
+    if not (cold.ok and same.ok and warm.ok):
+        return {}
+    return {"cold": cold.wall, "unchanged": same.wall, "changed": warm.wall,
+            "changed_pages": changed}
+
+
+# ---------------------------------------------------------------------------------------------
+# reporting
+
+
+def fmt(x: float | None, spec: str = ".2f", suffix: str = "") -> str:
+    return "n/a" if x is None else f"{x:{spec}}{suffix}"
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def table(results: list[SizeResult]) -> str:
+    lines = [
+        "| pages | approach | wall s (median) | runs (s) | CPU s (median) | pages/s | MB/s "
+        "| peak RSS MiB |",
+        "|---:|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for res in results:
+        c = res.corpus
+        for a in APPROACHES:
+            if a.name in res.skipped:
+                lines.append(f"| {c.pages} | {a.label} | skipped ({res.skipped[a.name]}) "
+                             "| | | | | |")
+                continue
+            runs = res.runs.get(a.name, [])
+            wall = res.wall(a.name)
+            peak = res.peak(a.name)
+            walls = ", ".join(f"{r.wall:.2f}" + ("" if r.ok else "!") for r in runs)
+            lines.append(
+                f"| {c.pages} | {a.label} | {fmt(wall)} | {walls} | {fmt(res.cpu(a.name))} "
+                f"| {fmt(ratio(c.files, wall), '.0f')} "
+                f"| {fmt(ratio(c.raw_bytes / 1e6, wall), '.1f')} "
+                f"| {fmt(None if peak is None else peak / 2**20, '.0f')} |"
+            )
+    return "\n".join(lines)
+
+
+def ratios(results: list[SizeResult]) -> str:
+    have_datatrove = importlib.util.find_spec("datatrove") is not None
+    lines = ["| pages | build/tight (≤ 1.0) | datatrove | naive/build (≥ 3) "
+             "| w1/w2 speedup (≥ 1.7) | build/floor | rebuild, 1% changed | rebuild, unchanged |",
+             "|---:|---:|---|---:|---:|---:|---:|---:|"]
+    for res in results:
+        b2 = res.wall("build-w2")
+        inc = res.incremental
+        pct = {k: fmt(ratio(100 * inc[k], inc["cold"]), ".0f", " %") if inc else "n/a"
+               for k in ("changed", "unchanged")}
+        lines.append(
+            f"| {res.corpus.pages} | {fmt(ratio(b2, res.wall('tight')))} "
+            f"| {'not run' if have_datatrove else 'n/a (not installed)'} "
+            f"| {fmt(ratio(res.wall('naive'), b2))} "
+            f"| {fmt(ratio(res.wall('build-w1'), b2))} "
+            f"| {fmt(ratio(b2, res.wall('floor')))} "
+            f"| {pct['changed']} | {pct['unchanged']} |"
+        )
+    out = "\n".join(lines)
+    out += "\n\nCorpora and load (1-min load average before → after the timed runs):\n\n"
+    out += "\n".join(
+        f"- {r.corpus.pages} pages: {r.corpus.files} files, "
+        f"{r.corpus.raw_bytes / 1e6:.1f} MB raw; load {' → '.join(f'{x:.2f}' for x in r.load)}"
+        for r in results
+    )
+    if len(results) >= 2:
+        small, large = results[0], results[-1]
+        scale = large.corpus.files / small.corpus.files
+        notes = []
+        for name in ("build-w2", "build-w1", "tight"):
+            ps, pl = small.peak(name), large.peak(name)
+            ws, wl = small.wall(name), large.wall(name)
+            notes.append(
+                f"- `{name}`: peak RSS {fmt(ps and ps / 2**20, '.0f')} → "
+                f"{fmt(pl and pl / 2**20, '.0f')} MiB (x{fmt(ratio(pl, ps))} for x{scale:.1f} "
+                f"pages; flat = 1.0); time per page x{fmt(ratio(ratio(wl, scale), ws))} "
+                "(linear = 1.0)"
+            )
+        out += (f"\n\nMemory flatness and linearity, {small.corpus.pages} → "
+                f"{large.corpus.pages} pages:\n\n" + "\n".join(notes))
+    return out
+
+
+def machine() -> str:
+    import pyarrow
+
+    cpu = "unknown"
+    with Path("/proc/cpuinfo").open() as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                            cwd=REPO).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], capture_output=True,
+                           text=True, cwd=REPO).stdout.strip()
+    return (
+        f"- machine: {os.cpu_count()} cores (nproc), "
+        f"{psutil.virtual_memory().total / 2**30:.1f} GiB RAM, CPU {cpu}, {platform.system()} "
+        f"{platform.release()}\n"
+        f"- python {platform.python_version()}, pyarrow {pyarrow.__version__}\n"
+        f"- commit measured: {commit}" + (" (src/ had uncommitted changes: "
+                                          + ", ".join(dirty.split("\n")) + ")" if dirty else "")
+    )
+
+
+def report(results: list[SizeResult], command: str, started: dt.datetime) -> str:
+    return (
+        f"### {started:%Y-%m-%d %H:%M} UTC\n\n"
+        f"```\n{command}\n```\n\n{machine()}\n\n{table(results)}\n\n{ratios(results)}\n"
+    )
+
+
+def size_arg(text: str) -> tuple[int, int | None]:
+    """Parse N or N:R → (pages, repeat or None for --repeat)."""
+    n, _, r = text.partition(":")
+    return int(n), int(r) if r else None
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="Benchmark corpus-export build against baselines.")
+    ap.add_argument("--pages", type=size_arg, action="append", required=True,
+                    help="corpus size N, or N:R to repeat this size R times; "
+                         "repeat the flag for several sizes")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--skip-naive", action="store_true")
+    ap.add_argument("--no-incremental", action="store_true")
+    ap.add_argument("--workdir", type=Path, default=REPO / ".bench")
+    ap.add_argument("--append", type=Path, default=None, help="append the report to this file")
+    args = ap.parse_args(argv)
+    started = dt.datetime.now(dt.UTC)
+    command = shlex.join(["python", *sys.argv]) if argv is None else shlex.join(argv)
+    workdir = args.workdir.resolve()
+    results = [
+        bench_size(workdir, n, args.seed, r or args.repeat, args.skip_naive,
+                   not args.no_incremental)
+        for n, r in sorted(args.pages)
+    ]
+    text = report(results, command, started)
+    print("\n" + text)
+    if args.append:
+        with args.append.open("a", encoding="utf-8") as fh:
+            fh.write("\n" + text)
+
+
+if __name__ == "__main__":
+    main()
