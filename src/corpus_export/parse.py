@@ -27,6 +27,7 @@ _SEPARATORS = "|｜丨"
 _SEP = re.compile(f"[{_SEPARATORS}]")
 #: More key occurrences than this and a line is not a header (a header has three fields).
 _MAX_HEADER_KEYS = 12
+_HEADER_FIRST = frozenset("来被上" + _SEPARATORS)
 _KEY = re.compile(rf"({SOURCE_KEY}|{CITATIONS_KEY}|{UPLOADER_KEY})\s*{_COLON}")
 _CITATIONS_VALUE = re.compile(r"(\d{1,9})\s*次?\s*$")
 # "下载到本地 , 更方便阅读" (download to read more easily) and "声明 : …" (disclaimer).
@@ -164,6 +165,8 @@ def header_fields(line: str) -> dict[str, str] | None:
     A header line starts with one of the three keys; each value runs to the next separator or
     key, so fields in any order, with unknown fields between them or no separators, all parse.
     """
+    if line[:1] not in _HEADER_FIRST:  # a header line starts with a key or a separator
+        return None
     if SOURCE_KEY not in line and CITATIONS_KEY not in line and UPLOADER_KEY not in line:
         return None
     # A header names at most a few fields: stop early on a hostile line of a million keys

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,45 +132,37 @@ def plan_tasks(files: list[RawFile]) -> list[list[list[RawFile]]]:
 
 @dataclass(slots=True)
 class ChunkResult:
-    """Everything parsing one chunk produced; what the incremental cache stores."""
+    """What one chunk produced besides its rows; with `arrow`, what the cache stores."""
 
-    arrow: bytes
-    csv: bytes
     paths: list[str]
     dedup_keys: list[bytes]
     raw_bytes: list[int]
     rejects: list[RejectRow]
+    arrow: bytes = b""  # the chunk's rows as an Arrow IPC stream (cache entries only)
 
 
-def process_chunk(base: Path | str, files: list[RawFile]) -> ChunkResult:
-    """Read and parse the files of one chunk."""
+def parse_chunk(base: Path | str, files: list[RawFile]) -> tuple[list[Page], ChunkResult]:
+    """Read and parse the files of one chunk → (pages, everything else it produced)."""
     pages: list[Page] = []
-    sizes: list[int] = []
-    paths: list[str] = []
-    rejects: list[RejectRow] = []
+    res = ChunkResult([], [], [], [])
     for f in files:
         try:
             page, size = process_file(base, f)
         except Rejected as rej:
-            rejects.append(RejectRow(f.id, f.path, rej.reason, rej.detail))
+            res.rejects.append(RejectRow(f.id, f.path, rej.reason, rej.detail))
             continue
         pages.append(page)
-        paths.append(f.path)
-        sizes.append(size)
-    table = pages_to_table(pages)
+        res.paths.append(f.path)
+        res.raw_bytes.append(size)
+        res.dedup_keys.append(dedup_key(page.title, page.body))
+    return pages, res
+
+
+def _ipc_stream(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as w:
         w.write_table(table)
-    csv_sink = pa.BufferOutputStream()
-    write_csv(table, csv_sink, header=False)
-    return ChunkResult(
-        arrow=sink.getvalue().to_pybytes(),
-        csv=csv_sink.getvalue().to_pybytes(),
-        paths=paths,
-        dedup_keys=[dedup_key(p.title, p.body) for p in pages],
-        raw_bytes=sizes,
-        rejects=rejects,
-    )
+    return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
 
 
 def process_batch(root: str, chunks: list[list[RawFile]], part_dir: str | None, index: int,
@@ -178,22 +171,42 @@ def process_batch(root: str, chunks: list[list[RawFile]], part_dir: str | None, 
 
     With part_dir None the Arrow IPC and CSV bytes are returned inside the Part instead. With a
     cache_dir, unchanged chunks are taken from the cache instead of being read and parsed.
+    Conversions (Arrow, CSV, validation) run once per task, not per chunk: each costs a fixed
+    overhead per call.
     """
     from . import cache
 
     base: Path | str = root if is_url(root) else Path(root)
     results: list[ChunkResult] = []
+    cached: list[pa.Table | None] = []
+    new_pages: list[Page] = []
+    new_counts: list[int] = []
     for chunk in chunks:
-        res = cache.load(Path(cache_dir), chunk) if cache_dir else None
-        if res is None:
-            res = process_chunk(base, chunk)
-            if cache_dir:
-                cache.store(Path(cache_dir), chunk, res)
+        hit = cache.load(Path(cache_dir), chunk) if cache_dir else None
+        if hit is not None:
+            results.append(hit)
+            cached.append(pa.ipc.open_stream(pa.py_buffer(hit.arrow)).read_all())
+            continue
+        pages, res = parse_chunk(base, chunk)
         results.append(res)
-    tables = [pa.ipc.open_stream(pa.py_buffer(r.arrow)).read_all() for r in results]
+        cached.append(None)
+        new_pages.extend(pages)
+        new_counts.append(len(pages))
+    new_table = pages_to_table(new_pages)
+    tables: list[pa.Table] = []
+    offset = 0
+    counts = iter(new_counts)
+    for chunk, res, table in zip(chunks, results, cached, strict=True):
+        if table is None:
+            n = next(counts)
+            table = new_table.slice(offset, n)
+            offset += n
+            if cache_dir:
+                res.arrow = _ipc_stream(table)
+                cache.store(Path(cache_dir), chunk, res)
+        tables.append(table)
     table = pa.concat_tables(tables) if tables else schema.arrow_schema().empty_table()
     check_batch(table)
-    csv_bytes = b"".join(r.csv for r in results)
     part = Part(
         index=index,
         rows=table.num_rows,
@@ -209,11 +222,13 @@ def process_batch(root: str, chunks: list[list[RawFile]], part_dir: str | None, 
         with pa.ipc.new_file(sink, table.schema) as w:
             w.write_table(table)
         part.arrow_bytes = sink.getvalue().to_pybytes()
-        part.csv_bytes = csv_bytes
+        csv_sink = pa.BufferOutputStream()
+        write_csv(table, csv_sink, header=False)
+        part.csv_bytes = csv_sink.getvalue().to_pybytes()
         return part
-    part.arrow_path = str(Path(part_dir) / f"part-{index:07d}.arrow")
-    part.csv_path = str(Path(part_dir) / f"part-{index:07d}.csv")
+    part.arrow_path = os.path.join(part_dir, f"part-{index:07d}.arrow")
+    part.csv_path = os.path.join(part_dir, f"part-{index:07d}.csv")
     with pa.OSFile(part.arrow_path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
         w.write_table(table)
-    Path(part.csv_path).write_bytes(csv_bytes)
+    write_csv(table, part.csv_path, header=False)
     return part
