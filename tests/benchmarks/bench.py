@@ -362,7 +362,18 @@ def ratios(results: list[SizeResult]) -> str:
     return out
 
 
-def machine() -> str:
+def src_state() -> str:
+    """Return HEAD, plus the uncommitted changes under src/ if any."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True,
+                              cwd=REPO).stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "src").replace("\n", ", ")
+    return git("rev-parse", "HEAD") + (f" (uncommitted in src/: {dirty})" if dirty else "")
+
+
+def machine(commit_before: str) -> str:
     import pyarrow
 
     cpu = "unknown"
@@ -371,24 +382,22 @@ def machine() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                            cwd=REPO).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], capture_output=True,
-                           text=True, cwd=REPO).stdout.strip()
+    commit = src_state()
     return (
         f"- machine: {os.cpu_count()} cores (nproc), "
         f"{psutil.virtual_memory().total / 2**30:.1f} GiB RAM, CPU {cpu}, {platform.system()} "
         f"{platform.release()}\n"
         f"- python {platform.python_version()}, pyarrow {pyarrow.__version__}\n"
-        f"- commit measured: {commit}" + (" (src/ had uncommitted changes: "
-                                          + ", ".join(dirty.split("\n")) + ")" if dirty else "")
+        + (f"- commit measured: {commit}" if commit == commit_before
+           else f"- src/ changed during the run: {commit_before} at the start, {commit} at the end")
     )
 
 
-def report(results: list[SizeResult], command: str, started: dt.datetime) -> str:
+def report(results: list[SizeResult], command: str, started: dt.datetime,
+           commit_before: str) -> str:
     return (
         f"### {started:%Y-%m-%d %H:%M} UTC\n\n"
-        f"```\n{command}\n```\n\n{machine()}\n\n{table(results)}\n\n{ratios(results)}\n"
+        f"```\n{command}\n```\n\n{machine(commit_before)}\n\n{table(results)}\n\n{ratios(results)}\n"
     )
 
 
@@ -413,12 +422,13 @@ def main(argv: list[str] | None = None) -> None:
     started = dt.datetime.now(dt.UTC)
     command = shlex.join(["python", *sys.argv]) if argv is None else shlex.join(argv)
     workdir = args.workdir.resolve()
+    commit_before = src_state()
     results = [
         bench_size(workdir, n, args.seed, r or args.repeat, args.skip_naive,
                    not args.no_incremental)
         for n, r in sorted(args.pages)
     ]
-    text = report(results, command, started)
+    text = report(results, command, started, commit_before)
     print("\n" + text)
     if args.append:
         with args.append.open("a", encoding="utf-8") as fh:
