@@ -14,8 +14,11 @@ SEED = REPO / "raw" / f"{SEED_ID}.txt"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-golden", action="store_true",
-                     help="Rewrite tests/golden/*.json from the parser's current output.")
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="Rewrite tests/golden/*.json from the parser's current output.",
+    )
 
 
 @pytest.fixture
@@ -75,7 +78,8 @@ def make_page(
     if boilerplate:
         lines += [
             "下载到本地 , 更方便阅读",
-            "声明 : 本文档内容版权归属内容提供方 , 如果您对本文有版权争议 , 可与客服联系进行内容授权或下架",
+            "声明 : 本文档内容版权归属内容提供方 , 如果您对本文有版权争议 , "
+            "可与客服联系进行内容授权或下架",
             "论文部分内容阅读",
         ]
     if byline is not None:

@@ -23,8 +23,13 @@ def test_build_writes_every_file_and_summary(raw_dir: Path, tmp_path: Path) -> N
     code, output = run("build", "--raw", str(raw_dir), "--out", str(out), "--workers", "1")
     assert code == 0, output
     assert output.splitlines()[0] == "1 pages: 1 rows, 0 rejects"
-    for name in ("corpus.parquet", "corpus.csv", "rejects.csv", "manifest.json",
-                 "hf/data/train-00000-of-00001.parquet"):
+    for name in (
+        "corpus.parquet",
+        "corpus.csv",
+        "rejects.csv",
+        "manifest.json",
+        "hf/data/train-00000-of-00001.parquet",
+    ):
         assert (out / name).is_file(), name
 
 
@@ -50,8 +55,10 @@ def test_empty_raw_folder_is_exit_2(tmp_path: Path) -> None:
     (tmp_path / "raw" / "notes.md").write_text("x")
     code, output = run("build", "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "d"))
     assert code == 2
-    assert output == (f"Error: no *.txt or *.txt.gz files under {str(tmp_path / 'raw')!r} "
-                      "(1 other files ignored)\n")
+    assert output == (
+        f"Error: no *.txt or *.txt.gz files under {str(tmp_path / 'raw')!r} "
+        "(1 other files ignored)\n"
+    )
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
@@ -127,8 +134,16 @@ def test_parse_prints_reject_and_exits_1(tmp_path: Path) -> None:
 def test_reasons_lists_every_code() -> None:
     code, output = run("reasons")
     assert code == 0
-    for reason in ("undecodable", "empty", "unrecognised_layout", "missing_title",
-                   "missing_body", "duplicate", "unreadable", "outside_raw"):
+    for reason in (
+        "undecodable",
+        "empty",
+        "unrecognised_layout",
+        "missing_title",
+        "missing_body",
+        "duplicate",
+        "unreadable",
+        "outside_raw",
+    ):
         assert reason in output
 
 

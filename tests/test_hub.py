@@ -101,22 +101,43 @@ def run(*args: str) -> tuple[int, str]:
 
 
 def test_push_makes_one_commit_with_every_hf_file(
-        built: tuple[Path, Path], dist: Path, fake_api: type[FakeApi]) -> None:
+    built: tuple[Path, Path], dist: Path, fake_api: type[FakeApi]
+) -> None:
     raw = built[0]
-    fake_api.remote_files = [".gitattributes", "README.md", "data/train-00000-of-00002.parquet",
-                             "data/train-00001-of-00002.parquet"]
-    code, output = run("push", "me/chinese-articles", "--out", str(dist), "--raw", str(raw),
-                       "--private", "--revision", "v2", "--commit-message", "Rebuild",
-                       "--token", "hf_test")
+    fake_api.remote_files = [
+        ".gitattributes",
+        "README.md",
+        "data/train-00000-of-00002.parquet",
+        "data/train-00001-of-00002.parquet",
+    ]
+    code, output = run(
+        "push",
+        "me/chinese-articles",
+        "--out",
+        str(dist),
+        "--raw",
+        str(raw),
+        "--private",
+        "--revision",
+        "v2",
+        "--commit-message",
+        "Rebuild",
+        "--token",
+        "hf_test",
+    )
     assert code == 0, output
     [api] = fake_api.instances
     assert api.token == "hf_test"
     names = [c[0] for c in api.calls]
     assert names == ["create_repo", "create_branch", "list_repo_files", "create_commit"]
-    assert api.calls[0][1:] == (("me/chinese-articles",),
-                                {"repo_type": "dataset", "private": True, "exist_ok": True})
-    assert api.calls[1][1:] == (("me/chinese-articles",),
-                                {"branch": "v2", "repo_type": "dataset", "exist_ok": True})
+    assert api.calls[0][1:] == (
+        ("me/chinese-articles",),
+        {"repo_type": "dataset", "private": True, "exist_ok": True},
+    )
+    assert api.calls[1][1:] == (
+        ("me/chinese-articles",),
+        {"branch": "v2", "repo_type": "dataset", "exist_ok": True},
+    )
     assert api.calls[2][2] == {"repo_type": "dataset", "revision": "v2"}
     _, args, kwargs = api.calls[3]
     assert args[0] == "me/chinese-articles"
@@ -135,12 +156,13 @@ def test_push_makes_one_commit_with_every_hf_file(
         "pushed 3 file(s), "
         f"{sum((dist / 'hf' / f).stat().st_size for f in HF_FILES):,} bytes, to "
         "datasets/me/chinese-articles (v2): "
-        "https://huggingface.co/datasets/me/chinese-articles/commit/abc123")
+        "https://huggingface.co/datasets/me/chinese-articles/commit/abc123"
+    )
 
 
 def test_push_defaults_main_public_no_branch(
-        built: tuple[Path, Path], dist: Path, fake_api: type[FakeApi],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    built: tuple[Path, Path], dist: Path, fake_api: type[FakeApi], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HF_TOKEN", "hf_env")
     result = hub.push(dist, "chinese-articles", stale=lambda: [])
     [api] = fake_api.instances
@@ -152,8 +174,9 @@ def test_push_defaults_main_public_no_branch(
     assert [f.path_in_repo for f in result.files] == HF_FILES
 
 
-def test_token_from_cached_login(dist: Path, fake_api: type[FakeApi],
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_token_from_cached_login(
+    dist: Path, fake_api: type[FakeApi], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import huggingface_hub
 
     monkeypatch.delenv("HF_TOKEN", raising=False)
@@ -163,89 +186,91 @@ def test_token_from_cached_login(dist: Path, fake_api: type[FakeApi],
 
 
 def test_dry_run_lists_files_and_creates_no_api(
-        built: tuple[Path, Path], dist: Path, monkeypatch: pytest.MonkeyPatch,
-        no_token: None) -> None:
+    built: tuple[Path, Path], dist: Path, monkeypatch: pytest.MonkeyPatch, no_token: None
+) -> None:
     import huggingface_hub
 
     monkeypatch.setattr(huggingface_hub, "HfApi", NoApi)
-    code, output = run("push", "me/chinese-articles", "--out", str(dist), "--raw",
-                       str(built[0]), "--dry-run")
+    code, output = run(
+        "push", "me/chinese-articles", "--out", str(dist), "--raw", str(built[0]), "--dry-run"
+    )
     assert code == 0, output
     lines = output.splitlines()
     assert lines[0].startswith("dry run: would upload 3 file(s)")
     plan = hub.plan(dist)
-    assert lines[1:] == [f"  {f.path_in_repo}  {f.size:,} bytes  sha256:{f.sha256}"
-                         for f in plan]
+    assert lines[1:] == [f"  {f.path_in_repo}  {f.size:,} bytes  sha256:{f.sha256}" for f in plan]
     assert [f.path_in_repo for f in plan] == HF_FILES
 
 
-def test_no_token_exits_2_with_one_line(built: tuple[Path, Path], dist: Path,
-                                        fake_api: type[FakeApi], no_token: None) -> None:
+def test_no_token_exits_2_with_one_line(
+    built: tuple[Path, Path], dist: Path, fake_api: type[FakeApi], no_token: None
+) -> None:
     code, output = run("push", "me/x", "--out", str(dist), "--raw", str(built[0]))
     assert code == 2
-    assert output == ("Error: no Hugging Face token: pass --token, set HF_TOKEN or run "
-                      "`hf auth login`\n")
+    assert output == (
+        "Error: no Hugging Face token: pass --token, set HF_TOKEN or run `hf auth login`\n"
+    )
     assert fake_api.instances == []
 
 
 @pytest.mark.parametrize("repo_id", ["bad id", "a/b/c", "me/na..me", "x-", "me/"])
-def test_bad_repo_id_exits_2(built: tuple[Path, Path], dist: Path, fake_api: type[FakeApi],
-                             repo_id: str) -> None:
-    code, output = run("push", repo_id, "--out", str(dist), "--raw", str(built[0]),
-                       "--token", "t")
+def test_bad_repo_id_exits_2(
+    built: tuple[Path, Path], dist: Path, fake_api: type[FakeApi], repo_id: str
+) -> None:
+    code, output = run("push", repo_id, "--out", str(dist), "--raw", str(built[0]), "--token", "t")
     assert code == 2
     assert output.startswith(f"Error: invalid repo id {repo_id!r}: ")
     assert output.count("\n") == 1
     assert fake_api.instances == []
 
 
-def test_stale_dist_exits_2(built: tuple[Path, Path], dist: Path,
-                            fake_api: type[FakeApi]) -> None:
+def test_stale_dist_exits_2(built: tuple[Path, Path], dist: Path, fake_api: type[FakeApi]) -> None:
     readme = dist / "hf" / "README.md"
     readme.write_text(readme.read_text(encoding="utf-8") + "edited\n", encoding="utf-8")
-    code, output = run("push", "me/x", "--out", str(dist), "--raw", str(built[0]),
-                       "--token", "t")
+    code, output = run("push", "me/x", "--out", str(dist), "--raw", str(built[0]), "--token", "t")
     assert code == 2
-    assert output == (f"Error: {str(dist)!r} is stale (1 file(s) differ from a fresh build, "
-                      f"e.g. {dist}/hf/README.md): run `corpus-export build` first\n")
+    assert output == (
+        f"Error: {str(dist)!r} is stale (1 file(s) differ from a fresh build, "
+        f"e.g. {dist}/hf/README.md): run `corpus-export build` first\n"
+    )
     assert fake_api.instances == []
 
 
-def test_missing_hf_folder_exits_2(built: tuple[Path, Path], dist: Path,
-                                   fake_api: type[FakeApi]) -> None:
+def test_missing_hf_folder_exits_2(
+    built: tuple[Path, Path], dist: Path, fake_api: type[FakeApi]
+) -> None:
     shutil.rmtree(dist / "hf")
-    code, output = run("push", "me/x", "--out", str(dist), "--raw", str(built[0]),
-                       "--token", "t")
+    code, output = run("push", "me/x", "--out", str(dist), "--raw", str(built[0]), "--token", "t")
     assert code == 2
-    assert output == (f"Error: no hf/ folder in {str(dist)!r}: run `corpus-export build` "
-                      "first\n")
+    assert output == (f"Error: no hf/ folder in {str(dist)!r}: run `corpus-export build` first\n")
 
 
 def test_missing_raw_exits_2(dist: Path, tmp_path: Path, fake_api: type[FakeApi]) -> None:
-    code, output = run("push", "me/x", "--out", str(dist), "--raw", str(tmp_path / "nope"),
-                       "--token", "t")
+    code, output = run(
+        "push", "me/x", "--out", str(dist), "--raw", str(tmp_path / "nope"), "--token", "t"
+    )
     assert code == 2
     assert output.startswith("Error: cannot check that ")
     assert output.count("\n") == 1
 
 
-def test_hub_http_error_exits_2(built: tuple[Path, Path], dist: Path,
-                                fake_api: type[FakeApi]) -> None:
+def test_hub_http_error_exits_2(
+    built: tuple[Path, Path], dist: Path, fake_api: type[FakeApi]
+) -> None:
     from types import SimpleNamespace
 
     from huggingface_hub.errors import HfHubHTTPError
 
     response = SimpleNamespace(headers={}, request=None, status_code=403)
     fake_api.fail_with = HfHubHTTPError("403 Forbidden: no write access\nmore", response=response)
-    code, output = run("push", "me/x", "--out", str(dist), "--raw", str(built[0]),
-                       "--token", "t")
+    code, output = run("push", "me/x", "--out", str(dist), "--raw", str(built[0]), "--token", "t")
     assert code == 2
-    assert output == ("Error: the Hub refused the push to 'me/x': 403 Forbidden: no write "
-                      "access\n")
+    assert output == ("Error: the Hub refused the push to 'me/x': 403 Forbidden: no write access\n")
 
 
-def test_offline_mode_refuses(dist: Path, fake_api: type[FakeApi],
-                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_mode_refuses(
+    dist: Path, fake_api: type[FakeApi], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
     with pytest.raises(CorpusExportError, match="HF_HUB_OFFLINE"):
         hub.push(dist, "me/x", token="t")
@@ -253,8 +278,10 @@ def test_offline_mode_refuses(dist: Path, fake_api: type[FakeApi],
 
 
 @pytest.mark.hub
-@pytest.mark.skipif(not os.environ.get("CORPUS_EXPORT_HUB_REPO"),
-                    reason="set CORPUS_EXPORT_HUB_REPO=namespace/name (and HF_TOKEN) to push")
+@pytest.mark.skipif(
+    not os.environ.get("CORPUS_EXPORT_HUB_REPO"),
+    reason="set CORPUS_EXPORT_HUB_REPO=namespace/name (and HF_TOKEN) to push",
+)
 def test_real_push(built: tuple[Path, Path]) -> None:  # pragma: no cover - needs the network
     from huggingface_hub import HfApi
 

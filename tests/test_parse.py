@@ -132,7 +132,10 @@ def test_utf8_with_bom(page: PageMaker) -> None:
         (b"\xff\xfe\xfa\xfb\x80", Reason.UNDECODABLE),
         (b"title\x00body", Reason.UNDECODABLE),
         (b"Hello world\nThis is a blog post.\n", Reason.UNRECOGNISED_LAYOUT),
-        ("来源 :党员生活 | 被引量 : 0次\n论文部分内容阅读\n  正文。\n".encode(), Reason.MISSING_TITLE),
+        (
+            "来源 :党员生活 | 被引量 : 0次\n论文部分内容阅读\n  正文。\n".encode(),
+            Reason.MISSING_TITLE,
+        ),
         ("下载到本地 , 更方便阅读\n论文部分内容阅读\n  正文。\n".encode(), Reason.MISSING_TITLE),
         ("标题\n来源 :党员生活\n论文部分内容阅读\n其他文献\n摘要\n".encode(), Reason.MISSING_BODY),
         ("标题\n来源 :党员生活\n论文部分内容阅读\n  (作者系某人)\n".encode(), Reason.MISSING_BODY),

@@ -21,22 +21,47 @@ REPO = Path(__file__).resolve().parents[1]
 #: valid Hub values (huggingface.co/docs/hub/datasets-cards and the Hub's task list)
 HUB_SIZE_CATEGORIES = {label for _, label in publish.SIZE_BUCKETS} | {"n>1T"}
 HUB_TASK_CATEGORIES = {
-    "text-generation", "text-classification", "token-classification", "fill-mask",
-    "summarization", "translation", "question-answering", "feature-extraction",
-    "sentence-similarity", "zero-shot-classification", "text-retrieval",
+    "text-generation",
+    "text-classification",
+    "token-classification",
+    "fill-mask",
+    "summarization",
+    "translation",
+    "question-answering",
+    "feature-extraction",
+    "sentence-similarity",
+    "zero-shot-classification",
+    "text-retrieval",
 }
 HOSTILE_TITLE = "--- a: b | c # x <script>alert(1)</script> `code` \\ end"
 HOSTILE_SOURCE = "&anchor *alias !tag %YAML ? key: - [x] {y} <b>|"
 LONG = 140_000  # past the csv module's default field size limit (131072)
 
 
-def page(title: str, *, source: str = "党员生活", citations: str = "3次",
-         paragraphs: tuple[str, ...] = ("第一段正文内容。", "第二段正文内容。"),
-         teasers: tuple[str, ...] = ("其他文章一的摘要",)) -> str:
-    header = f"来源 :{source} | 被引量 : {citations} | 上传用户:user01" if citations \
+def page(
+    title: str,
+    *,
+    source: str = "党员生活",
+    citations: str = "3次",
+    paragraphs: tuple[str, ...] = ("第一段正文内容。", "第二段正文内容。"),
+    teasers: tuple[str, ...] = ("其他文章一的摘要",),
+) -> str:
+    header = (
+        f"来源 :{source} | 被引量 : {citations} | 上传用户:user01"
+        if citations
         else f"来源 :{source} | 上传用户:user01"
-    lines = [title, "", header, "下载到本地 , 更方便阅读", "论文部分内容阅读",
-             *(f"  {p}" for p in paragraphs), "  (作者系某某大学教授)", "其他文献", *teasers]
+    )
+    lines = [
+        title,
+        "",
+        header,
+        "下载到本地 , 更方便阅读",
+        "论文部分内容阅读",
+        *(f"  {p}" for p in paragraphs),
+        "  (作者系某某大学教授)",
+        "其他文献",
+        *teasers,
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -45,12 +70,18 @@ def make_raw(root: Path, *, hostile: bool = False) -> Path:
     shutil.copytree(REPO / "raw", raw)
     if hostile:
         (raw / "0000_hostile.txt").write_text(
-            page(HOSTILE_TITLE, source=HOSTILE_SOURCE, citations="",
-                 teasers=("=HYPERLINK(\"x\")", "-1", "@who", "'quoted")), encoding="utf-8")
+            page(
+                HOSTILE_TITLE,
+                source=HOSTILE_SOURCE,
+                citations="",
+                teasers=('=HYPERLINK("x")', "-1", "@who", "'quoted"),
+            ),
+            encoding="utf-8",
+        )
         (raw / "002_long.txt").write_text(
-            page("+长文", paragraphs=("长" * LONG, "null", "NA")), encoding="utf-8")
-        (raw / "003_formula.txt").write_text(page("=SUM(A1:A2)", source="-来源"),
-                                             encoding="utf-8")
+            page("+长文", paragraphs=("长" * LONG, "null", "NA")), encoding="utf-8"
+        )
+        (raw / "003_formula.txt").write_text(page("=SUM(A1:A2)", source="-来源"), encoding="utf-8")
         (raw / "004_empty.txt").write_bytes(b"")
         (raw / "005_dup.txt").write_text(page("=SUM(A1:A2)", source="-来源"), encoding="utf-8")
     return raw
@@ -99,8 +130,9 @@ def test_card_metadata_values(built: tuple[Path, Path, BuildResult]) -> None:
     assert meta["size_categories"] == ["n<1K"]
     assert set(meta["size_categories"]) <= HUB_SIZE_CATEGORIES
     assert set(meta["task_categories"]) <= HUB_TASK_CATEGORIES
-    assert meta["configs"] == [{"config_name": "default",
-                                "data_files": [{"split": "train", "path": "data/train-*"}]}]
+    assert meta["configs"] == [
+        {"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}
+    ]
     info = meta["dataset_info"]
     assert info["features"] == schema.hf_feature_dicts()
     assert info["splits"][0]["name"] == "train"
@@ -109,15 +141,25 @@ def test_card_metadata_values(built: tuple[Path, Path, BuildResult]) -> None:
 
 
 def test_card_parses_as_dataset_card_and_round_trips(
-        built: tuple[Path, Path, BuildResult], tmp_path: Path) -> None:
+    built: tuple[Path, Path, BuildResult], tmp_path: Path
+) -> None:
     from huggingface_hub import DatasetCard, DatasetCardData
 
     out, _, _ = built
     card = DatasetCard.load(out / "hf" / "README.md")
     assert isinstance(card.data, DatasetCardData)
     data = card.data.to_dict()
-    for key in ("pretty_name", "language", "license", "license_name", "license_link",
-                "task_categories", "size_categories", "configs", "dataset_info"):
+    for key in (
+        "pretty_name",
+        "language",
+        "license",
+        "license_name",
+        "license_link",
+        "task_categories",
+        "size_categories",
+        "configs",
+        "dataset_info",
+    ):
         assert key in data, key
     assert card.data.pretty_name == publish.PRETTY_NAME
     card.save(tmp_path / "README.md")
@@ -129,37 +171,66 @@ def test_card_parses_as_dataset_card_and_round_trips(
 def test_card_body_sections_and_checksums(built: tuple[Path, Path, BuildResult]) -> None:
     out, _, result = built
     _, body = split_card((out / "hf" / "README.md").read_text(encoding="utf-8"))
-    for heading in ("## Summary", "## Where the pages come from", "## How rows are derived",
-                    "## Fields", "## Statistics", "## Files and how to load them",
-                    "## Regenerating and checking", "## Licensing and copyright",
-                    "## Known limitations"):
+    for heading in (
+        "## Summary",
+        "## Where the pages come from",
+        "## How rows are derived",
+        "## Fields",
+        "## Statistics",
+        "## Files and how to load them",
+        "## Regenerating and checking",
+        "## Licensing and copyright",
+        "## Known limitations",
+    ):
         assert heading in body
     assert schema.card_table(result.examples) in body
     for reason in Reason:
         assert f"| `{reason}` |" in body
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     for name in publish.DATA_FILES:
-        assert f"| `{name}` | {manifest['files'][name]['bytes']:,} | " \
-               f"`{manifest['files'][name]['sha256']}` |" in body
-    for needle in ('pd.read_parquet("dist/corpus.parquet")', "keep_default_na=False",
-                   'na_values=[""]', "json.loads", "csv.field_size_limit",
-                   'load_dataset("dist/hf"', "FROM 'dist/corpus.parquet'", "pl.read_parquet",
-                   "corpus-export build"):
+        assert (
+            f"| `{name}` | {manifest['files'][name]['bytes']:,} | "
+            f"`{manifest['files'][name]['sha256']}` |" in body
+        )
+    for needle in (
+        'pd.read_parquet("dist/corpus.parquet")',
+        "keep_default_na=False",
+        'na_values=[""]',
+        "json.loads",
+        "csv.field_size_limit",
+        'load_dataset("dist/hf"',
+        "FROM 'dist/corpus.parquet'",
+        "pl.read_parquet",
+        "corpus-export build",
+    ):
         assert needle in body, needle
     assert not re.search(r"20\d\d-\d\d-\d\d", body), "no dates in the card"
 
 
-@pytest.mark.parametrize(("rows", "label"), [
-    (0, "n<1K"), (999, "n<1K"), (1000, "1K<n<10K"), (99_999, "10K<n<100K"),
-    (100_000, "100K<n<1M"), (5_000_000, "1M<n<10M"), (10**12, "n>1T"),
-])
+@pytest.mark.parametrize(
+    ("rows", "label"),
+    [
+        (0, "n<1K"),
+        (999, "n<1K"),
+        (1000, "1K<n<10K"),
+        (99_999, "10K<n<100K"),
+        (100_000, "100K<n<1M"),
+        (5_000_000, "1M<n<10M"),
+        (10**12, "n>1T"),
+    ],
+)
 def test_size_category(rows: int, label: str) -> None:
     assert publish.size_category(rows) == label
 
 
 def test_front_matter_survives_yaml_special_values() -> None:
-    meta = {"pretty_name": HOSTILE_TITLE, "x": HOSTILE_SOURCE, "y": "yes", "z": "null",
-            "w": "--- \n---\nkey: v"}
+    meta = {
+        "pretty_name": HOSTILE_TITLE,
+        "x": HOSTILE_SOURCE,
+        "y": "yes",
+        "z": "null",
+        "w": "--- \n---\nkey: v",
+    }
     text = publish.front_matter(meta) + "body\n"
     parsed, body = split_card(text)
     assert parsed == meta
@@ -167,7 +238,8 @@ def test_front_matter_survives_yaml_special_values() -> None:
 
 
 def test_hostile_page_text_breaks_neither_front_matter_nor_tables(
-        hostile: tuple[Path, Path, BuildResult], built: tuple[Path, Path, BuildResult]) -> None:
+    hostile: tuple[Path, Path, BuildResult], built: tuple[Path, Path, BuildResult]
+) -> None:
     from huggingface_hub import DatasetCard
 
     _, card_path, result = hostile
@@ -175,8 +247,9 @@ def test_hostile_page_text_breaks_neither_front_matter_nor_tables(
     meta, body = split_card(text)
     plain_meta, _ = split_card(built[1].read_text(encoding="utf-8"))
     # same keys and values except the sizes
-    assert {k: v for k, v in meta.items() if k != "dataset_info"} == \
-        {k: v for k, v in plain_meta.items() if k != "dataset_info"}
+    assert {k: v for k, v in meta.items() if k != "dataset_info"} == {
+        k: v for k, v in plain_meta.items() if k != "dataset_info"
+    }
     assert DatasetCard(text).data.to_dict()["license"] == "other"
     assert "<script>" not in body
     assert "&lt;script&gt;" in body  # the hostile source is in the top-sources table
@@ -197,8 +270,9 @@ def test_hostile_page_text_breaks_neither_front_matter_nor_tables(
 # 🤗 datasets
 
 
-def test_load_dataset_offline(built: tuple[Path, Path, BuildResult], tmp_path: Path,
-                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_load_dataset_offline(
+    built: tuple[Path, Path, BuildResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     import datasets
@@ -219,12 +293,18 @@ def test_load_dataset_offline(built: tuple[Path, Path, BuildResult], tmp_path: P
 
 
 def test_publication_is_byte_identical_across_builds(
-        built: tuple[Path, Path, BuildResult], tmp_path: Path) -> None:
+    built: tuple[Path, Path, BuildResult], tmp_path: Path
+) -> None:
     out, card, _ = built
     out2, card2, _ = do_build(tmp_path)
     assert card.read_bytes() == card2.read_bytes()
-    for name in ("hf/README.md", "hf/LICENSE.md", publish.DATAPACKAGE, publish.CROISSANT,
-                 "manifest.json"):
+    for name in (
+        "hf/README.md",
+        "hf/LICENSE.md",
+        publish.DATAPACKAGE,
+        publish.CROISSANT,
+        "manifest.json",
+    ):
         assert (out / name).read_bytes() == (out2 / name).read_bytes(), name
 
 
@@ -278,8 +358,9 @@ def test_csv_reading_recipe_of_the_card(hostile: tuple[Path, Path, BuildResult])
     import pandas as pd
 
     out, _, _ = hostile
-    df = pd.read_csv(out / "corpus.csv", keep_default_na=False, na_values=[""],
-                     dtype={"citations": "Int32"})
+    df = pd.read_csv(
+        out / "corpus.csv", keep_default_na=False, na_values=[""], dtype={"citations": "Int32"}
+    )
     for col in ["id", "title", "source", "uploader", "author", "body", "sha256"]:
         df[col] = df[col].map(lambda s: s[1:] if isinstance(s, str) and s.startswith("'") else s)
     df["teasers"] = df["teasers"].map(json.loads)
@@ -288,8 +369,11 @@ def test_csv_reading_recipe_of_the_card(hostile: tuple[Path, Path, BuildResult])
     assert len(got) == len(want)
     for g, w in zip(got, want, strict=True):
         for key in ("id", "title", "source", "body", "teasers"):
-            gv = None if g[key] is pd.NA or (isinstance(g[key], float) and g[key] != g[key]) \
+            gv = (
+                None
+                if g[key] is pd.NA or (isinstance(g[key], float) and g[key] != g[key])
                 else g[key]
+            )
             assert gv == w[key], (w["id"], key)
         assert (None if g["citations"] is pd.NA else g["citations"]) == w["citations"]
 
@@ -300,8 +384,9 @@ def test_csv_reading_recipe_of_the_card(hostile: tuple[Path, Path, BuildResult])
 
 @pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated")  # rdflib, via mlcroissant
 @pytest.mark.filterwarnings("ignore:The inplace keyword")  # pandas 3, via mlcroissant
-def test_croissant_validates_and_reads_records(hostile: tuple[Path, Path, BuildResult],
-                                               caplog: pytest.LogCaptureFixture) -> None:
+def test_croissant_validates_and_reads_records(
+    hostile: tuple[Path, Path, BuildResult], caplog: pytest.LogCaptureFixture
+) -> None:
     import mlcroissant as mlc
 
     out, _, _ = hostile
@@ -331,6 +416,11 @@ def test_croissant_cli_validate(built: tuple[Path, Path, BuildResult]) -> None:
 
     out, _, _ = built
     exe = Path(sys.executable).with_name("mlcroissant")
-    proc = subprocess.run([str(exe), "validate", "--jsonld", str(out / publish.CROISSANT)],
-                          capture_output=True, text=True, check=False, timeout=120)
+    proc = subprocess.run(
+        [str(exe), "validate", "--jsonld", str(out / publish.CROISSANT)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr

@@ -25,6 +25,8 @@ def test_page_id_strips_only_the_extension() -> None:
     assert page_id("x/y.txt") == "x/y"
     assert page_id("x/y.txt.gz") == "x/y"
     assert page_id("x/y.v2.txt") == "x/y.v2"
+    assert page_id("x/y.txt.txt") == "x/y.txt"
+    assert page_id("x/.txt") == "x/%2Etxt"
 
 
 def test_sorted_by_id(tmp_path: Path) -> None:

@@ -45,7 +45,8 @@ def make_page(
         "",
         f"来源 :{source} | 被引量 : {citations}次 | 上传用户:user01",
         "下载到本地 , 更方便阅读",
-        "声明 : 本文档内容版权归属内容提供方 , 如果您对本文有版权争议 , 可与客服联系进行内容授权或下架",
+        "声明 : 本文档内容版权归属内容提供方 , 如果您对本文有版权争议 , "
+        "可与客服联系进行内容授权或下架",
         "论文部分内容阅读",
         *("  " + p for p in paragraphs),
         *(["  " + note] if note else []),
@@ -66,8 +67,11 @@ def row_or_reject(data: bytes) -> Page | Rejected:
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 # --- pathological pages ----------------------------------------------------------------------
@@ -180,8 +184,13 @@ def test_gzip_pages() -> None:
     good = gzip.compress(text)
     assert gunzip(good) == text
     assert gunzip(good + gzip.compress(b"more")) == text + b"more"
-    for bad in (good[:-5], good[: len(good) // 2], b"not gzip at all", b"\x1f\x8b" + b"\x00" * 20,
-                good + b"trailing garbage"):
+    for bad in (
+        good[:-5],
+        good[: len(good) // 2],
+        b"not gzip at all",
+        b"\x1f\x8b" + b"\x00" * 20,
+        good + b"trailing garbage",
+    ):
         with pytest.raises(Rejected) as exc:
             gunzip(bad)
         assert exc.value.reason == Reason.UNDECODABLE
@@ -200,16 +209,26 @@ def outcome(out: Path) -> tuple[dict[str, dict[str, object]], dict[str, str]]:
     rows = {r["id"]: r for r in pq.read_table(out / "corpus.parquet").to_pylist()}
     import pyarrow.csv as pacsv
 
-    rej = pacsv.read_csv(out / "rejects.csv",
-                         parse_options=pacsv.ParseOptions(newlines_in_values=True)).to_pylist()
+    rej = pacsv.read_csv(
+        out / "rejects.csv", parse_options=pacsv.ParseOptions(newlines_in_values=True)
+    ).to_pylist()
     return rows, {r["id"]: r["reason"] for r in rej}
 
 
 def test_odd_raw_tree(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     outside = write(tmp_path / "elsewhere" / "secret.txt", make_page("外面"))
-    names = ["with space.txt", "中文 名.txt", "new\nline.txt", "=formula.txt", "a\\b.txt",
-             "deep/er/x.txt.gz", ".txt", "twice.txt.txt", "...txt"]
+    names = [
+        "with space.txt",
+        "中文 名.txt",
+        "new\nline.txt",
+        "=formula.txt",
+        "a\\b.txt",
+        "deep/er/x.txt.gz",
+        ".txt",
+        "twice.txt.txt",
+        "...txt",
+    ]
     for i, name in enumerate(names):
         text = make_page(f"标题{i}", paragraphs=(f"正文{i}。",)).encode()
         write(raw / name, gzip.compress(text) if name.endswith(".gz") else text)
@@ -232,10 +251,12 @@ def test_odd_raw_tree(tmp_path: Path) -> None:
     rows, rejects = outcome(out)
 
     # every *.txt / *.txt.gz entry, link or not, is exactly one row or one reject
-    entries = [os.fsdecode(os.path.relpath(os.path.join(d, n), os.fsencode(str(raw))))
-               for d, dirs, files in os.walk(os.fsencode(str(raw)))
-               for n in files + [x for x in dirs if os.path.islink(os.path.join(d, x))]
-               if n.endswith((b".txt", b".txt.gz"))]
+    entries = [
+        os.fsdecode(os.path.relpath(os.path.join(d, n), os.fsencode(str(raw))))
+        for d, dirs, files in os.walk(os.fsencode(str(raw)))
+        for n in files + [x for x in dirs if os.path.islink(os.path.join(d, x))]
+        if n.endswith((b".txt", b".txt.gz"))
+    ]
     assert result.files_seen == len(entries) == len(rows) + len(rejects)
     assert set(rows) | set(rejects) == {page_id(e) for e in entries}
     assert not set(rows) & set(rejects)
@@ -246,7 +267,7 @@ def test_odd_raw_tree(tmp_path: Path) -> None:
     assert rows["a%5Cb"]["title"] == "标题4"
     assert rows["deep/er/x"]["title"] == "标题5"
     assert rows["%2Etxt"]["title"] == "标题6"
-    assert rows["twice"]["title"] == "标题7"
+    assert rows["twice.txt"]["title"] == "标题7"  # only the one extension goes
     assert rows[".."]["title"] == "标题8"
     assert rows["bad%FF%FE"]["title"] == "坏名字"
     assert rejects["zz-inside"] == Reason.DUPLICATE  # followed: same page as "with space"
@@ -262,9 +283,11 @@ def test_odd_raw_tree(tmp_path: Path) -> None:
     assert validate_export(out) == []
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
-                    reason="root reads a chmod 000 file anyway; the FIFO in "
-                    "test_odd_raw_tree covers the unreadable path")
+@pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0,
+    reason="root reads a chmod 000 file anyway; the FIFO in "
+    "test_odd_raw_tree covers the unreadable path",
+)
 def test_permission_denied_is_unreadable(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     write(raw / "ok.txt", make_page())
@@ -293,13 +316,26 @@ def test_raw_folder_that_is_a_symlink(tmp_path: Path) -> None:
 def test_page_text_is_data(tmp_path: Path) -> None:
     """Format strings, paths and code in a page reach the row verbatim and do nothing else."""
     raw = tmp_path / "raw"
-    hostile = ["{0}{__class__}", "%s%n%x", "../../../etc/passwd", "/abs/path", "${HOME}",
-               "__import__('os').system('touch pwned')", "=cmd|' /C calc'!A0", "@SUM(1+1)",
-               "+1", "-1"]
+    hostile = [
+        "{0}{__class__}",
+        "%s%n%x",
+        "../../../etc/passwd",
+        "/abs/path",
+        "${HOME}",
+        "__import__('os').system('touch pwned')",
+        "=cmd|' /C calc'!A0",
+        "@SUM(1+1)",
+        "+1",
+        "-1",
+    ]
     for i, text in enumerate(hostile):
         # a | in the source would split the header line: that is the template, not a bug
-        write(raw / f"{i:02d}.txt", make_page(text, source=text.replace("|", "/"),
-                                              paragraphs=(text + "。",), teasers=(text,)))
+        write(
+            raw / f"{i:02d}.txt",
+            make_page(
+                text, source=text.replace("|", "/"), paragraphs=(text + "。",), teasers=(text,)
+            ),
+        )
     before = snapshot(tmp_path)
     out = tmp_path / "dist"
     build(raw, out, workers=1)
@@ -311,8 +347,9 @@ def test_page_text_is_data(tmp_path: Path) -> None:
     assert not (tmp_path / "pwned").exists()
     after = snapshot(tmp_path)
     # the build writes dist/ and the card beside it (CARD.md), nothing else
-    assert {k: v for k, v in after.items() if not k.startswith("dist/") and k != "CARD.md"} \
-        == before
+    assert {
+        k: v for k, v in after.items() if not k.startswith("dist/") and k != "CARD.md"
+    } == before
     csv = (out / "corpus.csv").read_text(encoding="utf-8")
     for line in csv.splitlines()[1:]:
         for cell in line.split(","):
@@ -353,9 +390,9 @@ def assert_intact(out: Path, card: Path, old: dict[str, bytes]) -> None:
     assert not list(out.parent.glob("dist.old-*"))
 
 
-def test_exception_mid_build_keeps_previous(previous: tuple[Path, Path, dict[str, bytes]],
-                                            tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_exception_mid_build_keeps_previous(
+    previous: tuple[Path, Path, dict[str, bytes]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out, card, old = previous
     make_raw(tmp_path / "big", 600)
     b = sys.modules["corpus_export.build"]  # the package's `build` attribute is the function
@@ -374,9 +411,9 @@ def test_exception_mid_build_keeps_previous(previous: tuple[Path, Path, dict[str
     assert_intact(out, card, old)
 
 
-def test_disk_full_at_manifest_keeps_previous(previous: tuple[Path, Path, dict[str, bytes]],
-                                              tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_disk_full_at_manifest_keeps_previous(
+    previous: tuple[Path, Path, dict[str, bytes]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out, card, old = previous
     make_raw(tmp_path / "big", 20)
     b = sys.modules["corpus_export.build"]
@@ -393,7 +430,10 @@ def test_disk_full_at_manifest_keeps_previous(previous: tuple[Path, Path, dict[s
 def start_build(tmp_path: Path, raw: Path, out: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [str(EXE), "build", "--raw", str(raw), "--out", str(out), "--workers", "2", "-q"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
 
 
@@ -403,16 +443,19 @@ def wait_until_writing(proc: subprocess.Popen[bytes], out: Path, timeout: float 
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"build ended (rc {proc.returncode}) before it could be interrupted")
-        if any(s.is_dir() and any((s / ".parts").glob("part-*"))
-               for s in out.parent.glob(f"{out.name}.tmp-*")):
+        if any(
+            s.is_dir() and any((s / ".parts").glob("part-*"))
+            for s in out.parent.glob(f"{out.name}.tmp-*")
+        ):
             return
         time.sleep(0.005)
     pytest.fail("build never started writing")
 
 
 @pytest.mark.slow
-def test_sigkill_mid_build_keeps_previous(previous: tuple[Path, Path, dict[str, bytes]],
-                                          tmp_path: Path) -> None:
+def test_sigkill_mid_build_keeps_previous(
+    previous: tuple[Path, Path, dict[str, bytes]], tmp_path: Path
+) -> None:
     out, card, old = previous
     make_raw(tmp_path / "big", 3000)
     proc = start_build(tmp_path, tmp_path / "big", out)
@@ -432,8 +475,9 @@ def test_sigkill_mid_build_keeps_previous(previous: tuple[Path, Path, dict[str, 
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_workers_and_leaves_previous(previous: tuple[Path, Path, dict[str, bytes]],
-                                                  tmp_path: Path) -> None:
+def test_ctrl_c_stops_workers_and_leaves_previous(
+    previous: tuple[Path, Path, dict[str, bytes]], tmp_path: Path
+) -> None:
     psutil = pytest.importorskip("psutil")
     out, card, old = previous
     make_raw(tmp_path / "big", 3000)
@@ -512,8 +556,10 @@ def rewrite(dist: Path, rel: str, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
     manifest_path = dist / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    manifest["files"][rel] = {"sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-                              "bytes": path.stat().st_size}
+    manifest["files"][rel] = {
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "bytes": path.stat().st_size,
+    }
     manifest_path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
 
 

@@ -6,8 +6,20 @@ import pyarrow as pa
 
 from corpus_export import schema
 
-CONTRACT = ["id", "title", "source", "citations", "uploader", "author", "body",
-            "paragraph_count", "body_chars", "teasers", "teaser_count", "sha256"]
+CONTRACT = [
+    "id",
+    "title",
+    "source",
+    "citations",
+    "uploader",
+    "author",
+    "body",
+    "paragraph_count",
+    "body_chars",
+    "teasers",
+    "teaser_count",
+    "sha256",
+]
 
 
 def test_contract_columns_in_order() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .build import BuildResult, build  # noqa: E402
-from .errors import CorpusExportError, Reason, Rejected, ValidationError  # noqa: E402
-from .parse import Page, parse_page  # noqa: E402
+from .build import BuildResult, build
+from .errors import CorpusExportError, Reason, Rejected, ValidationError
+from .parse import Page, parse_page
 
 __all__ = [
     "BuildResult",

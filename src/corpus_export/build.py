@@ -10,7 +10,7 @@ import shutil
 import signal
 import tempfile
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,8 +39,15 @@ PARQUET_OPTIONS: dict[str, Any] = {
     "compression_level": 1,
     # Dictionaries only where values repeat; long unique text would waste a failed attempt.
     "use_dictionary": ["source", "uploader", "author", "citations"],
-    "write_statistics": ["id", "source", "citations", "uploader", "paragraph_count",
-                         "body_chars", "teaser_count"],
+    "write_statistics": [
+        "id",
+        "source",
+        "citations",
+        "uploader",
+        "paragraph_count",
+        "body_chars",
+        "teaser_count",
+    ],
 }
 
 Progress = Callable[[int], None]
@@ -183,8 +190,9 @@ class Assembler:
 
     def __init__(self, stage: Path, n_files: int, total_raw: int, shard_bytes: int) -> None:
         self.stage = stage
-        self.writer = pq.ParquetWriter(stage / CORPUS_PARQUET, schema.arrow_schema(),
-                                       **PARQUET_OPTIONS)
+        self.writer = pq.ParquetWriter(
+            stage / CORPUS_PARQUET, schema.arrow_schema(), **PARQUET_OPTIONS
+        )
         self.csv = (stage / CORPUS_CSV).open("wb")
         write_csv(schema.arrow_schema().empty_table(), self.csv, header=True)
         self.seen = SeenTable(n_files)
@@ -202,8 +210,9 @@ class Assembler:
         if self.n_shards > 1:
             hf_data = stage / HF_DIR / "data"
             hf_data.mkdir(parents=True, exist_ok=True)
-            self.shards = [_ShardStream(hf_data / _shard_name(i, self.n_shards))
-                           for i in range(self.n_shards)]
+            self.shards = [
+                _ShardStream(hf_data / _shard_name(i, self.n_shards)) for i in range(self.n_shards)
+            ]
 
     def add(self, part: Part) -> None:
         table = _read_part(part)
@@ -291,8 +300,12 @@ class Assembler:
                 rej, pos = r
                 assert kept_ids is not None
                 kept = kept_ids[pos].as_py()
-                r = RejectRow(rej.id, rej.path, rej.reason,
-                              f"same title and body as {kept!r} (kept: the smaller id)")
+                r = RejectRow(
+                    rej.id,
+                    rej.path,
+                    rej.reason,
+                    f"same title and body as {kept!r} (kept: the smaller id)",
+                )
             rows.append(r)
         table = pa.table(
             {
@@ -378,8 +391,14 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def run_local(root: Path | str, tasks: list[list[list[RawFile]]], part_dir: Path, workers: int,
-              progress: Progress, cache_dir: Path | None) -> Iterator[Part]:
+def run_local(
+    root: Path | str,
+    tasks: list[list[list[RawFile]]],
+    part_dir: Path,
+    workers: int,
+    progress: Progress,
+    cache_dir: Path | None,
+) -> Generator[Part, None, None]:
     """Yield the Parts of all tasks in order, parsed by `workers` processes."""
     cache = str(cache_dir) if cache_dir else None
     if workers <= 1 or len(tasks) <= 1:
@@ -396,8 +415,12 @@ def run_local(root: Path | str, tasks: list[list[list[RawFile]]], part_dir: Path
 
         def submit_next() -> None:
             for i, task in todo:
-                window.append((sum(map(len, task)), pool.apply_async(
-                    process_batch, (str(root), task, str(part_dir), i, cache))))
+                window.append(
+                    (
+                        sum(map(len, task)),
+                        pool.apply_async(process_batch, (str(root), task, str(part_dir), i, cache)),
+                    )
+                )
                 return
 
         for _ in range(2 * workers + 1):
@@ -451,10 +474,18 @@ def build(
         on_total(len(scan.files))
     stage = _make_stage(out_dir)
     try:
-        result = _build_into(stage, raw, scan.files, scan.ignored, workers=workers,
-                             engine=engine, scheduler=scheduler, shard_bytes=shard_bytes,
-                             cache_dir=Path(cache_dir) if cache_dir else None,
-                             progress=progress or (lambda n: None))
+        result = _build_into(
+            stage,
+            raw,
+            scan.files,
+            scan.ignored,
+            workers=workers,
+            engine=engine,
+            scheduler=scheduler,
+            shard_bytes=shard_bytes,
+            cache_dir=Path(cache_dir) if cache_dir else None,
+            progress=progress or (lambda n: None),
+        )
         card_text = _publish(stage, result)
         write_manifest(stage, result)
         _swap_in(stage, out_dir, card, card_text)
@@ -465,27 +496,42 @@ def build(
     return result
 
 
-def _build_into(stage: Path, raw_dir: Path | str, files: list[RawFile], ignored: int, *,
-                workers: int | None, engine: str, scheduler: str | None, shard_bytes: int,
-                cache_dir: Path | None, progress: Progress) -> BuildResult:
+def _build_into(
+    stage: Path,
+    raw_dir: Path | str,
+    files: list[RawFile],
+    ignored: int,
+    *,
+    workers: int | None,
+    engine: str,
+    scheduler: str | None,
+    shard_bytes: int,
+    cache_dir: Path | None,
+    progress: Progress,
+) -> BuildResult:
     root = raw_dir if isinstance(raw_dir, str) else raw_dir.resolve()
     total_raw = sum(f.size for f in files)
     tasks = plan_tasks(files)
     part_dir = stage / ".parts"
     part_dir.mkdir()
     asm = Assembler(stage, len(files), total_raw, shard_bytes)
+    parts: Generator[Part, None, None]
     try:
         if engine == "dask":
             from .distributed import run_dask
 
             parts = run_dask(root, tasks, scheduler=scheduler, progress=progress)
         elif engine == "local":
-            parts = run_local(root, tasks, part_dir, workers or os.cpu_count() or 1, progress,
-                              cache_dir)
+            parts = run_local(
+                root, tasks, part_dir, workers or os.cpu_count() or 1, progress, cache_dir
+            )
         else:
             raise CorpusExportError(f"unknown engine {engine!r}: use 'local' or 'dask'")
-        for part in parts:
-            asm.add(part)
+        try:
+            for part in parts:
+                asm.add(part)
+        finally:
+            parts.close()  # stop the worker pool or cluster now, not at interpreter exit
         rows, by_reason, stats, examples, shards = asm.finish()
     except BaseException:
         asm.abort()

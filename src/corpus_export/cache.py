@@ -42,8 +42,11 @@ def chunk_key(chunk: list[RawFile]) -> str:
         _SALT = _salt()
     h = hashlib.blake2b(_SALT, digest_size=20)
     for f in chunk:
-        h.update(f"{f.id}\0{f.path}\0{f.size}\0{f.mtime_ns}\0{f.problem}\n".encode(
-            "utf-8", "surrogatepass"))
+        h.update(
+            f"{f.id}\0{f.path}\0{f.size}\0{f.mtime_ns}\0{f.problem}\n".encode(
+                "utf-8", "surrogatepass"
+            )
+        )
     return h.hexdigest()
 
 

@@ -1,4 +1,4 @@
-"""Command line → library calls. Exit codes: 0 ok, 1 a check failed, 2 bad input or setup, 130 Ctrl-C."""
+"""Command line → library calls. Exit: 0 ok, 1 a check failed, 2 bad input or setup, 130 Ctrl-C."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from typing import Any
 import click
 
 from . import __version__
-from .build import DEFAULT_SHARD_BYTES, BuildResult, build as run_build
+from .build import DEFAULT_SHARD_BYTES, BuildResult
+from .build import build as run_build
 from .errors import REASON_DOCS, CorpusExportError, Rejected, ValidationError
 
 EXIT_CHECK_FAILED = 1
@@ -24,6 +25,8 @@ class SetupError(click.ClickException):
     """A bad folder, token or setup: "Error: ..." and exit 2, like a usage error."""
 
     exit_code = EXIT_SETUP
+
+
 EXIT_INTERRUPTED = 130
 
 
@@ -34,24 +37,42 @@ def _raw_location(ctx: click.Context, param: click.Parameter, value: str) -> Pat
 
 
 def _raw_option(f: Any) -> Any:
-    return click.option("--raw", "raw_dir", default="raw", show_default=True,
-                        callback=_raw_location,
-                        help="Folder of raw pages (*.txt, *.txt.gz, searched recursively), "
-                             "or an fsspec URL such as s3://bucket/raw.")(f)
+    return click.option(
+        "--raw",
+        "raw_dir",
+        default="raw",
+        show_default=True,
+        callback=_raw_location,
+        help="Folder of raw pages (*.txt, *.txt.gz, searched recursively), "
+        "or an fsspec URL such as s3://bucket/raw.",
+    )(f)
 
 
 def _out_option(f: Any) -> Any:
-    return click.option("--out", "out_dir", default="dist", show_default=True,
-                        type=click.Path(file_okay=False, path_type=Path),
-                        help="Folder the exports are written to.")(f)
+    return click.option(
+        "--out",
+        "out_dir",
+        default="dist",
+        show_default=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Folder the exports are written to.",
+    )(f)
 
 
 def _parse_size(text: str) -> int:
-    units = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20,
-             "GIB": 2**30}
+    units = {
+        "": 1,
+        "B": 1,
+        "KB": 10**3,
+        "MB": 10**6,
+        "GB": 10**9,
+        "KIB": 2**10,
+        "MIB": 2**20,
+        "GIB": 2**30,
+    }
     t = text.strip().upper().replace(" ", "")
     num = t.rstrip("KMGIB")
-    unit = t[len(num):]
+    unit = t[len(num) :]
     if not num or unit not in units:
         raise click.BadParameter(f"{text!r} is not a size like 500MB")
     return int(float(num) * units[unit])
@@ -66,48 +87,91 @@ def cli() -> None:
 @cli.command()
 @_raw_option
 @_out_option
-@click.option("--card", "card_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the dataset card  [default: CARD.md beside OUT]")
+@click.option(
+    "--card",
+    "card_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the dataset card  [default: CARD.md beside OUT]",
+)
 @click.option("--strict", is_flag=True, help="Exit 1 if any page was rejected.")
-@click.option("--check", is_flag=True,
-              help="Rebuild in a temporary folder; exit 1 naming the files that differ from OUT.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes for the local engine  [default: all cores]")
-@click.option("--engine", type=click.Choice(["local", "dask"]), default="local",
-              show_default=True, help="Where pages are parsed: local processes or a Dask cluster.")
-@click.option("--scheduler", default=None,
-              help="Dask scheduler address (tcp://HOST:8786); default: a LocalCluster.")
-@click.option("--shard-size", "shard_size", default="500MB", show_default=True,
-              help="Hub shard size limit, counted in raw page bytes.")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Incremental cache of parsed chunks  [default: .cache/corpus-export beside "
-                   "OUT; safe to delete]")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Rebuild in a temporary folder; exit 1 naming the files that differ from OUT.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes for the local engine  [default: all cores]",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Where pages are parsed: local processes or a Dask cluster.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    help="Dask scheduler address (tcp://HOST:8786); default: a LocalCluster.",
+)
+@click.option(
+    "--shard-size",
+    "shard_size",
+    default="500MB",
+    show_default=True,
+    help="Hub shard size limit, counted in raw page bytes.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Incremental cache of parsed chunks  [default: .cache/corpus-export beside "
+    "OUT; safe to delete]",
+)
 @click.option("--no-cache", is_flag=True, help="Parse every page; neither read nor write a cache.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
-def build(raw_dir: Path, out_dir: Path, card_path: Path | None, strict: bool, check: bool,
-          workers: int | None, engine: str, scheduler: str | None, shard_size: str,
-          cache_dir: Path | None, no_cache: bool, quiet: bool) -> None:
+def build(
+    raw_dir: Path,
+    out_dir: Path,
+    card_path: Path | None,
+    strict: bool,
+    check: bool,
+    workers: int | None,
+    engine: str,
+    scheduler: str | None,
+    shard_size: str,
+    cache_dir: Path | None,
+    no_cache: bool,
+    quiet: bool,
+) -> None:
     """Parse raw pages, validate them and write every export to OUT.
 
     Example: corpus-export build --raw raw --out dist
     """
     shard_bytes = _parse_size(shard_size) if shard_size else DEFAULT_SHARD_BYTES
     card = card_path if card_path is not None else out_dir.parent / "CARD.md"
-    kwargs: dict[str, Any] = {"workers": workers, "engine": engine, "scheduler": scheduler,
-                              "shard_bytes": shard_bytes}
+    kwargs: dict[str, Any] = {
+        "workers": workers,
+        "engine": engine,
+        "scheduler": scheduler,
+        "shard_bytes": shard_bytes,
+    }
     if check:  # never trusts a cache: the check must see what a cold build writes
         _check(raw_dir, out_dir, card, quiet, kwargs)
         return
     if not no_cache and engine == "local":
         kwargs["cache_dir"] = cache_dir or out_dir.parent / ".cache" / "corpus-export"
-    result = _run(lambda bar: run_build(raw_dir, out_dir, card_path=card, **bar, **kwargs),
-                  quiet)
+    result = _run(lambda bar: run_build(raw_dir, out_dir, card_path=card, **bar, **kwargs), quiet)
     if not quiet:
         click.echo(result.summary())
         click.echo(f"wrote {out_dir}/ ({', '.join(sorted(result.files))}) and {card}")
     if strict and result.rejects:
-        click.echo(f"--strict: {result.rejects} page(s) rejected; see {out_dir}/rejects.csv",
-                   err=True)
+        click.echo(
+            f"--strict: {result.rejects} page(s) rejected; see {out_dir}/rejects.csv", err=True
+        )
         sys.exit(EXIT_CHECK_FAILED)
 
 
@@ -148,8 +212,11 @@ def _run(call: Any, quiet: bool) -> BuildResult:
 def _check(raw_dir: Path, out_dir: Path, card: Path, quiet: bool, kwargs: dict[str, Any]) -> None:
     stale = stale_files(raw_dir, out_dir, card, kwargs)
     if stale:
-        click.echo(f"stale: {len(stale)} file(s) differ from what {raw_dir}/ produces "
-                   "(run `corpus-export build`):", err=True)
+        click.echo(
+            f"stale: {len(stale)} file(s) differ from what {raw_dir}/ produces "
+            "(run `corpus-export build`):",
+            err=True,
+        )
         for name in stale:
             click.echo(f"  {name}", err=True)
         sys.exit(EXIT_CHECK_FAILED)
@@ -157,25 +224,33 @@ def _check(raw_dir: Path, out_dir: Path, card: Path, quiet: bool, kwargs: dict[s
         click.echo(f"{out_dir}/ and {card} are up to date with {raw_dir}/")
 
 
-def stale_files(raw_dir: Path | str, out_dir: Path, card: Path | None,
-                kwargs: dict[str, Any]) -> list[str]:
+def stale_files(
+    raw_dir: Path | str, out_dir: Path, card: Path | None, kwargs: dict[str, Any]
+) -> list[str]:
     """Rebuild raw_dir in a temporary folder; return the files of out_dir (and card) that differ."""
     with tempfile.TemporaryDirectory(prefix="corpus-export-check-") as tmp:
         fresh = Path(tmp) / "dist"
         fresh_card = Path(tmp) / "CARD.md"
-        _run(lambda bar: run_build(raw_dir, fresh, card_path=fresh_card, **bar, **kwargs),
-             quiet=True)
+        _run(
+            lambda bar: run_build(raw_dir, fresh, card_path=fresh_card, **bar, **kwargs), quiet=True
+        )
         stale = _differences(fresh, out_dir)
-        if card is not None and fresh_card.exists() and not (
-                card.exists() and filecmp.cmp(fresh_card, card, False)):
+        if (
+            card is not None
+            and fresh_card.exists()
+            and not (card.exists() and filecmp.cmp(fresh_card, card, False))
+        ):
             stale.append(str(card))
     return stale
 
 
 def _differences(fresh: Path, out_dir: Path) -> list[str]:
     def files(root: Path) -> set[str]:
-        return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} \
-            if root.is_dir() else set()
+        return (
+            {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+            if root.is_dir()
+            else set()
+        )
 
     want, have = files(fresh), files(out_dir)
     out: list[str] = []
@@ -203,8 +278,13 @@ def parse(file: Path) -> None:
     try:
         page, _ = process_file(file.parent, f)
     except Rejected as rej:
-        click.echo(json.dumps({"id": f.id, "reason": str(rej.reason), "detail": rej.detail},
-                              ensure_ascii=False, indent=2))
+        click.echo(
+            json.dumps(
+                {"id": f.id, "reason": str(rej.reason), "detail": rej.detail},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         sys.exit(EXIT_CHECK_FAILED)
     click.echo(json.dumps(page.to_row(), ensure_ascii=False, indent=2))
 
@@ -213,17 +293,35 @@ def parse(file: Path) -> None:
 @click.argument("repo_id")
 @_out_option
 @_raw_option
-@click.option("--private", is_flag=True,
-              help="Create the repo as private (an existing repo keeps its visibility).")
-@click.option("--revision", default=None,
-              help="Branch to commit to, created if missing  [default: main]")
+@click.option(
+    "--private",
+    is_flag=True,
+    help="Create the repo as private (an existing repo keeps its visibility).",
+)
+@click.option(
+    "--revision", default=None, help="Branch to commit to, created if missing  [default: main]"
+)
 @click.option("--commit-message", default=None, help="Commit message  [default: generated]")
-@click.option("--token", default=None,
-              help="Hub token  [default: $HF_TOKEN, else the cached `hf auth login` token]")
-@click.option("--dry-run", is_flag=True,
-              help="List the files, sizes and SHA-256 that would be uploaded; no network.")
-def push(repo_id: str, out_dir: Path, raw_dir: Path | str, private: bool, revision: str | None,
-         commit_message: str | None, token: str | None, dry_run: bool) -> None:
+@click.option(
+    "--token",
+    default=None,
+    help="Hub token  [default: $HF_TOKEN, else the cached `hf auth login` token]",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="List the files, sizes and SHA-256 that would be uploaded; no network.",
+)
+def push(
+    repo_id: str,
+    out_dir: Path,
+    raw_dir: Path | str,
+    private: bool,
+    revision: str | None,
+    commit_message: str | None,
+    token: str | None,
+    dry_run: bool,
+) -> None:
     """Upload OUT/hf/ to a Hugging Face dataset repo as one commit, if OUT is up to date.
 
     Example: corpus-export push my-name/chinese-articles --private
@@ -232,25 +330,39 @@ def push(repo_id: str, out_dir: Path, raw_dir: Path | str, private: bool, revisi
 
     def stale() -> list[str]:
         if isinstance(raw_dir, Path) and not raw_dir.is_dir():  # a URL is checked by the build
-            raise CorpusExportError(f"cannot check that {out_dir}/ is up to date: no raw folder "
-                                    f"{str(raw_dir)!r} (pass --raw)")
+            raise CorpusExportError(
+                f"cannot check that {out_dir}/ is up to date: no raw folder "
+                f"{str(raw_dir)!r} (pass --raw)"
+            )
         return stale_files(raw_dir, out_dir, None, {})
 
     try:
-        result = hub.push(out_dir, repo_id, token=token, private=private, revision=revision,
-                          commit_message=commit_message, dry_run=dry_run, stale=stale)
+        result = hub.push(
+            out_dir,
+            repo_id,
+            token=token,
+            private=private,
+            revision=revision,
+            commit_message=commit_message,
+            dry_run=dry_run,
+            stale=stale,
+        )
     except CorpusExportError as exc:
         raise SetupError(str(exc)) from None
     if dry_run:
-        click.echo(f"dry run: would upload {len(result.files)} file(s), {result.total_bytes:,} "
-                   f"bytes, to datasets/{repo_id} ({result.revision}) in one commit:")
+        click.echo(
+            f"dry run: would upload {len(result.files)} file(s), {result.total_bytes:,} "
+            f"bytes, to datasets/{repo_id} ({result.revision}) in one commit:"
+        )
         for f in result.files:
             click.echo(f"  {f.path_in_repo}  {f.size:,} bytes  sha256:{f.sha256}")
         return
     for name in result.deleted:
         click.echo(f"deleted {name} (not in this build)")
-    click.echo(f"pushed {len(result.files)} file(s), {result.total_bytes:,} bytes, to "
-               f"datasets/{repo_id} ({result.revision}): {result.commit_url}")
+    click.echo(
+        f"pushed {len(result.files)} file(s), {result.total_bytes:,} bytes, to "
+        f"datasets/{repo_id} ({result.revision}): {result.commit_url}"
+    )
 
 
 @cli.command()
@@ -278,8 +390,10 @@ def validate_command(dist: Path) -> None:
             click.echo(f"  {problem}", err=True)
         sys.exit(EXIT_CHECK_FAILED)
     counts = json.loads((dist / "manifest.json").read_text(encoding="utf-8"))["counts"]
-    click.echo(f"OK: {dist}/ matches its manifest ({counts['rows']} rows, {counts['rejects']} "
-               "rejects; checksums, schema, table rules, CSV == Parquet)")
+    click.echo(
+        f"OK: {dist}/ matches its manifest ({counts['rows']} rows, {counts['rejects']} "
+        "rejects; checksums, schema, table rules, CSV == Parquet)"
+    )
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,9 @@ def _connect(scheduler: str | None) -> tuple[Any, Any]:
     return Client(cluster), cluster
 
 
-def run_dask(root: Path | str, tasks: list[list[list[RawFile]]], *, scheduler: str | None,
-             progress: Any) -> Iterator[Part]:
+def run_dask(
+    root: Path | str, tasks: list[list[list[RawFile]]], *, scheduler: str | None, progress: Any
+) -> Generator[Part, None, None]:
     """Yield the Parts of all tasks in id order, parsed by the workers of a Dask cluster.
 
     A task is ~256 files (process.plan_tasks), never one file: tiny tasks cost more than parsing.
@@ -52,8 +53,14 @@ def run_dask(root: Path | str, tasks: list[list[list[RawFile]]], *, scheduler: s
 
         def submit_next() -> None:
             for i, task in todo:
-                window.append((sum(map(len, task)), client.submit(
-                    process_batch, str(root), task, None, i, pure=False, key=f"batch-{i}")))
+                window.append(
+                    (
+                        sum(map(len, task)),
+                        client.submit(
+                            process_batch, str(root), task, None, i, pure=False, key=f"batch-{i}"
+                        ),
+                    )
+                )
                 return
 
         for _ in range(limit):

@@ -79,8 +79,9 @@ def plan(out_dir: Path | str) -> list[UploadFile]:
         raise CorpusExportError(
             f"{str(hf)!r} lacks README.md or {HF_DATA}/*.parquet: run `corpus-export build` first"
         )
-    return [UploadFile(rel, p, p.stat().st_size, _sha256(p)) for rel, p in zip(rels, files,
-                                                                                strict=True)]
+    return [
+        UploadFile(rel, p, p.stat().st_size, _sha256(p)) for rel, p in zip(rels, files, strict=True)
+    ]
 
 
 def resolve_token(token: str | None = None) -> str:
@@ -142,15 +143,19 @@ def push(
             api.create_branch(repo_id, branch=branch, repo_type=REPO_TYPE, exist_ok=True)
         remote = api.list_repo_files(repo_id, repo_type=REPO_TYPE, revision=branch)
         keep = {f.path_in_repo for f in files}
-        deleted = tuple(sorted(r for r in remote
-                               if r.startswith(f"{HF_DATA}/") and r not in keep))
+        deleted = tuple(sorted(r for r in remote if r.startswith(f"{HF_DATA}/") and r not in keep))
         operations = [
             *(hub.CommitOperationDelete(path_in_repo=r) for r in deleted),
-            *(hub.CommitOperationAdd(path_in_repo=f.path_in_repo,
-                                     path_or_fileobj=str(f.local_path)) for f in files),
+            *(
+                hub.CommitOperationAdd(
+                    path_in_repo=f.path_in_repo, path_or_fileobj=str(f.local_path)
+                )
+                for f in files
+            ),
         ]
-        info = api.create_commit(repo_id, operations, commit_message=message,
-                                 repo_type=REPO_TYPE, revision=branch)
+        info = api.create_commit(
+            repo_id, operations, commit_message=message, repo_type=REPO_TYPE, revision=branch
+        )
     except HfHubHTTPError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CorpusExportError(f"the Hub refused the push to {repo_id!r}: {first}") from None

@@ -144,8 +144,12 @@ def split_paragraphs(line: str) -> list[str]:
     stripped = line.strip()
     if not stripped:
         return []
-    if "  " not in stripped and "\u3000" not in stripped and "\u00a0" not in stripped \
-            and "\t" not in stripped:
+    if (
+        "  " not in stripped
+        and "\u3000" not in stripped
+        and "\u00a0" not in stripped
+        and "\t" not in stripped
+    ):
         return [stripped]  # the common case, without the regex
     return [p for p in (piece.strip() for piece in _PARA_BREAK.split(stripped)) if p]
 
@@ -172,8 +176,11 @@ def header_fields(line: str) -> dict[str, str] | None:
     # A header names at most a few fields: stop early on a hostile line of a million keys
     # (listing them all took seconds on a 5 MB line); such a line is article text.
     keys = list(islice(_KEY.finditer(line), _MAX_HEADER_KEYS + 1))
-    if not keys or len(keys) > _MAX_HEADER_KEYS \
-            or line[: keys[0].start()].strip(SPACES + _SEPARATORS):
+    if (
+        not keys
+        or len(keys) > _MAX_HEADER_KEYS
+        or line[: keys[0].start()].strip(SPACES + _SEPARATORS)
+    ):
         return None
     fields: dict[str, str] = {}
     for m, nxt in zip(keys, [*keys[1:], None], strict=True):

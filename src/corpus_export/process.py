@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,9 +61,7 @@ def process_file(root: Path | str, f: RawFile) -> tuple[Page, int]:
 def pages_to_table(pages: list[Page]) -> pa.Table:
     """Build an Arrow table in the schema from parsed pages (column-wise, one pass)."""
     rows = [p.to_row() for p in pages]
-    columns = [
-        pa.array([r[f.name] for r in rows], type=f.arrow) for f in schema.FIELDS
-    ]
+    columns = [pa.array([r[f.name] for r in rows], type=f.arrow) for f in schema.FIELDS]
     return pa.Table.from_arrays(columns, schema=schema.arrow_schema())
 
 
@@ -115,8 +112,10 @@ def plan_tasks(files: list[RawFile]) -> list[list[list[RawFile]]]:
     in_task = 0
     for f in files:
         chunk.append(f)
-        if len(chunk) >= CHUNK_MAX or zlib.crc32(f.id.encode("utf-8", "surrogatepass")) \
-                & CHUNK_MASK == 0:
+        if (
+            len(chunk) >= CHUNK_MAX
+            or zlib.crc32(f.id.encode("utf-8", "surrogatepass")) & CHUNK_MASK == 0
+        ):
             task.append(chunk)
             in_task += len(chunk)
             chunk = []
@@ -165,8 +164,13 @@ def _ipc_stream(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
 
 
-def process_batch(root: str, chunks: list[list[RawFile]], part_dir: str | None, index: int,
-                  cache_dir: str | None = None) -> Part:
+def process_batch(
+    root: str,
+    chunks: list[list[RawFile]],
+    part_dir: str | None,
+    index: int,
+    cache_dir: str | None = None,
+) -> Part:
     """Parse one task's chunks; write its rows as part-N.arrow and part-N.csv in part_dir.
 
     With part_dir None the Arrow IPC and CSV bytes are returned inside the Part instead. With a
@@ -226,8 +230,8 @@ def process_batch(root: str, chunks: list[list[RawFile]], part_dir: str | None, 
         write_csv(table, csv_sink, header=False)
         part.csv_bytes = csv_sink.getvalue().to_pybytes()
         return part
-    part.arrow_path = os.path.join(part_dir, f"part-{index:07d}.arrow")
-    part.csv_path = os.path.join(part_dir, f"part-{index:07d}.csv")
+    part.arrow_path = str(Path(part_dir) / f"part-{index:07d}.arrow")
+    part.csv_path = str(Path(part_dir) / f"part-{index:07d}.csv")
     with pa.OSFile(part.arrow_path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
         w.write_table(table)
     write_csv(table, part.csv_path, header=False)

@@ -35,8 +35,8 @@ DESCRIPTION = (
 LICENSE_NAME = "content-providers-copyright"
 LICENSE_TEXT = (
     "The article texts are copyrighted by their content providers (the pages state "
-    "本文档内容版权归属内容提供方, \"the copyright of this document belongs to the content "
-    "provider\"). No licence to copy, redistribute or train on them is granted by this dataset; "
+    '本文档内容版权归属内容提供方, "the copyright of this document belongs to the content '
+    'provider"). No licence to copy, redistribute or train on them is granted by this dataset; '
     "check the rights that apply to you before using it."
 )
 CITE_AS = f"@misc{{corpus_export, title={{{PRETTY_NAME}}}, note={{built by corpus-export}}}}"
@@ -144,18 +144,26 @@ def render_card(stage: Path, result: BuildResult, digests: dict[str, dict[str, A
         description=DESCRIPTION,
         result=result,
         field_table=schema.card_table(result.examples),
-        reasons=[(str(r), doc, result.rejects_by_reason.get(str(r), 0))
-                 for r, doc in REASON_DOCS.items()],
-        distributions=[(name, stats.get(name) or {})
-                       for name in ("body_chars", "paragraph_count", "teaser_count")],
+        reasons=[
+            (str(r), doc, result.rejects_by_reason.get(str(r), 0)) for r, doc in REASON_DOCS.items()
+        ],
+        distributions=[
+            (name, stats.get(name) or {})
+            for name in ("body_chars", "paragraph_count", "teaser_count")
+        ],
         top_sources=stats.get("top_sources", []),
         distinct_sources=stats.get("distinct_sources", 0),
-        shares=[(label, stats.get(key, 0), 100 * stats.get(key, 0) / rows)
-                for label, key in (("an author", "with_author"),
-                                   ("a citation count", "with_citations"),
-                                   ("a source", "with_source"))],
-        checksums=[(rel, digests[rel]["sha256"], digests[rel]["bytes"])
-                   for rel in (*DATA_FILES, *shards)],
+        shares=[
+            (label, stats.get(key, 0), 100 * stats.get(key, 0) / rows)
+            for label, key in (
+                ("an author", "with_author"),
+                ("a citation count", "with_citations"),
+                ("a source", "with_source"),
+            )
+        ],
+        checksums=[
+            (rel, digests[rel]["sha256"], digests[rel]["bytes"]) for rel in (*DATA_FILES, *shards)
+        ],
         license_text=LICENSE_TEXT,
         csv_escape_note=CSV_ESCAPE_NOTE,
         version=__version__,
@@ -178,12 +186,23 @@ def datapackage(digests: dict[str, dict[str, Any]]) -> dict[str, Any]:
     corpus_schema = schema.frictionless_schema()
     rejects_schema = {
         "fields": [
-            {"name": "id", "type": "string", "description": "id the page would have had",
-             "constraints": {"required": True}},
-            {"name": "reason", "type": "string", "description": "why the page is not a row",
-             "constraints": {"required": True, "enum": [str(r) for r in Reason]}},
-            {"name": "detail", "type": "string",
-             "description": "where and what: a line number and a short quote"},
+            {
+                "name": "id",
+                "type": "string",
+                "description": "id the page would have had",
+                "constraints": {"required": True},
+            },
+            {
+                "name": "reason",
+                "type": "string",
+                "description": "why the page is not a row",
+                "constraints": {"required": True, "enum": [str(r) for r in Reason]},
+            },
+            {
+                "name": "detail",
+                "type": "string",
+                "description": "where and what: a line number and a short quote",
+            },
         ],
         "missingValues": [""],
     }
@@ -195,17 +214,32 @@ def datapackage(digests: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "version": __version__,
         "licenses": [{"path": f"{HF_DIR}/{HF_LICENSE}", "title": LICENSE_TEXT}],
         "resources": [
-            _csv_resource("corpus", "corpus.csv", digests, corpus_schema,
-                          "One row per accepted page. The teasers column is a JSON array of "
-                          "strings. " + CSV_ESCAPE_NOTE),
-            _csv_resource("rejects", "rejects.csv", digests, rejects_schema,
-                          "One row per raw file that did not become a row. " + CSV_ESCAPE_NOTE),
+            _csv_resource(
+                "corpus",
+                "corpus.csv",
+                digests,
+                corpus_schema,
+                "One row per accepted page. The teasers column is a JSON array of "
+                "strings. " + CSV_ESCAPE_NOTE,
+            ),
+            _csv_resource(
+                "rejects",
+                "rejects.csv",
+                digests,
+                rejects_schema,
+                "One row per raw file that did not become a row. " + CSV_ESCAPE_NOTE,
+            ),
         ],
     }
 
 
-def _csv_resource(name: str, path: str, digests: dict[str, dict[str, Any]],
-                  table_schema: dict[str, Any], description: str) -> dict[str, Any]:
+def _csv_resource(
+    name: str,
+    path: str,
+    digests: dict[str, dict[str, Any]],
+    table_schema: dict[str, Any],
+    description: str,
+) -> dict[str, Any]:
     return {
         "profile": "tabular-data-resource",
         "name": name,

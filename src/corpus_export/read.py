@@ -43,24 +43,19 @@ class Scan:
     ignored: int  # other files in the tree, counted in the summary
 
 
-#: Endings stripped from a file name to make its id, repeatedly (`a.txt.txt` → `a`).
-_ID_ENDINGS = (".txt", ".gz")
-
-
 def page_id(relpath: str) -> str:
-    """Return the id of a raw file: POSIX relative path without .txt / .gz endings, printable.
+    """Return the id of a raw file: POSIX relative path without its .txt / .txt.gz extension.
 
-    Bytes that are not UTF-8 (surrogate escapes) and a backslash become %XX, so an id never
-    holds a backslash; a name that is only endings (`.txt`) keeps it with the dot as %2E.
+    Only the one extension goes (`a.txt.txt` → `a.txt`). A name that is only the extension
+    (`.txt`) keeps it, its dot written %2E, so no id is empty. Bytes that are not UTF-8
+    (surrogate escapes) and a backslash become %XX, so an id is printable and has no backslash.
     """
     posix = relpath.replace(os.sep, "/") if os.sep != "/" else relpath
-    while posix.endswith(_ID_ENDINGS):
-        ending = ".txt" if posix.endswith(".txt") else ".gz"
-        stem = posix[: -len(ending)]
-        if stem.endswith("/") or not stem:
-            posix = f"{stem}%2E{ending[1:]}"
+    for suffix in SUFFIXES:
+        if posix.endswith(suffix):
+            stem = posix[: -len(suffix)]
+            posix = stem if stem and not stem.endswith("/") else f"{stem}%2E{suffix[1:]}"
             break
-        posix = stem
     return _escape_id(posix)
 
 
@@ -132,11 +127,15 @@ def mark_duplicate_ids(files: list[RawFile]) -> list[RawFile]:
     for f in files:
         if out and out[-1].id == f.id and f.problem is None:
             first = next(g for g in out if g.id == f.id)
-            f = RawFile(f.id, f.path, (
-                Reason.DUPLICATE,
-                f"{_printable(f.path)!r} maps to the same id as {_printable(first.path)!r} "
-                "(kept: the first in sorted path order)",
-            ))
+            f = RawFile(
+                f.id,
+                f.path,
+                (
+                    Reason.DUPLICATE,
+                    f"{_printable(f.path)!r} maps to the same id as {_printable(first.path)!r} "
+                    "(kept: the first in sorted path order)",
+                ),
+            )
         out.append(f)
     return out
 
@@ -195,8 +194,13 @@ def scan_url(url: str) -> Scan:
             ignored += 1
             continue
         mtime = info.get("mtime") or info.get("LastModified") or info.get("updated") or 0
-        mtime_ns = int(mtime.timestamp() * 1e9) if hasattr(mtime, "timestamp") else int(
-            float(mtime) * 1e9) if isinstance(mtime, int | float) else 0
+        mtime_ns = (
+            int(mtime.timestamp() * 1e9)
+            if hasattr(mtime, "timestamp")
+            else int(float(mtime) * 1e9)
+            if isinstance(mtime, int | float)
+            else 0
+        )
         files.append(RawFile(page_id(rel), rel, None, int(info.get("size") or 0), mtime_ns))
     files.sort(key=lambda f: f.sort_key)
     return Scan(mark_duplicate_ids(files), ignored)

@@ -46,8 +46,12 @@ FIELDS: tuple[Field, ...] = (
         non_empty=True,
     ),
     Field("paragraph_count", pa.int32(), False, "paragraphs in body", minimum=1),
-    Field("body_chars", pa.int32(), False, "characters of body, not counting the \\n joins", minimum=1),
-    Field("teasers", pa.list_(pa.string()), False, "one-line teasers listed under 其他文献, in order"),
+    Field(
+        "body_chars", pa.int32(), False, "characters of body, not counting the \\n joins", minimum=1
+    ),
+    Field(
+        "teasers", pa.list_(pa.string()), False, "one-line teasers listed under 其他文献, in order"
+    ),
     Field("teaser_count", pa.int32(), False, "number of teasers", minimum=0),
     Field("sha256", pa.string(), False, "hex SHA-256 of the raw file's bytes", non_empty=True),
 )

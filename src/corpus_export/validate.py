@@ -62,16 +62,27 @@ def table_problems(table: pa.Table) -> list[str]:
 
     body = table.column("body")
     newlines = pc.count_substring(body, "\n")
-    bad("paragraph_count", pc.not_equal(table.column("paragraph_count"), pc.add(newlines, 1)),
-        'body.count("\\n") + 1')
-    bad("body_chars", pc.not_equal(table.column("body_chars"),
-                                   pc.subtract(pc.utf8_length(body), newlines)),
-        'len(body) - body.count("\\n")')
+    bad(
+        "paragraph_count",
+        pc.not_equal(table.column("paragraph_count"), pc.add(newlines, 1)),
+        'body.count("\\n") + 1',
+    )
+    bad(
+        "body_chars",
+        pc.not_equal(table.column("body_chars"), pc.subtract(pc.utf8_length(body), newlines)),
+        'len(body) - body.count("\\n")',
+    )
     teasers = table.column("teasers")
-    bad("teaser_count", pc.not_equal(table.column("teaser_count"), pc.list_value_length(teasers)),
-        "len(teasers)")
-    bad("sha256", pc.invert(pc.match_substring_regex(table.column("sha256"), SHA256_RE2)),
-        "64 lowercase hex digits")
+    bad(
+        "teaser_count",
+        pc.not_equal(table.column("teaser_count"), pc.list_value_length(teasers)),
+        "len(teasers)",
+    )
+    bad(
+        "sha256",
+        pc.invert(pc.match_substring_regex(table.column("sha256"), SHA256_RE2)),
+        "64 lowercase hex digits",
+    )
     bad("title", pc.match_substring_regex(table.column("title"), r"\n"), "one line")
     # One RE2 pass over the text for both body rules; the rule-by-rule passes only on failure.
     unstripped = rf"(?m)^{WS}|{WS}$|\n\n"
@@ -101,7 +112,9 @@ def check_batch(table: pa.Table) -> None:
     """Raise ValidationError if a batch of rows breaks a table rule."""
     problems = table_problems(table)
     if problems:
-        raise ValidationError("table check failed (a bug in corpus_export):\n" + "\n".join(problems))
+        raise ValidationError(
+            "table check failed (a bug in corpus_export):\n" + "\n".join(problems)
+        )
 
 
 def check_order(previous_last_id: str | None, table: pa.Table) -> None:
@@ -133,8 +146,11 @@ def validate_export(dist: Path) -> list[str]:
         return [f"{MANIFEST}: missing (not an export folder?)"]
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         return [f"{MANIFEST}: cannot be read: {exc}"]
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict) \
-            or not isinstance(manifest.get("counts"), dict):
+    if (
+        not isinstance(manifest, dict)
+        or not isinstance(manifest.get("files"), dict)
+        or not isinstance(manifest.get("counts"), dict)
+    ):
         return [f"{MANIFEST}: not a corpus_export manifest (no 'files' or 'counts')"]
 
     problems = _file_problems(dist, manifest["files"], file_digests(dist), MANIFEST)
@@ -142,8 +158,9 @@ def validate_export(dist: Path) -> list[str]:
     rows = _parquet_problems(dist / CORPUS_PARQUET, CORPUS_PARQUET, problems)
     if rows is not None:
         if rows != counts.get("rows"):
-            problems.append(f"{CORPUS_PARQUET}: {rows} rows, the manifest says "
-                            f"{counts.get('rows')}")
+            problems.append(
+                f"{CORPUS_PARQUET}: {rows} rows, the manifest says {counts.get('rows')}"
+            )
         if (dist / CORPUS_CSV).is_file():
             problems += _csv_problems(dist / CORPUS_PARQUET, dist / CORPUS_CSV, CORPUS_CSV)
     shards = manifest.get("hf_shards") or []
@@ -153,27 +170,39 @@ def validate_export(dist: Path) -> list[str]:
         n = _parquet_problems(dist / rel, rel, problems, table_rules=False)
         shard_rows += n or 0
     if shards and shard_rows != counts.get("rows"):
-        problems.append(f"{HF_DIR}/data: {shard_rows} rows in the shards, the manifest says "
-                        f"{counts.get('rows')}")
+        problems.append(
+            f"{HF_DIR}/data: {shard_rows} rows in the shards, the manifest says "
+            f"{counts.get('rows')}"
+        )
     problems += _rejects_problems(dist / REJECTS_CSV, REJECTS_CSV, manifest)
-    if isinstance(counts.get("rows"), int) and isinstance(counts.get("rejects"), int) \
-            and counts["rows"] + counts["rejects"] != counts.get("files_seen"):
-        problems.append(f"{MANIFEST}: rows + rejects ({counts['rows']} + {counts['rejects']}) "
-                        f"!= files_seen ({counts.get('files_seen')})")
+    if (
+        isinstance(counts.get("rows"), int)
+        and isinstance(counts.get("rejects"), int)
+        and counts["rows"] + counts["rejects"] != counts.get("files_seen")
+    ):
+        problems.append(
+            f"{MANIFEST}: rows + rejects ({counts['rows']} + {counts['rejects']}) "
+            f"!= files_seen ({counts.get('files_seen')})"
+        )
     return problems
 
 
-def _file_problems(dist: Path, listed: dict[str, Any], found: dict[str, dict[str, Any]],
-                   manifest_name: str) -> list[str]:
+def _file_problems(
+    dist: Path, listed: dict[str, Any], found: dict[str, dict[str, Any]], manifest_name: str
+) -> list[str]:
     problems: list[str] = []
     root = dist.resolve()
     for rel, info in listed.items():
         path = dist / rel
         # the manifest is data too: a listed path must stay inside the export folder
-        if Path(rel).is_absolute() or ".." in Path(rel).parts \
-                or not path.resolve().is_relative_to(root):
-            problems.append(f"{manifest_name}: lists {rel!r}, which is not a path inside the "
-                            "export")
+        if (
+            Path(rel).is_absolute()
+            or ".." in Path(rel).parts
+            or not path.resolve().is_relative_to(root)
+        ):
+            problems.append(
+                f"{manifest_name}: lists {rel!r}, which is not a path inside the export"
+            )
             continue
         have = found.get(Path(rel).as_posix())
         if have is None:
@@ -187,8 +216,9 @@ def _file_problems(dist: Path, listed: dict[str, Any], found: dict[str, dict[str
     return problems
 
 
-def _parquet_problems(path: Path, name: str, problems: list[str], *,
-                      table_rules: bool = True) -> int | None:
+def _parquet_problems(
+    path: Path, name: str, problems: list[str], *, table_rules: bool = True
+) -> int | None:
     """Check a Parquet file's schema (and table rules) → its row count, None if unreadable."""
     import pyarrow.parquet as pq
 
@@ -261,8 +291,9 @@ def _csv_rows_as_table(table: pa.Table) -> pa.Table:
         elif pa.types.is_string(f.arrow):
             risky = pc.fill_null(pc.match_substring_regex(col, CSV_UNESCAPED_RE2), False)
             if pc.any(risky).as_py():
-                raise ValueError(f"column {f.name}: a cell starts with = + - @ tab or CR "
-                                 "without the ' escape")
+                raise ValueError(
+                    f"column {f.name}: a cell starts with = + - @ tab or CR without the ' escape"
+                )
             arrays.append(_unescape(col))
         else:
             arrays.append(pc.cast(col, f.arrow))
@@ -273,8 +304,10 @@ def _csv_problems(parquet: Path, csv: Path, name: str) -> list[str]:
     """Compare corpus.csv with corpus.parquet row by row, streaming both."""
     import pyarrow.parquet as pq
 
-    want = (pa.Table.from_batches([b]).cast(schema.arrow_schema())
-            for b in pq.ParquetFile(parquet).iter_batches(batch_size=ROW_BATCH))
+    want = (
+        pa.Table.from_batches([b]).cast(schema.arrow_schema())
+        for b in pq.ParquetFile(parquet).iter_batches(batch_size=ROW_BATCH)
+    )
     try:
         have = (_csv_rows_as_table(t) for t in _read_csv_batches(csv, schema.NAMES))
         a = b = schema.arrow_schema().empty_table()
@@ -291,8 +324,9 @@ def _csv_problems(parquet: Path, csv: Path, name: str) -> list[str]:
                 pairs = zip(a.slice(0, n).to_pylist(), b.slice(0, n).to_pylist(), strict=True)
                 i, (x, y) = next((i, p) for i, p in enumerate(pairs) if p[0] != p[1])
                 cols = [k for k in x if x[k] != y[k]]
-                return [f"{name}: row {row + i + 1} (id {x['id']!r}) differs from the Parquet "
-                        f"in {cols}"]
+                return [
+                    f"{name}: row {row + i + 1} (id {x['id']!r}) differs from the Parquet in {cols}"
+                ]
             a, b, row = a.slice(n), b.slice(n), row + n
         if a.num_rows or b.num_rows:
             extra = "fewer" if a.num_rows else "more"
@@ -314,16 +348,21 @@ def _rejects_problems(path: Path, name: str, manifest: dict[str, Any]) -> list[s
             ids = _unescape(table.column("id")).to_pylist()
             for rid, reason in zip(ids, reasons, strict=True):
                 if reason not in valid:
-                    problems.append(f"{name}: id {rid!r} has reason {reason!r}, not a documented "
-                                    "code (see `corpus-export reasons`)")
+                    problems.append(
+                        f"{name}: id {rid!r} has reason {reason!r}, not a documented "
+                        "code (see `corpus-export reasons`)"
+                    )
                 by_reason[str(reason)] += 1
     except (pa.ArrowException, OSError, ValueError) as exc:
         return [f"{name}: cannot be read: {exc}"]
     counts = manifest["counts"]
     if sum(by_reason.values()) != counts.get("rejects"):
-        problems.append(f"{name}: {sum(by_reason.values())} rejects, the manifest says "
-                        f"{counts.get('rejects')}")
+        problems.append(
+            f"{name}: {sum(by_reason.values())} rejects, the manifest says {counts.get('rejects')}"
+        )
     if dict(sorted(by_reason.items())) != manifest.get("rejects_by_reason"):
-        problems.append(f"{name}: rejects by reason {dict(sorted(by_reason.items()))} differ from "
-                        f"the manifest's {manifest.get('rejects_by_reason')}")
+        problems.append(
+            f"{name}: rejects by reason {dict(sorted(by_reason.items()))} differ from "
+            f"the manifest's {manifest.get('rejects_by_reason')}"
+        )
     return problems

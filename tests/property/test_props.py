@@ -1,4 +1,4 @@
-"""Properties: any bytes give a valid row or a documented reject; ids, paragraphs, CSV round trip."""
+"""Properties: any bytes → a valid row or a documented reject; ids, paragraphs, CSV round trip."""
 
 from __future__ import annotations
 
@@ -69,18 +69,66 @@ def test_parse_page_arbitrary_text(text: str) -> None:
 
 
 TEMPLATE_WORDS = [
-    "来源", "被引量", "上传用户", "论文部分内容阅读", "其他文献", "下载到本地 , 更方便阅读",
-    "声明 : 版权", "作者系", "(", "（", ")", "）", ":", "：", "|", "｜", "文/", "次", "0", "12",
-    " ", "  ", "\u3000", "\u00a0", "\t", "\n", "\r\n", "\r", "正文", "标题", "\ufeff", "\x0b", "\x85",
+    "来源",
+    "被引量",
+    "上传用户",
+    "论文部分内容阅读",
+    "其他文献",
+    "下载到本地 , 更方便阅读",
+    "声明 : 版权",
+    "作者系",
+    "(",
+    "（",
+    ")",
+    "）",
+    ":",
+    "：",
+    "|",
+    "｜",
+    "文/",
+    "次",
+    "0",
+    "12",
+    " ",
+    "  ",
+    "\u3000",
+    "\u00a0",
+    "\t",
+    "\n",
+    "\r\n",
+    "\r",
+    "正文",
+    "标题",
+    "\ufeff",
+    "\x0b",
+    "\x85",
 ]
 
 
 TEMPLATE_LINES = [
-    "标题", "来源 :党员生活 | 被引量 : 0次 | 上传用户:xd05724221", "来源：刊", "被引量:12",
-    "上传用户 : u", "来源 :x | 其他", "下载到本地 , 更方便阅读", "声明 : 本文档内容版权归属内容提供方",
-    "论文部分内容阅读", "其他文献", "其他文献：", "  正文一。  正文二。", "（作者系某人）",
-    "正文。(作者为某某)", "作者：张三", "文/李四", "文／王五", "\u3000\u3000正文\u3000\u3000", "=1+1",
-    "其他文献  其他文献", "正文  论文部分内容阅读  下载到本地,更方便阅读", "  (作者单位:)", "",
+    "标题",
+    "来源 :党员生活 | 被引量 : 0次 | 上传用户:xd05724221",
+    "来源：刊",
+    "被引量:12",
+    "上传用户 : u",
+    "来源 :x | 其他",
+    "下载到本地 , 更方便阅读",
+    "声明 : 本文档内容版权归属内容提供方",
+    "论文部分内容阅读",
+    "其他文献",
+    "其他文献：",
+    "  正文一。  正文二。",
+    "（作者系某人）",
+    "正文。(作者为某某)",
+    "作者：张三",
+    "文/李四",
+    "文／王五",
+    "\u3000\u3000正文\u3000\u3000",
+    "=1+1",
+    "其他文献  其他文献",
+    "正文  论文部分内容阅读  下载到本地,更方便阅读",
+    "  (作者单位:)",
+    "",
 ]
 template_line = st.sampled_from(TEMPLATE_LINES) | st.lists(
     st.sampled_from(TEMPLATE_WORDS), max_size=8
@@ -159,7 +207,11 @@ def test_seed_truncated_at_every_line_gives_row_or_reject() -> None:
 
 
 @PROPS
-@given(st.text(alphabet=st.sampled_from([*EDGE_SPACES, "a", "中", "\n", "\x0b", "。"]) | st.characters()))
+@given(
+    st.text(
+        alphabet=st.sampled_from([*EDGE_SPACES, "a", "中", "\n", "\x0b", "。"]) | st.characters()
+    )
+)
 def test_split_paragraphs_pieces_are_stripped_and_non_empty(line: str) -> None:
     for piece in split_paragraphs(line):
         assert piece
@@ -184,17 +236,43 @@ undecodable = st.binary(min_size=1, max_size=4).map(lambda b: b.decode("utf-8", 
 def test_page_id_is_posix_without_backslash_or_extension(parts: list[str], suffix: str) -> None:
     parts = [p.replace("/", "_") for p in parts]
     parts = [p for p in parts if p not in (".", "..")] or ["x"]
-    pid = page_id("/".join(parts) + suffix)
+    stem = "/".join(parts)
+    pid = page_id(stem + suffix)
     assert pid
     assert "\\" not in pid
-    assert not pid.endswith((".txt", ".gz"))
     pid.encode("utf-8")  # printable: no surrogate escapes left
+    # exactly the one extension is gone: the id is the escaped stem
+    assert pid == page_id(stem + ".txt") == page_id(stem + ".txt.gz")
+    if "\\" not in stem and "%" not in stem and stem.isprintable():
+        try:
+            stem.encode("utf-8")
+        except UnicodeEncodeError:
+            return
+        assert pid == stem or pid.endswith("%2Etxt") or pid.endswith("%2Etxt.gz")
 
 
 # --- CSV round trip --------------------------------------------------------------------------
 
 cell_alphabet = st.sampled_from(
-    [",", '"', "\n", "\r\n", "'", "=", "+", "-", "@", "\t", " ", "中文", "，", "a", "1", "NA", "null"]
+    [
+        ",",
+        '"',
+        "\n",
+        "\r\n",
+        "'",
+        "=",
+        "+",
+        "-",
+        "@",
+        "\t",
+        " ",
+        "中文",
+        "，",
+        "a",
+        "1",
+        "NA",
+        "null",
+    ]
 )
 cell = st.lists(cell_alphabet, min_size=1, max_size=8).map("".join)
 maybe_cell = st.none() | cell
@@ -255,9 +333,18 @@ def test_csv_round_trip(rows: list[dict[str, object]]) -> None:
 def test_csv_formula_cells_are_defused() -> None:
     rows = [
         {
-            "id": "=HYPERLINK(\"x\")", "title": "+1", "source": "-2", "citations": 3,
-            "uploader": "@SUM(A1)", "author": "'quoted", "body": "=1+1", "paragraph_count": 1,
-            "body_chars": 4, "teasers": ["=cmd"], "teaser_count": 1, "sha256": "0" * 64,
+            "id": '=HYPERLINK("x")',
+            "title": "+1",
+            "source": "-2",
+            "citations": 3,
+            "uploader": "@SUM(A1)",
+            "author": "'quoted",
+            "body": "=1+1",
+            "paragraph_count": 1,
+            "body_chars": 4,
+            "teasers": ["=cmd"],
+            "teaser_count": 1,
+            "sha256": "0" * 64,
         }
     ]
     table = pa.Table.from_pylist(rows, schema=schema.arrow_schema())
