@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zlib
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import xxhash
 
 from . import schema
 from .errors import Reason, Rejected
@@ -66,8 +66,8 @@ def pages_to_table(pages: list[Page]) -> pa.Table:
 
 
 def dedup_key(title: str, body: str) -> bytes:
-    """Return the key two pages share when they have the same title and body."""
-    return hashlib.blake2b(f"{title}\x00{body}".encode(), digest_size=16).digest()
+    """Return the key two pages share when they have the same title and body (128-bit xxh3)."""
+    return xxhash.xxh3_128_digest(f"{title}\x00{body}".encode())
 
 
 def csv_table(table: pa.Table) -> pa.Table:
