@@ -207,3 +207,26 @@ def test_incremental_build_equals_cold_build(tmp_path: Path) -> None:
     titles = set(pd.read_parquet(tmp_path / "warm" / "dist" / "corpus.parquet")["title"])
     assert {"改过的标题", "新增的一篇"} <= titles
     assert "标题7" not in titles
+
+
+def test_a_dying_worker_fails_the_build_instead_of_hanging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import corpus_export.process as process
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for i in range(600):
+        (raw / f"{i:03d}.txt").write_text(make_page(f"标题{i}"), encoding="utf-8")
+    real_parse = process.parse_page
+
+    def parse_or_die(data: bytes, page_id: str, sha256: str) -> object:
+        if page_id == "450":
+            os._exit(3)  # what the OOM killer does to a worker
+        return real_parse(data, page_id=page_id, sha256=sha256)
+
+    monkeypatch.setattr(process, "parse_page", parse_or_die)  # workers are forked: they see it
+    with pytest.raises(corpus_export.CorpusExportError, match="a worker process died"):
+        corpus_export.build(raw, tmp_path / "dist", workers=2)
+    assert not (tmp_path / "dist").exists()
+    assert not list(tmp_path.glob("dist.tmp-*"))

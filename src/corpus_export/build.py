@@ -11,6 +11,8 @@ import signal
 import tempfile
 from collections import Counter, deque
 from collections.abc import Callable, Generator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -233,8 +235,7 @@ class Assembler:
         elif part.csv_bytes is not None:
             self.csv.write(part.csv_bytes)
         elif part.csv_path is not None:
-            with Path(part.csv_path).open("rb") as fh:
-                shutil.copyfileobj(fh, self.csv, 1 << 20)
+            _append_file(Path(part.csv_path), self.csv)
         check_order(self.last_id, table)
         if table.num_rows:
             self.last_id = table.column("id")[-1].as_py()
@@ -374,6 +375,26 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
+def _append_file(src: Path, dst: Any) -> None:
+    """Append a file to an open binary file, in the kernel where it can (copy_file_range)."""
+    with src.open("rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        dst.flush()
+        done = 0
+        if hasattr(os, "copy_file_range"):
+            try:
+                while done < size:
+                    n = os.copy_file_range(fh.fileno(), dst.fileno(), size - done)
+                    if n == 0:
+                        break
+                    done += n
+            except OSError:
+                pass  # e.g. a file system without it: copy the rest in user space
+        if done < size:
+            fh.seek(done)
+            shutil.copyfileobj(fh, dst, 1 << 20)
+
+
 def _read_part(part: Part) -> pa.Table:
     if part.arrow_bytes is not None:
         return pa.ipc.open_file(pa.py_buffer(part.arrow_bytes)).read_all()
@@ -407,34 +428,49 @@ def run_local(
             progress(sum(map(len, task)))
             yield part
         return
-    ctx = mp.get_context("forkserver")
-    pool = ctx.Pool(workers, initializer=_ignore_sigint)
+    # fork where there is one: no re-import of __main__ in the workers, so the library works
+    # from a notebook, stdin or an unguarded script, and workers start at once.
+    method = "fork" if "fork" in mp.get_all_start_methods() else None
+    pool = ProcessPoolExecutor(
+        workers, mp_context=mp.get_context(method), initializer=_ignore_sigint
+    )
     try:
-        window: deque[Any] = deque()
+        window: deque[tuple[int, Future[Part]]] = deque()
         todo = iter(enumerate(tasks))
 
         def submit_next() -> None:
             for i, task in todo:
-                window.append(
-                    (
-                        sum(map(len, task)),
-                        pool.apply_async(process_batch, (str(root), task, str(part_dir), i, cache)),
-                    )
-                )
+                future = pool.submit(process_batch, str(root), task, str(part_dir), i, cache)
+                window.append((sum(map(len, task)), future))
                 return
 
         for _ in range(2 * workers + 1):
             submit_next()
         while window:
-            n, res = window.popleft()
-            part = res.get()
+            n, future = window.popleft()
+            try:
+                part = future.result()
+            except BrokenProcessPool:
+                raise CorpusExportError(
+                    "a worker process died (out of memory, or killed?); no export written. "
+                    "Try --workers 1 to see the failing page."
+                ) from None
             submit_next()
             progress(n)
             yield part
-        pool.close()
     finally:
-        pool.terminate()
-        pool.join()
+        _stop_pool(pool)
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop the workers now: cancel queued tasks and end the running ones."""
+    processes = list(getattr(pool, "_processes", {}).values())  # no public handle on them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in processes:
+        proc.join(timeout=5)
 
 
 # ---------------------------------------------------------------------------------------------

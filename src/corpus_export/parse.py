@@ -238,16 +238,18 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
             has_marker = True
             preamble = False
             continue
-        fields = header_fields(line)
-        if fields is not None and (preamble or len(fields) > 1 or SOURCE_KEY not in fields):
-            has_marker = True
-            for key, value in fields.items():
-                meta.setdefault(key, value)
-            continue
-        if is_boilerplate(line):
+        first_char = line[0]
+        if first_char in _HEADER_FIRST:  # the cheap test of header_fields, without the call
+            fields = header_fields(line)
+            if fields is not None and (preamble or len(fields) > 1 or SOURCE_KEY not in fields):
+                has_marker = True
+                for key, value in fields.items():
+                    meta.setdefault(key, value)
+                continue
+        if first_char in _BOILERPLATE_FIRST and is_boilerplate(line):
             continue
         for piece in split_paragraphs(line):
-            if is_boilerplate(piece):
+            if piece[0] in _BOILERPLATE_FIRST and is_boilerplate(piece):
                 has_marker = has_marker or piece == READ_MARKER
                 continue
             preamble = False

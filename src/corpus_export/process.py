@@ -60,7 +60,11 @@ def process_file(root: Path | str, f: RawFile) -> tuple[Page, int]:
 
 def pages_to_table(pages: list[Page]) -> pa.Table:
     """Build an Arrow table in the schema from parsed pages (column-wise, one pass)."""
-    rows = [p.to_row() for p in pages]
+    return rows_to_table([p.to_row() for p in pages])
+
+
+def rows_to_table(rows: list[dict[str, object]]) -> pa.Table:
+    """Build an Arrow table in the schema from `Page.to_row()` dicts."""
     columns = [pa.array([r[f.name] for r in rows], type=f.arrow) for f in schema.FIELDS]
     return pa.Table.from_arrays(columns, schema=schema.arrow_schema())
 
@@ -140,9 +144,11 @@ class ChunkResult:
     arrow: bytes = b""  # the chunk's rows as an Arrow IPC stream (cache entries only)
 
 
-def parse_chunk(base: Path | str, files: list[RawFile]) -> tuple[list[Page], ChunkResult]:
-    """Read and parse the files of one chunk → (pages, everything else it produced)."""
-    pages: list[Page] = []
+def parse_chunk(
+    base: Path | str, files: list[RawFile]
+) -> tuple[list[dict[str, object]], ChunkResult]:
+    """Read and parse the files of one chunk → (table rows, everything else it produced)."""
+    rows: list[dict[str, object]] = []
     res = ChunkResult([], [], [], [])
     for f in files:
         try:
@@ -150,11 +156,12 @@ def parse_chunk(base: Path | str, files: list[RawFile]) -> tuple[list[Page], Chu
         except Rejected as rej:
             res.rejects.append(RejectRow(f.id, f.path, rej.reason, rej.detail))
             continue
-        pages.append(page)
+        row = page.to_row()  # joins the body once; the key below reuses it
+        rows.append(row)
         res.paths.append(f.path)
         res.raw_bytes.append(size)
-        res.dedup_keys.append(dedup_key(page.title, page.body))
-    return pages, res
+        res.dedup_keys.append(dedup_key(page.title, row["body"]))  # type: ignore[arg-type]
+    return rows, res
 
 
 def _ipc_stream(table: pa.Table) -> bytes:
@@ -183,7 +190,7 @@ def process_batch(
     base: Path | str = root if is_url(root) else Path(root)
     results: list[ChunkResult] = []
     cached: list[pa.Table | None] = []
-    new_pages: list[Page] = []
+    new_rows: list[dict[str, object]] = []
     new_counts: list[int] = []
     for chunk in chunks:
         hit = cache.load(Path(cache_dir), chunk) if cache_dir else None
@@ -191,12 +198,12 @@ def process_batch(
             results.append(hit)
             cached.append(pa.ipc.open_stream(pa.py_buffer(hit.arrow)).read_all())
             continue
-        pages, res = parse_chunk(base, chunk)
+        rows, res = parse_chunk(base, chunk)
         results.append(res)
         cached.append(None)
-        new_pages.extend(pages)
-        new_counts.append(len(pages))
-    new_table = pages_to_table(new_pages)
+        new_rows.extend(rows)
+        new_counts.append(len(rows))
+    new_table = rows_to_table(new_rows)
     tables: list[pa.Table] = []
     offset = 0
     counts = iter(new_counts)

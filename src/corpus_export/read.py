@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import stat
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,14 +218,20 @@ def read_raw(root: Path | str, f: RawFile) -> tuple[bytes, str, int]:
         except OSError as exc:
             raise Rejected(Reason.UNREADABLE, f"{exc.__class__.__name__}: {exc}") from None
         return _finish_read(data, f)
-    path = Path(root) / f.path
     try:
-        if not path.is_file():
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then tells what it is.
+        fd = os.open(os.path.join(root, f.path), os.O_RDONLY | os.O_NONBLOCK)  # noqa: PTH118
+    except OSError as exc:
+        raise Rejected(Reason.UNREADABLE, f"{exc.strerror or exc.__class__.__name__}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise Rejected(Reason.UNREADABLE, "not a regular file")
-        with path.open("rb") as fh:
+        with os.fdopen(fd, "rb", closefd=False) as fh:
             data = fh.read(MAX_PAGE_BYTES + 1)
     except OSError as exc:
         raise Rejected(Reason.UNREADABLE, f"{exc.strerror or exc.__class__.__name__}") from None
+    finally:
+        os.close(fd)
     return _finish_read(data, f)
 
 
