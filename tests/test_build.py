@@ -17,7 +17,7 @@ from conftest import PageMaker, make_page
 
 import corpus_export
 from corpus_export import schema
-from corpus_export.process import unescape_csv_cell
+from corpus_export.process import unescape_csv_cell, write_csv
 
 
 def write_corpus(raw: Path) -> dict[str, str]:
@@ -230,3 +230,32 @@ def test_a_dying_worker_fails_the_build_instead_of_hanging(
         corpus_export.build(raw, tmp_path / "dist", workers=2)
     assert not (tmp_path / "dist").exists()
     assert not list(tmp_path.glob("dist.tmp-*"))
+
+
+def test_csv_row_sizes_let_rows_be_cut_without_rendering_again() -> None:
+    import pyarrow as pa
+
+    from corpus_export.parse import parse_page
+    from corpus_export.process import pages_to_table
+
+    pages = [
+        parse_page(make_page(t, source=s, citations=c, note=n, paragraphs=(b,)), page_id=f"p{i}")
+        for i, (t, s, c, n, b) in enumerate(
+            [
+                ('他说"好"', "党员生活", 12345, None, '带"引号"的正文,逗号'),
+                ("=1+1", None, None, "(作者系某人)", "第一段\u3000\u3000第二段"),
+                ("-标题", "源,有逗号", 0, "作者：张三", "@开头"),
+            ]
+        )
+    ]
+    table = pages_to_table(pages)
+    sink = pa.BufferOutputStream()
+    sizes = write_csv(table, sink, header=False)
+    data = sink.getvalue().to_pybytes()
+    assert sizes is not None
+    assert sum(sizes) == len(data)
+    keep = [True, False, True]
+    cut = b"".join(data[sum(sizes[:i]) : sum(sizes[: i + 1])] for i in range(3) if keep[i])
+    again = pa.BufferOutputStream()
+    write_csv(table.filter(pa.array(keep)), again, header=False)
+    assert cut == again.getvalue().to_pybytes()

@@ -231,7 +231,10 @@ class Assembler:
             dup_rejects.append((RejectRow(ids[i], part.paths[i], Reason.DUPLICATE, ""), earlier))
         if dup_rejects:
             table = table.filter(pa.array(keep))
-            write_csv(table, self.csv, header=False)
+            if part.csv_row_bytes is None:
+                write_csv(table, self.csv, header=False)
+            else:  # cut the duplicate rows out of the rendered part
+                self._append_csv_rows(part, keep)
         elif part.csv_bytes is not None:
             self.csv.write(part.csv_bytes)
         elif part.csv_path is not None:
@@ -248,6 +251,20 @@ class Assembler:
         for p in (part.arrow_path, part.csv_path):
             if p is not None:
                 Path(p).unlink(missing_ok=True)
+
+    def _append_csv_rows(self, part: Part, keep: np.ndarray) -> None:
+        assert part.csv_row_bytes is not None
+        ends = np.cumsum(part.csv_row_bytes)
+        starts = ends - np.asarray(part.csv_row_bytes)
+        data: bytes | memoryview
+        if part.csv_bytes is not None:
+            data = part.csv_bytes
+        else:
+            assert part.csv_path is not None
+            data = Path(part.csv_path).read_bytes()
+        view = memoryview(data)
+        for i in np.flatnonzero(keep):
+            self.csv.write(view[starts[i] : ends[i]])
 
     def _write_rows(self, table: pa.Table, raw_sizes: list[int]) -> None:
         if table.num_rows == 0:

@@ -7,6 +7,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -16,7 +17,7 @@ from . import schema
 from .errors import Reason, Rejected
 from .parse import Page, parse_page
 from .read import RawFile, is_url, read_raw
-from .validate import check_batch
+from .validate import check_batch, count_byte
 
 #: Files per task: big enough that task overhead vanishes, small enough for flat memory.
 BATCH_FILES = 256
@@ -50,6 +51,8 @@ class Part:
     rejects: list[RejectRow] = field(default_factory=list)
     arrow_bytes: bytes | None = None
     csv_bytes: bytes | None = None
+    #: bytes of each row in the CSV part, so a row can be cut out without rendering again
+    csv_row_bytes: list[int] | None = None
 
 
 def process_file(root: Path | str, f: RawFile) -> tuple[Page, int]:
@@ -102,10 +105,31 @@ def unescape_csv_cell(text: str) -> str:
     return text[1:] if text.startswith("'") else text
 
 
-def write_csv(table: pa.Table, sink: str | Path | pa.NativeFile, *, header: bool) -> None:
-    """Write rows as RFC 4180 CSV (strings quoted, nulls empty) in the CSV view."""
+def write_csv(
+    table: pa.Table, sink: str | Path | pa.NativeFile, *, header: bool
+) -> list[int] | None:
+    """Write rows as RFC 4180 CSV (strings quoted, nulls empty) in the CSV view.
+
+    Returns the bytes each row takes (header excluded), or None if they could not be worked out.
+    """
+    view = csv_table(table)
     opts = pacsv.WriteOptions(include_header=header, quoting_style="needed")
-    pacsv.write_csv(csv_table(table), sink, write_options=opts)
+    pacsv.write_csv(view, sink, write_options=opts)
+    return None if header else csv_row_bytes(view)
+
+
+def csv_row_bytes(view: pa.Table) -> list[int]:
+    """Bytes of each CSV row as pyarrow writes it: quoted strings, '"' doubled, bare ints."""
+    total = np.full(view.num_rows, view.num_columns, dtype=np.int64)  # commas and the newline
+    for col in view.columns:
+        if pa.types.is_string(col.type):
+            quotes = count_byte(col, ord('"'))
+            size = pc.fill_null(pc.binary_length(col), -2).to_numpy(zero_copy_only=False)
+            total += np.where(size >= 0, size + 2 + quotes, 0)
+        else:
+            text = pc.utf8_length(pc.cast(col, pa.string()))
+            total += pc.fill_null(text, 0).to_numpy(zero_copy_only=False)
+    return total.tolist()  # type: ignore[no-any-return]
 
 
 def plan_tasks(files: list[RawFile]) -> list[list[list[RawFile]]]:
@@ -234,12 +258,19 @@ def process_batch(
             w.write_table(table)
         part.arrow_bytes = sink.getvalue().to_pybytes()
         csv_sink = pa.BufferOutputStream()
-        write_csv(table, csv_sink, header=False)
+        part.csv_row_bytes = write_csv(table, csv_sink, header=False)
         part.csv_bytes = csv_sink.getvalue().to_pybytes()
-        return part
+        return _checked_row_bytes(part, len(part.csv_bytes))
     part.arrow_path = str(Path(part_dir) / f"part-{index:07d}.arrow")
     part.csv_path = str(Path(part_dir) / f"part-{index:07d}.csv")
     with pa.OSFile(part.arrow_path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
         w.write_table(table)
-    write_csv(table, part.csv_path, header=False)
+    part.csv_row_bytes = write_csv(table, part.csv_path, header=False)
+    return _checked_row_bytes(part, Path(part.csv_path).stat().st_size)
+
+
+def _checked_row_bytes(part: Part, size: int) -> Part:
+    """Keep the row sizes only if they add up to the CSV part: else rows are rendered again."""
+    if part.csv_row_bytes is not None and sum(part.csv_row_bytes) != size:
+        part.csv_row_bytes = None
     return part

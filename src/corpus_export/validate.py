@@ -111,16 +111,21 @@ def table_problems(table: pa.Table) -> list[str]:
 
 def count_newlines(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     """Count "\\n" per string: numpy over the UTF-8 buffer (3x faster than count_substring)."""
+    return pa.array(count_byte(col, 10).astype(np.int32))
+
+
+def count_byte(col: pa.ChunkedArray | pa.Array, byte: int) -> np.ndarray:
+    """Count one ASCII byte in each string of a column (0 for nulls), from the UTF-8 buffer."""
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     n = len(arr)
     data_buf = arr.buffers()[2]
     if n == 0 or data_buf is None:
-        return pa.array(np.zeros(n, dtype=np.int32))
+        return np.zeros(n, dtype=np.int64)
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
     data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
-    at = np.flatnonzero(data == 10) + offsets[0]
+    at = np.flatnonzero(data == byte) + offsets[0]
     rows = np.searchsorted(offsets, at, side="right") - 1
-    return pa.array(np.bincount(rows, minlength=n).astype(np.int32))
+    return np.bincount(rows, minlength=n)
 
 
 def check_batch(table: pa.Table) -> None:
