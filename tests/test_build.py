@@ -170,18 +170,56 @@ def test_hf_single_shard_reuses_parquet_bytes(built: tuple) -> None:  # type: ig
     assert shard.read_bytes() == (out / "corpus.parquet").read_bytes()
 
 
-def test_hf_shards_split_by_size(tmp_path: Path) -> None:
+def test_hf_shards_split_by_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setattr(sys.modules["corpus_export.build"], "ROW_GROUP_ROWS", 4)
     raw = tmp_path / "raw"
     raw.mkdir()
     for i in range(12):
         (raw / f"{i:02d}.txt").write_text(make_page(f"标题{i}"), encoding="utf-8")
-    total = sum(p.stat().st_size for p in raw.iterdir())
-    result = corpus_export.build(raw, tmp_path / "dist", workers=1, shard_bytes=total // 3 + 1)
+    one = corpus_export.build(raw, tmp_path / "one" / "dist", workers=1)
+    assert one.shards == ["train-00000-of-00001.parquet"]
+    out = tmp_path / "three" / "dist"
+    result = corpus_export.build(raw, out, workers=1, shard_bytes=one.arrow_bytes // 3 + 1)
     assert result.shards == [f"train-0000{i}-of-00003.parquet" for i in range(3)]
-    parts = [pq.read_table(tmp_path / "dist" / "hf" / "data" / s) for s in result.shards]
-    whole = pq.read_table(tmp_path / "dist" / "corpus.parquet")
-    assert sum(p.num_rows for p in parts) == whole.num_rows == 12
-    assert [i for p in parts for i in p.column("id").to_pylist()] == whole.column("id").to_pylist()
+    parts = [pq.read_table(out / "hf" / "data" / s) for s in result.shards]
+    whole = pq.read_table(out / "corpus.parquet")
+    assert [p.num_rows for p in parts] == [4, 4, 4]
+    assert pa_concat(parts).equals(whole)
+    # the shards are cut from corpus.parquet's bytes: each holds some of its row groups
+    assert (
+        sum((out / "hf" / "data" / s).stat().st_size for s in result.shards)
+        < 2 * (out / "corpus.parquet").stat().st_size
+    )
+
+
+def test_multi_shard_hub_folder_loads_with_datasets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    import datasets
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setattr(sys.modules["corpus_export.build"], "ROW_GROUP_ROWS", 4)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for i in range(10):
+        (raw / f"{i:02d}.txt").write_text(make_page(f"标题{i}"), encoding="utf-8")
+    out = tmp_path / "dist"
+    result = corpus_export.build(raw, out, workers=1, shard_bytes=1)
+    assert len(result.shards) == 3
+    ds = datasets.load_dataset(str(out / "hf"), split="train")
+    assert ds.num_rows == 10
+    assert ds.to_pandas()["id"].tolist() == pq.read_table(out / "corpus.parquet")["id"].to_pylist()
+
+
+def pa_concat(tables: list) -> object:  # type: ignore[type-arg]
+    import pyarrow as pa
+
+    return pa.concat_tables(tables)
 
 
 def test_incremental_build_equals_cold_build(tmp_path: Path) -> None:

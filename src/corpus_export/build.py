@@ -34,7 +34,7 @@ MANIFEST = "manifest.json"
 HF_DIR = "hf"
 #: Rows per Parquet row group, counted on the row stream so batch sizes never change the bytes.
 ROW_GROUP_ROWS = 1024
-#: Hub shard limit, as `push_to_hub(max_shard_size=...)`: raw bytes of the pages per shard.
+#: Hub shard limit, as `push_to_hub(max_shard_size=...)`: in-memory Arrow bytes per shard.
 DEFAULT_SHARD_BYTES = 500 * 1000 * 1000
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -190,7 +190,7 @@ class SeenTable:
 class Assembler:
     """Consumes parts in id order; writes the single sorted export, streaming, in the stage."""
 
-    def __init__(self, stage: Path, n_files: int, total_raw: int, shard_bytes: int) -> None:
+    def __init__(self, stage: Path, n_files: int, shard_bytes: int) -> None:
         self.stage = stage
         self.writer = pq.ParquetWriter(
             stage / CORPUS_PARQUET, schema.arrow_schema(), **PARQUET_OPTIONS
@@ -205,16 +205,8 @@ class Assembler:
         self.arrow_bytes = 0
         self.rejects: list[RejectRow | tuple[RejectRow, int]] = []
         self.stats = Stats()
-        self.n_shards = max(1, math.ceil(total_raw / shard_bytes)) if shard_bytes > 0 else 1
-        self.total_raw = max(total_raw, 1)
-        self.cum_raw = 0
-        self.shards: list[_ShardStream] = []
-        if self.n_shards > 1:
-            hf_data = stage / HF_DIR / "data"
-            hf_data.mkdir(parents=True, exist_ok=True)
-            self.shards = [
-                _ShardStream(hf_data / _shard_name(i, self.n_shards)) for i in range(self.n_shards)
-            ]
+        self.shard_bytes = shard_bytes
+        self.group_bytes: list[int] = []  # Arrow bytes of each row group written
 
     def add(self, part: Part) -> None:
         table = _read_part(part)
@@ -242,7 +234,7 @@ class Assembler:
         check_order(self.last_id, table)
         if table.num_rows:
             self.last_id = table.column("id")[-1].as_py()
-        self._write_rows(table, [b for b, k in zip(part.raw_bytes, keep, strict=True) if k])
+        self._write_rows(table)
         self.stats.add(table)
         self.rows += table.num_rows
         merged: list[RejectRow | tuple[RejectRow, int]] = [*part.rejects, *dup_rejects]
@@ -266,26 +258,20 @@ class Assembler:
         for i in np.flatnonzero(keep):
             self.csv.write(view[starts[i] : ends[i]])
 
-    def _write_rows(self, table: pa.Table, raw_sizes: list[int]) -> None:
+    def _write_rows(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
         self.pending.append(table)
         self.pending_rows += table.num_rows
         while self.pending_rows >= ROW_GROUP_ROWS:
             self._flush(ROW_GROUP_ROWS)
-        if self.shards:
-            # A row goes to the shard its raw bytes fall in: a pure function of the row stream.
-            starts = np.cumsum([0, *raw_sizes[:-1]]) + self.cum_raw
-            shard_of = np.minimum(starts * self.n_shards // self.total_raw, self.n_shards - 1)
-            self.cum_raw += sum(raw_sizes)
-            for s in np.unique(shard_of):
-                self.shards[int(s)].add(table.filter(pa.array(shard_of == s)))
 
     def _flush(self, n: int) -> None:
         whole = pa.concat_tables(self.pending)
         head, rest = whole.slice(0, n), whole.slice(n)
         self.writer.write_table(head, row_group_size=ROW_GROUP_ROWS)
         self.arrow_bytes += head.nbytes
+        self.group_bytes.append(head.nbytes)
         self.pending = [rest] if rest.num_rows else []
         self.pending_rows = rest.num_rows
 
@@ -294,17 +280,12 @@ class Assembler:
             self._flush(self.pending_rows)
         self.writer.close()
         self.csv.close()
-        hf_data = self.stage / HF_DIR / "data"
-        hf_data.mkdir(parents=True, exist_ok=True)
-        if self.shards:
-            for s in self.shards:
-                s.close()
-            shard_names = [_shard_name(i, self.n_shards) for i in range(self.n_shards)]
-        else:
-            # One shard: reuse the finished corpus.parquet bytes, no second encoding pass.
-            name = _shard_name(0, 1)
-            _link_or_copy(self.stage / CORPUS_PARQUET, hf_data / name)
-            shard_names = [name]
+        shard_names = write_hf_shards(
+            self.stage / CORPUS_PARQUET,
+            self.stage / HF_DIR / "data",
+            self.group_bytes,
+            self.shard_bytes,
+        )
         by_reason = self._write_rejects()
         return self.rows, by_reason, self.stats.summary(), self.stats.examples, shard_names
 
@@ -338,8 +319,6 @@ class Assembler:
     def abort(self) -> None:
         self.writer.close()
         self.csv.close()
-        for s in self.shards:
-            s.close()
 
 
 def write_rejects_csv(table: pa.Table, path: Path) -> None:
@@ -357,28 +336,40 @@ def _reject_key(r: RejectRow | tuple[RejectRow, int]) -> tuple[str, str]:
     return (rej.id, rej.path)
 
 
-class _ShardStream:
-    def __init__(self, path: Path) -> None:
-        self.writer = pq.ParquetWriter(path, schema.arrow_schema(), **PARQUET_OPTIONS)
-        self.pending: list[pa.Table] = []
-        self.rows = 0
+def shard_plan(group_bytes: list[int], shard_bytes: int) -> list[tuple[int, int]]:
+    """Split row groups into contiguous shards of about shard_bytes (Arrow bytes) each.
 
-    def add(self, table: pa.Table) -> None:
-        self.pending.append(table)
-        self.rows += table.num_rows
-        if self.rows >= ROW_GROUP_ROWS:
-            whole = pa.concat_tables(self.pending)
-            n = (self.rows // ROW_GROUP_ROWS) * ROW_GROUP_ROWS
-            self.writer.write_table(whole.slice(0, n), row_group_size=ROW_GROUP_ROWS)
-            rest = whole.slice(n)
-            self.pending = [rest] if rest.num_rows else []
-            self.rows = rest.num_rows
+    Returns [first, last) row-group ranges; like push_to_hub, the count is total / limit rounded
+    up, and a row group goes to the shard its middle byte falls in (empty shards are dropped).
+    """
+    total = sum(group_bytes)
+    if not group_bytes or shard_bytes <= 0 or total <= shard_bytes:
+        return [(0, len(group_bytes))]
+    n = math.ceil(total / shard_bytes)
+    sizes = np.asarray(group_bytes, dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes
+    shard_of = (2 * starts + sizes) * n // (2 * total)
+    return [
+        (int(np.searchsorted(shard_of, s, "left")), int(np.searchsorted(shard_of, s, "right")))
+        for s in np.unique(shard_of)
+    ]
 
-    def close(self) -> None:
-        if self.rows:
-            self.writer.write_table(pa.concat_tables(self.pending), row_group_size=ROW_GROUP_ROWS)
-            self.pending, self.rows = [], 0
-        self.writer.close()
+
+def write_hf_shards(
+    corpus: Path, hf_data: Path, group_bytes: list[int], shard_bytes: int
+) -> list[str]:
+    """Write the Hub shards from the finished corpus.parquet's own bytes; return their names."""
+    from .parquet_split import write_row_groups
+
+    hf_data.mkdir(parents=True, exist_ok=True)
+    plan = shard_plan(group_bytes, shard_bytes)
+    names = [_shard_name(i, len(plan)) for i in range(len(plan))]
+    if len(plan) == 1:
+        _link_or_copy(corpus, hf_data / names[0])  # one shard: the very same file
+        return names
+    for name, (first, last) in zip(names, plan, strict=True):
+        write_row_groups(corpus, hf_data / name, first, last)
+    return names
 
 
 def _shard_name(i: int, n: int) -> str:
@@ -563,11 +554,10 @@ def _build_into(
     progress: Progress,
 ) -> BuildResult:
     root = raw_dir if isinstance(raw_dir, str) else raw_dir.resolve()
-    total_raw = sum(f.size for f in files)
     tasks = plan_tasks(files)
     part_dir = stage / ".parts"
     part_dir.mkdir()
-    asm = Assembler(stage, len(files), total_raw, shard_bytes)
+    asm = Assembler(stage, len(files), shard_bytes)
     parts: Generator[Part, None, None]
     try:
         if engine == "dask":

@@ -1,0 +1,294 @@
+"""A finished Parquet file → standalone files of contiguous row-group ranges, bytes copied as is.
+
+The Hub folder's shards hold the same rows as corpus.parquet. Encoding them a second time would
+double the most expensive step of a build, so a shard is made from the file's own bytes instead:
+"PAR1", the byte range of its row groups, and the footer of those row groups with every file
+offset moved to the new position. The footer is Thrift compact protocol; this module reads it
+into a generic tree (field id, type, value), edits the offset fields named by parquet.thrift and
+writes it back. Unknown fields pass through untouched.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import struct
+from pathlib import Path
+from typing import Any, BinaryIO
+
+MAGIC = b"PAR1"
+
+# Thrift compact protocol types
+_STOP, _TRUE, _FALSE, _BYTE, _I16, _I32, _I64, _DOUBLE, _BINARY, _LIST, _SET, _MAP, _STRUCT = range(
+    13
+)
+
+# parquet.thrift field ids
+_FMD_NUM_ROWS, _FMD_ROW_GROUPS = 3, 4
+_RG_COLUMNS, _RG_NUM_ROWS, _RG_FILE_OFFSET, _RG_TOTAL_COMPRESSED, _RG_ORDINAL = 1, 3, 5, 6, 7
+_CC_FILE_OFFSET, _CC_META = 2, 3
+_CC_INDEX_FIELDS = (4, 6)  # offset index, column index: stored outside the row groups
+_CMD_TOTAL_COMPRESSED, _CMD_DATA_PAGE, _CMD_INDEX_PAGE, _CMD_DICT_PAGE = 7, 9, 10, 11
+_CMD_BLOOM = 14  # a bloom filter is stored outside the row groups too
+
+Field = list[Any]  # [field id, type, value]
+
+
+class SplitError(Exception):
+    """The file uses a layout this splitter does not handle (page index, bloom filter...)."""
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def byte(self) -> int:
+        b = self.data[self.pos]
+        self.pos += 1
+        return b
+
+    def varint(self) -> int:
+        shift = result = 0
+        while True:
+            b = self.byte()
+            result |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return result
+            shift += 7
+
+    def zigzag(self) -> int:
+        n = self.varint()
+        return (n >> 1) ^ -(n & 1)
+
+    def struct(self) -> list[Field]:
+        fields: list[Field] = []
+        last = 0
+        while True:
+            header = self.byte()
+            if header == _STOP:
+                return fields
+            delta, ftype = header >> 4, header & 0x0F
+            fid = last + delta if delta else self.zigzag()
+            last = fid
+            if ftype in (_TRUE, _FALSE):
+                fields.append([fid, ftype, ftype == _TRUE])
+            else:
+                fields.append([fid, ftype, self.value(ftype)])
+
+    def value(self, ftype: int) -> Any:
+        if ftype == _BYTE:
+            return self.byte()
+        if ftype in (_I16, _I32, _I64):
+            return self.zigzag()
+        if ftype == _DOUBLE:
+            v = self.data[self.pos : self.pos + 8]
+            self.pos += 8
+            return v
+        if ftype == _BINARY:
+            n = self.varint()
+            v = self.data[self.pos : self.pos + n]
+            self.pos += n
+            return v
+        if ftype in (_LIST, _SET):
+            header = self.byte()
+            size, etype = header >> 4, header & 0x0F
+            if size == 15:
+                size = self.varint()
+            if etype in (_TRUE, _FALSE):
+                return (etype, [self.byte() == _TRUE for _ in range(size)])
+            return (etype, [self.value(etype) for _ in range(size)])
+        if ftype == _MAP:
+            size = self.varint()
+            if size == 0:
+                return (0, 0, [])
+            types = self.byte()
+            ktype, vtype = types >> 4, types & 0x0F
+            return (ktype, vtype, [(self.value(ktype), self.value(vtype)) for _ in range(size)])
+        if ftype == _STRUCT:
+            return self.struct()
+        raise SplitError(f"unknown Thrift type {ftype}")
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.out = bytearray()
+
+    def varint(self, n: int) -> None:
+        while True:
+            if n < 0x80:
+                self.out.append(n)
+                return
+            self.out.append((n & 0x7F) | 0x80)
+            n >>= 7
+
+    def zigzag(self, n: int) -> None:
+        self.varint(n << 1 if n >= 0 else ((-n) << 1) - 1)
+
+    def struct(self, fields: list[Field]) -> None:
+        last = 0
+        for fid, ftype, value in fields:
+            wire = (_TRUE if value else _FALSE) if ftype in (_TRUE, _FALSE) else ftype
+            if 0 < fid - last <= 15:
+                self.out.append(((fid - last) << 4) | wire)
+            else:
+                self.out.append(wire)
+                self.zigzag(fid)
+            last = fid
+            if ftype not in (_TRUE, _FALSE):
+                self.value(ftype, value)
+        self.out.append(_STOP)
+
+    def value(self, ftype: int, value: Any) -> None:
+        if ftype == _BYTE:
+            self.out.append(value)
+        elif ftype in (_I16, _I32, _I64):
+            self.zigzag(value)
+        elif ftype == _DOUBLE:
+            self.out += value
+        elif ftype == _BINARY:
+            self.varint(len(value))
+            self.out += value
+        elif ftype in (_LIST, _SET):
+            etype, items = value
+            if len(items) < 15:
+                self.out.append((len(items) << 4) | etype)
+            else:
+                self.out.append(0xF0 | etype)
+                self.varint(len(items))
+            for item in items:
+                if etype in (_TRUE, _FALSE):
+                    self.out.append(_TRUE if item else _FALSE)
+                else:
+                    self.value(etype, item)
+        elif ftype == _MAP:
+            ktype, vtype, items = value
+            self.varint(len(items))
+            if items:
+                self.out.append((ktype << 4) | vtype)
+                for k, v in items:
+                    self.value(ktype, k)
+                    self.value(vtype, v)
+        elif ftype == _STRUCT:
+            self.struct(value)
+        else:
+            raise SplitError(f"unknown Thrift type {ftype}")
+
+
+def _get(fields: list[Field], fid: int) -> Field | None:
+    return next((f for f in fields if f[0] == fid), None)
+
+
+def _set(fields: list[Field], fid: int, ftype: int, value: Any) -> None:
+    f = _get(fields, fid)
+    if f is None:
+        fields.append([fid, ftype, value])
+        fields.sort(key=lambda x: x[0])
+    else:
+        f[2] = value
+
+
+def read_footer(path: Path) -> tuple[list[Field], int]:
+    """Return (FileMetaData as a field tree, byte offset where the footer starts)."""
+    with path.open("rb") as fh:
+        fh.seek(-8, 2)
+        tail = fh.read(8)
+        if tail[4:] != MAGIC:
+            raise SplitError(f"{path.name} is not a Parquet file")
+        (length,) = struct.unpack("<I", tail[:4])
+        end = fh.tell() - 8
+        fh.seek(end - length)
+        footer = fh.read(length)
+    return _Reader(footer).struct(), end - length
+
+
+def encode_footer(meta: list[Field]) -> bytes:
+    w = _Writer()
+    w.struct(meta)
+    return bytes(w.out)
+
+
+def row_group_spans(meta: list[Field]) -> list[tuple[int, int, int]]:
+    """Return (start byte, end byte, rows) of every row group, checking they are contiguous."""
+    rgs = _get(meta, _FMD_ROW_GROUPS)
+    spans: list[tuple[int, int, int]] = []
+    for rg in rgs[2][1] if rgs else []:
+        start, end = None, 0
+        for cc in _get(rg, _RG_COLUMNS)[2][1]:  # type: ignore[index]
+            if any(_get(cc, fid) for fid in _CC_INDEX_FIELDS):
+                raise SplitError("page indexes are stored outside the row groups")
+            md = _get(cc, _CC_META)
+            if md is None:
+                raise SplitError("column chunk without metadata")
+            cmd = md[2]
+            if _get(cmd, _CMD_BLOOM) is not None:
+                raise SplitError("bloom filters are stored outside the row groups")
+            first = min(f[2] for f in cmd if f[0] in (_CMD_DATA_PAGE, _CMD_DICT_PAGE))
+            size = _get(cmd, _CMD_TOTAL_COMPRESSED)[2]  # type: ignore[index]
+            start = first if start is None else min(start, first)
+            end = max(end, first + size)
+        spans.append((start or 4, end, _get(rg, _RG_NUM_ROWS)[2]))  # type: ignore[index]
+    for (_, prev_end, _), (next_start, _, _) in itertools.pairwise(spans):
+        if prev_end != next_start:
+            raise SplitError("row groups are not contiguous")
+    return spans
+
+
+def copy_range(src: BinaryIO, dst: BinaryIO, offset: int, count: int) -> None:
+    """Append count bytes of src from offset to dst (in the kernel where it can)."""
+    done = 0
+    if hasattr(os, "copy_file_range"):
+        try:
+            while done < count:
+                n = os.copy_file_range(src.fileno(), dst.fileno(), count - done, offset + done)
+                if n == 0:
+                    break
+                done += n
+        except OSError:
+            pass  # a file system without it: copy the rest in user space
+    src.seek(offset + done)
+    while done < count:
+        chunk = src.read(min(count - done, 1 << 20))
+        if not chunk:
+            raise SplitError("the file ends before its row groups do")
+        dst.write(chunk)
+        done += len(chunk)
+
+
+def write_row_groups(src: Path, dst: Path, first: int, last: int) -> None:
+    """Write row groups [first, last) of src as a standalone Parquet file dst."""
+    meta, _ = read_footer(src)
+    spans = row_group_spans(meta)
+    if not 0 <= first < last <= len(spans):
+        raise SplitError(f"row groups {first}..{last} out of range (file has {len(spans)})")
+    start, end = spans[first][0], spans[last - 1][1]
+    delta = start - len(MAGIC)
+    rgs = _get(meta, _FMD_ROW_GROUPS)
+    assert rgs is not None
+    kept = rgs[2][1][first:last]
+    for ordinal, rg in enumerate(kept):
+        for fid in (_RG_FILE_OFFSET,):
+            f = _get(rg, fid)
+            if f is not None:
+                f[2] -= delta
+        if _get(rg, _RG_ORDINAL) is not None:
+            _set(rg, _RG_ORDINAL, _I16, ordinal)
+        for cc in _get(rg, _RG_COLUMNS)[2][1]:  # type: ignore[index]
+            f = _get(cc, _CC_FILE_OFFSET)
+            if f is not None and f[2]:
+                f[2] -= delta
+            cmd = _get(cc, _CC_META)[2]  # type: ignore[index]
+            for fid in (_CMD_DATA_PAGE, _CMD_INDEX_PAGE, _CMD_DICT_PAGE):
+                f = _get(cmd, fid)
+                if f is not None:
+                    f[2] -= delta
+    rgs[2] = (rgs[2][0], kept)
+    _set(meta, _FMD_NUM_ROWS, _I64, sum(s[2] for s in spans[first:last]))
+    footer = encode_footer(meta)
+    with src.open("rb") as fh, dst.open("wb") as out:
+        out.write(MAGIC)
+        out.flush()
+        copy_range(fh, out, start, end - start)
+        out.write(footer)
+        out.write(struct.pack("<I", len(footer)))
+        out.write(MAGIC)
