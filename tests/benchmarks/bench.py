@@ -70,6 +70,7 @@ class Run:
     peak_rss: int
     ok: bool
     cpu: float  # user + system seconds of the whole process tree
+    peak_pss: int = 0  # proportional set size: pages shared by forked workers counted once
 
 
 @dataclass(slots=True)
@@ -100,24 +101,30 @@ class SizeResult:
         ok = [r.peak_rss for r in self.runs.get(name, []) if r.ok]
         return max(ok) if ok else None
 
+    def peak_pss(self, name: str) -> int | None:
+        ok = [r.peak_pss for r in self.runs.get(name, []) if r.ok]
+        return max(ok) if ok else None
+
 
 # ---------------------------------------------------------------------------------------------
 # measuring
 
 
-def sample_tree(proc: psutil.Process, cpu: dict[int, float]) -> int:
-    """Return the RSS of proc plus all its descendants; record each one's CPU seconds in cpu."""
-    total = 0
+def sample_tree(proc: psutil.Process, cpu: dict[int, float]) -> tuple[int, int]:
+    """Return (RSS, PSS) of proc plus all its descendants; record each one's CPU seconds."""
+    rss = pss = 0
     try:
         procs = [proc, *proc.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0
+        return 0, 0
     for p in procs:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied), p.oneshot():
-            total += p.memory_info().rss
+            full = p.memory_full_info()
+            rss += full.rss
+            pss += getattr(full, "pss", full.rss)
             t = p.cpu_times()
             cpu[p.pid] = max(cpu.get(p.pid, 0.0), t.user + t.system)
-    return total
+    return rss, pss
 
 
 def measure(cmd: list[str], log: Path) -> Run:
@@ -127,14 +134,15 @@ def measure(cmd: list[str], log: Path) -> Run:
         start = time.perf_counter()
         popen = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO)
         proc = psutil.Process(popen.pid)
-        peak = 0
+        peak = peak_pss = 0
         cpu: dict[int, float] = {}
         while True:
             # wait4 rather than poll: its rusage covers the child and every descendant it reaped.
             pid, status, usage = os.wait4(popen.pid, os.WNOHANG)
             if pid:
                 break
-            peak = max(peak, sample_tree(proc, cpu))
+            rss, pss = sample_tree(proc, cpu)
+            peak, peak_pss = max(peak, rss), max(peak_pss, pss)
             time.sleep(POLL_SECONDS)
         wall = time.perf_counter() - start
     popen.returncode = code = os.waitstatus_to_exitcode(status)
@@ -143,7 +151,7 @@ def measure(cmd: list[str], log: Path) -> Run:
         print(f"  FAILED (exit {code}): {shlex.join(cmd)}\n{tail}", file=sys.stderr)
     # rusage misses descendants nobody reaped (the forkserver); samples miss the last 50 ms.
     cpu_seconds = max(usage.ru_utime + usage.ru_stime, sum(cpu.values()))
-    return Run(wall, peak, code == 0, cpu_seconds)
+    return Run(wall, peak, code == 0, cpu_seconds, peak_pss)
 
 
 def fresh_dir(path: Path) -> Path:
@@ -296,25 +304,27 @@ def ratio(a: float | None, b: float | None) -> float | None:
 def table(results: list[SizeResult]) -> str:
     lines = [
         "| pages | approach | wall s (median) | runs (s) | CPU s (median) | pages/s | MB/s "
-        "| peak RSS MiB |",
-        "|---:|---|---:|---|---:|---:|---:|---:|",
+        "| peak RSS MiB | peak PSS MiB |",
+        "|---:|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for res in results:
         c = res.corpus
         for a in APPROACHES:
             if a.name in res.skipped:
                 lines.append(f"| {c.pages} | {a.label} | skipped ({res.skipped[a.name]}) "
-                             "| | | | | |")
+                             "| | | | | | |")
                 continue
             runs = res.runs.get(a.name, [])
             wall = res.wall(a.name)
             peak = res.peak(a.name)
+            pss = res.peak_pss(a.name)
             walls = ", ".join(f"{r.wall:.2f}" + ("" if r.ok else "!") for r in runs)
             lines.append(
                 f"| {c.pages} | {a.label} | {fmt(wall)} | {walls} | {fmt(res.cpu(a.name))} "
                 f"| {fmt(ratio(c.files, wall), '.0f')} "
                 f"| {fmt(ratio(c.raw_bytes / 1e6, wall), '.1f')} "
-                f"| {fmt(None if peak is None else peak / 2**20, '.0f')} |"
+                f"| {fmt(None if peak is None else peak / 2**20, '.0f')} "
+                f"| {fmt(None if pss is None else pss / 2**20, '.0f')} |"
             )
     return "\n".join(lines)
 
