@@ -420,28 +420,41 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def start_pool(workers: int) -> ProcessPoolExecutor | None:
+    """Start `workers` worker processes now (None for one: parse in this process).
+
+    Called before the raw folder is scanned, so the forked workers do not inherit (and, once
+    their garbage collector touches it, copy) the parent's list of every file. Fork where there
+    is one: no re-import of __main__ in the workers, so the library works from a notebook,
+    stdin or an unguarded script.
+    """
+    if workers <= 1:
+        return None
+    method = "fork" if "fork" in mp.get_all_start_methods() else None
+    pool = ProcessPoolExecutor(
+        workers, mp_context=mp.get_context(method), initializer=_ignore_sigint
+    )
+    pool.submit(int).result()  # with fork, every worker starts on the first task
+    return pool
+
+
 def run_local(
     root: Path | str,
     tasks: list[list[list[RawFile]]],
     part_dir: Path,
-    workers: int,
+    pool: ProcessPoolExecutor | None,
     progress: Progress,
     cache_dir: Path | None,
 ) -> Generator[Part, None, None]:
-    """Yield the Parts of all tasks in order, parsed by `workers` processes."""
+    """Yield the Parts of all tasks in order, parsed by the pool's workers (or in-process)."""
     cache = str(cache_dir) if cache_dir else None
-    if workers <= 1 or len(tasks) <= 1:
+    if pool is None or len(tasks) <= 1:
         for i, task in enumerate(tasks):
             part = process_batch(str(root), task, str(part_dir), i, cache)
             progress(sum(map(len, task)))
             yield part
         return
-    # fork where there is one: no re-import of __main__ in the workers, so the library works
-    # from a notebook, stdin or an unguarded script, and workers start at once.
-    method = "fork" if "fork" in mp.get_all_start_methods() else None
-    pool = ProcessPoolExecutor(
-        workers, mp_context=mp.get_context(method), initializer=_ignore_sigint
-    )
+    workers = len(getattr(pool, "_processes", None) or {}) or 2
     try:
         window: deque[tuple[int, Future[Part]]] = deque()
         todo = iter(enumerate(tasks))
@@ -472,7 +485,7 @@ def run_local(
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
     """Stop the workers now: cancel queued tasks and end the running ones."""
-    processes = list(getattr(pool, "_processes", {}).values())  # no public handle on them
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # no public handle
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in processes:
         if proc.is_alive():
@@ -507,35 +520,42 @@ def build(
     raw: Path | str = raw_dir if is_url(raw_dir) else Path(raw_dir)
     out_dir = Path(out_dir)
     card = Path(card_path) if card_path is not None else out_dir.parent / "CARD.md"
+    if engine not in ("local", "dask"):
+        raise CorpusExportError(f"unknown engine {engine!r}: use 'local' or 'dask'")
     recover_interrupted_swap(out_dir)
-    scan = scan_url(raw) if isinstance(raw, str) else scan_raw(raw)
-    if not scan.files:
-        raise CorpusExportError(
-            f"no *.txt or *.txt.gz files under {str(raw)!r}"
-            + (f" ({scan.ignored} other files ignored)" if scan.ignored else "")
-        )
-    if on_total:
-        on_total(len(scan.files))
-    stage = _make_stage(out_dir)
+    pool = start_pool(workers or os.cpu_count() or 1) if engine == "local" else None
     try:
-        result = _build_into(
-            stage,
-            raw,
-            scan.files,
-            scan.ignored,
-            workers=workers,
-            engine=engine,
-            scheduler=scheduler,
-            shard_bytes=shard_bytes,
-            cache_dir=Path(cache_dir) if cache_dir else None,
-            progress=progress or (lambda n: None),
-        )
-        card_text = _publish(stage, result)
-        write_manifest(stage, result)
-        _swap_in(stage, out_dir, card, card_text)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
+        scan = scan_url(raw) if isinstance(raw, str) else scan_raw(raw)
+        if not scan.files:
+            raise CorpusExportError(
+                f"no *.txt or *.txt.gz files under {str(raw)!r}"
+                + (f" ({scan.ignored} other files ignored)" if scan.ignored else "")
+            )
+        if on_total:
+            on_total(len(scan.files))
+        stage = _make_stage(out_dir)
+        try:
+            result = _build_into(
+                stage,
+                raw,
+                scan.files,
+                scan.ignored,
+                pool=pool,
+                engine=engine,
+                scheduler=scheduler,
+                shard_bytes=shard_bytes,
+                cache_dir=Path(cache_dir) if cache_dir else None,
+                progress=progress or (lambda n: None),
+            )
+            card_text = _publish(stage, result)
+            write_manifest(stage, result)
+            _swap_in(stage, out_dir, card, card_text)
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+    finally:
+        if pool is not None:
+            _stop_pool(pool)
     result.out_dir = out_dir
     return result
 
@@ -546,7 +566,7 @@ def _build_into(
     files: list[RawFile],
     ignored: int,
     *,
-    workers: int | None,
+    pool: ProcessPoolExecutor | None,
     engine: str,
     scheduler: str | None,
     shard_bytes: int,
@@ -564,12 +584,8 @@ def _build_into(
             from .distributed import run_dask
 
             parts = run_dask(root, tasks, scheduler=scheduler, progress=progress)
-        elif engine == "local":
-            parts = run_local(
-                root, tasks, part_dir, workers or os.cpu_count() or 1, progress, cache_dir
-            )
         else:
-            raise CorpusExportError(f"unknown engine {engine!r}: use 'local' or 'dask'")
+            parts = run_local(root, tasks, part_dir, pool, progress, cache_dir)
         try:
             for part in parts:
                 asm.add(part)
