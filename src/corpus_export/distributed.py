@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ def _connect(scheduler: str | None) -> tuple[Any, Any]:
 
 
 def run_dask(
-    root: Path | str, tasks: list[list[list[RawFile]]], *, scheduler: str | None, progress: Any
+    root: Path | str, tasks: Iterable[list[list[RawFile]]], *, scheduler: str | None, progress: Any
 ) -> Generator[Part, None, None]:
     """Yield the Parts of all tasks in id order, parsed by the workers of a Dask cluster.
 

@@ -16,7 +16,7 @@ import xxhash
 from . import schema
 from .errors import Reason, Rejected
 from .parse import Page, parse_page
-from .read import RawFile, is_url, read_raw
+from .read import RawFile, Scan, is_url, read_raw
 from .validate import check_batch, count_byte
 
 #: Files per task: big enough that task overhead vanishes, small enough for flat memory.
@@ -132,29 +132,33 @@ def csv_row_bytes(view: pa.Table) -> list[int]:
     return total.tolist()  # type: ignore[no-any-return]
 
 
-def plan_tasks(files: list[RawFile]) -> list[list[list[RawFile]]]:
-    """Group sorted files into tasks of ~BATCH_FILES files made of content-defined chunks."""
-    tasks: list[list[list[RawFile]]] = []
-    task: list[list[RawFile]] = []
-    chunk: list[RawFile] = []
-    in_task = 0
-    for f in files:
-        chunk.append(f)
-        if (
-            len(chunk) >= CHUNK_MAX
-            or zlib.crc32(f.id.encode("utf-8", "surrogatepass")) & CHUNK_MASK == 0
-        ):
-            task.append(chunk)
-            in_task += len(chunk)
-            chunk = []
+Task = list[tuple[int, int]]  # the [start, stop) positions of a task's chunks in the scan
+
+
+def plan_tasks(scan: Scan) -> list[Task]:
+    """Group the sorted files into tasks of ~BATCH_FILES files made of content-defined chunks."""
+    tasks: list[Task] = []
+    task: Task = []
+    start = in_task = 0
+    for pos, page in enumerate(scan.iter_ids()):
+        size = pos + 1 - start
+        if size >= CHUNK_MAX or zlib.crc32(page.encode("utf-8", "surrogatepass")) & CHUNK_MASK == 0:
+            task.append((start, pos + 1))
+            in_task += size
+            start = pos + 1
             if in_task >= BATCH_FILES:
                 tasks.append(task)
                 task, in_task = [], 0
-    if chunk:
-        task.append(chunk)
+    if start < len(scan):
+        task.append((start, len(scan)))
     if task:
         tasks.append(task)
     return tasks
+
+
+def task_files(scan: Scan, task: Task) -> list[list[RawFile]]:
+    """Return a task's chunks as RawFile records, ready to send to a worker."""
+    return [scan.slice(a, b) for a, b in task]
 
 
 @dataclass(slots=True)

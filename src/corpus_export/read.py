@@ -7,9 +7,14 @@ import hashlib
 import os
 import stat
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .errors import CorpusExportError, Reason, Rejected
 
@@ -38,10 +43,133 @@ class RawFile:
         return (self.id, self.path)
 
 
-@dataclass(frozen=True, slots=True)
 class Scan:
-    files: list[RawFile]
-    ignored: int  # other files in the tree, counted in the summary
+    """The raw files of a folder, sorted by (id, path), stored column-wise.
+
+    A million files cost tens of megabytes here, not a Python object each: the build
+    materialises `RawFile`s only for the task being sent to a worker.
+    """
+
+    def __init__(
+        self,
+        ids: pa.Array,
+        paths: pa.Array,
+        sizes: np.ndarray,
+        mtimes: np.ndarray,
+        problems: dict[int, tuple[Reason, str]],
+        ignored: int,
+    ) -> None:
+        self.ids = ids  # string
+        self.paths = paths  # binary: file names need not be UTF-8
+        self.sizes = sizes
+        self.mtimes = mtimes
+        self.problems = problems  # by position; few
+        self.ignored = ignored  # other files in the tree, counted in the summary
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def slice(self, start: int, stop: int) -> list[RawFile]:
+        """Return the files at positions [start, stop) as RawFile records."""
+        ids = self.ids.slice(start, stop - start).to_pylist()
+        paths = self.paths.slice(start, stop - start).to_pylist()
+        return [
+            RawFile(
+                i,
+                os.fsdecode(p),
+                self.problems.get(start + k),
+                int(self.sizes[start + k]),
+                int(self.mtimes[start + k]),
+            )
+            for k, (i, p) in enumerate(zip(ids, paths, strict=True))
+        ]
+
+    @property
+    def files(self) -> list[RawFile]:
+        return self.slice(0, len(self))
+
+    def iter_ids(self, step: int = 1 << 16) -> Iterator[str]:
+        for start in range(0, len(self), step):
+            yield from self.ids.slice(start, step).to_pylist()
+
+
+class _ScanBuilder:
+    """Collects entries a folder at a time into Arrow chunks, then sorts them once."""
+
+    def __init__(self) -> None:
+        self.ids: list[pa.Array] = []
+        self.paths: list[pa.Array] = []
+        self.sizes: list[np.ndarray] = []
+        self.mtimes: list[np.ndarray] = []
+        self.problems: dict[int, tuple[Reason, str]] = {}
+        self.count = 0
+        self.ignored = 0
+        self._rows: list[tuple[str, int, int]] = []
+
+    def add(self, rel: str, problem: tuple[Reason, str] | None, size: int, mtime: int) -> None:
+        if problem is not None:
+            self.problems[self.count + len(self._rows)] = problem
+        self._rows.append((rel, size, mtime))
+
+    def flush(self) -> None:
+        if not self._rows:
+            return
+        rels = [r[0] for r in self._rows]
+        self.ids.append(pa.array([page_id(r) for r in rels], pa.string()))
+        self.paths.append(pa.array([os.fsencode(r) for r in rels], pa.binary()))
+        self.sizes.append(np.fromiter((r[1] for r in self._rows), np.int64, len(rels)))
+        self.mtimes.append(np.fromiter((r[2] for r in self._rows), np.int64, len(rels)))
+        self.count += len(rels)
+        self._rows = []
+
+    def finish(self) -> Scan:
+        self.flush()
+        if not self.count:
+            empty = np.zeros(0, np.int64)
+            return Scan(
+                pa.array([], pa.string()), pa.array([], pa.binary()), empty, empty, {}, self.ignored
+            )
+        table = pa.table(
+            {
+                "id": pa.chunked_array(self.ids, pa.string()),
+                "path": pa.chunked_array(self.paths, pa.binary()),
+            }
+        )
+        order = pc.sort_indices(table, [("id", "ascending"), ("path", "ascending")])
+        order_np = order.to_numpy()
+        position = np.empty_like(order_np)
+        position[order_np] = np.arange(len(order_np))
+        sorted_table = table.take(order)
+        scan = Scan(
+            sorted_table.column("id").combine_chunks(),
+            sorted_table.column("path").combine_chunks(),
+            np.concatenate(self.sizes)[order_np],
+            np.concatenate(self.mtimes)[order_np],
+            {int(position[i]): p for i, p in self.problems.items()},
+            self.ignored,
+        )
+        _mark_duplicate_ids(scan)
+        return scan
+
+
+def _mark_duplicate_ids(scan: Scan) -> None:
+    """Reject every file whose id an earlier file (in sorted path order) already has."""
+    n = len(scan)
+    if n < 2:
+        return
+    same = pc.equal(scan.ids.slice(1), scan.ids.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    first = 0
+    for k in (int(x) + 1 for x in np.flatnonzero(same)):  # ids[k] == ids[k - 1]
+        if k < 2 or not same[k - 2]:
+            first = k - 1  # a run of one id starts at k - 1
+        if k in scan.problems:
+            continue
+        a = _printable(os.fsdecode(scan.paths[k].as_py()))
+        b = _printable(os.fsdecode(scan.paths[first].as_py()))
+        scan.problems[k] = (
+            Reason.DUPLICATE,
+            f"{a!r} maps to the same id as {b!r} (kept: the first in sorted path order)",
+        )
 
 
 def page_id(relpath: str) -> str:
@@ -92,8 +220,7 @@ def scan_raw(raw_dir: Path) -> Scan:
     if not raw_dir.is_dir():
         raise CorpusExportError(f"raw folder {str(raw_dir)!r} is not a folder")
     root = raw_dir.resolve()
-    files: list[RawFile] = []
-    ignored = 0
+    found = _ScanBuilder()
     stack = [""]
     while stack:
         rel_dir = stack.pop()
@@ -107,7 +234,7 @@ def scan_raw(raw_dir: Path) -> Scan:
                 stack.append(rel)
                 continue
             if not is_raw_name(entry.name):
-                ignored += 1
+                found.ignored += 1
                 continue
             problem = _link_problem(root, entry)
             size = mtime_ns = 0
@@ -117,28 +244,9 @@ def scan_raw(raw_dir: Path) -> Scan:
                     size, mtime_ns = st.st_size, st.st_mtime_ns
                 except OSError:
                     pass  # read_raw will name the problem
-            files.append(RawFile(page_id(rel), rel, problem, size, mtime_ns))
-    files.sort(key=lambda f: f.sort_key)
-    return Scan(mark_duplicate_ids(files), ignored)
-
-
-def mark_duplicate_ids(files: list[RawFile]) -> list[RawFile]:
-    """Reject every file whose id an earlier file (in sorted path order) already has."""
-    out: list[RawFile] = []
-    for f in files:
-        if out and out[-1].id == f.id and f.problem is None:
-            first = next(g for g in out if g.id == f.id)
-            f = RawFile(
-                f.id,
-                f.path,
-                (
-                    Reason.DUPLICATE,
-                    f"{_printable(f.path)!r} maps to the same id as {_printable(first.path)!r} "
-                    "(kept: the first in sorted path order)",
-                ),
-            )
-        out.append(f)
-    return out
+            found.add(rel, problem, size, mtime_ns)
+        found.flush()
+    return found.finish()
 
 
 def _printable(path: str) -> str:
@@ -187,12 +295,11 @@ def scan_url(url: str) -> Scan:
         found = fs.find(root, detail=True)
     except OSError as exc:
         raise CorpusExportError(f"cannot list {url!r}: {exc}") from None
-    files: list[RawFile] = []
-    ignored = 0
+    scan = _ScanBuilder()
     for path, info in found.items():
         rel = path[len(root) + 1 :] if path.startswith(root + "/") else path
         if not is_raw_name(rel.rsplit("/", 1)[-1]):
-            ignored += 1
+            scan.ignored += 1
             continue
         mtime = info.get("mtime") or info.get("LastModified") or info.get("updated") or 0
         mtime_ns = (
@@ -202,9 +309,10 @@ def scan_url(url: str) -> Scan:
             if isinstance(mtime, int | float)
             else 0
         )
-        files.append(RawFile(page_id(rel), rel, None, int(info.get("size") or 0), mtime_ns))
-    files.sort(key=lambda f: f.sort_key)
-    return Scan(mark_duplicate_ids(files), ignored)
+        scan.add(rel, None, int(info.get("size") or 0), mtime_ns)
+        if len(scan._rows) >= 4096:
+            scan.flush()
+    return scan.finish()
 
 
 def read_raw(root: Path | str, f: RawFile) -> tuple[bytes, str, int]:
