@@ -110,8 +110,13 @@ class SizeResult:
 # measuring
 
 
-def sample_tree(proc: psutil.Process, cpu: dict[int, float]) -> tuple[int, int]:
-    """Return (RSS, PSS) of proc plus all its descendants; record each one's CPU seconds."""
+def sample_tree(
+    proc: psutil.Process, cpu: dict[int, float], with_pss: bool = True
+) -> tuple[int, int]:
+    """Return (RSS, PSS) of proc plus all its descendants; record each one's CPU seconds.
+
+    PSS reads /proc/PID/smaps_rollup, which costs the kernel real time: ask for it sparingly.
+    """
     rss = pss = 0
     try:
         procs = [proc, *proc.children(recursive=True)]
@@ -119,9 +124,12 @@ def sample_tree(proc: psutil.Process, cpu: dict[int, float]) -> tuple[int, int]:
         return 0, 0
     for p in procs:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied), p.oneshot():
-            full = p.memory_full_info()
-            rss += full.rss
-            pss += getattr(full, "pss", full.rss)
+            if with_pss:
+                full = p.memory_full_info()
+                rss += full.rss
+                pss += getattr(full, "pss", full.rss)
+            else:
+                rss += p.memory_info().rss
             t = p.cpu_times()
             cpu[p.pid] = max(cpu.get(p.pid, 0.0), t.user + t.system)
     return rss, pss
@@ -134,14 +142,15 @@ def measure(cmd: list[str], log: Path) -> Run:
         start = time.perf_counter()
         popen = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO)
         proc = psutil.Process(popen.pid)
-        peak = peak_pss = 0
+        peak = peak_pss = polls = 0
         cpu: dict[int, float] = {}
         while True:
             # wait4 rather than poll: its rusage covers the child and every descendant it reaped.
             pid, status, usage = os.wait4(popen.pid, os.WNOHANG)
             if pid:
                 break
-            rss, pss = sample_tree(proc, cpu)
+            polls += 1
+            rss, pss = sample_tree(proc, cpu, with_pss=polls % 5 == 1)
             peak, peak_pss = max(peak, rss), max(peak_pss, pss)
             time.sleep(POLL_SECONDS)
         wall = time.perf_counter() - start
