@@ -122,7 +122,7 @@ def cli() -> None:
     "shard_size",
     default="500MB",
     show_default=True,
-    help="Hub shard size limit, counted in raw page bytes.",
+    help="Hub shard size limit, in-memory Arrow bytes as push_to_hub counts them.",
 )
 @click.option(
     "--cache-dir",
