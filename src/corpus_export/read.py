@@ -38,10 +38,6 @@ class RawFile:
     size: int = 0  # stat of the file when scanned: the incremental cache's fingerprint
     mtime_ns: int = 0
 
-    @property
-    def sort_key(self) -> tuple[str, str]:
-        return (self.id, self.path)
-
 
 class Scan:
     """The raw files of a folder, sorted by (id, path), stored column-wise.
