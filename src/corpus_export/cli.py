@@ -167,7 +167,10 @@ def build(
     result = _run(lambda bar: run_build(raw_dir, out_dir, card_path=card, **bar, **kwargs), quiet)
     if not quiet:
         click.echo(result.summary())
-        click.echo(f"wrote {out_dir}/ ({', '.join(sorted(result.files))}) and {card}")
+        top = sorted({name.split("/")[0] for name in result.files} | {"manifest.json"})
+        shards = f"{len(result.shards)} shard{'s' if len(result.shards) > 1 else ''}"
+        listed = ", ".join(f"{n}/ ({shards})" if n == "hf" else n for n in top)
+        click.echo(f"wrote {out_dir}/: {listed}; and {card}")
     if strict and result.rejects:
         click.echo(
             f"--strict: {result.rejects} page(s) rejected; see {out_dir}/rejects.csv", err=True
