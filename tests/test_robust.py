@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from corpus_export import build
 from corpus_export.cli import cli
-from corpus_export.errors import REASON_DOCS, Reason, Rejected
+from corpus_export.errors import REASON_DOCS, CorpusExportError, Reason, Rejected
 from corpus_export.parse import Page, parse_page
 from corpus_export.process import pages_to_table
 from corpus_export.read import gunzip, page_id
@@ -406,7 +406,7 @@ def test_exception_mid_build_keeps_previous(
         return real(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(b, "process_batch", flaky)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(CorpusExportError, match="No space"):
         build(tmp_path / "big", out, workers=1)
     assert_intact(out, card, old)
 
@@ -422,8 +422,18 @@ def test_disk_full_at_manifest_keeps_previous(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(b, "write_manifest", full)
-    with pytest.raises(OSError):
+    with pytest.raises(CorpusExportError, match="No space left on device"):
         build(tmp_path / "big", out, workers=1)
+    assert_intact(out, card, old)
+    # the CLI turns it into one "Error:" line and exit 2, not a traceback
+    from click.testing import CliRunner
+
+    from corpus_export.cli import cli
+
+    res = CliRunner().invoke(cli, ["build", "--raw", str(tmp_path / "big"), "--out", str(out)])
+    assert res.exit_code == 2
+    assert res.output.startswith("Error: writing the export failed: No space left on device")
+    assert len(res.output.splitlines()) == 1
     assert_intact(out, card, old)
 
 

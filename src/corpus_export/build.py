@@ -553,8 +553,14 @@ def build(
             card_text = _publish(stage, result)
             write_manifest(stage, result)
             _swap_in(stage, out_dir, card, card_text)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(stage, ignore_errors=True)
+            if isinstance(exc, OSError):  # disk full, read-only or vanished folder...
+                where = f" ({exc.filename})" if exc.filename else ""
+                raise CorpusExportError(
+                    f"writing the export failed: {exc.strerror or exc}{where}; "
+                    f"the previous {out_dir}/ is untouched"
+                ) from exc
             raise
     finally:
         if pool is not None:
