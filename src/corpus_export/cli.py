@@ -43,6 +43,7 @@ def _raw_option(f: Any) -> Any:
         default="raw",
         show_default=True,
         callback=_raw_location,
+        metavar="PATH|URL",
         help="Folder of raw pages (*.txt, *.txt.gz, searched recursively), "
         "or an fsspec URL such as s3://bucket/raw.",
     )(f)
