@@ -152,3 +152,15 @@ def test_help_on_every_command() -> None:
         code, output = run(command, "--help")
         assert code == 0
         assert "Usage:" in output
+
+
+def test_check_and_push_rebuild_with_the_recorded_shard_size(raw_dir: Path, tmp_path: Path) -> None:
+    out = str(tmp_path / "dist")
+    args = ("--raw", str(raw_dir), "--out", out)
+    assert run("build", *args, "--workers", "1", "--shard-size", "1KB")[0] == 0
+    manifest = json.loads((tmp_path / "dist" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["settings"] == {"shard_bytes": 1000}
+    code, output = run("build", "--check", *args)
+    assert code == 0, output
+    code, output = run("push", "someone/corpus", *args, "--dry-run")
+    assert code == 0, output

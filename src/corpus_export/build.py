@@ -130,6 +130,7 @@ class BuildResult:
     examples: dict[str, str]
     shards: list[str]
     arrow_bytes: int = 0  # in-memory Arrow size of the rows, summed as they were written
+    shard_bytes: int = DEFAULT_SHARD_BYTES  # the --shard-size the Hub folder was cut with
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # relative path → sha256, bytes
 
     @property
@@ -625,6 +626,7 @@ def _build_into(
         examples=examples,
         shards=shards,
         arrow_bytes=asm.arrow_bytes,
+        shard_bytes=shard_bytes,
     )
 
 
@@ -656,6 +658,7 @@ def write_manifest(stage: Path, result: BuildResult) -> None:
             for f in schema.FIELDS
         ],
         "hf_shards": result.shards,
+        "settings": {"shard_bytes": result.shard_bytes},
         "files": files,
     }
     (stage / MANIFEST).write_text(

@@ -121,9 +121,9 @@ def cli() -> None:
 @click.option(
     "--shard-size",
     "shard_size",
-    default="500MB",
-    show_default=True,
-    help="Hub shard size limit, in-memory Arrow bytes as push_to_hub counts them.",
+    default=None,
+    help="Hub shard size limit, in-memory Arrow bytes as push_to_hub counts them  "
+    "[default: 500MB; with --check, the size OUT was built with]",
 )
 @click.option(
     "--cache-dir",
@@ -152,7 +152,12 @@ def build(
 
     Example: corpus-export build --raw raw --out dist
     """
-    shard_bytes = _parse_size(shard_size) if shard_size else DEFAULT_SHARD_BYTES
+    if shard_size:
+        shard_bytes = _parse_size(shard_size)
+    elif check:
+        shard_bytes = _built_with(out_dir).get("shard_bytes", DEFAULT_SHARD_BYTES)
+    else:
+        shard_bytes = DEFAULT_SHARD_BYTES
     card = card_path if card_path is not None else out_dir.parent / "CARD.md"
     kwargs: dict[str, Any] = {
         "workers": workers,
@@ -226,6 +231,15 @@ def _check(raw_dir: Path, out_dir: Path, card: Path, quiet: bool, kwargs: dict[s
         sys.exit(EXIT_CHECK_FAILED)
     if not quiet:
         click.echo(f"{out_dir}/ and {card} are up to date with {raw_dir}/")
+
+
+def _built_with(out_dir: Path) -> dict[str, Any]:
+    """Return the build settings recorded in OUT/manifest.json (so a check rebuilds alike)."""
+    try:
+        manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+        return {"shard_bytes": int(manifest["settings"]["shard_bytes"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def stale_files(
@@ -338,7 +352,7 @@ def push(
                 f"cannot check that {out_dir}/ is up to date: no raw folder "
                 f"{str(raw_dir)!r} (pass --raw)"
             )
-        return stale_files(raw_dir, out_dir, None, {})
+        return stale_files(raw_dir, out_dir, None, _built_with(out_dir))
 
     try:
         result = hub.push(
