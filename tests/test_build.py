@@ -297,3 +297,47 @@ def test_csv_row_sizes_let_rows_be_cut_without_rendering_again() -> None:
     again = pa.BufferOutputStream()
     write_csv(table.filter(pa.array(keep)), again, header=False)
     assert cut == again.getvalue().to_pybytes()
+
+
+def test_leftover_cleanup_leaves_folders_it_did_not_make(tmp_path: Path) -> None:
+    import subprocess
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text(make_page("甲"), encoding="utf-8")
+    backup = tmp_path / "my-dist.old-backup"
+    mine = tmp_path / "my-dist.tmp-mine"
+    for folder in (backup, mine):
+        folder.mkdir()
+        (folder / "notes.txt").write_text("precious")
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        live = tmp_path / f"my-dist.tmp-{sleeper.pid}-abcd1234"  # a running build's stage
+        live.mkdir()
+        dead = tmp_path / "my-dist.tmp-999999999-abcd1234"  # a killed build's stage
+        dead.mkdir()
+        corpus_export.build(raw, tmp_path / "my-dist", workers=1)
+        corpus_export.build(raw, tmp_path / "my-dist", workers=1)  # runs the clean-up again
+        assert (backup / "notes.txt").read_text() == "precious"
+        assert (mine / "notes.txt").read_text() == "precious"
+        assert live.is_dir()
+        assert not dead.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_swap_cut_short_is_undone(tmp_path: Path) -> None:
+    import sys
+
+    recover = sys.modules["corpus_export.build"].recover_interrupted_swap
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text(make_page("甲"), encoding="utf-8")
+    out = tmp_path / "dist"
+    corpus_export.build(raw, out, workers=1)
+    before = tree_bytes(out)
+    out.rename(tmp_path / "dist.old-999999999")  # a build killed between its two renames
+    recover(out)
+    assert tree_bytes(out) == before
+    assert not (tmp_path / "dist.old-999999999").exists()

@@ -6,6 +6,7 @@ import json
 import math
 import multiprocessing as mp
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -743,31 +744,40 @@ def _swap_in(stage: Path, out_dir: Path, card: Path, card_text: str | None) -> N
 
 
 def recover_interrupted_swap(out_dir: Path) -> None:
-    """Put back the previous export if a build died between its two renames; drop stale stages."""
+    """Put back the previous export if a build died between its two renames; drop stale stages.
+
+    Only folders named exactly as a build names them (`<out>.old-<pid>`, `<out>.tmp-<pid>-<8>`)
+    whose process is gone are touched, so a user's own `dist.old-backup` is left alone.
+    """
     parent = out_dir.absolute().parent
     if not parent.is_dir():
         return
-    olds = sorted(parent.glob(f"{out_dir.name}.old-*"))
-    if olds and not out_dir.exists():
+    name = re.escape(out_dir.name)
+    old_re = re.compile(rf"{name}\.old-(\d+)")
+    tmp_re = re.compile(rf"{name}\.tmp-(\d+)-[A-Za-z0-9_]{{8}}")
+    olds, stages = [], []
+    for entry in parent.iterdir():
+        for pattern, found in ((old_re, olds), (tmp_re, stages)):
+            m = pattern.fullmatch(entry.name)
+            if m and entry.is_dir() and not entry.is_symlink() and not _alive(int(m.group(1))):
+                found.append(entry)
+    olds.sort()
+    if olds and not out_dir.exists() and (olds[-1] / MANIFEST).is_file():
         olds[-1].rename(out_dir)
         olds = olds[:-1]
-    for leftover in [*olds, *parent.glob(f"{out_dir.name}.tmp-*")]:
-        if leftover.is_dir() and not _owner_alive(leftover.name):
-            shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in [*olds, *stages]:
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _owner_alive(name: str) -> bool:
-    """Tell whether the build process named in a stage folder name is still running."""
-    try:
-        pid = int(name.split("-")[1])
-    except (IndexError, ValueError):
-        return False
+def _alive(pid: int) -> bool:
+    """Tell whether another process with this pid is running (our own pid: not a leftover)."""
     if pid == os.getpid():
         return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except (PermissionError, OverflowError):
         return True
+    return True
     return True
