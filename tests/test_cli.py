@@ -164,3 +164,13 @@ def test_check_and_push_rebuild_with_the_recorded_shard_size(raw_dir: Path, tmp_
     assert code == 0, output
     code, output = run("push", "someone/corpus", *args, "--dry-run")
     assert code == 0, output
+
+
+@pytest.mark.parametrize("size", ["abc", "5XB", "inf", "1e400", "nan", "0", "-1MB"])
+def test_bad_shard_size_is_a_usage_error(raw_dir: Path, tmp_path: Path, size: str) -> None:
+    code, output = run(
+        "build", "--raw", str(raw_dir), "--out", str(tmp_path / "d"), "--shard-size", size
+    )
+    assert code == 2
+    assert output.splitlines()[-1].startswith("Error: Invalid value for '--shard-size'")
+    assert "Traceback" not in output

@@ -47,3 +47,13 @@ def test_cli_dask_engine_reads_a_url(tmp_path: Path) -> None:
     assert (out / "corpus.parquet").read_bytes() == (
         tmp_path / "local" / "dist" / "corpus.parquet"
     ).read_bytes()
+
+
+def test_fifo_under_a_url_is_rejected_not_waited_for(tmp_path: Path) -> None:
+    import os
+
+    raw = tmp_path / "raw"
+    write_corpus(raw)
+    os.mkfifo(raw / "fifo.txt")
+    result = corpus_export.build(raw.as_uri(), tmp_path / "dist", workers=1)
+    assert result.rejects_by_reason["unreadable"] == 1

@@ -268,6 +268,18 @@ def test_hub_http_error_exits_2(
     assert output == ("Error: the Hub refused the push to 'me/x': 403 Forbidden: no write access\n")
 
 
+def test_no_network_exits_2(built: tuple[Path, Path], dist: Path, fake_api: type[FakeApi]) -> None:
+    import httpx2
+
+    fake_api.fail_with = httpx2.ConnectError("[Errno -2] Name or service not known")
+    code, output = run("push", "me/x", "--out", str(dist), "--raw", str(built[0]), "--token", "t")
+    assert code == 2
+    assert output == (
+        "Error: cannot reach the Hub to push 'me/x' (ConnectError: [Errno -2] Name or service "
+        "not known); check the network or HF_ENDPOINT\n"
+    )
+
+
 def test_offline_mode_refuses(
     dist: Path, fake_api: type[FakeApi], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -755,7 +755,8 @@ def recover_interrupted_swap(out_dir: Path) -> None:
     name = re.escape(out_dir.name)
     old_re = re.compile(rf"{name}\.old-(\d+)")
     tmp_re = re.compile(rf"{name}\.tmp-(\d+)-[A-Za-z0-9_]{{8}}")
-    olds, stages = [], []
+    olds: list[Path] = []
+    stages: list[Path] = []
     for entry in parent.iterdir():
         for pattern, found in ((old_re, olds), (tmp_re, stages)):
             m = pattern.fullmatch(entry.name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import filecmp
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -61,22 +62,27 @@ def _out_option(f: Any) -> Any:
 
 
 def _parse_size(text: str) -> int:
+    """Parse a size such as 500MB, 2GiB or 1000000 (bytes); positive and finite."""
     units = {
         "": 1,
         "B": 1,
         "KB": 10**3,
         "MB": 10**6,
         "GB": 10**9,
+        "TB": 10**12,
         "KIB": 2**10,
         "MIB": 2**20,
         "GIB": 2**30,
+        "TIB": 2**40,
     }
-    t = text.strip().upper().replace(" ", "")
-    num = t.rstrip("KMGIB")
-    unit = t[len(num) :]
-    if not num or unit not in units:
-        raise click.BadParameter(f"{text!r} is not a size like 500MB")
-    return int(float(num) * units[unit])
+    m = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]*)", text.strip())
+    unit = m.group(2).upper() if m else ""
+    if m is None or unit not in units:
+        raise click.BadParameter(f"{text!r} is not a size like 500MB, 2GiB or 1000000")
+    size = int(float(m.group(1)) * units[unit])
+    if size <= 0:
+        raise click.BadParameter(f"{text!r}: a shard size must be more than 0 bytes")
+    return size
 
 
 @click.group()
@@ -122,6 +128,7 @@ def cli() -> None:
     "--shard-size",
     "shard_size",
     default=None,
+    callback=lambda ctx, param, value: _parse_size(value) if value else None,
     help="Hub shard size limit, in-memory Arrow bytes as push_to_hub counts them  "
     "[default: 500MB; with --check, the size OUT was built with]",
 )
@@ -143,7 +150,7 @@ def build(
     workers: int | None,
     engine: str,
     scheduler: str | None,
-    shard_size: str,
+    shard_size: int | None,
     cache_dir: Path | None,
     no_cache: bool,
     quiet: bool,
@@ -153,7 +160,7 @@ def build(
     Example: corpus-export build --raw raw --out dist
     """
     if shard_size:
-        shard_bytes = _parse_size(shard_size)
+        shard_bytes = shard_size
     elif check:
         shard_bytes = _built_with(out_dir).get("shard_bytes", DEFAULT_SHARD_BYTES)
     else:

@@ -159,7 +159,28 @@ def push(
     except HfHubHTTPError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CorpusExportError(f"the Hub refused the push to {repo_id!r}: {first}") from None
+    except _network_errors() as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CorpusExportError(
+            f"cannot reach the Hub to push {repo_id!r} ({type(exc).__name__}: {first}); "
+            "check the network or HF_ENDPOINT"
+        ) from None
     return PushResult(repo_id, branch, tuple(files), deleted, getattr(info, "commit_url", None))
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """Connection and timeout errors of the HTTP client huggingface_hub uses, whichever it is."""
+    errors: list[type[BaseException]] = [OSError, TimeoutError]
+    for module in ("httpx2", "httpx", "requests"):
+        try:
+            mod = __import__(module)
+        except ImportError:
+            continue
+        for name in ("TransportError", "TimeoutException", "ConnectionError", "Timeout"):
+            err = getattr(getattr(mod, "exceptions", mod), name, None) or getattr(mod, name, None)
+            if isinstance(err, type) and issubclass(err, BaseException):
+                errors.append(err)
+    return tuple(errors)
 
 
 def _sha256(path: Path) -> str:

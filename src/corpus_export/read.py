@@ -305,7 +305,9 @@ def scan_url(url: str) -> Scan:
             if isinstance(mtime, int | float)
             else 0
         )
-        scan.add(rel, None, int(info.get("size") or 0), mtime_ns)
+        kind = info.get("type", "file")
+        problem = None if kind == "file" else (Reason.UNREADABLE, f"not a regular file ({kind})")
+        scan.add(rel, problem, int(info.get("size") or 0), mtime_ns)
         if len(scan._rows) >= 4096:
             scan.flush()
     return scan.finish()

@@ -83,8 +83,9 @@ def tight_batch(task: tuple[str, list[str]]) -> tuple[pa.RecordBatch, pa.Array]:
     rows = [p.to_row() for p in parse_files(Path(raw), rels)]
     sch = tight_schema()
     cols = [pa.array([r[f.name] for r in rows], type=f.type) for f in sch]
-    teasers_json = pa.array([json.dumps(r["teasers"], ensure_ascii=False) for r in rows],
-                            pa.string())
+    teasers_json = pa.array(
+        [json.dumps(r["teasers"], ensure_ascii=False) for r in rows], pa.string()
+    )
     return pa.RecordBatch.from_arrays(cols, schema=sch), teasers_json
 
 
@@ -100,14 +101,14 @@ def run_tight(raw: Path, out: Path, workers: int) -> int:
     rows = 0
     with (
         mp.get_context("fork").Pool(workers) as pool,
-        pq.ParquetWriter(out / "corpus.parquet", sch, compression="zstd",
-                         compression_level=1) as pw,
+        pq.ParquetWriter(
+            out / "corpus.parquet", sch, compression="zstd", compression_level=1
+        ) as pw,
         pacsv.CSVWriter(out / "corpus.csv", csv_schema) as cw,
     ):
         for batch, teasers_json in pool.imap(tight_batch, tasks):
             pw.write_batch(batch)
-            cw.write_batch(batch.set_column(teaser_at, csv_schema.field(teaser_at),
-                                            teasers_json))
+            cw.write_batch(batch.set_column(teaser_at, csv_schema.field(teaser_at), teasers_json))
             rows += batch.num_rows
     return rows
 

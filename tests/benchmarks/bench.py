@@ -50,8 +50,17 @@ class Approach:
     def command(self, raw: Path, out: Path) -> list[str]:
         if self.name.startswith("build-w"):
             workers = self.name.removeprefix("build-w")
-            return [CLI, "build", "--quiet", "--workers", workers, "--raw", str(raw),
-                    "--out", str(out)]
+            return [
+                CLI,
+                "build",
+                "--quiet",
+                "--workers",
+                workers,
+                "--raw",
+                str(raw),
+                "--out",
+                str(out),
+            ]
         return [PY, str(HERE / "baselines.py"), self.name, str(raw), str(out), "--workers", "2"]
 
 
@@ -187,8 +196,11 @@ def ensure_corpus(workdir: Path, pages: int, seed: int) -> Corpus:
         fresh_dir(path)
         marker.unlink(missing_ok=True)
         t = time.perf_counter()
-        subprocess.run([PY, str(HERE / "gen_corpus.py"), str(path), str(pages), "--seed",
-                        str(seed)], check=True, cwd=REPO)
+        subprocess.run(
+            [PY, str(HERE / "gen_corpus.py"), str(path), str(pages), "--seed", str(seed)],
+            check=True,
+            cwd=REPO,
+        )
         print(f"  generated in {time.perf_counter() - t:.1f} s")
         marker.write_text(digest + "\n")
     files = [p for p in path.rglob("*") if p.is_file()]
@@ -247,8 +259,9 @@ def naive_fits(corpus: Corpus) -> bool:
     return corpus.raw_bytes * NAIVE_RAM_FACTOR < 0.7 * available
 
 
-def bench_size(workdir: Path, pages: int, seed: int, repeat: int, skip_naive: bool,
-               incremental: bool) -> SizeResult:
+def bench_size(
+    workdir: Path, pages: int, seed: int, repeat: int, skip_naive: bool, incremental: bool
+) -> SizeResult:
     print(f"== {pages} pages (seed {seed})")
     corpus = ensure_corpus(workdir, pages, seed)
     print(f"  corpus: {corpus.files} files, {corpus.raw_bytes / 1e6:.1f} MB at {corpus.path}")
@@ -266,11 +279,15 @@ def bench_size(workdir: Path, pages: int, seed: int, repeat: int, skip_naive: bo
     for r in range(repeat):
         for a in approaches:
             base = fresh_dir(workdir / "out" / a.name)  # cold: nothing left from the last run
-            run = measure(a.command(corpus.path, base / "dist"),
-                          workdir / "logs" / f"{pages}-{a.name}-{r}.log")
+            run = measure(
+                a.command(corpus.path, base / "dist"),
+                workdir / "logs" / f"{pages}-{a.name}-{r}.log",
+            )
             res.runs.setdefault(a.name, []).append(run)
-            print(f"  [{r + 1}/{repeat}] {a.name:<9} {run.wall:7.2f} s  {run.cpu:7.2f} s CPU  "
-                  f"{run.peak_rss / 2**20:7.0f} MiB{'' if run.ok else '  FAILED'}")
+            print(
+                f"  [{r + 1}/{repeat}] {a.name:<9} {run.wall:7.2f} s  {run.cpu:7.2f} s CPU  "
+                f"{run.peak_rss / 2**20:7.0f} MiB{'' if run.ok else '  FAILED'}"
+            )
         shutil.rmtree(workdir / "out", ignore_errors=True)
     res.load.append(os.getloadavg()[0])
     if incremental:
@@ -290,12 +307,18 @@ def bench_incremental(workdir: Path, corpus: Corpus) -> dict[str, float]:
     changed = modify_corpus(raw)
     warm = measure(build.command(raw, out), logs / f"{corpus.pages}-incr-1pct.log")
     shutil.rmtree(base, ignore_errors=True)
-    print(f"  incremental: cold {cold.wall:.2f} s, unchanged {same.wall:.2f} s, "
-          f"{changed} pages changed {warm.wall:.2f} s")
+    print(
+        f"  incremental: cold {cold.wall:.2f} s, unchanged {same.wall:.2f} s, "
+        f"{changed} pages changed {warm.wall:.2f} s"
+    )
     if not (cold.ok and same.ok and warm.ok):
         return {}
-    return {"cold": cold.wall, "unchanged": same.wall, "changed": warm.wall,
-            "changed_pages": changed}
+    return {
+        "cold": cold.wall,
+        "unchanged": same.wall,
+        "changed": warm.wall,
+        "changed_pages": changed,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,8 +343,9 @@ def table(results: list[SizeResult]) -> str:
         c = res.corpus
         for a in APPROACHES:
             if a.name in res.skipped:
-                lines.append(f"| {c.pages} | {a.label} | skipped ({res.skipped[a.name]}) "
-                             "| | | | | | |")
+                lines.append(
+                    f"| {c.pages} | {a.label} | skipped ({res.skipped[a.name]}) | | | | | | |"
+                )
                 continue
             runs = res.runs.get(a.name, [])
             wall = res.wall(a.name)
@@ -340,14 +364,18 @@ def table(results: list[SizeResult]) -> str:
 
 def ratios(results: list[SizeResult]) -> str:
     have_datatrove = importlib.util.find_spec("datatrove") is not None
-    lines = ["| pages | build/tight (≤ 1.0) | datatrove | naive/build (≥ 3) "
-             "| w1/w2 speedup (≥ 1.7) | build/floor | rebuild, 1% changed | rebuild, unchanged |",
-             "|---:|---:|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| pages | build/tight (≤ 1.0) | datatrove | naive/build (≥ 3) "
+        "| w1/w2 speedup (≥ 1.7) | build/floor | rebuild, 1% changed | rebuild, unchanged |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
     for res in results:
         b2 = res.wall("build-w2")
         inc = res.incremental
-        pct = {k: fmt(ratio(100 * inc[k], inc["cold"]), ".0f", " %") if inc else "n/a"
-               for k in ("changed", "unchanged")}
+        pct = {
+            k: fmt(ratio(100 * inc[k], inc["cold"]), ".0f", " %") if inc else "n/a"
+            for k in ("changed", "unchanged")
+        }
         lines.append(
             f"| {res.corpus.pages} | {fmt(ratio(b2, res.wall('tight')))} "
             f"| {'not run' if have_datatrove else 'n/a (not installed)'} "
@@ -376,8 +404,10 @@ def ratios(results: list[SizeResult]) -> str:
                 f"pages; flat = 1.0); time per page x{fmt(ratio(ratio(wl, scale), ws))} "
                 "(linear = 1.0)"
             )
-        out += (f"\n\nMemory flatness and linearity, {small.corpus.pages} → "
-                f"{large.corpus.pages} pages:\n\n" + "\n".join(notes))
+        out += (
+            f"\n\nMemory flatness and linearity, {small.corpus.pages} → "
+            f"{large.corpus.pages} pages:\n\n" + "\n".join(notes)
+        )
     return out
 
 
@@ -385,8 +415,9 @@ def src_state() -> str:
     """Return HEAD, plus the uncommitted changes under src/ if any."""
 
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True,
-                              cwd=REPO).stdout.strip()
+        return subprocess.run(
+            ["git", *args], capture_output=True, text=True, cwd=REPO
+        ).stdout.strip()
 
     dirty = git("status", "--porcelain", "--", "src").replace("\n", ", ")
     return git("rev-parse", "HEAD") + (f" (uncommitted in src/: {dirty})" if dirty else "")
@@ -407,13 +438,17 @@ def machine(commit_before: str) -> str:
         f"{psutil.virtual_memory().total / 2**30:.1f} GiB RAM, CPU {cpu}, {platform.system()} "
         f"{platform.release()}\n"
         f"- python {platform.python_version()}, pyarrow {pyarrow.__version__}\n"
-        + (f"- commit measured: {commit}" if commit == commit_before
-           else f"- src/ changed during the run: {commit_before} at the start, {commit} at the end")
+        + (
+            f"- commit measured: {commit}"
+            if commit == commit_before
+            else f"- src/ changed during the run: {commit_before} at the start, {commit} at the end"
+        )
     )
 
 
-def report(results: list[SizeResult], command: str, started: dt.datetime,
-           commit_before: str) -> str:
+def report(
+    results: list[SizeResult], command: str, started: dt.datetime, commit_before: str
+) -> str:
     return (
         f"### {started:%Y-%m-%d %H:%M} UTC\n\n"
         f"```\n{command}\n```\n\n{machine(commit_before)}\n\n{table(results)}\n\n{ratios(results)}\n"
@@ -428,9 +463,13 @@ def size_arg(text: str) -> tuple[int, int | None]:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Benchmark corpus-export build against baselines.")
-    ap.add_argument("--pages", type=size_arg, action="append", required=True,
-                    help="corpus size N, or N:R to repeat this size R times; "
-                         "repeat the flag for several sizes")
+    ap.add_argument(
+        "--pages",
+        type=size_arg,
+        action="append",
+        required=True,
+        help="corpus size N, or N:R to repeat this size R times; repeat the flag for several sizes",
+    )
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-naive", action="store_true")
@@ -443,8 +482,9 @@ def main(argv: list[str] | None = None) -> None:
     workdir = args.workdir.resolve()
     commit_before = src_state()
     results = [
-        bench_size(workdir, n, args.seed, r or args.repeat, args.skip_naive,
-                   not args.no_incremental)
+        bench_size(
+            workdir, n, args.seed, r or args.repeat, args.skip_naive, not args.no_incremental
+        )
         for n, r in sorted(args.pages)
     ]
     text = report(results, command, started, commit_before)

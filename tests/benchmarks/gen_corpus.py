@@ -40,22 +40,89 @@ DISCLAIMER_LINE = (
 INDENT = "  "
 
 JOURNALS = (
-    "党员生活", "湖北日报", "中国党政干部论坛", "求是", "人民论坛", "学习月刊", "政策",
-    "领导科学", "中国行政管理", "理论月刊", "江汉论坛", "新长征", "共产党员", "支部生活",
-    "当代贵州", "前进", "党建", "紫光阁", "秘书工作", "中国纪检监察", "乡镇论坛",
-    "农村工作通讯", "中国民政", "社会治理", "党政论坛", "实践", "奋斗", "新湘评论",
-    "当代江西", "湖南教育", "中国教育报", "科技创新导报", "中国科技信息", "现代经济信息",
-    "商业文化", "经济师", "中国集体经济", "青年与社会", "大众文艺", "文学教育",
+    "党员生活",
+    "湖北日报",
+    "中国党政干部论坛",
+    "求是",
+    "人民论坛",
+    "学习月刊",
+    "政策",
+    "领导科学",
+    "中国行政管理",
+    "理论月刊",
+    "江汉论坛",
+    "新长征",
+    "共产党员",
+    "支部生活",
+    "当代贵州",
+    "前进",
+    "党建",
+    "紫光阁",
+    "秘书工作",
+    "中国纪检监察",
+    "乡镇论坛",
+    "农村工作通讯",
+    "中国民政",
+    "社会治理",
+    "党政论坛",
+    "实践",
+    "奋斗",
+    "新湘评论",
+    "当代江西",
+    "湖南教育",
+    "中国教育报",
+    "科技创新导报",
+    "中国科技信息",
+    "现代经济信息",
+    "商业文化",
+    "经济师",
+    "中国集体经济",
+    "青年与社会",
+    "大众文艺",
+    "文学教育",
 )
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋"
-PLACES = ("武汉市", "宜昌市", "十堰市", "恩施州", "襄阳市", "黄冈市", "荆州市", "孝感市",
-          "洪山区", "汉阳区", "夷陵区", "竹山县", "张湾区", "江夏区")
-ORGS = ("区委", "县委组织部", "市委党校", "街道党工委", "发改局", "社区党委", "镇政府",
-        "市委政研室", "民政局", "大学马克思主义学院")
+PLACES = (
+    "武汉市",
+    "宜昌市",
+    "十堰市",
+    "恩施州",
+    "襄阳市",
+    "黄冈市",
+    "荆州市",
+    "孝感市",
+    "洪山区",
+    "汉阳区",
+    "夷陵区",
+    "竹山县",
+    "张湾区",
+    "江夏区",
+)
+ORGS = (
+    "区委",
+    "县委组织部",
+    "市委党校",
+    "街道党工委",
+    "发改局",
+    "社区党委",
+    "镇政府",
+    "市委政研室",
+    "民政局",
+    "大学马克思主义学院",
+)
 ROLES = ("书记", "副书记", "部长", "主任", "副主任", "干部", "教授", "副教授", "讲师", "科员")
 # Words of the template that must not appear inside generated prose.
-RESERVED = ("来源", "被引量", "上传用户", "声明", "下载到本地", "论文部分内容阅读", "其他文献",
-            "作者", "版权")
+RESERVED = (
+    "来源",
+    "被引量",
+    "上传用户",
+    "声明",
+    "下载到本地",
+    "论文部分内容阅读",
+    "其他文献",
+    "作者",
+    "版权",
+)
 # Fullwidth punctuation is data here.
 _SPLIT = re.compile(r"[，,。、;；:：“”\"（）()—…！!？?\s《》·|/]+")  # noqa: RUF001
 _PHRASE = re.compile(r"[\u4e00-\u9fff0-9]+")
@@ -74,11 +141,16 @@ class Vocab:
 def load_vocab() -> Vocab:
     """Build the vocabulary from the seed page's clauses (same seed page → same vocabulary)."""
     text = SEED_PAGE.read_text(encoding="utf-8")
-    phrases = sorted({
-        p for p in _SPLIT.split(text)
-        if 2 <= len(p) <= 30 and _PHRASE.fullmatch(p) and not any(r in p for r in RESERVED)
-        and not p.isdigit()
-    })
+    phrases = sorted(
+        {
+            p
+            for p in _SPLIT.split(text)
+            if 2 <= len(p) <= 30
+            and _PHRASE.fullmatch(p)
+            and not any(r in p for r in RESERVED)
+            and not p.isdigit()
+        }
+    )
     words: set[str] = set()
     for p in phrases:
         i = 0
@@ -157,8 +229,10 @@ def page_text(rng: random.Random, v: Vocab, *, with_body: bool = True) -> str:
     target = int(min(MAX_BYTES, max(MIN_BYTES, rng.lognormvariate(math.log(MEDIAN_BYTES), SIGMA))))
     title = "".join(rng.choices(v.words, k=rng.randint(4, 9)))
     citations = 0 if rng.random() < 0.6 else int(rng.expovariate(0.15))
-    meta = (f"来源 :{rng.choice(JOURNALS)} | 被引量 : {citations}次 | "
-            f"上传用户:{rng.choice(v.uploaders)}")
+    meta = (
+        f"来源 :{rng.choice(JOURNALS)} | 被引量 : {citations}次 | "
+        f"上传用户:{rng.choice(v.uploaders)}"
+    )
     head = [title, "", meta, DOWNLOAD_LINE, DISCLAIMER_LINE, READ_MARKER]
     teasers = [teaser(rng, v) for _ in range(rng.randint(3, 10))] if rng.random() < 0.85 else []
     tail = [TEASER_HEADING, *teasers] if teasers else []
