@@ -206,3 +206,67 @@ def test_teaser_heading_variant_spelling(page: PageMaker) -> None:
     r = row(page().replace("其他文献", "其它文献："))
     assert r["teasers"] == ["其他文章一的摘要", "其他文章二的摘要"]
     assert "其它文献" not in str(r["body"])
+
+
+def test_header_glued_to_boilerplate_and_body(page: PageMaker) -> None:
+    text = (
+        "标题\n来源 :党员生活 | 被引量 : 0次 | 上传用户:xd  下载到本地 , 更方便阅读  "
+        "论文部分内容阅读  正文一。  正文二。\n其他文献\n甲\n"
+    )
+    r = row(text)
+    assert (r["source"], r["citations"], r["uploader"]) == ("党员生活", 0, "xd")
+    assert r["body"] == "正文一。\n正文二。"
+    assert r["teasers"] == ["甲"]
+
+
+def test_teasers_glued_to_the_last_body_line() -> None:
+    r = row("标题\n来源 :X\n论文部分内容阅读\n  正文一。  正文二。  其他文献  甲。  乙。\n丙。\n")
+    assert r["body"] == "正文一。\n正文二。"
+    assert r["teasers"] == ["甲。", "乙。", "丙。"]
+
+
+def test_header_like_text_inside_the_article_stays() -> None:
+    r = row("标题\n来源 :X\n论文部分内容阅读\n  正文一。\n  上传用户:zz 是一位作者。\n  正文二。\n")
+    assert r["body"] == "正文一。\n上传用户:zz 是一位作者。\n正文二。"
+    assert r["uploader"] is None
+
+
+def test_a_statement_paragraph_is_not_the_site_disclaimer(page: PageMaker) -> None:
+    r = row(page(paragraphs=("声明:本人郑重承诺对本文版权负责。", "正文。")))
+    assert r["body"] == "声明:本人郑重承诺对本文版权负责。\n正文。"
+
+
+@pytest.mark.parametrize(
+    ("paragraphs", "note", "author", "body"),
+    [
+        (("正文。",), "(作者系某书记)。", "某书记", "正文。"),
+        (("正文。", "(作者系某书记)", "责任编辑:李四"), None, "某书记", "正文。\n责任编辑:李四"),
+        (("正文结束。作者：张三",), None, "张三", "正文结束。"),
+    ],
+)
+def test_author_note_edge_forms(
+    page: PageMaker, paragraphs: tuple[str, ...], note: str | None, author: str, body: str
+) -> None:
+    r = row(page(paragraphs=paragraphs, note=note))
+    assert r["author"] == author
+    assert r["body"] == body
+
+
+def test_read_marker_with_a_colon() -> None:
+    r = row("标题\n来源 :X\n论文部分内容阅读：\n  正文。\n")
+    assert r["body"] == "正文。"
+
+
+def test_invisible_characters_are_not_a_title(page: PageMaker) -> None:
+    r = row("\u200b\n" + page("真正的标题") + "\ufeff\n")
+    assert r["title"] == "真正的标题"
+
+
+def test_citations_with_thousands_separators(page: PageMaker) -> None:
+    assert row(page(header="来源 :X | 被引量 : 1,234次"))["citations"] == 1234
+
+
+def test_text_with_a_lone_surrogate_is_rejected(page: PageMaker) -> None:
+    with pytest.raises(Rejected) as exc:
+        parse_page(page() + "\ud800", "p")
+    assert exc.value.reason == Reason.UNDECODABLE

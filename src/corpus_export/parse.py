@@ -17,6 +17,8 @@ READ_MARKER = "论文部分内容阅读"  # "read part of the paper": the line b
 TEASER_HEADING = "其他文献"  # "other articles": the teaser list after the article
 _TEASER_HEADINGS = "其[他它]文献"  # 其它 is a common variant spelling
 
+#: Invisible characters str.strip() keeps: zero-width space/joiners, word joiner, stray BOM.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 #: What str.strip() removes is all Unicode whitespace; these are the ones scrapers leave.
 SPACES = " \t\u3000\u00a0"
 # Two or more spaces inside a line: a lost line break between paragraphs.
@@ -29,11 +31,11 @@ _SEP = re.compile(f"[{_SEPARATORS}]")
 _MAX_HEADER_KEYS = 12
 _HEADER_FIRST = frozenset("来被上" + _SEPARATORS)
 _KEY = re.compile(rf"({SOURCE_KEY}|{CITATIONS_KEY}|{UPLOADER_KEY})\s*{_COLON}")
-_CITATIONS_VALUE = re.compile(r"(\d{1,9})\s*次?\s*$")
+_CITATIONS_VALUE = re.compile(r"(\d{1,3}(?:[,，]\d{3}){1,2}|\d{1,9})\s*次?\s*$")
 # "下载到本地 , 更方便阅读" (download to read more easily) and "声明 : …" (disclaimer).
 _BOILERPLATE = re.compile(
-    rf"(?:下载到本地\s*[,，]?\s*更方便阅读|声明\s*{_COLON}.*(?:版权|内容提供方).*"
-    rf"|{READ_MARKER}|{_TEASER_HEADINGS}\s*{_COLON}?)"
+    rf"(?:下载到本地\s*[,，]?\s*更方便阅读|声明\s*{_COLON}.*(?:内容提供方|版权争议|下架).*"
+    rf"|{READ_MARKER}\s*{_COLON}?|{_TEASER_HEADINGS}\s*{_COLON}?)"
 )
 # Author notes: "(作者系X)", "（作者为X）", "(作者单位:X)", "作者：X"; a byline "文/X".
 _NOTE_MAX = 200  # an author note is short; longer text is article prose
@@ -42,10 +44,15 @@ _NOTE_WRAPPED = (
     rf"\s*(.*?)\s*[)）】\]]"
 )
 _AUTHOR_NOTE = re.compile(
-    rf"{_NOTE_WRAPPED}|(?:本文)?作者(?:单位|简介)?\s*{_COLON}\s*(.*?)"
+    rf"{_NOTE_WRAPPED}\s*[。.]?|(?:本文)?作者(?:单位|简介)?\s*{_COLON}\s*(.*?)"
     rf"|[【\[]\s*(?:本文)?作者(?:单位|简介)?\s*[】\]]\s*{_COLON}?\s*(.*?)"  # 【作者简介】X
 )
-_TRAILING_NOTE = re.compile(rf"{_NOTE_WRAPPED}\s*$")
+_TRAILING_NOTE = re.compile(
+    rf"{_NOTE_WRAPPED}\s*[。.]?\s*$"
+    rf"|(?<=[。！？!?])\s*(?:本文)?作者\s*{_COLON}\s*([^。，,；;：:（）()]{{1,30}}?)\s*[。.]?\s*$"
+)
+#: An editor credit may follow the author note: look past it, keep it in the body.
+_EDITOR_CREDIT = re.compile(rf"[(（]?\s*(?:责任编辑|责编|编辑|校对|审核)\s*{_COLON}.{{0,30}}")
 _BYLINE = re.compile(r"文\s*[/／|｜]\s*(\S.*)")
 _BYLINE_MAX = 40
 
@@ -201,7 +208,8 @@ def strip_author_note(paragraph: str) -> tuple[str | None, str]:
             return note.strip().rstrip("。.;；").strip(), ""
     m = _TRAILING_NOTE.search(paragraph, max(0, len(paragraph) - _NOTE_MAX))
     if m is not None and m.start() > 0:
-        return m.group(1).strip().rstrip("。.;；").strip(), paragraph[: m.start()].strip()
+        note = next(g for g in m.groups() if g is not None)
+        return note.strip().rstrip("。.;；").strip(), paragraph[: m.start()].strip()
     return None, paragraph
 
 
@@ -213,9 +221,21 @@ def strip_byline(paragraph: str) -> str | None:
     return m.group(1).strip() if m else None
 
 
+def _strip(line: str) -> str:
+    """Strip whitespace and the invisible characters scrapers leave at line ends (ZWSP, BOM)."""
+    line = line.strip()
+    while line and (line[0] in _INVISIBLE or line[-1] in _INVISIBLE):
+        line = line.strip(_INVISIBLE).strip()
+    return line
+
+
+def _is_read_marker(piece: str) -> bool:
+    return piece.startswith(READ_MARKER) and piece.rstrip(":：").strip() == READ_MARKER
+
+
 def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     """Parse a decoded page (LF newlines) into a Page, or raise Rejected."""
-    lines = [line.strip() for line in text.split("\n")]
+    lines = [_strip(line) for line in text.split("\n")]
     first = next((i for i, line in enumerate(lines) if line), None)
     if first is None:
         raise Rejected(Reason.EMPTY, "only whitespace")
@@ -225,33 +245,46 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
         (i for i in range(first, len(lines)) if _is_teaser_heading(lines[i])), len(lines)
     )
     has_marker = teaser_at < len(lines)
+    glued_teasers: list[str] = []  # teasers on the line where a lost newline glued 其他文献
     meta: dict[str, str] = {}
     paragraphs: list[str] = []
-    preamble = True  # header and boilerplate lines may only stand before the first paragraph
+    preamble = True  # header lines may stand only before the first paragraph
     title_line = lines[first]
     title_is_meta = header_fields(title_line) is not None or is_boilerplate(title_line)
-    for i in range(first + 1, teaser_at):
+    i = first + 1
+    while i < teaser_at:
         line = lines[i]
+        i += 1
         if not line:
             continue
-        if line == READ_MARKER:
-            has_marker = True
-            preamble = False
-            continue
-        first_char = line[0]
-        if first_char in _HEADER_FIRST:  # the cheap test of header_fields, without the call
-            fields = header_fields(line)
-            if fields is not None and (preamble or len(fields) > 1 or SOURCE_KEY not in fields):
+        if line[0] in _HEADER_FIRST and not _PARA_BREAK.search(line):
+            fields = header_fields(line)  # a whole header line; values may hold single spaces
+            if fields is not None and (preamble or len(fields) > 1):
                 has_marker = True
                 for key, value in fields.items():
                     meta.setdefault(key, value)
                 continue
-        if first_char in _BOILERPLATE_FIRST and is_boilerplate(line):
-            continue
-        for piece in split_paragraphs(line):
-            if piece[0] in _BOILERPLATE_FIRST and is_boilerplate(piece):
-                has_marker = has_marker or piece == READ_MARKER
-                continue
+        pieces = split_paragraphs(line)
+        for k, piece in enumerate(pieces):
+            head = piece[0]
+            if head in _BOILERPLATE_FIRST:
+                if _is_read_marker(piece):
+                    has_marker, preamble = True, False
+                    continue
+                if _is_teaser_heading(piece):  # 其他文献 glued into a body line
+                    has_marker = True
+                    glued_teasers = pieces[k + 1 :]
+                    teaser_at = i - 1
+                    break
+                if is_boilerplate(piece):
+                    continue
+            if head in _HEADER_FIRST:
+                fields = header_fields(piece)
+                if fields is not None and (preamble or len(fields) > 1):
+                    has_marker = True
+                    for key, value in fields.items():
+                        meta.setdefault(key, value)
+                    continue
             preamble = False
             paragraphs.append(piece)
 
@@ -277,7 +310,7 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
 
     teasers = tuple(
         t
-        for t in lines[teaser_at + 1 :]
+        for t in [*glued_teasers, *lines[teaser_at + 1 :]]
         if t and not is_boilerplate(t) and header_fields(t) is None
     )
     citations = _citations(meta.get(CITATIONS_KEY))
@@ -303,8 +336,14 @@ def parse_page(data: bytes | str, page_id: str = "page", sha256: str | None = No
             raise Rejected(Reason.EMPTY, "no bytes" if not data else "only whitespace")
         text = decode_bytes(data)
     else:
+        try:
+            encoded = data.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise Rejected(
+                Reason.UNDECODABLE, f"lone surrogate at character {exc.start}: not valid Unicode"
+            ) from None
         if sha256 is None:
-            sha256 = hashlib.sha256(data.encode("utf-8")).hexdigest()
+            sha256 = hashlib.sha256(encoded).hexdigest()
         text = normalise_newlines(data)
     if not text.strip():
         raise Rejected(Reason.EMPTY, "only whitespace")
@@ -319,17 +358,21 @@ def _citations(value: str | None) -> int | None:
     if not value:
         return None
     m = _CITATIONS_VALUE.match(value)
-    return int(m.group(1)) if m else None
+    return int(re.sub("[,，]", "", m.group(1))) if m else None
 
 
 def _take_author(paragraphs: list[str]) -> tuple[str | None, list[str]]:
     """Remove the author note (last paragraph) and a byline (first paragraph) from paragraphs."""
     author: str | None = None
-    if paragraphs:
-        note, rest = strip_author_note(paragraphs[-1])
+    # The note is the last paragraph, or the one before a closing editor credit (kept in body).
+    at = len(paragraphs) - 1
+    if at >= 1 and len(paragraphs[at]) <= 40 and _EDITOR_CREDIT.fullmatch(paragraphs[at]):
+        at -= 1
+    if at >= 0:
+        note, rest = strip_author_note(paragraphs[at])
         if note is not None:
             author = note
-            paragraphs = paragraphs[:-1] + ([rest] if rest else [])
+            paragraphs = paragraphs[:at] + ([rest] if rest else []) + paragraphs[at + 1 :]
     if paragraphs:
         byline = strip_byline(paragraphs[0])
         if byline is not None:

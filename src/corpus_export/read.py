@@ -164,7 +164,7 @@ def _mark_duplicate_ids(scan: Scan) -> None:
         b = _printable(os.fsdecode(scan.paths[first].as_py()))
         scan.problems[k] = (
             Reason.DUPLICATE,
-            f"{a!r} maps to the same id as {b!r} (kept: the first in sorted path order)",
+            f"same id as {b!r}, which comes first in sorted path order (this file: {a!r})",
         )
 
 

@@ -22,8 +22,8 @@ from .errors import Reason, ValidationError
 
 #: Lines of the site's template that must never reach body or teasers (RE2 syntax, per line).
 BOILERPLATE_RE2 = (
-    r"(?m)^(下载到本地\s*[,，]?\s*更方便阅读|声明\s*[:：].*(版权|内容提供方).*"
-    r"|论文部分内容阅读|其[他它]文献\s*[:：]?)$"
+    r"(?m)^(下载到本地\s*[,，]?\s*更方便阅读|声明\s*[:：].*(内容提供方|版权争议|下架).*"
+    r"|论文部分内容阅读\s*[:：]?|其[他它]文献\s*[:：]?)$"
 )
 WS = r"[\s\x{3000}\x{a0}]"
 SHA256_RE2 = r"^[0-9a-f]{64}$"
