@@ -284,6 +284,7 @@ def bench_size(
                 workdir / "logs" / f"{pages}-{a.name}-{r}.log",
             )
             res.runs.setdefault(a.name, []).append(run)
+            shutil.rmtree(base, ignore_errors=True)  # a 1M-page export and cache are ~25 GB
             print(
                 f"  [{r + 1}/{repeat}] {a.name:<9} {run.wall:7.2f} s  {run.cpu:7.2f} s CPU  "
                 f"{run.peak_rss / 2**20:7.0f} MiB{'' if run.ok else '  FAILED'}"

@@ -124,10 +124,10 @@ RESERVED = (
     "版权",
 )
 # Fullwidth punctuation is data here.
-_SPLIT = re.compile(r"[，,。、;；:：“”\"（）()—…！!？?\s《》·|/]+")  # noqa: RUF001
+_SPLIT = re.compile(r"[，,。、;；:：“”\"（）()—…！!？?\s《》·|/]+")
 _PHRASE = re.compile(r"[\u4e00-\u9fff0-9]+")
 CLAUSE_PUNCT = ",,,，、;"
-SENTENCE_PUNCT = "。。。。！？"  # noqa: RUF001
+SENTENCE_PUNCT = "。。。。！？"
 
 
 @dataclass(frozen=True, slots=True)
