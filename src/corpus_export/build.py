@@ -387,22 +387,11 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 def _append_file(src: Path, dst: Any) -> None:
     """Append a file to an open binary file, in the kernel where it can (copy_file_range)."""
+    from .parquet_split import copy_range
+
     with src.open("rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
         dst.flush()
-        done = 0
-        if hasattr(os, "copy_file_range"):
-            try:
-                while done < size:
-                    n = os.copy_file_range(fh.fileno(), dst.fileno(), size - done)
-                    if n == 0:
-                        break
-                    done += n
-            except OSError:
-                pass  # e.g. a file system without it: copy the rest in user space
-        if done < size:
-            fh.seek(done)
-            shutil.copyfileobj(fh, dst, 1 << 20)
+        copy_range(fh, dst, 0, os.fstat(fh.fileno()).st_size)
 
 
 def _read_part(part: Part) -> pa.Table:

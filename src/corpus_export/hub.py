@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .build import sha256_file
 from .errors import CorpusExportError
 
 HF_DIR = "hf"
@@ -79,9 +79,7 @@ def plan(out_dir: Path | str) -> list[UploadFile]:
         raise CorpusExportError(
             f"{str(hf)!r} lacks README.md or {HF_DATA}/*.parquet: run `corpus-export build` first"
         )
-    return [
-        UploadFile(rel, p, p.stat().st_size, _sha256(p)) for rel, p in zip(rels, files, strict=True)
-    ]
+    return [_upload_file(rel, p) for rel, p in zip(rels, files, strict=True)]
 
 
 def resolve_token(token: str | None = None) -> str:
@@ -183,9 +181,6 @@ def _network_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def _upload_file(rel: str, path: Path) -> UploadFile:
+    digest, size = sha256_file(path)
+    return UploadFile(rel, path, size, digest)
