@@ -17,7 +17,8 @@ from conftest import PageMaker, make_page
 
 import corpus_export
 from corpus_export import schema
-from corpus_export.process import unescape_csv_cell, write_csv
+from corpus_export.process import unescape_csv_cell
+from corpus_export.validate import validate_export
 
 
 def write_corpus(raw: Path) -> dict[str, str]:
@@ -171,9 +172,8 @@ def test_hf_single_shard_reuses_parquet_bytes(built: tuple) -> None:  # type: ig
 
 
 def test_hf_shards_split_by_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
 
-    monkeypatch.setattr(sys.modules["corpus_export.build"], "ROW_GROUP_ROWS", 4)
+    small_tasks(monkeypatch, 4)
     raw = tmp_path / "raw"
     raw.mkdir()
     for i in range(12):
@@ -197,13 +197,12 @@ def test_hf_shards_split_by_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_multi_shard_hub_folder_loads_with_datasets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sys
 
     import datasets
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
-    monkeypatch.setattr(sys.modules["corpus_export.build"], "ROW_GROUP_ROWS", 4)
+    small_tasks(monkeypatch, 4)
     raw = tmp_path / "raw"
     raw.mkdir()
     for i in range(10):
@@ -214,6 +213,14 @@ def test_multi_shard_hub_folder_loads_with_datasets(
     ds = datasets.load_dataset(str(out / "hf"), split="train")
     assert ds.num_rows == 10
     assert ds.to_pandas()["id"].tolist() == pq.read_table(out / "corpus.parquet")["id"].to_pylist()
+
+
+def small_tasks(monkeypatch: pytest.MonkeyPatch, files: int) -> None:
+    """Make every task (so every row group) `files` files long."""
+    import sys
+
+    monkeypatch.setattr(sys.modules["corpus_export.process"], "BATCH_FILES", files)
+    monkeypatch.setattr(sys.modules["corpus_export.process"], "CHUNK_MAX", 1)
 
 
 def pa_concat(tables: list) -> object:  # type: ignore[type-arg]
@@ -270,33 +277,31 @@ def test_a_dying_worker_fails_the_build_instead_of_hanging(
     assert not list(tmp_path.glob("dist.tmp-*"))
 
 
-def test_csv_row_sizes_let_rows_be_cut_without_rendering_again() -> None:
-    import pyarrow as pa
-
-    from corpus_export.parse import parse_page
-    from corpus_export.process import pages_to_table
-
-    pages = [
-        parse_page(make_page(t, source=s, citations=c, note=n, paragraphs=(b,)), page_id=f"p{i}")
-        for i, (t, s, c, n, b) in enumerate(
-            [
-                ('他说"好"', "党员生活", 12345, None, '带"引号"的正文,逗号'),
-                ("=1+1", None, None, "(作者系某人)", "第一段\u3000\u3000第二段"),
-                ("-标题", "源,有逗号", 0, "作者：张三", "@开头"),
-            ]
-        )
-    ]
-    table = pages_to_table(pages)
-    sink = pa.BufferOutputStream()
-    sizes = write_csv(table, sink, header=False)
-    data = sink.getvalue().to_pybytes()
-    assert sizes is not None
-    assert sum(sizes) == len(data)
-    keep = [True, False, True]
-    cut = b"".join(data[sum(sizes[:i]) : sum(sizes[: i + 1])] for i in range(3) if keep[i])
-    again = pa.BufferOutputStream()
-    write_csv(table.filter(pa.array(keep)), again, header=False)
-    assert cut == again.getvalue().to_pybytes()
+def test_duplicates_are_cut_out_of_spliced_row_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pages 04 and 07 repeat 01 (another task) and 06 (the same task) under other ids.
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    titles = ["甲", "乙", "丙", "丁", "乙", "戊", "己", "己", "庚", "辛", '=引"号']
+    for i, title in enumerate(titles):
+        (raw / f"{i:02d}.txt").write_text(make_page(title), encoding="utf-8")
+    whole = corpus_export.build(raw, tmp_path / "whole" / "dist", workers=1)
+    small_tasks(monkeypatch, 3)
+    out = tmp_path / "split" / "dist"
+    split = corpus_export.build(raw, out, workers=2)
+    assert split.rows == whole.rows == 9
+    assert split.rejects_by_reason == {"duplicate": 2}
+    assert pq.ParquetFile(out / "corpus.parquet").metadata.num_row_groups == 4
+    table = pq.read_table(out / "corpus.parquet")
+    assert table.column("id").to_pylist() == [f"{i:02d}" for i in range(11) if i not in (4, 7)]
+    assert table.equals(pq.read_table(tmp_path / "whole" / "dist" / "corpus.parquet"))
+    for name in ("corpus.csv", "rejects.csv"):
+        assert (out / name).read_bytes() == (tmp_path / "whole" / "dist" / name).read_bytes()
+    rejects = (out / "rejects.csv").read_text(encoding="utf-8")
+    assert "same title and body as '01'" in rejects
+    assert "same title and body as '06'" in rejects
+    assert validate_export(out) == []
 
 
 def test_leftover_cleanup_leaves_folders_it_did_not_make(tmp_path: Path) -> None:

@@ -24,7 +24,20 @@ import pyarrow.parquet as pq
 
 from . import __version__, schema
 from .errors import CorpusExportError, Reason, ValidationError
-from .process import Part, RejectRow, plan_tasks, process_batch, task_files, write_csv
+from .process import (
+    Parsed,
+    Part,
+    PartStats,
+    RejectRow,
+    encode_batch,
+    encode_parquet,
+    encode_task,
+    parse_batch,
+    parse_task,
+    plan_tasks,
+    task_files,
+    write_csv,
+)
 from .read import RawFile, Scan, is_url, scan_raw, scan_url
 from .validate import check_order
 
@@ -33,27 +46,11 @@ CORPUS_CSV = "corpus.csv"
 REJECTS_CSV = "rejects.csv"
 MANIFEST = "manifest.json"
 HF_DIR = "hf"
-#: Rows per Parquet row group, counted on the row stream so batch sizes never change the bytes.
-ROW_GROUP_ROWS = 1024
 #: Hub shard limit, as `push_to_hub(max_shard_size=...)`: in-memory Arrow bytes per shard.
 DEFAULT_SHARD_BYTES = 500 * 1000 * 1000
-PARQUET_OPTIONS: dict[str, Any] = {
-    "compression": "zstd",
-    "compression_level": 1,
-    # Dictionaries only where values repeat; long unique text would waste a failed attempt.
-    "use_dictionary": ["source", "uploader", "author", "citations"],
-    "write_statistics": [
-        "id",
-        "source",
-        "citations",
-        "uploader",
-        "paragraph_count",
-        "body_chars",
-        "teaser_count",
-    ],
-}
 
 Progress = Callable[[int], None]
+Decide = Callable[[Parsed], bytes | None]  # a parsed task → its keep mask (None: keep all)
 
 
 @dataclass(slots=True)
@@ -69,18 +66,18 @@ class Stats:
     with_source: int = 0
     examples: dict[str, str] = field(default_factory=dict)
 
-    def add(self, table: pa.Table) -> None:
-        if table.num_rows == 0:
+    def add(self, part: PartStats) -> None:
+        if not len(part.body_chars):
             return
-        for name in ("body_chars", "paragraph_count", "teaser_count"):
-            getattr(self, name).append(table.column(name).to_numpy())
-        self.with_author += table.num_rows - table.column("author").null_count
-        self.with_citations += table.num_rows - table.column("citations").null_count
-        self.with_source += table.num_rows - table.column("source").null_count
-        self.sources.update(s for s in table.column("source").to_pylist() if s is not None)
+        self.body_chars.append(part.body_chars)
+        self.paragraph_count.append(part.paragraph_count)
+        self.teaser_count.append(part.teaser_count)
+        self.with_author += part.with_author
+        self.with_citations += part.with_citations
+        self.with_source += part.with_source
+        self.sources.update(part.sources)
         if not self.examples:
-            row = table.slice(0, 1).to_pylist()[0]
-            self.examples = {k: _example(v) for k, v in row.items()}
+            self.examples = {k: str(v) for k, v in part.example.items()}
 
     def summary(self) -> dict[str, Any]:
         """Return the statistics as plain JSON-able values."""
@@ -109,13 +106,6 @@ class Stats:
             "with_citations": self.with_citations,
             "with_source": self.with_source,
         }
-
-
-def _example(value: object) -> str:
-    if isinstance(value, list):
-        value = json.dumps(value[:1], ensure_ascii=False) if value else "[]"
-    text = "" if value is None else str(value)
-    return text if len(text) <= 40 else text[:40] + "…"
 
 
 @dataclass(slots=True)
@@ -190,97 +180,89 @@ class SeenTable:
 
 
 class Assembler:
-    """Consumes parts in id order; writes the single sorted export, streaming, in the stage."""
+    """Consumes parts in id order; splices their encoded rows into the export, in the stage.
+
+    Workers encode every row: a part is one Parquet row group and a CSV fragment. The parent
+    finds duplicates across tasks from their keys before they are encoded (`decide`), checks
+    the id order, copies the encoded bytes (hashing them on the way for the manifest) and keeps
+    a few numbers per row for the statistics.
+    """
 
     def __init__(self, stage: Path, n_files: int, shard_bytes: int) -> None:
+        from .parquet_split import Concat
+
         self.stage = stage
-        self.writer = pq.ParquetWriter(
-            stage / CORPUS_PARQUET, schema.arrow_schema(), **PARQUET_OPTIONS
-        )
-        self.csv = (stage / CORPUS_CSV).open("wb")
-        write_csv(schema.arrow_schema().empty_table(), self.csv, header=True)
+        self.parquet = _HashedFile(stage / CORPUS_PARQUET)
+        self.concat = Concat(self.parquet.write)
+        self.csv = _HashedFile(stage / CORPUS_CSV)
+        header = pa.BufferOutputStream()
+        write_csv(schema.arrow_schema().empty_table(), header, header=True)
+        self.csv.write(header.getvalue().to_pybytes())
         self.seen = SeenTable(n_files)
         self.rows = 0
+        self.planned = 0  # rows kept so far by decide()
         self.last_id: str | None = None
-        self.pending: list[pa.Table] = []
-        self.pending_rows = 0
         self.arrow_bytes = 0
         self.rejects: list[RejectRow | tuple[RejectRow, int]] = []
         self.stats = Stats()
         self.shard_bytes = shard_bytes
         self.group_bytes: list[int] = []  # Arrow bytes of each row group written
 
-    def add(self, part: Part) -> None:
-        table = _read_part(part)
-        keep = np.ones(table.num_rows, dtype=bool)
+    def decide(self, parsed: Parsed) -> bytes | None:
+        """Take a parsed task's rejects and find its duplicate rows → the keep mask (None: all).
+
+        A row whose title and body equal an earlier row's (in id order) is a duplicate; the
+        first one, the smaller id, is kept. Called in task order, before the task is encoded.
+        """
+        keep: np.ndarray | None = None
         dup_rejects: list[tuple[RejectRow, int]] = []
-        ids = table.column("id").to_pylist() if table.num_rows else []
-        kept_here = 0
-        for i, key in enumerate(part.dedup_keys):
-            earlier = self.seen.add(key, self.rows + kept_here)
+        first_kept: str | None = None
+        for i, key in enumerate(parsed.dedup_keys):
+            earlier = self.seen.add(key, self.planned)
             if earlier is None:
-                kept_here += 1
+                self.planned += 1
+                first_kept = parsed.ids[i] if first_kept is None else first_kept
                 continue
+            if keep is None:
+                keep = np.ones(len(parsed.dedup_keys), dtype=np.bool_)
             keep[i] = False
-            dup_rejects.append((RejectRow(ids[i], part.paths[i], Reason.DUPLICATE, ""), earlier))
-        if dup_rejects:
-            table = table.filter(pa.array(keep))
-            if part.csv_row_bytes is None:
-                write_csv(table, self.csv, header=False)
-            else:  # cut the duplicate rows out of the rendered part
-                self._append_csv_rows(part, keep)
-        elif part.csv_bytes is not None:
-            self.csv.write(part.csv_bytes)
-        elif part.csv_path is not None:
-            _append_file(Path(part.csv_path), self.csv)
-        check_order(self.last_id, table)
-        if table.num_rows:
-            self.last_id = table.column("id")[-1].as_py()
-        self._write_rows(table)
-        self.stats.add(table)
-        self.rows += table.num_rows
-        merged: list[RejectRow | tuple[RejectRow, int]] = [*part.rejects, *dup_rejects]
+            dup_rejects.append(
+                (RejectRow(parsed.ids[i], parsed.paths[i], Reason.DUPLICATE, ""), earlier)
+            )
+        if first_kept is not None:
+            check_order(self.last_id, first_kept)
+            self.last_id = parsed.ids[-1] if keep is None else parsed.ids[np.flatnonzero(keep)[-1]]
+        merged: list[RejectRow | tuple[RejectRow, int]] = [*parsed.rejects, *dup_rejects]
         merged.sort(key=lambda r: _reject_key(r))
         self.rejects.extend(merged)
-        for p in (part.arrow_path, part.csv_path):
+        return None if keep is None else keep.tobytes()
+
+    def add(self, part: Part) -> None:
+        """Splice an encoded part (one row group, one CSV fragment) after the previous ones."""
+        if part.rows:
+            parquet = part.parquet_bytes
+            if parquet is None:
+                assert part.parquet_path is not None
+                parquet = Path(part.parquet_path).read_bytes()
+            self.concat.append(parquet)
+            csv = part.csv_bytes
+            if csv is None:
+                assert part.csv_path is not None
+                csv = Path(part.csv_path).read_bytes()
+            self.csv.write(csv)
+            self.stats.add(part.stats)
+            self.rows += part.rows
+            self.arrow_bytes += part.nbytes
+            self.group_bytes.append(part.nbytes)
+        for p in (part.parquet_path, part.csv_path):
             if p is not None:
                 Path(p).unlink(missing_ok=True)
 
-    def _append_csv_rows(self, part: Part, keep: np.ndarray) -> None:
-        assert part.csv_row_bytes is not None
-        ends = np.cumsum(part.csv_row_bytes)
-        starts = ends - np.asarray(part.csv_row_bytes)
-        data: bytes | memoryview
-        if part.csv_bytes is not None:
-            data = part.csv_bytes
-        else:
-            assert part.csv_path is not None
-            data = Path(part.csv_path).read_bytes()
-        view = memoryview(data)
-        for i in np.flatnonzero(keep):
-            self.csv.write(view[starts[i] : ends[i]])
-
-    def _write_rows(self, table: pa.Table) -> None:
-        if table.num_rows == 0:
-            return
-        self.pending.append(table)
-        self.pending_rows += table.num_rows
-        while self.pending_rows >= ROW_GROUP_ROWS:
-            self._flush(ROW_GROUP_ROWS)
-
-    def _flush(self, n: int) -> None:
-        whole = pa.concat_tables(self.pending)
-        head, rest = whole.slice(0, n), whole.slice(n)
-        self.writer.write_table(head, row_group_size=ROW_GROUP_ROWS)
-        self.arrow_bytes += head.nbytes
-        self.group_bytes.append(head.nbytes)
-        self.pending = [rest] if rest.num_rows else []
-        self.pending_rows = rest.num_rows
-
     def finish(self) -> tuple[int, dict[str, int], dict[str, Any], dict[str, str], list[str]]:
-        if self.pending_rows:
-            self._flush(self.pending_rows)
-        self.writer.close()
+        empty = pa.BufferOutputStream()
+        encode_parquet(schema.arrow_schema().empty_table(), empty)
+        self.concat.close(empty.getvalue().to_pybytes())
+        self.parquet.close()
         self.csv.close()
         shard_names = write_hf_shards(
             self.stage / CORPUS_PARQUET,
@@ -319,8 +301,29 @@ class Assembler:
         return dict(sorted(Counter(str(r.reason) for r in rows).items()))
 
     def abort(self) -> None:
-        self.writer.close()
+        self.parquet.close()
         self.csv.close()
+
+
+class _HashedFile:
+    """A file written front to back whose SHA-256 is computed as it is written."""
+
+    def __init__(self, path: Path) -> None:
+        import hashlib
+
+        self.path = path
+        self.fh = path.open("wb")
+        self.hash = hashlib.sha256()
+
+    def write(self, data: bytes | memoryview) -> None:
+        self.hash.update(data)
+        self.fh.write(data)
+
+    def close(self) -> None:
+        if self.fh.closed:
+            return
+        self.fh.close()
+        remember_digest(self.path, self.hash.hexdigest())
 
 
 def write_rejects_csv(table: pa.Table, path: Path) -> None:
@@ -385,23 +388,6 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def _append_file(src: Path, dst: Any) -> None:
-    """Append a file to an open binary file, in the kernel where it can (copy_file_range)."""
-    from .parquet_split import copy_range
-
-    with src.open("rb") as fh:
-        dst.flush()
-        copy_range(fh, dst, 0, os.fstat(fh.fileno()).st_size)
-
-
-def _read_part(part: Part) -> pa.Table:
-    if part.arrow_bytes is not None:
-        return pa.ipc.open_file(pa.py_buffer(part.arrow_bytes)).read_all()
-    assert part.arrow_path is not None
-    with pa.memory_map(part.arrow_path, "r") as source:
-        return pa.ipc.open_file(source).read_all()
-
-
 # ---------------------------------------------------------------------------------------------
 # engines: produce Parts in id order
 
@@ -436,53 +422,79 @@ def run_local(
     pool: ProcessPoolExecutor | None,
     progress: Progress,
     cache_dir: Path | None,
+    decide: Decide,
 ) -> Generator[Part, None, None]:
-    """Yield the Parts of all tasks in order, parsed by the pool's workers (or in-process)."""
+    """Yield the encoded Parts of all tasks in order, made by the pool's workers (or in-process).
+
+    Each task goes through a worker twice: parse (rows wait in part_dir as Arrow IPC), then,
+    once `decide` has marked its duplicates in task order, encode. Both stages stay in flight
+    together, so the workers never wait for the parent.
+    """
     cache = str(cache_dir) if cache_dir else None
+    base, parts = str(root), str(part_dir)
     if pool is None:
         for i, task in enumerate(tasks):
-            part = process_batch(str(root), task, str(part_dir), i, cache)
+            parsed, table = parse_batch(base, task, i, cache)
+            part = encode_batch(table, decide(parsed), i, parts)
             progress(sum(map(len, task)))
             yield part
         return
     workers = len(getattr(pool, "_processes", None) or {}) or 2
     try:
-        window: deque[tuple[int, Future[Part]]] = deque()
+        parsing: deque[tuple[int, Future[Parsed]]] = deque()
+        encoding: deque[Future[Part]] = deque()
         todo = iter(enumerate(tasks))
 
         def submit_next() -> None:
             for i, task in todo:
-                future = pool.submit(process_batch, str(root), task, str(part_dir), i, cache)
-                window.append((sum(map(len, task)), future))
+                future = pool.submit(parse_task, base, task, parts, i, cache)
+                parsing.append((sum(map(len, task)), future))
                 return
 
         for _ in range(2 * workers + 1):
             submit_next()
-        while window:
-            n, future = window.popleft()
-            try:
-                part = future.result()
-            except BrokenProcessPool:
-                raise CorpusExportError(
-                    "a worker process died (out of memory, or killed?); no export written. "
-                    "Try --workers 1 to see the failing page."
-                ) from None
+        while parsing or encoding:
+            if encoding and (encoding[0].done() or not parsing or len(encoding) > workers):
+                yield _worker_result(encoding.popleft())
+                continue
+            n, future = parsing.popleft()
+            parsed = _worker_result(future)
+            keep = decide(parsed)
+            assert parsed.arrow_path is not None
+            encoding.append(pool.submit(encode_task, parsed.arrow_path, keep, parsed.index, parts))
             submit_next()
             progress(n)
-            yield part
     finally:
         _stop_pool(pool)
+
+
+def _worker_result(future: Future[Any]) -> Any:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise CorpusExportError(
+            "a worker process died (out of memory, or killed?); no export written. "
+            "Try --workers 1 to see the failing page."
+        ) from None
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
     """Stop the workers now: cancel queued tasks and end the running ones."""
     processes = list((getattr(pool, "_processes", None) or {}).values())  # no public handle
+    results = getattr(pool, "_result_queue", None)  # shutdown() drops it
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in processes:
         if proc.is_alive():
             proc.terminate()
     for proc in processes:
         proc.join(timeout=5)
+    # A worker ended while sending a result leaves half a message in the result pipe, and the
+    # pool's manager thread waits for the rest forever (so would interpreter exit, joining it).
+    # With every worker gone, closing this process's write end turns that wait into an EOF,
+    # which the thread handles as a broken pool and exits.
+    writer = getattr(results, "_writer", None)
+    if writer is not None and not any(proc.is_alive() for proc in processes):
+        writer.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -584,9 +596,13 @@ def _build_into(
         if engine == "dask":
             from .distributed import run_dask
 
-            parts = run_dask(root, materialised, scheduler=scheduler, progress=progress)
+            parts = run_dask(
+                root, materialised, scheduler=scheduler, progress=progress, decide=asm.decide
+            )
         else:
-            parts = run_local(root, materialised, part_dir, pool, progress, cache_dir)
+            parts = run_local(
+                root, materialised, part_dir, pool, progress, cache_dir, decide=asm.decide
+            )
         try:
             for part in parts:
                 asm.add(part)
@@ -659,21 +675,30 @@ def write_manifest(stage: Path, result: BuildResult) -> None:
 _DIGESTS: dict[tuple[int, int, int, int], str] = {}
 
 
+def _stat_key(path: Path) -> tuple[int, int, int, int]:
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def remember_digest(path: Path, digest: str) -> None:
+    """Record the SHA-256 of a file just written (hashed on the way), so it is not read again."""
+    if len(_DIGESTS) > 10_000:
+        _DIGESTS.clear()
+    _DIGESTS[_stat_key(path)] = digest
+
+
 def sha256_file(path: Path) -> tuple[str, int]:
     """Return (SHA-256 hex, size) of a file; a file (or hard link) is read once per build."""
     import hashlib
 
-    st = path.stat()
-    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    key = _stat_key(path)
     if key not in _DIGESTS:
         h = hashlib.sha256()
         with path.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
-        if len(_DIGESTS) > 10_000:
-            _DIGESTS.clear()
-        _DIGESTS[key] = h.hexdigest()
-    return _DIGESTS[key], st.st_size
+        remember_digest(path, h.hexdigest())
+    return _DIGESTS[key], key[2]
 
 
 def file_digests(folder: Path, rels: list[str] | None = None) -> dict[str, dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import os
 from collections import deque
 from collections.abc import Generator, Iterable
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CorpusExportError
-from .process import Part, process_batch
+from .process import Part, encode_batch, parse_batch
 from .read import RawFile
 
 
@@ -36,42 +37,59 @@ def _connect(scheduler: str | None) -> tuple[Any, Any]:
 
 
 def run_dask(
-    root: Path | str, tasks: Iterable[list[list[RawFile]]], *, scheduler: str | None, progress: Any
+    root: Path | str,
+    tasks: Iterable[list[list[RawFile]]],
+    *,
+    scheduler: str | None,
+    progress: Any,
+    decide: Any,
 ) -> Generator[Part, None, None]:
-    """Yield the Parts of all tasks in id order, parsed by the workers of a Dask cluster.
+    """Yield the encoded Parts of all tasks in id order, made by the workers of a Dask cluster.
 
-    A task is ~256 files (process.plan_tasks), never one file: tiny tasks cost more than parsing.
-
-    Rows come back inside each Part (Arrow IPC + CSV bytes), so workers need read access to the
-    raw folder (shared or object storage) but no shared scratch space with this process.
+    A task is ~1,024 files (process.plan_tasks), never one file: tiny tasks cost more than
+    parsing. Like the local engine, a task is parsed, then `decide` marks its duplicates (from
+    small keys sent to this process), then it is encoded; the parsed rows stay in the memory of
+    the worker that parsed them, where Dask runs the encoding. Encoded rows come back inside each
+    Part (Parquet + CSV bytes), so workers need read access to the raw folder (shared or object
+    storage) but no shared scratch space with this process.
     """
     client, cluster = _connect(scheduler)
     try:
-        window: deque[tuple[int, Any]] = deque()
-        limit = 2 * max(1, len(client.scheduler_info().get("workers", {}))) + 2
+        parsing: deque[tuple[int, Any, Any]] = deque()
+        encoding: deque[Any] = deque()
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
         todo = iter(enumerate(tasks))
 
         def submit_next() -> None:
             for i, task in todo:
-                window.append(
-                    (
-                        sum(map(len, task)),
-                        client.submit(
-                            process_batch, str(root), task, None, i, pure=False, key=f"batch-{i}"
-                        ),
-                    )
-                )
+                both = client.submit(parse_batch, str(root), task, i, pure=False, key=f"parse-{i}")
+                meta = client.submit(operator.itemgetter(0), both, key=f"parsed-{i}")
+                rows = client.submit(operator.itemgetter(1), both, key=f"rows-{i}")
+                both.release()
+                parsing.append((sum(map(len, task)), meta, rows))
                 return
 
-        for _ in range(limit):
+        for _ in range(2 * workers + 2):
             submit_next()
-        while window:
-            n, future = window.popleft()
-            part = future.result()
-            future.release()
+        while parsing or encoding:
+            if encoding and (encoding[0].done() or not parsing or len(encoding) > workers):
+                future = encoding.popleft()
+                part = future.result()
+                future.release()
+                yield part
+                continue
+            n, meta, rows = parsing.popleft()
+            parsed = meta.result()
+            meta.release()
+            keep = decide(parsed)
+            encoding.append(
+                client.submit(
+                    encode_batch, rows, keep, parsed.index, None, key=f"encode-{parsed.index}"
+                )
+            )
+            rows.release()
             submit_next()
             progress(n)
-            yield part
     finally:
         client.close()
         if cluster is not None:

@@ -202,6 +202,87 @@ def read_footer(path: Path) -> tuple[list[Field], int]:
     return _Reader(footer).struct(), end - length
 
 
+def read_footer_bytes(data: bytes) -> tuple[list[Field], int]:
+    """read_footer for a whole Parquet file held in memory."""
+    if len(data) < 12 or data[-4:] != MAGIC or data[:4] != MAGIC:
+        raise SplitError("not a Parquet file")
+    (length,) = struct.unpack("<I", data[-8:-4])
+    start = len(data) - 8 - length
+    return _Reader(data[start:-8]).struct(), start
+
+
+def _shift_row_group(rg: list[Field], delta: int, ordinal: int) -> None:
+    """Move every file offset of a row group by delta bytes and renumber it."""
+    f = _get(rg, _RG_FILE_OFFSET)
+    if f is not None:
+        f[2] += delta
+    if _get(rg, _RG_ORDINAL) is not None:
+        _set(rg, _RG_ORDINAL, _I16, ordinal)
+    for cc in _get(rg, _RG_COLUMNS)[2][1]:  # type: ignore[index]
+        f = _get(cc, _CC_FILE_OFFSET)
+        if f is not None and f[2]:
+            f[2] += delta
+        cmd = _get(cc, _CC_META)[2]  # type: ignore[index]
+        for fid in (_CMD_DATA_PAGE, _CMD_INDEX_PAGE, _CMD_DICT_PAGE):
+            f = _get(cmd, fid)
+            if f is not None:
+                f[2] += delta
+
+
+class Concat:
+    """One Parquet file made of the row groups of other Parquet files, their bytes copied as is.
+
+    Every part must have been written with the same schema and options (the build's parts are);
+    the footer is the first part's with the row groups of all parts, offsets moved. Writes go
+    through `write`, so the caller can hash the file as it is written.
+    """
+
+    def __init__(self, write: Any) -> None:
+        self.write = write
+        self.pos = 0
+        self.meta: list[Field] | None = None
+        self.groups: list[list[Field]] = []
+        self.rows = 0
+        self._write(MAGIC)
+
+    def _write(self, data: bytes | memoryview) -> None:
+        self.write(data)
+        self.pos += len(data)
+
+    def append(self, data: bytes) -> list[int]:
+        """Append the row groups of a Parquet file held in memory → their row counts."""
+        meta, _ = read_footer_bytes(data)
+        spans = row_group_spans(meta)
+        if self.meta is None:
+            self.meta = meta
+        if not spans:
+            return []
+        start, end = spans[0][0], spans[-1][1]
+        delta = self.pos - start
+        rgs = _get(meta, _FMD_ROW_GROUPS)
+        assert rgs is not None
+        for rg in rgs[2][1]:
+            _shift_row_group(rg, delta, len(self.groups))
+            self.groups.append(rg)
+        self._write(memoryview(data)[start:end])
+        self.rows += sum(s[2] for s in spans)
+        return [s[2] for s in spans]
+
+    def close(self, empty: bytes) -> None:
+        """Write the footer; `empty` is a Parquet file of no rows (its footer, if no parts)."""
+        meta = self.meta if self.meta is not None else read_footer_bytes(empty)[0]
+        rgs = _get(meta, _FMD_ROW_GROUPS)
+        if rgs is not None:
+            rgs[2] = (rgs[2][0], self.groups)
+        else:
+            _set(meta, _FMD_ROW_GROUPS, _LIST, (_STRUCT, self.groups))
+        _set(meta, _FMD_NUM_ROWS, _I64, self.rows)
+        footer = encode_footer(meta)
+        self._write(footer)
+        self._write(struct.pack("<I", len(footer)))
+        self._write(MAGIC)
+
+
 def encode_footer(meta: list[Field]) -> bytes:
     w = _Writer()
     w.struct(meta)
@@ -267,21 +348,7 @@ def write_row_groups(src: Path, dst: Path, first: int, last: int) -> None:
     assert rgs is not None
     kept = rgs[2][1][first:last]
     for ordinal, rg in enumerate(kept):
-        for fid in (_RG_FILE_OFFSET,):
-            f = _get(rg, fid)
-            if f is not None:
-                f[2] -= delta
-        if _get(rg, _RG_ORDINAL) is not None:
-            _set(rg, _RG_ORDINAL, _I16, ordinal)
-        for cc in _get(rg, _RG_COLUMNS)[2][1]:  # type: ignore[index]
-            f = _get(cc, _CC_FILE_OFFSET)
-            if f is not None and f[2]:
-                f[2] -= delta
-            cmd = _get(cc, _CC_META)[2]  # type: ignore[index]
-            for fid in (_CMD_DATA_PAGE, _CMD_INDEX_PAGE, _CMD_DICT_PAGE):
-                f = _get(cmd, fid)
-                if f is not None:
-                    f[2] -= delta
+        _shift_row_group(rg, -delta, ordinal)
     rgs[2] = (rgs[2][0], kept)
     _set(meta, _FMD_NUM_ROWS, _I64, sum(s[2] for s in spans[first:last]))
     footer = encode_footer(meta)

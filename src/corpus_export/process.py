@@ -4,27 +4,46 @@ from __future__ import annotations
 
 import json
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import xxhash
 
 from . import schema
 from .errors import Reason, Rejected
 from .parse import Page, parse_page
 from .read import RawFile, Scan, is_url, read_raw
-from .validate import check_batch, count_byte
+from .validate import check_batch
 
-#: Files per task: big enough that task overhead vanishes, small enough for flat memory.
-BATCH_FILES = 256
+#: Files per task: big enough that task overhead vanishes, small enough for flat memory. A task's
+#: rows become one row group of corpus.parquet (~1,000 rows, ~9 MB of text).
+BATCH_FILES = 1024
 #: A task is made of content-defined chunks (~32 files; the cut falls after ids whose hash ends
 #: in five zero bits), so adding or changing a page changes one chunk's cache key, not all.
 CHUNK_MASK = 31
 CHUNK_MAX = 128
+#: Parquet settings of every part (and so of corpus.parquet, whose row groups are the parts').
+PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 1,
+    # Dictionaries only where values repeat; long unique text would waste a failed attempt.
+    "use_dictionary": ["source", "uploader", "author", "citations"],
+    "write_statistics": [
+        "id",
+        "source",
+        "citations",
+        "uploader",
+        "paragraph_count",
+        "body_chars",
+        "teaser_count",
+    ],
+}
 #: Cells starting with one of these are formulas to a spreadsheet (plus our own escape, ').
 CSV_RISKY = r"^[=+\-@\t\r']"
 
@@ -38,21 +57,17 @@ class RejectRow:
 
 
 @dataclass(slots=True)
-class Part:
-    """What one batch produced: rows on disk (Arrow IPC + CSV), the rest in memory (small)."""
+class PartStats:
+    """What the statistics need from a part's rows (a few numbers per row, no text)."""
 
-    index: int
-    rows: int
-    arrow_path: str | None  # None: the rows travel inline (Dask workers on other machines)
-    csv_path: str | None
-    paths: list[str]  # raw path of each row, in row order
-    dedup_keys: list[bytes]  # blake2b(title, body) per row, in row order
-    raw_bytes: list[int]  # size of each row's raw file, in row order
-    rejects: list[RejectRow] = field(default_factory=list)
-    arrow_bytes: bytes | None = None
-    csv_bytes: bytes | None = None
-    #: bytes of each row in the CSV part, so a row can be cut out without rendering again
-    csv_row_bytes: list[int] | None = None
+    body_chars: np.ndarray
+    paragraph_count: np.ndarray
+    teaser_count: np.ndarray
+    with_author: int
+    with_citations: int
+    with_source: int
+    sources: dict[str, int]
+    example: dict[str, object]  # the part's first row, cut short (the card's examples)
 
 
 def process_file(root: Path | str, f: RawFile) -> tuple[Page, int]:
@@ -105,31 +120,61 @@ def unescape_csv_cell(text: str) -> str:
     return text[1:] if text.startswith("'") else text
 
 
-def write_csv(
-    table: pa.Table, sink: str | Path | pa.NativeFile, *, header: bool
-) -> list[int] | None:
-    """Write rows as RFC 4180 CSV (strings quoted, nulls empty) in the CSV view.
-
-    Returns the bytes each row takes (header excluded), or None if they could not be worked out.
-    """
-    view = csv_table(table)
+def write_csv(table: pa.Table, sink: str | Path | pa.NativeFile, *, header: bool) -> None:
+    """Write rows as RFC 4180 CSV (strings quoted where needed, nulls empty) in the CSV view."""
     opts = pacsv.WriteOptions(include_header=header, quoting_style="needed")
-    pacsv.write_csv(view, sink, write_options=opts)
-    return None if header else csv_row_bytes(view)
+    pacsv.write_csv(csv_table(table), sink, write_options=opts)
 
 
-def csv_row_bytes(view: pa.Table) -> list[int]:
-    """Bytes of each CSV row as pyarrow writes it: quoted strings, '"' doubled, bare ints."""
-    total = np.full(view.num_rows, view.num_columns, dtype=np.int64)  # commas and the newline
-    for col in view.columns:
+def encode_parquet(table: pa.Table, sink: str | Path | pa.NativeFile) -> None:
+    """Write rows as a standalone Parquet file of one row group (the build splices these)."""
+    pq.write_table(table, sink, row_group_size=max(1, table.num_rows), **PARQUET_OPTIONS)
+
+
+def arrow_nbytes(table: pa.Table) -> int:
+    """Return the in-memory Arrow size of rows held as one batch, whatever their chunking.
+
+    Table.nbytes varies with how columns happen to be chunked and whether an all-valid column
+    carries a validity bitmap; the Hub shard plan needs the same number on every build.
+    """
+
+    def size(col: pa.ChunkedArray | pa.Array, rows: int) -> int:
+        bitmap = (rows + 7) // 8 if col.null_count else 0
+        if pa.types.is_list(col.type):
+            flat = pc.list_flatten(col)
+            return bitmap + 4 * (rows + 1) + size(flat, len(flat))
         if pa.types.is_string(col.type):
-            quotes = count_byte(col, ord('"'))
-            size = pc.fill_null(pc.binary_length(col), -2).to_numpy(zero_copy_only=False)
-            total += np.where(size >= 0, size + 2 + quotes, 0)
-        else:
-            text = pc.utf8_length(pc.cast(col, pa.string()))
-            total += pc.fill_null(text, 0).to_numpy(zero_copy_only=False)
-    return total.tolist()  # type: ignore[no-any-return]
+            return bitmap + 4 * (rows + 1) + (pc.sum(pc.binary_length(col)).as_py() or 0)
+        return bitmap + rows * col.type.bit_width // 8
+
+    return sum(size(col, table.num_rows) for col in table.columns)
+
+
+def table_stats(table: pa.Table) -> PartStats:
+    """Return the per-row numbers and counts the card's statistics are made of."""
+    counts = pc.value_counts(table.column("source").drop_null())
+    example: dict[str, object] = {}
+    if table.num_rows:
+        example = {k: _example(v) for k, v in table.slice(0, 1).to_pylist()[0].items()}
+    return PartStats(
+        body_chars=table.column("body_chars").to_numpy(),
+        paragraph_count=table.column("paragraph_count").to_numpy(),
+        teaser_count=table.column("teaser_count").to_numpy(),
+        with_author=table.num_rows - table.column("author").null_count,
+        with_citations=table.num_rows - table.column("citations").null_count,
+        with_source=table.num_rows - table.column("source").null_count,
+        sources=dict(
+            zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True)
+        ),
+        example=example,
+    )
+
+
+def _example(value: object) -> str:
+    if isinstance(value, list):
+        value = json.dumps(value[:1], ensure_ascii=False) if value else "[]"
+    text = "" if value is None else str(value)
+    return text if len(text) <= 40 else text[:40] + "…"
 
 
 Task = list[tuple[int, int]]  # the [start, stop) positions of a task's chunks in the scan
@@ -162,12 +207,45 @@ def task_files(scan: Scan, task: Task) -> list[list[RawFile]]:
 
 
 @dataclass(slots=True)
+class Parsed:
+    """What parsing one task produced, besides the rows themselves (which stay with the worker).
+
+    The parent needs only this to decide which rows are duplicates of earlier ones; the rows
+    are encoded afterwards, without those, by `encode_task`.
+    """
+
+    index: int
+    ids: list[str]  # of the rows, in order, like paths and dedup_keys
+    paths: list[str]
+    dedup_keys: list[bytes]  # xxh3-128 of (title, body) per row
+    rejects: list[RejectRow]
+    arrow_path: str | None = None  # the rows as an Arrow IPC file (local engine)
+
+
+@dataclass(slots=True)
+class Part:
+    """One task's rows encoded: one Parquet row group and a CSV fragment, plus their statistics.
+
+    The bytes are on disk (parquet_path, csv_path) for the local engine, or inline
+    (parquet_bytes, csv_bytes) when they come back from Dask workers on other machines.
+    """
+
+    index: int
+    rows: int
+    nbytes: int  # in-memory Arrow size of the rows (the Hub shard plan counts these)
+    stats: PartStats
+    parquet_path: str | None = None
+    csv_path: str | None = None
+    parquet_bytes: bytes | None = None
+    csv_bytes: bytes | None = None
+
+
+@dataclass(slots=True)
 class ChunkResult:
     """What one chunk produced besides its rows; with `arrow`, what the cache stores."""
 
     paths: list[str]
     dedup_keys: list[bytes]
-    raw_bytes: list[int]
     rejects: list[RejectRow]
     arrow: bytes = b""  # the chunk's rows as an Arrow IPC stream (cache entries only)
 
@@ -177,17 +255,16 @@ def parse_chunk(
 ) -> tuple[list[dict[str, object]], ChunkResult]:
     """Read and parse the files of one chunk → (table rows, everything else it produced)."""
     rows: list[dict[str, object]] = []
-    res = ChunkResult([], [], [], [])
+    res = ChunkResult([], [], [])
     for f in files:
         try:
-            page, size = process_file(base, f)
+            page, _ = process_file(base, f)
         except Rejected as rej:
             res.rejects.append(RejectRow(f.id, f.path, rej.reason, rej.detail))
             continue
         row = page.to_row()  # joins the body once; the key below reuses it
         rows.append(row)
         res.paths.append(f.path)
-        res.raw_bytes.append(size)
         res.dedup_keys.append(dedup_key(page.title, row["body"]))  # type: ignore[arg-type]
     return rows, res
 
@@ -199,19 +276,13 @@ def _ipc_stream(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
 
 
-def process_batch(
-    root: str,
-    chunks: list[list[RawFile]],
-    part_dir: str | None,
-    index: int,
-    cache_dir: str | None = None,
-) -> Part:
-    """Parse one task's chunks; write its rows as part-N.arrow and part-N.csv in part_dir.
+def parse_batch(
+    root: str, chunks: list[list[RawFile]], index: int, cache_dir: str | None = None
+) -> tuple[Parsed, pa.Table]:
+    """Read, parse and validate one task's chunks → (what the parent needs, the rows).
 
-    With part_dir None the Arrow IPC and CSV bytes are returned inside the Part instead. With a
-    cache_dir, unchanged chunks are taken from the cache instead of being read and parsed.
-    Conversions (Arrow, CSV, validation) run once per task, not per chunk: each costs a fixed
-    overhead per call.
+    With a cache_dir, unchanged chunks are taken from the cache instead of being read and
+    parsed. Conversions run once per task, not per chunk: each call costs a fixed overhead.
     """
     from . import cache
 
@@ -232,6 +303,7 @@ def process_batch(
         new_rows.extend(rows)
         new_counts.append(len(rows))
     new_table = rows_to_table(new_rows)
+    del new_rows
     tables: list[pa.Table] = []
     offset = 0
     counts = iter(new_counts)
@@ -246,35 +318,58 @@ def process_batch(
         tables.append(table)
     table = pa.concat_tables(tables) if tables else schema.arrow_schema().empty_table()
     check_batch(table)
-    part = Part(
+    parsed = Parsed(
         index=index,
-        rows=table.num_rows,
-        arrow_path=None,
-        csv_path=None,
+        ids=table.column("id").to_pylist(),
         paths=[p for r in results for p in r.paths],
         dedup_keys=[k for r in results for k in r.dedup_keys],
-        raw_bytes=[n for r in results for n in r.raw_bytes],
         rejects=[j for r in results for j in r.rejects],
     )
+    return parsed, table
+
+
+def encode_batch(table: pa.Table, keep: bytes | None, index: int, part_dir: str | None) -> Part:
+    """Encode a task's rows, without those keep marks 0, as part-N.parquet and part-N.csv.
+
+    With part_dir None the encoded bytes are returned inside the Part instead.
+    """
+    if keep is not None:
+        table = table.filter(pa.array(np.frombuffer(keep, dtype=np.bool_)))
+    part = Part(
+        index=index, rows=table.num_rows, nbytes=arrow_nbytes(table), stats=table_stats(table)
+    )
+    if not table.num_rows:
+        return part
     if part_dir is None:
         sink = pa.BufferOutputStream()
-        with pa.ipc.new_file(sink, table.schema) as w:
-            w.write_table(table)
-        part.arrow_bytes = sink.getvalue().to_pybytes()
-        csv_sink = pa.BufferOutputStream()
-        part.csv_row_bytes = write_csv(table, csv_sink, header=False)
-        part.csv_bytes = csv_sink.getvalue().to_pybytes()
-        return _checked_row_bytes(part, len(part.csv_bytes))
-    part.arrow_path = str(Path(part_dir) / f"part-{index:07d}.arrow")
+        encode_parquet(table, sink)
+        part.parquet_bytes = sink.getvalue().to_pybytes()
+        sink = pa.BufferOutputStream()
+        write_csv(table, sink, header=False)
+        part.csv_bytes = sink.getvalue().to_pybytes()
+        return part
+    part.parquet_path = str(Path(part_dir) / f"part-{index:07d}.parquet")
     part.csv_path = str(Path(part_dir) / f"part-{index:07d}.csv")
-    with pa.OSFile(part.arrow_path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+    encode_parquet(table, part.parquet_path)
+    write_csv(table, part.csv_path, header=False)
+    return part
+
+
+def parse_task(
+    root: str, chunks: list[list[RawFile]], part_dir: str, index: int, cache_dir: str | None
+) -> Parsed:
+    """parse_batch in a local worker: the rows wait in part_dir as part-N.arrow (Arrow IPC)."""
+    parsed, table = parse_batch(root, chunks, index, cache_dir)
+    parsed.arrow_path = str(Path(part_dir) / f"part-{index:07d}.arrow")
+    with pa.OSFile(parsed.arrow_path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
         w.write_table(table)
-    part.csv_row_bytes = write_csv(table, part.csv_path, header=False)
-    return _checked_row_bytes(part, Path(part.csv_path).stat().st_size)
+    return parsed
 
 
-def _checked_row_bytes(part: Part, size: int) -> Part:
-    """Keep the row sizes only if they add up to the CSV part: else rows are rendered again."""
-    if part.csv_row_bytes is not None and sum(part.csv_row_bytes) != size:
-        part.csv_row_bytes = None
+def encode_task(arrow_path: str, keep: bytes | None, index: int, part_dir: str) -> Part:
+    """encode_batch in a local worker, from the rows parse_task left in part_dir."""
+    with pa.memory_map(arrow_path, "r") as source:
+        table = pa.ipc.open_file(source).read_all()
+        part = encode_batch(table, keep, index, part_dir)
+    Path(arrow_path).unlink(missing_ok=True)
     return part

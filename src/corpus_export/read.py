@@ -330,10 +330,16 @@ def read_raw(root: Path | str, f: RawFile) -> tuple[bytes, str, int]:
     except OSError as exc:
         raise Rejected(Reason.UNREADABLE, f"{exc.strerror or exc.__class__.__name__}") from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise Rejected(Reason.UNREADABLE, "not a regular file")
+        # Ask for the size fstat gave (+1 to see growth): asking for the cap would allocate and
+        # map 256 MB for every page, which costs more than reading it.
+        want = min(st.st_size, MAX_PAGE_BYTES) + 1 if st.st_size else MAX_PAGE_BYTES + 1
         with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(MAX_PAGE_BYTES + 1)
+            data = fh.read(want)
+            if len(data) == want and want <= MAX_PAGE_BYTES:  # it grew since fstat
+                data += fh.read(MAX_PAGE_BYTES + 1 - want)
     except OSError as exc:
         raise Rejected(Reason.UNREADABLE, f"{exc.strerror or exc.__class__.__name__}") from None
     finally:

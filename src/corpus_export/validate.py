@@ -137,11 +137,10 @@ def check_batch(table: pa.Table) -> None:
         )
 
 
-def check_order(previous_last_id: str | None, table: pa.Table) -> None:
-    """Raise ValidationError unless the batch's first id sorts after the previous batch's last."""
-    if previous_last_id is None or table.num_rows == 0:
+def check_order(previous_last_id: str | None, first: str) -> None:
+    """Raise ValidationError unless a batch's first id sorts after the previous batch's last."""
+    if previous_last_id is None:
         return
-    first = table.column("id")[0].as_py()
     if not previous_last_id < first:
         raise ValidationError(
             f"table check failed (a bug in corpus_export): id {first!r} does not sort after "
