@@ -219,8 +219,8 @@ def small_tasks(monkeypatch: pytest.MonkeyPatch, files: int) -> None:
     """Make every task (so every row group) `files` files long."""
     import sys
 
-    monkeypatch.setattr(sys.modules["corpus_export.process"], "BATCH_FILES", files)
-    monkeypatch.setattr(sys.modules["corpus_export.process"], "CHUNK_MAX", 1)
+    monkeypatch.setattr(sys.modules["corpus_export.process"], "TASK_MIN", files)
+    monkeypatch.setattr(sys.modules["corpus_export.process"], "TASK_MAX", files)
 
 
 def pa_concat(tables: list) -> object:  # type: ignore[type-arg]
@@ -252,6 +252,63 @@ def test_incremental_build_equals_cold_build(tmp_path: Path) -> None:
     titles = set(pd.read_parquet(tmp_path / "warm" / "dist" / "corpus.parquet")["title"])
     assert {"改过的标题", "新增的一篇"} <= titles
     assert "标题7" not in titles
+
+
+def test_incremental_build_redoes_only_what_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    process = sys.modules["corpus_export.process"]
+    monkeypatch.setattr(process, "TASK_MIN", 8)
+    monkeypatch.setattr(process, "TASK_MASK", 7)
+    monkeypatch.setattr(process, "TASK_MAX", 32)
+    calls = {"parse": 0, "encode": 0}
+    real_file, real_encode = process.process_file, process.encode_batch
+
+    def counted_file(*args: object) -> object:
+        calls["parse"] += 1
+        return real_file(*args)  # type: ignore[arg-type]
+
+    def counted_encode(*args: object) -> object:
+        calls["encode"] += 1
+        return real_encode(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(process, "process_file", counted_file)
+    monkeypatch.setattr(process, "encode_batch", counted_encode)
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for i in range(200):
+        (raw / f"{i:03d}.txt").write_text(make_page(f"标题{i}"), encoding="utf-8")
+    (raw / "150.txt").write_text(make_page("标题3"), encoding="utf-8")  # a duplicate of 003
+    (raw / "bad.txt").write_bytes(b"\xff\xfe\x00junk")
+
+    def age() -> None:  # the cache does not trust files changed in the last 2 s
+        for p in raw.iterdir():
+            os.utime(p, (1_600_000_000, 1_600_000_000))
+
+    def run(name: str) -> dict[str, int]:
+        calls.update(parse=0, encode=0)
+        corpus_export.build(raw, tmp_path / name / "dist", workers=1, cache_dir=tmp_path / "c")
+        return dict(calls)
+
+    age()
+    first = run("warm")
+    assert first["parse"] == 201 and first["encode"] >= 7
+    assert run("warm") == {"parse": 0, "encode": 0}  # unchanged: nothing parsed or encoded
+    (raw / "003.txt").write_text(make_page("改过的标题"), encoding="utf-8")  # 150 now stays
+    (raw / "090.txt").write_text(make_page("也改过"), encoding="utf-8")
+    (raw / "120a.txt").write_text(make_page("新增的一篇"), encoding="utf-8")
+    (raw / "060.txt").unlink()
+    age()
+    again = run("warm")
+    assert again["parse"] <= 2 + 2 * 32, again  # the two edits, and the tasks that changed files
+    assert again["encode"] <= 5, again  # those tasks, and 150's (no longer a duplicate)
+    cold = corpus_export.build(raw, tmp_path / "cold" / "dist", workers=2)
+    assert cold.rows == 200 and cold.rejects_by_reason == {"undecodable": 1}
+    assert tree_bytes(tmp_path / "warm") == tree_bytes(tmp_path / "cold")
+    # the cache only holds what the last build used
+    parsed = {p.stem for p in (tmp_path / "c").rglob("parsed/*.pkl")}
+    assert 7 <= len(parsed) <= first["encode"] + 1
 
 
 def test_a_dying_worker_fails_the_build_instead_of_hanging(

@@ -395,9 +395,9 @@ def test_exception_mid_build_keeps_previous(
 ) -> None:
     out, card, old = previous
     make_raw(tmp_path / "big", 600)
-    monkeypatch.setattr(sys.modules["corpus_export.process"], "BATCH_FILES", 128)
+    monkeypatch.setattr(sys.modules["corpus_export.process"], "TASK_MAX", 128)
     b = sys.modules["corpus_export.build"]  # the package's `build` attribute is the function
-    real = b.parse_batch
+    real = b.parse_task
     calls = []
 
     def flaky(*args: object) -> object:
@@ -406,7 +406,7 @@ def test_exception_mid_build_keeps_previous(
             raise OSError(28, "No space left on device")
         return real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(b, "parse_batch", flaky)
+    monkeypatch.setattr(b, "parse_task", flaky)
     with pytest.raises(CorpusExportError, match="No space"):
         build(tmp_path / "big", out, workers=1)
     assert_intact(out, card, old)

@@ -22,17 +22,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import __version__, schema
+from . import __version__, cache, schema
 from .errors import CorpusExportError, Reason, ValidationError
 from .process import (
     Parsed,
     Part,
     PartStats,
     RejectRow,
-    encode_batch,
     encode_parquet,
     encode_task,
-    parse_batch,
     parse_task,
     plan_tasks,
     task_files,
@@ -46,6 +44,7 @@ CORPUS_CSV = "corpus.csv"
 REJECTS_CSV = "rejects.csv"
 MANIFEST = "manifest.json"
 HF_DIR = "hf"
+PART_DIR = ".parts"  # inside the stage: workers' encoded parts until they are spliced
 #: Hub shard limit, as `push_to_hub(max_shard_size=...)`: in-memory Arrow bytes per shard.
 DEFAULT_SHARD_BYTES = 500 * 1000 * 1000
 
@@ -255,7 +254,7 @@ class Assembler:
             self.arrow_bytes += part.nbytes
             self.group_bytes.append(part.nbytes)
         for p in (part.parquet_path, part.csv_path):
-            if p is not None:
+            if p is not None and Path(p).parent == self.stage / PART_DIR:  # not the cache's
                 Path(p).unlink(missing_ok=True)
 
     def finish(self) -> tuple[int, dict[str, int], dict[str, Any], dict[str, str], list[str]]:
@@ -417,26 +416,50 @@ def start_pool(workers: int) -> ProcessPoolExecutor | None:
 
 def run_local(
     root: Path | str,
-    tasks: Iterable[list[list[RawFile]]],
+    tasks: Iterable[list[RawFile]],
     part_dir: Path,
     pool: ProcessPoolExecutor | None,
     progress: Progress,
     cache_dir: Path | None,
     decide: Decide,
+    used: CacheUse,
 ) -> Generator[Part, None, None]:
     """Yield the encoded Parts of all tasks in order, made by the pool's workers (or in-process).
 
     Each task goes through a worker twice: parse (rows wait in part_dir as Arrow IPC), then,
     once `decide` has marked its duplicates in task order, encode. Both stages stay in flight
-    together, so the workers never wait for the parent.
+    together, so the workers never wait for the parent. A task whose encoded rows are in the
+    cache skips the second stage. `used` collects the cache keys this build relies on.
     """
-    cache = str(cache_dir) if cache_dir else None
+    cache_arg = str(cache_dir) if cache_dir else None
     base, parts = str(root), str(part_dir)
+
+    def encoded(parsed: Parsed) -> tuple[bytes | None, str | None, Part | None]:
+        """Decide a parsed task's keep mask; return it, its cache key and a cached Part."""
+        keep = decide(parsed)
+        if cache_dir is None or parsed.cache_key is None:
+            return keep, None, None
+        used.parsed.add(parsed.cache_key)
+        key = cache.part_key(parsed.cache_key, parsed.prints, keep)
+        if key is None:
+            return keep, None, None
+        used.encoded.add(key)
+        hit = cache.load_encoded(cache_dir, key)
+        if hit is None:
+            return keep, key, None
+        if parsed.arrow_path and Path(parsed.arrow_path).parent == part_dir:
+            Path(parsed.arrow_path).unlink(missing_ok=True)
+        part = Part(parsed.index, hit.rows, hit.nbytes, hit.stats, hit.parquet, hit.csv)
+        return keep, key, part
+
     if pool is None:
         for i, task in enumerate(tasks):
-            parsed, table = parse_batch(base, task, i, cache)
-            part = encode_batch(table, decide(parsed), i, parts)
-            progress(sum(map(len, task)))
+            parsed = parse_task(base, task, parts, i, cache_arg)
+            keep, key, part = encoded(parsed)
+            if part is None:
+                assert parsed.arrow_path
+                part = encode_task(parsed.arrow_path, keep, i, parts, cache_arg, key)
+            progress(len(task))
             yield part
         return
     workers = len(getattr(pool, "_processes", None) or {}) or 2
@@ -447,8 +470,8 @@ def run_local(
 
         def submit_next() -> None:
             for i, task in todo:
-                future = pool.submit(parse_task, base, task, parts, i, cache)
-                parsing.append((sum(map(len, task)), future))
+                future = pool.submit(parse_task, base, task, parts, i, cache_arg)
+                parsing.append((len(task), future))
                 return
 
         for _ in range(2 * workers + 1):
@@ -459,13 +482,30 @@ def run_local(
                 continue
             n, future = parsing.popleft()
             parsed = _worker_result(future)
-            keep = decide(parsed)
-            assert parsed.arrow_path is not None
-            encoding.append(pool.submit(encode_task, parsed.arrow_path, keep, parsed.index, parts))
+            keep, key, part = encoded(parsed)
+            if part is not None:
+                done: Future[Part] = Future()
+                done.set_result(part)
+                encoding.append(done)
+            else:
+                assert parsed.arrow_path
+                encoding.append(
+                    pool.submit(
+                        encode_task, parsed.arrow_path, keep, parsed.index, parts, cache_arg, key
+                    )
+                )
             submit_next()
             progress(n)
     finally:
         _stop_pool(pool)
+
+
+@dataclass(slots=True)
+class CacheUse:
+    """The cache entries a build used: everything else is pruned once it succeeds."""
+
+    parsed: set[str] = field(default_factory=set)
+    encoded: set[str] = field(default_factory=set)
 
 
 def _worker_result(future: Future[Any]) -> Any:
@@ -588,9 +628,10 @@ def _build_into(
     root = raw_dir if isinstance(raw_dir, str) else raw_dir.resolve()
     tasks = plan_tasks(scan)
     materialised = (task_files(scan, t) for t in tasks)  # one task's records at a time
-    part_dir = stage / ".parts"
+    part_dir = stage / PART_DIR
     part_dir.mkdir()
     asm = Assembler(stage, len(scan), shard_bytes)
+    used = CacheUse()
     parts: Generator[Part, None, None]
     try:
         if engine == "dask":
@@ -601,7 +642,7 @@ def _build_into(
             )
         else:
             parts = run_local(
-                root, materialised, part_dir, pool, progress, cache_dir, decide=asm.decide
+                root, materialised, part_dir, pool, progress, cache_dir, asm.decide, used
             )
         try:
             for part in parts:
@@ -614,9 +655,7 @@ def _build_into(
         raise
     shutil.rmtree(part_dir)
     if cache_dir is not None and engine == "local":
-        from . import cache
-
-        cache.prune(cache_dir, {cache.chunk_key(c) for t in tasks for c in task_files(scan, t)})
+        cache.prune(cache_dir, used.parsed, used.encoded)
     if rows + sum(by_reason.values()) != len(scan):
         raise ValidationError(
             f"lost pages (a bug in corpus_export): {len(scan)} files seen but {rows} rows + "

@@ -38,7 +38,7 @@ def _connect(scheduler: str | None) -> tuple[Any, Any]:
 
 def run_dask(
     root: Path | str,
-    tasks: Iterable[list[list[RawFile]]],
+    tasks: Iterable[list[RawFile]],
     *,
     scheduler: str | None,
     progress: Any,
@@ -66,7 +66,7 @@ def run_dask(
                 meta = client.submit(operator.itemgetter(0), both, key=f"parsed-{i}")
                 rows = client.submit(operator.itemgetter(1), both, key=f"rows-{i}")
                 both.release()
-                parsing.append((sum(map(len, task)), meta, rows))
+                parsing.append((len(task), meta, rows))
                 return
 
         for _ in range(2 * workers + 2):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +16,19 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import xxhash
 
-from . import schema
+from . import cache, schema
 from .errors import Reason, Rejected
 from .parse import Page, parse_page
 from .read import RawFile, Scan, is_url, read_raw
-from .validate import check_batch
+from .validate import check_ascending, check_batch
 
 #: Files per task: big enough that task overhead vanishes, small enough for flat memory. A task's
-#: rows become one row group of corpus.parquet (~1,000 rows, ~9 MB of text).
-BATCH_FILES = 1024
-#: A task is made of content-defined chunks (~32 files; the cut falls after ids whose hash ends
-#: in five zero bits), so adding or changing a page changes one chunk's cache key, not all.
-CHUNK_MASK = 31
-CHUNK_MAX = 128
+#: rows become one row group of corpus.parquet (~1,000 rows, ~9 MB of text on average). Tasks
+#: end at content-defined points (see plan_tasks): after TASK_MIN files, at an id whose hash
+#: ends in nine zero bits (1 in 512), and at TASK_MAX files at the latest.
+TASK_MIN = 512
+TASK_MASK = 511
+TASK_MAX = 4096
 #: Parquet settings of every part (and so of corpus.parquet, whose row groups are the parts').
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -177,33 +178,33 @@ def _example(value: object) -> str:
     return text if len(text) <= 40 else text[:40] + "…"
 
 
-Task = list[tuple[int, int]]  # the [start, stop) positions of a task's chunks in the scan
+Task = tuple[int, int]  # the [start, stop) positions of a task's files in the scan
 
 
 def plan_tasks(scan: Scan) -> list[Task]:
-    """Group the sorted files into tasks of ~BATCH_FILES files made of content-defined chunks."""
+    """Cut the sorted files into tasks of TASK_MIN..TASK_MAX files at content-defined points.
+
+    A task ends after a file whose id hashes to TASK_MASK zero bits (once it has TASK_MIN
+    files), so adding or removing a page moves the boundaries of its own task only and every
+    other task keeps its files, and with them its cache entries.
+    """
     tasks: list[Task] = []
-    task: Task = []
-    start = in_task = 0
+    start = 0
     for pos, page in enumerate(scan.iter_ids()):
         size = pos + 1 - start
-        if size >= CHUNK_MAX or zlib.crc32(page.encode("utf-8", "surrogatepass")) & CHUNK_MASK == 0:
-            task.append((start, pos + 1))
-            in_task += size
+        if size >= TASK_MAX or (
+            size >= TASK_MIN and zlib.crc32(page.encode("utf-8", "surrogatepass")) & TASK_MASK == 0
+        ):
+            tasks.append((start, pos + 1))
             start = pos + 1
-            if in_task >= BATCH_FILES:
-                tasks.append(task)
-                task, in_task = [], 0
     if start < len(scan):
-        task.append((start, len(scan)))
-    if task:
-        tasks.append(task)
+        tasks.append((start, len(scan)))
     return tasks
 
 
-def task_files(scan: Scan, task: Task) -> list[list[RawFile]]:
-    """Return a task's chunks as RawFile records, ready to send to a worker."""
-    return [scan.slice(a, b) for a, b in task]
+def task_files(scan: Scan, task: Task) -> list[RawFile]:
+    """Return a task's files as RawFile records, ready to send to a worker."""
+    return scan.slice(*task)
 
 
 @dataclass(slots=True)
@@ -220,13 +221,15 @@ class Parsed:
     dedup_keys: list[bytes]  # xxh3-128 of (title, body) per row
     rejects: list[RejectRow]
     arrow_path: str | None = None  # the rows as an Arrow IPC file (local engine)
+    cache_key: str | None = None  # the task's key in the incremental cache
+    prints: list[cache.Fingerprint] = field(default_factory=list)  # per file, for the cache
 
 
 @dataclass(slots=True)
 class Part:
     """One task's rows encoded: one Parquet row group and a CSV fragment, plus their statistics.
 
-    The bytes are on disk (parquet_path, csv_path) for the local engine, or inline
+    The bytes are in files (parquet_path, csv_path) for the local engine, or inline
     (parquet_bytes, csv_bytes) when they come back from Dask workers on other machines.
     """
 
@@ -240,92 +243,92 @@ class Part:
     csv_bytes: bytes | None = None
 
 
-@dataclass(slots=True)
-class ChunkResult:
-    """What one chunk produced besides its rows; with `arrow`, what the cache stores."""
-
-    paths: list[str]
-    dedup_keys: list[bytes]
-    rejects: list[RejectRow]
-    arrow: bytes = b""  # the chunk's rows as an Arrow IPC stream (cache entries only)
-
-
-def parse_chunk(
-    base: Path | str, files: list[RawFile]
-) -> tuple[list[dict[str, object]], ChunkResult]:
-    """Read and parse the files of one chunk → (table rows, everything else it produced)."""
-    rows: list[dict[str, object]] = []
-    res = ChunkResult([], [], [])
-    for f in files:
-        try:
-            page, _ = process_file(base, f)
-        except Rejected as rej:
-            res.rejects.append(RejectRow(f.id, f.path, rej.reason, rej.detail))
-            continue
-        row = page.to_row()  # joins the body once; the key below reuses it
-        rows.append(row)
-        res.paths.append(f.path)
-        res.dedup_keys.append(dedup_key(page.title, row["body"]))  # type: ignore[arg-type]
-    return rows, res
-
-
-def _ipc_stream(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as w:
-        w.write_table(table)
-    return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
-
-
-def parse_batch(
-    root: str, chunks: list[list[RawFile]], index: int, cache_dir: str | None = None
-) -> tuple[Parsed, pa.Table]:
-    """Read, parse and validate one task's chunks → (what the parent needs, the rows).
-
-    With a cache_dir, unchanged chunks are taken from the cache instead of being read and
-    parsed. Conversions run once per task, not per chunk: each call costs a fixed overhead.
-    """
-    from . import cache
-
-    base: Path | str = root if is_url(root) else Path(root)
-    results: list[ChunkResult] = []
-    cached: list[pa.Table | None] = []
-    new_rows: list[dict[str, object]] = []
-    new_counts: list[int] = []
-    for chunk in chunks:
-        hit = cache.load(Path(cache_dir), chunk) if cache_dir else None
-        if hit is not None:
-            results.append(hit)
-            cached.append(pa.ipc.open_stream(pa.py_buffer(hit.arrow)).read_all())
-            continue
-        rows, res = parse_chunk(base, chunk)
-        results.append(res)
-        cached.append(None)
-        new_rows.extend(rows)
-        new_counts.append(len(rows))
-    new_table = rows_to_table(new_rows)
-    del new_rows
-    tables: list[pa.Table] = []
-    offset = 0
-    counts = iter(new_counts)
-    for chunk, res, table in zip(chunks, results, cached, strict=True):
-        if table is None:
-            n = next(counts)
-            table = new_table.slice(offset, n)
-            offset += n
-            if cache_dir:
-                res.arrow = _ipc_stream(table)
-                cache.store(Path(cache_dir), chunk, res)
-        tables.append(table)
-    table = pa.concat_tables(tables) if tables else schema.arrow_schema().empty_table()
-    check_batch(table)
-    parsed = Parsed(
-        index=index,
-        ids=table.column("id").to_pylist(),
-        paths=[p for r in results for p in r.paths],
-        dedup_keys=[k for r in results for k in r.dedup_keys],
-        rejects=[j for r in results for j in r.rejects],
-    )
+def parse_batch(root: str, files: list[RawFile], index: int) -> tuple[Parsed, pa.Table]:
+    """Read, parse and validate one task's files → (what the parent needs, the rows)."""
+    parsed, table, _ = _parse(root, files, index, None)
+    assert table is not None
     return parsed, table
+
+
+def _parse(
+    root: str, files: list[RawFile], index: int, cache_dir: str | None
+) -> tuple[Parsed, pa.Table | None, cache.ParsedEntry | None]:
+    """parse_batch, reusing what the cache holds → (parsed, rows, the task's new cache entry).
+
+    With a cache_dir, files whose fingerprint (size, mtime) matches the task's cache entry are
+    not read again: their rows come from the entry. When every file matches, the rows are
+    returned as None: they are exactly the entry's Arrow file, `parsed.arrow_path`.
+    """
+    base: Path | str = root if is_url(root) else Path(root)
+    entry: cache.ParsedEntry | None = None
+    key: str | None = None
+    prints: list[cache.Fingerprint] = []
+    if cache_dir:
+        now = time.time_ns()
+        key = cache.task_key(files)
+        prints = [cache.fingerprint(f, now) for f in files]
+        entry = cache.load_parsed(Path(cache_dir), key)
+        if entry is not None and len(entry.prints) != len(files):
+            entry = None
+    reuse = [
+        entry is not None and p is not None and p == entry.prints[i] for i, p in enumerate(prints)
+    ] or [False] * len(files)
+    parsed = Parsed(index, [], [], [], [], cache_key=key, prints=prints)
+    if entry is not None and files and all(reuse):
+        for f, outcome in zip(files, entry.outcomes, strict=True):
+            if isinstance(outcome, int):
+                parsed.ids.append(f.id)
+                parsed.paths.append(f.path)
+            else:
+                parsed.rejects.append(outcome)
+        parsed.dedup_keys = entry.dedup_keys
+        parsed.arrow_path = entry.arrow
+        return parsed, None, None
+
+    outcomes: list[int | RejectRow] = []
+    rows: list[dict[str, object]] = []
+    take: list[int] = []  # row order: positions in [cached rows..., new rows...]
+    new_at: list[int] = []
+    old_keys = entry.dedup_keys if entry is not None else []
+    n_old = len(old_keys)
+    for i, f in enumerate(files):
+        if reuse[i]:
+            assert entry is not None
+            outcome = entry.outcomes[i]
+            if not isinstance(outcome, int):
+                outcomes.append(outcome)
+                parsed.rejects.append(outcome)
+                continue
+            take.append(outcome)
+            parsed.dedup_keys.append(old_keys[outcome])
+        else:
+            try:
+                page, _ = process_file(base, f)
+            except Rejected as rej:
+                reject = RejectRow(f.id, f.path, rej.reason, rej.detail)
+                outcomes.append(reject)
+                parsed.rejects.append(reject)
+                continue
+            row = page.to_row()  # joins the body once; the key below reuses it
+            new_at.append(len(take))
+            take.append(n_old + len(rows))
+            rows.append(row)
+            parsed.dedup_keys.append(dedup_key(page.title, row["body"]))  # type: ignore[arg-type]
+        outcomes.append(len(parsed.ids))
+        parsed.ids.append(f.id)
+        parsed.paths.append(f.path)
+    new_table = rows_to_table(rows)
+    del rows
+    check_batch(new_table)
+    if entry is not None and any(reuse):
+        with pa.memory_map(entry.arrow, "r") as source:
+            old = pa.ipc.open_file(source).read_all()
+            table = pa.concat_tables([old, new_table]).take(pa.array(take, pa.int64()))
+        check_ascending(table)
+    else:
+        table = new_table
+    new_entry = cache.ParsedEntry(prints, outcomes, parsed.dedup_keys) if cache_dir else None
+    return parsed, table, new_entry
 
 
 def encode_batch(table: pa.Table, keep: bytes | None, index: int, part_dir: str | None) -> Part:
@@ -356,20 +359,41 @@ def encode_batch(table: pa.Table, keep: bytes | None, index: int, part_dir: str 
 
 
 def parse_task(
-    root: str, chunks: list[list[RawFile]], part_dir: str, index: int, cache_dir: str | None
+    root: str, files: list[RawFile], part_dir: str, index: int, cache_dir: str | None
 ) -> Parsed:
-    """parse_batch in a local worker: the rows wait in part_dir as part-N.arrow (Arrow IPC)."""
-    parsed, table = parse_batch(root, chunks, index, cache_dir)
+    """parse_batch in a local worker: the rows wait in part_dir as part-N.arrow (Arrow IPC).
+
+    With a cache_dir the file is also linked into the cache, with what each raw file gave.
+    """
+    parsed, table, entry = _parse(root, files, index, cache_dir)
+    if table is None:  # every row comes from the cache, as its Arrow file holds them
+        return parsed
     parsed.arrow_path = str(Path(part_dir) / f"part-{index:07d}.arrow")
     with pa.OSFile(parsed.arrow_path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
         w.write_table(table)
+    if cache_dir and parsed.cache_key and entry is not None:
+        cache.store_parsed(Path(cache_dir), parsed.cache_key, entry, parsed.arrow_path)
     return parsed
 
 
-def encode_task(arrow_path: str, keep: bytes | None, index: int, part_dir: str) -> Part:
-    """encode_batch in a local worker, from the rows parse_task left in part_dir."""
+def encode_task(
+    arrow_path: str,
+    keep: bytes | None,
+    index: int,
+    part_dir: str,
+    cache_dir: str | None = None,
+    part_key: str | None = None,
+) -> Part:
+    """encode_batch in a local worker, from the rows parse_task left (in part_dir or the cache).
+
+    With a part_key the encoded files are also linked into the cache.
+    """
     with pa.memory_map(arrow_path, "r") as source:
         table = pa.ipc.open_file(source).read_all()
         part = encode_batch(table, keep, index, part_dir)
-    Path(arrow_path).unlink(missing_ok=True)
+    if Path(arrow_path).parent == Path(part_dir):
+        Path(arrow_path).unlink(missing_ok=True)
+    if cache_dir and part_key:
+        entry = cache.EncodedEntry(part.rows, part.nbytes, part.stats)
+        cache.store_encoded(Path(cache_dir), part_key, entry, part.parquet_path, part.csv_path)
     return part

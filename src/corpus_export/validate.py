@@ -137,6 +137,15 @@ def check_batch(table: pa.Table) -> None:
         )
 
 
+def check_ascending(table: pa.Table) -> None:
+    """Raise ValidationError unless a batch's ids are unique and ascending."""
+    ids = table.column("id")
+    if table.num_rows > 1 and not pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py():
+        raise ValidationError(
+            "table check failed (a bug in corpus_export): rows are not sorted by id with unique ids"
+        )
+
+
 def check_order(previous_last_id: str | None, first: str) -> None:
     """Raise ValidationError unless a batch's first id sorts after the previous batch's last."""
     if previous_last_id is None:
