@@ -307,7 +307,7 @@ def test_incremental_build_redoes_only_what_changed(
     assert cold.rows == 200 and cold.rejects_by_reason == {"undecodable": 1}
     assert tree_bytes(tmp_path / "warm") == tree_bytes(tmp_path / "cold")
     # the cache only holds what the last build used
-    parsed = {p.stem for p in (tmp_path / "c").rglob("parsed/*.pkl")}
+    parsed = {p.stem for p in (tmp_path / "c").rglob("tasks/*.pkl")}
     assert 7 <= len(parsed) <= first["encode"] + 1
 
 

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from . import __version__, cache, schema
 from .errors import CorpusExportError, Reason, ValidationError
+from .parquet_split import iter_blocks
 from .process import (
     Parsed,
     Part,
@@ -33,6 +34,7 @@ from .process import (
     encode_task,
     parse_task,
     plan_tasks,
+    rebuild_task,
     task_files,
     write_csv,
 )
@@ -187,7 +189,13 @@ class Assembler:
     a few numbers per row for the statistics.
     """
 
-    def __init__(self, stage: Path, n_files: int, shard_bytes: int) -> None:
+    def __init__(
+        self,
+        stage: Path,
+        n_files: int,
+        shard_bytes: int,
+        incremental: Incremental | None = None,
+    ) -> None:
         from .parquet_split import Concat
 
         self.stage = stage
@@ -206,6 +214,8 @@ class Assembler:
         self.stats = Stats()
         self.shard_bytes = shard_bytes
         self.group_bytes: list[int] = []  # Arrow bytes of each row group written
+        self.incremental = incremental
+        self.noting: dict[int, tuple[Parsed, bytes | None]] = {}  # task → its note's makings
 
     def decide(self, parsed: Parsed) -> bytes | None:
         """Take a parsed task's rejects and find its duplicate rows → the keep mask (None: all).
@@ -234,21 +244,29 @@ class Assembler:
         merged: list[RejectRow | tuple[RejectRow, int]] = [*parsed.rejects, *dup_rejects]
         merged.sort(key=lambda r: _reject_key(r))
         self.rejects.extend(merged)
-        return None if keep is None else keep.tobytes()
+        mask = None if keep is None else keep.tobytes()
+        if self.incremental is not None and parsed.cache_key is not None:
+            self.noting[parsed.index] = (parsed, mask)
+        return mask
 
     def add(self, part: Part) -> None:
         """Splice an encoded part (one row group, one CSV fragment) after the previous ones."""
-        if part.rows:
-            parquet = part.parquet_bytes
-            if parquet is None:
+        group, csv_at = len(self.concat.groups), self.csv.size
+        if part.rows:  # bytes inline (Dask), or files copied a block at a time (flat memory)
+            if part.parquet_bytes is not None:
+                self.concat.append(part.parquet_bytes)
+            else:
                 assert part.parquet_path is not None
-                parquet = Path(part.parquet_path).read_bytes()
-            self.concat.append(parquet)
-            csv = part.csv_bytes
-            if csv is None:
+                self.concat.append(Path(part.parquet_path), part.group)
+            if part.csv_bytes is not None:
+                self.csv.write(part.csv_bytes)
+            else:
                 assert part.csv_path is not None
-                csv = Path(part.csv_path).read_bytes()
-            self.csv.write(csv)
+                with Path(part.csv_path).open("rb") as fh:
+                    offset, length = part.csv_range or (0, os.fstat(fh.fileno()).st_size)
+                    fh.seek(offset)
+                    for block in iter_blocks(fh, length):
+                        self.csv.write(block)
             self.stats.add(part.stats)
             self.rows += part.rows
             self.arrow_bytes += part.nbytes
@@ -256,6 +274,24 @@ class Assembler:
         for p in (part.parquet_path, part.csv_path):
             if p is not None and Path(p).parent == self.stage / PART_DIR:  # not the cache's
                 Path(p).unlink(missing_ok=True)
+        noting = self.noting.pop(part.index, None)
+        if noting is not None and self.incremental is not None:
+            parsed, keep = noting
+            assert parsed.cache_key is not None
+            note = cache.TaskNote(
+                export=self.incremental.export,
+                prints=parsed.prints,
+                outcomes=parsed.outcomes,
+                dedup_keys=parsed.dedup_keys,
+                keep=keep,
+                group=group if part.rows else -1,
+                csv=(csv_at, self.csv.size - csv_at),
+                rows=part.rows,
+                nbytes=part.nbytes,
+                stats=part.stats,
+            )
+            cache.store_task(self.incremental.cache_dir, parsed.cache_key, note)
+            self.incremental.tasks.add(parsed.cache_key)
 
     def finish(self) -> tuple[int, dict[str, int], dict[str, Any], dict[str, str], list[str]]:
         empty = pa.BufferOutputStream()
@@ -313,10 +349,12 @@ class _HashedFile:
         self.path = path
         self.fh = path.open("wb")
         self.hash = hashlib.sha256()
+        self.size = 0
 
     def write(self, data: bytes | memoryview) -> None:
         self.hash.update(data)
         self.fh.write(data)
+        self.size += len(data)
 
     def close(self) -> None:
         if self.fh.closed:
@@ -420,58 +458,59 @@ def run_local(
     part_dir: Path,
     pool: ProcessPoolExecutor | None,
     progress: Progress,
-    cache_dir: Path | None,
     decide: Decide,
-    used: CacheUse,
+    incremental: Incremental | None = None,
 ) -> Generator[Part, None, None]:
     """Yield the encoded Parts of all tasks in order, made by the pool's workers (or in-process).
 
     Each task goes through a worker twice: parse (rows wait in part_dir as Arrow IPC), then,
     once `decide` has marked its duplicates in task order, encode. Both stages stay in flight
-    together, so the workers never wait for the parent. A task whose encoded rows are in the
-    cache skips the second stage. `used` collects the cache keys this build relies on.
+    together, so the workers never wait for the parent. With `incremental`, a task whose files
+    and duplicates are unchanged is not encoded: its part is the previous export's.
     """
-    cache_arg = str(cache_dir) if cache_dir else None
     base, parts = str(root), str(part_dir)
+    prev = incremental.previous if incremental else None
+    caching = incremental is not None
 
-    def encoded(parsed: Parsed) -> tuple[bytes | None, str | None, Part | None]:
-        """Decide a parsed task's keep mask; return it, its cache key and a cached Part."""
+    def next_stage(
+        parsed: Parsed, files: list[RawFile]
+    ) -> tuple[Part | None, Any, tuple[Any, ...]]:
+        """Decide a parsed task's duplicates → (its part if reused as is, else how to make it)."""
         keep = decide(parsed)
-        if cache_dir is None or parsed.cache_key is None:
-            return keep, None, None
-        used.parsed.add(parsed.cache_key)
-        key = cache.part_key(parsed.cache_key, parsed.prints, keep)
-        if key is None:
-            return keep, None, None
-        used.encoded.add(key)
-        hit = cache.load_encoded(cache_dir, key)
-        if hit is None:
-            return keep, key, None
-        if parsed.arrow_path and Path(parsed.arrow_path).parent == part_dir:
-            Path(parsed.arrow_path).unlink(missing_ok=True)
-        part = Part(parsed.index, hit.rows, hit.nbytes, hit.stats, hit.parquet, hit.csv)
-        return keep, key, part
+        note = parsed.reused
+        if note is None:
+            assert parsed.arrow_path
+            return None, encode_task, (parsed.arrow_path, keep, parsed.index, parts)
+        assert prev is not None
+        if keep == note.keep:  # same files, same duplicates: the previous bytes as they are
+            reused = Part(parsed.index, note.rows, note.nbytes, note.stats, prev.parquet, prev.csv)
+            reused.group = note.group if note.rows else None
+            reused.csv_range = note.csv
+            return reused, None, ()
+        old = np.ones(len(parsed.ids), np.bool_) if note.keep is None else _mask(note.keep)
+        new = np.ones(len(parsed.ids), np.bool_) if keep is None else _mask(keep)
+        if not (new & ~old).any():  # fewer rows kept (a new duplicate): from the old row group
+            mask = new[old].tobytes()
+            return None, encode_task, (prev.parquet, mask, parsed.index, parts, note.group)
+        return None, rebuild_task, (base, files, keep, parsed.index, parts)  # a row it dropped
 
     if pool is None:
         for i, task in enumerate(tasks):
-            parsed = parse_task(base, task, parts, i, cache_arg)
-            keep, key, part = encoded(parsed)
-            if part is None:
-                assert parsed.arrow_path
-                part = encode_task(parsed.arrow_path, keep, i, parts, cache_arg, key)
+            parsed = parse_task(base, task, parts, i, prev, caching)
+            part, make, args = next_stage(parsed, task)
             progress(len(task))
-            yield part
+            yield part if part is not None else make(*args)
         return
     workers = len(getattr(pool, "_processes", None) or {}) or 2
     try:
-        parsing: deque[tuple[int, Future[Parsed]]] = deque()
+        parsing: deque[tuple[list[RawFile], Future[Parsed]]] = deque()
         encoding: deque[Future[Part]] = deque()
         todo = iter(enumerate(tasks))
 
         def submit_next() -> None:
             for i, task in todo:
-                future = pool.submit(parse_task, base, task, parts, i, cache_arg)
-                parsing.append((len(task), future))
+                future = pool.submit(parse_task, base, task, parts, i, prev, caching)
+                parsing.append((task, future))
                 return
 
         for _ in range(2 * workers + 1):
@@ -480,32 +519,32 @@ def run_local(
             if encoding and (encoding[0].done() or not parsing or len(encoding) > workers):
                 yield _worker_result(encoding.popleft())
                 continue
-            n, future = parsing.popleft()
-            parsed = _worker_result(future)
-            keep, key, part = encoded(parsed)
+            task, future = parsing.popleft()
+            part, make, args = next_stage(_worker_result(future), task)
             if part is not None:
                 done: Future[Part] = Future()
                 done.set_result(part)
                 encoding.append(done)
             else:
-                assert parsed.arrow_path
-                encoding.append(
-                    pool.submit(
-                        encode_task, parsed.arrow_path, keep, parsed.index, parts, cache_arg, key
-                    )
-                )
+                encoding.append(pool.submit(make, *args))
             submit_next()
-            progress(n)
+            progress(len(task))
     finally:
         _stop_pool(pool)
 
 
 @dataclass(slots=True)
-class CacheUse:
-    """The cache entries a build used: everything else is pruned once it succeeds."""
+class Incremental:
+    """The incremental cache of one build: where it is, and the previous export if usable."""
 
-    parsed: set[str] = field(default_factory=set)
-    encoded: set[str] = field(default_factory=set)
+    cache_dir: Path
+    previous: cache.Previous | None
+    export: str = field(default_factory=cache.new_export_id)  # this build's export id
+    tasks: set[str] = field(default_factory=set)  # notes written (the rest are pruned)
+
+
+def _mask(keep: bytes) -> np.ndarray:
+    return np.frombuffer(keep, dtype=np.bool_)
 
 
 def _worker_result(future: Future[Any]) -> Any:
@@ -558,7 +597,8 @@ def build(
 
     The export is written into a temporary folder beside out_dir and swapped in only when every
     file is complete; CARD.md (default: beside out_dir) is replaced in the same step. With a
-    cache_dir, chunks of unchanged raw files are taken from there instead of parsed again.
+    cache_dir (local engine), rows of unchanged raw files are taken from the previous export
+    instead of parsed again (see cache.py).
     """
     raw: Path | str = raw_dir if is_url(raw_dir) else Path(raw_dir)
     out_dir = Path(out_dir)
@@ -580,6 +620,12 @@ def build(
             )
         if on_total:
             on_total(len(scan))
+        incremental = None
+        if cache_dir is not None and engine == "local":
+            names = (CORPUS_PARQUET, CORPUS_CSV)
+            incremental = Incremental(
+                Path(cache_dir), cache.previous_export(Path(cache_dir), out_dir, names)
+            )
         stage = _make_stage(out_dir)
         try:
             result = _build_into(
@@ -590,12 +636,17 @@ def build(
                 engine=engine,
                 scheduler=scheduler,
                 shard_bytes=shard_bytes,
-                cache_dir=Path(cache_dir) if cache_dir else None,
+                incremental=incremental,
                 progress=progress or (lambda n: None),
             )
             card_text = _publish(stage, result)
             write_manifest(stage, result)
+            if incremental is not None:
+                cache.forget_export(incremental.cache_dir)
             _swap_in(stage, out_dir, card, card_text)
+            if incremental is not None:
+                cache.store_export(incremental.cache_dir, incremental.export, out_dir, names)
+                cache.prune(incremental.cache_dir, incremental.tasks)
         except BaseException as exc:
             shutil.rmtree(stage, ignore_errors=True)
             if isinstance(exc, OSError):  # disk full, read-only or vanished folder...
@@ -622,7 +673,7 @@ def _build_into(
     engine: str,
     scheduler: str | None,
     shard_bytes: int,
-    cache_dir: Path | None,
+    incremental: Incremental | None,
     progress: Progress,
 ) -> BuildResult:
     root = raw_dir if isinstance(raw_dir, str) else raw_dir.resolve()
@@ -630,8 +681,7 @@ def _build_into(
     materialised = (task_files(scan, t) for t in tasks)  # one task's records at a time
     part_dir = stage / PART_DIR
     part_dir.mkdir()
-    asm = Assembler(stage, len(scan), shard_bytes)
-    used = CacheUse()
+    asm = Assembler(stage, len(scan), shard_bytes, incremental)
     parts: Generator[Part, None, None]
     try:
         if engine == "dask":
@@ -641,9 +691,7 @@ def _build_into(
                 root, materialised, scheduler=scheduler, progress=progress, decide=asm.decide
             )
         else:
-            parts = run_local(
-                root, materialised, part_dir, pool, progress, cache_dir, asm.decide, used
-            )
+            parts = run_local(root, materialised, part_dir, pool, progress, asm.decide, incremental)
         try:
             for part in parts:
                 asm.add(part)
@@ -654,8 +702,6 @@ def _build_into(
         asm.abort()
         raise
     shutil.rmtree(part_dir)
-    if cache_dir is not None and engine == "local":
-        cache.prune(cache_dir, used.parsed, used.encoded)
     if rows + sum(by_reason.values()) != len(scan):
         raise ValidationError(
             f"lost pages (a bug in corpus_export): {len(scan)} files seen but {rows} rows + "

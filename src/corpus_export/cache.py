@@ -1,21 +1,21 @@
-"""The incremental cache: what earlier builds parsed and encoded, reused for unchanged raw files.
+"""The incremental cache: the previous export, plus a note per task of what made it.
+
+A build's most expensive outputs are its own best cache: the previous `corpus.parquet` holds
+every row already parsed, validated and compressed, one row group per task, and the previous
+`corpus.csv` holds every row already rendered. So the cache stores no rows at all, only a small
+note per task (`tasks/<key>.pkl`): each raw file's fingerprint (size, mtime) and what it gave (a
+row or a reject), the task's duplicate keys, and where its row group and CSV bytes are in the
+export. `export.pkl` names the export the notes describe and how its two files looked (size,
+mtime, inode) when it was written.
+
+A rebuild then parses only files whose fingerprint changed, takes the other rows from the old
+row group, and splices a task's old row group and CSV bytes untouched when none of its files or
+duplicates changed. A cold build pays nothing for this but writing the notes.
 
 The cache lives outside the export (default `.cache/corpus-export/` beside the out folder), so it
-never reaches dist/ or a commit. Deleting it is always safe: a miss only means doing the work
-again, and a build from the cache writes the same bytes as a cold one.
-
-Two kinds of entries, both made of files a build writes anyway (hard-linked in, not copied):
-
-- **parsed** (`parsed/<task key>.arrow` + `.pkl`), keyed by a task's list of files (ids and
-  paths): the rows parsed from them (Arrow IPC), and per file its fingerprint (size, mtime) and
-  what it gave (a row, or a reject). A rebuild parses again only the files whose fingerprint
-  changed and takes every other row from here.
-- **encoded** (`encoded/<part key>.parquet`, `.csv`, `.pkl`), keyed by the parsed entry, every
-  fingerprint and the rows the build kept: the task's finished Parquet row group and CSV
-  fragment. A task whose files are all unchanged is not encoded again.
-
-Keys are salted with the package version and the source of the modules that decide what a row
-is, so a change of parse rules is a change of every key.
+never reaches dist/ or a commit. Deleting it, or changing the export by hand, is always safe: the
+notes are then ignored. Keys are salted with the package version and the source of the modules
+that decide what a row is, so a change of parse rules is a change of every key.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from .read import RawFile
 _SOURCES = ("errors.py", "parse.py", "process.py", "read.py", "schema.py", "validate.py")
 #: A file changed this recently may change again within the same mtime tick: never reuse it.
 _RACY_NS = 2_000_000_000
-_LAYOUT = "v2"
+_LAYOUT = "v3"
 
 Fingerprint = tuple[int, int] | None  # (size, mtime_ns); None: not to be trusted
 
@@ -51,60 +52,79 @@ def _salt() -> bytes:
 _SALT: bytes | None = None
 
 
-def _hasher() -> Any:
+def task_key(files: list[RawFile]) -> str:
+    """Return the key of a task's note: which files it holds (not their contents)."""
     global _SALT
     if _SALT is None:
         _SALT = _salt()
-    return hashlib.blake2b(_SALT, digest_size=20)
-
-
-def task_key(files: list[RawFile]) -> str:
-    """Return the key of a task's parsed entry: which files it holds (not their contents)."""
-    h = _hasher()
+    h = hashlib.blake2b(_SALT, digest_size=20)
     for f in files:
         h.update(f"{f.id}\0{f.path}\n".encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 
 def fingerprint(f: RawFile, now_ns: int) -> Fingerprint:
-    """Return what must be unchanged for a file's cached result to be reused."""
+    """Return what must be unchanged for a file's earlier result to be reused."""
     if f.problem is not None or f.mtime_ns == 0 or now_ns - f.mtime_ns < _RACY_NS:
         return None
     return (f.size, f.mtime_ns)
 
 
-def part_key(key: str, prints: list[Fingerprint], keep: bytes | None) -> str | None:
-    """Return the key of a task's encoded entry; None when a file cannot be trusted."""
-    if any(p is None for p in prints):
-        return None
-    h = _hasher()
-    h.update(key.encode())
-    h.update(pickle.dumps(prints, protocol=4))
-    h.update(b"all" if keep is None else keep)
-    return h.hexdigest()
+def now_ns() -> int:
+    return time.time_ns()
+
+
+#: A file's outcome in a note: the position of its row among the task's parsed rows, or the
+#: reject it gave (a process.RejectRow).
+Outcome = Any
 
 
 @dataclass(slots=True)
-class ParsedEntry:
-    """Per file of a task, in order: its fingerprint and its outcome (row number or reject)."""
+class TaskNote:
+    """What one task of the noted export was made of, and where its rows are."""
 
-    prints: list[Fingerprint]
-    outcomes: list[int | Any]  # an int is the row's position in the entry's Arrow file
-    dedup_keys: list[bytes]  # per row
-    arrow: str = ""  # path of the entry's Arrow IPC file (set by load)
-
-
-@dataclass(slots=True)
-class EncodedEntry:
+    export: str  # id of the export (ExportNote.export) the positions below refer to
+    prints: list[Fingerprint]  # per file
+    outcomes: list[Outcome]  # per file: row position among the parsed rows, or a reject
+    dedup_keys: list[bytes]  # per parsed row
+    keep: bytes | None  # which parsed rows the export kept (None: all)
+    group: int  # the row group holding the kept rows (-1: none)
+    csv: tuple[int, int]  # (offset, length) of the kept rows in corpus.csv
     rows: int
     nbytes: int
-    stats: Any
-    parquet: str = ""
-    csv: str = ""
+    stats: Any  # process.PartStats of the kept rows
 
 
-def _dir(cache_dir: Path, kind: str) -> Path:
-    return cache_dir / _LAYOUT / kind
+@dataclass(slots=True)
+class ExportNote:
+    """Which export the task notes describe, and how its files looked when written."""
+
+    export: str
+    out_dir: str
+    files: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # name → size, mtime, ino
+
+
+@dataclass(slots=True)
+class Previous:
+    """A previous export usable as the cache (sent to workers: paths and an id only)."""
+
+    export: str
+    cache_dir: str
+    parquet: str
+    csv: str
+
+
+def _stat(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _dir(cache_dir: Path) -> Path:
+    return cache_dir / _LAYOUT
+
+
+def new_export_id() -> str:
+    return secrets.token_hex(8)
 
 
 def _load_pickle(path: Path) -> Any | None:
@@ -122,91 +142,68 @@ def _store_pickle(path: Path, value: Any) -> None:
     tmp.replace(path)
 
 
-def _link(src: str | Path, dst: Path) -> None:
-    """Put src's inode at dst (atomically replacing dst); copy where links are not possible."""
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
+def previous_export(cache_dir: Path, out_dir: Path, names: tuple[str, str]) -> Previous | None:
+    """Return the noted export if it is still exactly as written, else None."""
+    note = _load_pickle(_dir(cache_dir) / "export.pkl")
+    if not isinstance(note, ExportNote) or note.out_dir != str(out_dir.absolute()):
+        return None
     try:
-        os.link(src, tmp)
+        if any(_stat(out_dir / name) != note.files.get(name) for name in names):
+            return None
     except OSError:
-        import shutil
-
-        shutil.copyfile(src, tmp)
-    tmp.replace(dst)
-
-
-def load_parsed(cache_dir: Path, key: str) -> ParsedEntry | None:
-    """Return a task's parsed entry, or None."""
-    where = _dir(cache_dir, "parsed")
-    entry = _load_pickle(where / f"{key}.pkl")
-    if not isinstance(entry, ParsedEntry):
         return None
-    arrow = where / f"{key}.arrow"
-    if not arrow.is_file():
+    parquet, csv = (str(out_dir.absolute() / name) for name in names)
+    return Previous(note.export, str(cache_dir), parquet, csv)
+
+
+def load_task(prev: Previous | None, key: str) -> TaskNote | None:
+    """Return the note of a task of the previous export, or None."""
+    if prev is None:
         return None
-    entry.arrow = str(arrow)
-    return entry
+    note = _load_pickle(_dir(Path(prev.cache_dir)) / "tasks" / f"{key}.pkl")
+    if not isinstance(note, TaskNote) or note.export != prev.export:
+        return None
+    return note
 
 
-def store_parsed(cache_dir: Path, key: str, entry: ParsedEntry, arrow_file: str) -> None:
-    """Cache a task's parsed rows (arrow_file is hard-linked, not copied) and outcomes."""
-    where = _dir(cache_dir, "parsed")
+def store_task(cache_dir: Path, key: str, note: TaskNote) -> None:
+    """Write a task's note (a cache that cannot be written is only a slower next build)."""
+    where = _dir(cache_dir) / "tasks"
     try:
         where.mkdir(parents=True, exist_ok=True)
-        _link(arrow_file, where / f"{key}.arrow")
-        entry.arrow = ""
-        _store_pickle(where / f"{key}.pkl", entry)
-    except OSError:
-        pass  # a cache that cannot be written is only a slower next build
-
-
-def load_encoded(cache_dir: Path, key: str) -> EncodedEntry | None:
-    """Return a task's encoded entry (paths of its Parquet and CSV files), or None."""
-    where = _dir(cache_dir, "encoded")
-    entry = _load_pickle(where / f"{key}.pkl")
-    if not isinstance(entry, EncodedEntry):
-        return None
-    entry.parquet = str(where / f"{key}.parquet")
-    entry.csv = str(where / f"{key}.csv")
-    if entry.rows and not (Path(entry.parquet).is_file() and Path(entry.csv).is_file()):
-        return None
-    return entry
-
-
-def store_encoded(
-    cache_dir: Path, key: str, entry: EncodedEntry, parquet: str | None, csv: str | None
-) -> None:
-    """Cache a task's encoded files (hard-linked, not copied) and what the parent needs."""
-    where = _dir(cache_dir, "encoded")
-    try:
-        where.mkdir(parents=True, exist_ok=True)
-        if parquet is not None and csv is not None:
-            _link(parquet, where / f"{key}.parquet")
-            _link(csv, where / f"{key}.csv")
-        entry.parquet = entry.csv = ""
-        _store_pickle(where / f"{key}.pkl", entry)
+        _store_pickle(where / f"{key}.pkl", note)
     except OSError:
         pass
 
 
-def prune(cache_dir: Path, parsed: set[str], encoded: set[str]) -> None:
-    """Delete every entry this build did not use (and files of older cache layouts)."""
+def forget_export(cache_dir: Path) -> None:
+    """Drop the export note before its export is replaced (the notes then match nothing)."""
+    (_dir(cache_dir) / "export.pkl").unlink(missing_ok=True)
+
+
+def store_export(cache_dir: Path, export: str, out_dir: Path, names: tuple[str, str]) -> None:
+    """Note the export just swapped in, once its files are final."""
+    try:
+        note = ExportNote(export, str(out_dir.absolute()))
+        note.files = {name: _stat(out_dir / name) for name in names}
+        _dir(cache_dir).mkdir(parents=True, exist_ok=True)
+        _store_pickle(_dir(cache_dir) / "export.pkl", note)
+    except OSError:
+        pass
+
+
+def prune(cache_dir: Path, keep: set[str]) -> None:
+    """Delete the notes of tasks this build does not have (and older cache layouts)."""
     if not cache_dir.is_dir():
         return
-    for old in cache_dir.iterdir():
-        if old.name != _LAYOUT and old.is_dir() and old.name in ("chunks",):
-            import shutil
+    import shutil
 
-            shutil.rmtree(old, ignore_errors=True)
-    for kind, keep in (("parsed", parsed), ("encoded", encoded)):
-        where = _dir(cache_dir, kind)
-        if not where.is_dir():
-            continue
-        for entry in where.iterdir():
-            stem = entry.name.split(".", 1)[0]
-            if entry.name.startswith(".") or stem not in keep:
-                entry.unlink(missing_ok=True)
-
-
-def now_ns() -> int:
-    return time.time_ns()
+    for old in ("chunks", "v2"):
+        if (cache_dir / old).is_dir():
+            shutil.rmtree(cache_dir / old, ignore_errors=True)
+    where = _dir(cache_dir) / "tasks"
+    if not where.is_dir():
+        return
+    for entry in where.iterdir():
+        if entry.name.startswith(".") or entry.name.removesuffix(".pkl") not in keep:
+            entry.unlink(missing_ok=True)

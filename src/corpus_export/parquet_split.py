@@ -10,9 +10,11 @@ writes it back. Unknown fields pass through untouched.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -243,28 +245,49 @@ class Concat:
         self.meta: list[Field] | None = None
         self.groups: list[list[Field]] = []
         self.rows = 0
+        self._footers: dict[Path, tuple[list[Field], list[tuple[int, int, int]]]] = {}
         self._write(MAGIC)
 
     def _write(self, data: bytes | memoryview) -> None:
         self.write(data)
         self.pos += len(data)
 
-    def append(self, data: bytes) -> list[int]:
-        """Append the row groups of a Parquet file held in memory → their row counts."""
-        meta, _ = read_footer_bytes(data)
-        spans = row_group_spans(meta)
+    def append(self, source: bytes | Path, group: int | None = None) -> list[int]:
+        """Append the row groups of a Parquet file (in memory, or a path) → their row counts.
+
+        With a group, only that row group of the file (whose footer is read once per file).
+        """
+        if isinstance(source, bytes):
+            meta, _ = read_footer_bytes(source)
+        elif group is None:
+            meta, _ = read_footer(source)
+        else:
+            if source not in self._footers:
+                whole = read_footer(source)[0]
+                self._footers = {source: (whole, row_group_spans(whole))}
+            meta, all_spans = self._footers[source]
         if self.meta is None:
-            self.meta = meta
+            self.meta = copy.deepcopy(meta)
+        rgs = _get(meta, _FMD_ROW_GROUPS)
+        assert rgs is not None
+        if group is None:
+            spans, groups = row_group_spans(meta), rgs[2][1]
+        else:  # a copy: the remembered footer stays as the file has it
+            spans, groups = all_spans[group : group + 1], [copy.deepcopy(rgs[2][1][group])]
         if not spans:
             return []
         start, end = spans[0][0], spans[-1][1]
         delta = self.pos - start
-        rgs = _get(meta, _FMD_ROW_GROUPS)
-        assert rgs is not None
-        for rg in rgs[2][1]:
+        for rg in groups:
             _shift_row_group(rg, delta, len(self.groups))
             self.groups.append(rg)
-        self._write(memoryview(data)[start:end])
+        if isinstance(source, bytes):
+            self._write(memoryview(source)[start:end])
+        else:
+            with source.open("rb") as fh:
+                fh.seek(start)
+                for block in iter_blocks(fh, end - start):
+                    self._write(block)
         self.rows += sum(s[2] for s in spans)
         return [s[2] for s in spans]
 
@@ -313,6 +336,16 @@ def row_group_spans(meta: list[Field]) -> list[tuple[int, int, int]]:
         if prev_end != next_start:
             raise SplitError("row groups are not contiguous")
     return spans
+
+
+def iter_blocks(fh: BinaryIO, count: int, size: int = 1 << 20) -> Iterator[bytes]:
+    """Yield the next count bytes of fh in blocks of at most size bytes (never all at once)."""
+    while count > 0:
+        block = fh.read(min(count, size))
+        if not block:
+            raise SplitError("the file ends before its row groups do")
+        count -= len(block)
+        yield block
 
 
 def copy_range(src: BinaryIO, dst: BinaryIO, offset: int, count: int) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,9 @@ from .validate import check_ascending, check_batch
 #: ends in nine zero bits (1 in 512), and at TASK_MAX files at the latest.
 TASK_MIN = 512
 TASK_MASK = 511
-TASK_MAX = 4096
+TASK_MAX = 2048
+#: Parsed pages held as Python objects before they become Arrow columns (bounds a worker's memory).
+ROWS_PER_CONVERSION = 256
 #: Parquet settings of every part (and so of corpus.parquet, whose row groups are the parts').
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -158,9 +159,10 @@ def table_stats(table: pa.Table) -> PartStats:
     if table.num_rows:
         example = {k: _example(v) for k, v in table.slice(0, 1).to_pylist()[0].items()}
     return PartStats(
-        body_chars=table.column("body_chars").to_numpy(),
-        paragraph_count=table.column("paragraph_count").to_numpy(),
-        teaser_count=table.column("teaser_count").to_numpy(),
+        # copies (not views of the rows, which may be a memory-mapped file), 4 bytes a number
+        body_chars=_int32(table.column("body_chars")),
+        paragraph_count=_int32(table.column("paragraph_count")),
+        teaser_count=_int32(table.column("teaser_count")),
         with_author=table.num_rows - table.column("author").null_count,
         with_citations=table.num_rows - table.column("citations").null_count,
         with_source=table.num_rows - table.column("source").null_count,
@@ -169,6 +171,11 @@ def table_stats(table: pa.Table) -> PartStats:
         ),
         example=example,
     )
+
+
+def _int32(col: pa.ChunkedArray) -> np.ndarray:
+    values = col.to_numpy()
+    return values.astype(np.int32) if values.max(initial=0) < 2**31 else values.copy()
 
 
 def _example(value: object) -> str:
@@ -221,8 +228,11 @@ class Parsed:
     dedup_keys: list[bytes]  # xxh3-128 of (title, body) per row
     rejects: list[RejectRow]
     arrow_path: str | None = None  # the rows as an Arrow IPC file (local engine)
-    cache_key: str | None = None  # the task's key in the incremental cache
-    prints: list[cache.Fingerprint] = field(default_factory=list)  # per file, for the cache
+    # with the incremental cache on:
+    cache_key: str | None = None  # the task's note
+    prints: list[cache.Fingerprint] = field(default_factory=list)  # per file
+    outcomes: list[cache.Outcome] = field(default_factory=list)  # per file: row number or reject
+    reused: cache.TaskNote | None = None  # every row is the previous export's (no arrow_path)
 
 
 @dataclass(slots=True)
@@ -230,7 +240,8 @@ class Part:
     """One task's rows encoded: one Parquet row group and a CSV fragment, plus their statistics.
 
     The bytes are in files (parquet_path, csv_path) for the local engine, or inline
-    (parquet_bytes, csv_bytes) when they come back from Dask workers on other machines.
+    (parquet_bytes, csv_bytes) when they come back from Dask workers on other machines. A part
+    taken from the previous export names its row group there and its CSV byte range instead.
     """
 
     index: int
@@ -241,94 +252,114 @@ class Part:
     csv_path: str | None = None
     parquet_bytes: bytes | None = None
     csv_bytes: bytes | None = None
+    group: int | None = None  # the row group of parquet_path (None: its only one)
+    csv_range: tuple[int, int] | None = None  # (offset, length) in csv_path (None: all of it)
 
 
 def parse_batch(root: str, files: list[RawFile], index: int) -> tuple[Parsed, pa.Table]:
     """Read, parse and validate one task's files → (what the parent needs, the rows)."""
-    parsed, table, _ = _parse(root, files, index, None)
+    parsed, table = _parse(root, files, index, None, caching=False)
     assert table is not None
     return parsed, table
 
 
 def _parse(
-    root: str, files: list[RawFile], index: int, cache_dir: str | None
-) -> tuple[Parsed, pa.Table | None, cache.ParsedEntry | None]:
-    """parse_batch, reusing what the cache holds → (parsed, rows, the task's new cache entry).
+    root: str, files: list[RawFile], index: int, prev: cache.Previous | None, *, caching: bool
+) -> tuple[Parsed, pa.Table | None]:
+    """parse_batch, reusing the previous export's rows where a file is unchanged.
 
-    With a cache_dir, files whose fingerprint (size, mtime) matches the task's cache entry are
-    not read again: their rows come from the entry. When every file matches, the rows are
-    returned as None: they are exactly the entry's Arrow file, `parsed.arrow_path`.
+    When every file of the task is unchanged no row is read: the rows are returned as None and
+    `parsed.reused` is the task's note (its row group and CSV bytes in the previous export).
     """
     base: Path | str = root if is_url(root) else Path(root)
-    entry: cache.ParsedEntry | None = None
-    key: str | None = None
-    prints: list[cache.Fingerprint] = []
-    if cache_dir:
-        now = time.time_ns()
-        key = cache.task_key(files)
-        prints = [cache.fingerprint(f, now) for f in files]
-        entry = cache.load_parsed(Path(cache_dir), key)
-        if entry is not None and len(entry.prints) != len(files):
-            entry = None
-    reuse = [
-        entry is not None and p is not None and p == entry.prints[i] for i, p in enumerate(prints)
-    ] or [False] * len(files)
-    parsed = Parsed(index, [], [], [], [], cache_key=key, prints=prints)
-    if entry is not None and files and all(reuse):
-        for f, outcome in zip(files, entry.outcomes, strict=True):
+    parsed = Parsed(index, [], [], [], [])
+    note: cache.TaskNote | None = None
+    if caching:
+        now = cache.now_ns()
+        parsed.cache_key = cache.task_key(files)
+        parsed.prints = [cache.fingerprint(f, now) for f in files]
+        note = cache.load_task(prev, parsed.cache_key)
+        if note is not None and len(note.prints) != len(files):
+            note = None
+    kept_at: list[int] = []  # a parsed row's position in the previous row group (-1: dropped)
+    if note is not None:
+        keep = np.ones(len(note.dedup_keys), np.bool_)
+        if note.keep is not None:
+            keep = np.frombuffer(note.keep, dtype=np.bool_)
+        kept_at = np.where(keep, np.cumsum(keep) - 1, -1).tolist()
+
+    same = [
+        note is not None and p is not None and p == note.prints[i]
+        for i, p in enumerate(parsed.prints)
+    ]
+    # a file's row can be taken from the previous export if it is unchanged and was kept there
+    reuse = [False] * len(files)
+    if note is not None:
+        reuse = [
+            same[i] and (not isinstance(o, int) or kept_at[o] >= 0)
+            for i, o in enumerate(note.outcomes)
+        ]
+    if note is not None and files and all(same):
+        for f, outcome in zip(files, note.outcomes, strict=True):
             if isinstance(outcome, int):
                 parsed.ids.append(f.id)
                 parsed.paths.append(f.path)
             else:
                 parsed.rejects.append(outcome)
-        parsed.dedup_keys = entry.dedup_keys
-        parsed.arrow_path = entry.arrow
-        return parsed, None, None
+        parsed.dedup_keys = note.dedup_keys
+        parsed.outcomes = note.outcomes
+        parsed.reused = note
+        return parsed, None
 
-    outcomes: list[int | RejectRow] = []
     rows: list[dict[str, object]] = []
-    take: list[int] = []  # row order: positions in [cached rows..., new rows...]
-    new_at: list[int] = []
-    old_keys = entry.dedup_keys if entry is not None else []
-    n_old = len(old_keys)
+    take: list[int] = []  # row order: positions in [previous rows..., new rows...]
+    new_tables: list[pa.Table] = []
+    n_old = note.rows if note is not None else 0  # new rows come after the previous group's
+    took_old = False
+    n_new = 0
     for i, f in enumerate(files):
         if reuse[i]:
-            assert entry is not None
-            outcome = entry.outcomes[i]
+            assert note is not None
+            outcome = note.outcomes[i]
             if not isinstance(outcome, int):
-                outcomes.append(outcome)
+                parsed.outcomes.append(outcome)
                 parsed.rejects.append(outcome)
                 continue
-            take.append(outcome)
-            parsed.dedup_keys.append(old_keys[outcome])
+            take.append(kept_at[outcome])
+            took_old = True
+            parsed.dedup_keys.append(note.dedup_keys[outcome])
         else:
             try:
                 page, _ = process_file(base, f)
             except Rejected as rej:
                 reject = RejectRow(f.id, f.path, rej.reason, rej.detail)
-                outcomes.append(reject)
+                parsed.outcomes.append(reject)
                 parsed.rejects.append(reject)
                 continue
             row = page.to_row()  # joins the body once; the key below reuses it
-            new_at.append(len(take))
-            take.append(n_old + len(rows))
+            take.append(n_old + n_new)
+            n_new += 1
             rows.append(row)
             parsed.dedup_keys.append(dedup_key(page.title, row["body"]))  # type: ignore[arg-type]
-        outcomes.append(len(parsed.ids))
+            if len(rows) >= ROWS_PER_CONVERSION:  # few Python objects alive at once
+                new_tables.append(rows_to_table(rows))
+                rows = []
+        parsed.outcomes.append(len(parsed.ids))
         parsed.ids.append(f.id)
         parsed.paths.append(f.path)
-    new_table = rows_to_table(rows)
+    new_tables.append(rows_to_table(rows))
     del rows
-    check_batch(new_table)
-    if entry is not None and any(reuse):
-        with pa.memory_map(entry.arrow, "r") as source:
-            old = pa.ipc.open_file(source).read_all()
-            table = pa.concat_tables([old, new_table]).take(pa.array(take, pa.int64()))
+    new_table = pa.concat_tables(new_tables)
+    check_batch(new_table)  # rows from the previous export were checked when it was built
+    if took_old:
+        assert note is not None
+        assert prev is not None
+        old = pq.ParquetFile(prev.parquet).read_row_group(note.group)
+        table = pa.concat_tables([old, new_table]).take(pa.array(take, pa.int64()))
         check_ascending(table)
     else:
         table = new_table
-    new_entry = cache.ParsedEntry(prints, outcomes, parsed.dedup_keys) if cache_dir else None
-    return parsed, table, new_entry
+    return parsed, table
 
 
 def encode_batch(table: pa.Table, keep: bytes | None, index: int, part_dir: str | None) -> Part:
@@ -336,6 +367,8 @@ def encode_batch(table: pa.Table, keep: bytes | None, index: int, part_dir: str 
 
     With part_dir None the encoded bytes are returned inside the Part instead.
     """
+    # the contract's schema exactly (rows read back from Parquet carry its metadata too)
+    table = pa.Table.from_arrays(table.columns, schema=schema.arrow_schema())
     if keep is not None:
         table = table.filter(pa.array(np.frombuffer(keep, dtype=np.bool_)))
     part = Part(
@@ -359,41 +392,42 @@ def encode_batch(table: pa.Table, keep: bytes | None, index: int, part_dir: str 
 
 
 def parse_task(
-    root: str, files: list[RawFile], part_dir: str, index: int, cache_dir: str | None
+    root: str,
+    files: list[RawFile],
+    part_dir: str,
+    index: int,
+    prev: cache.Previous | None = None,
+    caching: bool = False,
 ) -> Parsed:
-    """parse_batch in a local worker: the rows wait in part_dir as part-N.arrow (Arrow IPC).
-
-    With a cache_dir the file is also linked into the cache, with what each raw file gave.
-    """
-    parsed, table, entry = _parse(root, files, index, cache_dir)
-    if table is None:  # every row comes from the cache, as its Arrow file holds them
+    """parse_batch in a local worker: the rows wait in part_dir as part-N.arrow (Arrow IPC)."""
+    parsed, table = _parse(root, files, index, prev, caching=caching)
+    if table is None:  # every row is in the previous export, as it was
         return parsed
     parsed.arrow_path = str(Path(part_dir) / f"part-{index:07d}.arrow")
     with pa.OSFile(parsed.arrow_path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
         w.write_table(table)
-    if cache_dir and parsed.cache_key and entry is not None:
-        cache.store_parsed(Path(cache_dir), parsed.cache_key, entry, parsed.arrow_path)
     return parsed
 
 
-def encode_task(
-    arrow_path: str,
-    keep: bytes | None,
-    index: int,
-    part_dir: str,
-    cache_dir: str | None = None,
-    part_key: str | None = None,
+def rebuild_task(
+    root: str, files: list[RawFile], keep: bytes | None, index: int, part_dir: str
 ) -> Part:
-    """encode_batch in a local worker, from the rows parse_task left (in part_dir or the cache).
+    """Parse and encode a task from its raw files alone (a row the previous export dropped as
+    a duplicate is needed again)."""
+    _, table = _parse(root, files, index, None, caching=False)
+    assert table is not None
+    return encode_batch(table, keep, index, part_dir)
 
-    With a part_key the encoded files are also linked into the cache.
-    """
-    with pa.memory_map(arrow_path, "r") as source:
-        table = pa.ipc.open_file(source).read_all()
+
+def encode_task(
+    source: str, keep: bytes | None, index: int, part_dir: str, group: int | None = None
+) -> Part:
+    """encode_batch in a local worker, from the rows parse_task left in part_dir (an Arrow IPC
+    file, deleted once read) or, with a group, from that row group of a Parquet file."""
+    if group is not None:
+        return encode_batch(pq.ParquetFile(source).read_row_group(group), keep, index, part_dir)
+    with pa.memory_map(source, "r") as mapped:
+        table = pa.ipc.open_file(mapped).read_all()
         part = encode_batch(table, keep, index, part_dir)
-    if Path(arrow_path).parent == Path(part_dir):
-        Path(arrow_path).unlink(missing_ok=True)
-    if cache_dir and part_key:
-        entry = cache.EncodedEntry(part.rows, part.nbytes, part.stats)
-        cache.store_encoded(Path(cache_dir), part_key, entry, part.parquet_path, part.csv_path)
+    Path(source).unlink(missing_ok=True)
     return part

@@ -89,6 +89,9 @@ class Scan:
             yield from self.ids.slice(start, step).to_pylist()
 
 
+_FLUSH_ROWS = 4096  # entries held as Python objects before they go into Arrow arrays
+
+
 class _ScanBuilder:
     """Collects entries a folder at a time into Arrow chunks, then sorts them once."""
 
@@ -221,27 +224,29 @@ def scan_raw(raw_dir: Path) -> Scan:
     while stack:
         rel_dir = stack.pop()
         try:
-            entries = list(os.scandir(root / rel_dir if rel_dir else root))
+            entries = os.scandir(root / rel_dir if rel_dir else root)
         except OSError:
             continue  # an unlistable sub-folder holds no entry we could name
-        for entry in entries:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            if entry.is_dir(follow_symlinks=False):
-                stack.append(rel)
-                continue
-            if not is_raw_name(entry.name):
-                found.ignored += 1
-                continue
-            problem = _link_problem(root, entry)
-            size = mtime_ns = 0
-            if problem is None:
-                try:
-                    st = entry.stat()
-                    size, mtime_ns = st.st_size, st.st_mtime_ns
-                except OSError:
-                    pass  # read_raw will name the problem
-            found.add(rel, problem, size, mtime_ns)
-        found.flush()
+        with entries:  # one entry at a time: a folder of a million pages is never a list
+            for entry in entries:
+                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(rel)
+                    continue
+                if not is_raw_name(entry.name):
+                    found.ignored += 1
+                    continue
+                problem = _link_problem(root, entry)
+                size = mtime_ns = 0
+                if problem is None:
+                    try:
+                        st = entry.stat()
+                        size, mtime_ns = st.st_size, st.st_mtime_ns
+                    except OSError:
+                        pass  # read_raw will name the problem
+                found.add(rel, problem, size, mtime_ns)
+                if len(found._rows) >= _FLUSH_ROWS:
+                    found.flush()
     return found.finish()
 
 
@@ -308,7 +313,7 @@ def scan_url(url: str) -> Scan:
         kind = info.get("type", "file")
         problem = None if kind == "file" else (Reason.UNREADABLE, f"not a regular file ({kind})")
         scan.add(rel, problem, int(info.get("size") or 0), mtime_ns)
-        if len(scan._rows) >= 4096:
+        if len(scan._rows) >= _FLUSH_ROWS:
             scan.flush()
     return scan.finish()
 
