@@ -403,3 +403,31 @@ def test_a_swap_cut_short_is_undone(tmp_path: Path) -> None:
     recover(out)
     assert tree_bytes(out) == before
     assert not (tmp_path / "dist.old-999999999").exists()
+
+
+def test_unchanged_rebuild_writes_nothing(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for i in range(30):
+        (raw / f"{i:02d}.txt").write_text(make_page(f"标题{i}"), encoding="utf-8")
+    for p in raw.iterdir():  # the cache does not trust files changed in the last 2 s
+        os.utime(p, (1_600_000_000, 1_600_000_000))
+    out, cache = tmp_path / "dist", tmp_path / "cache"
+    first = corpus_export.build(raw, out, workers=1, cache_dir=cache)
+    assert not first.unchanged
+    before = {p: p.stat().st_mtime_ns for p in [*out.rglob("*"), tmp_path / "CARD.md"]}
+    again = corpus_export.build(raw, out, workers=1, cache_dir=cache)
+    assert again.unchanged
+    assert (again.rows, again.rejects_by_reason, again.shards) == (30, {}, first.shards)
+    assert {p: p.stat().st_mtime_ns for p in before} == before
+    # an export edited by hand, other settings, or a changed page: built again
+    (out / "rejects.csv").write_text("id,reason,detail\n", encoding="utf-8")
+    assert not corpus_export.build(raw, out, workers=1, cache_dir=cache).unchanged
+    assert corpus_export.build(raw, out, workers=1, cache_dir=cache).unchanged
+    assert not corpus_export.build(raw, out, workers=1, cache_dir=cache, shard_bytes=10).unchanged
+    (raw / "07.txt").write_text(make_page("改过"), encoding="utf-8")
+    os.utime(raw / "07.txt", (1_600_000_100, 1_600_000_100))
+    changed = corpus_export.build(raw, out, workers=1, cache_dir=cache)
+    assert not changed.unchanged
+    assert "改过" in set(pd.read_parquet(out / "corpus.parquet")["title"])
+    assert validate_export(out) == []

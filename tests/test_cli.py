@@ -91,6 +91,24 @@ def test_out_under_a_file_is_exit_2(raw_dir: Path, tmp_path: Path) -> None:
     assert len(output.splitlines()) == 1
 
 
+def test_rebuild_of_unchanged_raw_says_up_to_date(raw_dir: Path, tmp_path: Path) -> None:
+    for f in raw_dir.rglob("*"):  # the cache does not trust files changed in the last 2 s
+        os.utime(f, (1_600_000_000, 1_600_000_000))
+    out = str(tmp_path / "dist")
+    code, first = run("build", "--raw", str(raw_dir), "--out", out, "--workers", "1")
+    assert code == 0
+    assert "wrote" in first
+    assert (tmp_path / ".cache" / "corpus-export").is_dir()  # beside the out folder
+    code, second = run("build", "--raw", str(raw_dir), "--out", out, "--workers", "1")
+    assert code == 0
+    assert second.splitlines()[0] == first.splitlines()[0]  # the same counts
+    assert second.splitlines()[-1].endswith(
+        "are up to date (nothing changed since they were built)"
+    )
+    code, third = run("build", "--no-cache", "--raw", str(raw_dir), "--out", out, "--workers", "1")
+    assert "wrote" in third
+
+
 def test_check_passes_then_fails_when_stale(raw_dir: Path, tmp_path: Path, page: PageMaker) -> None:
     out = str(tmp_path / "dist")
     assert run("build", "--raw", str(raw_dir), "--out", out, "--workers", "1")[0] == 0

@@ -124,6 +124,7 @@ class BuildResult:
     arrow_bytes: int = 0  # in-memory Arrow size of the rows, summed as they were written
     shard_bytes: int = DEFAULT_SHARD_BYTES  # the --shard-size the Hub folder was cut with
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # relative path → sha256, bytes
+    unchanged: bool = False  # nothing to do: the export in out_dir was already this build's
 
     @property
     def rejects(self) -> int:
@@ -626,6 +627,11 @@ def build(
             incremental = Incremental(
                 Path(cache_dir), cache.previous_export(Path(cache_dir), out_dir, names)
             )
+            settings = cache.build_digest(shard_bytes, card.name)
+            if incremental.previous is not None:
+                done = _unchanged(scan, out_dir, card, incremental.cache_dir, settings)
+                if done is not None:
+                    return done
         stage = _make_stage(out_dir)
         try:
             result = _build_into(
@@ -645,7 +651,10 @@ def build(
                 cache.forget_export(incremental.cache_dir)
             _swap_in(stage, out_dir, card, card_text)
             if incremental is not None:
-                cache.store_export(incremental.cache_dir, incremental.export, out_dir, names)
+                n_tasks = len(incremental.tasks)
+                cache.store_export(
+                    incremental.cache_dir, incremental.export, out_dir, card, n_tasks, settings
+                )
                 cache.prune(incremental.cache_dir, incremental.tasks)
         except BaseException as exc:
             shutil.rmtree(stage, ignore_errors=True)
@@ -662,6 +671,44 @@ def build(
         pa.set_memory_pool(arrow_pool)
     result.out_dir = out_dir
     return result
+
+
+def _unchanged(
+    scan: Scan, out_dir: Path, card: Path, cache_dir: Path, settings: str
+) -> BuildResult | None:
+    """Return the result of the export in out_dir if building again would write it byte for
+    byte (nothing changed in raw/, the export, the card, the settings or the code), else None."""
+    tasks = plan_tasks(scan)
+    files = [task_files(scan, t) for t in tasks]
+    now = cache.now_ns()
+    keys = [cache.task_key(f) for f in files]
+    if not cache.unchanged_export(
+        cache_dir,
+        out_dir,
+        card,
+        settings,
+        keys,
+        lambda i: [cache.fingerprint(f, now) for f in files[i]],
+    ):
+        return None
+    try:
+        manifest = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
+        counts = manifest["counts"]
+        return BuildResult(
+            out_dir=out_dir,
+            files_seen=counts["files_seen"],
+            rows=counts["rows"],
+            rejects_by_reason=manifest["rejects_by_reason"],
+            ignored_files=counts["ignored_files"],
+            stats={},
+            examples={},
+            shards=manifest["hf_shards"],
+            shard_bytes=manifest["settings"]["shard_bytes"],
+            files=manifest["files"],
+            unchanged=True,
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _build_into(

@@ -21,7 +21,6 @@ that decide what a row is, so a change of parse rules is a change of every key.
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import secrets
 import time
@@ -102,6 +101,9 @@ class ExportNote:
     export: str
     out_dir: str
     files: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # name → size, mtime, ino
+    card: tuple[str, tuple[int, int, int]] | None = None  # the card's path and stat
+    tasks: int = 0  # how many tasks made it
+    settings: str = ""  # digest of the settings and the code that made it (see build_digest)
 
 
 @dataclass(slots=True)
@@ -136,10 +138,12 @@ def _load_pickle(path: Path) -> Any | None:
 
 
 def _store_pickle(path: Path, value: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as fh:
+    # Not write-then-rename: renaming over a file makes ext4 flush the new one to disk (~2 ms a
+    # note). A note cut short by a crash fails to unpickle and is ignored; the export id in
+    # every note rules out a note of another export.
+    path.unlink(missing_ok=True)
+    with path.open("wb") as fh:
         pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(path)
 
 
 def previous_export(cache_dir: Path, out_dir: Path, names: tuple[str, str]) -> Previous | None:
@@ -181,15 +185,65 @@ def forget_export(cache_dir: Path) -> None:
     (_dir(cache_dir) / "export.pkl").unlink(missing_ok=True)
 
 
-def store_export(cache_dir: Path, export: str, out_dir: Path, names: tuple[str, str]) -> None:
-    """Note the export just swapped in, once its files are final."""
+def store_export(
+    cache_dir: Path, export: str, out_dir: Path, card: Path, tasks: int, settings: str
+) -> None:
+    """Note the export just swapped in: its id, every file's stat, the task count, settings."""
     try:
-        note = ExportNote(export, str(out_dir.absolute()))
-        note.files = {name: _stat(out_dir / name) for name in names}
+        note = ExportNote(export, str(out_dir.absolute()), tasks=tasks, settings=settings)
+        note.files = {
+            p.relative_to(out_dir).as_posix(): _stat(p) for p in out_dir.rglob("*") if p.is_file()
+        }
+        if card.is_file():
+            note.card = (str(card.absolute()), _stat(card))
         _dir(cache_dir).mkdir(parents=True, exist_ok=True)
         _store_pickle(_dir(cache_dir) / "export.pkl", note)
     except OSError:
         pass
+
+
+def unchanged_export(
+    cache_dir: Path, out_dir: Path, card: Path, settings: str, keys: list[str], prints: Any
+) -> bool:
+    """Tell whether a build would write the noted export again, byte for byte.
+
+    True when the export and its card are exactly as written (every file's size, mtime and
+    inode), it was made with the same settings and code, from the same tasks, and every file of
+    every task has the fingerprint its note holds. `prints(i)` gives task i's fingerprints.
+    """
+    note = _load_pickle(_dir(cache_dir) / "export.pkl")
+    if not isinstance(note, ExportNote) or note.out_dir != str(out_dir.absolute()):
+        return False
+    if note.settings != settings or note.tasks != len(keys) or note.card is None:
+        return False
+    try:
+        if note.card != (str(card.absolute()), _stat(card)):
+            return False
+        files = {p.relative_to(out_dir).as_posix(): p for p in out_dir.rglob("*") if p.is_file()}
+        if files.keys() != note.files.keys():
+            return False
+        if any(_stat(path) != note.files[name] for name, path in files.items()):
+            return False
+    except OSError:
+        return False
+    prev = Previous(note.export, str(cache_dir), "", "")
+    for i, key in enumerate(keys):
+        task = load_task(prev, key)
+        mine = prints(i)
+        if task is None or task.prints != mine or any(p is None for p in mine):
+            return False
+    return True
+
+
+def build_digest(*settings: object) -> str:
+    """Return a digest of the build settings and of every source and template of the package."""
+    h = hashlib.blake2b(repr(settings).encode(), digest_size=16)
+    h.update(__version__.encode())
+    here = Path(__file__).parent
+    for path in sorted([*here.glob("*.py"), *here.glob("templates/*")]):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 def prune(cache_dir: Path, keep: set[str]) -> None:

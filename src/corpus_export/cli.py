@@ -183,7 +183,12 @@ def build(
         top = sorted({name.split("/")[0] for name in result.files} | {"manifest.json"})
         shards = f"{len(result.shards)} shard{'s' if len(result.shards) > 1 else ''}"
         listed = ", ".join(f"{n}/ ({shards})" if n == "hf" else n for n in top)
-        click.echo(f"wrote {out_dir}/: {listed}; and {card}")
+        if result.unchanged:
+            click.echo(
+                f"{out_dir}/ and {card} are up to date (nothing changed since they were built)"
+            )
+        else:
+            click.echo(f"wrote {out_dir}/: {listed}; and {card}")
     if strict and result.rejects:
         click.echo(
             f"--strict: {result.rejects} page(s) rejected; see {out_dir}/rejects.csv", err=True

@@ -272,8 +272,8 @@ class Concat:
         assert rgs is not None
         if group is None:
             spans, groups = row_group_spans(meta), rgs[2][1]
-        else:  # a copy: the remembered footer stays as the file has it
-            spans, groups = all_spans[group : group + 1], [copy.deepcopy(rgs[2][1][group])]
+        else:  # each row group of a file is taken once, so its entry can be moved as it is
+            spans, groups = all_spans[group : group + 1], [rgs[2][1][group]]
         if not spans:
             return []
         start, end = spans[0][0], spans[-1][1]
