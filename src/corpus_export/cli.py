@@ -136,10 +136,10 @@ def cli() -> None:
     "--cache-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Incremental cache of parsed chunks  [default: .cache/corpus-export beside "
-    "OUT; safe to delete]",
+    help="Incremental cache: notes on how OUT was made, so unchanged pages are taken from it  "
+    "[default: .cache/corpus-export beside OUT; safe to delete]",
 )
-@click.option("--no-cache", is_flag=True, help="Parse every page; neither read nor write a cache.")
+@click.option("--no-cache", is_flag=True, help="Parse and encode every page; neither read nor write the cache.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
 def build(
     raw_dir: Path,
