@@ -252,7 +252,7 @@ class Assembler:
 
     def add(self, part: Part) -> None:
         """Splice an encoded part (one row group, one CSV fragment) after the previous ones."""
-        group, csv_at = len(self.concat.groups), self.csv.size
+        group, csv_at = self.concat.groups.count, self.csv.size
         if part.rows:  # bytes inline (Dask), or files copied a block at a time (flat memory)
             if part.parquet_bytes is not None:
                 self.concat.append(part.parquet_bytes)

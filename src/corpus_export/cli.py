@@ -139,7 +139,11 @@ def cli() -> None:
     help="Incremental cache: notes on how OUT was made, so unchanged pages are taken from it  "
     "[default: .cache/corpus-export beside OUT; safe to delete]",
 )
-@click.option("--no-cache", is_flag=True, help="Parse and encode every page; neither read nor write the cache.")
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Parse and encode every page; neither read nor write the cache.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
 def build(
     raw_dir: Path,

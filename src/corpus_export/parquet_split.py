@@ -15,6 +15,7 @@ import itertools
 import os
 import struct
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -112,9 +113,25 @@ class _Reader:
         raise SplitError(f"unknown Thrift type {ftype}")
 
 
+@dataclass(slots=True)
+class Encoded:
+    """A Thrift list whose elements are already encoded (count elements of etype, in data)."""
+
+    etype: int
+    count: int
+    data: bytearray
+
+
 class _Writer:
     def __init__(self) -> None:
         self.out = bytearray()
+
+    def list_header(self, etype: int, count: int) -> None:
+        if count < 15:
+            self.out.append((count << 4) | etype)
+        else:
+            self.out.append(0xF0 | etype)
+            self.varint(count)
 
     def varint(self, n: int) -> None:
         while True:
@@ -151,6 +168,9 @@ class _Writer:
         elif ftype == _BINARY:
             self.varint(len(value))
             self.out += value
+        elif ftype in (_LIST, _SET) and isinstance(value, Encoded):
+            self.list_header(value.etype, value.count)
+            self.out += value.data
         elif ftype in (_LIST, _SET):
             etype, items = value
             if len(items) < 15:
@@ -243,7 +263,7 @@ class Concat:
         self.write = write
         self.pos = 0
         self.meta: list[Field] | None = None
-        self.groups: list[list[Field]] = []
+        self.groups = Encoded(_STRUCT, 0, bytearray())  # the row groups so far, Thrift-encoded
         self.rows = 0
         self._footers: dict[Path, tuple[list[Field], list[tuple[int, int, int]]]] = {}
         self._write(MAGIC)
@@ -267,7 +287,10 @@ class Concat:
                 self._footers = {source: (whole, row_group_spans(whole))}
             meta, all_spans = self._footers[source]
         if self.meta is None:
-            self.meta = copy.deepcopy(meta)
+            self.meta = [  # the file-level fields; the row groups are added as they come
+                copy.deepcopy(f) if f[0] != _FMD_ROW_GROUPS else [f[0], f[1], (_STRUCT, [])]
+                for f in meta
+            ]
         rgs = _get(meta, _FMD_ROW_GROUPS)
         assert rgs is not None
         if group is None:
@@ -278,9 +301,12 @@ class Concat:
             return []
         start, end = spans[0][0], spans[-1][1]
         delta = self.pos - start
-        for rg in groups:
-            _shift_row_group(rg, delta, len(self.groups))
-            self.groups.append(rg)
+        for rg in groups:  # encoded at once: a million-page footer is not held as objects
+            _shift_row_group(rg, delta, self.groups.count)
+            w = _Writer()
+            w.struct(rg)
+            self.groups.data += w.out
+            self.groups.count += 1
         if isinstance(source, bytes):
             self._write(memoryview(source)[start:end])
         else:
@@ -294,11 +320,7 @@ class Concat:
     def close(self, empty: bytes) -> None:
         """Write the footer; `empty` is a Parquet file of no rows (its footer, if no parts)."""
         meta = self.meta if self.meta is not None else read_footer_bytes(empty)[0]
-        rgs = _get(meta, _FMD_ROW_GROUPS)
-        if rgs is not None:
-            rgs[2] = (rgs[2][0], self.groups)
-        else:
-            _set(meta, _FMD_ROW_GROUPS, _LIST, (_STRUCT, self.groups))
+        _set(meta, _FMD_ROW_GROUPS, _LIST, self.groups)
         _set(meta, _FMD_NUM_ROWS, _I64, self.rows)
         footer = encode_footer(meta)
         self._write(footer)
