@@ -181,8 +181,10 @@ def test_hf_shards_split_by_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     one = corpus_export.build(raw, tmp_path / "one" / "dist", workers=1)
     assert one.shards == ["train-00000-of-00001.parquet"]
     out = tmp_path / "three" / "dist"
-    result = corpus_export.build(raw, out, workers=1, shard_bytes=one.arrow_bytes // 3 + 1)
+    # written by the two workers side by side, each hashed as written
+    result = corpus_export.build(raw, out, workers=2, shard_bytes=one.arrow_bytes // 3 + 1)
     assert result.shards == [f"train-0000{i}-of-00003.parquet" for i in range(3)]
+    assert validate_export(out) == []  # the manifest's SHA-256 of every shard is right
     parts = [pq.read_table(out / "hf" / "data" / s) for s in result.shards]
     whole = pq.read_table(out / "corpus.parquet")
     assert [p.num_rows for p in parts] == [4, 4, 4]

@@ -294,7 +294,9 @@ class Assembler:
             cache.store_task(self.incremental.cache_dir, parsed.cache_key, note)
             self.incremental.tasks.add(parsed.cache_key)
 
-    def finish(self) -> tuple[int, dict[str, int], dict[str, Any], dict[str, str], list[str]]:
+    def finish(
+        self, pool: ProcessPoolExecutor | None = None
+    ) -> tuple[int, dict[str, int], dict[str, Any], dict[str, str], list[str]]:
         empty = pa.BufferOutputStream()
         encode_parquet(schema.arrow_schema().empty_table(), empty)
         self.concat.close(empty.getvalue().to_pybytes())
@@ -305,6 +307,7 @@ class Assembler:
             self.stage / HF_DIR / "data",
             self.group_bytes,
             self.shard_bytes,
+            pool,
         )
         by_reason = self._write_rejects()
         return self.rows, by_reason, self.stats.summary(), self.stats.examples, shard_names
@@ -399,20 +402,38 @@ def shard_plan(group_bytes: list[int], shard_bytes: int) -> list[tuple[int, int]
 
 
 def write_hf_shards(
-    corpus: Path, hf_data: Path, group_bytes: list[int], shard_bytes: int
+    corpus: Path,
+    hf_data: Path,
+    group_bytes: list[int],
+    shard_bytes: int,
+    pool: ProcessPoolExecutor | None = None,
 ) -> list[str]:
-    """Write the Hub shards from the finished corpus.parquet's own bytes; return their names."""
-    from .parquet_split import write_row_groups
+    """Write the Hub shards from the finished corpus.parquet's own bytes; return their names.
 
+    Several shards are written side by side by the pool's workers (idle by now), each hashed as
+    it is written for the manifest.
+    """
     hf_data.mkdir(parents=True, exist_ok=True)
     plan = shard_plan(group_bytes, shard_bytes)
     names = [_shard_name(i, len(plan)) for i in range(len(plan))]
     if len(plan) == 1:
         _link_or_copy(corpus, hf_data / names[0])  # one shard: the very same file
         return names
-    for name, (first, last) in zip(names, plan, strict=True):
-        write_row_groups(corpus, hf_data / name, first, last)
+    jobs = [(str(corpus), str(hf_data / n), a, b) for n, (a, b) in zip(names, plan, strict=True)]
+    if pool is None:
+        digests = [write_shard(*job) for job in jobs]
+    else:
+        digests = [_worker_result(f) for f in [pool.submit(write_shard, *job) for job in jobs]]
+    for name, digest in zip(names, digests, strict=True):
+        remember_digest(hf_data / name, digest)
     return names
+
+
+def write_shard(src: str, dst: str, first: int, last: int) -> str:
+    """Write one Hub shard: row groups [first, last) of src → its SHA-256."""
+    from .parquet_split import write_row_groups
+
+    return write_row_groups(Path(src), Path(dst), first, last)
 
 
 def _shard_name(i: int, n: int) -> str:
@@ -530,8 +551,9 @@ def run_local(
                 encoding.append(pool.submit(make, *args))
             submit_next()
             progress(len(task))
-    finally:
+    except BaseException:  # failed or interrupted: stop now (else the caller does, when done)
         _stop_pool(pool)
+        raise
 
 
 @dataclass(slots=True)
@@ -614,6 +636,7 @@ def build(
     pool = start_pool(workers or os.cpu_count() or 1) if engine == "local" else None
     try:
         scan = scan_url(raw) if isinstance(raw, str) else scan_raw(raw)
+        _release_free_memory()  # the scan's temporaries: ~80 MB kept by malloc at 1M pages
         if not len(scan):
             raise CorpusExportError(
                 f"no *.txt or *.txt.gz files under {str(raw)!r}"
@@ -671,6 +694,16 @@ def build(
         pa.set_memory_pool(arrow_pool)
     result.out_dir = out_dir
     return result
+
+
+def _release_free_memory() -> None:
+    """Give the heap's free memory back to the OS (glibc keeps it otherwise); no-op elsewhere."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _unchanged(
@@ -744,7 +777,7 @@ def _build_into(
                 asm.add(part)
         finally:
             parts.close()  # stop the worker pool or cluster now, not at interpreter exit
-        rows, by_reason, stats, examples, shards = asm.finish()
+        rows, by_reason, stats, examples, shards = asm.finish(pool if engine == "local" else None)
     except BaseException:
         asm.abort()
         raise

@@ -391,8 +391,10 @@ def copy_range(src: BinaryIO, dst: BinaryIO, offset: int, count: int) -> None:
         done += len(chunk)
 
 
-def write_row_groups(src: Path, dst: Path, first: int, last: int) -> None:
-    """Write row groups [first, last) of src as a standalone Parquet file dst."""
+def write_row_groups(src: Path, dst: Path, first: int, last: int) -> str:
+    """Write row groups [first, last) of src as a standalone Parquet file dst → its SHA-256."""
+    import hashlib
+
     meta, _ = read_footer(src)
     spans = row_group_spans(meta)
     if not 0 <= first < last <= len(spans):
@@ -407,10 +409,11 @@ def write_row_groups(src: Path, dst: Path, first: int, last: int) -> None:
     rgs[2] = (rgs[2][0], kept)
     _set(meta, _FMD_NUM_ROWS, _I64, sum(s[2] for s in spans[first:last]))
     footer = encode_footer(meta)
+    digest = hashlib.sha256()
     with src.open("rb") as fh, dst.open("wb") as out:
-        out.write(MAGIC)
-        out.flush()
-        copy_range(fh, out, start, end - start)
-        out.write(footer)
-        out.write(struct.pack("<I", len(footer)))
-        out.write(MAGIC)
+        fh.seek(start)
+        tail = footer + struct.pack("<I", len(footer)) + MAGIC
+        for block in itertools.chain([MAGIC], iter_blocks(fh, end - start), [tail]):
+            digest.update(block)
+            out.write(block)
+    return digest.hexdigest()
