@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -427,6 +428,13 @@ def test_unchanged_rebuild_writes_nothing(tmp_path: Path) -> None:
     assert not corpus_export.build(raw, out, workers=1, cache_dir=cache).unchanged
     assert corpus_export.build(raw, out, workers=1, cache_dir=cache).unchanged
     assert not corpus_export.build(raw, out, workers=1, cache_dir=cache, shard_bytes=10).unchanged
+    other = tmp_path / "other"  # another raw folder with the same names, sizes and mtimes
+    shutil.copytree(raw, other)
+    (other / "05.txt").write_text(make_page("标题X"), encoding="utf-8")  # same size as 标题5
+    os.utime(other / "05.txt", (1_600_000_000, 1_600_000_000))
+    from_other = corpus_export.build(other, out, workers=1, cache_dir=cache)
+    assert not from_other.unchanged
+    assert "标题X" in set(pd.read_parquet(out / "corpus.parquet")["title"])
     (raw / "07.txt").write_text(make_page("改过"), encoding="utf-8")
     os.utime(raw / "07.txt", (1_600_000_100, 1_600_000_100))
     changed = corpus_export.build(raw, out, workers=1, cache_dir=cache)

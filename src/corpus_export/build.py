@@ -647,12 +647,13 @@ def build(
         incremental = None
         if cache_dir is not None and engine == "local":
             names = (CORPUS_PARQUET, CORPUS_CSV)
+            source = str(raw) if isinstance(raw, str) else str(raw.resolve())
             incremental = Incremental(
-                Path(cache_dir), cache.previous_export(Path(cache_dir), out_dir, names)
+                Path(cache_dir), cache.previous_export(Path(cache_dir), out_dir, names, source)
             )
             settings = cache.build_digest(shard_bytes, card.name)
             if incremental.previous is not None:
-                done = _unchanged(scan, out_dir, card, incremental.cache_dir, settings)
+                done = _unchanged(scan, out_dir, source, card, incremental.cache_dir, settings)
                 if done is not None:
                     return done
         stage = _make_stage(out_dir)
@@ -676,7 +677,13 @@ def build(
             if incremental is not None:
                 n_tasks = len(incremental.tasks)
                 cache.store_export(
-                    incremental.cache_dir, incremental.export, out_dir, card, n_tasks, settings
+                    incremental.cache_dir,
+                    incremental.export,
+                    out_dir,
+                    source,
+                    card,
+                    n_tasks,
+                    settings,
                 )
                 cache.prune(incremental.cache_dir, incremental.tasks)
         except BaseException as exc:
@@ -707,7 +714,7 @@ def _release_free_memory() -> None:
 
 
 def _unchanged(
-    scan: Scan, out_dir: Path, card: Path, cache_dir: Path, settings: str
+    scan: Scan, out_dir: Path, source: str, card: Path, cache_dir: Path, settings: str
 ) -> BuildResult | None:
     """Return the result of the export in out_dir if building again would write it byte for
     byte (nothing changed in raw/, the export, the card, the settings or the code), else None."""
@@ -718,6 +725,7 @@ def _unchanged(
     if not cache.unchanged_export(
         cache_dir,
         out_dir,
+        source,
         card,
         settings,
         keys,

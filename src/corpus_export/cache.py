@@ -100,6 +100,7 @@ class ExportNote:
 
     export: str
     out_dir: str
+    source: str = ""  # the raw folder it was built from (resolved)
     files: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # name → size, mtime, ino
     card: tuple[str, tuple[int, int, int]] | None = None  # the card's path and stat
     tasks: int = 0  # how many tasks made it
@@ -146,10 +147,14 @@ def _store_pickle(path: Path, value: Any) -> None:
         pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def previous_export(cache_dir: Path, out_dir: Path, names: tuple[str, str]) -> Previous | None:
-    """Return the noted export if it is still exactly as written, else None."""
+def previous_export(
+    cache_dir: Path, out_dir: Path, names: tuple[str, str], source: str
+) -> Previous | None:
+    """Return the noted export if it is still exactly as written from source, else None."""
     note = _load_pickle(_dir(cache_dir) / "export.pkl")
     if not isinstance(note, ExportNote) or note.out_dir != str(out_dir.absolute()):
+        return None
+    if note.source != source:
         return None
     try:
         if any(_stat(out_dir / name) != note.files.get(name) for name in names):
@@ -186,11 +191,17 @@ def forget_export(cache_dir: Path) -> None:
 
 
 def store_export(
-    cache_dir: Path, export: str, out_dir: Path, card: Path, tasks: int, settings: str
+    cache_dir: Path,
+    export: str,
+    out_dir: Path,
+    source: str,
+    card: Path,
+    tasks: int,
+    settings: str,
 ) -> None:
-    """Note the export just swapped in: its id, every file's stat, the task count, settings."""
+    """Note the export just swapped in: its id, source, every file's stat, task count, settings."""
     try:
-        note = ExportNote(export, str(out_dir.absolute()), tasks=tasks, settings=settings)
+        note = ExportNote(export, str(out_dir.absolute()), source, tasks=tasks, settings=settings)
         note.files = {
             p.relative_to(out_dir).as_posix(): _stat(p) for p in out_dir.rglob("*") if p.is_file()
         }
@@ -203,7 +214,13 @@ def store_export(
 
 
 def unchanged_export(
-    cache_dir: Path, out_dir: Path, card: Path, settings: str, keys: list[str], prints: Any
+    cache_dir: Path,
+    out_dir: Path,
+    source: str,
+    card: Path,
+    settings: str,
+    keys: list[str],
+    prints: Any,
 ) -> bool:
     """Tell whether a build would write the noted export again, byte for byte.
 
@@ -214,7 +231,12 @@ def unchanged_export(
     note = _load_pickle(_dir(cache_dir) / "export.pkl")
     if not isinstance(note, ExportNote) or note.out_dir != str(out_dir.absolute()):
         return False
-    if note.settings != settings or note.tasks != len(keys) or note.card is None:
+    if (
+        note.source != source
+        or note.settings != settings
+        or note.tasks != len(keys)
+        or note.card is None
+    ):
         return False
     try:
         if note.card != (str(card.absolute()), _stat(card)):
