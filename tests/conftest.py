@@ -96,3 +96,15 @@ def make_page(
 @pytest.fixture
 def page() -> PageMaker:
     return make_page
+
+
+@pytest.fixture
+def trust_new_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let the incremental cache trust files changed moments ago.
+
+    It ignores files whose ctime is under 2 s old (a second edit within the same clock tick
+    could keep size and ctime); tests edit and rebuild at once, always in later ticks.
+    """
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("corpus_export.cache"), "_RACY_NS", 0)

@@ -232,16 +232,13 @@ def pa_concat(tables: list) -> object:  # type: ignore[type-arg]
     return pa.concat_tables(tables)
 
 
+@pytest.mark.usefixtures("trust_new_files")
 def test_incremental_build_equals_cold_build(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     write_corpus(raw)
     for i in range(300):
         (raw / "many").mkdir(exist_ok=True)
         (raw / "many" / f"{i:03d}.txt").write_text(make_page(f"标题{i}"), encoding="utf-8")
-    # The cache skips files changed in the last 2 s (a same-size edit could share an mtime).
-    old = 1_600_000_000
-    for p in raw.rglob("*"):
-        os.utime(p, (old, old))
     cache = tmp_path / "cache"
     corpus_export.build(raw, tmp_path / "warm" / "dist", workers=2, cache_dir=cache)
     assert list(cache.rglob("*.pkl"))
@@ -257,6 +254,7 @@ def test_incremental_build_equals_cold_build(tmp_path: Path) -> None:
     assert "标题7" not in titles
 
 
+@pytest.mark.usefixtures("trust_new_files")
 def test_incremental_build_redoes_only_what_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -285,16 +283,11 @@ def test_incremental_build_redoes_only_what_changed(
     (raw / "150.txt").write_text(make_page("标题3"), encoding="utf-8")  # a duplicate of 003
     (raw / "bad.txt").write_bytes(b"\xff\xfe\x00junk")
 
-    def age() -> None:  # the cache does not trust files changed in the last 2 s
-        for p in raw.iterdir():
-            os.utime(p, (1_600_000_000, 1_600_000_000))
-
     def run(name: str) -> dict[str, int]:
         calls.update(parse=0, encode=0)
         corpus_export.build(raw, tmp_path / name / "dist", workers=1, cache_dir=tmp_path / "c")
         return dict(calls)
 
-    age()
     first = run("warm")
     assert first["parse"] == 201 and first["encode"] >= 7
     assert run("warm") == {"parse": 0, "encode": 0}  # unchanged: nothing parsed or encoded
@@ -302,7 +295,6 @@ def test_incremental_build_redoes_only_what_changed(
     (raw / "090.txt").write_text(make_page("也改过"), encoding="utf-8")
     (raw / "120a.txt").write_text(make_page("新增的一篇"), encoding="utf-8")
     (raw / "060.txt").unlink()
-    age()
     again = run("warm")
     assert again["parse"] <= 2 + 2 * 32, again  # the two edits, and the tasks that changed files
     assert again["encode"] <= 5, again  # those tasks, and 150's (no longer a duplicate)
@@ -408,13 +400,12 @@ def test_a_swap_cut_short_is_undone(tmp_path: Path) -> None:
     assert not (tmp_path / "dist.old-999999999").exists()
 
 
+@pytest.mark.usefixtures("trust_new_files")
 def test_unchanged_rebuild_writes_nothing(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     raw.mkdir()
     for i in range(30):
         (raw / f"{i:02d}.txt").write_text(make_page(f"标题{i}"), encoding="utf-8")
-    for p in raw.iterdir():  # the cache does not trust files changed in the last 2 s
-        os.utime(p, (1_600_000_000, 1_600_000_000))
     out, cache = tmp_path / "dist", tmp_path / "cache"
     first = corpus_export.build(raw, out, workers=1, cache_dir=cache)
     assert not first.unchanged
@@ -428,16 +419,48 @@ def test_unchanged_rebuild_writes_nothing(tmp_path: Path) -> None:
     assert not corpus_export.build(raw, out, workers=1, cache_dir=cache).unchanged
     assert corpus_export.build(raw, out, workers=1, cache_dir=cache).unchanged
     assert not corpus_export.build(raw, out, workers=1, cache_dir=cache, shard_bytes=10).unchanged
-    other = tmp_path / "other"  # another raw folder with the same names, sizes and mtimes
+    other = tmp_path / "other"  # another raw folder with the same names and sizes
     shutil.copytree(raw, other)
     (other / "05.txt").write_text(make_page("标题X"), encoding="utf-8")  # same size as 标题5
-    os.utime(other / "05.txt", (1_600_000_000, 1_600_000_000))
     from_other = corpus_export.build(other, out, workers=1, cache_dir=cache)
     assert not from_other.unchanged
     assert "标题X" in set(pd.read_parquet(out / "corpus.parquet")["title"])
     (raw / "07.txt").write_text(make_page("改过"), encoding="utf-8")
-    os.utime(raw / "07.txt", (1_600_000_100, 1_600_000_100))
     changed = corpus_export.build(raw, out, workers=1, cache_dir=cache)
     assert not changed.unchanged
     assert "改过" in set(pd.read_parquet(out / "corpus.parquet")["title"])
     assert validate_export(out) == []
+
+
+def _same_as_cold(raw: Path, out: Path, tmp_path: Path, cache: Path) -> None:
+    """Build with the cache into out and cold elsewhere; every file must be the same bytes."""
+    corpus_export.build(raw, out, workers=2, cache_dir=cache)
+    cold = tmp_path / "cold" / out.name
+    shutil.rmtree(cold.parent, ignore_errors=True)
+    corpus_export.build(raw, cold, workers=1)
+    assert tree_bytes(out.parent) == tree_bytes(cold.parent)
+
+
+@pytest.mark.usefixtures("trust_new_files")
+def test_cached_rebuilds_equal_cold_ones_in_corner_cases(tmp_path: Path) -> None:
+    raw, out, cache = tmp_path / "raw", tmp_path / "warm" / "dist", tmp_path / "cache"
+    raw.mkdir()
+    para = "这是一段足够长的正文，用来让一个任务的正文列超过一兆字节的数据页。" * 80
+    for i in range(300):  # one task, its body column over Parquet's 1 MB page size
+        (raw / f"{i:03d}.txt").write_text(make_page(f"标题{i}", paragraphs=(para,)), "utf-8")
+    _same_as_cold(raw, out, tmp_path, cache)
+    # a changed page: the other 299 rows come from the old row group, in one chunk
+    (raw / "100.txt").write_text(make_page("改过的标题", paragraphs=(para,)), "utf-8")
+    _same_as_cold(raw, out, tmp_path, cache)
+    # a file that is not a page is counted in the manifest and card: not "unchanged"
+    (raw / "notes.md").write_text("not a page", encoding="utf-8")
+    _same_as_cold(raw, out, tmp_path, cache)
+    assert json.loads((out / "manifest.json").read_text())["counts"]["ignored_files"] == 1
+    # two files of the same size swapped by renaming, their mtimes put back: ctime tells
+    a, b = raw / "001.txt", raw / "002.txt"
+    times = a.stat().st_mtime_ns, b.stat().st_mtime_ns
+    a.rename(raw / "tmp"), b.rename(a), (raw / "tmp").rename(b)
+    os.utime(a, ns=(times[0], times[0]))
+    os.utime(b, ns=(times[1], times[1]))
+    _same_as_cold(raw, out, tmp_path, cache)
+    assert pd.read_parquet(out / "corpus.parquet").set_index("id").loc["001", "title"] == "标题2"

@@ -651,7 +651,8 @@ def build(
             incremental = Incremental(
                 Path(cache_dir), cache.previous_export(Path(cache_dir), out_dir, names, source)
             )
-            settings = cache.build_digest(shard_bytes, card.name)
+            # everything else the export shows: other files counted in the summary and card
+            settings = cache.build_digest(shard_bytes, card.name, scan.ignored)
             if incremental.previous is not None:
                 done = _unchanged(scan, out_dir, source, card, incremental.cache_dir, settings)
                 if done is not None:

@@ -3,10 +3,11 @@
 A build's most expensive outputs are its own best cache: the previous `corpus.parquet` holds
 every row already parsed, validated and compressed, one row group per task, and the previous
 `corpus.csv` holds every row already rendered. So the cache stores no rows at all, only a small
-note per task (`tasks/<key>.pkl`): each raw file's fingerprint (size, mtime) and what it gave (a
+note per task (`tasks/<key>.pkl`): each raw file's fingerprint (size, ctime) and what it gave (a
 row or a reject), the task's duplicate keys, and where its row group and CSV bytes are in the
 export. `export.pkl` names the export the notes describe and how its two files looked (size,
-mtime, inode) when it was written.
+ctime, inode) when it was written. The ctime (status-change time) moves on every write, chmod,
+rename or new link, and cannot be set back by hand as an mtime can.
 
 A rebuild then parses only files whose fingerprint changed, takes the other rows from the old
 row group, and splices a task's old row group and CSV bytes untouched when none of its files or
@@ -32,16 +33,19 @@ from . import __version__
 from .read import RawFile
 
 _SOURCES = ("errors.py", "parse.py", "process.py", "read.py", "schema.py", "validate.py")
-#: A file changed this recently may change again within the same mtime tick: never reuse it.
+#: A file changed this recently may change again within the same clock tick: never reuse it.
 _RACY_NS = 2_000_000_000
 _LAYOUT = "v3"
 
-Fingerprint = tuple[int, int] | None  # (size, mtime_ns); None: not to be trusted
+Fingerprint = tuple[int, int] | None  # (size, ctime ns); None: not to be trusted
 
 
 def _salt() -> bytes:
     """Version + the parser's own source: a change of rules is a change of every key."""
-    h = hashlib.blake2b(__version__.encode(), digest_size=16)
+    import pyarrow
+
+    # the encoder's version too: its bytes (and created_by) are part of every row group kept
+    h = hashlib.blake2b(f"{__version__} {pyarrow.__version__}".encode(), digest_size=16)
     here = Path(__file__).parent
     for name in _SOURCES:
         h.update((here / name).read_bytes())
@@ -64,9 +68,9 @@ def task_key(files: list[RawFile]) -> str:
 
 def fingerprint(f: RawFile, now_ns: int) -> Fingerprint:
     """Return what must be unchanged for a file's earlier result to be reused."""
-    if f.problem is not None or f.mtime_ns == 0 or now_ns - f.mtime_ns < _RACY_NS:
+    if f.problem is not None or f.changed_ns == 0 or now_ns - f.changed_ns < _RACY_NS:
         return None
-    return (f.size, f.mtime_ns)
+    return (f.size, f.changed_ns)
 
 
 def now_ns() -> int:
@@ -101,7 +105,7 @@ class ExportNote:
     export: str
     out_dir: str
     source: str = ""  # the raw folder it was built from (resolved)
-    files: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # name → size, mtime, ino
+    files: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # name → size, ctime, ino
     card: tuple[str, tuple[int, int, int]] | None = None  # the card's path and stat
     tasks: int = 0  # how many tasks made it
     settings: str = ""  # digest of the settings and the code that made it (see build_digest)
@@ -119,7 +123,7 @@ class Previous:
 
 def _stat(path: Path) -> tuple[int, int, int]:
     st = path.stat()
-    return (st.st_size, st.st_mtime_ns, st.st_ino)
+    return (st.st_size, st.st_ctime_ns, st.st_ino)
 
 
 def _dir(cache_dir: Path) -> Path:
@@ -224,7 +228,7 @@ def unchanged_export(
 ) -> bool:
     """Tell whether a build would write the noted export again, byte for byte.
 
-    True when the export and its card are exactly as written (every file's size, mtime and
+    True when the export and its card are exactly as written (every file's size, ctime and
     inode), it was made with the same settings and code, from the same tasks, and every file of
     every task has the fingerprint its note holds. `prints(i)` gives task i's fingerprints.
     """
@@ -259,8 +263,10 @@ def unchanged_export(
 
 def build_digest(*settings: object) -> str:
     """Return a digest of the build settings and of every source and template of the package."""
+    import pyarrow
+
     h = hashlib.blake2b(repr(settings).encode(), digest_size=16)
-    h.update(__version__.encode())
+    h.update(f"{__version__} {pyarrow.__version__}".encode())
     here = Path(__file__).parent
     for path in sorted([*here.glob("*.py"), *here.glob("templates/*")]):
         h.update(path.name.encode())

@@ -367,8 +367,10 @@ def encode_batch(table: pa.Table, keep: bytes | None, index: int, part_dir: str 
 
     With part_dir None the encoded bytes are returned inside the Part instead.
     """
-    # the contract's schema exactly (rows read back from Parquet carry its metadata too)
-    table = pa.Table.from_arrays(table.columns, schema=schema.arrow_schema())
+    # The contract's schema exactly (rows read back from Parquet carry its metadata too), in one
+    # chunk: Parquet page boundaries follow the input's chunks, and the bytes must not depend on
+    # whether rows were parsed 256 at a time or taken from a previous export.
+    table = pa.Table.from_arrays(table.columns, schema=schema.arrow_schema()).combine_chunks()
     if keep is not None:
         table = table.filter(pa.array(np.frombuffer(keep, dtype=np.bool_)))
     part = Part(

@@ -36,7 +36,7 @@ class RawFile:
     path: str
     problem: tuple[Reason, str] | None = None
     size: int = 0  # stat of the file when scanned: the incremental cache's fingerprint
-    mtime_ns: int = 0
+    changed_ns: int = 0  # status-change time (ctime): any write, chmod, rename or new link
 
 
 class Scan:
@@ -51,14 +51,14 @@ class Scan:
         ids: pa.Array,
         paths: pa.Array,
         sizes: np.ndarray,
-        mtimes: np.ndarray,
+        changed: np.ndarray,
         problems: dict[int, tuple[Reason, str]],
         ignored: int,
     ) -> None:
         self.ids = ids  # string
         self.paths = paths  # binary: file names need not be UTF-8
         self.sizes = sizes
-        self.mtimes = mtimes
+        self.changed = changed  # ctime (mtime where the store has no ctime), ns
         self.problems = problems  # by position; few
         self.ignored = ignored  # other files in the tree, counted in the summary
 
@@ -75,7 +75,7 @@ class Scan:
                 os.fsdecode(p),
                 self.problems.get(start + k),
                 int(self.sizes[start + k]),
-                int(self.mtimes[start + k]),
+                int(self.changed[start + k]),
             )
             for k, (i, p) in enumerate(zip(ids, paths, strict=True))
         ]
@@ -99,16 +99,16 @@ class _ScanBuilder:
         self.ids: list[pa.Array] = []
         self.paths: list[pa.Array] = []
         self.sizes: list[np.ndarray] = []
-        self.mtimes: list[np.ndarray] = []
+        self.changed: list[np.ndarray] = []
         self.problems: dict[int, tuple[Reason, str]] = {}
         self.count = 0
         self.ignored = 0
         self._rows: list[tuple[str, int, int]] = []
 
-    def add(self, rel: str, problem: tuple[Reason, str] | None, size: int, mtime: int) -> None:
+    def add(self, rel: str, problem: tuple[Reason, str] | None, size: int, changed: int) -> None:
         if problem is not None:
             self.problems[self.count + len(self._rows)] = problem
-        self._rows.append((rel, size, mtime))
+        self._rows.append((rel, size, changed))
 
     def flush(self) -> None:
         if not self._rows:
@@ -117,7 +117,7 @@ class _ScanBuilder:
         self.ids.append(pa.array([page_id(r) for r in rels], pa.string()))
         self.paths.append(pa.array([os.fsencode(r) for r in rels], pa.binary()))
         self.sizes.append(np.fromiter((r[1] for r in self._rows), np.int64, len(rels)))
-        self.mtimes.append(np.fromiter((r[2] for r in self._rows), np.int64, len(rels)))
+        self.changed.append(np.fromiter((r[2] for r in self._rows), np.int64, len(rels)))
         self.count += len(rels)
         self._rows = []
 
@@ -143,7 +143,7 @@ class _ScanBuilder:
             sorted_table.column("id").combine_chunks(),
             sorted_table.column("path").combine_chunks(),
             np.concatenate(self.sizes)[order_np],
-            np.concatenate(self.mtimes)[order_np],
+            np.concatenate(self.changed)[order_np],
             {int(position[i]): p for i, p in self.problems.items()},
             self.ignored,
         )
@@ -237,14 +237,14 @@ def scan_raw(raw_dir: Path) -> Scan:
                     found.ignored += 1
                     continue
                 problem = _link_problem(root, entry)
-                size = mtime_ns = 0
+                size = changed_ns = 0
                 if problem is None:
                     try:
                         st = entry.stat()
-                        size, mtime_ns = st.st_size, st.st_mtime_ns
+                        size, changed_ns = st.st_size, st.st_ctime_ns
                     except OSError:
                         pass  # read_raw will name the problem
-                found.add(rel, problem, size, mtime_ns)
+                found.add(rel, problem, size, changed_ns)
                 if len(found._rows) >= _FLUSH_ROWS:
                     found.flush()
     return found.finish()
