@@ -509,12 +509,8 @@ def run_local(
             reused.group = note.group if note.rows else None
             reused.csv_range = note.csv
             return reused, None, ()
-        old = np.ones(len(parsed.ids), np.bool_) if note.keep is None else _mask(note.keep)
-        new = np.ones(len(parsed.ids), np.bool_) if keep is None else _mask(keep)
-        if not (new & ~old).any():  # fewer rows kept (a new duplicate): from the old row group
-            mask = new[old].tobytes()
-            return None, encode_task, (prev.parquet, mask, parsed.index, parts, note.group)
-        return None, rebuild_task, (base, files, keep, parsed.index, parts)  # a row it dropped
+        # its duplicates changed (rare): parse it again, as a cold build would
+        return None, rebuild_task, (base, files, keep, parsed.index, parts)
 
     if pool is None:
         for i, task in enumerate(tasks):
@@ -564,10 +560,6 @@ class Incremental:
     previous: cache.Previous | None
     export: str = field(default_factory=cache.new_export_id)  # this build's export id
     tasks: set[str] = field(default_factory=set)  # notes written (the rest are pruned)
-
-
-def _mask(keep: bytes) -> np.ndarray:
-    return np.frombuffer(keep, dtype=np.bool_)
 
 
 def _worker_result(future: Future[Any]) -> Any:

@@ -357,6 +357,8 @@ def _parse(
         old = pq.ParquetFile(prev.parquet).read_row_group(note.group)
         table = pa.concat_tables([old, new_table]).take(pa.array(take, pa.int64()))
         check_ascending(table)
+        # chunked as a cold parse chunks them (slices: no copy), so the encoded bytes match
+        table = pa.Table.from_batches(table.to_batches(ROWS_PER_CONVERSION), table.schema)
     else:
         table = new_table
     return parsed, table
@@ -367,10 +369,10 @@ def encode_batch(table: pa.Table, keep: bytes | None, index: int, part_dir: str 
 
     With part_dir None the encoded bytes are returned inside the Part instead.
     """
-    # The contract's schema exactly (rows read back from Parquet carry its metadata too), in one
-    # chunk: Parquet page boundaries follow the input's chunks, and the bytes must not depend on
-    # whether rows were parsed 256 at a time or taken from a previous export.
-    table = pa.Table.from_arrays(table.columns, schema=schema.arrow_schema()).combine_chunks()
+    # The contract's schema exactly (rows read back from Parquet carry its metadata too). The
+    # rows come chunked ROWS_PER_CONVERSION at a time however they were made (Parquet page
+    # boundaries follow the input's chunks, and the bytes must not depend on the cache).
+    table = pa.Table.from_arrays(table.columns, schema=schema.arrow_schema())
     if keep is not None:
         table = table.filter(pa.array(np.frombuffer(keep, dtype=np.bool_)))
     part = Part(
@@ -414,20 +416,16 @@ def parse_task(
 def rebuild_task(
     root: str, files: list[RawFile], keep: bytes | None, index: int, part_dir: str
 ) -> Part:
-    """Parse and encode a task from its raw files alone (a row the previous export dropped as
-    a duplicate is needed again)."""
+    """Parse and encode a task from its raw files alone (its files are unchanged but its
+    duplicates are not, so its rows are needed in a cold build's order and chunks)."""
     _, table = _parse(root, files, index, None, caching=False)
     assert table is not None
     return encode_batch(table, keep, index, part_dir)
 
 
-def encode_task(
-    source: str, keep: bytes | None, index: int, part_dir: str, group: int | None = None
-) -> Part:
+def encode_task(source: str, keep: bytes | None, index: int, part_dir: str) -> Part:
     """encode_batch in a local worker, from the rows parse_task left in part_dir (an Arrow IPC
-    file, deleted once read) or, with a group, from that row group of a Parquet file."""
-    if group is not None:
-        return encode_batch(pq.ParquetFile(source).read_row_group(group), keep, index, part_dir)
+    file, deleted once read)."""
     with pa.memory_map(source, "r") as mapped:
         table = pa.ipc.open_file(mapped).read_all()
         part = encode_batch(table, keep, index, part_dir)
