@@ -30,6 +30,7 @@ from .process import (
     Part,
     PartStats,
     RejectRow,
+    Task,
     encode_parquet,
     encode_task,
     parse_task,
@@ -636,6 +637,7 @@ def build(
             )
         if on_total:
             on_total(len(scan))
+        tasks = plan_tasks(scan)
         incremental = None
         if cache_dir is not None and engine == "local":
             names = (CORPUS_PARQUET, CORPUS_CSV)
@@ -646,7 +648,9 @@ def build(
             # everything else the export shows: other files counted in the summary and card
             settings = cache.build_digest(shard_bytes, card.name, scan.ignored)
             if incremental.previous is not None:
-                done = _unchanged(scan, out_dir, source, card, incremental.cache_dir, settings)
+                done = _unchanged(
+                    scan, tasks, out_dir, source, card, incremental.cache_dir, settings
+                )
                 if done is not None:
                     return done
         stage = _make_stage(out_dir)
@@ -655,6 +659,7 @@ def build(
                 stage,
                 raw,
                 scan,
+                tasks,
                 pool=pool,
                 engine=engine,
                 scheduler=scheduler,
@@ -707,23 +712,22 @@ def _release_free_memory() -> None:
 
 
 def _unchanged(
-    scan: Scan, out_dir: Path, source: str, card: Path, cache_dir: Path, settings: str
+    scan: Scan,
+    tasks: list[Task],
+    out_dir: Path,
+    source: str,
+    card: Path,
+    cache_dir: Path,
+    settings: str,
 ) -> BuildResult | None:
     """Return the result of the export in out_dir if building again would write it byte for
     byte (nothing changed in raw/, the export, the card, the settings or the code), else None."""
-    tasks = plan_tasks(scan)
-    files = [task_files(scan, t) for t in tasks]
     now = cache.now_ns()
-    keys = [cache.task_key(f) for f in files]
-    if not cache.unchanged_export(
-        cache_dir,
-        out_dir,
-        source,
-        card,
-        settings,
-        keys,
-        lambda i: [cache.fingerprint(f, now) for f in files[i]],
-    ):
+    notes = (  # one task's file records at a time
+        (cache.task_key(files), [cache.fingerprint(f, now) for f in files])
+        for files in (task_files(scan, t) for t in tasks)
+    )
+    if not cache.unchanged_export(cache_dir, out_dir, source, card, settings, notes, len(tasks)):
         return None
     try:
         manifest = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
@@ -749,6 +753,7 @@ def _build_into(
     stage: Path,
     raw_dir: Path | str,
     scan: Scan,
+    tasks: list[Task],
     *,
     pool: ProcessPoolExecutor | None,
     engine: str,
@@ -758,7 +763,6 @@ def _build_into(
     progress: Progress,
 ) -> BuildResult:
     root = raw_dir if isinstance(raw_dir, str) else raw_dir.resolve()
-    tasks = plan_tasks(scan)
     materialised = (task_files(scan, t) for t in tasks)  # one task's records at a time
     part_dir = stage / PART_DIR
     part_dir.mkdir()

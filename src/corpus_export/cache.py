@@ -25,6 +25,7 @@ import hashlib
 import pickle
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,12 +170,10 @@ def previous_export(
     return Previous(note.export, str(cache_dir), parquet, csv)
 
 
-def load_task(prev: Previous | None, key: str) -> TaskNote | None:
-    """Return the note of a task of the previous export, or None."""
-    if prev is None:
-        return None
-    note = _load_pickle(_dir(Path(prev.cache_dir)) / "tasks" / f"{key}.pkl")
-    if not isinstance(note, TaskNote) or note.export != prev.export:
+def load_task(cache_dir: str | Path, export: str, key: str) -> TaskNote | None:
+    """Return the note of a task of the given export, or None."""
+    note = _load_pickle(_dir(Path(cache_dir)) / "tasks" / f"{key}.pkl")
+    if not isinstance(note, TaskNote) or note.export != export:
         return None
     return note
 
@@ -223,14 +222,15 @@ def unchanged_export(
     source: str,
     card: Path,
     settings: str,
-    keys: list[str],
-    prints: Any,
+    tasks: Iterable[tuple[str, list[Fingerprint]]],
+    n_tasks: int,
 ) -> bool:
     """Tell whether a build would write the noted export again, byte for byte.
 
     True when the export and its card are exactly as written (every file's size, ctime and
-    inode), it was made with the same settings and code, from the same tasks, and every file of
-    every task has the fingerprint its note holds. `prints(i)` gives task i's fingerprints.
+    inode), it was made with the same settings and code, from the same n_tasks tasks, and every
+    file of every task has the fingerprint its note holds. `tasks` yields (key, fingerprints)
+    of each task, one at a time.
     """
     note = _load_pickle(_dir(cache_dir) / "export.pkl")
     if not isinstance(note, ExportNote) or note.out_dir != str(out_dir.absolute()):
@@ -238,7 +238,7 @@ def unchanged_export(
     if (
         note.source != source
         or note.settings != settings
-        or note.tasks != len(keys)
+        or note.tasks != n_tasks
         or note.card is None
     ):
         return False
@@ -252,10 +252,8 @@ def unchanged_export(
             return False
     except OSError:
         return False
-    prev = Previous(note.export, str(cache_dir), "", "")
-    for i, key in enumerate(keys):
-        task = load_task(prev, key)
-        mine = prints(i)
+    for key, mine in tasks:
+        task = load_task(cache_dir, note.export, key)
         if task is None or task.prints != mine or any(p is None for p in mine):
             return False
     return True

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -368,27 +367,6 @@ def iter_blocks(fh: BinaryIO, count: int, size: int = 1 << 20) -> Iterator[bytes
             raise SplitError("the file ends before its row groups do")
         count -= len(block)
         yield block
-
-
-def copy_range(src: BinaryIO, dst: BinaryIO, offset: int, count: int) -> None:
-    """Append count bytes of src from offset to dst (in the kernel where it can)."""
-    done = 0
-    if hasattr(os, "copy_file_range"):
-        try:
-            while done < count:
-                n = os.copy_file_range(src.fileno(), dst.fileno(), count - done, offset + done)
-                if n == 0:
-                    break
-                done += n
-        except OSError:
-            pass  # a file system without it: copy the rest in user space
-    src.seek(offset + done)
-    while done < count:
-        chunk = src.read(min(count - done, 1 << 20))
-        if not chunk:
-            raise SplitError("the file ends before its row groups do")
-        dst.write(chunk)
-        done += len(chunk)
 
 
 def write_row_groups(src: Path, dst: Path, first: int, last: int) -> str:

@@ -278,7 +278,8 @@ def _parse(
         now = cache.now_ns()
         parsed.cache_key = cache.task_key(files)
         parsed.prints = [cache.fingerprint(f, now) for f in files]
-        note = cache.load_task(prev, parsed.cache_key)
+        if prev is not None:
+            note = cache.load_task(prev.cache_dir, prev.export, parsed.cache_key)
         if note is not None and len(note.prints) != len(files):
             note = None
     kept_at: list[int] = []  # a parsed row's position in the previous row group (-1: dropped)

@@ -101,12 +101,19 @@ def table_problems(table: pa.Table) -> list[str]:
             if len(rows):
                 ids = pc.take(table.column("id"), rows).slice(0, 3).to_pylist()
                 problems.append(f"teasers: {len(rows)} row(s) break '{rule}', e.g. ids {ids}")
-    ids = table.column("id")
-    if table.num_rows > 1:
-        ascending = pc.less(ids.slice(0, table.num_rows - 1), ids.slice(1))
-        if not pc.all(ascending).as_py():
-            problems.append("id: rows are not sorted by id with unique ids")
+    if not _ids_ascending(table):
+        problems.append(f"id: {_NOT_ASCENDING}")
     return problems
+
+
+_NOT_ASCENDING = "rows are not sorted by id with unique ids"
+
+
+def _ids_ascending(table: pa.Table) -> bool:
+    ids = table.column("id")
+    return table.num_rows < 2 or bool(
+        pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py()
+    )
 
 
 def count_newlines(col: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -139,11 +146,8 @@ def check_batch(table: pa.Table) -> None:
 
 def check_ascending(table: pa.Table) -> None:
     """Raise ValidationError unless a batch's ids are unique and ascending."""
-    ids = table.column("id")
-    if table.num_rows > 1 and not pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py():
-        raise ValidationError(
-            "table check failed (a bug in corpus_export): rows are not sorted by id with unique ids"
-        )
+    if not _ids_ascending(table):
+        raise ValidationError(f"table check failed (a bug in corpus_export): {_NOT_ASCENDING}")
 
 
 def check_order(previous_last_id: str | None, first: str) -> None:
