@@ -2,11 +2,21 @@
 
 Usage:
     python tests/benchmarks/bench.py --pages 20000 [--pages 100000] [--repeat 3]
-        [--skip-naive] [--workdir .bench] [--seed 0] [--append tests/benchmarks/RESULTS.md]
+        [--skip-naive] [--no-incremental] [--datatrove-python PATH] [--workdir .bench]
+        [--seed 0] [--append tests/benchmarks/RESULTS.md]
 
 Each approach runs as a whole subprocess, round-robin within one run (so drift from other load
 hits every approach alike); the table shows medians. Peak RSS is the maximum, over polls every
 50 ms, of the RSS summed over the process and all its descendants.
+
+datatrove is not a dependency of the project: the datatrove baseline (`baselines.py datatrove`,
+2 tasks on 2 workers) runs with the interpreter given by --datatrove-python, one of a separate
+venv that has datatrove and this project installed, e.g.
+
+    python3.11 -m venv /tmp/dtvenv && /tmp/dtvenv/bin/pip install datatrove==0.10.1
+    /tmp/dtvenv/bin/pip install -e .
+
+and is skipped without it.
 """
 
 from __future__ import annotations
@@ -16,7 +26,6 @@ import contextlib
 import datetime as dt
 import gzip
 import hashlib
-import importlib.util
 import os
 import platform
 import shlex
@@ -47,7 +56,8 @@ class Approach:
     name: str
     label: str
 
-    def command(self, raw: Path, out: Path) -> list[str]:
+    def command(self, raw: Path, out: Path, python: str | None = None) -> list[str]:
+        """Return the command line; python runs a baseline script (default: this interpreter)."""
         if self.name.startswith("build-w"):
             workers = self.name.removeprefix("build-w")
             return [
@@ -61,7 +71,15 @@ class Approach:
                 "--out",
                 str(out),
             ]
-        return [PY, str(HERE / "baselines.py"), self.name, str(raw), str(out), "--workers", "2"]
+        return [
+            python or PY,
+            str(HERE / "baselines.py"),
+            self.name,
+            str(raw),
+            str(out),
+            "--workers",
+            "2",
+        ]
 
 
 APPROACHES = (
@@ -69,6 +87,7 @@ APPROACHES = (
     Approach("build-w1", "`corpus-export build --workers 1`"),
     Approach("tight", "tight script (2 procs, Parquet + CSV)"),
     Approach("naive", "naive pandas + datasets"),
+    Approach("datatrove", "datatrove pipeline (2 tasks, Parquet + CSV)"),
     Approach("floor", "floor: list + read + decode + sha256 (2 procs)"),
 )
 
@@ -260,7 +279,13 @@ def naive_fits(corpus: Corpus) -> bool:
 
 
 def bench_size(
-    workdir: Path, pages: int, seed: int, repeat: int, skip_naive: bool, incremental: bool
+    workdir: Path,
+    pages: int,
+    seed: int,
+    repeat: int,
+    skip_naive: bool,
+    incremental: bool,
+    datatrove_python: str | None = None,
 ) -> SizeResult:
     print(f"== {pages} pages (seed {seed})")
     corpus = ensure_corpus(workdir, pages, seed)
@@ -271,6 +296,9 @@ def bench_size(
         res.skipped["naive"] = "--skip-naive"
     elif not naive_fits(corpus):
         res.skipped["naive"] = f"needs ~{NAIVE_RAM_FACTOR}x raw bytes of RAM"
+    if datatrove_python is None:
+        res.skipped["datatrove"] = "no --datatrove-python given"
+    python = {"datatrove": datatrove_python}  # the interpreter of each approach not run by PY
     approaches = [a for a in approaches if a.name not in res.skipped]
     # Untimed floor run: every approach then starts with the corpus in the page cache.
     floor = next(a for a in APPROACHES if a.name == "floor")
@@ -280,13 +308,13 @@ def bench_size(
         for a in approaches:
             base = fresh_dir(workdir / "out" / a.name)  # cold: nothing left from the last run
             run = measure(
-                a.command(corpus.path, base / "dist"),
+                a.command(corpus.path, base / "dist", python.get(a.name)),
                 workdir / "logs" / f"{pages}-{a.name}-{r}.log",
             )
             res.runs.setdefault(a.name, []).append(run)
             shutil.rmtree(base, ignore_errors=True)  # a 1M-page export and cache are ~25 GB
             print(
-                f"  [{r + 1}/{repeat}] {a.name:<9} {run.wall:7.2f} s  {run.cpu:7.2f} s CPU  "
+                f"  [{r + 1}/{repeat}] {a.name:<10} {run.wall:7.2f} s  {run.cpu:7.2f} s CPU  "
                 f"{run.peak_rss / 2**20:7.0f} MiB{'' if run.ok else '  FAILED'}"
             )
         shutil.rmtree(workdir / "out", ignore_errors=True)
@@ -364,11 +392,10 @@ def table(results: list[SizeResult]) -> str:
 
 
 def ratios(results: list[SizeResult]) -> str:
-    have_datatrove = importlib.util.find_spec("datatrove") is not None
     lines = [
-        "| pages | build/tight (≤ 1.0) | datatrove | naive/build (≥ 3) "
+        "| pages | build/tight (≤ 1.0) | datatrove/build (≥ 2) | naive/build (≥ 3) "
         "| w1/w2 speedup (≥ 1.7) | build/floor | rebuild, 1% changed | rebuild, unchanged |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for res in results:
         b2 = res.wall("build-w2")
@@ -379,7 +406,7 @@ def ratios(results: list[SizeResult]) -> str:
         }
         lines.append(
             f"| {res.corpus.pages} | {fmt(ratio(b2, res.wall('tight')))} "
-            f"| {'not run' if have_datatrove else 'n/a (not installed)'} "
+            f"| {fmt(ratio(res.wall('datatrove'), b2))} "
             f"| {fmt(ratio(res.wall('naive'), b2))} "
             f"| {fmt(ratio(res.wall('build-w1'), b2))} "
             f"| {fmt(ratio(b2, res.wall('floor')))} "
@@ -424,7 +451,17 @@ def src_state() -> str:
     return git("rev-parse", "HEAD") + (f" (uncommitted in src/: {dirty})" if dirty else "")
 
 
-def machine(commit_before: str) -> str:
+def datatrove_version(python: str) -> str:
+    """Return "datatrove X, pyarrow Y" of the interpreter that runs the datatrove baseline."""
+    code = (
+        "from importlib.metadata import version as v; "
+        "print(f\"datatrove {v('datatrove')}, pyarrow {v('pyarrow')}\")"
+    )
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else "datatrove: version unknown"
+
+
+def machine(commit_before: str, datatrove_python: str | None = None) -> str:
     import pyarrow
 
     cpu = "unknown"
@@ -440,6 +477,11 @@ def machine(commit_before: str) -> str:
         f"{platform.release()}\n"
         f"- python {platform.python_version()}, pyarrow {pyarrow.__version__}\n"
         + (
+            f"- {datatrove_version(datatrove_python)} ({datatrove_python})\n"
+            if datatrove_python
+            else ""
+        )
+        + (
             f"- commit measured: {commit}"
             if commit == commit_before
             else f"- src/ changed during the run: {commit_before} at the start, {commit} at the end"
@@ -448,11 +490,16 @@ def machine(commit_before: str) -> str:
 
 
 def report(
-    results: list[SizeResult], command: str, started: dt.datetime, commit_before: str
+    results: list[SizeResult],
+    command: str,
+    started: dt.datetime,
+    commit_before: str,
+    datatrove_python: str | None = None,
 ) -> str:
     return (
         f"### {started:%Y-%m-%d %H:%M} UTC\n\n"
-        f"```\n{command}\n```\n\n{machine(commit_before)}\n\n{table(results)}\n\n{ratios(results)}\n"
+        f"```\n{command}\n```\n\n{machine(commit_before, datatrove_python)}\n\n"
+        f"{table(results)}\n\n{ratios(results)}\n"
     )
 
 
@@ -475,20 +522,38 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-naive", action="store_true")
     ap.add_argument("--no-incremental", action="store_true")
+    ap.add_argument(
+        "--datatrove-python",
+        metavar="PATH",
+        default=None,
+        help="interpreter with datatrove and this project installed; without it the datatrove "
+        "baseline is skipped",
+    )
     ap.add_argument("--workdir", type=Path, default=REPO / ".bench")
     ap.add_argument("--append", type=Path, default=None, help="append the report to this file")
     args = ap.parse_args(argv)
+    if args.datatrove_python:
+        # Absolute (commands run in the repo) but not resolved: a venv's python is a symlink.
+        args.datatrove_python = os.path.abspath(args.datatrove_python)
+        if not os.access(args.datatrove_python, os.X_OK):
+            ap.error(f"--datatrove-python: {args.datatrove_python} is not an executable")
     started = dt.datetime.now(dt.UTC)
     command = shlex.join(["python", *sys.argv]) if argv is None else shlex.join(argv)
     workdir = args.workdir.resolve()
     commit_before = src_state()
     results = [
         bench_size(
-            workdir, n, args.seed, r or args.repeat, args.skip_naive, not args.no_incremental
+            workdir,
+            n,
+            args.seed,
+            r or args.repeat,
+            args.skip_naive,
+            not args.no_incremental,
+            args.datatrove_python,
         )
         for n, r in sorted(args.pages)
     ]
-    text = report(results, command, started, commit_before)
+    text = report(results, command, started, commit_before, args.datatrove_python)
     print("\n" + text)
     if args.append:
         with args.append.open("a", encoding="utf-8") as fh:
