@@ -62,7 +62,8 @@ def table_problems(table: pa.Table) -> list[str]:
             bad(f.name, pc.fill_null(pc.equal(pc.binary_length(col), 0), False), "null, not ''")
 
     body = table.column("body")
-    newlines = count_newlines(body)
+    body_text = Text(body)
+    newlines = pa.array(body_text.newlines_per_string().astype(np.int32))
     bad(
         "paragraph_count",
         pc.not_equal(table.column("paragraph_count"), pc.add(newlines, 1)),
@@ -85,13 +86,14 @@ def table_problems(table: pa.Table) -> list[str]:
         "64 lowercase hex digits",
     )
     bad("title", pc.match_substring_regex(table.column("title"), r"\n"), "one line")
-    # One RE2 pass over the text for both body rules; the rule-by-rule passes only on failure.
-    unstripped = rf"(?m)^{WS}|{WS}$|\n\n"
-    if pc.any(pc.match_substring_regex(body, f"{BOILERPLATE_RE2}|{unstripped}")).as_py():
+    # A byte-level pass over the text finds every line these RE2 rules could flag (and a few
+    # more); the rule-by-rule RE2 passes run only when it finds one.
+    if body_text.lines_may_break():
+        unstripped = rf"(?m)^{WS}|{WS}$|\n\n"
         bad("body", pc.match_substring_regex(body, BOILERPLATE_RE2), "no boilerplate line")
         bad("body", pc.match_substring_regex(body, unstripped), "paragraphs stripped and non-empty")
     flat = pc.list_flatten(teasers)
-    if len(flat):
+    if len(flat) and Text(flat).lines_may_break():
         parents = pc.list_parent_indices(teasers)
         for rule, mask in (
             ("no boilerplate teaser", pc.match_substring_regex(flat, BOILERPLATE_RE2)),
@@ -116,23 +118,89 @@ def _ids_ascending(table: pa.Table) -> bool:
     )
 
 
-def count_newlines(col: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """Count "\\n" per string: numpy over the UTF-8 buffer (3x faster than count_substring)."""
-    return pa.array(count_byte(col, 10).astype(np.int32))
+#: Bytes that are RE2's \\s (\\t \\n \\f \\r space); WS adds U+00A0 and U+3000.
+_ASCII_WS = np.zeros(256, dtype=bool)
+_ASCII_WS[[0x09, 0x0A, 0x0C, 0x0D, 0x20]] = True
+_NBSP = b"\xc2\xa0"  # U+00A0 in UTF-8
+_IDEOGRAPHIC_SPACE = b"\xe3\x80\x80"  # U+3000
+#: The first character of every line BOILERPLATE_RE2 matches, as 3 UTF-8 bytes → one number.
+_BOILERPLATE_LEADS = np.array(
+    [int.from_bytes(c.encode("utf-8"), "big") for c in "下声论其"], dtype=np.int64
+)
 
 
-def count_byte(col: pa.ChunkedArray | pa.Array, byte: int) -> np.ndarray:
-    """Count one ASCII byte in each string of a column (0 for nulls), from the UTF-8 buffer."""
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    n = len(arr)
-    data_buf = arr.buffers()[2]
-    if n == 0 or data_buf is None:
-        return np.zeros(n, dtype=np.int64)
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
-    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
-    at = np.flatnonzero(data == byte) + offsets[0]
-    rows = np.searchsorted(offsets, at, side="right") - 1
-    return np.bincount(rows, minlength=n)
+class Text:
+    """The UTF-8 bytes of a string column and where its newlines are, read once with numpy."""
+
+    def __init__(self, col: pa.ChunkedArray | pa.Array) -> None:
+        arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        self.array = arr
+        n = len(arr)
+        buf = arr.buffers()[2] if n else None
+        self.buffer = buf
+        self.offsets = (
+            np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
+            if n
+            else np.zeros(1, dtype=np.int32)
+        )
+        self.data = np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.zeros(0, np.uint8)
+        lo, hi = int(self.offsets[0]), int(self.offsets[-1])
+        self.newlines = np.flatnonzero(self.data[lo:hi] == 0x0A).astype(np.int32) + lo
+
+    def newlines_per_string(self) -> np.ndarray:
+        """Count "\\n" in each string (3x faster than pc.count_substring); nulls count 0."""
+        n = len(self.offsets) - 1
+        rows = np.searchsorted(self.offsets, self.newlines, side="right") - 1
+        return np.bincount(rows, minlength=n)
+
+    def lines_may_break(self) -> bool:
+        """Tell whether some line of some string might break a line rule: empty, starting or
+        ending with WS, or matching BOILERPLATE_RE2. False means none does, and the RE2 rules
+        would agree; True (rare for clean rows) means run them. About 5x faster than RE2."""
+        arr, data, offsets = self.array, self.data, self.offsets
+        if len(arr) == 0:
+            return False
+        if arr.null_count or self.buffer is None or offsets[0] == offsets[-1]:
+            return True
+        # Lines tile each string between newlines. Each list below is two sorted runs (timsort
+        # merges them in one pass); sorted, the i-th start pairs with the i-th end.
+        starts = np.sort(np.concatenate([offsets[:-1], self.newlines + 1]), kind="stable")
+        ends = np.sort(np.concatenate([self.newlines, offsets[1:]]), kind="stable")
+        length = ends - starts
+        if not length.all():
+            return True  # an empty line (or string)
+        if _ASCII_WS[data[starts]].any() or _ASCII_WS[data[ends - 1]].any():
+            return True
+        for seq in (_NBSP, _IDEOGRAPHIC_SPACE):
+            long = length >= len(seq)
+            if _has_bytes(data, starts[long], seq) or _has_bytes(data, ends[long] - len(seq), seq):
+                return True
+        three = np.flatnonzero(length >= 3)
+        at = starts[three]
+        lead = (
+            data[at].astype(np.int64) << 16
+            | data[at + 1].astype(np.int64) << 8
+            | data[at + 2].astype(np.int64)
+        )
+        candidates = three[np.isin(lead, _BOILERPLATE_LEADS)]
+        if not len(candidates):
+            return False
+        # Few lines start like boilerplate: run the RE2 rule on those lines alone. As strings
+        # over the same buffer with offsets start0, end0, start1, end1...: the even ones are
+        # those lines, the odd ones the text between them.
+        bounds = np.empty(2 * len(candidates), dtype=np.int32)
+        bounds[0::2], bounds[1::2] = starts[candidates], ends[candidates]
+        spans = pa.StringArray.from_buffers(len(bounds) - 1, pa.py_buffer(bounds), self.buffer)
+        lines = spans.take(pa.array(np.arange(0, len(bounds), 2)))
+        return bool(pc.any(pc.match_substring_regex(lines, BOILERPLATE_RE2)).as_py())
+
+
+def _has_bytes(data: np.ndarray, at: np.ndarray, seq: bytes) -> bool:
+    """Tell whether data[a : a + len(seq)] == seq for some a in `at` (all in bounds)."""
+    hit = np.ones(len(at), dtype=bool)
+    for i, byte in enumerate(seq):
+        hit &= data[at + i] == byte
+    return bool(hit.any())
 
 
 def check_batch(table: pa.Table) -> None:

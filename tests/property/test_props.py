@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,7 +19,7 @@ from corpus_export.errors import REASON_DOCS, Reason, Rejected
 from corpus_export.parse import Page, is_boilerplate, parse_page, split_paragraphs
 from corpus_export.process import pages_to_table, unescape_csv_cell, write_csv
 from corpus_export.read import page_id
-from corpus_export.validate import table_problems
+from corpus_export.validate import BOILERPLATE_RE2, WS, Text, table_problems
 
 SEED = Path(__file__).resolve().parents[2] / "raw" / "000_bba07cf85f81785c.txt"
 SEED_BYTES = SEED.read_bytes()
@@ -355,3 +356,32 @@ def test_csv_formula_cells_are_defused() -> None:
         assert frame[name][0][0] == "'", name  # no cell starts with = + - @
     assert frame["teasers"][0].startswith("[")
     assert read_csv_back(sink.getvalue()) == rows
+
+
+# --- the validator's byte-level screen --------------------------------------------------------
+
+LINE_PIECES = st.sampled_from(
+    ["其他文献", "其它文献：", "其中", "论文部分内容阅读", "论", "下载到本地 , 更方便阅读", "下",
+     "声明 : 本文内容提供方上传", "声明", "正文", "a", "\n", "\n\n", " ", "\t", "\r", "\f", "\v",
+     "\u3000", "\u00a0", "\u2003", "é", "\x00"]
+)  # fmt: skip
+TEXTS = st.lists(LINE_PIECES, max_size=8).map("".join)
+
+
+@PROPS
+@given(st.lists(TEXTS, min_size=1, max_size=6), st.integers(0, 3))
+def test_line_screen_never_misses_what_re2_flags(texts: list[str], cut: int) -> None:
+    """Text.lines_may_break() is False only when no RE2 line rule (body or teaser) matches."""
+    arr = pa.array(["x"] * cut + texts).slice(cut)  # an offset into a shared buffer too
+    rules = (BOILERPLATE_RE2, rf"(?m)^{WS}|{WS}$|\n\n", rf"^{WS}|{WS}$|^$")
+    flagged = any(pc.any(pc.match_substring_regex(arr, rule)).as_py() for rule in rules)
+    if flagged:
+        assert Text(arr).lines_may_break(), texts
+    assert Text(arr).newlines_per_string().tolist() == [t.count("\n") for t in texts]
+
+
+def test_line_screen_passes_clean_text() -> None:
+    clean = ["其中一段。\n第二段", "论述\n下一步\n声音", "正文"]
+    assert not Text(pa.array(clean)).lines_may_break()
+    for broken in ("其他文献", "a\n\nb", "a \nb", "\u3000a", "a\u00a0", "\na", "a\n", ""):
+        assert Text(pa.array([*clean, broken])).lines_may_break(), broken
