@@ -53,7 +53,20 @@ def test_sha256_is_of_raw_bytes(tmp_path: Path) -> None:
     data = gzip.compress("标题".encode(), mtime=0)
     (tmp_path / "p.txt.gz").write_bytes(data)
     (f,) = scan_raw(tmp_path).files
-    page, digest, size = read_raw(tmp_path, f)
-    assert page == "标题".encode()
-    assert digest == hashlib.sha256(data).hexdigest()
-    assert size == len(data)
+    read = read_raw(tmp_path, f)
+    assert read.data == "标题".encode()
+    assert read.sha256 == hashlib.sha256(data).hexdigest()
+    assert read.size == len(data)
+    st = (tmp_path / "p.txt.gz").stat()
+    assert read.stat == (st.st_size, st.st_ctime_ns)  # of the file opened: the cache's fingerprint
+
+
+def test_scan_without_stat_lists_the_same_files(tmp_path: Path) -> None:
+    for name in ["b.txt", "a.txt.gz", "c/d.txt", "notes.md"]:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("x")
+    with_stat, without = scan_raw(tmp_path), scan_raw(tmp_path, stat=False)
+    assert [(f.id, f.path) for f in with_stat.files] == [(f.id, f.path) for f in without.files]
+    assert all(f.size == 1 and f.changed_ns > 0 for f in with_stat.files)
+    assert all(f.size == 0 and f.changed_ns == 0 for f in without.files)
+    assert with_stat.ignored == without.ignored == 1

@@ -628,7 +628,17 @@ def build(
     pa.set_memory_pool(pa.system_memory_pool())
     pool = start_pool(workers or os.cpu_count() or 1) if engine == "local" else None
     try:
-        scan = scan_url(raw) if isinstance(raw, str) else scan_raw(raw)
+        incremental = None
+        source = str(raw) if isinstance(raw, str) else str(raw.resolve())
+        if cache_dir is not None and engine == "local":
+            names = (CORPUS_PARQUET, CORPUS_CSV)
+            incremental = Incremental(
+                Path(cache_dir), cache.previous_export(Path(cache_dir), out_dir, names, source)
+            )
+        if isinstance(raw, str):
+            scan = scan_url(raw)
+        else:  # a file's size and ctime are compared with the previous export's notes, if any
+            scan = scan_raw(raw, stat=incremental is not None and incremental.previous is not None)
         _release_free_memory()  # the scan's temporaries: ~80 MB kept by malloc at 1M pages
         if not len(scan):
             raise CorpusExportError(
@@ -638,13 +648,7 @@ def build(
         if on_total:
             on_total(len(scan))
         tasks = plan_tasks(scan)
-        incremental = None
-        if cache_dir is not None and engine == "local":
-            names = (CORPUS_PARQUET, CORPUS_CSV)
-            source = str(raw) if isinstance(raw, str) else str(raw.resolve())
-            incremental = Incremental(
-                Path(cache_dir), cache.previous_export(Path(cache_dir), out_dir, names, source)
-            )
+        if incremental is not None:
             # everything else the export shows: other files counted in the summary and card
             settings = cache.build_digest(shard_bytes, card.name, scan.ignored)
             if incremental.previous is not None:

@@ -22,6 +22,7 @@ that decide what a row is, so a change of parse rules is a change of every key.
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import secrets
 import time
@@ -72,6 +73,21 @@ def fingerprint(f: RawFile, now_ns: int) -> Fingerprint:
     if f.problem is not None or f.changed_ns == 0 or now_ns - f.changed_ns < _RACY_NS:
         return None
     return (f.size, f.changed_ns)
+
+
+def fingerprint_stat(seen: tuple[int, int], now_ns: int) -> Fingerprint:
+    """Return the fingerprint of a file from (size, ctime) taken when it was opened."""
+    size, changed_ns = seen
+    return None if now_ns - changed_ns < _RACY_NS else (size, changed_ns)
+
+
+def fingerprint_file(root: str | Path, f: RawFile, now_ns: int) -> Fingerprint:
+    """Return the fingerprint of a local file not stat-ed by the scan (None if it can't be)."""
+    try:
+        st = os.stat(os.path.join(root, f.path))  # noqa: PTH116, PTH118
+    except (OSError, ValueError):
+        return None
+    return fingerprint_stat((st.st_size, st.st_ctime_ns), now_ns)
 
 
 def now_ns() -> int:

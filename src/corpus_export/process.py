@@ -72,10 +72,11 @@ class PartStats:
     example: dict[str, object]  # the part's first row, cut short (the card's examples)
 
 
-def process_file(root: Path | str, f: RawFile) -> tuple[Page, int]:
-    """Read, hash, decode and parse one raw file → (page, raw size); Rejected for a bad one."""
-    data, digest, size = read_raw(root, f)
-    return parse_page(data, page_id=f.id, sha256=digest), size
+def process_file(root: Path | str, f: RawFile) -> tuple[Page, tuple[int, int] | None]:
+    """Read, hash, decode and parse one raw file → (page, (size, ctime) of the file opened, if
+    known); Rejected for a bad one."""
+    read = read_raw(root, f)
+    return parse_page(read.data, page_id=f.id, sha256=read.sha256), read.stat
 
 
 def pages_to_table(pages: list[Page]) -> pa.Table:
@@ -274,8 +275,8 @@ def _parse(
     base: Path | str = root if is_url(root) else Path(root)
     parsed = Parsed(index, [], [], [], [])
     note: cache.TaskNote | None = None
+    now = cache.now_ns()
     if caching:
-        now = cache.now_ns()
         parsed.cache_key = cache.task_key(files)
         parsed.prints = [cache.fingerprint(f, now) for f in files]
         if prev is not None:
@@ -314,11 +315,14 @@ def _parse(
 
     rows: list[dict[str, object]] = []
     take: list[int] = []  # row order: positions in [previous rows..., new rows...]
+    local = not is_url(root)
     new_tables: list[pa.Table] = []
     n_old = note.rows if note is not None else 0  # new rows come after the previous group's
     took_old = False
     n_new = 0
     for i, f in enumerate(files):
+        # not stat-ed by the scan (a build with no previous export): the file opened tells
+        unstatted = caching and local and f.changed_ns == 0 and f.problem is None
         if reuse[i]:
             assert note is not None
             outcome = note.outcomes[i]
@@ -331,12 +335,16 @@ def _parse(
             parsed.dedup_keys.append(note.dedup_keys[outcome])
         else:
             try:
-                page, _ = process_file(base, f)
+                page, seen = process_file(base, f)
             except Rejected as rej:
                 reject = RejectRow(f.id, f.path, rej.reason, rej.detail)
                 parsed.outcomes.append(reject)
                 parsed.rejects.append(reject)
+                if unstatted:
+                    parsed.prints[i] = cache.fingerprint_file(base, f, now)
                 continue
+            if unstatted and seen is not None:
+                parsed.prints[i] = cache.fingerprint_stat(seen, now)
             row = page.to_row()  # joins the body once; the key below reuses it
             take.append(n_old + n_new)
             n_new += 1

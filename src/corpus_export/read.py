@@ -10,7 +10,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -103,23 +103,34 @@ class _ScanBuilder:
         self.problems: dict[int, tuple[Reason, str]] = {}
         self.count = 0
         self.ignored = 0
-        self._rows: list[tuple[str, int, int]] = []
+        self._rels: list[str] = []
+        self._sizes: list[int] = []
+        self._changed: list[int] = []
 
-    def add(self, rel: str, problem: tuple[Reason, str] | None, size: int, changed: int) -> None:
+    def add(
+        self, rel: str, problem: tuple[Reason, str] | None, size: int = 0, changed: int = 0
+    ) -> None:
         if problem is not None:
-            self.problems[self.count + len(self._rows)] = problem
-        self._rows.append((rel, size, changed))
+            self.problems[self.count + len(self._rels)] = problem
+        self._rels.append(rel)
+        self._sizes.append(size)
+        self._changed.append(changed)
 
     def flush(self) -> None:
-        if not self._rows:
+        rels = self._rels
+        if not rels:
             return
-        rels = [r[0] for r in self._rows]
-        self.ids.append(pa.array([page_id(r) for r in rels], pa.string()))
-        self.paths.append(pa.array([os.fsencode(r) for r in rels], pa.binary()))
-        self.sizes.append(np.fromiter((r[1] for r in self._rows), np.int64, len(rels)))
-        self.changed.append(np.fromiter((r[2] for r in self._rows), np.int64, len(rels)))
+        ids = [page_id(r) for r in rels]
+        try:  # most names are UTF-8: one conversion, then a zero-copy view as bytes
+            paths = pa.array(rels, pa.string()).view(pa.binary())
+        except (UnicodeEncodeError, pa.ArrowException):
+            paths = pa.array([os.fsencode(r) for r in rels], pa.binary())
+        self.ids.append(pa.array(ids, pa.string()))
+        self.paths.append(paths)
+        self.sizes.append(np.array(self._sizes, np.int64))
+        self.changed.append(np.array(self._changed, np.int64))
         self.count += len(rels)
-        self._rows = []
+        self._rels, self._sizes, self._changed = [], [], []
 
     def finish(self) -> Scan:
         self.flush()
@@ -178,6 +189,11 @@ def page_id(relpath: str) -> str:
     (`.txt`) keeps it, its dot written %2E, so no id is empty. Bytes that are not UTF-8
     (surrogate escapes) and a backslash become %XX, so an id is printable and has no backslash.
     """
+    if relpath.isascii() and "\\" not in relpath and os.sep == "/":  # the common case, fast
+        if relpath.endswith(".txt") and len(relpath) > 4 and relpath[-5] != "/":
+            return relpath[:-4]
+        if relpath.endswith(".txt.gz") and len(relpath) > 7 and relpath[-8] != "/":
+            return relpath[:-7]
     posix = relpath.replace(os.sep, "/") if os.sep != "/" else relpath
     for suffix in SUFFIXES:
         if posix.endswith(suffix):
@@ -212,8 +228,12 @@ def is_raw_name(name: str) -> bool:
     return name.endswith(SUFFIXES)
 
 
-def scan_raw(raw_dir: Path) -> Scan:
-    """List every *.txt / *.txt.gz under raw_dir, recursively, sorted by (id, path)."""
+def scan_raw(raw_dir: Path, *, stat: bool = True) -> Scan:
+    """List every *.txt / *.txt.gz under raw_dir, recursively, sorted by (id, path).
+
+    With stat False, sizes and change times are left 0 (a build without a previous export to
+    compare with needs neither; its workers take them from the files they open).
+    """
     if not raw_dir.exists():
         raise CorpusExportError(f"raw folder {str(raw_dir)!r} does not exist")
     if not raw_dir.is_dir():
@@ -227,25 +247,26 @@ def scan_raw(raw_dir: Path) -> Scan:
             entries = os.scandir(root / rel_dir if rel_dir else root)
         except OSError:
             continue  # an unlistable sub-folder holds no entry we could name
+        prefix = f"{rel_dir}/" if rel_dir else ""
         with entries:  # one entry at a time: a folder of a million pages is never a list
             for entry in entries:
-                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                name = entry.name
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append(rel)
+                    stack.append(prefix + name)
                     continue
-                if not is_raw_name(entry.name):
+                if not name.endswith(SUFFIXES):
                     found.ignored += 1
                     continue
-                problem = _link_problem(root, entry)
-                size = changed_ns = 0
-                if problem is None:
+                problem = _link_problem(root, entry) if entry.is_symlink() else None
+                if stat and problem is None:
                     try:
                         st = entry.stat()
-                        size, changed_ns = st.st_size, st.st_ctime_ns
+                        found.add(prefix + name, None, st.st_size, st.st_ctime_ns)
                     except OSError:
-                        pass  # read_raw will name the problem
-                found.add(rel, problem, size, changed_ns)
-                if len(found._rows) >= _FLUSH_ROWS:
+                        found.add(prefix + name, None)  # read_raw will name the problem
+                else:
+                    found.add(prefix + name, problem)
+                if len(found._rels) >= _FLUSH_ROWS:
                     found.flush()
     return found.finish()
 
@@ -313,13 +334,23 @@ def scan_url(url: str) -> Scan:
         kind = info.get("type", "file")
         problem = None if kind == "file" else (Reason.UNREADABLE, f"not a regular file ({kind})")
         scan.add(rel, problem, int(info.get("size") or 0), mtime_ns)
-        if len(scan._rows) >= _FLUSH_ROWS:
+        if len(scan._rels) >= _FLUSH_ROWS:
             scan.flush()
     return scan.finish()
 
 
-def read_raw(root: Path | str, f: RawFile) -> tuple[bytes, str, int]:
-    """Read one raw file → (page bytes, gunzipped if .gz; SHA-256 of the file's bytes; size)."""
+class RawRead(NamedTuple):
+    """One raw file as read: its page bytes (gunzipped if .gz), the SHA-256 and size of the file's
+    bytes, and (size, ctime in ns) of the file opened (None where that is not known)."""
+
+    data: bytes
+    sha256: str
+    size: int
+    stat: tuple[int, int] | None
+
+
+def read_raw(root: Path | str, f: RawFile) -> RawRead:
+    """Read one raw file; Rejected if it cannot be read or is too large."""
     if f.problem is not None:
         raise Rejected(*f.problem)
     if isinstance(root, str) and is_url(root):
@@ -328,7 +359,7 @@ def read_raw(root: Path | str, f: RawFile) -> tuple[bytes, str, int]:
             data = fs.cat_file(f"{base.rstrip('/')}/{f.path}")
         except OSError as exc:
             raise Rejected(Reason.UNREADABLE, f"{exc.__class__.__name__}: {exc}") from None
-        return _finish_read(data, f)
+        return _finish_read(data, f, None)
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then tells what it is.
         fd = os.open(os.path.join(root, f.path), os.O_RDONLY | os.O_NONBLOCK)  # noqa: PTH118
@@ -349,16 +380,16 @@ def read_raw(root: Path | str, f: RawFile) -> tuple[bytes, str, int]:
         raise Rejected(Reason.UNREADABLE, f"{exc.strerror or exc.__class__.__name__}") from None
     finally:
         os.close(fd)
-    return _finish_read(data, f)
+    return _finish_read(data, f, (st.st_size, st.st_ctime_ns))
 
 
-def _finish_read(data: bytes, f: RawFile) -> tuple[bytes, str, int]:
+def _finish_read(data: bytes, f: RawFile, st: tuple[int, int] | None) -> RawRead:
     if len(data) > MAX_PAGE_BYTES:
         raise Rejected(Reason.UNREADABLE, f"larger than {MAX_PAGE_BYTES >> 20} MiB; not read")
     digest, size = hashlib.sha256(data).hexdigest(), len(data)
     if f.path.endswith(".gz"):
         data = gunzip(data)
-    return data, digest, size
+    return RawRead(data, digest, size, st)
 
 
 def gunzip(data: bytes) -> bytes:
