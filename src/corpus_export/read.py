@@ -95,7 +95,8 @@ _FLUSH_ROWS = 4096  # entries held as Python objects before they go into Arrow a
 class _ScanBuilder:
     """Collects entries a folder at a time into Arrow chunks, then sorts them once."""
 
-    def __init__(self) -> None:
+    def __init__(self, stat: bool = True) -> None:
+        self.stat = stat  # False: no sizes or change times (left 0, costing no memory)
         self.ids: list[pa.Array] = []
         self.paths: list[pa.Array] = []
         self.sizes: list[np.ndarray] = []
@@ -127,8 +128,9 @@ class _ScanBuilder:
             paths = pa.array([os.fsencode(r) for r in rels], pa.binary())
         self.ids.append(pa.array(ids, pa.string()))
         self.paths.append(paths)
-        self.sizes.append(np.array(self._sizes, np.int64))
-        self.changed.append(np.array(self._changed, np.int64))
+        if self.stat:
+            self.sizes.append(np.array(self._sizes, np.int64))
+            self.changed.append(np.array(self._changed, np.int64))
         self.count += len(rels)
         self._rels, self._sizes, self._changed = [], [], []
 
@@ -153,8 +155,9 @@ class _ScanBuilder:
         scan = Scan(
             sorted_table.column("id").combine_chunks(),
             sorted_table.column("path").combine_chunks(),
-            np.concatenate(self.sizes)[order_np],
-            np.concatenate(self.changed)[order_np],
+            # zeros: pages the OS maps only when written (never, here)
+            np.concatenate(self.sizes)[order_np] if self.stat else np.zeros(self.count, np.int64),
+            np.concatenate(self.changed)[order_np] if self.stat else np.zeros(self.count, np.int64),
             {int(position[i]): p for i, p in self.problems.items()},
             self.ignored,
         )
@@ -239,7 +242,7 @@ def scan_raw(raw_dir: Path, *, stat: bool = True) -> Scan:
     if not raw_dir.is_dir():
         raise CorpusExportError(f"raw folder {str(raw_dir)!r} is not a folder")
     root = raw_dir.resolve()
-    found = _ScanBuilder()
+    found = _ScanBuilder(stat)
     stack = [""]
     while stack:
         rel_dir = stack.pop()
