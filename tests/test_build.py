@@ -12,13 +12,14 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import PageMaker, make_page
 
 import corpus_export
 from corpus_export import schema
-from corpus_export.process import unescape_csv_cell
+from corpus_export.process import csv_header_line, unescape_csv_cell, write_csv
 from corpus_export.validate import validate_export
 
 
@@ -464,3 +465,10 @@ def test_cached_rebuilds_equal_cold_ones_in_corner_cases(tmp_path: Path) -> None
     os.utime(b, ns=(times[1], times[1]))
     _same_as_cold(raw, out, tmp_path, cache)
     assert pd.read_parquet(out / "corpus.parquet").set_index("id").loc["001", "title"] == "标题2"
+
+
+def test_csv_header_line_is_the_writers_own() -> None:
+    """The parent writes corpus.csv's header by hand; it must be what pyarrow writes."""
+    sink = pa.BufferOutputStream()
+    write_csv(schema.arrow_schema().empty_table(), sink, header=True)
+    assert csv_header_line() == sink.getvalue().to_pybytes()
