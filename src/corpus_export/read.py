@@ -50,14 +50,16 @@ class Scan:
         self,
         ids: pa.Array,
         paths: pa.Array,
-        sizes: np.ndarray,
-        changed: np.ndarray,
+        sizes: np.ndarray | None,
+        changed: np.ndarray | None,
         problems: dict[int, tuple[Reason, str]],
         ignored: int,
     ) -> None:
         self.ids = ids  # string
-        self.paths = paths  # binary: file names need not be UTF-8
-        self.sizes = sizes
+        # A path is almost always its id + ".txt" or + ".txt.gz": kept as a suffix number then,
+        # spelled out (bytes: names need not be UTF-8) only where it is not.
+        self.suffix, self.odd_paths = _compact_paths(ids, paths)
+        self.sizes = sizes  # None: not stat-ed (all 0)
         self.changed = changed  # ctime (mtime where the store has no ctime), ns
         self.problems = problems  # by position; few
         self.ignored = ignored  # other files in the tree, counted in the summary
@@ -65,19 +67,28 @@ class Scan:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def path(self, k: int) -> str:
+        """Return the path of the file at position k."""
+        odd = self.odd_paths.get(k)
+        if odd is not None:
+            return os.fsdecode(odd)
+        return self.ids[k].as_py() + SUFFIXES[::-1][self.suffix[k]]
+
     def slice(self, start: int, stop: int) -> list[RawFile]:
         """Return the files at positions [start, stop) as RawFile records."""
         ids = self.ids.slice(start, stop - start).to_pylist()
-        paths = self.paths.slice(start, stop - start).to_pylist()
+        suffix = self.suffix[start:stop].tolist()
+        odd, problems, sizes, changed = self.odd_paths, self.problems, self.sizes, self.changed
+        ends = SUFFIXES[::-1]  # ".txt" is 0, ".txt.gz" 1
         return [
             RawFile(
                 i,
-                os.fsdecode(p),
-                self.problems.get(start + k),
-                int(self.sizes[start + k]),
-                int(self.changed[start + k]),
+                os.fsdecode(odd[k]) if k in odd else i + ends[x],
+                problems.get(k),
+                0 if sizes is None else int(sizes[k]),
+                0 if changed is None else int(changed[k]),
             )
-            for k, (i, p) in enumerate(zip(ids, paths, strict=True))
+            for k, i, x in zip(range(start, stop), ids, suffix, strict=True)
         ]
 
     @property
@@ -96,7 +107,7 @@ class _ScanBuilder:
     """Collects entries a folder at a time into Arrow chunks, then sorts them once."""
 
     def __init__(self, stat: bool = True) -> None:
-        self.stat = stat  # False: no sizes or change times (left 0, costing no memory)
+        self.stat = stat  # False: no sizes or change times (all 0)
         self.ids: list[pa.Array] = []
         self.paths: list[pa.Array] = []
         self.sizes: list[np.ndarray] = []
@@ -137,9 +148,8 @@ class _ScanBuilder:
     def finish(self) -> Scan:
         self.flush()
         if not self.count:
-            empty = np.zeros(0, np.int64)
             return Scan(
-                pa.array([], pa.string()), pa.array([], pa.binary()), empty, empty, {}, self.ignored
+                pa.array([], pa.string()), pa.array([], pa.binary()), None, None, {}, self.ignored
             )
         table = pa.table(
             {
@@ -155,14 +165,26 @@ class _ScanBuilder:
         scan = Scan(
             sorted_table.column("id").combine_chunks(),
             sorted_table.column("path").combine_chunks(),
-            # zeros: pages the OS maps only when written (never, here)
-            np.concatenate(self.sizes)[order_np] if self.stat else np.zeros(self.count, np.int64),
-            np.concatenate(self.changed)[order_np] if self.stat else np.zeros(self.count, np.int64),
+            np.concatenate(self.sizes)[order_np] if self.stat else None,
+            np.concatenate(self.changed)[order_np] if self.stat else None,
             {int(position[i]): p for i, p in self.problems.items()},
             self.ignored,
         )
         _mark_duplicate_ids(scan)
         return scan
+
+
+def _compact_paths(ids: pa.Array, paths: pa.Array) -> tuple[np.ndarray, dict[int, bytes]]:
+    """→ per file 0 (path is id + ".txt") or 1 (+ ".txt.gz"), and the other paths by position."""
+    suffix = np.zeros(len(ids), dtype=np.uint8)
+    if not len(ids):
+        return suffix, {}
+    as_bytes = ids.view(pa.binary())
+    txt = pc.equal(pc.binary_join_element_wise(as_bytes, pa.scalar(b".txt"), b""), paths)
+    gz = pc.equal(pc.binary_join_element_wise(as_bytes, pa.scalar(b".txt.gz"), b""), paths)
+    suffix[gz.to_numpy(zero_copy_only=False)] = 1
+    odd = np.flatnonzero(~(txt.to_numpy(zero_copy_only=False) | suffix.astype(bool)))
+    return suffix, {int(k): paths[int(k)].as_py() for k in odd}
 
 
 def _mark_duplicate_ids(scan: Scan) -> None:
@@ -177,8 +199,8 @@ def _mark_duplicate_ids(scan: Scan) -> None:
             first = k - 1  # a run of one id starts at k - 1
         if k in scan.problems:
             continue
-        a = _printable(os.fsdecode(scan.paths[k].as_py()))
-        b = _printable(os.fsdecode(scan.paths[first].as_py()))
+        a = _printable(scan.path(k))
+        b = _printable(scan.path(first))
         scan.problems[k] = (
             Reason.DUPLICATE,
             f"same id as {b!r}, which comes first in sorted path order (this file: {a!r})",
