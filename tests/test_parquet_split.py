@@ -73,3 +73,11 @@ def test_shard_plan() -> None:
     assert shard_plan([5, 5], 100) == [(0, 2)]
     assert shard_plan([10] * 6, 20) == [(0, 2), (2, 4), (4, 6)]
     assert shard_plan([100, 1, 1], 50) == [(0, 1), (1, 3)]  # no empty shard
+
+
+def test_row_group_range_out_of_the_file_is_refused(tmp_path: Path) -> None:
+    src = tmp_path / "e.parquet"
+    sample(src)
+    for first, last in ((0, 9), (5, 5), (-1, 2)):
+        with pytest.raises(SplitError, match="out of range"):
+            write_row_groups(src, tmp_path / "f.parquet", first, last)

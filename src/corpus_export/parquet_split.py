@@ -44,6 +44,7 @@ class _Reader:
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.pos = 0
+        self.total = 0  # elements of the list struct(groups=...) read
 
     def byte(self) -> int:
         b = self.data[self.pos]
@@ -63,7 +64,10 @@ class _Reader:
         n = self.varint()
         return (n >> 1) ^ -(n & 1)
 
-    def struct(self) -> list[Field]:
+    def struct(self, groups: range | None = None) -> list[Field]:
+        """Read a struct. With groups (FileMetaData only), the row groups list keeps just the
+        elements at those positions (the others are read and dropped one at a time) and
+        `self.total` tells how many it had."""
         fields: list[Field] = []
         last = 0
         while True:
@@ -75,8 +79,23 @@ class _Reader:
             last = fid
             if ftype in (_TRUE, _FALSE):
                 fields.append([fid, ftype, ftype == _TRUE])
+            elif groups is not None and fid == _FMD_ROW_GROUPS and ftype == _LIST:
+                fields.append([fid, ftype, self._some_items(groups)])
             else:
                 fields.append([fid, ftype, self.value(ftype)])
+
+    def _some_items(self, keep: range) -> tuple[int, list[Any]]:
+        header = self.byte()
+        size, etype = header >> 4, header & 0x0F
+        if size == 15:
+            size = self.varint()
+        self.total = size
+        items = []
+        for i in range(size):
+            item = self.value(etype)
+            if i in keep:
+                items.append(item)
+        return (etype, items)
 
     def value(self, ftype: int) -> Any:
         if ftype == _BYTE:
@@ -211,6 +230,11 @@ def _set(fields: list[Field], fid: int, ftype: int, value: Any) -> None:
 
 def read_footer(path: Path) -> tuple[list[Field], int]:
     """Return (FileMetaData as a field tree, byte offset where the footer starts)."""
+    footer, start = _footer_bytes(path)
+    return _Reader(footer).struct(), start
+
+
+def _footer_bytes(path: Path) -> tuple[bytes, int]:
     with path.open("rb") as fh:
         fh.seek(-8, 2)
         tail = fh.read(8)
@@ -220,7 +244,7 @@ def read_footer(path: Path) -> tuple[list[Field], int]:
         end = fh.tell() - 8
         fh.seek(end - length)
         footer = fh.read(length)
-    return _Reader(footer).struct(), end - length
+    return footer, end - length
 
 
 def read_footer_bytes(data: bytes) -> tuple[list[Field], int]:
@@ -373,19 +397,19 @@ def write_row_groups(src: Path, dst: Path, first: int, last: int) -> str:
     """Write row groups [first, last) of src as a standalone Parquet file dst → its SHA-256."""
     import hashlib
 
-    meta, _ = read_footer(src)
-    spans = row_group_spans(meta)
-    if not 0 <= first < last <= len(spans):
-        raise SplitError(f"row groups {first}..{last} out of range (file has {len(spans)})")
-    start, end = spans[first][0], spans[last - 1][1]
+    # Only these row groups are decoded: a million-page footer as objects is ~30 MB per shard.
+    reader = _Reader(_footer_bytes(src)[0])
+    meta = reader.struct(groups=range(first, last))
+    if not 0 <= first < last <= reader.total:
+        raise SplitError(f"row groups {first}..{last} out of range (file has {reader.total})")
+    spans = row_group_spans(meta)  # of the kept ones
+    start, end = spans[0][0], spans[-1][1]
     delta = start - len(MAGIC)
     rgs = _get(meta, _FMD_ROW_GROUPS)
     assert rgs is not None
-    kept = rgs[2][1][first:last]
-    for ordinal, rg in enumerate(kept):
+    for ordinal, rg in enumerate(rgs[2][1]):
         _shift_row_group(rg, -delta, ordinal)
-    rgs[2] = (rgs[2][0], kept)
-    _set(meta, _FMD_NUM_ROWS, _I64, sum(s[2] for s in spans[first:last]))
+    _set(meta, _FMD_NUM_ROWS, _I64, sum(s[2] for s in spans))
     footer = encode_footer(meta)
     digest = hashlib.sha256()
     with src.open("rb") as fh, dst.open("wb") as out:
