@@ -143,12 +143,12 @@ class BuildResult:
 
 
 class SeenTable:
-    """Open-addressing hash table: 64-bit page key → global row position (16 bytes a slot)."""
+    """Open-addressing hash table: 64-bit page key → global row position (12 bytes a slot)."""
 
     def __init__(self, expected: int) -> None:
         size = 1 << max(10, (2 * max(expected, 1)).bit_length())
         self.keys = np.zeros(size, dtype=np.uint64)
-        self.pos = np.zeros(size, dtype=np.int64)
+        self.pos = np.zeros(size, dtype=np.int32 if size <= 2**31 else np.int64)
         self.mask = size - 1
         self.count = 0
 
