@@ -472,3 +472,23 @@ def test_csv_header_line_is_the_writers_own() -> None:
     sink = pa.BufferOutputStream()
     write_csv(schema.arrow_schema().empty_table(), sink, header=True)
     assert csv_header_line() == sink.getvalue().to_pybytes()
+
+
+def test_statistics_from_histograms_equal_those_of_the_values() -> None:
+    """The card's numbers come from counts per value; they must be those of the rows."""
+    import numpy as np
+
+    from corpus_export.build import IntDistribution
+
+    rng = np.random.default_rng(0)
+    parts = [
+        rng.integers(0, 50_000, size=int(rng.integers(1, 3000)), dtype=np.int32) for _ in range(30)
+    ]
+    parts.append(np.array([IntDistribution.HISTOGRAM_LIMIT + 7, 0, 3], dtype=np.int32))
+    dist = IntDistribution()
+    for part in parts:
+        dist.add(part)
+    values, kept = np.concatenate(parts), dist.values()
+    for q in (0, 25, 50, 75, 100):
+        assert np.percentile(kept, q) == np.percentile(values, q)
+    assert (kept.mean(), kept.sum(), len(kept)) == (values.mean(), values.sum(), len(values))

@@ -57,11 +57,11 @@ Decide = Callable[[Parsed], bytes | None]  # a parsed task → its keep mask (No
 
 @dataclass(slots=True)
 class Stats:
-    """Statistics of the accepted rows, built incrementally (one small array per column)."""
+    """Statistics of the accepted rows, built incrementally (a histogram per column)."""
 
-    body_chars: list[np.ndarray] = field(default_factory=list)
-    paragraph_count: list[np.ndarray] = field(default_factory=list)
-    teaser_count: list[np.ndarray] = field(default_factory=list)
+    body_chars: IntDistribution = field(default_factory=lambda: IntDistribution())
+    paragraph_count: IntDistribution = field(default_factory=lambda: IntDistribution())
+    teaser_count: IntDistribution = field(default_factory=lambda: IntDistribution())
     sources: Counter[str] = field(default_factory=Counter)
     with_author: int = 0
     with_citations: int = 0
@@ -71,9 +71,9 @@ class Stats:
     def add(self, part: PartStats) -> None:
         if not len(part.body_chars):
             return
-        self.body_chars.append(part.body_chars)
-        self.paragraph_count.append(part.paragraph_count)
-        self.teaser_count.append(part.teaser_count)
+        self.body_chars.add(part.body_chars)
+        self.paragraph_count.add(part.paragraph_count)
+        self.teaser_count.add(part.teaser_count)
         self.with_author += part.with_author
         self.with_citations += part.with_citations
         self.with_source += part.with_source
@@ -84,10 +84,10 @@ class Stats:
     def summary(self) -> dict[str, Any]:
         """Return the statistics as plain JSON-able values."""
 
-        def dist(parts: list[np.ndarray]) -> dict[str, float | int]:
-            if not parts:
+        def dist(d: IntDistribution) -> dict[str, float | int]:
+            a = d.values()
+            if not len(a):
                 return {}
-            a = np.concatenate(parts)
             return {
                 "min": int(a.min()),
                 "p25": float(np.percentile(a, 25)),
@@ -108,6 +108,37 @@ class Stats:
             "with_citations": self.with_citations,
             "with_source": self.with_source,
         }
+
+
+class IntDistribution:
+    """Non-negative integers (one per row) kept as counts per value, not one by one: the build's
+    memory stays flat however many rows there are. Values from HISTOGRAM_LIMIT up are few and
+    kept as they come."""
+
+    HISTOGRAM_LIMIT = 1 << 20
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(0, dtype=np.int64)
+        self.large: list[np.ndarray] = []
+
+    def add(self, values: np.ndarray) -> None:
+        small = values < self.HISTOGRAM_LIMIT
+        if not small.all():
+            self.large.append(values[~small].copy())
+            values = values[small]
+        if not len(values):
+            return
+        counts = np.bincount(values)
+        if len(counts) > len(self.counts):
+            counts[: len(self.counts)] += self.counts
+            self.counts = counts
+        else:
+            self.counts[: len(counts)] += counts
+
+    def values(self) -> np.ndarray:
+        """Return every value added (in ascending order, then the large ones)."""
+        small = np.repeat(np.arange(len(self.counts), dtype=np.int64), self.counts)
+        return np.concatenate([small, *self.large]) if self.large else small
 
 
 @dataclass(slots=True)
