@@ -492,3 +492,19 @@ def test_statistics_from_histograms_equal_those_of_the_values() -> None:
     for q in (0, 25, 50, 75, 100):
         assert np.percentile(kept, q) == np.percentile(values, q)
     assert (kept.mean(), kept.sum(), len(kept)) == (values.mean(), values.sum(), len(values))
+
+
+def test_workers_convert_rows_without_loading_pandas() -> None:
+    """A worker's pyarrow is told there is no pandas (~48 MB a process); pandas still imports."""
+    import subprocess
+
+    code = (
+        "import sys, pyarrow as pa\n"
+        "from corpus_export.build import _init_worker\n"
+        "_init_worker()\n"
+        "pa.array(['page', None]); pa.table({'n': [1, None]})\n"
+        "assert 'pandas' not in sys.modules, 'pyarrow loaded pandas'\n"
+        "import pandas\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
