@@ -363,7 +363,8 @@ def test_csv_formula_cells_are_defused() -> None:
 LINE_PIECES = st.sampled_from(
     ["其他文献", "其它文献：", "其中", "论文部分内容阅读", "论", "下载到本地 , 更方便阅读", "下",
      "声明 : 本文内容提供方上传", "声明", "正文", "a", "\n", "\n\n", " ", "\t", "\r", "\f", "\v",
-     "\u3000", "\u00a0", "\u2003", "é", "\x00"]
+     "\u3000", "\u00a0", "\u2003", "é", "\x00", "下载到本地", "更方便阅读", "：内容提供方",
+     " , ", "："]
 )  # fmt: skip
 TEXTS = st.lists(LINE_PIECES, max_size=8).map("".join)
 
@@ -387,3 +388,13 @@ def test_line_screen_passes_clean_text() -> None:
     assert not Text(pa.array(clean)).lines_may_break()
     for broken in ("其他文献", "a\n\nb", "a \nb", "\u3000a", "a\u00a0", "\na", "a\n", ""):
         assert Text(pa.array([*clean, broken])).lines_may_break(), broken
+
+
+def test_boilerplate_rule_is_per_line() -> None:
+    """A template line split over two lines is two ordinary lines (as the parser sees them)."""
+    split = pa.array(["下载到本地\n更方便阅读", "声明\n：本文内容提供方上传"])
+    assert not pc.any(pc.match_substring_regex(split, BOILERPLATE_RE2)).as_py()
+    assert not Text(split).lines_may_break()
+    whole = pa.array(["正文\n下载到本地 , 更方便阅读", "声明 : 本文内容提供方上传"])
+    assert pc.match_substring_regex(whole, BOILERPLATE_RE2).to_pylist() == [True, True]
+    assert Text(whole).lines_may_break()
