@@ -785,7 +785,11 @@ def scan_apart(raw: Path, *, stat: bool) -> Scan:
         return scan_raw(raw, stat=stat)
     ex = ProcessPoolExecutor(1, mp_context=mp.get_context("fork"), initializer=_init_worker)
     try:
-        return _worker_result(ex.submit(scan_raw, raw, stat=stat))
+        return ex.submit(scan_raw, raw, stat=stat).result()
+    except BrokenProcessPool:
+        raise CorpusExportError(
+            f"the process listing {str(raw)!r} died (out of memory, or killed?); nothing written"
+        ) from None
     finally:
         _stop_pool(ex)
 
