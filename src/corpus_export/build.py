@@ -56,13 +56,44 @@ Progress = Callable[[int], None]
 Decide = Callable[[Parsed], bytes | None]  # a parsed task → its keep mask (None: keep all)
 
 
+class IntDistribution:
+    """Non-negative integers (one per row) kept as counts per value, not one by one: the build's
+    memory stays flat however many rows there are. Values from HISTOGRAM_LIMIT up are few and
+    kept as they come."""
+
+    HISTOGRAM_LIMIT = 1 << 20
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(0, dtype=np.int64)
+        self.large: list[np.ndarray] = []
+
+    def add(self, values: np.ndarray) -> None:
+        small = values < self.HISTOGRAM_LIMIT
+        if not small.all():
+            self.large.append(values[~small].copy())
+            values = values[small]
+        if not len(values):
+            return
+        counts = np.bincount(values)
+        if len(counts) > len(self.counts):
+            counts[: len(self.counts)] += self.counts
+            self.counts = counts
+        else:
+            self.counts[: len(counts)] += counts
+
+    def values(self) -> np.ndarray:
+        """Return every value added (in ascending order, then the large ones)."""
+        small = np.repeat(np.arange(len(self.counts), dtype=np.int64), self.counts)
+        return np.concatenate([small, *self.large]) if self.large else small
+
+
 @dataclass(slots=True)
 class Stats:
     """Statistics of the accepted rows, built incrementally (a histogram per column)."""
 
-    body_chars: IntDistribution = field(default_factory=lambda: IntDistribution())
-    paragraph_count: IntDistribution = field(default_factory=lambda: IntDistribution())
-    teaser_count: IntDistribution = field(default_factory=lambda: IntDistribution())
+    body_chars: IntDistribution = field(default_factory=IntDistribution)
+    paragraph_count: IntDistribution = field(default_factory=IntDistribution)
+    teaser_count: IntDistribution = field(default_factory=IntDistribution)
     sources: Counter[str] = field(default_factory=Counter)
     with_author: int = 0
     with_citations: int = 0
@@ -109,37 +140,6 @@ class Stats:
             "with_citations": self.with_citations,
             "with_source": self.with_source,
         }
-
-
-class IntDistribution:
-    """Non-negative integers (one per row) kept as counts per value, not one by one: the build's
-    memory stays flat however many rows there are. Values from HISTOGRAM_LIMIT up are few and
-    kept as they come."""
-
-    HISTOGRAM_LIMIT = 1 << 20
-
-    def __init__(self) -> None:
-        self.counts = np.zeros(0, dtype=np.int64)
-        self.large: list[np.ndarray] = []
-
-    def add(self, values: np.ndarray) -> None:
-        small = values < self.HISTOGRAM_LIMIT
-        if not small.all():
-            self.large.append(values[~small].copy())
-            values = values[small]
-        if not len(values):
-            return
-        counts = np.bincount(values)
-        if len(counts) > len(self.counts):
-            counts[: len(self.counts)] += self.counts
-            self.counts = counts
-        else:
-            self.counts[: len(counts)] += counts
-
-    def values(self) -> np.ndarray:
-        """Return every value added (in ascending order, then the large ones)."""
-        small = np.repeat(np.arange(len(self.counts), dtype=np.int64), self.counts)
-        return np.concatenate([small, *self.large]) if self.large else small
 
 
 @dataclass(slots=True)

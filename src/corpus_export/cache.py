@@ -70,9 +70,9 @@ def task_key(files: list[RawFile]) -> str:
 
 def fingerprint(f: RawFile, now_ns: int) -> Fingerprint:
     """Return what must be unchanged for a file's earlier result to be reused."""
-    if f.problem is not None or f.changed_ns == 0 or now_ns - f.changed_ns < _RACY_NS:
+    if f.problem is not None or f.changed_ns == 0:
         return None
-    return (f.size, f.changed_ns)
+    return fingerprint_stat((f.size, f.changed_ns), now_ns)
 
 
 def fingerprint_stat(seen: tuple[int, int], now_ns: int) -> Fingerprint:

@@ -19,6 +19,8 @@ import pyarrow.compute as pc
 from .errors import CorpusExportError, Reason, Rejected
 
 SUFFIXES = (".txt.gz", ".txt")
+#: How a Scan spells a regular path: id + _SUFFIX_BY_CODE[code].
+_SUFFIX_BY_CODE = (".txt", ".txt.gz")
 #: A page larger than this (after gunzip) is refused rather than read into memory.
 MAX_PAGE_BYTES = 256 * 1024 * 1024
 
@@ -72,14 +74,14 @@ class Scan:
         odd = self.odd_paths.get(k)
         if odd is not None:
             return os.fsdecode(odd)
-        return self.ids[k].as_py() + SUFFIXES[::-1][self.suffix[k]]
+        return self.ids[k].as_py() + _SUFFIX_BY_CODE[self.suffix[k]]
 
     def slice(self, start: int, stop: int) -> list[RawFile]:
         """Return the files at positions [start, stop) as RawFile records."""
         ids = self.ids.slice(start, stop - start).to_pylist()
         suffix = self.suffix[start:stop].tolist()
         odd, problems, sizes, changed = self.odd_paths, self.problems, self.sizes, self.changed
-        ends = SUFFIXES[::-1]  # ".txt" is 0, ".txt.gz" 1
+        ends = _SUFFIX_BY_CODE
         return [
             RawFile(
                 i,
@@ -177,14 +179,14 @@ class _ScanBuilder:
 def _compact_paths(ids: pa.Array, paths: pa.Array) -> tuple[np.ndarray, dict[int, bytes]]:
     """→ per file 0 (path is id + ".txt") or 1 (+ ".txt.gz"), and the other paths by position."""
     suffix = np.zeros(len(ids), dtype=np.uint8)
-    if not len(ids):
-        return suffix, {}
+    regular = np.zeros(len(ids), dtype=bool)
     as_bytes = ids.view(pa.binary())
-    txt = pc.equal(pc.binary_join_element_wise(as_bytes, pa.scalar(b".txt"), b""), paths)
-    gz = pc.equal(pc.binary_join_element_wise(as_bytes, pa.scalar(b".txt.gz"), b""), paths)
-    suffix[gz.to_numpy(zero_copy_only=False)] = 1
-    odd = np.flatnonzero(~(txt.to_numpy(zero_copy_only=False) | suffix.astype(bool)))
-    return suffix, {int(k): paths[int(k)].as_py() for k in odd}
+    for code, end in enumerate(_SUFFIX_BY_CODE):
+        joined = pc.binary_join_element_wise(as_bytes, pa.scalar(end.encode()), b"")
+        match = pc.equal(joined, paths).to_numpy(zero_copy_only=False)
+        suffix[match] = code
+        regular |= match
+    return suffix, {int(k): paths[int(k)].as_py() for k in np.flatnonzero(~regular)}
 
 
 def _mark_duplicate_ids(scan: Scan) -> None:
@@ -279,7 +281,7 @@ def scan_raw(raw_dir: Path, *, stat: bool = True) -> Scan:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(prefix + name)
                     continue
-                if not name.endswith(SUFFIXES):
+                if not is_raw_name(name):
                     found.ignored += 1
                     continue
                 problem = _link_problem(root, entry) if entry.is_symlink() else None
