@@ -19,6 +19,7 @@ from conftest import PageMaker, make_page
 
 import corpus_export
 from corpus_export import schema
+from corpus_export.cache import notes_index
 from corpus_export.process import csv_header_line, unescape_csv_cell, write_csv
 from corpus_export.validate import validate_export
 
@@ -303,8 +304,74 @@ def test_incremental_build_redoes_only_what_changed(
     assert cold.rows == 200 and cold.rejects_by_reason == {"undecodable": 1}
     assert tree_bytes(tmp_path / "warm") == tree_bytes(tmp_path / "cold")
     # the cache only holds what the last build used
-    parsed = {p.stem for p in (tmp_path / "c").rglob("tasks/*.pkl")}
-    assert 7 <= len(parsed) <= first["encode"] + 1
+    notes = list((tmp_path / "c").rglob("notes-*.bin"))
+    assert len(notes) == 1
+    assert 7 <= len(notes_index(notes[0]) or {}) <= first["encode"] + 1
+
+
+@pytest.mark.usefixtures("trust_new_files")
+def test_rebuild_links_hub_shards_whose_row_groups_did_not_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    process = sys.modules["corpus_export.process"]
+    monkeypatch.setattr(process, "TASK_MIN", 8)
+    monkeypatch.setattr(process, "TASK_MASK", 7)
+    monkeypatch.setattr(process, "TASK_MAX", 32)
+    raw, out, cache = tmp_path / "raw", tmp_path / "warm" / "dist", tmp_path / "cache"
+    raw.mkdir()
+    for i in range(240):
+        (raw / f"{i:03d}.txt").write_text(make_page(f"标题{i}"), encoding="utf-8")
+    size = corpus_export.build(raw, tmp_path / "probe", workers=1).arrow_bytes * 2 // 7
+    first = corpus_export.build(raw, out, workers=2, cache_dir=cache, shard_bytes=size)
+    assert len(first.shards) == 4
+    data = out / "hf" / "data"
+    inodes = {name: (data / name).stat().st_ino for name in first.shards}
+    (raw / "200.txt").write_text(make_page("改过的标题"), encoding="utf-8")  # in the last shard
+    again = corpus_export.build(raw, out, workers=2, cache_dir=cache, shard_bytes=size)
+    assert again.shards == first.shards
+    linked = [n for n in again.shards if (data / n).stat().st_ino == inodes[n]]
+    assert linked == first.shards[:3]  # the changed page's shard alone is written again
+    assert validate_export(out) == []  # and the manifest's SHA-256 of each is right
+    cold = corpus_export.build(raw, tmp_path / "cold" / "dist", workers=1, shard_bytes=size)
+    assert cold.shards == again.shards
+    assert tree_bytes(tmp_path / "warm") == tree_bytes(tmp_path / "cold")
+    # a shard changed by hand since (even to the same bytes) is not trusted: written again
+    shard = data / again.shards[0]
+    shard.write_bytes(shard.read_bytes())
+    (raw / "201.txt").write_text(make_page("又改过"), encoding="utf-8")
+    before = shard.stat().st_ino
+    corpus_export.build(raw, out, workers=2, cache_dir=cache, shard_bytes=size)
+    assert (data / again.shards[0]).stat().st_ino != before
+    assert validate_export(out) == []
+
+
+@pytest.mark.parametrize("kernel_copy", [True, False])
+def test_export_files_are_copied_and_hashed_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_copy: bool
+) -> None:
+    import errno
+
+    from corpus_export.build import _HashedFile, sha256_file
+
+    data = os.urandom(3 << 20)
+    (tmp_path / "src").write_bytes(data)
+    if not kernel_copy:  # e.g. another file system: copied by hand
+
+        def refuse(*args: object) -> int:
+            raise OSError(errno.EXDEV, "cross-device")
+
+        monkeypatch.setattr(os, "copy_file_range", refuse)
+    out = _HashedFile(tmp_path / "out")
+    out.write(b"head")
+    out.copy(tmp_path / "src", 5, (2 << 20) + 7)  # more than one hashing block
+    out.write(memoryview(b"middle"))
+    out.copy(tmp_path / "src", 0, 10)
+    out.close()
+    expected = b"head" + data[5 : 5 + (2 << 20) + 7] + b"middle" + data[:10]
+    assert (tmp_path / "out").read_bytes() == expected
+    assert out.size == len(expected)
+    # the digest the manifest takes is the one hashed on the way
+    assert sha256_file(tmp_path / "out")[0] == hashlib.sha256(expected).hexdigest()
 
 
 def test_a_dying_worker_fails_the_build_instead_of_hanging(

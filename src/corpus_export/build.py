@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
 import multiprocessing as mp
@@ -25,7 +27,6 @@ import pyarrow.parquet as pq
 
 from . import __version__, cache, schema
 from .errors import CorpusExportError, Reason, ValidationError
-from .parquet_split import iter_blocks
 from .process import (
     Parsed,
     Part,
@@ -154,6 +155,7 @@ class BuildResult:
     stats: dict[str, Any]
     examples: dict[str, str]
     shards: list[str]
+    shard_groups: list[tuple[int, int]] = field(default_factory=list)  # row groups of each shard
     arrow_bytes: int = 0  # in-memory Arrow size of the rows, summed as they were written
     shard_bytes: int = DEFAULT_SHARD_BYTES  # the --shard-size the Hub folder was cut with
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # relative path → sha256, bytes
@@ -234,7 +236,7 @@ class Assembler:
 
         self.stage = stage
         self.parquet = _HashedFile(stage / CORPUS_PARQUET)
-        self.concat = Concat(self.parquet.write)
+        self.concat = Concat(self.parquet.write, self.parquet.copy)
         self.csv = _HashedFile(stage / CORPUS_CSV)
         self.csv.write(csv_header_line())
         self.seen = SeenTable(n_files)
@@ -246,6 +248,7 @@ class Assembler:
         self.stats = Stats()
         self.shard_bytes = shard_bytes
         self.group_bytes: list[int] = []  # Arrow bytes of each row group written
+        self.origins: list[int | None] = []  # per row group: its number in the previous export
         self.incremental = incremental
         self.noting: dict[int, tuple[Parsed, bytes | None]] = {}  # task → its note's makings
 
@@ -294,15 +297,14 @@ class Assembler:
                 self.csv.write(part.csv_bytes)
             else:
                 assert part.csv_path is not None
-                with Path(part.csv_path).open("rb") as fh:
-                    offset, length = part.csv_range or (0, os.fstat(fh.fileno()).st_size)
-                    fh.seek(offset)
-                    for block in iter_blocks(fh, length):
-                        self.csv.write(block)
+                path = Path(part.csv_path)
+                offset, length = part.csv_range or (0, path.stat().st_size)
+                self.csv.copy(path, offset, length)
             self.stats.add(part.stats)
             self.rows += part.rows
             self.arrow_bytes += part.nbytes
             self.group_bytes.append(part.nbytes)
+            self.origins.append(part.group)  # only a reused part names a group
         for p in (part.parquet_path, part.csv_path):
             if p is not None and Path(p).parent == self.stage / PART_DIR:  # not the cache's
                 Path(p).unlink(missing_ok=True)
@@ -322,29 +324,30 @@ class Assembler:
                 nbytes=part.nbytes,
                 stats=part.stats,
             )
-            cache.store_task(self.incremental.cache_dir, parsed.cache_key, note)
-            self.incremental.tasks.add(parsed.cache_key)
+            self.incremental.notes.add(parsed.cache_key, note)
 
     def finish(
         self, pool: ProcessPoolExecutor | None = None
-    ) -> tuple[int, dict[str, int], dict[str, Any], dict[str, str], list[str]]:
+    ) -> tuple[int, dict[str, int], dict[str, Any], dict[str, str], list[tuple[str, int, int]]]:
         # The footer's template comes from a worker, which has pyarrow.compute loaded already
         # (in this process, the first use of it costs ~40 MB, so it waits for the workers' end).
         template = _worker_result(pool.submit(empty_parquet)) if pool else empty_parquet()
         self.concat.close(template)
         self.parquet.close()
         self.csv.close()
-        shard_names = write_hf_shards(
+        previous = self.incremental.previous if self.incremental else None
+        shards = write_hf_shards(
             self.stage / CORPUS_PARQUET,
             self.stage / HF_DIR / "data",
             self.group_bytes,
             self.shard_bytes,
             pool,
+            reuse=_ShardReuse(self.origins, previous.shards) if previous else None,
         )
         if pool is not None:
             pool.shutdown(wait=True)  # idle now: their memory goes before the rejects and card
         by_reason = self._write_rejects()
-        return self.rows, by_reason, self.stats.summary(), self.stats.examples, shard_names
+        return self.rows, by_reason, self.stats.summary(), self.stats.examples, shards
 
     def _write_rejects(self) -> dict[str, int]:
         kept_ids: pa.ChunkedArray | None = None
@@ -374,30 +377,111 @@ class Assembler:
         return dict(sorted(Counter(str(r.reason) for r in rows).items()))
 
     def abort(self) -> None:
-        self.parquet.close()
-        self.csv.close()
+        for f in (self.parquet, self.csv):
+            with contextlib.suppress(OSError):  # the build's own error is the one to tell
+                f.close()
 
 
 class _HashedFile:
-    """A file written front to back whose SHA-256 is computed as it is written."""
+    """A file written front to back whose SHA-256 is computed as it is written.
+
+    Byte ranges of other files are copied by the kernel (copy_file_range: no trip through this
+    process), and the hashing runs in a thread of its own (hashlib lets go of the GIL on large
+    blocks), reading copied ranges back from the file being written, where they are in the page
+    cache. So copying, hashing and the other file's hashing overlap: in a rebuild that splices
+    mostly reused bytes, they are most of the parent's work.
+    """
+
+    QUEUED = 16  # writes waiting to be hashed (of up to 1 MB each, or ranges): bounded memory
+    BLOCK = 1 << 20
 
     def __init__(self, path: Path) -> None:
         import hashlib
+        import queue
+        import threading
 
         self.path = path
-        self.fh = path.open("wb")
+        self.fh = path.open("wb", buffering=0)  # unbuffered: copies go where writes left off
         self.hash = hashlib.sha256()
         self.size = 0
+        self._kernel_copy = hasattr(os, "copy_file_range")
+        self._todo: queue.Queue[bytes | memoryview | tuple[int, int] | None] = queue.Queue(
+            self.QUEUED
+        )
+        self._error: OSError | None = None
+        self._hasher = threading.Thread(target=self._hash_all, daemon=True)
+        self._hasher.start()
+
+    def _hash_all(self) -> None:
+        back = None
+        while (item := self._todo.get()) is not None:  # drained to the end, whatever happens
+            if self._error is not None:
+                continue
+            try:
+                if not isinstance(item, tuple):
+                    self.hash.update(item)
+                    continue
+                back = back or self.path.open("rb", buffering=0)
+                self._hash_range(back.fileno(), *item)  # copied into this file: read it back
+            except OSError as exc:
+                self._error = exc
+        if back is not None:
+            back.close()
+
+    def _hash_range(self, fd: int, offset: int, length: int) -> None:
+        while length > 0:
+            block = os.pread(fd, min(length, self.BLOCK), offset)
+            if not block:
+                raise OSError(errno.EIO, "the file is shorter than written", str(self.path))
+            self.hash.update(block)
+            offset += len(block)
+            length -= len(block)
 
     def write(self, data: bytes | memoryview) -> None:
-        self.hash.update(data)
-        self.fh.write(data)
+        self._write_all(data)
+        self._todo.put(data)  # the caller never changes a block it has written
         self.size += len(data)
+
+    def _write_all(self, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        while view:  # a raw file may take less than asked
+            view = view[self.fh.write(view) :]
+
+    def copy(self, source: Path, offset: int, length: int) -> None:
+        """Append length bytes of source from offset."""
+        at = self.size
+        with source.open("rb", buffering=0) as src:
+            done = 0
+            if self._kernel_copy:
+                try:
+                    while done < length:
+                        n = os.copy_file_range(
+                            src.fileno(), self.fh.fileno(), length - done, offset + done
+                        )
+                        if not n:
+                            break
+                        done += n
+                except OSError as exc:  # not between these file systems: copy by hand
+                    if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                        raise
+                    self._kernel_copy = False
+            while done < length:
+                block = os.pread(src.fileno(), min(length - done, self.BLOCK), offset + done)
+                if not block:
+                    raise OSError(errno.EIO, "the file ends before the bytes to copy", str(source))
+                self._write_all(block)
+                done += len(block)
+        self._todo.put((at, length))
+        self.size += length
 
     def close(self) -> None:
         if self.fh.closed:
             return
         self.fh.close()
+        self._todo.put(None)
+        self._hasher.join()
+        if self._error is not None:
+            raise self._error
         remember_digest(self.path, self.hash.hexdigest())
 
 
@@ -442,32 +526,60 @@ def shard_plan(group_bytes: list[int], shard_bytes: int) -> list[tuple[int, int]
     ]
 
 
+@dataclass(slots=True)
+class _ShardReuse:
+    """Where this build's row groups were in the previous export, and that export's shards."""
+
+    origins: list[int | None]  # per row group: its number in the previous export, if copied
+    previous: dict[tuple[int, int], tuple[str, str]]  # (first, last) → (path, SHA-256)
+
+    def find(self, first: int, last: int) -> tuple[str, str] | None:
+        """Return (path, SHA-256) of a previous shard of the same row groups, in order."""
+        start = self.origins[first]
+        if start is None:
+            return None
+        if self.origins[first:last] != list(range(start, start + last - first)):
+            return None
+        return self.previous.get((start, start + last - first))
+
+
 def write_hf_shards(
     corpus: Path,
     hf_data: Path,
     group_bytes: list[int],
     shard_bytes: int,
     pool: ProcessPoolExecutor | None = None,
-) -> list[str]:
-    """Write the Hub shards from the finished corpus.parquet's own bytes; return their names.
+    reuse: _ShardReuse | None = None,
+) -> list[tuple[str, int, int]]:
+    """Write the Hub shards from the finished corpus.parquet's own bytes → (name, first row
+    group, last + 1) of each.
 
     Several shards are written side by side by the pool's workers (idle by now), each hashed as
-    it is written for the manifest.
+    it is written for the manifest. A shard of the same row groups as one of the previous
+    export is that file, linked (a shard's bytes depend on its row groups' bytes alone).
     """
     hf_data.mkdir(parents=True, exist_ok=True)
     plan = shard_plan(group_bytes, shard_bytes)
     names = [_shard_name(i, len(plan)) for i in range(len(plan))]
+    shards = [(name, a, b) for name, (a, b) in zip(names, plan, strict=True)]
     if len(plan) == 1:
         _link_or_copy(corpus, hf_data / names[0])  # one shard: the very same file
-        return names
-    jobs = [(str(corpus), str(hf_data / n), a, b) for n, (a, b) in zip(names, plan, strict=True)]
+        return shards
+    jobs = []
+    for name, a, b in shards:
+        found = reuse.find(a, b) if reuse else None
+        if found is not None and _link(Path(found[0]), hf_data / name):
+            remember_digest(hf_data / name, found[1])
+        else:
+            jobs.append((name, (str(corpus), str(hf_data / name), a, b)))
     if pool is None:
-        digests = [write_shard(*job) for job in jobs]
+        digests = [write_shard(*job) for _, job in jobs]
     else:
-        digests = [_worker_result(f) for f in [pool.submit(write_shard, *job) for job in jobs]]
-    for name, digest in zip(names, digests, strict=True):
+        futures = [pool.submit(write_shard, *job) for _, job in jobs]
+        digests = [_worker_result(f) for f in futures]
+    for (name, _), digest in zip(jobs, digests, strict=True):
         remember_digest(hf_data / name, digest)
-    return names
+    return shards
 
 
 def write_shard(src: str, dst: str, first: int, last: int) -> str:
@@ -482,10 +594,16 @@ def _shard_name(i: int, n: int) -> str:
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
+    if not _link(src, dst):
+        shutil.copyfile(src, dst)
+
+
+def _link(src: Path, dst: Path) -> bool:
     try:
         os.link(src, dst)
     except OSError:
-        shutil.copyfile(src, dst)
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -629,7 +747,10 @@ class Incremental:
     cache_dir: Path
     previous: cache.Previous | None
     export: str = field(default_factory=cache.new_export_id)  # this build's export id
-    tasks: set[str] = field(default_factory=set)  # notes written (the rest are pruned)
+    notes: cache.NoteWriter = field(init=False)  # this build's task notes
+
+    def __post_init__(self) -> None:
+        self.notes = cache.NoteWriter(self.cache_dir, self.export)
 
 
 def _worker_result(future: Future[Any]) -> Any:
@@ -742,23 +863,31 @@ def build(
             )
             card_text = _publish(stage, result)
             write_manifest(stage, result)
+            noted = False
             if incremental is not None:
                 cache.forget_export(incremental.cache_dir)
+                noted = incremental.notes.close()
             _swap_in(stage, out_dir, card, card_text)
-            if incremental is not None:
-                n_tasks = len(incremental.tasks)
+            if incremental is not None and noted:
                 cache.store_export(
                     incremental.cache_dir,
                     incremental.export,
                     out_dir,
                     source,
                     card,
-                    n_tasks,
+                    len(incremental.notes.index),
                     settings,
+                    [
+                        (a, b, name, result.files[f"{HF_DIR}/data/{name}"]["sha256"])
+                        for name, (a, b) in zip(result.shards, result.shard_groups, strict=True)
+                    ],
                 )
-                cache.prune(incremental.cache_dir, incremental.tasks)
+            if incremental is not None:
+                cache.prune(incremental.cache_dir, incremental.export if noted else "")
         except BaseException as exc:
             shutil.rmtree(stage, ignore_errors=True)
+            if incremental is not None:
+                incremental.notes.abort()
             if isinstance(exc, OSError):  # disk full, read-only or vanished folder...
                 where = f" ({exc.filename})" if exc.filename else ""
                 raise CorpusExportError(
@@ -883,7 +1012,8 @@ def _build_into(
         ignored_files=scan.ignored,
         stats=stats,
         examples=examples,
-        shards=shards,
+        shards=[name for name, _, _ in shards],
+        shard_groups=[(a, b) for _, a, b in shards],
         arrow_bytes=asm.arrow_bytes,
         shard_bytes=shard_bytes,
     )

@@ -3,11 +3,13 @@
 A build's most expensive outputs are its own best cache: the previous `corpus.parquet` holds
 every row already parsed, validated and compressed, one row group per task, and the previous
 `corpus.csv` holds every row already rendered. So the cache stores no rows at all, only a small
-note per task (`tasks/<key>.pkl`): each raw file's fingerprint (size, ctime) and what it gave (a
-row or a reject), the task's duplicate keys, and where its row group and CSV bytes are in the
-export. `export.pkl` names the export the notes describe and how its two files looked (size,
-ctime, inode) when it was written. The ctime (status-change time) moves on every write, chmod,
-rename or new link, and cannot be set back by hand as an mtime can.
+note per task: each raw file's fingerprint (size, ctime) and what it gave (a row or a reject),
+the task's duplicate keys, and where its row group and CSV bytes are in the export. The notes of
+one export are one file (`notes-<export id>.bin`: the notes back to back, then an index by task
+key), written as the build goes. `export.pkl` names the export the notes describe, how its files
+looked (size, ctime, inode) when it was written, and its Hub shards. The ctime (status-change
+time) moves on every write, chmod, rename or new link, and cannot be set back by hand as an
+mtime can.
 
 A rebuild then parses only files whose fingerprint changed, takes the other rows from the old
 row group, and splices a task's old row group and CSV bytes untouched when none of its files or
@@ -21,10 +23,12 @@ that decide what a row is, so a change of parse rules is a change of every key.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
 import secrets
+import struct
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,9 +41,13 @@ from .read import RawFile
 _SOURCES = ("errors.py", "parse.py", "process.py", "read.py", "schema.py", "validate.py")
 #: A file changed this recently may change again within the same clock tick: never reuse it.
 _RACY_NS = 2_000_000_000
-_LAYOUT = "v3"
+_LAYOUT = "v4"
 
 Fingerprint = tuple[int, int] | None  # (size, ctime ns); None: not to be trusted
+
+#: A Hub shard of an export: (first row group, last row group + 1, file name, SHA-256). Its bytes
+#: depend on those row groups' bytes alone, wherever they are in corpus.parquet.
+Shard = tuple[int, int, str, str]
 
 
 def _salt() -> bytes:
@@ -126,6 +134,7 @@ class ExportNote:
     card: tuple[str, tuple[int, int, int]] | None = None  # the card's path and stat
     tasks: int = 0  # how many tasks made it
     settings: str = ""  # digest of the settings and the code that made it (see build_digest)
+    shards: list[Shard] = field(default_factory=list)  # its Hub shards
 
 
 @dataclass(slots=True)
@@ -136,6 +145,8 @@ class Previous:
     cache_dir: str
     parquet: str
     csv: str
+    #: (first, last row group + 1) → (path, SHA-256) of its shards still exactly as written
+    shards: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
 
 
 def _stat(path: Path) -> tuple[int, int, int]:
@@ -160,9 +171,8 @@ def _load_pickle(path: Path) -> Any | None:
 
 
 def _store_pickle(path: Path, value: Any) -> None:
-    # Not write-then-rename: renaming over a file makes ext4 flush the new one to disk (~2 ms a
-    # note). A note cut short by a crash fails to unpickle and is ignored; the export id in
-    # every note rules out a note of another export.
+    # Not write-then-rename: renaming over a file makes ext4 flush the new one to disk. A note
+    # cut short by a crash fails to unpickle and is ignored.
     path.unlink(missing_ok=True)
     with path.open("wb") as fh:
         pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -183,25 +193,117 @@ def previous_export(
     except OSError:
         return None
     parquet, csv = (str(out_dir.absolute() / name) for name in names)
-    return Previous(note.export, str(cache_dir), parquet, csv)
+    shards = {}
+    for first, last, name, digest in note.shards:
+        path = out_dir.absolute() / "hf" / "data" / name
+        try:
+            if _stat(path) == note.files.get(f"hf/data/{name}"):
+                shards[(first, last)] = (str(path), digest)
+        except OSError:
+            continue
+    return Previous(note.export, str(cache_dir), parquet, csv, shards)
+
+
+_NOTES_END = b"CXN1"  # after the index: a notes file without it was cut short
+
+
+def _notes_path(cache_dir: Path, export: str) -> Path:
+    return _dir(cache_dir) / f"notes-{export}.bin"
+
+
+class NoteWriter:
+    """The task notes of the export being built, in one file written front to back.
+
+    One file, not one per task: deleting and creating a file per task cost ~3 ms each on ext4
+    while the build writes gigabytes beside them. A cache that cannot be written is only a
+    slower next build, so write errors are swallowed (the file is then dropped).
+    """
+
+    def __init__(self, cache_dir: Path, export: str) -> None:
+        self.path = _notes_path(cache_dir, export)
+        self.index: dict[str, tuple[int, int]] = {}  # task key → (offset, length)
+        self._fh: Any = None
+        self._pos = 0
+        self._failed = False
+
+    def add(self, key: str, note: TaskNote) -> None:
+        if self._failed:
+            return
+        try:
+            if self._fh is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = self.path.open("wb")
+            data = pickle.dumps(note, protocol=pickle.HIGHEST_PROTOCOL)
+            self._fh.write(data)
+        except OSError:
+            self.abort()
+            return
+        self.index[key] = (self._pos, len(data))
+        self._pos += len(data)
+
+    def close(self) -> bool:
+        """Write the index (the notes are usable from then on); False if they could not be."""
+        if self._fh is None or self._failed:
+            return False
+        try:
+            index = pickle.dumps(self.index, protocol=pickle.HIGHEST_PROTOCOL)
+            self._fh.write(index + struct.pack("<Q", len(index)) + _NOTES_END)
+            self._fh.close()
+        except OSError:
+            self.abort()
+            return False
+        return True
+
+    def abort(self) -> None:
+        """Drop the file (a failed build, or a write error)."""
+        self._failed = True
+        if self._fh is not None:
+            with contextlib.suppress(OSError):
+                self._fh.close()
+        self.path.unlink(missing_ok=True)
+
+
+_INDEX: dict[str, dict[str, tuple[int, int]]] = {}  # this process's last notes index read
+
+
+def notes_index(path: Path) -> dict[str, tuple[int, int]] | None:
+    """Return the index of a complete notes file (read once per process), or None."""
+    cached = _INDEX.get(str(path))
+    if cached is not None:
+        return cached
+    try:
+        with path.open("rb") as fh:
+            fh.seek(-12, os.SEEK_END)
+            tail = fh.read(12)
+            if tail[8:] != _NOTES_END:
+                return None
+            (length,) = struct.unpack("<Q", tail[:8])
+            fh.seek(-12 - length, os.SEEK_END)
+            index = pickle.loads(fh.read(length))
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, struct.error):
+        return None
+    if not isinstance(index, dict):
+        return None
+    _INDEX.clear()  # notes files are never rewritten (each has its export's id in its name)
+    _INDEX[str(path)] = index
+    return index
 
 
 def load_task(cache_dir: str | Path, export: str, key: str) -> TaskNote | None:
     """Return the note of a task of the given export, or None."""
-    note = _load_pickle(_dir(Path(cache_dir)) / "tasks" / f"{key}.pkl")
+    path = _notes_path(Path(cache_dir), export)
+    where = (notes_index(path) or {}).get(key)
+    if where is None:
+        return None
+    try:
+        with path.open("rb") as fh:
+            fh.seek(where[0])
+            note = pickle.loads(fh.read(where[1]))
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
+        return None
     if not isinstance(note, TaskNote) or note.export != export:
         return None
     return note
-
-
-def store_task(cache_dir: Path, key: str, note: TaskNote) -> None:
-    """Write a task's note (a cache that cannot be written is only a slower next build)."""
-    where = _dir(cache_dir) / "tasks"
-    try:
-        where.mkdir(parents=True, exist_ok=True)
-        _store_pickle(where / f"{key}.pkl", note)
-    except OSError:
-        pass
 
 
 def forget_export(cache_dir: Path) -> None:
@@ -217,10 +319,14 @@ def store_export(
     card: Path,
     tasks: int,
     settings: str,
+    shards: list[Shard],
 ) -> None:
-    """Note the export just swapped in: its id, source, every file's stat, task count, settings."""
+    """Note the export just swapped in: its id, source, every file's stat, task count, settings
+    and Hub shards."""
     try:
-        note = ExportNote(export, str(out_dir.absolute()), source, tasks=tasks, settings=settings)
+        note = ExportNote(
+            export, str(out_dir.absolute()), source, tasks=tasks, settings=settings, shards=shards
+        )
         note.files = {
             p.relative_to(out_dir).as_posix(): _stat(p) for p in out_dir.rglob("*") if p.is_file()
         }
@@ -288,18 +394,19 @@ def build_digest(*settings: object) -> str:
     return h.hexdigest()
 
 
-def prune(cache_dir: Path, keep: set[str]) -> None:
-    """Delete the notes of tasks this build does not have (and older cache layouts)."""
+def prune(cache_dir: Path, export: str) -> None:
+    """Delete the notes of other exports than this one (and older cache layouts)."""
     if not cache_dir.is_dir():
         return
     import shutil
 
-    for old in ("chunks", "v2"):
+    for old in ("chunks", "v2", "v3"):
         if (cache_dir / old).is_dir():
             shutil.rmtree(cache_dir / old, ignore_errors=True)
-    where = _dir(cache_dir) / "tasks"
+    where = _dir(cache_dir)
     if not where.is_dir():
         return
+    keep = _notes_path(cache_dir, export).name
     for entry in where.iterdir():
-        if entry.name.startswith(".") or entry.name.removesuffix(".pkl") not in keep:
+        if entry.name.startswith("notes-") and entry.name != keep:
             entry.unlink(missing_ok=True)

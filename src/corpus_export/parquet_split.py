@@ -279,11 +279,13 @@ class Concat:
 
     Every part must have been written with the same schema and options (the build's parts are);
     the footer is the first part's with the row groups of all parts, offsets moved. Writes go
-    through `write`, so the caller can hash the file as it is written.
+    through `write(data)`, and byte ranges of files through `copy(path, offset, length)` (by
+    default, read and written a block at a time), so the caller can hash the file as it goes.
     """
 
-    def __init__(self, write: Any) -> None:
+    def __init__(self, write: Any, copy: Any = None) -> None:
         self.write = write
+        self.copy = copy
         self.pos = 0
         self.meta: list[Field] | None = None
         self.groups = Encoded(_STRUCT, 0, bytearray())  # the row groups so far, Thrift-encoded
@@ -332,6 +334,9 @@ class Concat:
             self.groups.count += 1
         if isinstance(source, bytes):
             self._write(memoryview(source)[start:end])
+        elif self.copy is not None:
+            self.copy(source, start, end - start)
+            self.pos += end - start
         else:
             with source.open("rb") as fh:
                 fh.seek(start)
