@@ -91,6 +91,59 @@ def test_out_under_a_file_is_exit_2(raw_dir: Path, tmp_path: Path) -> None:
     assert len(output.splitlines()) == 1
 
 
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("where", ["same", "raw_inside_out", "out_inside_raw"])
+def test_out_overlapping_raw_is_refused_and_raw_kept(
+    raw_dir: Path, tmp_path: Path, where: str
+) -> None:
+    if where == "raw_inside_out":
+        raw_dir = raw_dir.rename(tmp_path / "outer")
+        out, raw = tmp_path / "outer", tmp_path / "outer" / "pages"
+        raw.mkdir()
+        (out / next(p.name for p in out.glob("*.txt"))).rename(raw / "page.txt")
+    else:
+        raw = raw_dir
+        out = raw_dir if where == "same" else raw_dir / "dist"
+    before = _tree(tmp_path)
+    code, output = run("build", "--raw", str(raw), "--out", str(out), "--workers", "1")
+    assert code == 2
+    assert output.startswith("Error: the out folder") and "overlap" in output
+    assert len(output.splitlines()) == 1
+    assert _tree(tmp_path) == before  # nothing written, nothing deleted
+
+
+def test_out_holding_other_files_is_left_alone(raw_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "mydata"
+    out.mkdir()
+    (out / "analysis.ipynb").write_text("{}")
+    code, output = run("build", "--raw", str(raw_dir), "--out", str(out), "--workers", "1")
+    assert code == 2
+    assert "is not empty and holds no corpus-export export" in output
+    assert [p.name for p in out.iterdir()] == ["analysis.ipynb"]
+    assert not (tmp_path / "CARD.md").exists()
+    (out / "analysis.ipynb").unlink()  # an empty folder, or an earlier export: built
+    assert run("build", "--raw", str(raw_dir), "--out", str(out), "--workers", "1")[0] == 0
+    assert run("build", "--raw", str(raw_dir), "--out", str(out), "--workers", "1")[0] == 0
+
+
+def test_out_dot_and_card_inside_out_are_one_line_errors(
+    raw_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # holds raw/: `--out .` would replace it
+    code, output = run("build", "--raw", "raw", "--out", ".", "--workers", "1")
+    assert (code, len(output.splitlines())) == (2, 1), output
+    assert output.startswith("Error: the out folder '.' and the raw folder 'raw' overlap")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]  # no stray card or stage
+    assert run("build", "--raw", "raw", "--out", "d", "--workers", "1")[0] == 0
+    code, output = run("build", "--raw", "raw", "--out", "d", "--card", "d/CARD.md")
+    assert (code, len(output.splitlines())) == (2, 1), output
+    assert output.startswith("Error: the card 'd/CARD.md' is inside the out folder 'd'")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".cache", "CARD.md", "d", "raw"]
+
+
 @pytest.mark.usefixtures("trust_new_files")
 def test_rebuild_of_unchanged_raw_says_up_to_date(raw_dir: Path, tmp_path: Path) -> None:
     out = str(tmp_path / "dist")

@@ -811,6 +811,8 @@ def build(
     card = Path(card_path) if card_path is not None else out_dir.parent / "CARD.md"
     if engine not in ("local", "dask"):
         raise CorpusExportError(f"unknown engine {engine!r}: use 'local' or 'dask'")
+    check_places(raw, out_dir, card)
+    out_dir = out_dir.absolute()  # `--out .` has no name to put the stage beside
     recover_interrupted_swap(out_dir)
     # pyarrow's default allocator keeps freed memory for reuse: ~100 MB more at peak here.
     # The system allocator gives it back; the forked workers inherit the choice.
@@ -901,6 +903,44 @@ def build(
         pa.set_memory_pool(arrow_pool)
     result.out_dir = out_dir
     return result
+
+
+def check_places(raw: Path | str, out_dir: Path, card: Path) -> None:
+    """Refuse an out folder whose replacement would take other files with it.
+
+    Every build replaces the out folder whole, so it must not be or hold the raw folder (nor
+    sit inside it), must not hold the card, and must be new, empty or an earlier export.
+    """
+    out = out_dir.resolve()
+    if isinstance(raw, Path):
+        src = raw.resolve()
+        if out == src or src.is_relative_to(out) or out.is_relative_to(src):
+            raise CorpusExportError(
+                f"the out folder {str(out_dir)!r} and the raw folder {str(raw)!r} overlap; "
+                "a build replaces the out folder whole, so keep them apart (e.g. raw/ and dist/)"
+            )
+    if card.resolve().is_relative_to(out):
+        raise CorpusExportError(
+            f"the card {str(card)!r} is inside the out folder {str(out_dir)!r}, which a build "
+            "replaces whole; write it beside the out folder (the default) or elsewhere"
+        )
+    if out.is_dir() and any(out.iterdir()) and not is_export(out):
+        raise CorpusExportError(
+            f"the out folder {str(out_dir)!r} is not empty and holds no corpus-export export "
+            "(no manifest.json of ours); a build replaces the out folder whole, so it is left "
+            "untouched: choose a new or empty folder"
+        )
+
+
+def is_export(folder: Path) -> bool:
+    """Tell whether a folder holds an export written by corpus-export (its manifest says so)."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and str(manifest.get("generator", "")).startswith(
+        "corpus-export"
+    )
 
 
 def scan_apart(raw: Path, *, stat: bool) -> Scan:
