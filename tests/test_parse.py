@@ -270,3 +270,74 @@ def test_text_with_a_lone_surrogate_is_rejected(page: PageMaker) -> None:
     with pytest.raises(Rejected) as exc:
         parse_page(page() + "\ud800", "p")
     assert exc.value.reason == Reason.UNDECODABLE
+
+
+@pytest.mark.parametrize(
+    "title", ["省委学习贯彻会议精神", "一位小学校长的坚守", "院校专业建设研究"]
+)
+def test_gbk_page_whose_first_bytes_are_also_valid_utf8(page: PageMaker, title: str) -> None:
+    data = page(title).encode("gbk")
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")
+    r = row(data)
+    assert r["title"] == title
+    assert (r["source"], r["author"]) == ("党员生活", "某某大学教授")
+
+
+def test_header_with_wide_spaces_around_the_bars() -> None:
+    r = row("标题一\n来源 :党员生活  |  被引量 : 5次  |  上传用户:xd\n论文部分内容阅读\n  正文。\n")
+    assert (r["source"], r["citations"], r["uploader"]) == ("党员生活", 5, "xd")
+    assert r["body"] == "正文。"
+
+
+def test_text_starting_like_a_header_field_is_kept(page: PageMaker) -> None:
+    teaser = "来源：新华社 北京9月14日电，省委召开全省推进会议。"
+    r = row(page(teasers=(teaser, "其他文章二的摘要")))
+    assert r["teasers"] == [teaser, "其他文章二的摘要"]
+    # no 论文部分内容阅读 line: the first paragraph may still be taken for a header line
+    first = "来源：新华社 本报讯，9月14日，省委召开会议。"
+    r = row(page(boilerplate=False, paragraphs=(first, "第二段。")))
+    assert r["source"] == "党员生活"
+    assert r["body"] == f"{first}\n第二段。"
+    # a short field alone on its line before the article is the header, spelled over lines
+    r = row("标题\n来源：党员生活\n被引量：2次\n  正文。\n")
+    assert (r["source"], r["citations"], r["body"]) == ("党员生活", 2, "正文。")
+
+
+@pytest.mark.parametrize(
+    ("note", "author", "kept"),
+    [
+        (
+            "（作者系武汉大学教授）（本文系国家社科基金项目成果）",
+            "武汉大学教授",
+            "（本文系国家社科基金项目成果）",
+        ),
+        ("(作者系某书记)(基金项目:省教育厅课题)", "某书记", "(基金项目:省教育厅课题)"),
+        ("（作者均系华中师范大学教授）", "华中师范大学教授", None),
+        ("(作者系华中师范大学（武汉）教授)", "华中师范大学（武汉）教授", None),
+    ],
+)
+def test_author_note_with_funding_note_nested_brackets_or_plural(
+    page: PageMaker, note: str, author: str, kept: str | None
+) -> None:
+    r = row(page(note=note))
+    assert r["author"] == author
+    paragraphs = ["第一段正文内容。", "第二段正文内容。"] + ([kept] if kept else [])
+    assert r["body"] == "\n".join(paragraphs)
+
+
+def test_title_glued_to_the_header() -> None:
+    header = "来源 :党员生活 | 被引量 : 0次 | 上传用户:xd"
+    r = row(f"发挥党建联盟的作用 {header}\n论文部分内容阅读\n  正文。\n")
+    assert (r["title"], r["source"], r["citations"]) == ("发挥党建联盟的作用", "党员生活", 0)
+    assert r["body"] == "正文。"
+
+
+def test_page_saved_on_one_line(page: PageMaker) -> None:
+    text = "  ".join(line.strip() for line in page().split("\n") if line.strip())
+    r = row(text)
+    assert r["title"] == "基层治理的实践与思考"
+    assert (r["source"], r["citations"], r["uploader"]) == ("党员生活", 3, "user01")
+    assert r["author"] == "某某大学教授"
+    assert r["body"] == "第一段正文内容。\n第二段正文内容。"
+    assert r["teasers"] == ["其他文章一的摘要", "其他文章二的摘要"]

@@ -39,9 +39,12 @@ _BOILERPLATE = re.compile(
 )
 # Author notes: "(作者系X)", "（作者为X）", "(作者单位:X)", "作者：X"; a byline "文/X".
 _NOTE_MAX = 200  # an author note is short; longer text is article prose
+# A wrapped note's text may hold one level of brackets, "(作者系华中师范大学（武汉）教授)", but
+# does not run past its own closing one into a note that follows.
+_NOTE_TEXT = r"((?:[^()（）【】\[\]]|[(（][^()（）]*[)）])*?)"
 _NOTE_WRAPPED = (
-    rf"[(（【\[]\s*(?:本文)?作者\s*(?:(?:分别)?[系为是]|(?:单位|简介)?\s*{_COLON})"
-    rf"\s*(.*?)\s*[)）】\]]"
+    rf"[(（【\[]\s*(?:本文)?作者\s*(?:(?:分别|均|都)?[系为是]|(?:单位|简介)?\s*{_COLON})"
+    rf"\s*{_NOTE_TEXT}\s*[)）】\]]"
 )
 _AUTHOR_NOTE = re.compile(
     rf"{_NOTE_WRAPPED}\s*[。.]?|(?:本文)?作者(?:单位|简介)?\s*{_COLON}\s*(.*?)"
@@ -50,6 +53,11 @@ _AUTHOR_NOTE = re.compile(
 _TRAILING_NOTE = re.compile(
     rf"{_NOTE_WRAPPED}\s*[。.]?\s*$"
     rf"|(?<=[。！？!?])\s*(?:本文)?作者\s*{_COLON}\s*([^。，,；;：:（）()]{{1,30}}?)\s*[。.]?\s*$"
+)
+#: A funding note may follow the author note, "(作者系X)(本文系Y基金项目成果)": look past it,
+#: keep it in the body.
+_FUNDING_NOTE = re.compile(
+    rf"[(（]\s*(?:本文[系为是]|基金项目\s*{_COLON})[^()（）]{{1,150}}[)）]\s*[。.]?\s*$"
 )
 #: An editor credit may follow the author note: look past it, keep it in the body.
 _EDITOR_CREDIT = re.compile(rf"[(（]?\s*(?:责任编辑|责编|编辑|校对|审核)\s*{_COLON}.{{0,30}}")
@@ -110,22 +118,32 @@ def decode_bytes(data: bytes) -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        try:
+            gb: str | None = data.decode("gb18030")
+        except UnicodeDecodeError as exc2:
+            gb, gb_bad = None, exc2.start
         # UTF-8 that went bad after real multi-byte text is corrupt UTF-8, not GB18030: decoding
-        # it as GB18030 would turn the rest of the page into mojibake.
-        if _valid_utf8_multibyte(data[: exc.start]) >= 4:
+        # it as GB18030 would turn the rest of the page into mojibake. Unless that reading shows
+        # the template's own words: GBK text can start with a few valid UTF-8 sequences by chance.
+        if _valid_utf8_multibyte(data[: exc.start]) >= 4 and (
+            gb is None or not _has_template_words(gb)
+        ):
             line = data.count(b"\n", 0, exc.start) + 1
             raise Rejected(
                 Reason.UNDECODABLE,
                 f"invalid UTF-8 at byte {exc.start} (line {line}) in an otherwise UTF-8 page",
             ) from None
-        try:
-            text = data.decode("gb18030")
-        except UnicodeDecodeError as exc2:
+        if gb is None:
             raise Rejected(
                 Reason.UNDECODABLE,
-                f"neither UTF-8 (bad byte at {exc.start}) nor GB18030 (bad byte at {exc2.start})",
+                f"neither UTF-8 (bad byte at {exc.start}) nor GB18030 (bad byte at {gb_bad})",
             ) from None
+        text = gb
     return normalise_newlines(text)
+
+
+def _has_template_words(text: str) -> bool:
+    return any(w in text for w in (SOURCE_KEY, CITATIONS_KEY, READ_MARKER, "其他文献", "其它文献"))
 
 
 _NOT_LEAD_BYTES = bytes(range(0xC2))
@@ -196,11 +214,44 @@ def header_fields(line: str) -> dict[str, str] | None:
     return fields
 
 
+#: A field alone on its line is a header only if its value is short and not a sentence: the
+#: article may begin "来源：新华社 北京9月14日电，……".
+_FIELD_VALUE_MAX = 40
+_SENTENCE_MARKS = frozenset("。！？；，,!?;")
+
+
+def is_header(fields: dict[str, str] | None, seen: dict[str, str] | None = None) -> bool:
+    """Tell whether the fields of a line make it a header line: two fields or more, or one
+    (not seen yet) whose value is short and has no sentence punctuation."""
+    if not fields:
+        return False
+    if len(fields) > 1:
+        return True
+    key, value = next(iter(fields.items()))
+    return (
+        (seen is None or key not in seen)
+        and len(value) <= _FIELD_VALUE_MAX
+        and not _SENTENCE_MARKS.intersection(value)
+    )
+
+
 def strip_author_note(paragraph: str) -> tuple[str | None, str]:
     """Split a trailing author note off a paragraph → (author or None, rest of paragraph).
 
-    A paragraph that is wholly a note gives rest ""; author is "" if the note names nobody.
+    A paragraph that is wholly a note gives rest ""; author is "" if the note names nobody. A
+    funding note after the author note stays in the rest.
     """
+    funding = None
+    if paragraph.rstrip("。. ")[-1:] in (")", "）"):  # cheap test first: most paragraphs are prose
+        funding = _FUNDING_NOTE.search(paragraph, max(0, len(paragraph) - _NOTE_MAX))
+    if funding is not None and funding.start() > 0:
+        note, rest = _strip_note(paragraph[: funding.start()].rstrip())
+        if note is not None:
+            return note, f"{rest}{funding.group().strip()}"
+    return _strip_note(paragraph)
+
+
+def _strip_note(paragraph: str) -> tuple[str | None, str]:
     if len(paragraph) <= _NOTE_MAX:
         m = _AUTHOR_NOTE.fullmatch(paragraph)
         if m is not None:
@@ -249,6 +300,13 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     meta: dict[str, str] = {}
     paragraphs: list[str] = []
     preamble = True  # header lines may stand only before the first paragraph
+    glued = _split_title_line(lines[first])
+    if glued is not None:  # lost newlines after the title: the rest are lines of their own
+        lines[first : first + 1] = glued
+        teaser_at = next(
+            (i for i in range(first, len(lines)) if _is_teaser_heading(lines[i])), len(lines)
+        )
+        has_marker = teaser_at < len(lines)
     title_line = lines[first]
     title_is_meta = header_fields(title_line) is not None or is_boilerplate(title_line)
     i = first + 1
@@ -259,7 +317,7 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
             continue
         if line[0] in _HEADER_FIRST and not _PARA_BREAK.search(line):
             fields = header_fields(line)  # a whole header line; values may hold single spaces
-            if fields is not None and (preamble or len(fields) > 1):
+            if fields is not None and (len(fields) > 1 or (preamble and is_header(fields, meta))):
                 has_marker = True
                 for key, value in fields.items():
                     meta.setdefault(key, value)
@@ -279,8 +337,12 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
                 if is_boilerplate(piece):
                     continue
             if head in _HEADER_FIRST:
+                if preamble and not piece.strip(_SEPARATORS + SPACES):
+                    continue  # a separator alone: the header was cut at spaces around it
                 fields = header_fields(piece)
-                if fields is not None and (preamble or len(fields) > 1):
+                if fields is not None and (
+                    len(fields) > 1 or (preamble and is_header(fields, meta))
+                ):
                     has_marker = True
                     for key, value in fields.items():
                         meta.setdefault(key, value)
@@ -311,7 +373,9 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     teasers = tuple(
         t
         for t in [*glued_teasers, *lines[teaser_at + 1 :]]
-        if t and not is_boilerplate(t) and header_fields(t) is None
+        if t
+        and not is_boilerplate(t)
+        and (t[0] not in _HEADER_FIRST or not is_header(header_fields(t)))
     )
     citations = _citations(meta.get(CITATIONS_KEY))
     return Page(
@@ -348,6 +412,34 @@ def parse_page(data: bytes | str, page_id: str = "page", sha256: str | None = No
     if not text.strip():
         raise Rejected(Reason.EMPTY, "only whitespace")
     return parse_text(text, page_id=page_id, sha256=sha256)
+
+
+def _split_title_line(line: str) -> list[str] | None:
+    """Split a first line that holds more than the title → [title, the rest...], else None.
+
+    The rest is the header or other template lines, after the title at 2+ spaces (a page saved
+    on one line), or a header of two fields or more after a single space.
+    """
+    pieces = split_paragraphs(line)
+    if len(pieces) > 1 and any(_is_template_line(p) for p in pieces[1:]):
+        return pieces
+    has_key = SOURCE_KEY in line or CITATIONS_KEY in line or UPLOADER_KEY in line
+    m = _KEY.search(line, 1) if has_key else None
+    if m is not None:
+        title = line[: m.start()].rstrip(SPACES + _SEPARATORS)
+        fields = header_fields(line[m.start() :])
+        if title and fields is not None and len(fields) > 1:
+            return [title, line[m.start() :]]
+    return None
+
+
+def _is_template_line(piece: str) -> bool:
+    return (
+        is_header(header_fields(piece))
+        or is_boilerplate(piece)
+        or _is_read_marker(piece)
+        or _is_teaser_heading(piece)
+    )
 
 
 def _is_teaser_heading(line: str) -> bool:
