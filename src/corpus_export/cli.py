@@ -129,7 +129,8 @@ def cli() -> None:
     "shard_size",
     default=None,
     callback=lambda ctx, param, value: _parse_size(value) if value else None,
-    help="Hub shard size limit, in-memory Arrow bytes as push_to_hub counts them  "
+    help="Hub shard target size, in-memory Arrow bytes as push_to_hub counts them; shards are "
+    "cut between row groups (~1,000 pages each), so one can be somewhat larger or smaller  "
     "[default: 500MB; with --check, the size OUT was built with]",
 )
 @click.option(
