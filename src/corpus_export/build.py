@@ -409,6 +409,7 @@ class _HashedFile:
             self.QUEUED
         )
         self._error: OSError | None = None
+        self._source: tuple[Path, int] | None = None  # the file copies last came from
         self._hasher = threading.Thread(target=self._hash_all, daemon=True)
         self._hasher.start()
 
@@ -450,33 +451,47 @@ class _HashedFile:
     def copy(self, source: Path, offset: int, length: int) -> None:
         """Append length bytes of source from offset."""
         at = self.size
-        with source.open("rb", buffering=0) as src:
-            done = 0
-            if self._kernel_copy:
-                try:
-                    while done < length:
-                        n = os.copy_file_range(
-                            src.fileno(), self.fh.fileno(), length - done, offset + done
-                        )
-                        if not n:
-                            break
-                        done += n
-                except OSError as exc:  # not between these file systems: copy by hand
-                    if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-                        raise
-                    self._kernel_copy = False
-            while done < length:
-                block = os.pread(src.fileno(), min(length - done, self.BLOCK), offset + done)
-                if not block:
-                    raise OSError(errno.EIO, "the file ends before the bytes to copy", str(source))
-                self._write_all(block)
-                done += len(block)
+        src = self._open_source(source)
+        done = 0
+        if self._kernel_copy:
+            try:
+                while done < length:
+                    n = os.copy_file_range(src, self.fh.fileno(), length - done, offset + done)
+                    if not n:
+                        break
+                    done += n
+            except OSError as exc:  # not between these file systems: copy by hand
+                if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                    raise
+                self._kernel_copy = False
+        while done < length:
+            block = os.pread(src, min(length - done, self.BLOCK), offset + done)
+            if not block:
+                raise OSError(errno.EIO, "the file ends before the bytes to copy", str(source))
+            self._write_all(block)
+            done += len(block)
         self._todo.put((at, length))
         self.size += length
+
+    def _open_source(self, source: Path) -> int:
+        """Return a descriptor of source, kept open while copies come from the same file (a
+        rebuild copies from the previous export's two files, range after range)."""
+        if self._source is not None and self._source[0] == source:
+            return self._source[1]
+        self._close_source()
+        fd = os.open(source, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        self._source = (source, fd)
+        return fd
+
+    def _close_source(self) -> None:
+        if self._source is not None:
+            os.close(self._source[1])
+            self._source = None
 
     def close(self) -> None:
         if self.fh.closed:
             return
+        self._close_source()
         self.fh.close()
         self._todo.put(None)
         self._hasher.join()
