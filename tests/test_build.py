@@ -374,6 +374,49 @@ def test_export_files_are_copied_and_hashed_in_order(
     assert sha256_file(tmp_path / "out")[0] == hashlib.sha256(expected).hexdigest()
 
 
+@pytest.mark.usefixtures("trust_new_files")
+@pytest.mark.parametrize("damage", ["module name", "one byte", "export note"])
+def test_a_damaged_cache_means_a_cold_rebuild(tmp_path: Path, damage: str) -> None:
+    raw, out, cache = tmp_path / "raw", tmp_path / "warm" / "dist", tmp_path / "cache"
+    raw.mkdir()
+    for i in range(40):
+        (raw / f"{i:02d}.txt").write_text(make_page(f"标题{i}"), encoding="utf-8")
+    corpus_export.build(raw, out, workers=1, cache_dir=cache)
+    (notes,) = cache.rglob("notes-*.bin")
+    data = bytearray(notes.read_bytes())
+    if damage == "module name":  # unpickles to an import of a module that does not exist
+        notes.write_bytes(bytes(data).replace(b"corpus_export.cache", b"corpus_export.Xache"))
+    elif damage == "one byte":  # a fingerprint or a position that would still unpickle
+        data[len(data) // 3] ^= 0x01
+        notes.write_bytes(bytes(data))
+    else:
+        (export,) = cache.rglob("export.pkl")
+        note = bytearray(export.read_bytes())
+        note[len(note) // 2] ^= 0x01
+        export.write_bytes(bytes(note))
+    (raw / "07.txt").write_text(make_page("改过的标题"), encoding="utf-8")
+    corpus_export.build(raw, out, workers=1, cache_dir=cache)
+    corpus_export.build(raw, tmp_path / "cold" / "dist", workers=1)
+    assert tree_bytes(tmp_path / "warm") == tree_bytes(tmp_path / "cold")
+
+
+def test_a_hashing_failure_fails_the_write_instead_of_hanging(tmp_path: Path) -> None:
+    from corpus_export.build import _HashedFile
+
+    out = _HashedFile(tmp_path / "out")
+
+    class Broken:
+        def update(self, data: object) -> None:
+            raise MemoryError
+
+    out.hash = Broken()  # type: ignore[assignment]
+    for _ in range(4 * out.QUEUED):  # more than the queue holds: the writer must not block
+        out.write(b"x" * 1000)
+    with pytest.raises(MemoryError):
+        out.close()
+    assert not out._hasher.is_alive()
+
+
 def test_a_dying_worker_fails_the_build_instead_of_hanging(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -95,7 +95,7 @@ def _tree(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
-@pytest.mark.parametrize("where", ["same", "raw_inside_out", "out_inside_raw"])
+@pytest.mark.parametrize("where", ["same", "raw_inside_out", "out_inside_raw"])  # path or URL
 def test_out_overlapping_raw_is_refused_and_raw_kept(
     raw_dir: Path, tmp_path: Path, where: str
 ) -> None:
@@ -109,6 +109,8 @@ def test_out_overlapping_raw_is_refused_and_raw_kept(
         out = raw_dir if where == "same" else raw_dir / "dist"
     before = _tree(tmp_path)
     code, output = run("build", "--raw", str(raw), "--out", str(out), "--workers", "1")
+    assert code == 2
+    code, output = run("build", "--raw", raw.as_uri(), "--out", str(out), "--workers", "1")
     assert code == 2
     assert output.startswith("Error: the out folder") and "overlap" in output
     assert len(output.splitlines()) == 1

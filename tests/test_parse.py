@@ -341,3 +341,37 @@ def test_page_saved_on_one_line(page: PageMaker) -> None:
     assert r["author"] == "某某大学教授"
     assert r["body"] == "第一段正文内容。\n第二段正文内容。"
     assert r["teasers"] == ["其他文章一的摘要", "其他文章二的摘要"]
+
+
+@pytest.mark.parametrize("marker", ["论文部分内容阅读\n", ""])
+def test_field_lines_before_the_article_stay_header(marker: str) -> None:
+    source = "Journal of Huazhong University of Science and Technology, Vol. 3"
+    r = row(
+        f"基层治理研究\n来源 :{source}\n被引量 : 0次\n上传用户:abc\n{marker}  文/张三\n  正文。\n"
+    )
+    assert (r["source"], r["citations"], r["uploader"]) == (source, 0, "abc")
+    assert (r["author"], r["body"]) == ("张三", "正文。")
+    # the header again, on a line of its own: still header, not the article's first paragraph
+    r = row(f"标题\n来源 :党员生活 | 被引量 : 0次\n来源：党员生活\n{marker}  正文。\n")
+    assert (r["source"], r["body"]) == ("党员生活", "正文。")
+
+
+@pytest.mark.parametrize(
+    ("note", "author", "kept"),
+    [
+        ("(作者系武汉大学[珞珈]学院教授)", "武汉大学[珞珈]学院教授", None),
+        (
+            "(作者系武汉大学教授)(本文系国家社科基金项目“党建研究”(19BDJ001)的阶段性成果)",
+            "武汉大学教授",
+            "(本文系国家社科基金项目“党建研究”(19BDJ001)的阶段性成果)",
+        ),
+    ],
+)
+def test_author_and_funding_notes_holding_brackets(
+    page: PageMaker, note: str, author: str, kept: str | None
+) -> None:
+    r = row(page(note=note))
+    assert r["author"] == author
+    assert r["body"] == "\n".join(
+        ["第一段正文内容。", "第二段正文内容。"] + ([kept] if kept else [])
+    )

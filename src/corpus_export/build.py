@@ -408,7 +408,7 @@ class _HashedFile:
         self._todo: queue.Queue[bytes | memoryview | tuple[int, int] | None] = queue.Queue(
             self.QUEUED
         )
-        self._error: OSError | None = None
+        self._error: BaseException | None = None
         self._source: tuple[Path, int] | None = None  # the file copies last came from
         self._hasher = threading.Thread(target=self._hash_all, daemon=True)
         self._hasher.start()
@@ -424,7 +424,7 @@ class _HashedFile:
                     continue
                 back = back or self.path.open("rb", buffering=0)
                 self._hash_range(back.fileno(), *item)  # copied into this file: read it back
-            except OSError as exc:
+            except BaseException as exc:  # told at close(); the writer must never wait on us
                 self._error = exc
         if back is not None:
             back.close()
@@ -491,10 +491,12 @@ class _HashedFile:
     def close(self) -> None:
         if self.fh.closed:
             return
-        self._close_source()
-        self.fh.close()
-        self._todo.put(None)
-        self._hasher.join()
+        try:
+            self._close_source()
+            self.fh.close()
+        finally:  # the hasher ends whatever happens
+            self._todo.put(None)
+            self._hasher.join()
         if self._error is not None:
             raise self._error
         remember_digest(self.path, self.hash.hexdigest())
@@ -927,14 +929,16 @@ def check_places(raw: Path | str, out_dir: Path, card: Path) -> None:
     sit inside it), must not hold the card, and must be new, empty or an earlier export.
     """
     out = out_dir.resolve()
-    if isinstance(raw, Path):
-        src = raw.resolve()
+    local = raw if isinstance(raw, Path) else _file_url_path(raw)
+    if local is not None:
+        src = local.resolve()
         if out == src or src.is_relative_to(out) or out.is_relative_to(src):
             raise CorpusExportError(
                 f"the out folder {str(out_dir)!r} and the raw folder {str(raw)!r} overlap; "
                 "a build replaces the out folder whole, so keep them apart (e.g. raw/ and dist/)"
             )
-    if card.resolve().is_relative_to(out):
+    # the card may be a link into the out folder: the swap replaces the link, not its target
+    if (card.absolute().parent.resolve() / card.name).is_relative_to(out):
         raise CorpusExportError(
             f"the card {str(card)!r} is inside the out folder {str(out_dir)!r}, which a build "
             "replaces whole; write it beside the out folder (the default) or elsewhere"
@@ -945,6 +949,14 @@ def check_places(raw: Path | str, out_dir: Path, card: Path) -> None:
             "(no manifest.json of ours); a build replaces the out folder whole, so it is left "
             "untouched: choose a new or empty folder"
         )
+
+
+def _file_url_path(url: str) -> Path | None:
+    """Return the local path of a file:// URL (None for any other URL)."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(url)
+    return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
 
 
 def is_export(folder: Path) -> bool:

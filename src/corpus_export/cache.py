@@ -163,19 +163,22 @@ def new_export_id() -> str:
 
 
 def _load_pickle(path: Path) -> Any | None:
+    """Return the value _store_pickle wrote, or None if it is missing or damaged."""
     try:
-        with path.open("rb") as fh:
-            return pickle.load(fh)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
+        data = path.read_bytes()
+        if len(data) < 16 or _digest(data[:-16]) != data[-16:]:
+            return None
+        return pickle.loads(data[:-16])
+    except Exception:  # a damaged pickle raises almost anything; the cache is then not used
         return None
 
 
 def _store_pickle(path: Path, value: Any) -> None:
-    # Not write-then-rename: renaming over a file makes ext4 flush the new one to disk. A note
-    # cut short by a crash fails to unpickle and is ignored.
+    # Not write-then-rename: renaming over a file makes ext4 flush the new one to disk. A file
+    # cut short by a crash, or damaged later, fails its checksum and is ignored.
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     path.unlink(missing_ok=True)
-    with path.open("wb") as fh:
-        pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    path.write_bytes(data + _digest(data))
 
 
 def previous_export(
@@ -204,7 +207,7 @@ def previous_export(
     return Previous(note.export, str(cache_dir), parquet, csv, shards)
 
 
-_NOTES_END = b"CXN1"  # after the index: a notes file without it was cut short
+_NOTES_END = b"CXN2"  # after the index: a notes file without it was cut short
 
 
 def _notes_path(cache_dir: Path, export: str) -> Path:
@@ -221,7 +224,7 @@ class NoteWriter:
 
     def __init__(self, cache_dir: Path, export: str) -> None:
         self.path = _notes_path(cache_dir, export)
-        self.index: dict[str, tuple[int, int]] = {}  # task key → (offset, length)
+        self.index: dict[str, tuple[int, int, bytes]] = {}  # task key → offset, length, digest
         self._fh: Any = None
         self._pos = 0
         self._failed = False
@@ -238,7 +241,7 @@ class NoteWriter:
         except OSError:
             self.abort()
             return
-        self.index[key] = (self._pos, len(data))
+        self.index[key] = (self._pos, len(data), _digest(data))
         self._pos += len(data)
 
     def close(self) -> bool:
@@ -247,6 +250,7 @@ class NoteWriter:
             return False
         try:
             index = pickle.dumps(self.index, protocol=pickle.HIGHEST_PROTOCOL)
+            index += _digest(index)
             self._fh.write(index + struct.pack("<Q", len(index)) + _NOTES_END)
             self._fh.close()
         except OSError:
@@ -263,11 +267,16 @@ class NoteWriter:
         self.path.unlink(missing_ok=True)
 
 
-_INDEX: dict[str, dict[str, tuple[int, int]]] = {}  # this process's last notes index read
+def _digest(data: bytes) -> bytes:
+    """A checksum of a note: a damaged one is not used (it could unpickle to wrong numbers)."""
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def notes_index(path: Path) -> dict[str, tuple[int, int]] | None:
-    """Return the index of a complete notes file (read once per process), or None."""
+_INDEX: dict[str, dict[str, tuple[int, int, bytes]]] = {}  # this process's last index read
+
+
+def notes_index(path: Path) -> dict[str, tuple[int, int, bytes]] | None:
+    """Return the index of a complete, undamaged notes file (read once per process), or None."""
     cached = _INDEX.get(str(path))
     if cached is not None:
         return cached
@@ -279,8 +288,11 @@ def notes_index(path: Path) -> dict[str, tuple[int, int]] | None:
                 return None
             (length,) = struct.unpack("<Q", tail[:8])
             fh.seek(-12 - length, os.SEEK_END)
-            index = pickle.loads(fh.read(length))
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, struct.error):
+            data = fh.read(length)
+            if len(data) != length or length < 16 or _digest(data[:-16]) != data[-16:]:
+                return None
+            index = pickle.loads(data[:-16])
+    except Exception:  # damaged: the notes are not used
         return None
     if not isinstance(index, dict):
         return None
@@ -296,10 +308,14 @@ def load_task(cache_dir: str | Path, export: str, key: str) -> TaskNote | None:
     if where is None:
         return None
     try:
+        offset, length, digest = where
         with path.open("rb") as fh:
-            fh.seek(where[0])
-            note = pickle.loads(fh.read(where[1]))
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
+            fh.seek(offset)
+            data = fh.read(length)
+        if _digest(data) != digest:
+            return None
+        note = pickle.loads(data)
+    except Exception:  # damaged: the task is parsed again
         return None
     if not isinstance(note, TaskNote) or note.export != export:
         return None

@@ -41,7 +41,7 @@ _BOILERPLATE = re.compile(
 _NOTE_MAX = 200  # an author note is short; longer text is article prose
 # A wrapped note's text may hold one level of brackets, "(作者系华中师范大学（武汉）教授)", but
 # does not run past its own closing one into a note that follows.
-_NOTE_TEXT = r"((?:[^()（）【】\[\]]|[(（][^()（）]*[)）])*?)"
+_NOTE_TEXT = r"((?:[^()（）【】\[\]]|[(（【\[][^()（）【】\[\]]*[)）】\]])*?)"
 _NOTE_WRAPPED = (
     rf"[(（【\[]\s*(?:本文)?作者\s*(?:(?:分别|均|都)?[系为是]|(?:单位|简介)?\s*{_COLON})"
     rf"\s*{_NOTE_TEXT}\s*[)）】\]]"
@@ -57,7 +57,8 @@ _TRAILING_NOTE = re.compile(
 #: A funding note may follow the author note, "(作者系X)(本文系Y基金项目成果)": look past it,
 #: keep it in the body.
 _FUNDING_NOTE = re.compile(
-    rf"[(（]\s*(?:本文[系为是]|基金项目\s*{_COLON})[^()（）]{{1,150}}[)）]\s*[。.]?\s*$"
+    rf"[(（]\s*(?:本文[系为是]|基金项目\s*{_COLON})(?:[^()（）]|[(（][^()（）]*[)）]){{1,150}}"
+    rf"[)）]\s*[。.]?\s*$"
 )
 #: An editor credit may follow the author note: look past it, keep it in the body.
 _EDITOR_CREDIT = re.compile(rf"[(（]?\s*(?:责任编辑|责编|编辑|校对|审核)\s*{_COLON}.{{0,30}}")
@@ -214,22 +215,24 @@ def header_fields(line: str) -> dict[str, str] | None:
     return fields
 
 
-#: A field alone on its line is a header only if its value is short and not a sentence: the
-#: article may begin "来源：新华社 北京9月14日电，……".
-_FIELD_VALUE_MAX = 40
-_SENTENCE_MARKS = frozenset("。！？；，,!?;")
+#: Where nothing marks the article's start (no 论文部分内容阅读 line), a field alone on its line
+#: is a header only if its value is short and not a Chinese sentence: the article may begin
+#: "来源：新华社 北京9月14日电，……". (Journal names may hold ASCII commas: "Journal of Law,
+#: Vol. 3".)
+_FIELD_VALUE_MAX = 100
+_SENTENCE_MARKS = frozenset("。！？；，")
 
 
 def is_header(fields: dict[str, str] | None, seen: dict[str, str] | None = None) -> bool:
     """Tell whether the fields of a line make it a header line: two fields or more, or one
-    (not seen yet) whose value is short and has no sentence punctuation."""
+    whose value is short, has no Chinese sentence punctuation and is new or a repeat."""
     if not fields:
         return False
     if len(fields) > 1:
         return True
     key, value = next(iter(fields.items()))
     return (
-        (seen is None or key not in seen)
+        (seen is None or seen.get(key, value) == value)
         and len(value) <= _FIELD_VALUE_MAX
         and not _SENTENCE_MARKS.intersection(value)
     )
@@ -300,6 +303,8 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     meta: dict[str, str] = {}
     paragraphs: list[str] = []
     preamble = True  # header lines may stand only before the first paragraph
+    # Before 论文部分内容阅读 every field line is header; without that line, see is_header.
+    read_marker_ahead = READ_MARKER in text
     glued = _split_title_line(lines[first])
     if glued is not None:  # lost newlines after the title: the rest are lines of their own
         lines[first : first + 1] = glued
@@ -317,7 +322,9 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
             continue
         if line[0] in _HEADER_FIRST and not _PARA_BREAK.search(line):
             fields = header_fields(line)  # a whole header line; values may hold single spaces
-            if fields is not None and (len(fields) > 1 or (preamble and is_header(fields, meta))):
+            if fields is not None and (
+                len(fields) > 1 or (preamble and (read_marker_ahead or is_header(fields, meta)))
+            ):
                 has_marker = True
                 for key, value in fields.items():
                     meta.setdefault(key, value)
@@ -341,7 +348,7 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
                     continue  # a separator alone: the header was cut at spaces around it
                 fields = header_fields(piece)
                 if fields is not None and (
-                    len(fields) > 1 or (preamble and is_header(fields, meta))
+                    len(fields) > 1 or (preamble and (read_marker_ahead or is_header(fields, meta)))
                 ):
                     has_marker = True
                     for key, value in fields.items():
