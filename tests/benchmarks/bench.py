@@ -470,7 +470,17 @@ def src_state() -> str:
         ).stdout.strip()
 
     dirty = git("status", "--porcelain", "--", "src").replace("\n", ", ")
-    return git("rev-parse", "HEAD") + (f" (uncommitted in src/: {dirty})" if dirty else "")
+    # the tree of src/ tells whether the measured code changed (a commit of docs alone does not)
+    return (
+        git("rev-parse", "HEAD")
+        + f" (src/ tree {git('rev-parse', 'HEAD:src')[:12]})"
+        + (f" (uncommitted in src/: {dirty})" if dirty else "")
+    )
+
+
+def _src_of(state: str) -> str:
+    """The src/ part of a src_state() string: its tree, and any uncommitted changes."""
+    return state.split(" ", 1)[1] if " " in state else state
 
 
 def datatrove_version(python: str) -> str:
@@ -506,7 +516,8 @@ def machine(commit_before: str, datatrove_python: str | None = None) -> str:
         + (
             f"- commit measured: {commit}"
             if commit == commit_before
-            else f"- src/ changed during the run: {commit_before} at the start, {commit} at the end"
+            else f"- commit measured: {commit_before} at the start, {commit} at the end"
+            + (" (src/ unchanged)" if _src_of(commit) == _src_of(commit_before) else "")
         )
     )
 
