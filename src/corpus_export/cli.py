@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .build import DEFAULT_SHARD_BYTES, BuildResult
+from .build import DEFAULT_SHARD_BYTES, BuildResult, pyarrow_without_pandas
 from .build import build as run_build
 from .errors import REASON_DOCS, CorpusExportError, Rejected, ValidationError
 
@@ -182,6 +182,10 @@ def build(
         return
     if not no_cache and engine == "local":
         kwargs["cache_dir"] = cache_dir or out_dir.parent / ".cache" / "corpus-export"
+    if engine == "local" and _STANDALONE:
+        # This process (the script, not a host calling the CLI) never converts to pandas:
+        # pyarrow need not load it (~0.25 s when rejects are written, ~48 MB).
+        pyarrow_without_pandas()
     result = _run(lambda bar: run_build(raw_dir, out_dir, card_path=card, **bar, **kwargs), quiet)
     if not quiet:
         click.echo(result.summary())
@@ -431,7 +435,12 @@ def validate_command(dist: Path) -> None:
     )
 
 
+_STANDALONE = False  # set by main(): the process is the corpus-export script itself
+
+
 def main() -> None:
     """Entry point of the `corpus-export` script."""
+    global _STANDALONE
+    _STANDALONE = True
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     cli()
