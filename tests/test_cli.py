@@ -270,3 +270,19 @@ def test_the_build_script_never_loads_pandas(raw_dir: Path, tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     rejects = (tmp_path / "dist" / "rejects.csv").read_text(encoding="utf-8")
     assert "duplicate" in rejects and "empty" in rejects
+
+
+@pytest.mark.usefixtures("trust_new_files")
+def test_out_that_is_a_link_to_a_folder_stays_one(raw_dir: Path, tmp_path: Path) -> None:
+    big = tmp_path / "bigdisk" / "dist"
+    big.mkdir(parents=True)
+    (tmp_path / "dist").symlink_to(big, target_is_directory=True)
+    for _ in range(2):  # the first build, then a rebuild over it
+        code, output = run("build", "--raw", str(raw_dir), "--out", str(tmp_path / "dist"))
+        assert code == 0, output
+        assert (tmp_path / "dist").is_symlink()
+        assert (big / "manifest.json").is_file()
+        (raw_dir / "extra.txt").write_text("x", encoding="utf-8")  # a change: built again
+    assert (tmp_path / "CARD.md").is_file()  # beside the link, where the user asked
+    leftovers = [p.name for p in [*tmp_path.iterdir(), *big.parent.iterdir()] if ".old-" in p.name]
+    assert leftovers == []

@@ -831,7 +831,9 @@ def build(
     if engine not in ("local", "dask"):
         raise CorpusExportError(f"unknown engine {engine!r}: use 'local' or 'dask'")
     check_places(raw, out_dir, card)
-    out_dir = out_dir.absolute()  # `--out .` has no name to put the stage beside
+    # `--out .` has no name to put the stage beside; a link to a folder (on a bigger disk, say)
+    # stays a link: the folder it names is the one replaced
+    out_dir = out_dir.resolve() if out_dir.is_symlink() else out_dir.absolute()
     recover_interrupted_swap(out_dir)
     # pyarrow's default allocator keeps freed memory for reuse: ~100 MB more at peak here.
     # The system allocator gives it back; the forked workers inherit the choice.
