@@ -375,3 +375,14 @@ def test_author_and_funding_notes_holding_brackets(
     assert r["body"] == "\n".join(
         ["第一段正文内容。", "第二段正文内容。"] + ([kept] if kept else [])
     )
+
+
+def test_a_page_without_any_line_break_says_so() -> None:
+    text = "标题 来源 :党员生活 下载到本地 , 更方便阅读 论文部分内容阅读 正文。"
+    with pytest.raises(Rejected) as exc:
+        parse_page(text, "p")
+    assert exc.value.reason == Reason.UNRECOGNISED_LAYOUT
+    assert "without line breaks" in exc.value.detail
+    with pytest.raises(Rejected) as exc:  # a page of some other site: the usual detail
+        parse_page("Welcome to my blog\nSome text\n", "p")
+    assert exc.value.detail.startswith("no 来源 header")

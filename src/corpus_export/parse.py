@@ -481,7 +481,16 @@ def _take_author(paragraphs: list[str]) -> tuple[str | None, list[str]]:
 
 
 def _no_marker_detail(lines: list[str], first: int) -> str:
+    line = lines[first]
+    if _KEY.search(line) or READ_MARKER in line or _TEASER_HEADINGS_RE.search(line):
+        return (
+            f"the title line {first + 1} runs on into the template's other lines, with nothing "
+            f"to tell where the title ends ({short(line)}): a page saved without line breaks?"
+        )
     return (
         f"no {SOURCE_KEY} header, {READ_MARKER} or {TEASER_HEADING} line "
-        f"(first line {first + 1}: {short(lines[first])})"
+        f"(first line {first + 1}: {short(line)})"
     )
+
+
+_TEASER_HEADINGS_RE = re.compile(_TEASER_HEADINGS)
