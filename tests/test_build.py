@@ -24,6 +24,15 @@ from corpus_export.process import csv_header_line, unescape_csv_cell, write_csv
 from corpus_export.validate import validate_export
 
 
+@pytest.fixture
+def short_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tasks of 8 to 32 files, so a few hundred pages make many row groups."""
+    process = sys.modules["corpus_export.process"]
+    monkeypatch.setattr(process, "TASK_MIN", 8)
+    monkeypatch.setattr(process, "TASK_MASK", 7)
+    monkeypatch.setattr(process, "TASK_MAX", 32)
+
+
 def write_corpus(raw: Path) -> dict[str, str]:
     """Write one page per reject reason plus good pages; return {id: expected outcome}."""
     (raw / "sub").mkdir(parents=True, exist_ok=True)
@@ -256,14 +265,11 @@ def test_incremental_build_equals_cold_build(tmp_path: Path) -> None:
     assert "标题7" not in titles
 
 
-@pytest.mark.usefixtures("trust_new_files")
+@pytest.mark.usefixtures("trust_new_files", "short_tasks")
 def test_incremental_build_redoes_only_what_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     process = sys.modules["corpus_export.process"]
-    monkeypatch.setattr(process, "TASK_MIN", 8)
-    monkeypatch.setattr(process, "TASK_MASK", 7)
-    monkeypatch.setattr(process, "TASK_MAX", 32)
     calls = {"parse": 0, "encode": 0}
     real_file, real_encode = process.process_file, process.encode_batch
 
@@ -309,14 +315,8 @@ def test_incremental_build_redoes_only_what_changed(
     assert 7 <= len(notes_index(notes[0]) or {}) <= first["encode"] + 1
 
 
-@pytest.mark.usefixtures("trust_new_files")
-def test_rebuild_links_hub_shards_whose_row_groups_did_not_change(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    process = sys.modules["corpus_export.process"]
-    monkeypatch.setattr(process, "TASK_MIN", 8)
-    monkeypatch.setattr(process, "TASK_MASK", 7)
-    monkeypatch.setattr(process, "TASK_MAX", 32)
+@pytest.mark.usefixtures("trust_new_files", "short_tasks")
+def test_rebuild_links_hub_shards_whose_row_groups_did_not_change(tmp_path: Path) -> None:
     raw, out, cache = tmp_path / "raw", tmp_path / "warm" / "dist", tmp_path / "cache"
     raw.mkdir()
     for i in range(240):

@@ -6,10 +6,10 @@ every row already parsed, validated and compressed, one row group per task, and 
 note per task: each raw file's fingerprint (size, ctime) and what it gave (a row or a reject),
 the task's duplicate keys, and where its row group and CSV bytes are in the export. The notes of
 one export are one file (`notes-<export id>.bin`: the notes back to back, then an index by task
-key), written as the build goes. `export.pkl` names the export the notes describe, how its files
-looked (size, ctime, inode) when it was written, and its Hub shards. The ctime (status-change
-time) moves on every write, chmod, rename or new link, and cannot be set back by hand as an
-mtime can.
+key; each note and the index with a checksum), written as the build goes. `export.pkl` names the
+export the notes describe, how its files looked (size, ctime, inode) when it was written, and its
+Hub shards. The ctime (status-change time) moves on every write, chmod, rename or new link, and
+cannot be set back by hand as an mtime can.
 
 A rebuild then parses only files whose fingerprint changed, takes the other rows from the old
 row group, and splices a task's old row group and CSV bytes untouched when none of its files or
