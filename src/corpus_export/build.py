@@ -314,6 +314,7 @@ class Assembler:
             assert parsed.cache_key is not None
             note = cache.TaskNote(
                 export=self.incremental.export,
+                paths=parsed.file_paths,
                 prints=parsed.prints,
                 outcomes=parsed.outcomes,
                 dedup_keys=parsed.dedup_keys,
@@ -1007,7 +1008,7 @@ def _unchanged(
     byte (nothing changed in raw/, the export, the card, the settings or the code), else None."""
     now = cache.now_ns()
     notes = (  # one task's file records at a time
-        (cache.task_key(files), [cache.fingerprint(f, now) for f in files])
+        (cache.task_key(files), [f.path for f in files], [cache.fingerprint(f, now) for f in files])
         for files in (task_files(scan, t) for t in tasks)
     )
     if not cache.unchanged_export(cache_dir, out_dir, source, card, settings, notes, len(tasks)):

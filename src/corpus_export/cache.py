@@ -41,7 +41,7 @@ from .read import RawFile
 _SOURCES = ("errors.py", "parse.py", "process.py", "read.py", "schema.py", "validate.py")
 #: A file changed this recently may change again within the same clock tick: never reuse it.
 _RACY_NS = 2_000_000_000
-_LAYOUT = "v4"
+_LAYOUT = "v5"
 
 Fingerprint = tuple[int, int] | None  # (size, ctime ns); None: not to be trusted
 
@@ -66,13 +66,18 @@ _SALT: bytes | None = None
 
 
 def task_key(files: list[RawFile]) -> str:
-    """Return the key of a task's note: which files it holds (not their contents)."""
+    """Return the key of a task's note: the task's last file, where it ends.
+
+    Tasks end at content-defined points (process.plan_tasks), so a page added to or removed
+    from a task leaves its last file, and so its key, as it was: the note is still found, and
+    only the files it does not list as they are now are parsed. (The note lists every file.)
+    """
     global _SALT
     if _SALT is None:
         _SALT = _salt()
     h = hashlib.blake2b(_SALT, digest_size=20)
-    for f in files:
-        h.update(f"{f.id}\0{f.path}\n".encode("utf-8", "surrogatepass"))
+    if files:
+        h.update(files[-1].path.encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 
@@ -112,6 +117,7 @@ class TaskNote:
     """What one task of the noted export was made of, and where its rows are."""
 
     export: str  # id of the export (ExportNote.export) the positions below refer to
+    paths: list[str]  # the task's files, in order
     prints: list[Fingerprint]  # per file
     outcomes: list[Outcome]  # per file: row position among the parsed rows, or a reject
     dedup_keys: list[bytes]  # per parsed row
@@ -360,15 +366,15 @@ def unchanged_export(
     source: str,
     card: Path,
     settings: str,
-    tasks: Iterable[tuple[str, list[Fingerprint]]],
+    tasks: Iterable[tuple[str, list[str], list[Fingerprint]]],
     n_tasks: int,
 ) -> bool:
     """Tell whether a build would write the noted export again, byte for byte.
 
     True when the export and its card are exactly as written (every file's size, ctime and
     inode), it was made with the same settings and code, from the same n_tasks tasks, and every
-    file of every task has the fingerprint its note holds. `tasks` yields (key, fingerprints)
-    of each task, one at a time.
+    task holds the files its note lists, each with the fingerprint noted. `tasks` yields (key,
+    paths, fingerprints) of each task, one at a time.
     """
     note = _load_pickle(_dir(cache_dir) / "export.pkl")
     if not isinstance(note, ExportNote) or note.out_dir != str(out_dir.absolute()):
@@ -390,9 +396,11 @@ def unchanged_export(
             return False
     except OSError:
         return False
-    for key, mine in tasks:
+    for key, paths, mine in tasks:
         task = load_task(cache_dir, note.export, key)
-        if task is None or task.prints != mine or any(p is None for p in mine):
+        if task is None or task.paths != paths or task.prints != mine:
+            return False
+        if any(p is None for p in mine):
             return False
     return True
 
@@ -416,7 +424,7 @@ def prune(cache_dir: Path, export: str) -> None:
         return
     import shutil
 
-    for old in ("chunks", "v2", "v3"):
+    for old in ("chunks", "v2", "v3", "v4"):
         if (cache_dir / old).is_dir():
             shutil.rmtree(cache_dir / old, ignore_errors=True)
     where = _dir(cache_dir)

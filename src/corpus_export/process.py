@@ -238,6 +238,7 @@ class Parsed:
     arrow_path: str | None = None  # the rows as an Arrow IPC file (local engine)
     # with the incremental cache on:
     cache_key: str | None = None  # the task's note
+    file_paths: list[str] = field(default_factory=list)  # per file (the note lists them)
     prints: list[cache.Fingerprint] = field(default_factory=list)  # per file
     outcomes: list[cache.Outcome] = field(default_factory=list)  # per file: row number or reject
     reused: cache.TaskNote | None = None  # every row is the previous export's (no arrow_path)
@@ -285,30 +286,35 @@ def _parse(
     now = cache.now_ns()
     if caching:
         parsed.cache_key = cache.task_key(files)
+        parsed.file_paths = [f.path for f in files]
         parsed.prints = [cache.fingerprint(f, now) for f in files]
         if prev is not None:
             note = cache.load_task(prev.cache_dir, prev.export, parsed.cache_key)
-        if note is not None and len(note.prints) != len(files):
-            note = None
     kept_at: list[int] = []  # a parsed row's position in the previous row group (-1: dropped)
+    at: list[int | None] = [None] * len(files)  # each file's place in the note (None: not in it)
     if note is not None:
         keep = np.ones(len(note.dedup_keys), np.bool_)
         if note.keep is not None:
             keep = np.frombuffer(note.keep, dtype=np.bool_)
         kept_at = np.where(keep, np.cumsum(keep) - 1, -1).tolist()
+        where = {path: j for j, path in enumerate(note.paths)}  # pages may have come or gone
+        at = [where.get(f.path) for f in files]
 
-    same = [
-        note is not None and p is not None and p == note.prints[i]
-        for i, p in enumerate(parsed.prints)
-    ]
+    # a file's earlier result holds if the note lists it with the same fingerprint
+    same = [False] * len(files)
+    if note is not None:
+        same = [
+            j is not None and p is not None and p == note.prints[j]
+            for j, p in zip(at, parsed.prints, strict=True)
+        ]
     # a file's row can be taken from the previous export if it is unchanged and was kept there
     reuse = [False] * len(files)
     if note is not None:
+        outcomes = [note.outcomes[j] if j is not None else None for j in at]
         reuse = [
-            same[i] and (not isinstance(o, int) or kept_at[o] >= 0)
-            for i, o in enumerate(note.outcomes)
+            same[i] and (not isinstance(o, int) or kept_at[o] >= 0) for i, o in enumerate(outcomes)
         ]
-    if note is not None and files and all(same):
+    if note is not None and files and all(same) and at == list(range(len(note.paths))):
         for f, outcome in zip(files, note.outcomes, strict=True):
             if isinstance(outcome, int):
                 parsed.ids.append(f.id)
@@ -331,8 +337,10 @@ def _parse(
         # not stat-ed by the scan (a build with no previous export): the file opened tells
         unstatted = caching and local and f.changed_ns == 0 and f.problem is None
         if reuse[i]:
+            j = at[i]
             assert note is not None
-            outcome = note.outcomes[i]
+            assert j is not None
+            outcome = note.outcomes[j]
             if not isinstance(outcome, int):
                 parsed.outcomes.append(outcome)
                 parsed.rejects.append(outcome)
