@@ -265,6 +265,18 @@ def modify_page(path: Path) -> bool:
     return True
 
 
+def add_pages(raw: Path) -> int:
+    """Add 1% of new pages spread over the corpus: a copy of every 100th file, changed, under a
+    name sorting right after it (as newly scraped pages land among the others)."""
+    files = sorted(p for p in raw.rglob("*") if p.is_file())
+    added = 0
+    for p in files[::INCREMENTAL_EVERY]:
+        new = p.with_name(p.name.replace(".txt", "-new.txt", 1))
+        shutil.copyfile(p, new)
+        added += modify_page(new)
+    return added
+
+
 def modify_corpus(raw: Path, *, together: bool = False) -> int:
     """Modify 1% of the pages: every 100th file (spread over the whole corpus), or (together)
     a run of consecutive files a third of the way in, as a re-scraped section would be."""
@@ -335,7 +347,7 @@ def bench_size(
 
 def bench_incremental(workdir: Path, corpus: Corpus) -> dict[str, float]:
     """Cold build, no-change rebuild, rebuild after modifying 1% of the pages spread over the
-    corpus, then after modifying another 1% in one run of consecutive files."""
+    corpus, after modifying another 1% in one run of consecutive files, and after adding 1%."""
     base = fresh_dir(workdir / "incr")
     raw, out = base / "raw", base / "dist"
     link_copy(corpus.path, raw)
@@ -353,19 +365,24 @@ def bench_incremental(workdir: Path, corpus: Corpus) -> dict[str, float]:
     together = modify_corpus(raw, together=True)
     time.sleep(2.5)
     run = measure(build.command(raw, out), logs / f"{corpus.pages}-incr-1pct-run.log")
+    added = add_pages(raw)
+    time.sleep(2.5)
+    grown = measure(build.command(raw, out), logs / f"{corpus.pages}-incr-1pct-added.log")
     shutil.rmtree(base, ignore_errors=True)
     print(
         f"  incremental: cold {cold.wall:.2f} s, unchanged {same.wall:.2f} s, "
         f"{changed} pages changed (spread) {warm.wall:.2f} s, "
-        f"{together} pages changed (consecutive) {run.wall:.2f} s"
+        f"{together} pages changed (consecutive) {run.wall:.2f} s, "
+        f"{added} pages added (spread) {grown.wall:.2f} s"
     )
-    if not (cold.ok and same.ok and warm.ok and run.ok):
+    if not (cold.ok and same.ok and warm.ok and run.ok and grown.ok):
         return {}
     return {
         "cold": cold.wall,
         "unchanged": same.wall,
         "changed": warm.wall,
         "changed_run": run.wall,
+        "added": grown.wall,
         "changed_pages": changed,
     }
 
@@ -415,7 +432,7 @@ def ratios(results: list[SizeResult]) -> str:
     lines = [
         "| pages | build/tight (≤ 1.0) | datatrove/build (≥ 2): tuned / defaults "
         "| naive/build (≥ 3) | w1/w2 speedup (≥ 1.7) | build/floor "
-        "| rebuild, 1% changed: spread / consecutive (≤ 15 %) | rebuild, unchanged |",
+        "| rebuild, 1% changed: spread / consecutive / added (≤ 15 %) | rebuild, unchanged |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for res in results:
@@ -423,7 +440,7 @@ def ratios(results: list[SizeResult]) -> str:
         inc = res.incremental
         pct = {
             k: fmt(ratio(100 * inc[k], inc["cold"]), ".0f", " %") if k in inc else "n/a"
-            for k in ("changed", "changed_run", "unchanged")
+            for k in ("changed", "changed_run", "added", "unchanged")
         }
         lines.append(
             f"| {res.corpus.pages} | {fmt(ratio(b2, res.wall('tight')))} "
@@ -432,7 +449,7 @@ def ratios(results: list[SizeResult]) -> str:
             f"| {fmt(ratio(res.wall('naive'), b2))} "
             f"| {fmt(ratio(res.wall('build-w1'), b2))} "
             f"| {fmt(ratio(b2, res.wall('floor')))} "
-            f"| {pct['changed']} / {pct['changed_run']} | {pct['unchanged']} |"
+            f"| {pct['changed']} / {pct['changed_run']} / {pct['added']} | {pct['unchanged']} |"
         )
     out = "\n".join(lines)
     out += "\n\nCorpora and load (1-min load average before → after the timed runs):\n\n"
