@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -108,3 +110,9 @@ def trust_new_files(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
 
     monkeypatch.setattr(importlib.import_module("corpus_export.cache"), "_RACY_NS", 0)
+
+
+def run_python(code: str) -> None:
+    """Run code in a fresh interpreter (nothing imported yet); fail with its stderr if it fails."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

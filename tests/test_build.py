@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import PageMaker, make_page
+from conftest import PageMaker, make_page, run_python
 
 import corpus_export
 from corpus_export import schema
@@ -635,9 +635,7 @@ def test_statistics_from_histograms_equal_those_of_the_values() -> None:
 
 def test_workers_convert_rows_without_loading_pandas() -> None:
     """A worker's pyarrow is told there is no pandas (~48 MB a process); pandas still imports."""
-    import subprocess
-
-    code = (
+    run_python(
         "import sys, pyarrow as pa\n"
         "from corpus_export.build import _init_worker\n"
         "_init_worker()\n"
@@ -645,5 +643,3 @@ def test_workers_convert_rows_without_loading_pandas() -> None:
         "assert 'pandas' not in sys.modules, 'pyarrow loaded pandas'\n"
         "import pandas\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import SEED, PageMaker
+from conftest import SEED, PageMaker, run_python
 
 from corpus_export.cli import cli
 
@@ -250,12 +250,9 @@ def test_bad_shard_size_is_a_usage_error(raw_dir: Path, tmp_path: Path, size: st
 
 def test_the_build_script_never_loads_pandas(raw_dir: Path, tmp_path: Path) -> None:
     """The script writes rejects and statistics without pandas (~0.25 s and ~48 MB to load)."""
-    import subprocess
-    import sys
-
     (raw_dir / "copy.txt").write_bytes(SEED.read_bytes())  # a duplicate: a reject row
     (raw_dir / "empty.txt").write_bytes(b"")
-    code = (
+    run_python(
         "import sys\n"
         "from corpus_export import cli\n"
         f"sys.argv = ['corpus-export', 'build', '--raw', {str(raw_dir)!r}, "
@@ -266,8 +263,6 @@ def test_the_build_script_never_loads_pandas(raw_dir: Path, tmp_path: Path) -> N
         "    assert not exc.code, exc.code\n"
         "assert 'pandas' not in sys.modules, 'the build loaded pandas'\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
     rejects = (tmp_path / "dist" / "rejects.csv").read_text(encoding="utf-8")
     assert "duplicate" in rejects and "empty" in rejects
 

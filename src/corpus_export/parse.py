@@ -16,6 +16,7 @@ UPLOADER_KEY = "上传用户"  # "uploading user"
 READ_MARKER = "论文部分内容阅读"  # "read part of the paper": the line before the article
 TEASER_HEADING = "其他文献"  # "other articles": the teaser list after the article
 _TEASER_HEADINGS = "其[他它]文献"  # 其它 is a common variant spelling
+_TEASER_HEADINGS_RE = re.compile(_TEASER_HEADINGS)
 
 #: Invisible characters str.strip() keeps: zero-width space/joiners, word joiner, stray BOM.
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
@@ -144,7 +145,10 @@ def decode_bytes(data: bytes) -> str:
 
 
 def _has_template_words(text: str) -> bool:
-    return any(w in text for w in (SOURCE_KEY, CITATIONS_KEY, READ_MARKER, "其他文献", "其它文献"))
+    return (
+        any(w in text for w in (SOURCE_KEY, CITATIONS_KEY, READ_MARKER))
+        or _TEASER_HEADINGS_RE.search(text) is not None
+    )
 
 
 _NOT_LEAD_BYTES = bytes(range(0xC2))
@@ -293,6 +297,9 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     first = next((i for i, line in enumerate(lines) if line), None)
     if first is None:
         raise Rejected(Reason.EMPTY, "only whitespace")
+    glued = _split_title_line(lines[first])
+    if glued is not None:  # lost newlines after the title: the rest are lines of their own
+        lines[first : first + 1] = glued
 
     # Where the teaser list starts: the first line that is the 其他文献 heading.
     teaser_at = next(
@@ -305,13 +312,6 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     preamble = True  # header lines may stand only before the first paragraph
     # Before 论文部分内容阅读 every field line is header; without that line, see is_header.
     read_marker_ahead = READ_MARKER in text
-    glued = _split_title_line(lines[first])
-    if glued is not None:  # lost newlines after the title: the rest are lines of their own
-        lines[first : first + 1] = glued
-        teaser_at = next(
-            (i for i in range(first, len(lines)) if _is_teaser_heading(lines[i])), len(lines)
-        )
-        has_marker = teaser_at < len(lines)
     title_line = lines[first]
     title_is_meta = header_fields(title_line) is not None or is_boilerplate(title_line)
     i = first + 1
@@ -320,15 +320,13 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
         i += 1
         if not line:
             continue
-        if line[0] in _HEADER_FIRST and not _PARA_BREAK.search(line):
-            fields = header_fields(line)  # a whole header line; values may hold single spaces
-            if fields is not None and (
-                len(fields) > 1 or (preamble and (read_marker_ahead or is_header(fields, meta)))
-            ):
-                has_marker = True
-                for key, value in fields.items():
-                    meta.setdefault(key, value)
-                continue
+        if (  # a whole header line; values may hold single spaces
+            line[0] in _HEADER_FIRST
+            and not _PARA_BREAK.search(line)
+            and _take_header(header_fields(line), meta, preamble, read_marker_ahead)
+        ):
+            has_marker = True
+            continue
         pieces = split_paragraphs(line)
         for k, piece in enumerate(pieces):
             head = piece[0]
@@ -346,13 +344,8 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
             if head in _HEADER_FIRST:
                 if preamble and not piece.strip(_SEPARATORS + SPACES):
                     continue  # a separator alone: the header was cut at spaces around it
-                fields = header_fields(piece)
-                if fields is not None and (
-                    len(fields) > 1 or (preamble and (read_marker_ahead or is_header(fields, meta)))
-                ):
+                if _take_header(header_fields(piece), meta, preamble, read_marker_ahead):
                     has_marker = True
-                    for key, value in fields.items():
-                        meta.setdefault(key, value)
                     continue
             preamble = False
             paragraphs.append(piece)
@@ -419,6 +412,20 @@ def parse_page(data: bytes | str, page_id: str = "page", sha256: str | None = No
     if not text.strip():
         raise Rejected(Reason.EMPTY, "only whitespace")
     return parse_text(text, page_id=page_id, sha256=sha256)
+
+
+def _take_header(
+    fields: dict[str, str] | None, meta: dict[str, str], preamble: bool, read_marker_ahead: bool
+) -> bool:
+    """Add a line's fields to meta (the first value of a key wins) if they make a header line
+    where the line stands; tell whether they did."""
+    if fields is None:
+        return False
+    if len(fields) == 1 and not (preamble and (read_marker_ahead or is_header(fields, meta))):
+        return False
+    for key, value in fields.items():
+        meta.setdefault(key, value)
+    return True
 
 
 def _split_title_line(line: str) -> list[str] | None:
@@ -491,6 +498,3 @@ def _no_marker_detail(lines: list[str], first: int) -> str:
         f"no {SOURCE_KEY} header, {READ_MARKER} or {TEASER_HEADING} line "
         f"(first line {first + 1}: {short(line)})"
     )
-
-
-_TEASER_HEADINGS_RE = re.compile(_TEASER_HEADINGS)

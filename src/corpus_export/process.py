@@ -300,20 +300,16 @@ def _parse(
         where = {path: j for j, path in enumerate(note.paths)}  # pages may have come or gone
         at = [where.get(f.path) for f in files]
 
-    # a file's earlier result holds if the note lists it with the same fingerprint
+    # a file's earlier result holds if the note lists it with the same fingerprint; its row can
+    # be taken from the previous export if, besides, the export kept it
     same = [False] * len(files)
-    if note is not None:
-        same = [
-            j is not None and p is not None and p == note.prints[j]
-            for j, p in zip(at, parsed.prints, strict=True)
-        ]
-    # a file's row can be taken from the previous export if it is unchanged and was kept there
     reuse = [False] * len(files)
     if note is not None:
-        outcomes = [note.outcomes[j] if j is not None else None for j in at]
-        reuse = [
-            same[i] and (not isinstance(o, int) or kept_at[o] >= 0) for i, o in enumerate(outcomes)
-        ]
+        for i, (j, p) in enumerate(zip(at, parsed.prints, strict=True)):
+            if j is not None and p is not None and p == note.prints[j]:
+                o = note.outcomes[j]
+                same[i] = True
+                reuse[i] = not isinstance(o, int) or kept_at[o] >= 0
     if note is not None and files and all(same) and at == list(range(len(note.paths))):
         for f, outcome in zip(files, note.outcomes, strict=True):
             if isinstance(outcome, int):
