@@ -116,3 +116,9 @@ def run_python(code: str) -> None:
     """Run code in a fresh interpreter (nothing imported yet); fail with its stderr if it fails."""
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def small_tasks(monkeypatch: pytest.MonkeyPatch, files: int) -> None:
+    """Make every task (so every row group) `files` files long."""
+    monkeypatch.setattr(sys.modules["corpus_export.process"], "TASK_MIN", files)
+    monkeypatch.setattr(sys.modules["corpus_export.process"], "TASK_MAX", files)

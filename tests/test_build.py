@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import PageMaker, make_page, run_python
+from conftest import PageMaker, make_page, run_python, small_tasks
 
 import corpus_export
 from corpus_export import schema
@@ -227,14 +227,6 @@ def test_multi_shard_hub_folder_loads_with_datasets(
     ds = datasets.load_dataset(str(out / "hf"), split="train")
     assert ds.num_rows == 10
     assert ds.to_pandas()["id"].tolist() == pq.read_table(out / "corpus.parquet")["id"].to_pylist()
-
-
-def small_tasks(monkeypatch: pytest.MonkeyPatch, files: int) -> None:
-    """Make every task (so every row group) `files` files long."""
-    import sys
-
-    monkeypatch.setattr(sys.modules["corpus_export.process"], "TASK_MIN", files)
-    monkeypatch.setattr(sys.modules["corpus_export.process"], "TASK_MAX", files)
 
 
 def pa_concat(tables: list) -> object:  # type: ignore[type-arg]

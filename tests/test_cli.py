@@ -77,7 +77,7 @@ def test_out_is_a_file_is_exit_2(raw_dir: Path, tmp_path: Path) -> None:
     code, output = run("build", "--raw", str(raw_dir), "--out", str(target), "--workers", "1")
     assert code == 2
     assert output.splitlines()[-1] == (
-        f"Error: Invalid value for '--out': Directory {str(target)!r} is a file."
+        f"Error: out folder {str(target.resolve())!r} exists and is not a folder"
     )
     assert target.read_text() == "a file"
 

@@ -147,7 +147,7 @@ class Stats:
 class BuildResult:
     """What a build produced: counts, rejects by reason, statistics and the written files."""
 
-    out_dir: Path
+    out_dir: Path | str  # a str when it is a URL
     files_seen: int
     rows: int
     rejects_by_reason: dict[str, int]
@@ -160,6 +160,7 @@ class BuildResult:
     shard_bytes: int = DEFAULT_SHARD_BYTES  # the --shard-size the Hub folder was cut with
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # relative path → sha256, bytes
     unchanged: bool = False  # nothing to do: the export in out_dir was already this build's
+    sent: Any = None  # remote.Sent, when out_dir is a URL the export was sent to
 
     @property
     def rejects(self) -> int:
@@ -827,10 +828,29 @@ def build(
     instead of parsed again (see cache.py).
     """
     raw: Path | str = raw_dir if is_url(raw_dir) else Path(raw_dir)
-    out_dir = Path(out_dir)
-    card = Path(card_path) if card_path is not None else out_dir.parent / "CARD.md"
     if engine not in ("local", "dask"):
         raise CorpusExportError(f"unknown engine {engine!r}: use 'local' or 'dask'")
+    if isinstance(out_dir, str) and is_url(out_dir):
+        local_out = _file_url_path(out_dir)
+        if local_out is None:
+            return _build_for_url(
+                raw,
+                out_dir,
+                card_path,
+                workers=workers,
+                engine=engine,
+                scheduler=scheduler,
+                shard_bytes=shard_bytes,
+                progress=progress,
+                on_total=on_total,
+            )
+        out_dir = local_out
+    if isinstance(card_path, str) and is_url(card_path):
+        card_path = _file_url_path(card_path) or card_path
+    if isinstance(card_path, str) and is_url(card_path):
+        raise CorpusExportError(f"the card {card_path!r} may be a URL only when --out is one")
+    out_dir = Path(out_dir)
+    card = Path(card_path) if card_path is not None else out_dir.parent / "CARD.md"
     check_places(raw, out_dir, card)
     # `--out .` has no name to put the stage beside; a link to a folder (on a bigger disk, say)
     # stays a link: the folder it names is the one replaced
@@ -924,6 +944,44 @@ def build(
             _stop_pool(pool)
         pa.set_memory_pool(arrow_pool)
     result.out_dir = out_dir
+    return result
+
+
+def _build_for_url(
+    raw: Path | str, url: str, card_path: Path | str | None, **options: Any
+) -> BuildResult:
+    """Build into a local temporary folder, then send the export to url (see remote.py).
+
+    The card goes beside the out folder there (or to card_path, a path or URL). There is no
+    incremental cache: the previous export is not on this machine.
+    """
+    from . import remote
+
+    if isinstance(raw, str) and remote.urls_overlap(raw, url):
+        raise CorpusExportError(
+            f"the out folder {url!r} and the raw folder {raw!r} overlap; keep them apart"
+        )
+    card_url: str | None = None
+    if card_path is None:
+        card_url = remote.join_url(remote.parent_url(url), "CARD.md")
+    elif isinstance(card_path, str) and is_url(card_path):
+        card_url = card_path
+    if card_url is not None and remote.urls_overlap(card_url, url):
+        raise CorpusExportError(
+            f"the card {card_url!r} is inside the out folder {url!r}; write it beside it"
+        )
+    remote.check_destination(url)
+    with tempfile.TemporaryDirectory(prefix="corpus-export-") as tmp:
+        local, local_card = Path(tmp) / "dist", Path(tmp) / "CARD.md"
+        result = build(raw, local, card_path=local_card, **options)
+        result.sent = remote.send_export(local, local_card, url, card_url)
+        if card_url is None and local_card.exists():  # a local card for a remote export
+            assert card_path is not None
+            card = Path(card_path)
+            spare = card.with_name(f".{card.name}.tmp-{os.getpid()}")
+            shutil.copyfile(local_card, spare)
+            spare.replace(card)
+    result.out_dir = url
     return result
 
 

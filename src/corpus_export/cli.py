@@ -31,10 +31,27 @@ class SetupError(click.ClickException):
 EXIT_INTERRUPTED = 130
 
 
-def _raw_location(ctx: click.Context, param: click.Parameter, value: str) -> Path | str:
+def _raw_location(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """A path, or a URL kept as text (a file:// URL is its path)."""
     from .read import is_url
 
-    return value if is_url(value) else Path(value)
+    if value is None:
+        return None
+    if is_url(value):
+        from .build import _file_url_path
+
+        local = _file_url_path(value)
+        return value if local is None else local
+    return Path(value)
+
+
+def _card_default(out_dir: Path | str) -> Path | str:
+    """CARD.md beside the out folder (a URL beside a URL)."""
+    if isinstance(out_dir, str):
+        from .remote import join_url, parent_url
+
+        return join_url(parent_url(out_dir), "CARD.md")
+    return out_dir.parent / "CARD.md"
 
 
 def _raw_option(f: Any) -> Any:
@@ -56,8 +73,21 @@ def _out_option(f: Any) -> Any:
         "out_dir",
         default="dist",
         show_default=True,
+        callback=_raw_location,
+        metavar="PATH|URL",
+        help="Folder the exports are written to, or an fsspec URL such as s3://bucket/dist "
+        "(built in a local temporary folder, then sent).",
+    )(f)
+
+
+def _export_option(f: Any) -> Any:
+    return click.option(
+        "--out",
+        "out_dir",
+        default="dist",
+        show_default=True,
         type=click.Path(file_okay=False, path_type=Path),
-        help="Folder the exports are written to.",
+        help="The export folder (a local folder).",
     )(f)
 
 
@@ -97,7 +127,8 @@ def cli() -> None:
 @click.option(
     "--card",
     "card_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    callback=_raw_location,
+    metavar="PATH|URL",
     help="Where to write the dataset card  [default: CARD.md beside OUT]",
 )
 @click.option("--strict", is_flag=True, help="Exit 1 if any page was rejected.")
@@ -147,9 +178,9 @@ def cli() -> None:
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
 def build(
-    raw_dir: Path,
-    out_dir: Path,
-    card_path: Path | None,
+    raw_dir: Path | str,
+    out_dir: Path | str,
+    card_path: Path | str | None,
     strict: bool,
     check: bool,
     workers: int | None,
@@ -170,7 +201,7 @@ def build(
         shard_bytes = _built_with(out_dir).get("shard_bytes", DEFAULT_SHARD_BYTES)
     else:
         shard_bytes = DEFAULT_SHARD_BYTES
-    card = card_path if card_path is not None else out_dir.parent / "CARD.md"
+    card = card_path if card_path is not None else _card_default(out_dir)
     kwargs: dict[str, Any] = {
         "workers": workers,
         "engine": engine,
@@ -180,13 +211,23 @@ def build(
     if check:  # never trusts a cache: the check must see what a cold build writes
         _check(raw_dir, out_dir, card, quiet, kwargs)
         return
-    if not no_cache and engine == "local":
+    if not no_cache and engine == "local" and isinstance(out_dir, Path):
         kwargs["cache_dir"] = cache_dir or out_dir.parent / ".cache" / "corpus-export"
     if engine == "local" and _STANDALONE:
         # This process (the script, not a host calling the CLI) never converts to pandas:
         # pyarrow need not load it (~0.25 s when rejects are written, ~48 MB).
         pyarrow_without_pandas()
-    result = _run(lambda bar: run_build(raw_dir, out_dir, card_path=card, **bar, **kwargs), quiet)
+    interrupted = _UNTOUCHED
+    if isinstance(out_dir, str):  # sent file by file: some may be there, the manifest is last
+        interrupted = (
+            f"{out_dir}/ may hold some of the new files, but its manifest.json is still the "
+            "previous export's; build again to finish."
+        )
+    result = _run(
+        lambda bar: run_build(raw_dir, out_dir, card_path=card, **bar, **kwargs),
+        quiet,
+        interrupted,
+    )
     if not quiet:
         click.echo(result.summary())
         top = sorted({name.split("/")[0] for name in result.files} | {"manifest.json"})
@@ -195,6 +236,13 @@ def build(
         if result.unchanged:
             click.echo(
                 f"{out_dir}/ and {card} are up to date (nothing changed since they were built)"
+            )
+        elif result.sent is not None:
+            sent = result.sent
+            click.echo(
+                f"sent {out_dir}/: {listed}; and {card} ({sent.sent} file(s) sent, "
+                f"{sent.bytes_sent:,} bytes of data; {sent.kept} already there; "
+                f"{sent.removed} old file(s) removed)"
             )
         else:
             click.echo(f"wrote {out_dir}/: {listed}; and {card}")
@@ -205,7 +253,10 @@ def build(
         sys.exit(EXIT_CHECK_FAILED)
 
 
-def _run(call: Any, quiet: bool) -> BuildResult:
+_UNTOUCHED = "no export written; the previous one is untouched."
+
+
+def _run(call: Any, quiet: bool, interrupted: str = _UNTOUCHED) -> BuildResult:
     """Run a build with a progress bar; turn known failures into messages and exit codes."""
     from tqdm import tqdm
 
@@ -232,14 +283,16 @@ def _run(call: Any, quiet: bool) -> BuildResult:
         if bar is not None:
             bar.close()
             bar = None
-        click.echo("Interrupted: no export written; the previous one is untouched.", err=True)
+        click.echo(f"Interrupted: {interrupted}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     finally:
         if bar is not None:
             bar.close()
 
 
-def _check(raw_dir: Path, out_dir: Path, card: Path, quiet: bool, kwargs: dict[str, Any]) -> None:
+def _check(
+    raw_dir: Path | str, out_dir: Path | str, card: Path | str, quiet: bool, kwargs: dict[str, Any]
+) -> None:
     stale = stale_files(raw_dir, out_dir, card, kwargs)
     if stale:
         click.echo(
@@ -254,33 +307,54 @@ def _check(raw_dir: Path, out_dir: Path, card: Path, quiet: bool, kwargs: dict[s
         click.echo(f"{out_dir}/ and {card} are up to date with {raw_dir}/")
 
 
-def _built_with(out_dir: Path) -> dict[str, Any]:
+def _built_with(out_dir: Path | str) -> dict[str, Any]:
     """Return the build settings recorded in OUT/manifest.json (so a check rebuilds alike)."""
     try:
-        manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
-        return {"shard_bytes": int(manifest["settings"]["shard_bytes"])}
-    except (OSError, ValueError, KeyError, TypeError):
+        if isinstance(out_dir, str):
+            from .remote import read_manifest
+
+            manifest = read_manifest(out_dir)
+        else:
+            manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+        return {"shard_bytes": int(manifest["settings"]["shard_bytes"])}  # type: ignore[index]
+    except (OSError, ValueError, KeyError, TypeError, CorpusExportError):
         return {}
 
 
 def stale_files(
-    raw_dir: Path | str, out_dir: Path, card: Path | None, kwargs: dict[str, Any]
+    raw_dir: Path | str, out_dir: Path | str, card: Path | str | None, kwargs: dict[str, Any]
 ) -> list[str]:
-    """Rebuild raw_dir in a temporary folder; return the files of out_dir (and card) that differ."""
+    """Rebuild raw_dir in a temporary folder; return the files of out_dir (and card) that differ.
+
+    out_dir and card may be URLs (their bytes are read and hashed)."""
+    from . import remote
+
     with tempfile.TemporaryDirectory(prefix="corpus-export-check-") as tmp:
         fresh = Path(tmp) / "dist"
         fresh_card = Path(tmp) / "CARD.md"
         _run(
             lambda bar: run_build(raw_dir, fresh, card_path=fresh_card, **bar, **kwargs), quiet=True
         )
-        stale = _differences(fresh, out_dir)
-        if (
-            card is not None
-            and fresh_card.exists()
-            and not (card.exists() and filecmp.cmp(fresh_card, card, False))
-        ):
+        if isinstance(out_dir, str):
+            stale = _run_check(lambda: remote.differences(fresh, out_dir))
+        else:
+            stale = _differences(fresh, out_dir)
+        if card is None or not fresh_card.exists():
+            return stale
+        if isinstance(card, str):
+            same = _run_check(lambda: remote.same_bytes(fresh_card, card))
+        else:
+            same = card.exists() and filecmp.cmp(fresh_card, card, False)
+        if not same:
             stale.append(str(card))
     return stale
+
+
+def _run_check(call: Any) -> Any:
+    try:
+        return call()
+    except CorpusExportError as exc:
+        raise SetupError(str(exc)) from None
 
 
 def _differences(fresh: Path, out_dir: Path) -> list[str]:
@@ -330,7 +404,7 @@ def parse(file: Path) -> None:
 
 @cli.command()
 @click.argument("repo_id")
-@_out_option
+@_export_option
 @_raw_option
 @click.option(
     "--private",

@@ -1,0 +1,199 @@
+"""An export published to an fsspec URL (s3://, gs://, hf://, memory://...): staged, then sent.
+
+A build for a URL writes the export into a local temporary folder, exactly as for a folder, then
+sends it file by file. Object stores have no atomic rename of a folder, so the order is what
+keeps a reader safe: every data file first, `manifest.json` (which names each file's SHA-256)
+after them, then the removal of files the new export no longer has. A file whose size and
+SHA-256 the destination's manifest already records is not sent again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import CorpusExportError
+from .read import _url_fs
+
+MANIFEST = "manifest.json"
+_BLOCK = 1 << 20
+
+
+@dataclass(slots=True)
+class Sent:
+    """What publishing to a URL did."""
+
+    sent: int = 0  # files written
+    kept: int = 0  # files already there, byte for byte as the manifest says
+    removed: int = 0  # files of the previous export that the new one does not have
+    bytes_sent: int = 0
+
+
+def parent_url(url: str) -> str:
+    """Return the URL of the folder holding url (`s3://b/x/dist` → `s3://b/x`)."""
+    scheme, sep, rest = url.partition("://")
+    head, _, _ = rest.rstrip("/").rpartition("/")
+    return f"{scheme}{sep}{head}" if head else f"{scheme}{sep}"
+
+
+def join_url(url: str, name: str) -> str:
+    return f"{url.rstrip('/')}/{name}"
+
+
+def urls_overlap(a: str, b: str) -> bool:
+    """Tell whether two URLs of the same store name the same folder or one holds the other."""
+    sa, _, pa_ = a.partition("://")
+    sb, _, pb = b.partition("://")
+    if sa != sb:
+        return False
+    x = posixpath.normpath("/" + pa_.strip("/"))
+    y = posixpath.normpath("/" + pb.strip("/"))
+    return x == y or x.startswith(y.rstrip("/") + "/") or y.startswith(x.rstrip("/") + "/")
+
+
+def _listing(fs: Any, root: str) -> dict[str, int]:
+    """Return {relative path: size} of every file under root ({} if there is no such folder)."""
+    try:
+        if not fs.exists(root):
+            return {}
+        if not fs.isdir(root):
+            raise CorpusExportError(f"{root!r} exists and is not a folder")
+        found = fs.find(root, detail=True)
+    except OSError as exc:
+        raise CorpusExportError(f"cannot list {root!r}: {exc}") from None
+    prefix = root.rstrip("/") + "/"
+    return {
+        path[len(prefix) :]: int(info.get("size") or 0)
+        for path, info in found.items()
+        if path.startswith(prefix) and info.get("type", "file") == "file"
+    }
+
+
+def _remote_manifest(fs: Any, root: str) -> tuple[dict[str, Any], bytes] | None:
+    """Return the destination's manifest (parsed, and its bytes) if it is one of ours."""
+    try:
+        data = fs.cat_file(join_url(root, MANIFEST))
+        manifest = json.loads(data)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or not str(manifest.get("generator", "")).startswith(
+        "corpus-export"
+    ):
+        return None
+    return (manifest, data) if isinstance(manifest.get("files"), dict) else None
+
+
+def check_destination(url: str) -> None:
+    """Refuse a destination that holds files but no export of ours (they would be mixed in)."""
+    fs, root = _url_fs(url)
+    have = _listing(fs, root)
+    if have and _remote_manifest(fs, root) is None:
+        raise CorpusExportError(
+            f"the out folder {url!r} is not empty and holds no corpus-export export (no "
+            "manifest.json of ours); nothing was sent: choose a new or empty folder"
+        )
+
+
+def send_export(local: Path, card: Path | None, url: str, card_url: str | None) -> Sent:
+    """Send the export in the local folder to url (and the card to card_url); see the module."""
+    fs, root = _url_fs(url)
+    root = root.rstrip("/")
+    have = _listing(fs, root)
+    previous = _remote_manifest(fs, root)
+    if have and previous is None:  # checked before the build too; the folder may have changed
+        check_destination(url)
+    manifest = json.loads((local / MANIFEST).read_text(encoding="utf-8"))
+    files: dict[str, dict[str, Any]] = manifest["files"]
+    known = previous[0]["files"] if previous is not None else {}
+    done = Sent()
+    try:
+        for rel, info in sorted(files.items()):
+            if known.get(rel) == info and have.get(rel) == info["bytes"]:
+                done.kept += 1
+                continue
+            _put(fs, local / rel, join_url(root, rel))
+            done.sent += 1
+            done.bytes_sent += int(info["bytes"])
+        extra = sorted(set(have) - set(files) - {MANIFEST})
+        manifest_bytes = (local / MANIFEST).read_bytes()
+        if done.sent or extra or previous is None or previous[1] != manifest_bytes:
+            _put(fs, local / MANIFEST, join_url(root, MANIFEST))  # the new export is complete
+            done.sent += 1
+        else:
+            done.kept += 1
+        for rel in extra:
+            fs.rm_file(join_url(root, rel))
+            done.removed += 1
+        if card is not None and card_url is not None and card.exists():
+            if same_bytes(card, card_url):
+                done.kept += 1
+            else:
+                card_fs, card_path = _url_fs(card_url)
+                _put(card_fs, card, card_path)
+                done.sent += 1
+    except OSError as exc:
+        raise CorpusExportError(
+            f"sending the export to {url!r} failed: {exc}; the files sent so far are complete, "
+            "and a build sends the rest (the manifest there is still the previous export's)"
+        ) from exc
+    return done
+
+
+def _put(fs: Any, src: Path, dst: str) -> None:
+    parent = posixpath.dirname(dst)
+    if parent:
+        fs.makedirs(parent, exist_ok=True)
+    fs.put_file(str(src), dst)
+
+
+def differences(local: Path, url: str) -> list[str]:
+    """Return the files at url that differ from the local export's (or are missing or extra)."""
+    from .build import sha256_file
+
+    fs, root = _url_fs(url)
+    root = root.rstrip("/")
+    have = _listing(fs, root)
+    want = {p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file()}
+    out: list[str] = []
+    for rel in sorted(want | set(have)):
+        where = join_url(url, rel)
+        if rel not in have:
+            out.append(f"{where} (missing)")
+        elif rel not in want:
+            out.append(f"{where} (not produced by a build)")
+        elif (
+            have[rel] != (local / rel).stat().st_size
+            or _sha256(fs, join_url(root, rel)) != sha256_file(local / rel)[0]
+        ):
+            out.append(where)
+    return out
+
+
+def same_bytes(local: Path, url: str) -> bool:
+    """Tell whether the file at url holds exactly the local file's bytes."""
+    from .build import sha256_file
+
+    fs, path = _url_fs(url)
+    try:
+        return bool(_sha256(fs, path) == sha256_file(local)[0])
+    except OSError:
+        return False
+
+
+def read_manifest(url: str) -> dict[str, Any] | None:
+    """Return the manifest of the export at url, if there is one of ours."""
+    fs, root = _url_fs(url)
+    found = _remote_manifest(fs, root.rstrip("/"))
+    return found[0] if found is not None else None
+
+
+def _sha256(fs: Any, path: str) -> str:
+    h = hashlib.sha256()
+    with fs.open(path, "rb") as fh:
+        while block := fh.read(_BLOCK):
+            h.update(block)
+    return h.hexdigest()
