@@ -386,3 +386,195 @@ def test_a_page_without_any_line_break_says_so() -> None:
     with pytest.raises(Rejected) as exc:  # a page of some other site: the usual detail
         parse_page("Welcome to my blog\nSome text\n", "p")
     assert exc.value.detail.startswith("no 来源 header")
+
+
+BODY = "第一段正文内容。\n第二段正文内容。"
+
+
+@pytest.mark.parametrize(
+    "after_note",
+    [
+        ("责任编辑 王五",),
+        ("编辑/王五",),
+        ("【责任编辑：李四】",),
+        ("（责任编辑 李四）",),
+        ("责任编辑：李四", "校对：王五"),
+        ("（完）",),
+        ("本文原载于《湖北日报》2020年10月1日",),
+        ("来源：湖北日报",),
+    ],
+)
+def test_closing_lines_after_the_author_note(page: PageMaker, after_note: tuple[str, ...]) -> None:
+    r = row(
+        page(paragraphs=("第一段正文内容。", "第二段正文内容。"), note=None).replace(
+            "第二段正文内容。\n",
+            "第二段正文内容。\n  (作者系某县县长)\n" + "".join(f"  {x}\n" for x in after_note),
+        )
+    )
+    assert r["author"] == "某县县长"
+    assert r["body"] == "\n".join([BODY, *after_note])  # the closing lines stay text
+
+
+@pytest.mark.parametrize("heading", ["参考文献：", "注释：", "参考文献"])
+def test_author_note_before_references(page: PageMaker, heading: str) -> None:
+    refs = ("[1]张三.基层治理研究[J].党员生活,2020(3):1-3.", "[2]李四.论文[M].2019.")
+    r = row(
+        page(paragraphs=("第一段正文内容。", "第二段正文内容。"), note=None).replace(
+            "第二段正文内容。\n",
+            "第二段正文内容。\n  (作者系某县县长)\n"
+            + f"  {heading}\n"
+            + "".join(f"  {x}\n" for x in refs),
+        )
+    )
+    assert r["author"] == "某县县长"
+    assert r["body"] == "\n".join([BODY, heading, *refs])
+
+
+@pytest.mark.parametrize(
+    ("note", "author"),
+    [
+        ("(作者系某县县长) 责任编辑：李四", "某县县长"),
+        ("（作者系某县县长）①", "某县县长"),
+        ("(作者系某县县长)[1]", "某县县长"),
+        ("（作者所在单位：华中师范大学）", "华中师范大学"),
+        ("◎作者系湖北日报记者", "湖北日报记者"),
+    ],
+)
+def test_author_note_variants(page: PageMaker, note: str, author: str) -> None:
+    r = row(page(note=note))
+    assert r["author"] == author
+    credit = note.split(" ", 1)[1:] if " " in note else []
+    assert r["body"] == "\n".join([BODY, *credit])
+
+
+def test_author_label_on_its_own_line(page: PageMaker) -> None:
+    r = row(
+        page(
+            note=None,
+            paragraphs=(
+                "第一段正文内容。",
+                "第二段正文内容。",
+                "作者简介：",
+                "张三，华中师范大学教授。",
+            ),
+        )
+    )
+    assert (r["author"], r["body"]) == ("张三，华中师范大学教授", BODY)
+
+
+@pytest.mark.parametrize("byline", ["作者：张三", "■文/张三"])
+def test_more_bylines(page: PageMaker, byline: str) -> None:
+    r = row(page(note=None, byline=byline))
+    assert (r["author"], r["body"]) == ("张三", BODY)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "发布时间 : 2020-10-01 | 页数 : 2页 | 浏览量 : 235次",
+        "分享到 :",
+        "下载本文档",
+        "基层治理的实践与思考",  # the title again
+        "可与客服联系进行内容授权或下架",  # the rest of a wrapped 声明 line
+    ],
+)
+def test_site_lines_before_the_read_marker_are_not_body(page: PageMaker, extra: str) -> None:
+    r = row(page().replace("论文部分内容阅读\n", f"{extra}\n论文部分内容阅读\n"))
+    assert r["body"] == BODY
+
+
+def test_prose_before_the_read_marker_stays(page: PageMaker) -> None:
+    prose = "摘要：本文以武汉市为例，讨论了党建联盟在基层治理中的作用，并提出了建议。"
+    r = row(page().replace("论文部分内容阅读\n", f"{prose}\n论文部分内容阅读\n"))
+    assert r["body"] == f"{prose}\n{BODY}"
+
+
+def test_author_field_and_subtitle_before_the_article(page: PageMaker) -> None:
+    text = page(note=None).replace("\n\n", "\n——以武汉市为例\n\n", 1)
+    r = row(text.replace("论文部分内容阅读\n", "作者 : 周丽华\n论文部分内容阅读\n"))
+    assert r["title"] == "基层治理的实践与思考——以武汉市为例"
+    assert (r["author"], r["body"]) == ("周丽华", BODY)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("论文部分内容阅读\n  第一段", "论文部分内容阅读 第一段"),
+        ("论文部分内容阅读\n  第一段", "论文部分内容阅读第一段"),
+        ("论文部分内容阅读\n", "论文部分内容阅读...\n"),
+        ("上传用户:user01\n下载到本地", "上传用户:user01 下载到本地"),
+        ("下载到本地 , 更方便阅读\n", "下载到本地，更方便阅读！\n"),
+        ("更方便阅读\n声明", "更方便阅读 声明"),
+    ],
+)
+def test_template_lines_glued_by_single_spaces(page: PageMaker, old: str, new: str) -> None:
+    text = page()
+    assert old in text
+    r = row(text.replace(old, new))
+    assert (r["body"], r["uploader"], r["author"]) == (BODY, "user01", "某某大学教授")
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("其他文献\n其他文章一", "其他文献 其他文章一"),
+        ("其他文献\n其他文章一", "其他文献：其他文章一"),
+        ("教授)\n其他文献", "教授) 其他文献"),
+        ("其他文献\n", "【其他文献】\n"),
+        ("其他文献\n", "其 他 文 献\n"),
+    ],
+)
+def test_teaser_heading_variants(page: PageMaker, old: str, new: str) -> None:
+    text = page()
+    assert old in text
+    r = row(text.replace(old, new))
+    assert (r["body"], r["author"]) == (BODY, "某某大学教授")
+    assert r["teasers"] == ["其他文章一的摘要", "其他文章二的摘要"]
+
+
+def test_site_footer_is_not_a_teaser(page: PageMaker) -> None:
+    r = row(
+        page() + "首页 | 关于我们 | 联系我们\nCopyright © 2020 example.com All Rights Reserved\n"
+    )
+    assert r["teasers"] == ["其他文章一的摘要", "其他文章二的摘要"]
+
+
+@pytest.mark.parametrize("leftover", ["&nbsp;&nbsp;", "&#160;", "\u200b", "<br>", "<p>", "<BR/>"])
+def test_html_and_zero_width_leftovers(page: PageMaker, leftover: str) -> None:
+    text = page(paragraphs=(f"{leftover}第一段正文内容。{leftover}", "第二段正文内容。"))
+    r = row(text.replace("来源 :党员生活 |", f"来源 :党员生活 {leftover}|{leftover}"))
+    assert (r["source"], r["citations"], r["body"]) == ("党员生活", 3, BODY)
+    inside = row(page(paragraphs=("第一段\u200b正文内容。", "第二段正文<br>内容。")))
+    assert inside["body"] == "第一段正文内容。\n第二段正文\n内容。"  # a tag is a line break
+
+
+@pytest.mark.parametrize(
+    ("header", "source", "citations"),
+    [
+        ("来源 :党员生活 / 被引量 : 3次 / 上传用户:user01", "党员生活", 3),
+        ("来源 ∶党员生活 │ 被引量 ∶ 3次 │ 上传用户∶user01", "党员生活", 3),
+        ("来源 :党员生活 ︱ 被引量 : 3次。 ︱ 上传用户:user01", "党员生活", 3),
+        ("来源 :  党员生活 | 被引量 :  3次 | 上传用户:  user01", "党员生活", 3),
+    ],
+)
+def test_rarer_header_spellings(page: PageMaker, header: str, source: str, citations: int) -> None:
+    r = row(page(header=header))
+    assert (r["source"], r["citations"], r["uploader"]) == (source, citations, "user01")
+
+
+def test_a_character_cut_at_the_end_of_the_file_is_dropped(page: PageMaker) -> None:
+    data = page(teasers=("其他文章一的摘要", "最后一篇")).rstrip("\n").encode()
+    for codec_data in (data, page(teasers=("最后一篇",)).rstrip("\n").encode("gb18030")):
+        r = row(codec_data[:-1])
+        assert r["teasers"][-1] == "最后一"
+    with pytest.raises(Rejected) as exc:  # cut inside the page, not at its end: still refused
+        parse_page(data[:40] + data[41:], "p")
+    assert exc.value.reason == Reason.UNDECODABLE
+
+
+def test_utf16_without_bom_and_cp936_euro_sign(page: PageMaker) -> None:
+    text = page(paragraphs=("价格为100€。", "第二段正文内容。"))
+    for codec in ("utf-16-le", "utf-16-be"):
+        assert row(text.encode(codec))["body"] == "价格为100€。\n第二段正文内容。"
+    gbk = text.replace("€", "\x00").encode("gbk").replace(b"\x00", b"\x80")
+    assert row(gbk)["body"] == "价格为100€。\n第二段正文内容。"

@@ -20,8 +20,8 @@ class Reason(StrEnum):
 
 #: one line per reason, for the README, the card and `corpus-export reasons`
 REASON_DOCS: dict[Reason, str] = {
-    Reason.UNDECODABLE: "bytes are neither UTF-8 (with or without BOM), UTF-16 with a BOM nor "
-    "GB18030, contain NUL bytes, or are a broken .gz",
+    Reason.UNDECODABLE: "bytes are neither UTF-8 (with or without BOM), UTF-16 nor GB18030, "
+    "contain NUL bytes (and are not UTF-16), or are a broken .gz",
     Reason.EMPTY: "no bytes, or only whitespace",
     Reason.UNRECOGNISED_LAYOUT: "none of the template's markers (来源 header, 论文部分内容阅读, "
     "其他文献): a page of some other site",

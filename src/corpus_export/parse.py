@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 
@@ -24,46 +25,104 @@ _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 SPACES = " \t\u3000\u00a0"
 # Two or more spaces inside a line: a lost line break between paragraphs.
 _PARA_BREAK = re.compile(f"[{SPACES}]{{2,}}")
-_COLON = "[:：]"
-# Header separators: ASCII and full-width bars, and 丨 (U+4E28), which Chinese sites use as one.
-_SEPARATORS = "|｜丨"
+# ASCII and full-width colons, and ∶ (U+2236), which some sites print as one
+_COLON = "[:：∶]"
+# Header separators: ASCII and full-width bars, 丨 (U+4E28), which Chinese sites use as one,
+# and the box-drawing and vertical-form bars │ ︱.
+_SEPARATORS = "|｜丨│︱"
 _SEP = re.compile(f"[{_SEPARATORS}]")
 #: More key occurrences than this and a line is not a header (a header has three fields).
 _MAX_HEADER_KEYS = 12
 _HEADER_FIRST = frozenset("来被上" + _SEPARATORS)
 _KEY = re.compile(rf"({SOURCE_KEY}|{CITATIONS_KEY}|{UPLOADER_KEY})\s*{_COLON}")
-_CITATIONS_VALUE = re.compile(r"(\d{1,3}(?:[,，]\d{3}){1,2}|\d{1,9})\s*次?\s*$")
+_KEY_SPACES = re.compile(rf"({_KEY.pattern})[{SPACES}]{{2,}}")
+_CITATIONS_VALUE = re.compile(r"(\d{1,3}(?:[,，]\d{3}){1,2}|\d{1,9})\s*次?\s*[。.]?\s*$")
+# What may end a header value besides the next separator: a slash or comma some sites use as one.
+_VALUE_TAIL = SPACES + "/／,，、;；"
 # "下载到本地 , 更方便阅读" (download to read more easily) and "声明 : …" (disclaimer).
 _BOILERPLATE = re.compile(
-    rf"(?:下载到本地\s*[,，]?\s*更方便阅读|声明\s*{_COLON}.*(?:内容提供方|版权争议|下架).*"
+    rf"(?:下载到本地\s*[,，]?\s*更方便阅读[!！。.]*|声明\s*{_COLON}.*(?:内容提供方|版权争议|下架).*"
     rf"|{READ_MARKER}\s*{_COLON}?|{_TEASER_HEADINGS}\s*{_COLON}?)"
+)
+#: Before 论文部分内容阅读 (the template's line before the article), these are site furniture, not
+#: article text: the 声明 line wrapped or cut (its own words), a download button, a line of
+#: short fields (发布时间 : 2020-10-01 | 页数 : 2页, 分享到 :), each value short.
+_PREAMBLE_JUNK = re.compile(
+    rf"声明\s*{_COLON}?|.{{0,80}}(?:内容提供方|版权争议|下架|联系客服|客服联系).{{0,80}}"
+    rf"|(?:免费|立即)?下载(?:本文|本文档|全文|文档|PDF|pdf)?"
+    rf"|(?:[\u4e00-\u9fff]{{2,6}}\s*{_COLON}\s*[^{_SEPARATORS}:：∶。！？]{{0,40}}?\s*"
+    rf"(?:[{_SEPARATORS}]\s*|$))+"
+)
+_AUTHOR_FIELD = re.compile(
+    rf"(?:^|[{_SEPARATORS}]\s*)作者\s*{_COLON}\s*([^{_SEPARATORS}]+?)\s*(?=[{_SEPARATORS}]|$)"
+)
+#: A subtitle on the line after the title: "——以武汉市洪山区为例".
+_SUBTITLE = re.compile(r"(?:—{1,2}|－{2}|-{2}|——)\s*\S.{0,80}")
+#: HTML left in scraped text: space entities and line-break tags.
+_HTML_SPACE = re.compile(r"&(?:nbsp|ensp|emsp|thinsp|#160|#x0*a0|#12288|#x3000);?", re.IGNORECASE)
+_HTML_BREAK = re.compile(r"<\s*(?:br|/?p)(?:\s[^<>]{0,80})?\s*/?\s*>", re.IGNORECASE)
+#: Template lines glued to what follows by single spaces: where to cut.
+_GLUED_TEMPLATE = re.compile(rf"[{SPACES}]*(?=下载到本地|声明\s*{_COLON}|{READ_MARKER})")
+_GLUED_HEADING_AFTER = re.compile(rf"^({_TEASER_HEADINGS})(?:\s*{_COLON}\s*|[{SPACES}]+)(\S.*)$")
+_GLUED_HEADING_BEFORE = re.compile(rf"^(.*\S)[{SPACES}]+({_TEASER_HEADINGS})\s*{_COLON}?$")
+_TEASER_HEADING_LINE = re.compile(rf"[【\[]?\s*其\s*[他它]\s*文\s*献\s*[】\]]?\s*{_COLON}?")
+#: Site footers under the teasers: not teasers.
+_FOOTER = re.compile(
+    r"(?i).*(?:copyright|©|版权所有|all rights reserved|icp备|icp证).*"
+    r"|(?:.*(?:首页|关于我们|联系我们|网站地图|帮助中心|免责声明|隐私政策)){2}.*"
 )
 # Author notes: "(作者系X)", "（作者为X）", "(作者单位:X)", "作者：X"; a byline "文/X".
 _NOTE_MAX = 200  # an author note is short; longer text is article prose
 # A wrapped note's text may hold one level of brackets, "(作者系华中师范大学（武汉）教授)", but
 # does not run past its own closing one into a note that follows.
 _NOTE_TEXT = r"((?:[^()（）【】\[\]]|[(（【\[][^()（）【】\[\]]*[)）】\]])*?)"
+_NOTE_LABEL = r"(?:本文)?作者(?:(?:所在|所属)?单位|简介|信息)?"
 _NOTE_WRAPPED = (
-    rf"[(（【\[]\s*(?:本文)?作者\s*(?:(?:分别|均|都)?[系为是]|(?:单位|简介)?\s*{_COLON})"
+    rf"[(（【\[]\s*(?:本文)?作者\s*(?:(?:分别|均|都)?[系为是]|(?:(?:所在|所属)?单位|简介)?\s*{_COLON})"
     rf"\s*{_NOTE_TEXT}\s*[)）】\]]"
 )
+#: A footnote mark after a note: ①, [1], ［1］, *.
+_MARK = r"(?:[①-⑳]|\[\d{1,2}\]|［\d{1,2}］|\*)?"
+#: Decoration some sites put before a note or byline: ■文/X, ◎作者系…
+_DECOR = r"(?:[■□◆◇●○◎★☆▲△▪]\s*)?"
 _AUTHOR_NOTE = re.compile(
-    rf"{_NOTE_WRAPPED}\s*[。.]?|(?:本文)?作者(?:单位|简介)?\s*{_COLON}\s*(.*?)"
-    rf"|[【\[]\s*(?:本文)?作者(?:单位|简介)?\s*[】\]]\s*{_COLON}?\s*(.*?)"  # 【作者简介】X
+    rf"{_DECOR}(?:{_NOTE_WRAPPED}\s*[。.]?{_MARK}|{_NOTE_LABEL}\s*{_COLON}\s*(.*?)"
+    rf"|[【\[]\s*{_NOTE_LABEL}\s*[】\]]\s*{_COLON}?\s*(.*?)"  # 【作者简介】X
+    rf"|[■□◆◇●○◎★☆▲△▪]\s*(?:本文)?作者(?:分别|均|都)?[系为是](.*?))"  # ◎作者系X
 )
 _TRAILING_NOTE = re.compile(
-    rf"{_NOTE_WRAPPED}\s*[。.]?\s*$"
+    rf"{_NOTE_WRAPPED}\s*[。.]?\s*{_MARK}\s*$"
     rf"|(?<=[。！？!?])\s*(?:本文)?作者\s*{_COLON}\s*([^。，,；;：:（）()]{{1,30}}?)\s*[。.]?\s*$"
 )
+#: A label alone on its line, the note on the next: "作者简介：" / "张三，华中师范大学教授。"
+_NOTE_LABEL_LINE = re.compile(rf"[【\[]?\s*{_NOTE_LABEL}\s*[】\]]?\s*{_COLON}?")
 #: A funding note may follow the author note, "(作者系X)(本文系Y基金项目成果)": look past it,
 #: keep it in the body.
 _FUNDING_NOTE = re.compile(
     rf"[(（]\s*(?:本文[系为是]|基金项目\s*{_COLON})(?:[^()（）]|[(（][^()（）]*[)）]){{1,150}}"
     rf"[)）]\s*[。.]?\s*$"
 )
-#: An editor credit may follow the author note: look past it, keep it in the body.
-_EDITOR_CREDIT = re.compile(rf"[(（]?\s*(?:责任编辑|责编|编辑|校对|审核)\s*{_COLON}.{{0,30}}")
-_BYLINE = re.compile(r"文\s*[/／|｜]\s*(\S.*)")
+#: Up to three closing lines may follow the author note: editor credits (责任编辑：X, 编辑/X,
+#: 【责任编辑 X】), "(完)", where the article first appeared (本文原载于…, 来源：X). Look past
+#: them; they stay in the body.
+_CREDIT = r"(?:责任编辑|责编|编辑|校对|审核|审校|终审|初审|美编)"
+_TRAILER = re.compile(
+    rf"[(（【\[]?\s*{_CREDIT}\s*(?:{_COLON}|[/／]|\s)\s*[^()（）【】\[\]]{{1,30}}[)）】\]]?"
+    rf"|[(（【\[]\s*完\s*[)）】\]]"
+    rf"|(?:本文)?(?:来源|原载于?|原文载于|原文刊于|刊于|发表于)\s*{_COLON}?\s*\S.{{0,60}}"
+)
+_TRAILERS_MAX = 3
+_TRAILER_FIRST = frozenset("(（【[责编校审终初美本来原刊发")
+#: An editor credit on the note's own line: "(作者系X) 责任编辑：Y".
+_GLUED_CREDIT = re.compile(
+    rf"(.*[)）】\]])\s*((?:[(（【\[]\s*)?{_CREDIT}\s*(?:{_COLON}|[/／]).{{1,30}})"
+)
+#: The heading of a reference or notes section, which may follow the author note.
+_REFS_HEADING = re.compile(
+    rf"[【\[]?\s*(?:参考文献|注释|注解|参考资料|尾注)\s*[】\]]?\s*(?:{_COLON}.*)?"
+)
+_REFS_SEARCH = 80  # paragraphs from the end where such a heading is looked for
+_BYLINE = re.compile(rf"{_DECOR}(?:文\s*[/／|｜]|(?:本文)?作者\s*{_COLON})\s*(\S.*)")
 _BYLINE_MAX = 40
 
 
@@ -109,19 +168,28 @@ def short(text: str, limit: int = 40) -> str:
 
 
 def decode_bytes(data: bytes) -> str:
-    """Decode a page: UTF-8 (BOM or not), else GB18030; never with replacement characters."""
+    """Decode a page: UTF-8 (BOM or not), else GB18030; never with replacement characters.
+
+    UTF-16 is read with a BOM, or without one when the reading shows the template's words. A
+    last character cut in half at the end of the file (a download cut short) is dropped, and a
+    lone 0x80 byte in a GBK page is the euro sign, as Windows' code page 936 has it.
+    """
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a BOM is unambiguous
         try:
-            return normalise_newlines(data.decode("utf-16"))
+            return normalise_newlines(_decode_cut(data, "utf-16"))
         except UnicodeDecodeError as exc:
             raise Rejected(Reason.UNDECODABLE, f"invalid UTF-16 at byte {exc.start}") from None
     if b"\x00" in data:
-        raise Rejected(Reason.UNDECODABLE, f"NUL byte at offset {data.index(0)}: a binary file?")
+        wide = _utf16_without_bom(data)
+        if wide is None:
+            at = data.index(0)
+            raise Rejected(Reason.UNDECODABLE, f"NUL byte at offset {at}: a binary file?")
+        return normalise_newlines(wide)
     try:
-        text = data.decode("utf-8-sig")
+        text = _decode_cut(data, "utf-8-sig")
     except UnicodeDecodeError as exc:
         try:
-            gb: str | None = data.decode("gb18030")
+            gb: str | None = _decode_gb(data)
         except UnicodeDecodeError as exc2:
             gb, gb_bad = None, exc2.start
         # UTF-8 that went bad after real multi-byte text is corrupt UTF-8, not GB18030: decoding
@@ -144,6 +212,54 @@ def decode_bytes(data: bytes) -> str:
     return normalise_newlines(text)
 
 
+#: How the codecs say a character was cut short (not that a byte is invalid).
+_CUT_SHORT = frozenset(
+    ("unexpected end of data", "incomplete multibyte sequence", "truncated data")
+)
+
+
+def _decode_cut(data: bytes, codec: str) -> str:
+    """Decode; a character cut short by the end of the data (only there) is dropped, on a page
+    that shows the template's words."""
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        if exc.end < len(data) or exc.start < len(data) - 3 or exc.reason not in _CUT_SHORT:
+            raise
+        text = data[: exc.start].decode(codec)
+        if not _has_template_words(text):
+            raise
+        return text
+
+
+_EURO_CP936 = b"\x80"  # the euro sign in code page 936 (GBK as Windows writes it)
+_EURO_GB18030 = "€".encode("gb18030")
+
+
+def _decode_gb(data: bytes) -> str:
+    """Decode GB18030 (a superset of GBK), with code page 936's 0x80 euro sign."""
+    for _ in range(64):  # a few euro signs; a page of them is not GBK text
+        try:
+            return _decode_cut(data, "gb18030")
+        except UnicodeDecodeError as exc:
+            if data[exc.start : exc.start + 1] != _EURO_CP936:
+                raise
+            data = data[: exc.start] + _EURO_GB18030 + data[exc.start + 1 :]
+    return data.decode("gb18030")
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """Return the UTF-16 reading (LE or BE) of BOM-less data if it shows the template's words."""
+    for codec in ("utf-16-le", "utf-16-be"):
+        try:
+            text = _decode_cut(data, codec)
+        except UnicodeDecodeError:
+            continue
+        if _has_template_words(text):
+            return text
+    return None
+
+
 def _has_template_words(text: str) -> bool:
     return (
         any(w in text for w in (SOURCE_KEY, CITATIONS_KEY, READ_MARKER))
@@ -161,11 +277,14 @@ def _valid_utf8_multibyte(prefix: bytes) -> int:
 
 
 def normalise_newlines(text: str) -> str:
-    """Return text with a leading BOM removed and CRLF / CR turned into LF."""
+    """Return text with a leading BOM removed and CRLF, CR, U+2028 and U+2029 turned into LF."""
     if text.startswith("\ufeff"):
         text = text[1:]
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    for separator in "\u2028\u2029":  # Unicode's line and paragraph separators
+        if separator in text:
+            text = text.replace(separator, "\n")
     return text
 
 
@@ -215,7 +334,9 @@ def header_fields(line: str) -> dict[str, str] | None:
     fields: dict[str, str] = {}
     for m, nxt in zip(keys, [*keys[1:], None], strict=True):
         value = line[m.end() : nxt.start() if nxt is not None else len(line)]
-        fields.setdefault(m.group(1), _SEP.split(value, 1)[0].strip())
+        if "下载到本地" in value:  # the download line glued on: not part of the value
+            value = value[: value.index("下载到本地")]
+        fields.setdefault(m.group(1), _SEP.split(value, 1)[0].strip().rstrip(_VALUE_TAIL))
     return fields
 
 
@@ -288,11 +409,75 @@ def _strip(line: str) -> str:
 
 
 def _is_read_marker(piece: str) -> bool:
-    return piece.startswith(READ_MARKER) and piece.rstrip(":：").strip() == READ_MARKER
+    return piece.startswith(READ_MARKER) and piece.rstrip(":：∶.…。").strip() == READ_MARKER
+
+
+def clean_text(text: str) -> str:
+    """Remove what scrapers leave that is not text: zero-width characters anywhere, HTML space
+    entities (&nbsp; → a space) and line-break tags (<br>, <p> → a line break)."""
+    for ch in _INVISIBLE:
+        if ch in text:
+            text = text.replace(ch, "")
+    if "&" in text:
+        text = _HTML_SPACE.sub(" ", text)
+    if "<" in text:
+        text = _HTML_BREAK.sub("\n", text)
+    return text
+
+
+def _unglue(lines: list[str], start: int) -> list[str]:
+    """Split template lines glued to their neighbours by single spaces, from lines[start] on:
+    a header and the download line, the boilerplate lines and 论文部分内容阅读, that marker and
+    the first paragraph (with or without a space), the 其他文献 heading and a teaser after it or
+    the line before it."""
+    out = lines[:start]
+    for line in islice(lines, start, None):
+        if not line:
+            out.append(line)
+            continue
+        pieces = [line]
+        if line[0] in "来被上下声" and (
+            "下载到本地" in line or READ_MARKER in line or "声明" in line
+        ):
+            cuts = [m.start() for m in _GLUED_TEMPLATE.finditer(line) if m.start() > 0]
+            if cuts:
+                pieces = [line[a:b].strip() for a, b in zip([0, *cuts], [*cuts, None], strict=True)]
+        for piece in pieces:
+            if piece.startswith(READ_MARKER) and len(piece) > len(READ_MARKER):
+                rest = piece[len(READ_MARKER) :].lstrip(":：∶.…。" + SPACES)
+                out.append(READ_MARKER)
+                if rest:
+                    out.append(rest)
+                continue
+            if "文献" in piece and len(piece) > 4:
+                m = _GLUED_HEADING_AFTER.match(piece) or _GLUED_HEADING_BEFORE.match(piece)
+                if m is not None:
+                    out.extend(m.groups())
+                    continue
+            out.append(piece)
+    return out
+
+
+_LINE_SPACE = SPACES + _INVISIBLE
+
+
+def _shares_line(text: str, at: int, length: int) -> bool:
+    """Tell whether the phrase text[at : at + length] shares its line with other text."""
+    start = text.rfind("\n", 0, at) + 1
+    if text[start:at].strip(_LINE_SPACE):
+        return True
+    end = text.find("\n", at)
+    return bool(text[at + length : end if end >= 0 else None].strip(_LINE_SPACE + ":：∶.…。"))
+
+
+def _find_heading(lines: list[str], first: int) -> int:
+    """Return where the teaser list starts: the first line that is the 其他文献 heading."""
+    return next((i for i in range(first, len(lines)) if _is_teaser_heading(lines[i])), len(lines))
 
 
 def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     """Parse a decoded page (LF newlines) into a Page, or raise Rejected."""
+    text = clean_text(text)
     lines = [_strip(line) for line in text.split("\n")]
     first = next((i for i, line in enumerate(lines) if line), None)
     if first is None:
@@ -300,39 +485,51 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     glued = _split_title_line(lines[first])
     if glued is not None:  # lost newlines after the title: the rest are lines of their own
         lines[first : first + 1] = glued
-
-    # Where the teaser list starts: the first line that is the 其他文献 heading.
-    teaser_at = next(
-        (i for i in range(first, len(lines)) if _is_teaser_heading(lines[i])), len(lines)
-    )
+    teaser_at = _find_heading(lines, first)
+    marker_at = text.find(READ_MARKER)
+    # 论文部分内容阅读 or 其他文献 on a line with other text (rare): split the lines first
+    if (marker_at >= 0 and _shares_line(text, marker_at, len(READ_MARKER))) or (
+        teaser_at == len(lines) and _TEASER_HEADINGS_RE.search(text) is not None
+    ):
+        lines = _unglue(lines, first + 1)
+        teaser_at = _find_heading(lines, first)
     has_marker = teaser_at < len(lines)
     glued_teasers: list[str] = []  # teasers on the line where a lost newline glued 其他文献
     meta: dict[str, str] = {}
     paragraphs: list[str] = []
     preamble = True  # header lines may stand only before the first paragraph
     # Before 论文部分内容阅读 every field line is header; without that line, see is_header.
-    read_marker_ahead = READ_MARKER in text
+    read_marker_ahead = marker_at >= 0
+    before_marker = read_marker_ahead  # lines before it are the site's, unless they are prose
+    field_author: str | None = None  # 作者 : X among the header's fields
     title_line = lines[first]
     title_is_meta = header_fields(title_line) is not None or is_boilerplate(title_line)
     i = first + 1
+    next_line = next((k for k in range(i, teaser_at) if lines[k]), teaser_at)
+    if next_line < teaser_at and _SUBTITLE.fullmatch(lines[next_line]) and not title_is_meta:
+        title_line = f"{title_line}{lines[next_line]}"  # 主标题——副标题
+        i = next_line + 1
     while i < teaser_at:
         line = lines[i]
         i += 1
         if not line:
             continue
+        if line[0] in _HEADER_FIRST and _PARA_BREAK.search(line):
+            line = _KEY_SPACES.sub(r"\1 ", line)  # "来源 :  X": wide spaces after a key
         if (  # a whole header line; values may hold single spaces
             line[0] in _HEADER_FIRST
             and not _PARA_BREAK.search(line)
             and _take_header(header_fields(line), meta, preamble, read_marker_ahead)
         ):
             has_marker = True
+            field_author = field_author or _author_field(line)
             continue
         pieces = split_paragraphs(line)
         for k, piece in enumerate(pieces):
             head = piece[0]
             if head in _BOILERPLATE_FIRST:
                 if _is_read_marker(piece):
-                    has_marker, preamble = True, False
+                    has_marker, preamble, before_marker = True, False, False
                     continue
                 if _is_teaser_heading(piece):  # 其他文献 glued into a body line
                     has_marker = True
@@ -346,7 +543,11 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
                     continue  # a separator alone: the header was cut at spaces around it
                 if _take_header(header_fields(piece), meta, preamble, read_marker_ahead):
                     has_marker = True
+                    field_author = field_author or _author_field(piece)
                     continue
+            if before_marker and (piece == title_line or _PREAMBLE_JUNK.fullmatch(piece)):
+                field_author = field_author or _author_field(piece)
+                continue
             preamble = False
             paragraphs.append(piece)
 
@@ -363,6 +564,7 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
         raise Rejected(Reason.UNRECOGNISED_LAYOUT, _no_marker_detail(lines, first))
 
     author, paragraphs = _take_author(paragraphs)
+    author = author or field_author
     if not paragraphs:
         raise Rejected(
             Reason.MISSING_BODY,
@@ -370,13 +572,15 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
             + (f"{TEASER_HEADING} (line {teaser_at + 1})" if teaser_at < len(lines) else "the end"),
         )
 
-    teasers = tuple(
+    teasers = [
         t
         for t in [*glued_teasers, *lines[teaser_at + 1 :]]
         if t
         and not is_boilerplate(t)
         and (t[0] not in _HEADER_FIRST or not is_header(header_fields(t)))
-    )
+    ]
+    while teasers and _is_footer(teasers[-1]):  # the site's footer ends the page
+        teasers.pop()
     citations = _citations(meta.get(CITATIONS_KEY))
     return Page(
         id=page_id,
@@ -386,7 +590,7 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
         uploader=meta.get(UPLOADER_KEY) or None,
         author=author or None,
         paragraphs=tuple(paragraphs),
-        teasers=teasers,
+        teasers=tuple(teasers),
         sha256=sha256,
     )
 
@@ -457,7 +661,37 @@ def _is_template_line(piece: str) -> bool:
 
 
 def _is_teaser_heading(line: str) -> bool:
-    return line.startswith(("其他文献", "其它文献")) and len(line.rstrip(":：").strip()) == 4
+    head = line[:1]
+    if head != "其" and head != "【" and head != "[":
+        return False
+    if line.startswith(("其他文献", "其它文献")):
+        return len(line.rstrip(":：∶").strip()) == 4
+    # 【其他文献】, 其 他 文 献
+    return len(line) <= 16 and _TEASER_HEADING_LINE.fullmatch(line) is not None
+
+
+_FOOTER_WORDS = re.compile(r"(?i)copyright|©|版权所有|all rights reserved|icp[备证]")
+_SITE_LINKS = re.compile("首页|关于我们|联系我们|网站地图|帮助中心|免责声明|隐私政策|用户协议")
+
+
+_FOOTER_HINTS = ("©", "opyright", "OPYRIGHT", "ights", "ICP", "icp", "版权", "首页", "关于我们")
+
+
+def _is_footer(line: str) -> bool:
+    """Tell whether a line under the teasers is the site's footer (links, copyright)."""
+    return (
+        len(line) <= 300
+        and any(hint in line for hint in _FOOTER_HINTS)  # a cheap test first
+        and (_FOOTER_WORDS.search(line) is not None or len(_SITE_LINKS.findall(line)) >= 2)
+    )
+
+
+def _author_field(line: str) -> str | None:
+    """Return X of a `作者 : X` field in a line of fields, if there is one."""
+    if "作者" not in line:
+        return None
+    m = _AUTHOR_FIELD.search(line)
+    return m.group(1).strip() if m else None
 
 
 def _citations(value: str | None) -> int | None:
@@ -468,23 +702,63 @@ def _citations(value: str | None) -> int | None:
 
 
 def _take_author(paragraphs: list[str]) -> tuple[str | None, list[str]]:
-    """Remove the author note (last paragraph) and a byline (first paragraph) from paragraphs."""
+    """Remove the author note and a byline (first paragraph) from paragraphs → (author, rest).
+
+    The note ends the article: it is the last paragraph, or the one before a few closing lines
+    (editor credits, "(完)", where the article first appeared) or before a reference or notes
+    section; those stay in the body. A label on its own line ("作者简介：") may head it.
+    """
     author: str | None = None
-    # The note is the last paragraph, or the one before a closing editor credit (kept in body).
-    at = len(paragraphs) - 1
-    if at >= 1 and len(paragraphs[at]) <= 40 and _EDITOR_CREDIT.fullmatch(paragraphs[at]):
-        at -= 1
-    if at >= 0:
+    if paragraphs:
+        last = paragraphs[-1]
+        glued = None
+        if len(last) <= _NOTE_MAX + 40 and ("编" in last or "校" in last or "审" in last):
+            glued = _GLUED_CREDIT.fullmatch(last)
+        if glued is not None:  # "(作者系X) 责任编辑：Y": two lines
+            paragraphs = [*paragraphs[:-1], *glued.groups()]
+    for at in _note_places(paragraphs):
         note, rest = strip_author_note(paragraphs[at])
         if note is not None:
             author = note
             paragraphs = paragraphs[:at] + ([rest] if rest else []) + paragraphs[at + 1 :]
+            break
+        if (
+            at >= 1
+            and len(paragraphs[at]) <= _NOTE_MAX
+            and len(paragraphs[at - 1]) <= 12
+            and _NOTE_LABEL_LINE.fullmatch(paragraphs[at - 1])
+        ):
+            author = paragraphs[at].rstrip("。.;；").strip()
+            paragraphs = paragraphs[: at - 1] + paragraphs[at + 1 :]
+            break
     if paragraphs:
         byline = strip_byline(paragraphs[0])
         if byline is not None:
             author = author or byline
             paragraphs = paragraphs[1:]
     return author, paragraphs
+
+
+def _note_places(paragraphs: list[str]) -> Iterator[int]:
+    """Where the author note may be: past the closing lines, then before a references heading
+    (looked for only if the first place holds no note)."""
+    at = len(paragraphs) - 1
+    while (
+        at >= 1
+        and len(paragraphs) - 1 - at < _TRAILERS_MAX
+        and len(paragraphs[at]) <= 80
+        and paragraphs[at][0] in _TRAILER_FIRST
+        and _TRAILER.fullmatch(paragraphs[at])
+    ):
+        at -= 1
+    if at >= 0:
+        yield at
+    for j in range(len(paragraphs) - 1, max(0, len(paragraphs) - _REFS_SEARCH), -1):
+        p = paragraphs[j]
+        if p[:1] in "参注尾【[" and len(p) <= _NOTE_MAX and _REFS_HEADING.fullmatch(p):
+            if j - 1 != at:
+                yield j - 1
+            return
 
 
 def _no_marker_detail(lines: list[str], first: int) -> str:

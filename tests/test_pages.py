@@ -1,0 +1,66 @@
+"""Fixture pages, one per template variant: every field of each row (or its reject), as JSON.
+
+tests/pages/NAME.txt (or .txt.gz) holds a page as a scraper saved it, in its own encoding;
+tests/pages/NAME.json what it must give. `pytest --update-golden` rewrites the JSON files from
+the parser's current output: read the diff before committing it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+import corpus_export
+from corpus_export.errors import Rejected
+from corpus_export.process import process_file
+from corpus_export.read import RawFile, page_id
+
+PAGES = Path(__file__).parent / "pages"
+FILES = sorted(p for p in PAGES.iterdir() if p.name.endswith((".txt", ".txt.gz")))
+
+
+def expected_of(page: Path) -> Path:
+    return PAGES / f"{page_id(page.name)}.json"
+
+
+def outcome(page: Path) -> dict[str, object]:
+    """The row of a page, or {"reject": reason}."""
+    try:
+        parsed, _ = process_file(PAGES, RawFile(page_id(page.name), page.name))
+    except Rejected as rej:
+        return {"id": page_id(page.name), "reject": str(rej.reason)}
+    return parsed.to_row()
+
+
+def test_every_fixture_page_has_its_expected_outcome() -> None:
+    assert len(FILES) >= 10
+    assert {expected_of(p).name for p in FILES} == {p.name for p in PAGES.glob("*.json")}
+
+
+@pytest.mark.parametrize("page", FILES, ids=[p.name for p in FILES])
+def test_fixture_page(page: Path, update_golden: bool) -> None:
+    got = outcome(page)
+    if update_golden:
+        text = json.dumps(got, ensure_ascii=False, indent=2) + "\n"
+        expected_of(page).write_text(text, encoding="utf-8")
+        pytest.skip("expected outcome rewritten")
+    assert got == json.loads(expected_of(page).read_text(encoding="utf-8"))
+
+
+def test_fixture_pages_through_a_build(tmp_path: Path) -> None:
+    """The same rows and rejects come out of `build`, in corpus.parquet and rejects.csv."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for page in FILES:
+        (raw / page.name).write_bytes(page.read_bytes())
+    out = tmp_path / "dist"
+    corpus_export.build(raw, out, workers=1)
+    expected = {p["id"]: p for p in (json.loads(expected_of(f).read_text("utf-8")) for f in FILES)}
+    rows = {r["id"]: r for r in pq.read_table(out / "corpus.parquet").to_pylist()}
+    with (out / "rejects.csv").open(encoding="utf-8", newline="") as fh:
+        rejects = {r["id"]: {"id": r["id"], "reject": r["reason"]} for r in csv.DictReader(fh)}
+    assert {**rows, **rejects} == expected
