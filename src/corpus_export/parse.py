@@ -44,25 +44,28 @@ _BOILERPLATE = re.compile(
     rf"(?:下载到本地\s*[,，]?\s*更方便阅读[!！。.]*|声明\s*{_COLON}.*(?:内容提供方|版权争议|下架).*"
     rf"|{READ_MARKER}\s*{_COLON}?|{_TEASER_HEADINGS}\s*{_COLON}?)"
 )
-#: Before 论文部分内容阅读 (the template's line before the article), these are site furniture, not
-#: article text: the 声明 line wrapped or cut (its own words), a download button, a line of
-#: short fields (发布时间 : 2020-10-01 | 页数 : 2页, 分享到 :), each value short.
+#: Before the 论文部分内容阅读 line (the template's line before the article), these are site
+#: furniture, not article text: the 声明 line wrapped or cut (its own words), a download button,
+#: a line of the site's own short fields (发布时间 : 2020-10-01 | 页数 : 2页, 分享到 :).
 _PREAMBLE_JUNK = re.compile(
     rf"声明\s*{_COLON}?|.{{0,80}}(?:内容提供方|版权争议|下架|联系客服|客服联系).{{0,80}}"
     rf"|(?:免费|立即)?下载(?:本文|本文档|全文|文档|PDF|pdf)?"
-    rf"|(?:[\u4e00-\u9fff]{{2,6}}\s*{_COLON}\s*[^{_SEPARATORS}:：∶。！？]{{0,40}}?\s*"
-    rf"(?:[{_SEPARATORS}]\s*|$))+"
 )
+_SITE_KEYS = (
+    r"(?:(?:发布|发表|上传|更新|收录)?(?:时间|日期)|页数|(?:浏览|阅读|下载|收藏)(?:量|次数)?"
+    r"|分享到?|(?:文档|文件)?(?:格式|大小)|语言|评分|(?:所属)?分类|作者)"
+)
+_SITE_FIELD = re.compile(rf"{_SITE_KEYS}\s*{_COLON}[^:：∶。！？]{{0,40}}")
 _AUTHOR_FIELD = re.compile(
     rf"(?:^|[{_SEPARATORS}]\s*)作者\s*{_COLON}\s*([^{_SEPARATORS}]+?)\s*(?=[{_SEPARATORS}]|$)"
 )
 #: A subtitle on the line after the title: "——以武汉市洪山区为例".
-_SUBTITLE = re.compile(r"(?:—{1,2}|－{2}|-{2}|——)\s*\S.{0,80}")
+_SUBTITLE = re.compile(r"(?:——|－－|--)[^。！？!?]{1,40}")
 #: HTML left in scraped text: space entities and line-break tags.
-_HTML_SPACE = re.compile(r"&(?:nbsp|ensp|emsp|thinsp|#160|#x0*a0|#12288|#x3000);?", re.IGNORECASE)
-_HTML_BREAK = re.compile(r"<\s*(?:br|/?p)(?:\s[^<>]{0,80})?\s*/?\s*>", re.IGNORECASE)
+_HTML_SPACE = re.compile(r"&(?:nbsp;?|ensp;|emsp;|thinsp;|#160;|#x0*a0;|#12288;|#x3000;)", re.I)
+_HTML_BREAK = re.compile(r"<(?:br ?/?|/?p|p [a-z][a-z\-]*=[^<>\n]{0,80})>", re.IGNORECASE)
 #: Template lines glued to what follows by single spaces: where to cut.
-_GLUED_TEMPLATE = re.compile(rf"[{SPACES}]*(?=下载到本地|声明\s*{_COLON}|{READ_MARKER})")
+_GLUED_TEMPLATE = re.compile(rf"下载到本地|声明\s*{_COLON}|{READ_MARKER}")
 _GLUED_HEADING_AFTER = re.compile(rf"^({_TEASER_HEADINGS})(?:\s*{_COLON}\s*|[{SPACES}]+)(\S.*)$")
 _GLUED_HEADING_BEFORE = re.compile(rf"^(.*\S)[{SPACES}]+({_TEASER_HEADINGS})\s*{_COLON}?$")
 _TEASER_HEADING_LINE = re.compile(rf"[【\[]?\s*其\s*[他它]\s*文\s*献\s*[】\]]?\s*{_COLON}?")
@@ -122,7 +125,11 @@ _REFS_HEADING = re.compile(
     rf"[【\[]?\s*(?:参考文献|注释|注解|参考资料|尾注)\s*[】\]]?\s*(?:{_COLON}.*)?"
 )
 _REFS_SEARCH = 80  # paragraphs from the end where such a heading is looked for
-_BYLINE = re.compile(rf"{_DECOR}(?:文\s*[/／|｜]|(?:本文)?作者\s*{_COLON})\s*(\S.*)")
+#: Names after 作者：, "张三" or "张三、李四": not prose (作者：张三认为，……).
+_NAMES = r"[\u4e00-\u9fff·•]{2,4}(?:[、，,\s]+[\u4e00-\u9fff·•]{2,4}){0,5}"
+_BYLINE = re.compile(
+    rf"{_DECOR}(?:文\s*[/／|｜]\s*(\S.*)|(?:本文)?作者\s*{_COLON}\s*({_NAMES})\s*[。.]?)"
+)
 _BYLINE_MAX = 40
 
 
@@ -397,7 +404,7 @@ def strip_byline(paragraph: str) -> str | None:
     if len(paragraph) > _BYLINE_MAX:
         return None
     m = _BYLINE.fullmatch(paragraph)
-    return m.group(1).strip() if m else None
+    return (m.group(1) or m.group(2)).strip() if m else None
 
 
 def _strip(line: str) -> str:
@@ -412,10 +419,15 @@ def _is_read_marker(piece: str) -> bool:
     return piece.startswith(READ_MARKER) and piece.rstrip(":：∶.…。").strip() == READ_MARKER
 
 
+#: Invisible characters removed wherever they stand (not the joiners U+200C/U+200D, which
+#: emoji sequences need).
+_ZERO_WIDTH = "\u200b\u2060\ufeff"
+
+
 def clean_text(text: str) -> str:
-    """Remove what scrapers leave that is not text: zero-width characters anywhere, HTML space
+    """Remove what scrapers leave that is not text: zero-width spaces anywhere, HTML space
     entities (&nbsp; → a space) and line-break tags (<br>, <p> → a line break)."""
-    for ch in _INVISIBLE:
+    for ch in _ZERO_WIDTH:
         if ch in text:
             text = text.replace(ch, "")
     if "&" in text:
@@ -425,37 +437,62 @@ def clean_text(text: str) -> str:
     return text
 
 
-def _unglue(lines: list[str], start: int) -> list[str]:
-    """Split template lines glued to their neighbours by single spaces, from lines[start] on:
-    a header and the download line, the boilerplate lines and 论文部分内容阅读, that marker and
-    the first paragraph (with or without a space), the 其他文献 heading and a teaser after it or
-    the line before it."""
+def _unglue(lines: list[str], start: int, *, template: bool, heading: bool) -> list[str]:
+    """Split template lines glued to their neighbours by single spaces.
+
+    template: from lines[start] to the 论文部分内容阅读 line, split a header from the download
+    line, the boilerplate lines from each other, and the marker from the first paragraph (with
+    or without a space). heading: split the 其他文献 heading from a teaser after it or from the
+    author note before it, on the page's last line holding it, after the note or the article's
+    last sentence (elsewhere it may be prose, or a reference list's "其他文献：[2]…" group).
+    """
     out = lines[:start]
-    for line in islice(lines, start, None):
-        if not line:
-            out.append(line)
-            continue
+    k = start
+    while template and k < len(lines):
+        line = lines[k]
+        k += 1
         pieces = [line]
-        if line[0] in "来被上下声" and (
-            "下载到本地" in line or READ_MARKER in line or "声明" in line
-        ):
+        if line and line[0] in "来被上下声":
             cuts = [m.start() for m in _GLUED_TEMPLATE.finditer(line) if m.start() > 0]
             if cuts:
                 pieces = [line[a:b].strip() for a, b in zip([0, *cuts], [*cuts, None], strict=True)]
         for piece in pieces:
             if piece.startswith(READ_MARKER) and len(piece) > len(READ_MARKER):
                 rest = piece[len(READ_MARKER) :].lstrip(":：∶.…。" + SPACES)
-                out.append(READ_MARKER)
-                if rest:
-                    out.append(rest)
-                continue
-            if "文献" in piece and len(piece) > 4:
-                m = _GLUED_HEADING_AFTER.match(piece) or _GLUED_HEADING_BEFORE.match(piece)
-                if m is not None:
-                    out.extend(m.groups())
-                    continue
-            out.append(piece)
+                out += [READ_MARKER, rest] if rest else [READ_MARKER]
+            else:
+                out.append(piece)
+        if READ_MARKER in line:
+            break
+    out += lines[k:]
+    if heading:
+        _unglue_heading(out)
     return out
+
+
+_SENTENCE_END = frozenset("。！？!?”」』…")
+_CITATION_OPEN = frozenset("[(（［【<《")  # "其他文献：[2]…", "其他文献 (Smith, 2010) 也…"
+
+
+def _unglue_heading(lines: list[str]) -> None:
+    """Split the last line holding a glued 其他文献 heading, in place, if it follows the note."""
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i]
+        if len(line) <= 4 or "文献" not in line:
+            continue
+        after = _GLUED_HEADING_AFTER.match(line)
+        if after is not None:  # "其他文献 teaser" after the note or the article's last sentence
+            before = next((b for b in reversed(lines[:i]) if b), "")
+            if strip_author_note(before)[0] is not None or (
+                before[-1:] in _SENTENCE_END and after.group(2)[0] not in _CITATION_OPEN
+            ):
+                lines[i : i + 1] = after.groups()
+            return
+        glued = _GLUED_HEADING_BEFORE.match(line)
+        if glued is not None:  # "(作者系X) 其他文献"
+            if strip_author_note(glued.group(1))[0] is not None:
+                lines[i : i + 1] = glued.groups()
+            return
 
 
 _LINE_SPACE = SPACES + _INVISIBLE
@@ -488,10 +525,10 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     teaser_at = _find_heading(lines, first)
     marker_at = text.find(READ_MARKER)
     # 论文部分内容阅读 or 其他文献 on a line with other text (rare): split the lines first
-    if (marker_at >= 0 and _shares_line(text, marker_at, len(READ_MARKER))) or (
-        teaser_at == len(lines) and _TEASER_HEADINGS_RE.search(text) is not None
-    ):
-        lines = _unglue(lines, first + 1)
+    template = marker_at >= 0 and _shares_line(text, marker_at, len(READ_MARKER))
+    heading = teaser_at == len(lines) and _TEASER_HEADINGS_RE.search(text) is not None
+    if template or heading:
+        lines = _unglue(lines, first + 1, template=template, heading=heading)
         teaser_at = _find_heading(lines, first)
     has_marker = teaser_at < len(lines)
     glued_teasers: list[str] = []  # teasers on the line where a lost newline glued 其他文献
@@ -500,15 +537,27 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     preamble = True  # header lines may stand only before the first paragraph
     # Before 论文部分内容阅读 every field line is header; without that line, see is_header.
     read_marker_ahead = marker_at >= 0
-    before_marker = read_marker_ahead  # lines before it are the site's, unless they are prose
+    # lines before the 论文部分内容阅读 line are the site's, unless they are prose
+    before_marker = marker_at >= 0 and (
+        READ_MARKER in lines or any(_is_read_marker(line) for line in lines)
+    )
     field_author: str | None = None  # 作者 : X among the header's fields
     title_line = lines[first]
     title_is_meta = header_fields(title_line) is not None or is_boilerplate(title_line)
     i = first + 1
-    next_line = next((k for k in range(i, teaser_at) if lines[k]), teaser_at)
-    if next_line < teaser_at and _SUBTITLE.fullmatch(lines[next_line]) and not title_is_meta:
-        title_line = f"{title_line}{lines[next_line]}"  # 主标题——副标题
-        i = next_line + 1
+    titles: tuple[str, ...] = (
+        title_line,
+    )  # the title, which the site may print again before the article
+    following = [k for k in range(i, teaser_at) if lines[k]][:2]
+    if (  # 主标题 / ——副标题, the header or boilerplate next
+        len(following) == 2
+        and not title_is_meta
+        and _SUBTITLE.fullmatch(lines[following[0]])
+        and _is_template_line(lines[following[1]])
+    ):
+        title_line = f"{title_line}{lines[following[0]]}"
+        titles = (titles[0], title_line)
+        i = following[0] + 1
     while i < teaser_at:
         line = lines[i]
         i += 1
@@ -545,7 +594,7 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
                     has_marker = True
                     field_author = field_author or _author_field(piece)
                     continue
-            if before_marker and (piece == title_line or _PREAMBLE_JUNK.fullmatch(piece)):
+            if before_marker and _is_site_line(piece, titles):
                 field_author = field_author or _author_field(piece)
                 continue
             preamble = False
@@ -670,20 +719,40 @@ def _is_teaser_heading(line: str) -> bool:
     return len(line) <= 16 and _TEASER_HEADING_LINE.fullmatch(line) is not None
 
 
-_FOOTER_WORDS = re.compile(r"(?i)copyright|©|版权所有|all rights reserved|icp[备证]")
-_SITE_LINKS = re.compile("首页|关于我们|联系我们|网站地图|帮助中心|免责声明|隐私政策|用户协议")
-
-
-_FOOTER_HINTS = ("©", "opyright", "OPYRIGHT", "ights", "ICP", "icp", "版权", "首页", "关于我们")
+_COPYRIGHT = re.compile(r"(?i)©|copyright|all rights reserved")
+_FOOTER_PROOF = re.compile(r"(?i)(?:19|20)\d\d|rights reserved|\.(?:com|cn|net|org)\b|icp")
+_ICP = re.compile(
+    r"(?i)icp[备证]\s*\d|[京沪津渝冀晋辽吉黑苏浙皖闽赣鲁豫鄂湘粤琼川贵云陕甘青蒙桂藏宁新]icp"
+)
+_SITE_LINKS = re.compile(
+    "首页|关于我们|联系我们|网站地图|帮助中心|免责声明|隐私政策|用户协议|意见反馈"
+)
+_FOOTER_HINTS = ("©", "opyright", "OPYRIGHT", "ights", "ICP", "icp", "首页", "关于我们", "联系我们")
+_LINK_GLUE = " |｜·•-/" + SPACES
 
 
 def _is_footer(line: str) -> bool:
-    """Tell whether a line under the teasers is the site's footer (links, copyright)."""
-    return (
-        len(line) <= 300
-        and any(hint in line for hint in _FOOTER_HINTS)  # a cheap test first
-        and (_FOOTER_WORDS.search(line) is not None or len(_SITE_LINKS.findall(line)) >= 2)
-    )
+    """Tell whether a line under the teasers is the site's footer: a copyright line with a year
+    or domain, an ICP licence number, or nothing but the site's links."""
+    if len(line) > 150 or not any(hint in line for hint in _FOOTER_HINTS):  # cheap tests first
+        return False
+    if (_COPYRIGHT.search(line) and _FOOTER_PROOF.search(line)) or _ICP.search(line):
+        return True
+    return len(_SITE_LINKS.findall(line)) >= 2 and not _SITE_LINKS.sub("", line).strip(_LINK_GLUE)
+
+
+def _is_site_line(piece: str, titles: tuple[str, ...]) -> bool:
+    """Tell whether a line before the article is the site's own: the title again, a download
+    button, the disclaimer's words, or nothing but the site's short fields."""
+    if piece in titles or _PREAMBLE_JUNK.fullmatch(piece):
+        return True
+    if _COLON_CHARS.isdisjoint(piece):
+        return False
+    fields = [f for f in (part.strip() for part in _SEP.split(piece)) if f]
+    return bool(fields) and all(_SITE_FIELD.fullmatch(f) for f in fields)
+
+
+_COLON_CHARS = frozenset(":：∶")
 
 
 def _author_field(line: str) -> str | None:
@@ -714,8 +783,8 @@ def _take_author(paragraphs: list[str]) -> tuple[str | None, list[str]]:
         glued = None
         if len(last) <= _NOTE_MAX + 40 and ("编" in last or "校" in last or "审" in last):
             glued = _GLUED_CREDIT.fullmatch(last)
-        if glued is not None:  # "(作者系X) 责任编辑：Y": two lines
-            paragraphs = [*paragraphs[:-1], *glued.groups()]
+        if glued is not None and strip_author_note(glued.group(1))[0] is not None:
+            paragraphs = [*paragraphs[:-1], *glued.groups()]  # "(作者系X) 责任编辑：Y"
     for at in _note_places(paragraphs):
         note, rest = strip_author_note(paragraphs[at])
         if note is not None:
