@@ -108,6 +108,12 @@ def test_raw_inside_the_out_url_is_refused(bucket: str) -> None:
         corpus_export.build(f"{bucket}/dist/raw", f"{bucket}/dist", workers=1)
 
 
+def test_an_out_url_at_the_root_of_a_store_needs_a_card_place(tmp_path: Path) -> None:
+    write_pages(tmp_path / "raw", 1)
+    with pytest.raises(CorpusExportError, match="pass --card"):
+        corpus_export.build(tmp_path / "raw", "memory://", workers=1)
+
+
 def test_cli_sends_and_checks_a_url(tmp_path: Path, bucket: str) -> None:
     raw = tmp_path / "raw"
     write_pages(raw, 3)

@@ -963,7 +963,12 @@ def _build_for_url(
         )
     card_url: str | None = None
     if card_path is None:
-        card_url = remote.join_url(remote.parent_url(url), "CARD.md")
+        parent = remote.parent_url(url)
+        if not parent.partition("://")[2].strip("/"):
+            raise CorpusExportError(
+                f"the out folder {url!r} has no folder above it for CARD.md; pass --card"
+            )
+        card_url = remote.join_url(parent, "CARD.md")
     elif isinstance(card_path, str) and is_url(card_path):
         card_url = card_path
     if card_url is not None and remote.urls_overlap(card_url, url):
