@@ -635,3 +635,25 @@ def test_workers_convert_rows_without_loading_pandas() -> None:
         "assert 'pandas' not in sys.modules, 'pyarrow loaded pandas'\n"
         "import pandas\n"
     )
+
+
+@pytest.mark.usefixtures("trust_new_files")
+def test_files_rejected_by_the_scan_do_not_stop_an_unchanged_rebuild(tmp_path: Path) -> None:
+    """a.txt and a.txt.gz share an id, and a link leads out of raw/: the scan rejects them by
+    name, the same way every time, so a build with nothing changed still does nothing."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for i in range(5):
+        (raw / f"{i}.txt").write_text(make_page(f"标题{i}"), encoding="utf-8")
+    (raw / "0.txt.gz").write_bytes(gzip.compress(make_page("另一篇").encode()))
+    (tmp_path / "elsewhere.txt").write_text(make_page("外面"), encoding="utf-8")
+    (raw / "out.txt").symlink_to(tmp_path / "elsewhere.txt")
+    out, cache = tmp_path / "inc" / "dist", tmp_path / "cache"
+    first = corpus_export.build(raw, out, workers=1, cache_dir=cache)
+    assert first.rejects_by_reason == {"duplicate": 1, "outside_raw": 1}
+    assert corpus_export.build(raw, out, workers=1, cache_dir=cache).unchanged
+    (raw / "0.txt.gz").unlink()  # the collision gone: rebuilt, and as a cold build would
+    again = corpus_export.build(raw, out, workers=1, cache_dir=cache)
+    assert not again.unchanged
+    assert again.rejects_by_reason == {"outside_raw": 1}
+    _same_as_cold(raw, out, tmp_path, cache)

@@ -281,3 +281,89 @@ def test_out_that_is_a_link_to_a_folder_stays_one(raw_dir: Path, tmp_path: Path)
     assert (tmp_path / "CARD.md").is_file()  # beside the link, where the user asked
     leftovers = [p.name for p in [*tmp_path.iterdir(), *big.parent.iterdir()] if ".old-" in p.name]
     assert leftovers == []
+
+
+def test_card_paths_that_would_lose_something_are_refused(raw_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    assert run("build", "--raw", str(raw_dir), "--out", str(out), "--workers", "1")[0] == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    page = next(raw_dir.glob("*.txt"))
+    page_bytes = page.read_bytes()
+    notes = tmp_path / "notes.md"
+    notes.write_text("# my notes\n", encoding="utf-8")
+    (tmp_path / "carddir").mkdir()
+    for card, says in [
+        (tmp_path / "carddir", "is a folder"),
+        (page, "inside the raw folder"),
+        (notes, "was not written by corpus-export"),
+    ]:
+        code, output = run(
+            "build", "--raw", str(raw_dir), "--out", str(out), "--card", str(card), "-q"
+        )
+        assert code == 2, output
+        assert says in output.splitlines()[-1]
+    assert page.read_bytes() == page_bytes
+    assert notes.read_text(encoding="utf-8") == "# my notes\n"
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert not list(tmp_path.glob("dist.*"))  # no stage or old export left beside it
+    # a card corpus-export wrote is replaced, as always
+    assert run("build", "--raw", str(raw_dir), "--out", str(out), "-q")[0] == 0
+
+
+def test_a_card_that_cannot_be_replaced_puts_the_previous_export_back(
+    raw_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "dist"
+    assert run("build", "--raw", str(raw_dir), "--out", str(out), "--workers", "1")[0] == 0
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    (raw_dir / "second.txt").write_text(SEED.read_text(encoding="utf-8").replace("发挥", "发挥B"))
+    real_replace = Path.replace
+
+    def failing(self: Path, target: str | os.PathLike[str]) -> Path:
+        if Path(target).name == "CARD.md":
+            raise OSError(13, "Permission denied")
+        return real_replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", failing)  # the card's folder went read-only, say
+    code, output = run("build", "--raw", str(raw_dir), "--out", str(out), "--workers", "1")
+    assert code == 2
+    assert "CARD.md" in output.splitlines()[-1]
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+
+    def export(files: dict[Path, bytes]) -> dict[Path, bytes]:  # not raw/, not the cache
+        return {p: b for p, b in files.items() if p.parent != raw_dir and ".cache" not in p.parts}
+
+    assert export(after) == export(before)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["raw", "dist", "CARD.md", ".cache"]
+    )
+
+
+def test_check_with_strict_fails_on_rejects(raw_dir: Path, tmp_path: Path) -> None:
+    (raw_dir / "empty.txt").write_bytes(b"")
+    out = tmp_path / "dist"
+    assert run("build", "--raw", str(raw_dir), "--out", str(out), "--workers", "1")[0] == 0
+    assert run("build", "--check", "--raw", str(raw_dir), "--out", str(out))[0] == 0
+    code, output = run("build", "--check", "--strict", "--raw", str(raw_dir), "--out", str(out))
+    assert code == 1
+    assert "--strict: 1 page(s) rejected" in output
+
+
+def test_a_file_url_must_name_an_absolute_path(raw_dir: Path) -> None:
+    code, output = run("build", "--raw", str(raw_dir), "--out", "file://dist")
+    assert code == 2
+    assert "not a file URL of an absolute path" in output
+
+
+def test_parse_gives_the_id_a_build_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "raw" / "sub").mkdir(parents=True)
+    page = tmp_path / "raw" / "sub" / "a.txt"
+    page.write_bytes(SEED.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    for args in (["raw/sub/a.txt"], [str(page)], ["sub/a.txt", "--raw", "raw"]):
+        if args[0] == "sub/a.txt":
+            monkeypatch.chdir(tmp_path / "raw")
+            args = ["sub/a.txt", "--raw", "."]
+        code, output = run("parse", *args)
+        assert code == 0, output
+        assert json.loads(output)["id"] == "sub/a"

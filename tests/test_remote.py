@@ -110,7 +110,7 @@ def test_raw_inside_the_out_url_is_refused(bucket: str) -> None:
 
 def test_an_out_url_at_the_root_of_a_store_needs_a_card_place(tmp_path: Path) -> None:
     write_pages(tmp_path / "raw", 1)
-    with pytest.raises(CorpusExportError, match="pass --card"):
+    with pytest.raises(CorpusExportError, match="--card, or card_path"):
         corpus_export.build(tmp_path / "raw", "memory://", workers=1)
 
 

@@ -966,7 +966,8 @@ def _build_for_url(
         parent = remote.parent_url(url)
         if not parent.partition("://")[2].strip("/"):
             raise CorpusExportError(
-                f"the out folder {url!r} has no folder above it for CARD.md; pass --card"
+                f"the out folder {url!r} has no folder above it for CARD.md; say where the card "
+                "goes (--card, or card_path)"
             )
         card_url = remote.join_url(parent, "CARD.md")
     elif isinstance(card_path, str) and is_url(card_path):
@@ -1006,10 +1007,23 @@ def check_places(raw: Path | str, out_dir: Path, card: Path) -> None:
                 "a build replaces the out folder whole, so keep them apart (e.g. raw/ and dist/)"
             )
     # the card may be a link into the out folder: the swap replaces the link, not its target
-    if (card.absolute().parent.resolve() / card.name).is_relative_to(out):
+    card_at = card.absolute().parent.resolve() / card.name
+    if card_at.is_relative_to(out):
         raise CorpusExportError(
             f"the card {str(card)!r} is inside the out folder {str(out_dir)!r}, which a build "
             "replaces whole; write it beside the out folder (the default) or elsewhere"
+        )
+    if local is not None and card_at.is_relative_to(local.resolve()):
+        raise CorpusExportError(
+            f"the card {str(card)!r} is inside the raw folder {str(raw)!r}; write it elsewhere "
+            "(the default is CARD.md beside the out folder)"
+        )
+    if card.is_dir():
+        raise CorpusExportError(f"the card {str(card)!r} is a folder; give a file path")
+    if card.exists() and not is_card(card):
+        raise CorpusExportError(
+            f"the card {str(card)!r} exists and was not written by corpus-export; it is left "
+            "untouched: move it, or choose another path with --card"
         )
     if out.is_dir() and any(out.iterdir()) and not is_export(out):
         raise CorpusExportError(
@@ -1024,7 +1038,25 @@ def _file_url_path(url: str) -> Path | None:
     from urllib.parse import unquote, urlparse
 
     parsed = urlparse(url)
-    return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
+    if parsed.scheme != "file":
+        return None
+    if parsed.netloc not in ("", "localhost") or not parsed.path:
+        raise CorpusExportError(
+            f"{url!r} is not a file URL of an absolute path: write file:///abs/path, or a plain "
+            "path (relative paths are fine without file://)"
+        )
+    return Path(unquote(parsed.path))
+
+
+def is_card(path: Path) -> bool:
+    """Tell whether a file is a dataset card written by corpus-export (so a build may replace
+    it): YAML front matter, and the card's own line naming the version that wrote it."""
+    try:
+        with path.open("rb") as fh:
+            text = fh.read(1 << 20).decode("utf-8", "replace")
+    except OSError:
+        return False
+    return text.startswith("---\n") and "corpus-export (version" in text
 
 
 def is_export(folder: Path) -> bool:
@@ -1260,18 +1292,23 @@ def _swap_in(stage: Path, out_dir: Path, card: Path, card_text: str | None) -> N
         except OSError as exc:
             raise CorpusExportError(f"cannot write {str(card)!r}: {exc.strerror}") from None
     old = out_dir.with_name(f"{out_dir.name}.old-{os.getpid()}")
+    swapped = False
     try:
         if out_dir.exists():
             out_dir.rename(old)
         stage.rename(out_dir)
+        swapped = True
         if card_tmp is not None:
             card_tmp.replace(card)
     except OSError as exc:
         if card_tmp is not None:
             card_tmp.unlink(missing_ok=True)
+        if swapped:  # the card could not be replaced: the new export goes back to its stage
+            out_dir.rename(stage)
         if old.exists() and not out_dir.exists():
             old.rename(out_dir)
-        raise CorpusExportError(f"cannot replace {str(out_dir)!r}: {exc.strerror}") from None
+        what = card if swapped else out_dir
+        raise CorpusExportError(f"cannot replace {str(what)!r}: {exc.strerror}") from None
     shutil.rmtree(old, ignore_errors=True)
 
 

@@ -43,7 +43,10 @@ _SOURCES = ("errors.py", "parse.py", "process.py", "read.py", "schema.py", "vali
 _RACY_NS = 2_000_000_000
 _LAYOUT = "v5"
 
-Fingerprint = tuple[int, int] | None  # (size, ctime ns); None: not to be trusted
+#: (size, ctime ns) of a file; (reason, detail) of one the scan rejected by its name or link
+#: (a second file of the same id, a link out of raw/), which every scan decides again; None:
+#: not to be trusted.
+Fingerprint = tuple[int, int] | tuple[str, str] | None
 
 #: A Hub shard of an export: (first row group, last row group + 1, file name, SHA-256). Its bytes
 #: depend on those row groups' bytes alone, wherever they are in corpus.parquet.
@@ -83,7 +86,9 @@ def task_key(files: list[RawFile]) -> str:
 
 def fingerprint(f: RawFile, now_ns: int) -> Fingerprint:
     """Return what must be unchanged for a file's earlier result to be reused."""
-    if f.problem is not None or f.changed_ns == 0:
+    if f.problem is not None:
+        return (str(f.problem[0]), f.problem[1])
+    if f.changed_ns == 0:
         return None
     return fingerprint_stat((f.size, f.changed_ns), now_ns)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import json
 import os
@@ -40,7 +41,10 @@ def _raw_location(ctx: click.Context, param: click.Parameter, value: str | None)
     if is_url(value):
         from .build import _file_url_path
 
-        local = _file_url_path(value)
+        try:
+            local = _file_url_path(value)
+        except CorpusExportError as exc:
+            raise click.BadParameter(str(exc)) from None
         return value if local is None else local
     return Path(value)
 
@@ -161,7 +165,8 @@ def cli() -> None:
     default=None,
     callback=lambda ctx, param, value: _parse_size(value) if value else None,
     help="Hub shard target size, in-memory Arrow bytes as push_to_hub counts them; shards are "
-    "cut between row groups (~1,000 pages each), so one can be somewhat larger or smaller  "
+    "cut between row groups (512-2,048 pages, ~10 MB each), so one can be larger or smaller by "
+    "up to a row group  "
     "[default: 500MB; with --check, the size OUT was built with]",
 )
 @click.option(
@@ -209,7 +214,7 @@ def build(
         "shard_bytes": shard_bytes,
     }
     if check:  # never trusts a cache: the check must see what a cold build writes
-        _check(raw_dir, out_dir, card, quiet, kwargs)
+        _check(raw_dir, out_dir, card, quiet, kwargs, strict)
         return
     if not no_cache and engine == "local" and isinstance(out_dir, Path):
         kwargs["cache_dir"] = cache_dir or out_dir.parent / ".cache" / "corpus-export"
@@ -291,9 +296,14 @@ def _run(call: Any, quiet: bool, interrupted: str = _UNTOUCHED) -> BuildResult:
 
 
 def _check(
-    raw_dir: Path | str, out_dir: Path | str, card: Path | str, quiet: bool, kwargs: dict[str, Any]
+    raw_dir: Path | str,
+    out_dir: Path | str,
+    card: Path | str,
+    quiet: bool,
+    kwargs: dict[str, Any],
+    strict: bool = False,
 ) -> None:
-    stale = stale_files(raw_dir, out_dir, card, kwargs)
+    stale, fresh = _stale_and_fresh(raw_dir, out_dir, card, kwargs)
     if stale:
         click.echo(
             f"stale: {len(stale)} file(s) differ from what {raw_dir}/ produces "
@@ -305,6 +315,11 @@ def _check(
         sys.exit(EXIT_CHECK_FAILED)
     if not quiet:
         click.echo(f"{out_dir}/ and {card} are up to date with {raw_dir}/")
+    if strict and fresh.rejects:
+        click.echo(
+            f"--strict: {fresh.rejects} page(s) rejected; see {out_dir}/rejects.csv", err=True
+        )
+        sys.exit(EXIT_CHECK_FAILED)
 
 
 def _built_with(out_dir: Path | str) -> dict[str, Any]:
@@ -327,12 +342,19 @@ def stale_files(
     """Rebuild raw_dir in a temporary folder; return the files of out_dir (and card) that differ.
 
     out_dir and card may be URLs (their bytes are read and hashed)."""
+    return _stale_and_fresh(raw_dir, out_dir, card, kwargs)[0]
+
+
+def _stale_and_fresh(
+    raw_dir: Path | str, out_dir: Path | str, card: Path | str | None, kwargs: dict[str, Any]
+) -> tuple[list[str], BuildResult]:
+    """stale_files, and the result of the rebuild it compared with."""
     from . import remote
 
     with tempfile.TemporaryDirectory(prefix="corpus-export-check-") as tmp:
         fresh = Path(tmp) / "dist"
         fresh_card = Path(tmp) / "CARD.md"
-        _run(
+        result = _run(
             lambda bar: run_build(raw_dir, fresh, card_path=fresh_card, **bar, **kwargs), quiet=True
         )
         if isinstance(out_dir, str):
@@ -340,14 +362,14 @@ def stale_files(
         else:
             stale = _differences(fresh, out_dir)
         if card is None or not fresh_card.exists():
-            return stale
+            return stale, result
         if isinstance(card, str):
             same = _run_check(lambda: remote.same_bytes(fresh_card, card))
         else:
             same = card.exists() and filecmp.cmp(fresh_card, card, False)
         if not same:
             stale.append(str(card))
-    return stale
+    return stale, result
 
 
 def _run_check(call: Any) -> Any:
@@ -379,7 +401,15 @@ def _differences(fresh: Path, out_dir: Path) -> list[str]:
 
 @cli.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def parse(file: Path) -> None:
+@click.option(
+    "--raw",
+    "raw_dir",
+    default="raw",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The raw folder: a FILE inside it gets the id a build gives it.",
+)
+def parse(file: Path, raw_dir: Path) -> None:
     """Print one page's row as JSON, or its reject reason (exit 1).
 
     Example: corpus-export parse raw/000_bba07cf85f81785c.txt
@@ -387,9 +417,14 @@ def parse(file: Path) -> None:
     from .process import process_file
     from .read import RawFile, page_id
 
-    f = RawFile(page_id(file.name), file.name)
+    root, rel = file.parent, file.name
+    for inside, raw in ((file.absolute(), raw_dir.absolute()), (file.resolve(), raw_dir.resolve())):
+        with contextlib.suppress(ValueError):  # outside raw/: the file's own name
+            rel, root = inside.relative_to(raw).as_posix(), raw
+            break
+    f = RawFile(page_id(rel), rel)
     try:
-        page, _ = process_file(file.parent, f)
+        page, _ = process_file(root, f)
     except Rejected as rej:
         click.echo(
             json.dumps(
@@ -495,7 +530,8 @@ def validate_command(dist: Path) -> None:
     from .validate import validate_export
 
     if not dist.is_dir():
-        raise SetupError(f"export folder {str(dist)!r} does not exist (run `corpus-export build`)")
+        what = "is not a folder" if dist.exists() else "does not exist"
+        raise SetupError(f"export folder {str(dist)!r} {what} (run `corpus-export build`)")
     problems = validate_export(dist)
     if problems:
         click.echo(f"{dist}/: {len(problems)} problem(s):", err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import os
@@ -308,12 +309,20 @@ def _link_problem(root: Path, entry: os.DirEntry[str]) -> tuple[Reason, str] | N
     try:
         target = Path(entry.path).resolve(strict=True)
     except (OSError, RuntimeError) as exc:  # RuntimeError: symlink loop on older Pythons
-        return (Reason.UNREADABLE, f"symlink cannot be followed: {exc.__class__.__name__}")
+        return (Reason.UNREADABLE, f"symlink cannot be followed: {_link_failure(exc)}")
     if not target.is_relative_to(root):
         return (Reason.OUTSIDE_RAW, "symlink resolves outside the raw folder; not followed")
     if not target.is_file():
         return (Reason.UNREADABLE, "symlink to something that is not a regular file")
     return None
+
+
+def _link_failure(exc: BaseException) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "it points to nothing (dangling)"
+    if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP:
+        return "it is part of a loop of links"
+    return getattr(exc, "strerror", None) or exc.__class__.__name__
 
 
 def is_url(location: str | Path) -> bool:
