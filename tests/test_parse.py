@@ -683,3 +683,102 @@ def test_hostile_lines_parse_in_linear_time(page: PageMaker, hostile: str) -> No
     start = time.perf_counter()
     parse_page(text, "p")
     assert time.perf_counter() - start < 1  # each took seconds to hours with backtracking
+
+
+# Author-note and byline forms of journals, party magazines and newspapers (a third review).
+
+
+@pytest.mark.parametrize(
+    ("note", "author", "kept"),
+    [
+        (
+            "（作者系华中师范大学教授。本文系国家社科基金项目“基层治理研究”（20BDJ001）的阶段性成果）",
+            "华中师范大学教授",
+            "本文系国家社科基金项目“基层治理研究”（20BDJ001）的阶段性成果",
+        ),
+        ("（作者系某县县长；本文系省级课题成果）", "某县县长", "本文系省级课题成果"),
+        ("（执笔：张三）", "张三", None),
+        ("（记者 王五 通讯员 赵六）", "王五 赵六", None),
+        ("（本刊记者 王五）", "王五", None),
+        ("［作者简介］张三，华中师范大学教授。", "张三，华中师范大学教授", None),
+        ("——作者系湖北日报记者", "湖北日报记者", None),
+    ],
+)
+def test_newspaper_and_journal_note_forms(
+    page: PageMaker, note: str, author: str, kept: str | None
+) -> None:
+    r = row(page(note=note))
+    assert r["author"] == author
+    assert r["body"] == "\n".join([BODY, *([kept] if kept else [])])
+
+
+@pytest.mark.parametrize(
+    "closing", ["（本文系国家社科基金项目阶段性成果）", "（摘自《学习时报》）", "（转自人民网）"]
+)
+def test_funding_and_source_lines_after_the_note(page: PageMaker, closing: str) -> None:
+    r = row(page(note=f"(作者系某县县长)\n  {closing}"))
+    assert (r["author"], r["body"]) == ("某县县长", f"{BODY}\n{closing}")
+
+
+@pytest.mark.parametrize(
+    ("byline", "author"),
+    [
+        ("文·张三", "张三"),
+        ("文：张三", "张三"),
+        ("文/图 张三", "张三"),
+        ("◇张三", "张三"),
+        ("□ 张三", "张三"),
+        ("作者 张三", "张三"),
+        ("作者：张三 / 李四", "张三 / 李四"),
+        ("作者：张三（武汉大学）", "张三（武汉大学）"),
+        ("作者：阿依古丽·买买提", "阿依古丽·买买提"),
+        ("作者：[美]约翰·史密斯", "[美]约翰·史密斯"),
+        ("作者：John Smith", "John Smith"),
+        ("本报记者 王五", "王五"),
+        ("新华社记者 王五", "王五"),
+        ("记者 王五 通讯员 赵六", "王五 赵六"),
+    ],
+)
+def test_byline_forms(page: PageMaker, byline: str, author: str) -> None:
+    r = row(page(note=None, byline=byline))
+    assert (r["author"], r["body"]) == (author, BODY)
+
+
+@pytest.mark.parametrize(
+    "first",
+    ["本报记者 王五在现场看到，群众排起了长队。", "作者：张三认为，基层治理的关键在于党建引领。"],
+)
+def test_reports_opening_with_a_name_stay_text(page: PageMaker, first: str) -> None:
+    r = row(page(note=None, paragraphs=(first, "第二段正文内容。")))
+    assert (r["author"], r["body"]) == (None, f"{first}\n第二段正文内容。")
+
+
+@pytest.mark.parametrize(
+    "note",
+    ["（作者系武汉市洪山区委书记）", "作者简介：张三，武汉大学教授", "（作者：张三，武汉大学）"],
+)
+def test_a_note_opening_the_article(page: PageMaker, note: str) -> None:
+    r = row(page(note=None, byline=note))
+    assert r["author"] is not None and r["author"] in note
+    assert r["body"] == BODY
+
+
+def test_author_label_over_several_lines_and_a_note_wrapped_over_two(page: PageMaker) -> None:
+    bio = ("作者简介：", "张三，男，华中师范大学教授；", "李四，女，武汉大学博士研究生。")
+    r = row(page(note=None, paragraphs=("第一段正文内容。", "第二段正文内容。", *bio)))
+    assert r["author"] == "张三，男，华中师范大学教授；李四，女，武汉大学博士研究生"
+    assert r["body"] == BODY
+    r = row(page(note="（作者系华中师范大学教授，\n  博士生导师）"))
+    assert (r["author"], r["body"]) == ("华中师范大学教授，博士生导师", BODY)
+
+
+def test_header_values_on_the_next_line(page: PageMaker) -> None:
+    r = row(page(header="来源 :\n党员生活\n | 被引量 : 3次 | 上传用户:\nuser01"))
+    assert (r["source"], r["citations"], r["uploader"], r["body"]) == (
+        "党员生活",
+        3,
+        "user01",
+        BODY,
+    )
+    dotted = row(page(header="来源 :党员生活 · 被引量 : 3次 · 上传用户:user01"))
+    assert (dotted["source"], dotted["citations"]) == ("党员生活", 3)

@@ -38,7 +38,7 @@ _KEY = re.compile(rf"({SOURCE_KEY}|{CITATIONS_KEY}|{UPLOADER_KEY})\s*{_COLON}")
 _KEY_SPACES = re.compile(rf"({_KEY.pattern})[{SPACES}]{{2,}}")
 _CITATIONS_VALUE = re.compile(r"(\d{1,3}(?:[,，]\d{3}){1,2}|\d{1,9})\s*次?\s*[。.]?\s*$")
 # What may end a header value besides the next separator: a slash or comma some sites use as one.
-_VALUE_TAIL = SPACES + "/／,，、;；"
+_VALUE_TAIL = SPACES + "/／,，、;；·•"
 # "下载到本地 , 更方便阅读" (download to read more easily) and "声明 : …" (disclaimer).
 _BOILERPLATE = re.compile(
     rf"(?:下载到本地\s*[,，]?\s*更方便阅读[!！。.]*|声明\s*{_COLON}.*(?:内容提供方|版权争议|下架).*"
@@ -78,27 +78,55 @@ _FOOTER = re.compile(
 _NOTE_MAX = 200  # an author note is short; longer text is article prose
 # A wrapped note's text may hold one level of brackets, "(作者系华中师范大学（武汉）教授)", but
 # does not run past its own closing one into a note that follows.
-_NOTE_TEXT = r"((?:[^()（）【】\[\]]|[(（【\[][^()（）【】\[\]]*[)）】\]])*?)"
+_OPEN = r"(（【\[［"  # brackets a note may be wrapped in (a character class's contents)
+_CLOSE = r")）】\]］"
+_NOTE_TEXT = rf"((?:[^{_OPEN}{_CLOSE}]|[{_OPEN}][^{_OPEN}{_CLOSE}]*[{_CLOSE}])*?)"
 _NOTE_LABEL = r"(?:本文)?作者(?:(?:所在|所属)?单位|简介|信息)?"
 _NOTE_WRAPPED = (
-    rf"[(（【\[]\s*(?:本文)?作者\s*(?:(?:分别|均|都)?[系为是]|(?:(?:所在|所属)?单位|简介)?\s*{_COLON})"
-    rf"\s*{_NOTE_TEXT}\s*[)）】\]]"
+    rf"[{_OPEN}]\s*(?:(?:本文)?作者\s*(?:(?:分别|均|都)?[系为是]|(?:(?:所在|所属)?单位|简介)?\s*{_COLON})"
+    rf"|执笔人?\s*{_COLON})\s*{_NOTE_TEXT}\s*[{_CLOSE}]"
 )
 #: A footnote mark after a note: ①, [1], ［1］, *.
 _MARK = r"(?:[①-⑳]|\[\d{1,2}\]|［\d{1,2}］|\*)?"
 #: Decoration some sites put before a note or byline: ■文/X, ◎作者系…
-_DECOR = r"(?:[■□◆◇●○◎★☆▲△▪]\s*)?"
+_DECOR_CHARS = "■□◆◇●○◎★☆▲△▪"
+_DECOR = rf"(?:[{_DECOR_CHARS}]\s*)?"
+#: Names: 张三, 张三、李四, 张三 / 李四, 阿依古丽·买买提, [美]约翰·史密斯, John Smith, each
+#: name short (作者：张三认为，…… is prose, not a byline); an affiliation in brackets may follow.
+_NAME = (
+    r"(?:[\[［(（][\u4e00-\u9fff]{1,3}[\]］)）])?"
+    r"(?:[\u4e00-\u9fff]{1,8}(?:[·•][\u4e00-\u9fff]{1,8})+|[\u4e00-\u9fff]{1,4}"
+    r"|[A-Z][A-Za-z.\-]*(?: [A-Z][A-Za-z.\-]*){0,3})"
+)
+_NAMES = rf"{_NAME}(?:\s*[、，,/／]\s*{_NAME}|\s+{_NAME}){{0,5}}(?:\s*[(（][^()（）]{{1,30}}[)）])?"
+#: Reporters' and drafters' credits: 本报记者 王五, 记者 王五 通讯员 赵六, 执笔：张三.
+_ROLE = (
+    r"(?:(?:本报|本刊|新华社|人民日报|光明日报|经济日报|中新社|央视)?(?:特约|驻\S{1,4})?记者"
+    r"|通讯员|执笔人?|撰稿人?)"
+)
+_CREDIT_LINE = re.compile(rf"{_ROLE}\s*{_COLON}?\s*{_NAMES}(?:\s+{_ROLE}\s*{_COLON}?\s*{_NAMES})*")
+_ROLE_RE = re.compile(rf"{_ROLE}\s*{_COLON}?\s*")
 _AUTHOR_NOTE = re.compile(
     rf"{_DECOR}(?:{_NOTE_WRAPPED}\s*[。.]?{_MARK}|{_NOTE_LABEL}\s*{_COLON}\s*(.*?)"
-    rf"|[【\[]\s*{_NOTE_LABEL}\s*[】\]]\s*{_COLON}?\s*(.*?)"  # 【作者简介】X
-    rf"|[■□◆◇●○◎★☆▲△▪]\s*(?:本文)?作者(?:分别|均|都)?[系为是](.*?))"  # ◎作者系X
+    rf"|[{_OPEN}]\s*{_NOTE_LABEL}\s*[{_CLOSE}]\s*{_COLON}?\s*(.*?)"  # 【作者简介】X
+    rf"|(?:[{_DECOR_CHARS}]|——)\s*(?:本文)?作者(?:分别|均|都)?[系为是](.*?))"  # ◎作者系X
 )
 _TRAILING_NOTE = re.compile(
     rf"{_NOTE_WRAPPED}\s*[。.]?\s*{_MARK}\s*$"
     rf"|(?<=[。！？!?])\s*(?:本文)?作者\s*{_COLON}\s*([^。，,；;：:（）()]{{1,30}}?)\s*[。.]?\s*$"
 )
+#: A note wholly made of a credit in brackets at the end: （执笔：张三）, （记者 王五 通讯员 赵六）.
+_WRAPPED_CREDIT = re.compile(rf"[{_OPEN}]\s*({_CREDIT_LINE.pattern})\s*[{_CLOSE}]\s*[。.]?")
 #: A label alone on its line, the note on the next: "作者简介：" / "张三，华中师范大学教授。"
-_NOTE_LABEL_LINE = re.compile(rf"[【\[]?\s*{_NOTE_LABEL}\s*[】\]]?\s*{_COLON}?")
+_NOTE_LABEL_LINE = re.compile(rf"[{_OPEN}]?\s*{_NOTE_LABEL}\s*[{_CLOSE}]?\s*{_COLON}?")
+#: A note first in the article, wrapped or labelled: (作者系X), 作者简介：X (not 作者：X, which
+#: is a byline of names only there).
+_LEAD_NOTE = re.compile(
+    rf"{_DECOR}(?:{_NOTE_WRAPPED}\s*[。.]?"
+    rf"|[{_OPEN}]?\s*(?:本文)?作者(?:(?:所在|所属)?单位|简介|信息)\s*[{_CLOSE}]?\s*{_COLON}\s*(.+?))"
+)
+#: A funding sentence inside the note's own brackets: (作者系X。本文系Y项目的阶段性成果).
+_FUNDING_INSIDE = re.compile(r"[。；;，,]\s*(?=本文[系为是]|本研究[系为是]|基金项目|项目基金)")
 #: A funding note may follow the author note, "(作者系X)(本文系Y基金项目成果)": look past it,
 #: keep it in the body.
 _FUNDING_NOTE = re.compile(
@@ -106,29 +134,30 @@ _FUNDING_NOTE = re.compile(
     rf"[)）]\s*[。.]?\s*$"
 )
 #: Up to three closing lines may follow the author note: editor credits (责任编辑：X, 编辑/X,
-#: 【责任编辑 X】), "(完)", where the article first appeared (本文原载于…, 来源：X). Look past
-#: them; they stay in the body.
+#: 【责任编辑 X】), "(完)", where the article first appeared (本文原载于…, 来源：X, （摘自…）), a
+#: funding note. Look past them; they stay in the body.
 _CREDIT = r"(?:责任编辑|责编|编辑|校对|审核|审校|终审|初审|美编)"
 _TRAILER = re.compile(
-    rf"[(（【\[]?\s*{_CREDIT}\s*(?:{_COLON}|[/／]|\s)\s*[^()（）【】\[\]]{{1,30}}[)）】\]]?"
-    rf"|[(（【\[]\s*完\s*[)）】\]]"
-    rf"|(?:本文)?(?:来源|原载于?|原文载于|原文刊于|刊于|发表于)\s*{_COLON}?\s*\S.{{0,60}}"
+    rf"[{_OPEN}]?\s*{_CREDIT}\s*(?:{_COLON}|[/／]|\s)\s*[^{_OPEN}{_CLOSE}]{{1,30}}[{_CLOSE}]?"
+    rf"|[{_OPEN}]\s*完\s*[{_CLOSE}]"
+    rf"|[{_OPEN}]?\s*(?:本文)?(?:来源|原载于?|原文载于|原文刊于|刊于|发表于|摘自|转自|转载自?|选自)"
+    rf"\s*{_COLON}?\s*\S.{{0,60}}"
 )
 _TRAILERS_MAX = 3
-_TRAILER_FIRST = frozenset("(（【[责编校审终初美本来原刊发")
+_TRAILER_FIRST = frozenset("(（【[［责编校审终初美本来原刊发摘转选")
 #: An editor credit on the note's own line: "(作者系X) 责任编辑：Y".
 _GLUED_CREDIT = re.compile(
-    rf"(.*[)）】\]])\s*((?:[(（【\[]\s*)?{_CREDIT}\s*(?:{_COLON}|[/／]).{{1,30}})"
+    rf"(.*[{_CLOSE}])\s*((?:[{_OPEN}]\s*)?{_CREDIT}\s*(?:{_COLON}|[/／]).{{1,30}})"
 )
 #: The heading of a reference or notes section, which may follow the author note.
 _REFS_HEADING = re.compile(
-    rf"[【\[]?\s*(?:参考文献|注释|注解|参考资料|尾注)\s*[】\]]?\s*(?:{_COLON}.*)?"
+    rf"[{_OPEN}]?\s*(?:参考文献|注释|注解|参考资料|尾注)\s*[{_CLOSE}]?\s*(?:{_COLON}.*)?"
 )
 _REFS_SEARCH = 80  # paragraphs from the end where such a heading is looked for
-#: Names after 作者：, "张三" or "张三、李四": not prose (作者：张三认为，……).
-_NAMES = r"[\u4e00-\u9fff·•]{2,4}(?:[、，,\s]+[\u4e00-\u9fff·•]{2,4}){0,5}"
 _BYLINE = re.compile(
-    rf"{_DECOR}(?:文\s*[/／|｜]\s*(\S.*)|(?:本文)?作者\s*{_COLON}\s*({_NAMES})\s*[。.]?)"
+    rf"{_DECOR}(?:文\s*[/／|｜·•:：]\s*(?:图(?:\s*[/／|｜:：]\s*|\s+))?(\S.*)"
+    rf"|(?:本文)?作者(?:\s*{_COLON}\s*|\s+)({_NAMES})\s*[。.]?"
+    rf"|[{_DECOR_CHARS}]\s*({_NAMES}))"
 )
 _BYLINE_MAX = 40
 
@@ -388,23 +417,39 @@ def strip_author_note(paragraph: str) -> tuple[str | None, str]:
 
 def _strip_note(paragraph: str) -> tuple[str | None, str]:
     if len(paragraph) <= _NOTE_MAX:
-        m = _AUTHOR_NOTE.fullmatch(paragraph)
+        m = _AUTHOR_NOTE.fullmatch(paragraph) or _WRAPPED_CREDIT.fullmatch(paragraph)
         if m is not None:
-            note = next(g for g in m.groups() if g is not None)
-            return note.strip().rstrip("。.;；").strip(), ""
+            return _note_parts(next(g for g in m.groups() if g is not None), "")
     m = _TRAILING_NOTE.search(paragraph, max(0, len(paragraph) - _NOTE_MAX))
     if m is not None and m.start() > 0:
         note = next(g for g in m.groups() if g is not None)
-        return note.strip().rstrip("。.;；").strip(), paragraph[: m.start()].strip()
+        return _note_parts(note, paragraph[: m.start()].strip())
     return None, paragraph
 
 
+def _note_parts(note: str, rest: str) -> tuple[str, str]:
+    """Clean a note's text → (author, rest): a funding sentence inside the note's brackets
+    goes to the rest (the body); a reporters' credit gives their names."""
+    funding = _FUNDING_INSIDE.search(note) if "本" in note or "基金" in note else None
+    if funding is not None:
+        sentence = note[funding.end() :].strip()
+        note = note[: funding.start()]
+        rest = f"{rest}\n{sentence}" if rest else sentence
+    if _CREDIT_LINE.fullmatch(note.strip()):
+        note = " ".join(_ROLE_RE.sub(" ", note).split())
+    return note.strip().rstrip("。.;；").strip(), rest
+
+
 def strip_byline(paragraph: str) -> str | None:
-    """Return X of a `文/X` byline paragraph, or None if the paragraph is not a byline."""
+    """Return X of a byline paragraph (文/X, 作者：X, ◇X, 本报记者 X), or None."""
     if len(paragraph) > _BYLINE_MAX:
         return None
     m = _BYLINE.fullmatch(paragraph)
-    return (m.group(1) or m.group(2)).strip() if m else None
+    if m is not None:
+        return next(g for g in m.groups() if g is not None).strip()
+    if _CREDIT_LINE.fullmatch(paragraph):
+        return " ".join(_ROLE_RE.sub(" ", paragraph).split())
+    return None
 
 
 def _strip(line: str) -> str:
@@ -529,6 +574,11 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     heading = teaser_at == len(lines) and _TEASER_HEADINGS_RE.search(text) is not None
     if template or heading:
         lines = _unglue(lines, first + 1, template=template, heading=heading)
+        teaser_at = _find_heading(lines, first)
+    early = islice(lines, first + 1, first + _HEADER_LINES)
+    if any(line[-1:] in _COLON_CHARS for line in early) and _join_cut_values(
+        lines, first + 1, teaser_at
+    ):  # "来源 :" / "党员生活": a header value on the next line
         teaser_at = _find_heading(lines, first)
     has_marker = teaser_at < len(lines)
     glued_teasers: list[str] = []  # teasers on the line where a lost newline glued 其他文献
@@ -741,6 +791,28 @@ def _is_footer(line: str) -> bool:
     return len(_SITE_LINKS.findall(line)) >= 2 and not _SITE_LINKS.sub("", line).strip(_LINK_GLUE)
 
 
+_HEADER_LINES = 12  # lines after the title where the header stands
+_KEY_AT_END = re.compile(rf"({SOURCE_KEY}|{CITATIONS_KEY}|{UPLOADER_KEY})\s*{_COLON}$")
+
+
+def _join_cut_values(lines: list[str], start: int, stop: int) -> bool:
+    """Join a header key ending its line to the value on the next line, in place, as HTML
+    turned into text leaves it ("来源 :" / "党员生活"); tell whether any was."""
+    joined = False
+    k = start
+    while k < min(stop, start + _HEADER_LINES):
+        line = lines[k]
+        if line[-1:] in _COLON_CHARS and line[0] in _HEADER_FIRST and _KEY_AT_END.search(line):
+            n = next((j for j in range(k + 1, stop) if lines[j]), stop)
+            value = lines[n] if n < stop else ""
+            if value and value[0] not in _HEADER_FIRST and not _is_template_line(value):
+                lines[k : n + 1] = [f"{line} {value}"]
+                stop -= n - k
+                joined = True
+        k += 1
+    return joined
+
+
 def _is_site_line(piece: str, titles: tuple[str, ...]) -> bool:
     """Tell whether a line before the article is the site's own: the title again, a download
     button, the disclaimer's words, or nothing but the site's short fields."""
@@ -774,8 +846,10 @@ def _take_author(paragraphs: list[str]) -> tuple[str | None, list[str]]:
     """Remove the author note and a byline (first paragraph) from paragraphs → (author, rest).
 
     The note ends the article: it is the last paragraph, or the one before a few closing lines
-    (editor credits, "(完)", where the article first appeared) or before a reference or notes
-    section; those stay in the body. A label on its own line ("作者简介：") may head it.
+    (editor credits, "(完)", where the article first appeared, a funding note) or before a
+    reference or notes section; those stay in the body. A label on its own line ("作者简介：")
+    may head it, and it may be wrapped over two lines. Else a note or a byline may open the
+    article.
     """
     author: str | None = None
     if paragraphs:
@@ -786,26 +860,54 @@ def _take_author(paragraphs: list[str]) -> tuple[str | None, list[str]]:
         if glued is not None and strip_author_note(glued.group(1))[0] is not None:
             paragraphs = [*paragraphs[:-1], *glued.groups()]  # "(作者系X) 责任编辑：Y"
     for at in _note_places(paragraphs):
-        note, rest = strip_author_note(paragraphs[at])
-        if note is not None:
-            author = note
-            paragraphs = paragraphs[:at] + ([rest] if rest else []) + paragraphs[at + 1 :]
+        found = _note_at(paragraphs, at)
+        if found is not None:
+            author, paragraphs = found
             break
-        if (
-            at >= 1
-            and len(paragraphs[at]) <= _NOTE_MAX
-            and len(paragraphs[at - 1]) <= 12
-            and _NOTE_LABEL_LINE.fullmatch(paragraphs[at - 1])
-        ):
-            author = paragraphs[at].rstrip("。.;；").strip()
-            paragraphs = paragraphs[: at - 1] + paragraphs[at + 1 :]
-            break
+    if author is None and len(paragraphs) > 1 and len(paragraphs[0]) <= _NOTE_MAX:
+        lead = _LEAD_NOTE.fullmatch(paragraphs[0])  # the note first: (作者系X), 作者简介：X
+        if lead is not None:
+            note = next(g for g in lead.groups() if g is not None)
+            author, rest = _note_parts(note, "")
+            paragraphs = (rest.split("\n") if rest else []) + paragraphs[1:]
     if paragraphs:
         byline = strip_byline(paragraphs[0])
         if byline is not None:
             author = author or byline
             paragraphs = paragraphs[1:]
     return author, paragraphs
+
+
+_OPEN_CHARS = frozenset("(（【[［")
+_CLOSE_CHARS = frozenset(")）】]］")
+
+
+def _note_at(paragraphs: list[str], at: int) -> tuple[str, list[str]] | None:
+    """Take the author note at paragraphs[at] → (author, the paragraphs without it), or None."""
+    note, rest = strip_author_note(paragraphs[at])
+    if note is not None:
+        return note, paragraphs[:at] + (rest.split("\n") if rest else []) + paragraphs[at + 1 :]
+    if at < 1:
+        return None
+    before, here = paragraphs[at - 1], paragraphs[at]
+    if (  # wrapped over two lines: "(作者系X，" / "Y)"
+        before[:1] in _OPEN_CHARS
+        and here[-1:] in _CLOSE_CHARS
+        and len(before) + len(here) <= _NOTE_MAX
+        and _CLOSE_CHARS.isdisjoint(before)
+    ):
+        note, rest = strip_author_note(before + here)
+        if note is not None:
+            kept = rest.split("\n") if rest else []
+            return note, paragraphs[: at - 1] + kept + paragraphs[at + 1 :]
+    for j in range(at - 1, max(-1, at - 5), -1):  # "作者简介：" / "张三，……" / "李四，……"
+        if len(paragraphs[j]) <= 12 and _NOTE_LABEL_LINE.fullmatch(paragraphs[j]):
+            lines = paragraphs[j + 1 : at + 1]
+            if any(len(line) > 100 for line in lines):
+                return None
+            note = "；".join(line.rstrip("。.;；").strip() for line in lines)
+            return note, paragraphs[:j] + paragraphs[at + 1 :]
+    return None
 
 
 def _note_places(paragraphs: list[str]) -> Iterator[int]:
@@ -815,9 +917,12 @@ def _note_places(paragraphs: list[str]) -> Iterator[int]:
     while (
         at >= 1
         and len(paragraphs) - 1 - at < _TRAILERS_MAX
-        and len(paragraphs[at]) <= 80
+        and len(paragraphs[at]) <= 200
         and paragraphs[at][0] in _TRAILER_FIRST
-        and _TRAILER.fullmatch(paragraphs[at])
+        and (
+            (len(paragraphs[at]) <= 80 and _TRAILER.fullmatch(paragraphs[at]))
+            or _FUNDING_NOTE.fullmatch(paragraphs[at])
+        )
     ):
         at -= 1
     if at >= 0:
