@@ -148,3 +148,28 @@ def test_a_file_url_is_a_local_folder(tmp_path: Path) -> None:
     assert (out / "corpus.parquet").is_file()
     assert (out.parent / "CARD.md").is_file()
     assert (out.parent / ".cache" / "corpus-export").is_dir()  # a local build: cached
+
+
+@pytest.mark.usefixtures("trust_new_files")
+def test_with_a_cache_a_url_export_is_rebuilt_incrementally(
+    tmp_path: Path, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = tmp_path / "raw"
+    write_pages(raw, 6)
+    url, cache = f"{bucket}/dist", tmp_path / "cache"
+    first = corpus_export.build(raw, url, workers=1, cache_dir=cache)
+    assert not first.unchanged
+    again = corpus_export.build(raw, url, workers=1, cache_dir=cache)
+    assert again.unchanged  # the copy kept in the cache was up to date: nothing built
+    assert (again.sent.sent, again.sent.removed) == (0, 0)  # and nothing sent
+    write_pages(raw, 6, edited=3)
+    edited = corpus_export.build(raw, url, workers=1, cache_dir=cache)
+    local = tmp_path / "cold" / "dist"
+    corpus_export.build(raw, local, workers=1)
+    assert remote_files(url) == local_files(local)
+    assert edited.sent.sent < len(local_files(local)) + 2
+    # the CLI keeps that copy under .cache/corpus-export in the current folder
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["build", "--raw", "raw", "--out", f"{bucket}/other"])
+    assert result.exit_code == 0, result.output
+    assert list((tmp_path / ".cache" / "corpus-export" / "sent").iterdir())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import math
 import multiprocessing as mp
@@ -841,6 +842,7 @@ def build(
                 engine=engine,
                 scheduler=scheduler,
                 shard_bytes=shard_bytes,
+                cache_dir=cache_dir,
                 progress=progress,
                 on_total=on_total,
             )
@@ -948,12 +950,17 @@ def build(
 
 
 def _build_for_url(
-    raw: Path | str, url: str, card_path: Path | str | None, **options: Any
+    raw: Path | str,
+    url: str,
+    card_path: Path | str | None,
+    cache_dir: Path | str | None = None,
+    **options: Any,
 ) -> BuildResult:
-    """Build into a local temporary folder, then send the export to url (see remote.py).
+    """Build into a local folder, then send the export to url (see remote.py).
 
-    The card goes beside the out folder there (or to card_path, a path or URL). There is no
-    incremental cache: the previous export is not on this machine.
+    The card goes beside the out folder there (or to card_path, a path or URL). With a
+    cache_dir, the local folder is a copy of the export kept in it (one per URL), built
+    incrementally like any other; else a temporary folder, built cold.
     """
     from . import remote
 
@@ -977,9 +984,14 @@ def _build_for_url(
             f"the card {card_url!r} is inside the out folder {url!r}; write it beside it"
         )
     remote.check_destination(url)
-    with tempfile.TemporaryDirectory(prefix="corpus-export-") as tmp:
-        local, local_card = Path(tmp) / "dist", Path(tmp) / "CARD.md"
-        result = build(raw, local, card_path=local_card, **options)
+    with contextlib.ExitStack() as stack:
+        if cache_dir is None:
+            here = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="corpus-export-")))
+        else:  # the copy sent last time: rebuilt incrementally, then only what changed is sent
+            here = Path(cache_dir) / "sent" / hashlib.sha256(url.encode()).hexdigest()[:16]
+            here.mkdir(parents=True, exist_ok=True)
+        local, local_card = here / "dist", here / "CARD.md"
+        result = build(raw, local, card_path=local_card, cache_dir=cache_dir, **options)
         result.sent = remote.send_export(local, local_card, url, card_url)
         if card_url is None and local_card.exists():  # a local card for a remote export
             assert card_path is not None

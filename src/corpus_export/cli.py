@@ -174,7 +174,8 @@ def cli() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Incremental cache: notes on how OUT was made, so unchanged pages are taken from it  "
-    "[default: .cache/corpus-export beside OUT; safe to delete]",
+    "[default: .cache/corpus-export beside OUT (for a URL: in the current folder, with a copy "
+    "of the export); safe to delete]",
 )
 @click.option(
     "--no-cache",
@@ -216,8 +217,9 @@ def build(
     if check:  # never trusts a cache: the check must see what a cold build writes
         _check(raw_dir, out_dir, card, quiet, kwargs, strict)
         return
-    if not no_cache and engine == "local" and isinstance(out_dir, Path):
-        kwargs["cache_dir"] = cache_dir or out_dir.parent / ".cache" / "corpus-export"
+    if not no_cache and engine == "local":  # for a URL: beside this folder, holding a copy
+        beside = out_dir.parent if isinstance(out_dir, Path) else Path()
+        kwargs["cache_dir"] = cache_dir or beside / ".cache" / "corpus-export"
     if engine == "local" and _STANDALONE:
         # This process (the script, not a host calling the CLI) never converts to pandas:
         # pyarrow need not load it (~0.25 s when rejects are written, ~48 MB).
@@ -238,16 +240,17 @@ def build(
         top = sorted({name.split("/")[0] for name in result.files} | {"manifest.json"})
         shards = f"{len(result.shards)} shard{'s' if len(result.shards) > 1 else ''}"
         listed = ", ".join(f"{n}/ ({shards})" if n == "hf" else n for n in top)
-        if result.unchanged:
-            click.echo(
-                f"{out_dir}/ and {card} are up to date (nothing changed since they were built)"
-            )
-        elif result.sent is not None:
+        if result.sent is not None:
             sent = result.sent
+            built = "nothing changed since the last build; " if result.unchanged else ""
             click.echo(
-                f"sent {out_dir}/: {listed}; and {card} ({sent.sent} file(s) sent, "
+                f"sent {out_dir}/: {listed}; and {card} ({built}{sent.sent} file(s) sent, "
                 f"{sent.bytes_sent:,} bytes of data; {sent.kept} already there; "
                 f"{sent.removed} old file(s) removed)"
+            )
+        elif result.unchanged:
+            click.echo(
+                f"{out_dir}/ and {card} are up to date (nothing changed since they were built)"
             )
         else:
             click.echo(f"wrote {out_dir}/: {listed}; and {card}")
