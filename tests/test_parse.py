@@ -782,3 +782,99 @@ def test_header_values_on_the_next_line(page: PageMaker) -> None:
     )
     dotted = row(page(header="来源 :党员生活 · 被引量 : 3次 · 上传用户:user01"))
     assert (dotted["source"], dotted["citations"]) == ("党员生活", 3)
+
+
+# Site furniture a scraper captures with the article (a fourth review).
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        "上一页 1 2 3 下一页",
+        "第1页/共3页",
+        "展开全文",
+        "点击查看全文",
+        "免费下载 收藏 举报",
+        "下载 | 收藏 | 举报",
+        "分享到：微信 微博 QQ",
+        "（未完，下一页继续）",
+        "剩余2页未读，继续阅读",
+        "广告",
+        "VIP专享文档",
+    ],
+)
+def test_site_junk_is_not_article_text(page: PageMaker, junk: str) -> None:
+    for where in ("before the marker", "in the article", "after the note", "in the teasers"):
+        text = page()
+        if where == "before the marker":
+            text = text.replace("论文部分内容阅读\n", f"{junk}\n论文部分内容阅读\n")
+        elif where == "in the article":
+            text = text.replace("  第二段", f"{junk}\n  第二段")
+        elif where == "after the note":
+            text = text.replace("教授)\n", f"教授)\n{junk}\n")
+        else:
+            text = text.replace("其他文章一的摘要\n", f"其他文章一的摘要\n{junk}\n")
+        r = row(text)
+        assert (r["body"], r["author"]) == (BODY, "某某大学教授"), where
+        assert r["teasers"] == ["其他文章一的摘要", "其他文章二的摘要"], where
+
+
+def test_junk_glued_to_text_and_a_body_of_junk_alone(page: PageMaker) -> None:
+    r = row(page(paragraphs=("第一段正文内容。 阅读全文", "第二段正文内容。")))
+    assert r["body"] == BODY
+    r = row(page(note="(作者系某某大学教授) 分享到：微信 微博 QQ"))
+    assert (r["author"], r["body"]) == ("某某大学教授", BODY)
+    for only in (("点击查看全文",), ("第1页/共3页",), ("……",)):
+        with pytest.raises(Rejected) as exc:
+            parse_page(page(paragraphs=only, note=None), "p")
+        assert exc.value.reason == Reason.MISSING_BODY
+
+
+@pytest.mark.parametrize("heading", ["相关推荐", "猜你喜欢", "热门文档"])
+def test_a_recommendations_block_ends_the_article(page: PageMaker, heading: str) -> None:
+    text = page().replace("教授)\n", f"教授)\n{heading}\n基层治理创新研究综述\n")
+    r = row(text)
+    assert (r["body"], r["author"]) == (BODY, "某某大学教授")
+    assert r["teasers"] == ["基层治理创新研究综述", "其他文章一的摘要", "其他文章二的摘要"]
+
+
+def test_teasers_without_dates_counters_or_second_headings(page: PageMaker) -> None:
+    teasers = ("其他文章一的摘要 2020-10-01", "阅读 123", "相关文献", "其他文章二的摘要  阅读 45")
+    assert row(page(teasers=teasers))["teasers"] == ["其他文章一的摘要", "其他文章二的摘要"]
+
+
+@pytest.mark.parametrize(
+    ("title", "clean"),
+    [
+        ("[PDF] 基层治理的实践与思考", "基层治理的实践与思考"),
+        ("基层治理的实践与思考.doc", "基层治理的实践与思考"),
+        ("基层治理的实践与思考 - 百度文库", "基层治理的实践与思考"),
+        ("基层治理的实践与思考_党员生活_期刊", "基层治理的实践与思考"),
+    ],
+)
+def test_site_decoration_of_titles(page: PageMaker, title: str, clean: str) -> None:
+    text = page(title=title).replace("论文部分内容阅读\n", f"{clean}\n论文部分内容阅读\n")
+    r = row(text)
+    assert (r["title"], r["body"]) == (clean, BODY)  # and the clean title printed again: dropped
+
+
+def test_a_title_over_two_lines_and_repeated_at_the_start(page: PageMaker) -> None:
+    r = row(page(title="基层治理的\n实践与思考"))
+    assert (r["title"], r["body"]) == ("基层治理的实践与思考", BODY)
+    tagged = page(title="【党建论坛】基层治理的实践与思考")
+    r = row(tagged.replace("论文部分内容阅读\n", "论文部分内容阅读\n基层治理的实践与思考\n"))
+    assert (r["title"], r["body"]) == ("【党建论坛】基层治理的实践与思考", BODY)
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "分享经验是提升工作的重要方式。",
+        "推荐阅读：《习近平谈治国理政》第三卷。",
+        "2020",
+        "收藏家协会成立。",
+    ],
+)
+def test_prose_like_site_words_stays(page: PageMaker, prose: str) -> None:
+    r = row(page(paragraphs=("第一段正文内容。", prose, "第二段正文内容。")))
+    assert r["body"] == f"第一段正文内容。\n{prose}\n第二段正文内容。"

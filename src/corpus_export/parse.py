@@ -56,6 +56,68 @@ _SITE_KEYS = (
     r"|分享到?|(?:文档|文件)?(?:格式|大小)|语言|评分|(?:所属)?分类|作者)"
 )
 _SITE_FIELD = re.compile(rf"{_SITE_KEYS}\s*{_COLON}[^:：∶。！？]{{0,40}}")
+#: Site furniture a scraper captures with the article, as whole lines: pagination, buttons,
+#: share lines, counters, "to be continued". Not article text, wherever it stands.
+_PAGER = re.compile(
+    r"(?:上一页|下一页|首页|尾页|末页|\d{1,3}|[<>«»]|\.{3}|…)(?:\s+(?:上一页|下一页|首页|尾页|末页|\d{1,3}|[<>«»]|\.{3}|…))*"
+)
+_BUTTON = (
+    r"(?:展开全文|阅读全文|点击查看全文|查看全文|全文阅读|继续阅读|免费下载|立即下载|下载本文|下载|"
+    r"VIP专享(?:文档)?|VIP免费下载|收藏|举报|打印|纠错|广告|\d+人已下载|\d+人(?:阅读|浏览)|"
+    r"下载积分\s*[:：]\s*\d+|查看更多\s*(?:>>|》|>)?)"
+)
+_SITE_JUNK = re.compile(
+    r"第\s*\d+\s*页\s*[/／]\s*共\s*\d+\s*页"
+    r"|[(（]\s*未完[，,]?\s*(?:下一页继续|待续|续)?\s*[)）]|[(（]\s*未完待续\s*[)）]"
+    r"|剩余\s*\d+\s*页未读[，,]?\s*继续阅读"
+    r"|分享(?:到\s*[:：]?|\s*[:：]).{0,40}|分享"
+    rf"|{_BUTTON}(?:[\s|｜/·•]+{_BUTTON})*"
+)
+_JUNK_MAX = 60  # junk lines are short; longer ones are not tested at all
+_JUNK_FIRST = frozenset("第上下首尾末(（剩分展阅点查全继免立VvV收举打纠广0123456789<>«».…")
+#: A button left at the end of a paragraph: "…平台。 阅读全文".
+_TRAILING_BUTTON = re.compile(r"\s*(?:展开全文|阅读全文|点击查看全文|查看全文)\s*(?:>>|》|>)?$")
+#: A recommendations heading: the article ended; the lines under it are other articles.
+_RECOMMEND = re.compile(
+    r"[【\[]?\s*(?:(?:相关推荐|猜你喜欢|热门文档|热门推荐|精彩推荐|为你推荐|更多推荐)"
+    r"\s*[】\]]?\s*[:：]?\s*(.*)|(?:推荐阅读|相关阅读)\s*[】\]]?\s*[:：]?)"  # these two: alone
+)
+#: Under the teasers, lines that are no teaser: another list's heading, a date or a counter alone.
+_NOT_TEASER = re.compile(
+    r"[【\[]?\s*(?:相关文献|相关推荐|猜你喜欢|热门文档|推荐阅读|相关阅读|热门推荐|更多文献)\s*[】\]]?\s*[:：]?"
+    r"|\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"
+    r"|(?:(?:阅读|浏览|下载|评论|收藏)(?:量|数)?\s*[:：]?\s*\d+\s*)+"
+)
+#: A date or a counter the site put after a teaser: "… 2020-10-01", "…  阅读 123".
+_TEASER_DATE = re.compile(
+    r"\s+(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|(?:阅读|浏览|下载|评论)(?:量|数)?\s*[:：]?\s*\d+)$"
+)
+#: Site furniture glued by a space after the note: "(作者系X) 分享到：微信 微博".
+_GLUED_JUNK = re.compile(
+    r"(.*[)）】\]])\s+(?:分享到?\s*[:：].{0,40}|(?:收藏|举报|打印)(?:\s+(?:收藏|举报|打印))*)"
+)
+_ELLIPSIS = frozenset("….。 \uff0e")
+#: What scraped titles carry from the site: [PDF] before, a file extension or the site's name
+#: after (" - 百度文库", "_党员生活_期刊").
+_TITLE_DECOR = re.compile(
+    r"^\s*\[(?:PDF|DOC|DOCX|WORD|CAJ)\]\s*"
+    r"|\s*\.(?:pdf|docx?|caj|txt)$"
+    r"|\s*[-_\u2013—|｜]\s*(?:百度文库|道客巴巴|豆丁网|原创力文档|爱问共享资料|docin\.com|book118\.com)$"
+    r"|(?:_[^_\s]{2,20})?_(?:期刊|论文|学术论文)$",
+    re.IGNORECASE,
+)
+
+
+def is_site_junk(line: str) -> bool:
+    """Tell whether a whole line (or piece) is site furniture: pagination, a button, a share
+    line, a counter, "(未完待续)"."""
+    if len(line) > _JUNK_MAX or line[0] not in _JUNK_FIRST:
+        return False
+    if _SITE_JUNK.fullmatch(line):
+        return True
+    return ("上一页" in line or "下一页" in line) and _PAGER.fullmatch(line) is not None
+
+
 _AUTHOR_FIELD = re.compile(
     rf"(?:^|[{_SEPARATORS}]\s*)作者\s*{_COLON}\s*([^{_SEPARATORS}]+?)\s*(?=[{_SEPARATORS}]|$)"
 )
@@ -594,19 +656,22 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     field_author: str | None = None  # 作者 : X among the header's fields
     title_line = lines[first]
     title_is_meta = header_fields(title_line) is not None or is_boilerplate(title_line)
+    titles = [title_line]  # the title, which the site may print again before the article
+    if not title_is_meta and (title_line[:1] in "[［" or title_line[-1:] in _TITLE_LAST):
+        title_line = _TITLE_DECOR.sub("", title_line).strip() or title_line
+        titles.append(title_line)
+    if title_line[:1] == "【" and "】" in title_line:  # a column tag: 【党建论坛】标题
+        titles.append(title_line[title_line.index("】") + 1 :].strip())
     i = first + 1
-    titles: tuple[str, ...] = (
-        title_line,
-    )  # the title, which the site may print again before the article
     following = [k for k in range(i, teaser_at) if lines[k]][:2]
-    if (  # 主标题 / ——副标题, the header or boilerplate next
+    if (  # 主标题 / ——副标题, or a title over two lines; the header or boilerplate next
         len(following) == 2
         and not title_is_meta
-        and _SUBTITLE.fullmatch(lines[following[0]])
+        and _is_title_rest(lines[following[0]])
         and _is_template_line(lines[following[1]])
     ):
         title_line = f"{title_line}{lines[following[0]]}"
-        titles = (titles[0], title_line)
+        titles.append(title_line)
         i = following[0] + 1
     while i < teaser_at:
         line = lines[i]
@@ -647,6 +712,21 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
             if before_marker and _is_site_line(piece, titles):
                 field_author = field_author or _author_field(piece)
                 continue
+            if is_site_junk(piece):  # pagination, a button, a share line: not the article's
+                continue
+            if paragraphs and head in _RECOMMEND_FIRST and _RECOMMEND.fullmatch(piece):
+                # "相关推荐": the article ended; the lines under it are other articles
+                m = _RECOMMEND.fullmatch(piece)
+                assert m is not None
+                glued_teasers = [
+                    g for g in (m.group(1), *pieces[k + 1 :], *lines[i:teaser_at]) if g
+                ]
+                i = teaser_at
+                break
+            if piece[-1] in "文>》" and _TRAILING_BUTTON.search(piece):
+                piece = _TRAILING_BUTTON.sub("", piece) or piece  # "…平台。 阅读全文"
+            if not paragraphs and piece in titles:  # the title again, opening the article
+                continue
             preamble = False
             paragraphs.append(piece)
 
@@ -664,6 +744,8 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
 
     author, paragraphs = _take_author(paragraphs)
     author = author or field_author
+    if all(_ELLIPSIS.issuperset(p) for p in paragraphs):  # "……": the excerpt was cut away
+        paragraphs = []
     if not paragraphs:
         raise Rejected(
             Reason.MISSING_BODY,
@@ -672,11 +754,13 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
         )
 
     teasers = [
-        t
+        _TEASER_DATE.sub("", t) if t[-1:].isdigit() else t
         for t in [*glued_teasers, *lines[teaser_at + 1 :]]
         if t
         and not is_boilerplate(t)
         and (t[0] not in _HEADER_FIRST or not is_header(header_fields(t)))
+        and not is_site_junk(t)
+        and not (len(t) <= 40 and _NOT_TEASER.fullmatch(t))
     ]
     while teasers and _is_footer(teasers[-1]):  # the site's footer ends the page
         teasers.pop()
@@ -813,10 +897,32 @@ def _join_cut_values(lines: list[str], start: int, stop: int) -> bool:
     return joined
 
 
-def _is_site_line(piece: str, titles: tuple[str, ...]) -> bool:
-    """Tell whether a line before the article is the site's own: the title again, a download
-    button, the disclaimer's words, or nothing but the site's short fields."""
-    if piece in titles or _PREAMBLE_JUNK.fullmatch(piece):
+_TITLE_LAST = frozenset("fFcCxXtT库巴网料刊文mM")  # where a title's site decoration ends
+_RECOMMEND_FIRST = frozenset("相猜热推精为更【[")
+
+
+def _is_title_rest(line: str) -> bool:
+    """Tell whether the line after the title continues it: a ——subtitle, or the title's second
+    half (short, no sentence punctuation; a header or boilerplate line must follow)."""
+    if _SUBTITLE.fullmatch(line):
+        return True
+    return (
+        len(line) <= 30
+        and _TITLE_BREAKS.isdisjoint(line)
+        and not _is_template_line(line)
+        and not is_site_junk(line)
+    )
+
+
+_TITLE_BREAKS = frozenset("。！？!?，,；;：:|｜")
+
+
+def _is_site_line(piece: str, titles: list[str]) -> bool:
+    """Tell whether a line before the article is the site's own: the title again (or part of
+    it), a download button, the disclaimer's words, or nothing but the site's short fields."""
+    if piece in titles or _PREAMBLE_JUNK.fullmatch(piece) or is_site_junk(piece):
+        return True
+    if len(piece) >= 6 and any(piece in title for title in titles):
         return True
     if _COLON_CHARS.isdisjoint(piece):
         return False
@@ -859,6 +965,10 @@ def _take_author(paragraphs: list[str]) -> tuple[str | None, list[str]]:
             glued = _GLUED_CREDIT.fullmatch(last)
         if glued is not None and strip_author_note(glued.group(1))[0] is not None:
             paragraphs = [*paragraphs[:-1], *glued.groups()]  # "(作者系X) 责任编辑：Y"
+        elif ("分享" in last or "收藏" in last or "举报" in last) and len(last) <= _NOTE_MAX + 60:
+            junk = _GLUED_JUNK.fullmatch(last)  # "(作者系X) 分享到：微信 微博": drop the junk
+            if junk is not None and strip_author_note(junk.group(1))[0] is not None:
+                paragraphs = [*paragraphs[:-1], junk.group(1)]
     for at in _note_places(paragraphs):
         found = _note_at(paragraphs, at)
         if found is not None:
@@ -918,10 +1028,15 @@ def _note_places(paragraphs: list[str]) -> Iterator[int]:
         at >= 1
         and len(paragraphs) - 1 - at < _TRAILERS_MAX
         and len(paragraphs[at]) <= 200
-        and paragraphs[at][0] in _TRAILER_FIRST
         and (
-            (len(paragraphs[at]) <= 80 and _TRAILER.fullmatch(paragraphs[at]))
-            or _FUNDING_NOTE.fullmatch(paragraphs[at])
+            _ELLIPSIS.issuperset(paragraphs[at])  # "……": the excerpt was cut after the note
+            or (
+                paragraphs[at][0] in _TRAILER_FIRST
+                and (
+                    (len(paragraphs[at]) <= 80 and _TRAILER.fullmatch(paragraphs[at]))
+                    or _FUNDING_NOTE.fullmatch(paragraphs[at])
+                )
+            )
         )
     ):
         at -= 1
