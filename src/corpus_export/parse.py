@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 
 from .errors import Reason, Rejected
+from .notes import COLON as _COLON
+from .notes import ELLIPSIS, strip_author_note, take_author
 
 # Markers of the template, with an English gloss.
 SOURCE_KEY = "来源"  # "source": the publication
@@ -25,8 +26,6 @@ _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 SPACES = " \t\u3000\u00a0"
 # Two or more spaces inside a line: a lost line break between paragraphs.
 _PARA_BREAK = re.compile(f"[{SPACES}]{{2,}}")
-# ASCII and full-width colons, and ∶ (U+2236), which some sites print as one
-_COLON = "[:：∶]"
 # Header separators: ASCII and full-width bars, 丨 (U+4E28), which Chinese sites use as one,
 # and the box-drawing and vertical-form bars │ ︱.
 _SEPARATORS = "|｜丨│︱"
@@ -92,11 +91,6 @@ _NOT_TEASER = re.compile(
 _TEASER_DATE = re.compile(
     r"\s+(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|(?:阅读|浏览|下载|评论)(?:量|数)?\s*[:：]?\s*\d+)$"
 )
-#: Site furniture glued by a space after the note: "(作者系X) 分享到：微信 微博".
-_GLUED_JUNK = re.compile(
-    r"(.*[)）】\]])\s+(?:分享到?\s*[:：].{0,40}|(?:收藏|举报|打印)(?:\s+(?:收藏|举报|打印))*)"
-)
-_ELLIPSIS = frozenset("….。 \uff0e")
 #: What scraped titles carry from the site: [PDF] before, a file extension or the site's name
 #: after (" - 百度文库", "_党员生活_期刊").
 _TITLE_DECOR = re.compile(
@@ -131,99 +125,9 @@ _GLUED_TEMPLATE = re.compile(rf"下载到本地|声明\s*{_COLON}|{READ_MARKER}"
 _GLUED_HEADING_AFTER = re.compile(rf"^({_TEASER_HEADINGS})(?:\s*{_COLON}\s*|[{SPACES}]+)(\S.*)$")
 _GLUED_HEADING_BEFORE = re.compile(rf"^(.*\S)[{SPACES}]+({_TEASER_HEADINGS})\s*{_COLON}?$")
 _TEASER_HEADING_LINE = re.compile(rf"[【\[]?\s*其\s*[他它]\s*文\s*献\s*[】\]]?\s*{_COLON}?")
+
+
 #: Site footers under the teasers: not teasers.
-_FOOTER = re.compile(
-    r"(?i).*(?:copyright|©|版权所有|all rights reserved|icp备|icp证).*"
-    r"|(?:.*(?:首页|关于我们|联系我们|网站地图|帮助中心|免责声明|隐私政策)){2}.*"
-)
-# Author notes: "(作者系X)", "（作者为X）", "(作者单位:X)", "作者：X"; a byline "文/X".
-_NOTE_MAX = 200  # an author note is short; longer text is article prose
-# A wrapped note's text may hold one level of brackets, "(作者系华中师范大学（武汉）教授)", but
-# does not run past its own closing one into a note that follows.
-_OPEN = r"(（【\[［"  # brackets a note may be wrapped in (a character class's contents)
-_CLOSE = r")）】\]］"
-_NOTE_TEXT = rf"((?:[^{_OPEN}{_CLOSE}]|[{_OPEN}][^{_OPEN}{_CLOSE}]*[{_CLOSE}])*?)"
-_NOTE_LABEL = r"(?:本文)?作者(?:(?:所在|所属)?单位|简介|信息)?"
-_NOTE_WRAPPED = (
-    rf"[{_OPEN}]\s*(?:(?:本文)?作者\s*(?:(?:分别|均|都)?[系为是]|(?:(?:所在|所属)?单位|简介)?\s*{_COLON})"
-    rf"|执笔人?\s*{_COLON})\s*{_NOTE_TEXT}\s*[{_CLOSE}]"
-)
-#: A footnote mark after a note: ①, [1], ［1］, *.
-_MARK = r"(?:[①-⑳]|\[\d{1,2}\]|［\d{1,2}］|\*)?"
-#: Decoration some sites put before a note or byline: ■文/X, ◎作者系…
-_DECOR_CHARS = "■□◆◇●○◎★☆▲△▪"
-_DECOR = rf"(?:[{_DECOR_CHARS}]\s*)?"
-#: Names: 张三, 张三、李四, 张三 / 李四, 阿依古丽·买买提, [美]约翰·史密斯, John Smith, each
-#: name short (作者：张三认为，…… is prose, not a byline); an affiliation in brackets may follow.
-_NAME = (
-    r"(?:[\[［(（][\u4e00-\u9fff]{1,3}[\]］)）])?"
-    r"(?:[\u4e00-\u9fff]{1,8}(?:[·•][\u4e00-\u9fff]{1,8})+|[\u4e00-\u9fff]{1,4}"
-    r"|[A-Z][A-Za-z.\-]*(?: [A-Z][A-Za-z.\-]*){0,3})"
-)
-_NAMES = rf"{_NAME}(?:\s*[、，,/／]\s*{_NAME}|\s+{_NAME}){{0,5}}(?:\s*[(（][^()（）]{{1,30}}[)）])?"
-#: Reporters' and drafters' credits: 本报记者 王五, 记者 王五 通讯员 赵六, 执笔：张三.
-_ROLE = (
-    r"(?:(?:本报|本刊|新华社|人民日报|光明日报|经济日报|中新社|央视)?(?:特约|驻\S{1,4})?记者"
-    r"|通讯员|执笔人?|撰稿人?)"
-)
-_CREDIT_LINE = re.compile(rf"{_ROLE}\s*{_COLON}?\s*{_NAMES}(?:\s+{_ROLE}\s*{_COLON}?\s*{_NAMES})*")
-_ROLE_RE = re.compile(rf"{_ROLE}\s*{_COLON}?\s*")
-_AUTHOR_NOTE = re.compile(
-    rf"{_DECOR}(?:{_NOTE_WRAPPED}\s*[。.]?{_MARK}|{_NOTE_LABEL}\s*{_COLON}\s*(.*?)"
-    rf"|[{_OPEN}]\s*{_NOTE_LABEL}\s*[{_CLOSE}]\s*{_COLON}?\s*(.*?)"  # 【作者简介】X
-    rf"|(?:[{_DECOR_CHARS}]|——)\s*(?:本文)?作者(?:分别|均|都)?[系为是](.*?))"  # ◎作者系X
-)
-_TRAILING_NOTE = re.compile(
-    rf"{_NOTE_WRAPPED}\s*[。.]?\s*{_MARK}\s*$"
-    rf"|(?<=[。！？!?])\s*(?:本文)?作者\s*{_COLON}\s*([^。，,；;：:（）()]{{1,30}}?)\s*[。.]?\s*$"
-)
-#: A note wholly made of a credit in brackets at the end: （执笔：张三）, （记者 王五 通讯员 赵六）.
-_WRAPPED_CREDIT = re.compile(rf"[{_OPEN}]\s*({_CREDIT_LINE.pattern})\s*[{_CLOSE}]\s*[。.]?")
-#: A label alone on its line, the note on the next: "作者简介：" / "张三，华中师范大学教授。"
-_NOTE_LABEL_LINE = re.compile(rf"[{_OPEN}]?\s*{_NOTE_LABEL}\s*[{_CLOSE}]?\s*{_COLON}?")
-#: A note first in the article, wrapped or labelled: (作者系X), 作者简介：X (not 作者：X, which
-#: is a byline of names only there).
-_LEAD_NOTE = re.compile(
-    rf"{_DECOR}(?:{_NOTE_WRAPPED}\s*[。.]?"
-    rf"|[{_OPEN}]?\s*(?:本文)?作者(?:(?:所在|所属)?单位|简介|信息)\s*[{_CLOSE}]?\s*{_COLON}\s*(.+?))"
-)
-#: A funding sentence inside the note's own brackets: (作者系X。本文系Y项目的阶段性成果).
-_FUNDING_INSIDE = re.compile(r"[。；;，,]\s*(?=本文[系为是]|本研究[系为是]|基金项目|项目基金)")
-#: A funding note may follow the author note, "(作者系X)(本文系Y基金项目成果)": look past it,
-#: keep it in the body.
-_FUNDING_NOTE = re.compile(
-    rf"[(（]\s*(?:本文[系为是]|基金项目\s*{_COLON})(?:[^()（）]|[(（][^()（）]*[)）]){{1,150}}"
-    rf"[)）]\s*[。.]?\s*$"
-)
-#: Up to three closing lines may follow the author note: editor credits (责任编辑：X, 编辑/X,
-#: 【责任编辑 X】), "(完)", where the article first appeared (本文原载于…, 来源：X, （摘自…）), a
-#: funding note. Look past them; they stay in the body.
-_CREDIT = r"(?:责任编辑|责编|编辑|校对|审核|审校|终审|初审|美编)"
-_TRAILER = re.compile(
-    rf"[{_OPEN}]?\s*{_CREDIT}\s*(?:{_COLON}|[/／]|\s)\s*[^{_OPEN}{_CLOSE}]{{1,30}}[{_CLOSE}]?"
-    rf"|[{_OPEN}]\s*完\s*[{_CLOSE}]"
-    rf"|[{_OPEN}]?\s*(?:本文)?(?:来源|原载于?|原文载于|原文刊于|刊于|发表于|摘自|转自|转载自?|选自)"
-    rf"\s*{_COLON}?\s*\S.{{0,60}}"
-)
-_TRAILERS_MAX = 3
-_TRAILER_FIRST = frozenset("(（【[［责编校审终初美本来原刊发摘转选")
-#: An editor credit on the note's own line: "(作者系X) 责任编辑：Y".
-_GLUED_CREDIT = re.compile(
-    rf"(.*[{_CLOSE}])\s*((?:[{_OPEN}]\s*)?{_CREDIT}\s*(?:{_COLON}|[/／]).{{1,30}})"
-)
-#: The heading of a reference or notes section, which may follow the author note.
-_REFS_HEADING = re.compile(
-    rf"[{_OPEN}]?\s*(?:参考文献|注释|注解|参考资料|尾注)\s*[{_CLOSE}]?\s*(?:{_COLON}.*)?"
-)
-_REFS_SEARCH = 80  # paragraphs from the end where such a heading is looked for
-_BYLINE = re.compile(
-    rf"{_DECOR}(?:文\s*[/／|｜·•:：]\s*(?:图(?:\s*[/／|｜:：]\s*|\s+))?(\S.*)"
-    rf"|(?:本文)?作者(?:\s*{_COLON}\s*|\s+)({_NAMES})\s*[。.]?"
-    rf"|[{_DECOR_CHARS}]\s*({_NAMES}))"
-)
-_BYLINE_MAX = 40
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Page:
     """One parsed page: the fields of a table row before the derived columns."""
@@ -461,59 +365,6 @@ def is_header(fields: dict[str, str] | None, seen: dict[str, str] | None = None)
     )
 
 
-def strip_author_note(paragraph: str) -> tuple[str | None, str]:
-    """Split a trailing author note off a paragraph → (author or None, rest of paragraph).
-
-    A paragraph that is wholly a note gives rest ""; author is "" if the note names nobody. A
-    funding note after the author note stays in the rest.
-    """
-    funding = None
-    if paragraph.rstrip("。. ")[-1:] in (")", "）"):  # cheap test first: most paragraphs are prose
-        funding = _FUNDING_NOTE.search(paragraph, max(0, len(paragraph) - _NOTE_MAX))
-    if funding is not None and funding.start() > 0:
-        note, rest = _strip_note(paragraph[: funding.start()].rstrip())
-        if note is not None:
-            return note, f"{rest}{funding.group().strip()}"
-    return _strip_note(paragraph)
-
-
-def _strip_note(paragraph: str) -> tuple[str | None, str]:
-    if len(paragraph) <= _NOTE_MAX:
-        m = _AUTHOR_NOTE.fullmatch(paragraph) or _WRAPPED_CREDIT.fullmatch(paragraph)
-        if m is not None:
-            return _note_parts(next(g for g in m.groups() if g is not None), "")
-    m = _TRAILING_NOTE.search(paragraph, max(0, len(paragraph) - _NOTE_MAX))
-    if m is not None and m.start() > 0:
-        note = next(g for g in m.groups() if g is not None)
-        return _note_parts(note, paragraph[: m.start()].strip())
-    return None, paragraph
-
-
-def _note_parts(note: str, rest: str) -> tuple[str, str]:
-    """Clean a note's text → (author, rest): a funding sentence inside the note's brackets
-    goes to the rest (the body); a reporters' credit gives their names."""
-    funding = _FUNDING_INSIDE.search(note) if "本" in note or "基金" in note else None
-    if funding is not None:
-        sentence = note[funding.end() :].strip()
-        note = note[: funding.start()]
-        rest = f"{rest}\n{sentence}" if rest else sentence
-    if _CREDIT_LINE.fullmatch(note.strip()):
-        note = " ".join(_ROLE_RE.sub(" ", note).split())
-    return note.strip().rstrip("。.;；").strip(), rest
-
-
-def strip_byline(paragraph: str) -> str | None:
-    """Return X of a byline paragraph (文/X, 作者：X, ◇X, 本报记者 X), or None."""
-    if len(paragraph) > _BYLINE_MAX:
-        return None
-    m = _BYLINE.fullmatch(paragraph)
-    if m is not None:
-        return next(g for g in m.groups() if g is not None).strip()
-    if _CREDIT_LINE.fullmatch(paragraph):
-        return " ".join(_ROLE_RE.sub(" ", paragraph).split())
-    return None
-
-
 def _strip(line: str) -> str:
     """Strip whitespace and the invisible characters scrapers leave at line ends (ZWSP, BOM)."""
     line = line.strip()
@@ -742,9 +593,9 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     if not has_marker:
         raise Rejected(Reason.UNRECOGNISED_LAYOUT, _no_marker_detail(lines, first))
 
-    author, paragraphs = _take_author(paragraphs)
+    author, paragraphs = take_author(paragraphs)
     author = author or field_author
-    if all(_ELLIPSIS.issuperset(p) for p in paragraphs):  # "……": the excerpt was cut away
+    if all(ELLIPSIS.issuperset(p) for p in paragraphs):  # "……": the excerpt was cut away
         paragraphs = []
     if not paragraphs:
         raise Rejected(
@@ -946,108 +797,6 @@ def _citations(value: str | None) -> int | None:
         return None
     m = _CITATIONS_VALUE.match(value)
     return int(re.sub("[,，]", "", m.group(1))) if m else None
-
-
-def _take_author(paragraphs: list[str]) -> tuple[str | None, list[str]]:
-    """Remove the author note and a byline (first paragraph) from paragraphs → (author, rest).
-
-    The note ends the article: it is the last paragraph, or the one before a few closing lines
-    (editor credits, "(完)", where the article first appeared, a funding note) or before a
-    reference or notes section; those stay in the body. A label on its own line ("作者简介：")
-    may head it, and it may be wrapped over two lines. Else a note or a byline may open the
-    article.
-    """
-    author: str | None = None
-    if paragraphs:
-        last = paragraphs[-1]
-        glued = None
-        if len(last) <= _NOTE_MAX + 40 and ("编" in last or "校" in last or "审" in last):
-            glued = _GLUED_CREDIT.fullmatch(last)
-        if glued is not None and strip_author_note(glued.group(1))[0] is not None:
-            paragraphs = [*paragraphs[:-1], *glued.groups()]  # "(作者系X) 责任编辑：Y"
-        elif ("分享" in last or "收藏" in last or "举报" in last) and len(last) <= _NOTE_MAX + 60:
-            junk = _GLUED_JUNK.fullmatch(last)  # "(作者系X) 分享到：微信 微博": drop the junk
-            if junk is not None and strip_author_note(junk.group(1))[0] is not None:
-                paragraphs = [*paragraphs[:-1], junk.group(1)]
-    for at in _note_places(paragraphs):
-        found = _note_at(paragraphs, at)
-        if found is not None:
-            author, paragraphs = found
-            break
-    if author is None and len(paragraphs) > 1 and len(paragraphs[0]) <= _NOTE_MAX:
-        lead = _LEAD_NOTE.fullmatch(paragraphs[0])  # the note first: (作者系X), 作者简介：X
-        if lead is not None:
-            note = next(g for g in lead.groups() if g is not None)
-            author, rest = _note_parts(note, "")
-            paragraphs = (rest.split("\n") if rest else []) + paragraphs[1:]
-    if paragraphs:
-        byline = strip_byline(paragraphs[0])
-        if byline is not None:
-            author = author or byline
-            paragraphs = paragraphs[1:]
-    return author, paragraphs
-
-
-_OPEN_CHARS = frozenset("(（【[［")
-_CLOSE_CHARS = frozenset(")）】]］")
-
-
-def _note_at(paragraphs: list[str], at: int) -> tuple[str, list[str]] | None:
-    """Take the author note at paragraphs[at] → (author, the paragraphs without it), or None."""
-    note, rest = strip_author_note(paragraphs[at])
-    if note is not None:
-        return note, paragraphs[:at] + (rest.split("\n") if rest else []) + paragraphs[at + 1 :]
-    if at < 1:
-        return None
-    before, here = paragraphs[at - 1], paragraphs[at]
-    if (  # wrapped over two lines: "(作者系X，" / "Y)"
-        before[:1] in _OPEN_CHARS
-        and here[-1:] in _CLOSE_CHARS
-        and len(before) + len(here) <= _NOTE_MAX
-        and _CLOSE_CHARS.isdisjoint(before)
-    ):
-        note, rest = strip_author_note(before + here)
-        if note is not None:
-            kept = rest.split("\n") if rest else []
-            return note, paragraphs[: at - 1] + kept + paragraphs[at + 1 :]
-    for j in range(at - 1, max(-1, at - 5), -1):  # "作者简介：" / "张三，……" / "李四，……"
-        if len(paragraphs[j]) <= 12 and _NOTE_LABEL_LINE.fullmatch(paragraphs[j]):
-            lines = paragraphs[j + 1 : at + 1]
-            if any(len(line) > 100 for line in lines):
-                return None
-            note = "；".join(line.rstrip("。.;；").strip() for line in lines)
-            return note, paragraphs[:j] + paragraphs[at + 1 :]
-    return None
-
-
-def _note_places(paragraphs: list[str]) -> Iterator[int]:
-    """Where the author note may be: past the closing lines, then before a references heading
-    (looked for only if the first place holds no note)."""
-    at = len(paragraphs) - 1
-    while (
-        at >= 1
-        and len(paragraphs) - 1 - at < _TRAILERS_MAX
-        and len(paragraphs[at]) <= 200
-        and (
-            _ELLIPSIS.issuperset(paragraphs[at])  # "……": the excerpt was cut after the note
-            or (
-                paragraphs[at][0] in _TRAILER_FIRST
-                and (
-                    (len(paragraphs[at]) <= 80 and _TRAILER.fullmatch(paragraphs[at]))
-                    or _FUNDING_NOTE.fullmatch(paragraphs[at])
-                )
-            )
-        )
-    ):
-        at -= 1
-    if at >= 0:
-        yield at
-    for j in range(len(paragraphs) - 1, max(0, len(paragraphs) - _REFS_SEARCH), -1):
-        p = paragraphs[j]
-        if p[:1] in "参注尾【[" and len(p) <= _NOTE_MAX and _REFS_HEADING.fullmatch(p):
-            if j - 1 != at:
-                yield j - 1
-            return
 
 
 def _no_marker_detail(lines: list[str], first: int) -> str:
