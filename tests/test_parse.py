@@ -878,3 +878,16 @@ def test_a_title_over_two_lines_and_repeated_at_the_start(page: PageMaker) -> No
 def test_prose_like_site_words_stays(page: PageMaker, prose: str) -> None:
     r = row(page(paragraphs=("第一段正文内容。", prose, "第二段正文内容。")))
     assert r["body"] == f"第一段正文内容。\n{prose}\n第二段正文内容。"
+
+
+@pytest.mark.parametrize(
+    "row_text", ["项目    2019年    2020年", "党员人数\t\t120\t\t135", "E  =  mc²"]
+)
+def test_a_table_row_or_formula_spaced_out_stays_one_paragraph(
+    page: PageMaker, row_text: str
+) -> None:
+    r = row(page(paragraphs=("第一段正文内容。", row_text, "第二段正文内容。")))
+    assert r["body"] == f"第一段正文内容。\n{row_text}\n第二段正文内容。"
+    # paragraphs glued by a lost line break are still split
+    glued = row(page(paragraphs=("第一段正文内容。  第二段正文内容。  第三段。",)))
+    assert glued["paragraph_count"] == 3

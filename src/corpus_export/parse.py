@@ -540,6 +540,8 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
             field_author = field_author or _author_field(line)
             continue
         pieces = split_paragraphs(line)
+        if len(pieces) >= _CELLS_MIN and _is_row_of_cells(pieces):
+            pieces = [line]  # a table row or a formula, spaced out: one paragraph, as it stands
         for k, piece in enumerate(pieces):
             head = piece[0]
             if head in _BOILERPLATE_FIRST:
@@ -766,6 +768,20 @@ def _is_title_rest(line: str) -> bool:
 
 
 _TITLE_BREAKS = frozenset("。！？!?，,；;：:|｜")
+
+
+_CELLS_MIN = 3  # pieces of a line split at runs of spaces that may be a table row
+_CELL_MAX = 12
+_NOT_IN_CELLS = frozenset("。！？!?；;，,:：∶")
+
+
+def _is_row_of_cells(pieces: list[str]) -> bool:
+    """Tell whether the pieces of a line split at runs of spaces are cells, not paragraphs glued
+    by lost line breaks: all short, no sentence punctuation, none a line of the template's."""
+    return all(
+        len(p) <= _CELL_MAX and _NOT_IN_CELLS.isdisjoint(p) and p[0] not in _SEPARATORS
+        for p in pieces
+    ) and not any(_is_template_line(p) or is_site_junk(p) for p in pieces)
 
 
 def _is_site_line(piece: str, titles: list[str]) -> bool:
