@@ -891,3 +891,93 @@ def test_a_table_row_or_formula_spaced_out_stays_one_paragraph(
     # paragraphs glued by a lost line break are still split
     glued = row(page(paragraphs=("第一段正文内容。  第二段正文内容。  第三段。",)))
     assert glued["paragraph_count"] == 3
+
+
+# Variants combined on one page (a fifth review).
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (
+            "第二段正文内容。\n  (作者系某某大学教授)\n其他文献\n",
+            "第二段正文内容。\n  (作者系某某大学教授) 其他文献 ",
+        ),
+        ("教授)\n其他文献\n", "教授)\n  责任编辑：李四 其他文献\n"),
+        ("教授)\n其他文献\n", "教授)\n  （完）\n其他文献 "),
+    ],
+)
+def test_heading_glued_after_the_note_or_a_closing_line(
+    page: PageMaker, old: str, new: str
+) -> None:
+    text = page()
+    assert old in text
+    r = row(text.replace(old, new))
+    assert r["author"] == "某某大学教授"
+    assert r["teasers"] == ["其他文章一的摘要", "其他文章二的摘要"]
+
+
+def test_heading_glued_after_the_last_sentence_without_a_note(page: PageMaker) -> None:
+    r = row(page(note=None).replace("第二段正文内容。\n其他文献\n", "第二段正文内容。 其他文献\n"))
+    assert (r["body"], r["teasers"]) == (BODY, ["其他文章一的摘要", "其他文章二的摘要"])
+
+
+@pytest.mark.parametrize(
+    "closing", ["（本版编辑：张三）", "（本文有删节）", "（本文图片由作者提供）", "（下转第12页）"]
+)
+def test_more_closing_lines(page: PageMaker, closing: str) -> None:
+    r = row(page(note=f"(作者系某县县长)\n  {closing}"))
+    assert (r["author"], r["body"]) == ("某县县长", f"{BODY}\n{closing}")
+
+
+def test_note_label_before_a_short_reference_list(page: PageMaker) -> None:
+    paras = ("第一段正文内容。", "第二段正文内容。", "作者简介：", "周丽华，浙江大学副教授。")
+    refs = ("参考文献：", "[1]王强.基层党建新论[M].2018.")
+    r = row(page(note=None, paragraphs=(*paras, *refs)))
+    assert r["author"] == "周丽华，浙江大学副教授"
+    assert r["body"] == "\n".join([BODY, *refs])
+
+
+def test_wrapped_note_with_a_credit_on_its_second_line(page: PageMaker) -> None:
+    r = row(page(note="（作者系中共湖北省委党校\n  公共管理教研部教授） 责任编辑：李四"))
+    assert r["author"] == "中共湖北省委党校公共管理教研部教授"
+    assert r["body"] == f"{BODY}\n责任编辑：李四"
+
+
+def test_a_box_of_links_inside_the_article_is_dropped(page: PageMaker) -> None:
+    paras = ("第一段正文内容。", "相关阅读", "基层治理的十个案例", "第二段正文内容。")
+    r = row(page(paragraphs=paras))
+    assert (r["body"], r["author"]) == (BODY, "某某大学教授")
+
+
+def test_a_site_footer_without_teasers(page: PageMaker) -> None:
+    text = page(teasers=None) + "首页 | 关于我们 | 联系我们\nCopyright © 2021 example.com\n"
+    r = row(text)
+    assert (r["body"], r["author"], r["teasers"]) == (BODY, "某某大学教授", [])
+
+
+@pytest.mark.parametrize(
+    ("first", "author", "body"),
+    [
+        ("本报记者 张三 报道", "张三", BODY),
+        ("■ 背景介绍", None, f"■ 背景介绍\n{BODY}"),
+    ],
+)
+def test_report_bylines_and_decorated_subheads(
+    page: PageMaker, first: str, author: str | None, body: str
+) -> None:
+    r = row(page(note=None, byline=first))
+    assert (r["author"], r["body"]) == (author, body)
+
+
+def test_prose_ending_in_read_the_whole_text_keeps_its_words(page: PageMaker) -> None:
+    prose = "更多精彩内容，请扫描二维码阅读全文"
+    assert row(page(paragraphs=(prose, "第二段正文内容。")))["body"].startswith(prose)
+    share = "分享到朋友圈的内容应当注意保密。"
+    assert share in row(page(paragraphs=("第一段正文内容。", share)))["body"]
+
+
+def test_tagged_title_with_a_subtitle_printed_again(page: PageMaker) -> None:
+    text = page(title="【党建论坛】集体经济发展\n——以安吉县为例")
+    r = row(text.replace("论文部分内容阅读\n", "论文部分内容阅读\n集体经济发展——以安吉县为例\n"))
+    assert (r["title"], r["body"]) == ("【党建论坛】集体经济发展——以安吉县为例", BODY)

@@ -39,12 +39,15 @@ _NAME = (
 )
 _NAMES = rf"{_NAME}(?:\s*[、，,/／]\s*{_NAME}|\s+{_NAME}){{0,5}}(?:\s*[(（][^()（）]{{1,30}}[)）])?"
 #: Reporters' and drafters' credits: 本报记者 王五, 记者 王五 通讯员 赵六, 执笔：张三.
+_REPORTED = r"(?:报道|采写|整理|摄影?)"  # 本报记者 张三 报道: the verb is not a name
 _ROLE = (
     r"(?:(?:本报|本刊|新华社|人民日报|光明日报|经济日报|中新社|央视)?(?:特约|驻\S{1,4})?记者"
     r"|通讯员|执笔人?|撰稿人?)"
 )
-_CREDIT_LINE = re.compile(rf"{_ROLE}\s*{_COLON}?\s*{_NAMES}(?:\s+{_ROLE}\s*{_COLON}?\s*{_NAMES})*")
-_ROLE_RE = re.compile(rf"{_ROLE}\s*{_COLON}?\s*")
+_CREDIT_LINE = re.compile(
+    rf"{_ROLE}\s*{_COLON}?\s*{_NAMES}(?:\s+{_ROLE}\s*{_COLON}?\s*{_NAMES})*(?:\s*{_REPORTED})?"
+)
+_ROLE_RE = re.compile(rf"{_ROLE}\s*{_COLON}?\s*|\s*{_REPORTED}$")
 _AUTHOR_NOTE = re.compile(
     rf"{_DECOR}(?:{_NOTE_WRAPPED}\s*[。.]?{_MARK}|{_NOTE_LABEL}\s*{_COLON}\s*(.*?)"
     rf"|[{_OPEN}]\s*{_NOTE_LABEL}\s*[{_CLOSE}]\s*{_COLON}?\s*(.*?)"  # 【作者简介】X
@@ -77,13 +80,18 @@ _FUNDING_NOTE = re.compile(
 #: funding note. Look past them; they stay in the body.
 _CREDIT = r"(?:责任编辑|责编|编辑|校对|审核|审校|终审|初审|美编)"
 _TRAILER = re.compile(
-    rf"[{_OPEN}]?\s*{_CREDIT}\s*(?:{_COLON}|[/／]|\s)\s*[^{_OPEN}{_CLOSE}]{{1,30}}[{_CLOSE}]?"
+    rf"[{_OPEN}]?\s*(?:本版|本刊|本期|本文)?{_CREDIT}\s*(?:{_COLON}|[/／]|\s)\s*"
+    rf"[^{_OPEN}{_CLOSE}]{{1,30}}[{_CLOSE}]?"
     rf"|[{_OPEN}]\s*完\s*[{_CLOSE}]"
+    rf"|[{_OPEN}]\s*(?:本文)?(?:有删节|图片由.{{1,20}}提供|[上下]转第\s*\d+\s*版?页?)\s*[{_CLOSE}]"
     rf"|[{_OPEN}]?\s*(?:本文)?(?:来源|原载于?|原文载于|原文刊于|刊于|发表于|摘自|转自|转载自?|选自)"
     rf"\s*{_COLON}?\s*\S.{{0,60}}"
 )
 _TRAILERS_MAX = 3
 _TRAILER_FIRST = frozenset("(（【[［责编校审终初美本来原刊发摘转选")
+#: How long a closing line can be (a funding note's sentence is the longest kind).
+_TRAILER_MAX = 80
+_FUNDING_MAX = 200
 #: An editor credit on the note's own line: "(作者系X) 责任编辑：Y".
 _GLUED_CREDIT = re.compile(
     rf"(.*[{_CLOSE}])\s*((?:[{_OPEN}]\s*)?{_CREDIT}\s*(?:{_COLON}|[/／]).{{1,30}})"
@@ -96,7 +104,7 @@ _REFS_SEARCH = 80  # paragraphs from the end where such a heading is looked for
 _BYLINE = re.compile(
     rf"{_DECOR}(?:文\s*[/／|｜·•:：]\s*(?:图(?:\s*[/／|｜:：]\s*|\s+))?(\S.*)"
     rf"|(?:本文)?作者(?:\s*{_COLON}\s*|\s+)({_NAMES})\s*[。.]?"
-    rf"|[{_DECOR_CHARS}]\s*({_NAMES}))"
+    rf"|[{_DECOR_CHARS}]\s*([\u4e00-\u9fff]{{2,3}}|[\u4e00-\u9fff]{{1,8}}(?:[·•][\u4e00-\u9fff]{{1,8}})+))"
 )
 _BYLINE_MAX = 40
 #: Site furniture glued by a space after the note: "(作者系X) 分享到：微信 微博".
@@ -175,7 +183,13 @@ def take_author(paragraphs: list[str]) -> tuple[str | None, list[str]]:
         glued = None
         if len(last) <= _NOTE_MAX + 40 and ("编" in last or "校" in last or "审" in last):
             glued = _GLUED_CREDIT.fullmatch(last)
-        if glued is not None and strip_author_note(glued.group(1))[0] is not None:
+        if glued is not None and (
+            strip_author_note(glued.group(1))[0] is not None
+            or (
+                len(paragraphs) > 1  # the note's second line: "（作者系X" / "Y） 责任编辑：Z"
+                and strip_author_note(paragraphs[-2] + glued.group(1))[0] is not None
+            )
+        ):
             paragraphs = [*paragraphs[:-1], *glued.groups()]  # "(作者系X) 责任编辑：Y"
         elif ("分享" in last or "收藏" in last or "举报" in last) and len(last) <= _NOTE_MAX + 60:
             junk = _GLUED_JUNK.fullmatch(last)  # "(作者系X) 分享到：微信 微博": drop the junk
@@ -223,6 +237,8 @@ def _note_at(paragraphs: list[str], at: int) -> tuple[str, list[str]] | None:
             kept = rest.split("\n") if rest else []
             return note, paragraphs[: at - 1] + kept + paragraphs[at + 1 :]
     for j in range(at - 1, max(-1, at - 5), -1):  # "作者简介：" / "张三，……" / "李四，……"
+        if paragraphs[j][:1] in "参注尾【[［" and _REFS_HEADING.fullmatch(paragraphs[j]):
+            return None  # the lines after it are references, not the note
         if len(paragraphs[j]) <= 12 and _NOTE_LABEL_LINE.fullmatch(paragraphs[j]):
             lines = paragraphs[j + 1 : at + 1]
             if any(len(line) > 100 for line in lines):
@@ -232,25 +248,24 @@ def _note_at(paragraphs: list[str], at: int) -> tuple[str, list[str]] | None:
     return None
 
 
+def is_closing_line(paragraph: str) -> bool:
+    """Tell whether a paragraph is one of the lines that may follow the author note: an editor
+    credit, "(完)", where the article first appeared, a funding note, or "……"."""
+    if not paragraph or len(paragraph) > _FUNDING_MAX:
+        return False
+    if ELLIPSIS.issuperset(paragraph):  # "……": the excerpt was cut after the note
+        return True
+    return paragraph[0] in _TRAILER_FIRST and (
+        (len(paragraph) <= _TRAILER_MAX and _TRAILER.fullmatch(paragraph) is not None)
+        or _FUNDING_NOTE.fullmatch(paragraph) is not None
+    )
+
+
 def _note_places(paragraphs: list[str]) -> Iterator[int]:
     """Where the author note may be: past the closing lines, then before a references heading
     (looked for only if the first place holds no note)."""
     at = len(paragraphs) - 1
-    while (
-        at >= 1
-        and len(paragraphs) - 1 - at < _TRAILERS_MAX
-        and len(paragraphs[at]) <= 200
-        and (
-            ELLIPSIS.issuperset(paragraphs[at])  # "……": the excerpt was cut after the note
-            or (
-                paragraphs[at][0] in _TRAILER_FIRST
-                and (
-                    (len(paragraphs[at]) <= 80 and _TRAILER.fullmatch(paragraphs[at]))
-                    or _FUNDING_NOTE.fullmatch(paragraphs[at])
-                )
-            )
-        )
-    ):
+    while at >= 1 and len(paragraphs) - 1 - at < _TRAILERS_MAX and is_closing_line(paragraphs[at]):
         at -= 1
     if at >= 0:
         yield at

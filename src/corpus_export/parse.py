@@ -9,7 +9,7 @@ from itertools import islice
 
 from .errors import Reason, Rejected
 from .notes import COLON as _COLON
-from .notes import ELLIPSIS, strip_author_note, take_author
+from .notes import ELLIPSIS, is_closing_line, strip_author_note, take_author
 
 # Markers of the template, with an English gloss.
 SOURCE_KEY = "来源"  # "source": the publication
@@ -69,13 +69,13 @@ _SITE_JUNK = re.compile(
     r"第\s*\d+\s*页\s*[/／]\s*共\s*\d+\s*页"
     r"|[(（]\s*未完[，,]?\s*(?:下一页继续|待续|续)?\s*[)）]|[(（]\s*未完待续\s*[)）]"
     r"|剩余\s*\d+\s*页未读[，,]?\s*继续阅读"
-    r"|分享(?:到\s*[:：]?|\s*[:：]).{0,40}|分享"
+    r"|分享到?\s*[:：].{0,40}|分享到?(?:[\s|｜]*(?:微信|微博|QQ空间|QQ|朋友圈|豆瓣|人人网|复制链接))*"
     rf"|{_BUTTON}(?:[\s|｜/·•]+{_BUTTON})*"
 )
 _JUNK_MAX = 60  # junk lines are short; longer ones are not tested at all
 _JUNK_FIRST = frozenset("第上下首尾末(（剩分展阅点查全继免立VvV收举打纠广0123456789<>«».…")
 #: A button left at the end of a paragraph: "…平台。 阅读全文".
-_TRAILING_BUTTON = re.compile(r"\s*(?:展开全文|阅读全文|点击查看全文|查看全文)\s*(?:>>|》|>)?$")
+_TRAILING_BUTTON = re.compile(r"\s+(?:展开全文|阅读全文|点击查看全文|查看全文)\s*(?:>>|》|>)?$")
 #: A recommendations heading: the article ended; the lines under it are other articles.
 _RECOMMEND = re.compile(
     r"[【\[]?\s*(?:(?:相关推荐|猜你喜欢|热门文档|热门推荐|精彩推荐|为你推荐|更多推荐)"
@@ -124,6 +124,9 @@ _HTML_BREAK = re.compile(r"<(?:br ?/?|/?p|p [a-z][a-z\-]*=[^<>\n]{0,80})>", re.I
 _GLUED_TEMPLATE = re.compile(rf"下载到本地|声明\s*{_COLON}|{READ_MARKER}")
 _GLUED_HEADING_AFTER = re.compile(rf"^({_TEASER_HEADINGS})(?:\s*{_COLON}\s*|[{SPACES}]+)(\S.*)$")
 _GLUED_HEADING_BEFORE = re.compile(rf"^(.*\S)[{SPACES}]+({_TEASER_HEADINGS})\s*{_COLON}?$")
+_GLUED_HEADING_MIDDLE = re.compile(
+    rf"^(.*\S)[{SPACES}]+({_TEASER_HEADINGS})(?:\s*{_COLON}\s*|[{SPACES}]+)(\S.*)$"
+)
 _TEASER_HEADING_LINE = re.compile(rf"[【\[]?\s*其\s*[他它]\s*文\s*献\s*[】\]]?\s*{_COLON}?")
 
 
@@ -428,29 +431,42 @@ def _unglue(lines: list[str], start: int, *, template: bool, heading: bool) -> l
     return out
 
 
-_SENTENCE_END = frozenset("。！？!?”」』…")
+_SENTENCE_END = frozenset("。！？!?”」』…）)】")
 _CITATION_OPEN = frozenset("[(（［【<《")  # "其他文献：[2]…", "其他文献 (Smith, 2010) 也…"
 
 
 def _unglue_heading(lines: list[str]) -> None:
-    """Split the last line holding a glued 其他文献 heading, in place, if it follows the note."""
+    """Split the last line holding a glued 其他文献 heading, in place, if what stands before it
+    ends the article (the note, a closing line, a last sentence)."""
     for i in range(len(lines) - 1, -1, -1):
         line = lines[i]
         if len(line) <= 4 or "文献" not in line:
             continue
+        if any(_is_teaser_heading(p) for p in split_paragraphs(line)):
+            return  # set apart by runs of spaces: the lost line breaks, split as such later
         after = _GLUED_HEADING_AFTER.match(line)
-        if after is not None:  # "其他文献 teaser" after the note or the article's last sentence
+        if after is not None:  # "其他文献 teaser", the article's end on the line before
             before = next((b for b in reversed(lines[:i]) if b), "")
-            if strip_author_note(before)[0] is not None or (
-                before[-1:] in _SENTENCE_END and after.group(2)[0] not in _CITATION_OPEN
-            ):
+            if _ends_article(before) and after.group(2)[0] not in _CITATION_OPEN:
                 lines[i : i + 1] = after.groups()
             return
-        glued = _GLUED_HEADING_BEFORE.match(line)
-        if glued is not None:  # "(作者系X) 其他文献"
-            if strip_author_note(glued.group(1))[0] is not None:
-                lines[i : i + 1] = glued.groups()
+        glued = _GLUED_HEADING_MIDDLE.match(line) or _GLUED_HEADING_BEFORE.match(line)
+        if glued is not None:  # "(作者系X) 其他文献", "……下移。 其他文献 teaser"
+            if _ends_article(glued.group(1)) and (
+                glued.lastindex == 2 or glued.group(3)[0] not in _CITATION_OPEN
+            ):
+                lines[i : i + 1] = [g for g in glued.groups() if g]
             return
+
+
+def _ends_article(text: str) -> bool:
+    """Tell whether text can be the article's last line: a sentence's end, the author note, or
+    a closing line (责任编辑：X, （完）, 来源：X)."""
+    return (
+        text[-1:] in _SENTENCE_END
+        or strip_author_note(text)[0] is not None
+        or is_closing_line(text)
+    )
 
 
 _LINE_SPACE = SPACES + _INVISIBLE
@@ -505,6 +521,7 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
         READ_MARKER in lines or any(_is_read_marker(line) for line in lines)
     )
     field_author: str | None = None  # 作者 : X among the header's fields
+    in_box = False  # inside a box of links ("相关阅读") in the article
     title_line = lines[first]
     title_is_meta = header_fields(title_line) is not None or is_boilerplate(title_line)
     titles = [title_line]  # the title, which the site may print again before the article
@@ -523,6 +540,8 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     ):
         title_line = f"{title_line}{lines[following[0]]}"
         titles.append(title_line)
+        if title_line[:1] == "【" and "】" in title_line:  # and without its column tag
+            titles.append(title_line[title_line.index("】") + 1 :].strip())
         i = following[0] + 1
     while i < teaser_at:
         line = lines[i]
@@ -567,15 +586,20 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
                 continue
             if is_site_junk(piece):  # pagination, a button, a share line: not the article's
                 continue
-            if paragraphs and head in _RECOMMEND_FIRST and _RECOMMEND.fullmatch(piece):
-                # "相关推荐": the article ended; the lines under it are other articles
-                m = _RECOMMEND.fullmatch(piece)
-                assert m is not None
-                glued_teasers = [
-                    g for g in (m.group(1), *pieces[k + 1 :], *lines[i:teaser_at]) if g
-                ]
-                i = teaser_at
-                break
+            if in_box:  # a box of links inside the article: its short lines go
+                if _is_link_like(piece):
+                    continue
+                in_box = False
+            recommend = _RECOMMEND.fullmatch(piece) if head in _RECOMMEND_FIRST else None
+            if paragraphs and recommend is not None:
+                rest = [x for x in (*pieces[k + 1 :], *lines[i:teaser_at]) if x]
+                if all(_is_link_like(x) for x in rest):
+                    # "相关推荐" after the article: the lines under it are other articles
+                    glued_teasers = [g for g in (recommend.group(1), *rest) if g]
+                    i = teaser_at
+                    break
+                in_box = True  # "相关阅读" with prose after it: a box inside the article
+                continue
             if piece[-1] in "文>》" and _TRAILING_BUTTON.search(piece):
                 piece = _TRAILING_BUTTON.sub("", piece) or piece  # "…平台。 阅读全文"
             if not paragraphs and piece in titles:  # the title again, opening the article
@@ -595,6 +619,8 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     if not has_marker:
         raise Rejected(Reason.UNRECOGNISED_LAYOUT, _no_marker_detail(lines, first))
 
+    while paragraphs and _is_footer(paragraphs[-1]):  # the site's footer, no teasers after
+        paragraphs.pop()
     author, paragraphs = take_author(paragraphs)
     author = author or field_author
     if all(ELLIPSIS.issuperset(p) for p in paragraphs):  # "……": the excerpt was cut away
@@ -750,6 +776,7 @@ def _join_cut_values(lines: list[str], start: int, stop: int) -> bool:
     return joined
 
 
+_TITLE_MAX = 200  # a line longer than this is not the title printed again
 _TITLE_LAST = frozenset("fFcCxXtT库巴网料刊文mM")  # where a title's site decoration ends
 _RECOMMEND_FIRST = frozenset("相猜热推精为更【[")
 
@@ -784,12 +811,26 @@ def _is_row_of_cells(pieces: list[str]) -> bool:
     ) and not any(_is_template_line(p) or is_site_junk(p) for p in pieces)
 
 
+def _is_link_like(line: str) -> bool:
+    """Tell whether a line could be a link to another article: short, not a sentence, not the
+    author note."""
+    return (
+        len(line) <= _LINK_MAX
+        and _SENTENCE_STOPS.isdisjoint(line)
+        and strip_author_note(line)[0] is None
+    )
+
+
+_LINK_MAX = 50
+_SENTENCE_STOPS = frozenset("。！？!?")
+
+
 def _is_site_line(piece: str, titles: list[str]) -> bool:
     """Tell whether a line before the article is the site's own: the title again (or part of
     it), a download button, the disclaimer's words, or nothing but the site's short fields."""
     if piece in titles or _PREAMBLE_JUNK.fullmatch(piece) or is_site_junk(piece):
         return True
-    if len(piece) >= 6 and any(piece in title for title in titles):
+    if 6 <= len(piece) <= _TITLE_MAX and any(piece in title for title in titles):
         return True
     if _COLON_CHARS.isdisjoint(piece):
         return False
