@@ -981,3 +981,10 @@ def test_tagged_title_with_a_subtitle_printed_again(page: PageMaker) -> None:
     text = page(title="【党建论坛】集体经济发展\n——以安吉县为例")
     r = row(text.replace("论文部分内容阅读\n", "论文部分内容阅读\n集体经济发展——以安吉县为例\n"))
     assert (r["title"], r["body"]) == ("【党建论坛】集体经济发展——以安吉县为例", BODY)
+
+
+def test_hostile_credit_lines_parse_in_linear_time() -> None:
+    for note in ("（" + "记者 " * 60 + "。）", "（" + "记者 王五 " * 40 + "）"):
+        start = time.perf_counter()
+        strip_author_note(note)
+        assert time.perf_counter() - start < 1  # each doubled per word before (n=22: 1.5 s)

@@ -173,3 +173,80 @@ def test_with_a_cache_a_url_export_is_rebuilt_incrementally(
     result = CliRunner().invoke(cli, ["build", "--raw", "raw", "--out", f"{bucket}/other"])
     assert result.exit_code == 0, result.output
     assert list((tmp_path / ".cache" / "corpus-export" / "sent").iterdir())
+
+
+def test_a_local_card_for_a_url_export_is_checked_like_any_card(
+    tmp_path: Path, bucket: str
+) -> None:
+    raw = tmp_path / "raw"
+    write_pages(raw, 2)
+    notes = tmp_path / "NOTES.md"
+    notes.write_text("mine\n", encoding="utf-8")
+    (tmp_path / "adir").mkdir()
+    for card, says in [
+        (notes, "was not written by corpus-export"),
+        (raw / "00.txt", "inside the raw folder"),
+        (tmp_path / "adir", "is a folder"),
+    ]:
+        with pytest.raises(CorpusExportError, match=says):
+            corpus_export.build(raw, f"{bucket}/dist", card_path=card, workers=1)
+    assert notes.read_text(encoding="utf-8") == "mine\n"
+    fs, root = fsspec.core.url_to_fs(bucket)
+    assert not fs.exists(f"{root}/dist")  # refused before anything was sent
+
+
+def test_a_card_url_holding_someone_elses_file_is_refused(tmp_path: Path, bucket: str) -> None:
+    raw = tmp_path / "raw"
+    write_pages(raw, 2)
+    fs, root = fsspec.core.url_to_fs(bucket)
+    fs.pipe(f"{root}/proj/CARD.md", b"# our own notes\n")
+    with pytest.raises(CorpusExportError, match="not written by corpus-export"):
+        corpus_export.build(raw, f"{bucket}/proj/dist", workers=1)
+    assert fs.cat_file(f"{root}/proj/CARD.md") == b"# our own notes\n"
+    with pytest.raises(CorpusExportError, match="hf://"):
+        corpus_export.build(raw, "hf://datasets/me/x/dist", workers=1)
+
+
+def test_the_cli_asks_for_a_card_at_the_root_of_a_store(tmp_path: Path) -> None:
+    write_pages(tmp_path / "raw", 1)
+    result = CliRunner().invoke(
+        cli, ["build", "--raw", str(tmp_path / "raw"), "--out", "memory://"]
+    )
+    assert result.exit_code == 2
+    assert "pass --card" in result.output
+
+
+@pytest.mark.usefixtures("trust_new_files")
+def test_a_send_cut_short_is_finished_by_the_next_build(
+    tmp_path: Path, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A send that fails half-way must not leave a file the next build takes for sent, even
+    when the raw folder goes back to what the destination's manifest describes."""
+    raw = tmp_path / "raw"
+    write_pages(raw, 4)
+    url = f"{bucket}/dist"
+    corpus_export.build(raw, url, workers=1)
+    fs, root = fsspec.core.url_to_fs(bucket)
+    fs.pipe(f"{root}/dist/team-notes.md", b"not ours")  # put there by someone else
+    write_pages(raw, 4, edited=2)  # same-size edits change corpus.csv and corpus.parquet
+    memory = type(fs)
+    real_put = memory.put_file
+    sent: list[str] = []
+
+    def fail_after_one(self: object, lpath: str, rpath: str, **kw: object) -> None:
+        if sent:
+            raise OSError(5, "connection reset")
+        sent.append(rpath)
+        real_put(self, lpath, rpath, **kw)
+
+    monkeypatch.setattr(memory, "put_file", fail_after_one)
+    with pytest.raises(CorpusExportError, match="lists only files that are complete"):
+        corpus_export.build(raw, url, workers=1)
+    monkeypatch.undo()
+    write_pages(raw, 4)  # back to the pages the destination's manifest was made from
+    local = tmp_path / "local" / "dist"
+    corpus_export.build(raw, local, workers=1)
+    corpus_export.build(raw, url, workers=1)
+    got = remote_files(url)
+    assert got.pop("team-notes.md") == b"not ours"  # never ours to remove
+    assert got == local_files(local)

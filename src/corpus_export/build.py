@@ -964,6 +964,11 @@ def _build_for_url(
     """
     from . import remote
 
+    if url.startswith("hf://"):
+        raise CorpusExportError(
+            "--out hf://… would make a commit per file; push the Hub folder in one commit with "
+            "`corpus-export push REPO_ID` instead"
+        )
     if isinstance(raw, str) and remote.urls_overlap(raw, url):
         raise CorpusExportError(
             f"the out folder {url!r} and the raw folder {raw!r} overlap; keep them apart"
@@ -979,11 +984,29 @@ def _build_for_url(
         card_url = remote.join_url(parent, "CARD.md")
     elif isinstance(card_path, str) and is_url(card_path):
         card_url = card_path
-    if card_url is not None and remote.urls_overlap(card_url, url):
-        raise CorpusExportError(
-            f"the card {card_url!r} is inside the out folder {url!r}; write it beside it"
-        )
+    if card_url is not None:
+        if remote.urls_overlap(card_url, url):
+            raise CorpusExportError(
+                f"the card {card_url!r} is inside the out folder {url!r}; write it beside it"
+            )
+        if isinstance(raw, str) and remote.urls_overlap(card_url, raw):
+            raise CorpusExportError(f"the card {card_url!r} is inside the raw folder {raw!r}")
+        problem = remote.card_problem(card_url)
+        if problem is not None:
+            raise CorpusExportError(f"the card {card_url!r} {problem}; it is left untouched")
+    else:
+        assert card_path is not None
+        check_card(Path(card_path), raw)
     remote.check_destination(url)
+    if (
+        cache_dir is not None
+        and isinstance(raw, Path)
+        and Path(cache_dir).absolute().resolve().is_relative_to(raw.resolve())
+    ):
+        raise CorpusExportError(
+            f"the cache folder {str(cache_dir)!r} is inside the raw folder {str(raw)!r}: run "
+            "from another folder, or pass --cache-dir or --no-cache"
+        )
     with contextlib.ExitStack() as stack:
         if cache_dir is None:
             here = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="corpus-export-")))
@@ -997,8 +1020,15 @@ def _build_for_url(
             assert card_path is not None
             card = Path(card_path)
             spare = card.with_name(f".{card.name}.tmp-{os.getpid()}")
-            shutil.copyfile(local_card, spare)
-            spare.replace(card)
+            try:
+                shutil.copyfile(local_card, spare)
+                spare.replace(card)
+            except OSError as exc:
+                spare.unlink(missing_ok=True)
+                raise CorpusExportError(
+                    f"the export was sent, but the card {str(card)!r} could not be written: "
+                    f"{exc.strerror or exc}"
+                ) from None
     result.out_dir = url
     return result
 
@@ -1025,18 +1055,7 @@ def check_places(raw: Path | str, out_dir: Path, card: Path) -> None:
             f"the card {str(card)!r} is inside the out folder {str(out_dir)!r}, which a build "
             "replaces whole; write it beside the out folder (the default) or elsewhere"
         )
-    if local is not None and card_at.is_relative_to(local.resolve()):
-        raise CorpusExportError(
-            f"the card {str(card)!r} is inside the raw folder {str(raw)!r}; write it elsewhere "
-            "(the default is CARD.md beside the out folder)"
-        )
-    if card.is_dir():
-        raise CorpusExportError(f"the card {str(card)!r} is a folder; give a file path")
-    if card.exists() and not is_card(card):
-        raise CorpusExportError(
-            f"the card {str(card)!r} exists and was not written by corpus-export; it is left "
-            "untouched: move it, or choose another path with --card"
-        )
+    check_card(card, raw)
     if out.is_dir() and any(out.iterdir()) and not is_export(out):
         raise CorpusExportError(
             f"the out folder {str(out_dir)!r} is not empty and holds no corpus-export export "
@@ -1062,13 +1081,36 @@ def _file_url_path(url: str) -> Path | None:
 
 def is_card(path: Path) -> bool:
     """Tell whether a file is a dataset card written by corpus-export (so a build may replace
-    it): YAML front matter, and the card's own line naming the version that wrote it."""
+    it)."""
     try:
         with path.open("rb") as fh:
-            text = fh.read(1 << 20).decode("utf-8", "replace")
+            return looks_like_card(fh.read(1 << 20).decode("utf-8", "replace"))
     except OSError:
         return False
+
+
+def looks_like_card(text: str) -> bool:
+    """Tell whether text opens a card of ours: YAML front matter, and the card's own line naming
+    the version that wrote it."""
     return text.startswith("---\n") and "corpus-export (version" in text
+
+
+def check_card(card: Path, raw: Path | str) -> None:
+    """Refuse a local card path whose writing would lose something (see check_places)."""
+    local = raw if isinstance(raw, Path) else _file_url_path(raw)
+    card_at = card.absolute().parent.resolve() / card.name
+    if local is not None and card_at.is_relative_to(local.resolve()):
+        raise CorpusExportError(
+            f"the card {str(card)!r} is inside the raw folder {str(raw)!r}; write it elsewhere "
+            "(the default is CARD.md beside the out folder)"
+        )
+    if card.is_dir():
+        raise CorpusExportError(f"the card {str(card)!r} is a folder; give a file path")
+    if card.exists() and not is_card(card):
+        raise CorpusExportError(
+            f"the card {str(card)!r} exists and was not written by corpus-export; it is left "
+            "untouched: move it, or choose another path with --card"
+        )
 
 
 def is_export(folder: Path) -> bool:

@@ -54,7 +54,12 @@ def _card_default(out_dir: Path | str) -> Path | str:
     if isinstance(out_dir, str):
         from .remote import join_url, parent_url
 
-        return join_url(parent_url(out_dir), "CARD.md")
+        parent = parent_url(out_dir)
+        if not parent.partition("://")[2].strip("/"):
+            raise SetupError(
+                f"the out folder {out_dir!r} has no folder above it for CARD.md; pass --card"
+            )
+        return join_url(parent, "CARD.md")
     return out_dir.parent / "CARD.md"
 
 
@@ -421,7 +426,8 @@ def parse(file: Path, raw_dir: Path) -> None:
     from .read import RawFile, page_id
 
     root, rel = file.parent, file.name
-    for inside, raw in ((file.absolute(), raw_dir.absolute()), (file.resolve(), raw_dir.resolve())):
+    absolute = (Path(os.path.abspath(file)), Path(os.path.abspath(raw_dir)))  # noqa: PTH100
+    for inside, raw in (absolute, (file.resolve(), raw_dir.resolve())):
         with contextlib.suppress(ValueError):  # outside raw/: the file's own name
             rel, root = inside.relative_to(raw).as_posix(), raw
             break

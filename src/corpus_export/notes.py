@@ -32,20 +32,21 @@ _DECOR_CHARS = "■□◆◇●○◎★☆▲△▪"
 _DECOR = rf"(?:[{_DECOR_CHARS}]\s*)?"
 #: Names: 张三, 张三、李四, 张三 / 李四, 阿依古丽·买买提, [美]约翰·史密斯, John Smith, each
 #: name short (作者：张三认为，…… is prose, not a byline); an affiliation in brackets may follow.
+_REPORTED = r"(?:报道|采写|整理|摄影?)"  # 本报记者 张三 报道: the verb is not a name
+_ROLE = (
+    r"(?:(?:本报|本刊|新华社|人民日报|光明日报|经济日报|中新社|央视)?(?:特约|驻\S{1,4})?记者"
+    r"|通讯员|执笔人?|撰稿人?)"
+)
 _NAME = (
+    rf"(?!{_ROLE}|{_REPORTED})"  # a role word is no name (and no backtracking over it)
     r"(?:[\[［(（][\u4e00-\u9fff]{1,3}[\]］)）])?"
     r"(?:[\u4e00-\u9fff]{1,8}(?:[·•][\u4e00-\u9fff]{1,8})+|[\u4e00-\u9fff]{1,4}"
     r"|[A-Z][A-Za-z.\-]*(?: [A-Z][A-Za-z.\-]*){0,3})"
 )
 _NAMES = rf"{_NAME}(?:\s*[、，,/／]\s*{_NAME}|\s+{_NAME}){{0,5}}(?:\s*[(（][^()（）]{{1,30}}[)）])?"
 #: Reporters' and drafters' credits: 本报记者 王五, 记者 王五 通讯员 赵六, 执笔：张三.
-_REPORTED = r"(?:报道|采写|整理|摄影?)"  # 本报记者 张三 报道: the verb is not a name
-_ROLE = (
-    r"(?:(?:本报|本刊|新华社|人民日报|光明日报|经济日报|中新社|央视)?(?:特约|驻\S{1,4})?记者"
-    r"|通讯员|执笔人?|撰稿人?)"
-)
 _CREDIT_LINE = re.compile(
-    rf"{_ROLE}\s*{_COLON}?\s*{_NAMES}(?:\s+{_ROLE}\s*{_COLON}?\s*{_NAMES})*(?:\s*{_REPORTED})?"
+    rf"{_ROLE}\s*{_COLON}?\s*{_NAMES}(?:\s+{_ROLE}\s*{_COLON}?\s*{_NAMES}){{0,4}}(?:\s*{_REPORTED})?"
 )
 _ROLE_RE = re.compile(rf"{_ROLE}\s*{_COLON}?\s*|\s*{_REPORTED}$")
 _AUTHOR_NOTE = re.compile(

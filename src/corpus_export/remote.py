@@ -1,10 +1,10 @@
 """An export published to an fsspec URL (s3://, gs://, hf://, memory://...): staged, then sent.
 
-A build for a URL writes the export into a local temporary folder, exactly as for a folder, then
-sends it file by file. Object stores have no atomic rename of a folder, so the order is what
-keeps a reader safe: every data file first, `manifest.json` (which names each file's SHA-256)
-after them, then the removal of files the new export no longer has. A file whose size and
-SHA-256 the destination's manifest already records is not sent again.
+A build for a URL writes the export into a local folder, exactly as for a folder, then sends it
+file by file (see send_export). Object stores have no atomic rename of a folder: while a send
+runs, a reader may find some files new and some old, but the manifest never names a file with
+a SHA-256 it does not have. A file whose size and SHA-256 the destination's manifest already
+records is not sent again.
 """
 
 from __future__ import annotations
@@ -99,7 +99,13 @@ def check_destination(url: str) -> None:
 
 
 def send_export(local: Path, card: Path | None, url: str, card_url: str | None) -> Sent:
-    """Send the export in the local folder to url (and the card to card_url); see the module."""
+    """Send the export in the local folder to url (and the card to card_url); see the module.
+
+    Three steps. While files change, the destination's manifest lists only the files that stay
+    as they were (so a send cut short never leaves a file the next build would take for sent);
+    then the files are sent, then the new manifest; then the previous export's files that the new
+    one does not have are removed (files someone else put there are left alone).
+    """
     fs, root = _url_fs(url)
     root = root.rstrip("/")
     have = _listing(fs, root)
@@ -108,23 +114,31 @@ def send_export(local: Path, card: Path | None, url: str, card_url: str | None) 
         check_destination(url)
     manifest = json.loads((local / MANIFEST).read_text(encoding="utf-8"))
     files: dict[str, dict[str, Any]] = manifest["files"]
-    known = previous[0]["files"] if previous is not None else {}
-    done = Sent()
+    known: dict[str, Any] = previous[0]["files"] if previous is not None else {}
+    unchanged = {
+        rel
+        for rel, info in files.items()
+        if known.get(rel) == info and have.get(rel) == info["bytes"]
+    }
+    changing = sorted(set(files) - unchanged)
+    extra = sorted((set(known) & set(have)) - set(files) - {MANIFEST})
+    manifest_bytes = (local / MANIFEST).read_bytes()
+    done = Sent(kept=len(unchanged))
+    step = "before the new manifest"
     try:
-        for rel, info in sorted(files.items()):
-            if known.get(rel) == info and have.get(rel) == info["bytes"]:
-                done.kept += 1
-                continue
+        if previous is not None and changing:
+            interim = {**previous[0], "files": {r: known[r] for r in sorted(unchanged)}}
+            fs.pipe_file(join_url(root, MANIFEST), _manifest_bytes(interim))
+        for rel in changing:
             _put(fs, local / rel, join_url(root, rel))
             done.sent += 1
-            done.bytes_sent += int(info["bytes"])
-        extra = sorted(set(have) - set(files) - {MANIFEST})
-        manifest_bytes = (local / MANIFEST).read_bytes()
-        if done.sent or extra or previous is None or previous[1] != manifest_bytes:
+            done.bytes_sent += int(files[rel]["bytes"])
+        if changing or extra or previous is None or previous[1] != manifest_bytes:
             _put(fs, local / MANIFEST, join_url(root, MANIFEST))  # the new export is complete
             done.sent += 1
         else:
             done.kept += 1
+        step = "after the new manifest"
         for rel in extra:
             fs.rm_file(join_url(root, rel))
             done.removed += 1
@@ -135,19 +149,48 @@ def send_export(local: Path, card: Path | None, url: str, card_url: str | None) 
                 card_fs, card_path = _url_fs(card_url)
                 _put(card_fs, card, card_path)
                 done.sent += 1
-    except OSError as exc:
-        raise CorpusExportError(
-            f"sending the export to {url!r} failed: {exc}; the files sent so far are complete, "
-            "and a build sends the rest (the manifest there is still the previous export's)"
-        ) from exc
+    except Exception as exc:  # OSError, or a store's own error class (gcsfs's HttpError...)
+        where = (
+            "the manifest there lists only files that are complete; a build sends the rest"
+            if step == "before the new manifest"
+            else "the new export is complete there (its manifest too); a build finishes the "
+            "removal of old files and the card"
+        )
+        raise CorpusExportError(f"sending the export to {url!r} failed: {exc}; {where}") from exc
     return done
 
 
+def _manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    return (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+#: Stores whose folders are key prefixes: nothing to create before writing a file.
+_PREFIX_STORES = frozenset(("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss", "hf"))
+
+
 def _put(fs: Any, src: Path, dst: str) -> None:
+    protocols = fs.protocol if isinstance(fs.protocol, tuple | list) else (fs.protocol,)
     parent = posixpath.dirname(dst)
-    if parent:
+    if parent and _PREFIX_STORES.isdisjoint(protocols):
         fs.makedirs(parent, exist_ok=True)
     fs.put_file(str(src), dst)
+
+
+def card_problem(card_url: str) -> str | None:
+    """Tell why the card may not be written at card_url (a file there that is not one of ours)."""
+    fs, path = _url_fs(card_url)
+    try:
+        if not fs.exists(path):
+            return None
+        if fs.isdir(path):
+            return "is a folder"
+        with fs.open(path, "rb") as fh:
+            head = fh.read(1 << 20).decode("utf-8", "replace")
+    except OSError as exc:
+        return f"cannot be read ({exc})"
+    from .build import looks_like_card
+
+    return None if looks_like_card(head) else "exists and was not written by corpus-export"
 
 
 def differences(local: Path, url: str) -> list[str]:
