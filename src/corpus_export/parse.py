@@ -524,25 +524,10 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     in_box = False  # inside a box of links ("相关阅读") in the article
     title_line = lines[first]
     title_is_meta = header_fields(title_line) is not None or is_boilerplate(title_line)
-    titles = [title_line]  # the title, which the site may print again before the article
-    if not title_is_meta and (title_line[:1] in "[［" or title_line[-1:] in _TITLE_LAST):
-        title_line = _TITLE_DECOR.sub("", title_line).strip() or title_line
-        titles.append(title_line)
-    if title_line[:1] == "【" and "】" in title_line:  # a column tag: 【党建论坛】标题
-        titles.append(title_line[title_line.index("】") + 1 :].strip())
     i = first + 1
-    following = [k for k in range(i, teaser_at) if lines[k]][:2]
-    if (  # 主标题 / ——副标题, or a title over two lines; the header or boilerplate next
-        len(following) == 2
-        and not title_is_meta
-        and _is_title_rest(lines[following[0]])
-        and _is_template_line(lines[following[1]])
-    ):
-        title_line = f"{title_line}{lines[following[0]]}"
-        titles.append(title_line)
-        if title_line[:1] == "【" and "】" in title_line:  # and without its column tag
-            titles.append(title_line[title_line.index("】") + 1 :].strip())
-        i = following[0] + 1
+    titles = [title_line]  # the title, as the site may print it again before the article
+    if not title_is_meta:
+        title_line, titles, i = _read_title(lines, first, teaser_at)
     while i < teaser_at:
         line = lines[i]
         i += 1
@@ -779,6 +764,34 @@ def _join_cut_values(lines: list[str], start: int, stop: int) -> bool:
 _TITLE_MAX = 200  # a line longer than this is not the title printed again
 _TITLE_LAST = frozenset("fFcCxXtT库巴网料刊文mM")  # where a title's site decoration ends
 _RECOMMEND_FIRST = frozenset("相猜热推精为更【[")
+
+
+def _read_title(lines: list[str], first: int, stop: int) -> tuple[str, list[str], int]:
+    """Read the title at lines[first] → (title, its spellings the site may print again, the
+    line after it).
+
+    The site's decoration goes ([PDF], .doc, " - 百度文库"); a ——subtitle line or the title's
+    second half, just before the header or boilerplate, is joined to it. Spellings: as printed,
+    cleaned, joined, and without a 【栏目】 column tag.
+    """
+    title = lines[first]
+    titles = [title]
+    if title[:1] in "[［" or title[-1:] in _TITLE_LAST:
+        title = _TITLE_DECOR.sub("", title).strip() or title
+        titles.append(title)
+    after = first + 1
+    following = [k for k in range(after, stop) if lines[k]][:2]
+    if (
+        len(following) == 2
+        and _is_title_rest(lines[following[0]])
+        and _is_template_line(lines[following[1]])
+    ):
+        titles.append(title)  # the first line alone, printed again (cleaned)
+        title = f"{title}{lines[following[0]]}"
+        titles.append(title)
+        after = following[0] + 1
+    titles += [t[t.index("】") + 1 :].strip() for t in list(titles) if t[:1] == "【" and "】" in t]
+    return title, titles, after
 
 
 def _is_title_rest(line: str) -> bool:
