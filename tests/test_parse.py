@@ -988,3 +988,30 @@ def test_hostile_credit_lines_parse_in_linear_time() -> None:
         start = time.perf_counter()
         strip_author_note(note)
         assert time.perf_counter() - start < 1  # each doubled per word before (n=22: 1.5 s)
+
+
+# A final check on new pages (a sixth review).
+
+
+@pytest.mark.parametrize(
+    "closing",
+    [
+        "基金项目：全国教育科学规划课题（BJA210098）",
+        "收稿日期：2022-05-16",
+        "通讯作者：陈红，E-mail：chenhong@163.com",
+        "（本文刊发于《经济日报》2023年3月2日第10版）",
+        "（图片来源：新华社）",
+    ],
+)
+def test_journal_closing_lines_after_the_note(page: PageMaker, closing: str) -> None:
+    r = row(page(note=f"(作者系某县县长)\n  {closing}"))
+    assert (r["author"], r["body"]) == ("某县县长", f"{BODY}\n{closing}")
+
+
+def test_decorated_reporter_byline_and_layered_title_decoration(page: PageMaker) -> None:
+    r = row(page(note=None, byline="□ 本报记者 吴涛"))
+    assert (r["author"], r["body"]) == ("吴涛", BODY)
+    assert (
+        row(page(title="[PDF]基层治理的实践与思考.pdf - 百度文库"))["title"]
+        == "基层治理的实践与思考"
+    )

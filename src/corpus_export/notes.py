@@ -85,13 +85,14 @@ _TRAILER = re.compile(
     rf"[^{_OPEN}{_CLOSE}]{{1,30}}[{_CLOSE}]?"
     rf"|[{_OPEN}]\s*完\s*[{_CLOSE}]"
     rf"|[{_OPEN}]\s*(?:本文)?(?:有删节|图片由.{{1,20}}提供|[上下]转第\s*\d+\s*版?页?)\s*[{_CLOSE}]"
-    rf"|[{_OPEN}]?\s*(?:本文)?(?:来源|原载于?|原文载于|原文刊于|刊于|发表于|摘自|转自|转载自?|选自)"
-    rf"\s*{_COLON}?\s*\S.{{0,60}}"
+    rf"|[{_OPEN}]?\s*(?:本文)?(?:来源|原载于?|原文载于|原文刊于|刊发于|刊于|发表于|摘自|转自|转载自?|选自"
+    rf"|图片来源|收稿日期|修回日期|录用日期|基金项目|通讯作者|联系方式)"
+    rf"\s*{_COLON}?\s*\S.{{0,100}}"
 )
 _TRAILERS_MAX = 3
-_TRAILER_FIRST = frozenset("(（【[［责编校审终初美本来原刊发摘转选")
+_TRAILER_FIRST = frozenset("(（【[［责编校审终初美本来原刊发摘转选图收修录基通联")
 #: How long a closing line can be (a funding note's sentence is the longest kind).
-_TRAILER_MAX = 80
+_TRAILER_MAX = 120
 _FUNDING_MAX = 200
 #: An editor credit on the note's own line: "(作者系X) 责任编辑：Y".
 _GLUED_CREDIT = re.compile(
@@ -164,8 +165,9 @@ def strip_byline(paragraph: str) -> str | None:
     m = _BYLINE.fullmatch(paragraph)
     if m is not None:
         return next(g for g in m.groups() if g is not None).strip()
-    if _CREDIT_LINE.fullmatch(paragraph):
-        return " ".join(_ROLE_RE.sub(" ", paragraph).split())
+    credit = paragraph.lstrip(_DECOR_CHARS + " \u3000")  # □ 本报记者 X
+    if _CREDIT_LINE.fullmatch(credit):
+        return " ".join(_ROLE_RE.sub(" ", credit).split())
     return None
 
 

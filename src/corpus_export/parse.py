@@ -776,8 +776,13 @@ def _read_title(lines: list[str], first: int, stop: int) -> tuple[str, list[str]
     """
     title = lines[first]
     titles = [title]
-    if title[:1] in "[［" or title[-1:] in _TITLE_LAST:
-        title = _TITLE_DECOR.sub("", title).strip() or title
+    for _ in range(3):  # "[PDF]标题.pdf - 百度文库": one layer at a time
+        if not (title[:1] in "[［" or title[-1:] in _TITLE_LAST):
+            break
+        cleaned = _TITLE_DECOR.sub("", title).strip() or title
+        if cleaned == title:
+            break
+        title = cleaned
         titles.append(title)
     after = first + 1
     following = [k for k in range(after, stop) if lines[k]][:2]
