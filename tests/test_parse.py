@@ -1015,3 +1015,13 @@ def test_decorated_reporter_byline_and_layered_title_decoration(page: PageMaker)
         row(page(title="[PDF]基层治理的实践与思考.pdf - 百度文库"))["title"]
         == "基层治理的实践与思考"
     )
+
+
+@pytest.mark.parametrize(
+    "closing", ["（本文为节选）", "录用日期：2022-07-01", "（实习生王小明对本文亦有贡献）"]
+)
+def test_any_short_closing_line_after_the_note(page: PageMaker, closing: str) -> None:
+    r = row(page(note=f"(作者系某县县长)\n  {closing}"))
+    assert (r["author"], r["body"]) == ("某县县长", f"{BODY}\n{closing}")
+    # a short bracketed line that is itself the note is the note
+    assert row(page(note="(作者系某县县长)"))["author"] == "某县县长"

@@ -91,6 +91,11 @@ _TRAILER = re.compile(
 )
 _TRAILERS_MAX = 3
 _TRAILER_FIRST = frozenset("(（【[［责编校审终初美本来原刊发摘转选图收修录基通联")
+#: Other closing lines, when short: "(…)" of its own, or "key：value" (a 2-6 character key).
+_SHORT_CLOSING = re.compile(
+    rf"[{_OPEN}][^{_OPEN}{_CLOSE}]{{1,58}}[{_CLOSE}]|[\u4e00-\u9fff]{{2,6}}\s*{_COLON}\s*\S.*"
+)
+_SHORT_LINE_MAX = 60
 #: How long a closing line can be (a funding note's sentence is the longest kind).
 _TRAILER_MAX = 120
 _FUNDING_MAX = 200
@@ -252,15 +257,25 @@ def _note_at(paragraphs: list[str], at: int) -> tuple[str, list[str]] | None:
 
 
 def is_closing_line(paragraph: str) -> bool:
-    """Tell whether a paragraph is one of the lines that may follow the author note: an editor
-    credit, "(完)", where the article first appeared, a funding note, or "……"."""
+    """Tell whether a paragraph is one of the lines that may follow the author note.
+
+    An editor credit, "(完)", where the article first appeared, a funding note, "……", or any
+    other short line in brackets or of the form "key：value" (收稿日期：…, （图片来源：…）) that
+    is not itself a note.
+    """
     if not paragraph or len(paragraph) > _FUNDING_MAX:
         return False
     if ELLIPSIS.issuperset(paragraph):  # "……": the excerpt was cut after the note
         return True
-    return paragraph[0] in _TRAILER_FIRST and (
+    if paragraph[0] in _TRAILER_FIRST and (
         (len(paragraph) <= _TRAILER_MAX and _TRAILER.fullmatch(paragraph) is not None)
         or _FUNDING_NOTE.fullmatch(paragraph) is not None
+    ):
+        return True
+    return (
+        len(paragraph) <= _SHORT_LINE_MAX
+        and _SHORT_CLOSING.fullmatch(paragraph) is not None
+        and strip_author_note(paragraph)[0] is None
     )
 
 
