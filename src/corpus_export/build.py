@@ -975,13 +975,12 @@ def _build_for_url(
         )
     card_url: str | None = None
     if card_path is None:
-        parent = remote.parent_url(url)
-        if not parent.partition("://")[2].strip("/"):
+        card_url = remote.card_beside(url)
+        if card_url is None:
             raise CorpusExportError(
                 f"the out folder {url!r} has no folder above it for CARD.md; say where the card "
                 "goes (--card, or card_path)"
             )
-        card_url = remote.join_url(parent, "CARD.md")
     elif isinstance(card_path, str) and is_url(card_path):
         card_url = card_path
     if card_url is not None:

@@ -32,7 +32,7 @@ class SetupError(click.ClickException):
 EXIT_INTERRUPTED = 130
 
 
-def _raw_location(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+def _path_or_url(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
     """A path, or a URL kept as text (a file:// URL is its path)."""
     from .read import is_url
 
@@ -52,14 +52,14 @@ def _raw_location(ctx: click.Context, param: click.Parameter, value: str | None)
 def _card_default(out_dir: Path | str) -> Path | str:
     """CARD.md beside the out folder (a URL beside a URL)."""
     if isinstance(out_dir, str):
-        from .remote import join_url, parent_url
+        from .remote import card_beside
 
-        parent = parent_url(out_dir)
-        if not parent.partition("://")[2].strip("/"):
+        card = card_beside(out_dir)
+        if card is None:
             raise SetupError(
                 f"the out folder {out_dir!r} has no folder above it for CARD.md; pass --card"
             )
-        return join_url(parent, "CARD.md")
+        return card
     return out_dir.parent / "CARD.md"
 
 
@@ -69,7 +69,7 @@ def _raw_option(f: Any) -> Any:
         "raw_dir",
         default="raw",
         show_default=True,
-        callback=_raw_location,
+        callback=_path_or_url,
         metavar="PATH|URL",
         help="Folder of raw pages (*.txt, *.txt.gz, searched recursively), "
         "or an fsspec URL such as s3://bucket/raw.",
@@ -82,7 +82,7 @@ def _out_option(f: Any) -> Any:
         "out_dir",
         default="dist",
         show_default=True,
-        callback=_raw_location,
+        callback=_path_or_url,
         metavar="PATH|URL",
         help="Folder the exports are written to, or an fsspec URL such as s3://bucket/dist "
         "(built in a local temporary folder, then sent).",
@@ -136,7 +136,7 @@ def cli() -> None:
 @click.option(
     "--card",
     "card_path",
-    callback=_raw_location,
+    callback=_path_or_url,
     metavar="PATH|URL",
     help="Where to write the dataset card  [default: CARD.md beside OUT]",
 )

@@ -96,6 +96,8 @@ _SHORT_CLOSING = re.compile(
     rf"[{_OPEN}][^{_OPEN}{_CLOSE}]{{1,58}}[{_CLOSE}]|[\u4e00-\u9fff]{{2,6}}\s*{_COLON}\s*\S.*"
 )
 _SHORT_LINE_MAX = 60
+#: A note names its writer with one of these (作者系X, 执笔：X, 记者 X, 通讯员 X, 撰稿：X).
+_NOTE_WORDS = ("作者", "执笔", "记者", "通讯员", "撰稿")
 #: How long a closing line can be (a funding note's sentence is the longest kind).
 _TRAILER_MAX = 120
 _FUNDING_MAX = 200
@@ -275,7 +277,10 @@ def is_closing_line(paragraph: str) -> bool:
     return (
         len(paragraph) <= _SHORT_LINE_MAX
         and _SHORT_CLOSING.fullmatch(paragraph) is not None
-        and strip_author_note(paragraph)[0] is None
+        and (
+            not any(word in paragraph for word in _NOTE_WORDS)  # every note form has one
+            or strip_author_note(paragraph)[0] is None
+        )
     )
 
 

@@ -845,8 +845,9 @@ _SENTENCE_STOPS = frozenset("。！？!?")
 
 def _is_site_line(piece: str, titles: list[str]) -> bool:
     """Tell whether a line before the article is the site's own: the title again (or part of
-    it), a download button, the disclaimer's words, or nothing but the site's short fields."""
-    if piece in titles or _PREAMBLE_JUNK.fullmatch(piece) or is_site_junk(piece):
+    it), a download button, the disclaimer's words, or nothing but the site's short fields.
+    (Furniture found anywhere, is_site_junk, is dropped by the caller.)"""
+    if piece in titles or _PREAMBLE_JUNK.fullmatch(piece):
         return True
     if 6 <= len(piece) <= _TITLE_MAX and any(piece in title for title in titles):
         return True

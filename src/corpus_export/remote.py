@@ -40,6 +40,12 @@ def parent_url(url: str) -> str:
     return f"{scheme}{sep}{head}" if head else f"{scheme}{sep}"
 
 
+def card_beside(url: str) -> str | None:
+    """Return the URL of CARD.md beside the folder at url (None at a store's root: no folder)."""
+    parent = parent_url(url)
+    return join_url(parent, "CARD.md") if parent.partition("://")[2].strip("/") else None
+
+
 def join_url(url: str, name: str) -> str:
     return f"{url.rstrip('/')}/{name}"
 
