@@ -411,15 +411,28 @@ def test_a_hashing_failure_fails_the_write_instead_of_hanging(tmp_path: Path) ->
     assert not out._hasher.is_alive()
 
 
+def _sized_page(title: str, paragraphs: int) -> str:
+    text = tuple(f"{title}的第{k}段正文内容。" * 8 for k in range(paragraphs))
+    return make_page(title, paragraphs=text)
+
+
+@pytest.mark.parametrize("task_bytes", [None, 6000], ids=["by-files", "by-bytes"])
 @pytest.mark.usefixtures("trust_new_files", "short_tasks")
-def test_rebuilds_after_random_adds_removes_and_edits_equal_cold_builds(tmp_path: Path) -> None:
+def test_rebuilds_after_random_adds_removes_and_edits_equal_cold_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, task_bytes: int | None
+) -> None:
+    """Cold and cached builds agree, also where an edit that grows or shrinks a page moves the
+    end of a task cut by bytes (pages of 1 to 12 paragraphs, ~0.4 to 4 KB)."""
     import random
 
+    if task_bytes is not None:
+        monkeypatch.setattr(sys.modules["corpus_export.process"], "TASK_BYTES", task_bytes)
     rng = random.Random(4)
     raw, out, cache = tmp_path / "raw", tmp_path / "warm" / "dist", tmp_path / "cache"
     raw.mkdir()
     for i in range(0, 300, 2):
-        (raw / f"{i:03d}.txt").write_text(make_page(f"标题{i}"), encoding="utf-8")
+        page = _sized_page(f"标题{i}", rng.randint(1, 12))
+        (raw / f"{i:03d}.txt").write_text(page, encoding="utf-8")
     corpus_export.build(raw, out, workers=2, cache_dir=cache)
     for round_ in range(5):
         pages = sorted(raw.iterdir())
@@ -427,10 +440,11 @@ def test_rebuilds_after_random_adds_removes_and_edits_equal_cold_builds(tmp_path
             page.unlink()
         for page in rng.sample(sorted(raw.iterdir()), 4):  # edited, some into duplicates
             title = f"标题{rng.randrange(300)}" if rng.random() < 0.5 else f"改{round_}"
-            page.write_text(make_page(title), encoding="utf-8")
+            page.write_text(_sized_page(title, rng.randint(1, 12)), encoding="utf-8")
         for _ in range(6):  # added between the others (odd numbers), or at either end
             name = rng.choice([f"{rng.randrange(300):03d}", "000a", "999"])
-            (raw / f"{name}.txt").write_text(make_page(f"新{round_}{name}"), encoding="utf-8")
+            page_text = _sized_page(f"新{round_}{name}", rng.randint(1, 12))
+            (raw / f"{name}.txt").write_text(page_text, encoding="utf-8")
         warm = corpus_export.build(raw, out, workers=2, cache_dir=cache)
         shutil.rmtree(tmp_path / "cold", ignore_errors=True)
         cold = corpus_export.build(raw, tmp_path / "cold" / "dist", workers=1)
@@ -615,14 +629,23 @@ def test_statistics_from_histograms_equal_those_of_the_values() -> None:
     parts = [
         rng.integers(0, 50_000, size=int(rng.integers(1, 3000)), dtype=np.int32) for _ in range(30)
     ]
-    parts.append(np.array([IntDistribution.HISTOGRAM_LIMIT + 7, 0, 3], dtype=np.int32))
-    dist = IntDistribution()
-    for part in parts:
-        dist.add(part)
-    values, kept = np.concatenate(parts), dist.values()
-    for q in (0, 25, 50, 75, 100):
-        assert np.percentile(kept, q) == np.percentile(values, q)
-    assert (kept.mean(), kept.sum(), len(kept)) == (values.mean(), values.sum(), len(values))
+    large = np.array([IntDistribution.HISTOGRAM_LIMIT + 7, 0, 3], dtype=np.int32)
+    few = [np.array([5], np.int32), np.array([2, 9], np.int32), np.array([4, 4, 1, 8], np.int32)]
+    for sample in ([*parts, large], parts, [large], [large, *few], few, few[:1], few[:2]):
+        dist = IntDistribution()
+        for part in sample:  # added a task at a time, as a build does
+            dist.add(part)
+        values = np.concatenate(sample).astype(np.int64)
+        assert dist.summary() == {
+            "min": int(values.min()),
+            "p25": float(np.percentile(values, 25)),
+            "median": float(np.median(values)),
+            "p75": float(np.percentile(values, 75)),
+            "max": int(values.max()),
+            "mean": round(float(values.mean()), 1),
+            "total": int(values.sum()),
+        }
+    assert IntDistribution().summary() == {}
 
 
 def test_workers_convert_rows_without_loading_pandas() -> None:
@@ -657,3 +680,46 @@ def test_files_rejected_by_the_scan_do_not_stop_an_unchanged_rebuild(tmp_path: P
     assert not again.unchanged
     assert again.rejects_by_reason == {"outside_raw": 1}
     _same_as_cold(raw, out, tmp_path, cache)
+
+
+def test_tasks_end_by_bytes_so_large_pages_make_small_row_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker holds one task's rows: tasks of large pages end at TASK_BYTES, not TASK_MAX."""
+    process = sys.modules["corpus_export.process"]
+    monkeypatch.setattr(process, "TASK_BYTES", 20_000)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    sizes = {}
+    for i in range(60):
+        path = raw / f"{i:03d}.txt"
+        path.write_text(_sized_page(f"标题{i}", 1 + i % 10), encoding="utf-8")
+        sizes[f"{i:03d}"] = path.stat().st_size
+    corpus_export.build(raw, tmp_path / "dist", workers=2)
+    meta = pq.ParquetFile(tmp_path / "dist" / "corpus.parquet").metadata
+    ids = pq.read_table(tmp_path / "dist" / "corpus.parquet", columns=["id"]).column("id")
+    groups, at = [], 0
+    for g in range(meta.num_row_groups):
+        rows = meta.row_group(g).num_rows
+        groups.append(ids[at : at + rows].to_pylist())
+        at += rows
+    assert len(groups) > 1 and sum(map(len, groups)) == 60
+    for group in groups:  # each ends at the first file that brings it to the cap, or at the end
+        total = sum(sizes[i] for i in group)
+        assert total - sizes[group[-1]] < 20_000
+        assert total >= 20_000 or group is groups[-1]
+
+
+def test_seen_table_finds_every_earlier_key_through_growth_and_collisions() -> None:
+    import random
+
+    from corpus_export.build import SeenTable
+
+    rng = random.Random(1)
+    keys = [rng.randbytes(16) for _ in range(5000)]
+    keys += [k[:8] + rng.randbytes(8) for k in keys[:50]]  # same 8 bytes: the same page key
+    table, first = SeenTable(10), {}  # sized for 10: it must grow, several times
+    for pos, key in enumerate(keys + keys[::-1]):
+        expected = first.setdefault(key[:8], pos)
+        assert table.add(key, pos) == (None if expected == pos else expected)
+    assert table.count == 5000 and table.count * 4 <= table.size * 3

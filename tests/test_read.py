@@ -61,12 +61,15 @@ def test_sha256_is_of_raw_bytes(tmp_path: Path) -> None:
     assert read.stat == (st.st_size, st.st_ctime_ns)  # of the file opened: the cache's fingerprint
 
 
-def test_scan_without_stat_lists_the_same_files(tmp_path: Path) -> None:
+def test_scan_gives_sizes_and_change_times(tmp_path: Path) -> None:
     for name in ["b.txt", "a.txt.gz", "c/d.txt", "notes.md"]:
         (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_text("x")
-    with_stat, without = scan_raw(tmp_path), scan_raw(tmp_path, stat=False)
-    assert [(f.id, f.path) for f in with_stat.files] == [(f.id, f.path) for f in without.files]
-    assert all(f.size == 1 and f.changed_ns > 0 for f in with_stat.files)
-    assert all(f.size == 0 and f.changed_ns == 0 for f in without.files)
-    assert with_stat.ignored == without.ignored == 1
+        (tmp_path / name).write_text("x" * len(name))
+    scan = scan_raw(tmp_path)
+    assert [(f.id, f.path, f.size) for f in scan.files] == [
+        ("a", "a.txt.gz", 8),
+        ("b", "b.txt", 5),
+        ("c/d", "c/d.txt", 7),
+    ]
+    assert all(f.changed_ns == (tmp_path / f.path).stat().st_ctime_ns for f in scan.files)
+    assert scan.ignored == 1

@@ -83,10 +83,38 @@ class IntDistribution:
         else:
             self.counts[: len(counts)] += counts
 
-    def values(self) -> np.ndarray:
-        """Return every value added (in ascending order, then the large ones)."""
-        small = np.repeat(np.arange(len(self.counts), dtype=np.int64), self.counts)
-        return np.concatenate([small, *self.large]) if self.large else small
+    def summary(self) -> dict[str, float | int]:
+        """min, quartiles (NumPy's default, linear interpolation), max, mean and total of the
+        values added, from the counts: no array of every value is made ({} if none)."""
+        large = np.sort(np.concatenate(self.large)) if self.large else np.zeros(0, np.int64)
+        ends = np.cumsum(self.counts)  # ends[v]: how many values are <= v
+        small = int(ends[-1]) if len(ends) else 0
+        n = small + len(large)
+        if not n:
+            return {}
+
+        def at(rank: int) -> int:  # the value at this rank of the sorted values
+            if rank < small:
+                return int(np.searchsorted(ends, rank, side="right"))
+            return int(large[rank - small])
+
+        def quantile(q: float) -> float:
+            index = q * (n - 1)
+            lo = int(index)
+            a, b, t = float(at(lo)), float(at(min(lo + 1, n - 1))), index - lo
+            return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t  # as NumPy does
+
+        total = int(np.dot(np.arange(len(self.counts), dtype=np.int64), self.counts))
+        total += int(large.sum())
+        return {
+            "min": at(0),
+            "p25": quantile(0.25),
+            "median": quantile(0.5),
+            "p75": quantile(0.75),
+            "max": at(n - 1),
+            "mean": round(total / n, 1),
+            "total": total,
+        }
 
 
 @dataclass(slots=True)
@@ -118,24 +146,10 @@ class Stats:
     def summary(self) -> dict[str, Any]:
         """Return the statistics as plain JSON-able values."""
 
-        def dist(d: IntDistribution) -> dict[str, float | int]:
-            a = d.values()
-            if not len(a):
-                return {}
-            return {
-                "min": int(a.min()),
-                "p25": float(np.percentile(a, 25)),
-                "median": float(np.median(a)),
-                "p75": float(np.percentile(a, 75)),
-                "max": int(a.max()),
-                "mean": round(float(a.mean()), 1),
-                "total": int(a.sum()),
-            }
-
         return {
-            "body_chars": dist(self.body_chars),
-            "paragraph_count": dist(self.paragraph_count),
-            "teaser_count": dist(self.teaser_count),
+            "body_chars": self.body_chars.summary(),
+            "paragraph_count": self.paragraph_count.summary(),
+            "teaser_count": self.teaser_count.summary(),
             "top_sources": sorted(self.sources.items(), key=lambda kv: (-kv[1], kv[0]))[:10],
             "distinct_sources": len(self.sources),
             "with_author": self.with_author,
@@ -179,19 +193,24 @@ class BuildResult:
 
 
 class SeenTable:
-    """Open-addressing hash table: 64-bit page key → global row position (12 bytes a slot)."""
+    """Open-addressing hash table: 64-bit page key → global row position.
+
+    12 bytes a slot, at most three quarters full: ~16 bytes a page, sized once from the number
+    of files (the kept pages, the only ones added, are never more).
+    """
 
     def __init__(self, expected: int) -> None:
-        size = 1 << max(10, (2 * max(expected, 1)).bit_length())
+        size = max(1024, max(expected, 1) * 4 // 3 + 1)
         self.keys = np.zeros(size, dtype=np.uint64)
         self.pos = np.zeros(size, dtype=np.int32 if size <= 2**31 else np.int64)
-        self.mask = size - 1
+        self.size = size
         self.count = 0
 
     def add(self, key: bytes, pos: int) -> int | None:
         """Remember key at pos; return the earlier position if the key was already there."""
         k = int.from_bytes(key[:8], "little") | 1  # 0 marks an empty slot
-        i = k & self.mask
+        size = self.size
+        i = k % size
         keys = self.keys
         while True:
             slot = int(keys[i])
@@ -199,20 +218,20 @@ class SeenTable:
                 keys[i] = k
                 self.pos[i] = pos
                 self.count += 1
-                if self.count * 2 > len(keys):
+                if self.count * 4 > size * 3:
                     self._grow()
                 return None
             if slot == k:
                 return int(self.pos[i])
-            i = (i + 1) & self.mask
+            i = i + 1 if i + 1 < size else 0
 
     def _grow(self) -> None:
         old_keys, old_pos = self.keys, self.pos
-        self.__init__(len(old_keys))  # type: ignore[misc]
+        self.__init__(2 * len(old_keys))  # type: ignore[misc]
         for k, p in zip(old_keys[old_keys != 0], old_pos[old_keys != 0], strict=True):
-            i = int(k) & self.mask
+            i = int(k) % self.size
             while self.keys[i] != 0:
-                i = (i + 1) & self.mask
+                i = i + 1 if i + 1 < self.size else 0
             self.keys[i] = k
             self.pos[i] = p
             self.count += 1
@@ -871,11 +890,7 @@ def build(
             incremental = Incremental(
                 Path(cache_dir), cache.previous_export(Path(cache_dir), out_dir, names, source)
             )
-        if isinstance(raw, str):
-            scan = scan_url(raw)
-        else:  # a file's size and ctime are compared with the previous export's notes, if any
-            stat = incremental is not None and incremental.previous is not None
-            scan = scan_apart(raw, stat=stat)
+        scan = scan_url(raw) if isinstance(raw, str) else scan_apart(raw)
         if not len(scan):
             raise CorpusExportError(
                 f"no *.txt or *.txt.gz files under {str(raw)!r}"
@@ -1123,7 +1138,7 @@ def is_export(folder: Path) -> bool:
     )
 
 
-def scan_apart(raw: Path, *, stat: bool) -> Scan:
+def scan_apart(raw: Path) -> Scan:
     """scan_raw in a short-lived forked process, where there is fork.
 
     The parent then holds only the compact sorted arrays, not what making them left behind:
@@ -1131,10 +1146,10 @@ def scan_apart(raw: Path, *, stat: bool) -> Scan:
     of fragmented heap for the rest of the build. Costs a fork and one pickled copy.
     """
     if "fork" not in mp.get_all_start_methods():
-        return scan_raw(raw, stat=stat)
+        return scan_raw(raw)
     ex = ProcessPoolExecutor(1, mp_context=mp.get_context("fork"), initializer=_init_worker)
     try:
-        return ex.submit(scan_raw, raw, stat=stat).result()
+        return ex.submit(scan_raw, raw).result()
     except BrokenProcessPool:
         raise CorpusExportError(
             f"the process listing {str(raw)!r} died (out of memory, or killed?); nothing written"

@@ -24,10 +24,14 @@ from .validate import check_ascending, check_batch
 #: Files per task: big enough that task overhead vanishes, small enough for flat memory. A task's
 #: rows become one row group of corpus.parquet (~1,000 rows, ~9 MB of text on average). Tasks
 #: end at content-defined points (see plan_tasks): after TASK_MIN files, at an id whose hash
-#: ends in nine zero bits (1 in 512), and at TASK_MAX files at the latest.
+#: ends in nine zero bits (1 in 512), and at TASK_MAX files or TASK_BYTES of raw files at the
+#: latest. The byte cap bounds a worker's memory whatever the pages' sizes (a task's rows are
+#: in memory at once, ~5x their raw bytes at the peak), and makes the largest task of a small
+#: corpus as large as that of a big one: a worker's peak does not grow with the corpus.
 TASK_MIN = 512
 TASK_MASK = 511
 TASK_MAX = 2048
+TASK_BYTES = 12 * 2**20
 #: Parsed pages held as Python objects before they become Arrow columns (bounds a worker's memory).
 ROWS_PER_CONVERSION = 256
 #: Parquet settings of every part (and so of corpus.parquet, whose row groups are the parts').
@@ -201,17 +205,28 @@ def plan_tasks(scan: Scan) -> list[Task]:
 
     A task ends after a file whose id hashes to TASK_MASK zero bits (once it has TASK_MIN
     files), so adding or removing a page moves the boundaries of its own task only and every
-    other task keeps its files, and with them its cache entries.
+    other task keeps its files, and with them its cache entries. A task also ends once its
+    files reach TASK_BYTES (as the scan sized them; a file that grows past that can move the
+    end of its task, and the next task's start, until the next content-defined point).
     """
     tasks: list[Task] = []
     start = 0
-    for pos, page in enumerate(scan.iter_ids()):
+    nbytes = 0
+    sizes = scan.sizes_iter()
+    for pos, (page, file_bytes) in enumerate(zip(scan.iter_ids(), sizes, strict=True)):
         size = pos + 1 - start
-        if size >= TASK_MAX or (
-            size >= TASK_MIN and zlib.crc32(page.encode("utf-8", "surrogatepass")) & TASK_MASK == 0
+        nbytes += file_bytes
+        if (
+            size >= TASK_MAX
+            or nbytes >= TASK_BYTES
+            or (
+                size >= TASK_MIN
+                and zlib.crc32(page.encode("utf-8", "surrogatepass")) & TASK_MASK == 0
+            )
         ):
             tasks.append((start, pos + 1))
             start = pos + 1
+            nbytes = 0
     if start < len(scan):
         tasks.append((start, len(scan)))
     return tasks
@@ -330,7 +345,7 @@ def _parse(
     took_old = False
     n_new = 0
     for i, f in enumerate(files):
-        # not stat-ed by the scan (a build with no previous export): the file opened tells
+        # not stat-ed by the scan (the stat failed): the file opened tells
         unstatted = caching and local and f.changed_ns == 0 and f.problem is None
         if reuse[i]:
             j = at[i]

@@ -53,8 +53,8 @@ class Scan:
         self,
         ids: pa.Array,
         paths: pa.Array,
-        sizes: np.ndarray | None,
-        changed: np.ndarray | None,
+        sizes: np.ndarray,
+        changed: np.ndarray,
         problems: dict[int, tuple[Reason, str]],
         ignored: int,
     ) -> None:
@@ -62,8 +62,8 @@ class Scan:
         # A path is almost always its id + ".txt" or + ".txt.gz": kept as a suffix number then,
         # spelled out (bytes: names need not be UTF-8) only where it is not.
         self.suffix, self.odd_paths = _compact_paths(ids, paths)
-        self.sizes = sizes  # None: not stat-ed (all 0)
-        self.changed = changed  # ctime (mtime where the store has no ctime), ns
+        self.sizes = sizes  # bytes (0: could not stat)
+        self.changed = changed  # ctime (mtime where the store has no ctime), ns; 0: unknown
         self.problems = problems  # by position; few
         self.ignored = ignored  # other files in the tree, counted in the summary
 
@@ -88,8 +88,8 @@ class Scan:
                 i,
                 os.fsdecode(odd[k]) if k in odd else i + ends[x],
                 problems.get(k),
-                0 if sizes is None else int(sizes[k]),
-                0 if changed is None else int(changed[k]),
+                int(sizes[k]),
+                int(changed[k]),
             )
             for k, i, x in zip(range(start, stop), ids, suffix, strict=True)
         ]
@@ -102,6 +102,11 @@ class Scan:
         for start in range(0, len(self), step):
             yield from self.ids.slice(start, step).to_pylist()
 
+    def sizes_iter(self, step: int = 1 << 16) -> Iterator[int]:
+        """Yield each file's size in bytes (0 where the scan could not stat it)."""
+        for start in range(0, len(self), step):
+            yield from self.sizes[start : start + step].tolist()
+
 
 _FLUSH_ROWS = 4096  # entries held as Python objects before they go into Arrow arrays
 
@@ -109,8 +114,7 @@ _FLUSH_ROWS = 4096  # entries held as Python objects before they go into Arrow a
 class _ScanBuilder:
     """Collects entries a folder at a time into Arrow chunks, then sorts them once."""
 
-    def __init__(self, stat: bool = True) -> None:
-        self.stat = stat  # False: no sizes or change times (all 0)
+    def __init__(self) -> None:
         self.ids: list[pa.Array] = []
         self.paths: list[pa.Array] = []
         self.sizes: list[np.ndarray] = []
@@ -142,9 +146,8 @@ class _ScanBuilder:
             paths = pa.array([os.fsencode(r) for r in rels], pa.binary())
         self.ids.append(pa.array(ids, pa.string()))
         self.paths.append(paths)
-        if self.stat:
-            self.sizes.append(np.array(self._sizes, np.int64))
-            self.changed.append(np.array(self._changed, np.int64))
+        self.sizes.append(np.array(self._sizes, np.int64))
+        self.changed.append(np.array(self._changed, np.int64))
         self.count += len(rels)
         self._rels, self._sizes, self._changed = [], [], []
 
@@ -152,7 +155,12 @@ class _ScanBuilder:
         self.flush()
         if not self.count:
             return Scan(
-                pa.array([], pa.string()), pa.array([], pa.binary()), None, None, {}, self.ignored
+                pa.array([], pa.string()),
+                pa.array([], pa.binary()),
+                np.zeros(0, np.int64),
+                np.zeros(0, np.int64),
+                {},
+                self.ignored,
             )
         table = pa.table(
             {
@@ -168,8 +176,8 @@ class _ScanBuilder:
         scan = Scan(
             sorted_table.column("id").combine_chunks(),
             sorted_table.column("path").combine_chunks(),
-            np.concatenate(self.sizes)[order_np] if self.stat else None,
-            np.concatenate(self.changed)[order_np] if self.stat else None,
+            np.concatenate(self.sizes)[order_np],
+            np.concatenate(self.changed)[order_np],
             {int(position[i]): p for i, p in self.problems.items()},
             self.ignored,
         )
@@ -256,18 +264,15 @@ def is_raw_name(name: str) -> bool:
     return name.endswith(SUFFIXES)
 
 
-def scan_raw(raw_dir: Path, *, stat: bool = True) -> Scan:
-    """List every *.txt / *.txt.gz under raw_dir, recursively, sorted by (id, path).
-
-    With stat False, sizes and change times are left 0 (a build without a previous export to
-    compare with needs neither; its workers take them from the files they open).
-    """
+def scan_raw(raw_dir: Path) -> Scan:
+    """List every *.txt / *.txt.gz under raw_dir, recursively, sorted by (id, path), with
+    their sizes (tasks are cut by bytes too) and change times (the cache's fingerprints)."""
     if not raw_dir.exists():
         raise CorpusExportError(f"raw folder {str(raw_dir)!r} does not exist")
     if not raw_dir.is_dir():
         raise CorpusExportError(f"raw folder {str(raw_dir)!r} is not a folder")
     root = raw_dir.resolve()
-    found = _ScanBuilder(stat)
+    found = _ScanBuilder()
     stack = [""]
     while stack:
         rel_dir = stack.pop()
@@ -286,7 +291,7 @@ def scan_raw(raw_dir: Path, *, stat: bool = True) -> Scan:
                     found.ignored += 1
                     continue
                 problem = _link_problem(root, entry) if entry.is_symlink() else None
-                if stat and problem is None:
+                if problem is None:
                     try:
                         st = entry.stat()
                         found.add(prefix + name, None, st.st_size, st.st_ctime_ns)
