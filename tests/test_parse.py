@@ -1025,3 +1025,118 @@ def test_any_short_closing_line_after_the_note(page: PageMaker, closing: str) ->
     assert (r["author"], r["body"]) == ("某县县长", f"{BODY}\n{closing}")
     # a short bracketed line that is itself the note is the note
     assert row(page(note="(作者系某县县长)"))["author"] == "某县县长"
+
+
+# ---- round 7: traditional characters, English notes, header and table variants -------------
+
+TRADITIONAL = "\n".join(
+    [
+        "發揮黨建聯盟的關鍵作用",
+        "",
+        "來源 :黨員生活 | 被引量 : 3次 | 上傳用戶:hk_reader",
+        "下載到本地 , 更方便閱讀",
+        "聲明 : 本文檔內容版權歸屬內容提供方 , 如果您對本文有版權爭議 , 可聯繫客服下架",
+        "論文部分內容閱讀",
+        "  黨建聯盟是城市基層黨建的實踐創新。",
+        "  資料來源：本文根據調研整理。",
+        "  （作者係武漢市洪山區委書記）",
+        "其他文獻",
+        "兒時的「良田畈」",
+    ]
+)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "big5", "cp950", "gbk", "utf-16"])
+def test_a_page_in_traditional_characters(encoding: str) -> None:
+    """The template's words in traditional characters, in Big5 too; the text stays as it is."""
+    r = row(TRADITIONAL.encode(encoding))
+    assert (r["title"], r["source"], r["citations"], r["uploader"], r["author"]) == (
+        "發揮黨建聯盟的關鍵作用",
+        "黨員生活",
+        3,
+        "hk_reader",
+        "武漢市洪山區委書記",
+    )
+    assert r["body"] == "黨建聯盟是城市基層黨建的實踐創新。\n資料來源：本文根據調研整理。"
+    assert r["teasers"] == ["兒時的「良田畈」"]
+
+
+@pytest.mark.parametrize(
+    ("note", "author"),
+    [
+        ("（作者係臺灣政治大學教授）", "臺灣政治大學教授"),
+        ("（作者為香港大學法律學院教授）", "香港大學法律學院教授"),
+        ("作者簡介：李嘉文，澳門大學副教授。", "李嘉文，澳門大學副教授"),
+        ("（作者單位：澳門大學）", "澳門大學"),
+        ("(The author is a professor at Wuhan University.)", "a professor at Wuhan University"),
+        ("(The authors are researchers at CASS)", "researchers at CASS"),
+        ("About the author: Zhang Wei is a lecturer.", "Zhang Wei is a lecturer"),
+        ("Author: Wang Lei, Renmin University of China", "Wang Lei, Renmin University of China"),
+    ],
+)
+def test_traditional_and_english_author_notes(page: PageMaker, note: str, author: str) -> None:
+    r = row(page(note=note))
+    assert (r["author"], r["body"]) == (author, BODY)
+
+
+def test_english_byline_references_and_thanks(page: PageMaker) -> None:
+    r = row(page(note=None, byline="By Li Ming"))
+    assert (r["author"], r["body"]) == ("Li Ming", BODY)
+    refs = "(The author is a lecturer.)\n  References\n  [1] Oates W E. Fiscal Federalism, 1972."
+    r = row(page(note=refs))
+    assert r["author"] == "a lecturer"
+    assert r["body"] == f"{BODY}\nReferences\n[1] Oates W E. Fiscal Federalism, 1972."
+    thanks = "(The author is grateful to the referees.)"
+    assert row(page(note=thanks))["author"] is None  # thanks, not a note
+
+
+@pytest.mark.parametrize(
+    "closing", ["《人民日报》（2021年03月05日 09版）", "《 光明日报 》（ 2022年05月10日 11 版）"]
+)
+def test_where_a_newspaper_printed_it_after_the_note(page: PageMaker, closing: str) -> None:
+    r = row(page(note=f"(作者系某县县长)\n  {closing}"))
+    assert (r["author"], r["body"]) == ("某县县长", f"{BODY}\n{closing}")
+
+
+def test_a_line_of_fields_inside_the_article_is_its_text(page: PageMaker) -> None:
+    line = "来源：《求是》| 被引量：1205次"
+    r = row(page(paragraphs=("以下为被引最多的一篇：", line, "该文阐述了总要求。")))
+    assert r["body"] == f"以下为被引最多的一篇：\n{line}\n该文阐述了总要求。"
+    assert (r["source"], r["citations"]) == ("党员生活", 3)
+    # the header printed again inside the article is still dropped
+    again = "来源 :党员生活 | 被引量 : 3次 | 上传用户:user01"
+    assert row(page(paragraphs=("第一段。", again, "第二段。")))["body"] == "第一段。\n第二段。"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "来源 :党员生活 被引量 : 3次 下载量 : 12次 上传用户:user01",
+        "页数 : 3页 | 来源 :党员生活 | 被引量 : 3次 | 上传用户:user01",
+        "上传时间 : 2021-03-05 | 来源 :党员生活 | 被引 : 3 | 上传用户:user01",
+        "来源 :党员生活 | 被引次数 : 3次 | 上传用户:user01",
+    ],
+)
+def test_header_with_the_sites_other_fields_and_key_spellings(page: PageMaker, header: str) -> None:
+    r = row(page(header=header))
+    assert (r["source"], r["citations"], r["uploader"], r["body"]) == (
+        "党员生活",
+        3,
+        "user01",
+        BODY,
+    )
+
+
+def test_copyright_as_a_teasers_word_is_no_footer(page: PageMaker) -> None:
+    teaser = "Copyright Protection of AI-Generated Works in 2023: A Review"
+    footer = "Copyright © 2023 example.com All rights reserved"
+    r = row(page(teasers=("数据产权的法律构造", teaser, footer)))
+    assert r["teasers"] == ["数据产权的法律构造", teaser]
+
+
+@pytest.mark.parametrize("line", ["GDP（亿元）    1,210,207    1,260,582", "f(x, y)  =  x² + y²"])
+def test_cells_with_thousands_separators_or_arguments_stay_one_row(
+    page: PageMaker, line: str
+) -> None:
+    r = row(page(paragraphs=("表2如下：", line, "两年间稳步增长。")))
+    assert r["body"] == f"表2如下：\n{line}\n两年间稳步增长。"

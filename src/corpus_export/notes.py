@@ -20,11 +20,17 @@ _NOTE_MAX = 200  # an author note is short; longer text is article prose
 _OPEN = r"(（【\[［"  # brackets a note may be wrapped in (a character class's contents)
 _CLOSE = r")）】\]］"
 _NOTE_TEXT = rf"((?:[^{_OPEN}{_CLOSE}]|[{_OPEN}][^{_OPEN}{_CLOSE}]*[{_CLOSE}])*?)"
-_NOTE_LABEL = r"(?:本文)?作者(?:(?:所在|所属)?单位|简介|信息)?"
+# Also in traditional characters (作者係, 作者簡介, 執筆), as Hong Kong and Taiwan authors write.
+_UNIT = r"(?:所在|所属|所屬)?(?:单位|單位)"
+_NOTE_LABEL = rf"(?:本文)?作者(?:{_UNIT}|简介|簡介|信息|資訊)?"
+_IS = r"(?:分别|分別|均|都)?[系为是係為]"
 _NOTE_WRAPPED = (
-    rf"[{_OPEN}]\s*(?:(?:本文)?作者\s*(?:(?:分别|均|都)?[系为是]|(?:(?:所在|所属)?单位|简介)?\s*{_COLON})"
-    rf"|执笔人?\s*{_COLON})\s*{_NOTE_TEXT}\s*[{_CLOSE}]"
+    rf"[{_OPEN}]\s*(?:(?:本文)?作者\s*(?:{_IS}|(?:{_UNIT}|简介|簡介)?\s*{_COLON})"
+    rf"|(?:执笔|執筆)人?\s*{_COLON})\s*{_NOTE_TEXT}\s*[{_CLOSE}]"
 )
+#: An English note: "(The author is a professor at X.)" (not "The author is grateful to …").
+_ENGLISH_IS = r"The\s+authors?\s+(?:is|are)\s+(?!grateful|thankful|indebted)"
+_ENGLISH_WRAPPED = rf"[(（]\s*{_ENGLISH_IS}([^()（）]{{1,180}}?)\s*\.?\s*[)）]\s*\.?"
 #: A footnote mark after a note: ①, [1], ［1］, *.
 _MARK = r"(?:[①-⑳]|\[\d{1,2}\]|［\d{1,2}］|\*)?"
 #: Decoration some sites put before a note or byline: ■文/X, ◎作者系…
@@ -34,8 +40,8 @@ _DECOR = rf"(?:[{_DECOR_CHARS}]\s*)?"
 #: name short (作者：张三认为，…… is prose, not a byline); an affiliation in brackets may follow.
 _REPORTED = r"(?:报道|采写|整理|摄影?)"  # 本报记者 张三 报道: the verb is not a name
 _ROLE = (
-    r"(?:(?:本报|本刊|新华社|人民日报|光明日报|经济日报|中新社|央视)?(?:特约|驻\S{1,4})?记者"
-    r"|通讯员|执笔人?|撰稿人?)"
+    r"(?:(?:本报|本報|本刊|新华社|新華社|人民日报|光明日报|经济日报|中新社|央视)?(?:特约|特約|驻\S{1,4})?"
+    r"(?:记者|記者)|通讯员|通訊員|(?:执笔|執筆)人?|撰稿人?)"
 )
 _NAME = (
     rf"(?!{_ROLE}|{_REPORTED})"  # a role word is no name (and no backtracking over it)
@@ -52,11 +58,13 @@ _ROLE_RE = re.compile(rf"{_ROLE}\s*{_COLON}?\s*|\s*{_REPORTED}$")
 _AUTHOR_NOTE = re.compile(
     rf"{_DECOR}(?:{_NOTE_WRAPPED}\s*[。.]?{_MARK}|{_NOTE_LABEL}\s*{_COLON}\s*(.*?)"
     rf"|[{_OPEN}]\s*{_NOTE_LABEL}\s*[{_CLOSE}]\s*{_COLON}?\s*(.*?)"  # 【作者简介】X
-    rf"|(?:[{_DECOR_CHARS}]|——)\s*(?:本文)?作者(?:分别|均|都)?[系为是](.*?))"  # ◎作者系X
+    rf"|(?:[{_DECOR_CHARS}]|——)\s*(?:本文)?作者{_IS}(.*?)"  # ◎作者系X
+    rf"|{_ENGLISH_WRAPPED}|About\s+the\s+authors?\s*{_COLON}\s*(.+?)|Authors?\s*{_COLON}\s*(.+?))"
 )
 _TRAILING_NOTE = re.compile(
     rf"{_NOTE_WRAPPED}\s*[。.]?\s*{_MARK}\s*$"
     rf"|(?<=[。！？!?])\s*(?:本文)?作者\s*{_COLON}\s*([^。，,；;：:（）()]{{1,30}}?)\s*[。.]?\s*$"
+    rf"|{_ENGLISH_WRAPPED}\s*$"
 )
 #: A note wholly made of a credit in brackets at the end: （执笔：张三）, （记者 王五 通讯员 赵六）.
 _WRAPPED_CREDIT = re.compile(rf"[{_OPEN}]\s*({_CREDIT_LINE.pattern})\s*[{_CLOSE}]\s*[。.]?")
@@ -66,7 +74,8 @@ _NOTE_LABEL_LINE = re.compile(rf"[{_OPEN}]?\s*{_NOTE_LABEL}\s*[{_CLOSE}]?\s*{_CO
 #: is a byline of names only there).
 _LEAD_NOTE = re.compile(
     rf"{_DECOR}(?:{_NOTE_WRAPPED}\s*[。.]?"
-    rf"|[{_OPEN}]?\s*(?:本文)?作者(?:(?:所在|所属)?单位|简介|信息)\s*[{_CLOSE}]?\s*{_COLON}\s*(.+?))"
+    rf"|[{_OPEN}]?\s*(?:本文)?作者(?:{_UNIT}|简介|簡介|信息|資訊)\s*[{_CLOSE}]?\s*{_COLON}\s*(.+?)"
+    rf"|{_ENGLISH_WRAPPED})"
 )
 #: A funding sentence inside the note's own brackets: (作者系X。本文系Y项目的阶段性成果).
 _FUNDING_INSIDE = re.compile(r"[。；;，,]\s*(?=本文[系为是]|本研究[系为是]|基金项目|项目基金)")
@@ -88,16 +97,18 @@ _TRAILER = re.compile(
     rf"|[{_OPEN}]?\s*(?:本文)?(?:来源|原载于?|原文载于|原文刊于|刊发于|刊于|发表于|摘自|转自|转载自?|选自"
     rf"|图片来源|收稿日期|修回日期|录用日期|基金项目|通讯作者|联系方式)"
     rf"\s*{_COLON}?\s*\S.{{0,100}}"
+    # where a newspaper printed it: 《人民日报》（2021年03月05日 09版）
+    rf"|《[^《》]{{1,20}}》\s*[(（]?\s*\d{{4}}\s*[年\-/.]\s*\d{{1,2}}[^{_OPEN}{_CLOSE}]{{0,30}}[)）]?"
 )
 _TRAILERS_MAX = 3
-_TRAILER_FIRST = frozenset("(（【[［责编校审终初美本来原刊发摘转选图收修录基通联")
+_TRAILER_FIRST = frozenset("(（【[［责编校审终初美本来原刊发摘转选图收修录基通联《")
 #: Other closing lines, when short: "(…)" of its own, or "key：value" (a 2-6 character key).
 _SHORT_CLOSING = re.compile(
     rf"[{_OPEN}][^{_OPEN}{_CLOSE}]{{1,58}}[{_CLOSE}]|[\u4e00-\u9fff]{{2,6}}\s*{_COLON}\s*\S.*"
 )
 _SHORT_LINE_MAX = 60
 #: A note names its writer with one of these (作者系X, 执笔：X, 记者 X, 通讯员 X, 撰稿：X).
-_NOTE_WORDS = ("作者", "执笔", "记者", "通讯员", "撰稿")
+_NOTE_WORDS = ("作者", "执笔", "记者", "通讯员", "撰稿", "執筆", "記者", "通訊員", "uthor")
 #: How long a closing line can be (a funding note's sentence is the longest kind).
 _TRAILER_MAX = 120
 _FUNDING_MAX = 200
@@ -107,13 +118,17 @@ _GLUED_CREDIT = re.compile(
 )
 #: The heading of a reference or notes section, which may follow the author note.
 _REFS_HEADING = re.compile(
-    rf"[{_OPEN}]?\s*(?:参考文献|注释|注解|参考资料|尾注)\s*[{_CLOSE}]?\s*(?:{_COLON}.*)?"
+    rf"[{_OPEN}]?\s*(?:参考文献|注释|注解|参考资料|尾注|參考文獻|註釋|References|REFERENCES|Bibliography"
+    rf"|Notes)\s*[{_CLOSE}]?\s*(?:{_COLON}.*)?"
 )
+_REFS_FIRST = frozenset("参參注註尾【[［(（RBN")
 _REFS_SEARCH = 80  # paragraphs from the end where such a heading is looked for
+_LATIN_NAME = r"[A-Z][A-Za-z.\-]*(?: [A-Z][A-Za-z.\-]*){0,3}"  # Li Ming, John A. Smith
 _BYLINE = re.compile(
     rf"{_DECOR}(?:文\s*[/／|｜·•:：]\s*(?:图(?:\s*[/／|｜:：]\s*|\s+))?(\S.*)"
     rf"|(?:本文)?作者(?:\s*{_COLON}\s*|\s+)({_NAMES})\s*[。.]?"
-    rf"|[{_DECOR_CHARS}]\s*([\u4e00-\u9fff]{{2,3}}|[\u4e00-\u9fff]{{1,8}}(?:[·•][\u4e00-\u9fff]{{1,8}})+))"
+    rf"|[{_DECOR_CHARS}]\s*([\u4e00-\u9fff]{{2,3}}|[\u4e00-\u9fff]{{1,8}}(?:[·•][\u4e00-\u9fff]{{1,8}})+)"
+    rf"|By\s+({_LATIN_NAME}(?: and {_LATIN_NAME})?))"
 )
 _BYLINE_MAX = 40
 #: Site furniture glued by a space after the note: "(作者系X) 分享到：微信 微博".
@@ -247,7 +262,7 @@ def _note_at(paragraphs: list[str], at: int) -> tuple[str, list[str]] | None:
             kept = rest.split("\n") if rest else []
             return note, paragraphs[: at - 1] + kept + paragraphs[at + 1 :]
     for j in range(at - 1, max(-1, at - 5), -1):  # "作者简介：" / "张三，……" / "李四，……"
-        if paragraphs[j][:1] in "参注尾【[［" and _REFS_HEADING.fullmatch(paragraphs[j]):
+        if paragraphs[j][:1] in _REFS_FIRST and _REFS_HEADING.fullmatch(paragraphs[j]):
             return None  # the lines after it are references, not the note
         if len(paragraphs[j]) <= 12 and _NOTE_LABEL_LINE.fullmatch(paragraphs[j]):
             lines = paragraphs[j + 1 : at + 1]
@@ -294,7 +309,7 @@ def _note_places(paragraphs: list[str]) -> Iterator[int]:
         yield at
     for j in range(len(paragraphs) - 1, max(0, len(paragraphs) - _REFS_SEARCH), -1):
         p = paragraphs[j]
-        if p[:1] in "参注尾【[" and len(p) <= _NOTE_MAX and _REFS_HEADING.fullmatch(p):
+        if p[:1] in _REFS_FIRST and len(p) <= _NOTE_MAX and _REFS_HEADING.fullmatch(p):
             if j - 1 != at:
                 yield j - 1
             return

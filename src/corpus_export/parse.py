@@ -32,8 +32,23 @@ _SEPARATORS = "|｜丨│︱"
 _SEP = re.compile(f"[{_SEPARATORS}]")
 #: More key occurrences than this and a line is not a header (a header has three fields).
 _MAX_HEADER_KEYS = 12
-_HEADER_FIRST = frozenset("来被上" + _SEPARATORS)
-_KEY = re.compile(rf"({SOURCE_KEY}|{CITATIONS_KEY}|{UPLOADER_KEY})\s*{_COLON}")
+#: The keys as pages spell them: also in traditional characters (來源, 上傳用戶), and 被引 /
+#: 被引次数 for 被引量. header_fields names each field by its KEYS spelling.
+_KEY_SPELLINGS = {
+    SOURCE_KEY: SOURCE_KEY,
+    "來源": SOURCE_KEY,
+    CITATIONS_KEY: CITATIONS_KEY,
+    "被引次数": CITATIONS_KEY,
+    "被引次數": CITATIONS_KEY,
+    "被引": CITATIONS_KEY,
+    UPLOADER_KEY: UPLOADER_KEY,
+    "上傳用戶": UPLOADER_KEY,
+}
+_KEYS = "|".join(sorted(_KEY_SPELLINGS, key=len, reverse=True))  # longest first: 被引量 before 被引
+_HEADER_FIRST = frozenset("来來被上" + _SEPARATORS)
+_KEY = re.compile(rf"({_KEYS})\s*{_COLON}")
+#: A header line may open with the site's own fields (页数 : 3页 | 来源 :…): their first characters.
+_FIELDS_FIRST = _HEADER_FIRST | frozenset("发上更收时日页浏阅下分文格大语评所作")
 _KEY_SPACES = re.compile(rf"({_KEY.pattern})[{SPACES}]{{2,}}")
 _CITATIONS_VALUE = re.compile(r"(\d{1,3}(?:[,，]\d{3}){1,2}|\d{1,9})\s*次?\s*[。.]?\s*$")
 # What may end a header value besides the next separator: a slash or comma some sites use as one.
@@ -173,7 +188,8 @@ def short(text: str, limit: int = 40) -> str:
 
 
 def decode_bytes(data: bytes) -> str:
-    """Decode a page: UTF-8 (BOM or not), else GB18030; never with replacement characters.
+    """Decode a page: UTF-8 (BOM or not), else GB18030, else Big5 where that reading shows the
+    template's words and GB18030's does not; never with replacement characters.
 
     UTF-16 is read with a BOM, or without one when the reading shows the template's words. A
     last character cut in half at the end of the file (a download cut short) is dropped, and a
@@ -200,6 +216,10 @@ def decode_bytes(data: bytes) -> str:
         # UTF-8 that went bad after real multi-byte text is corrupt UTF-8, not GB18030: decoding
         # it as GB18030 would turn the rest of the page into mojibake. Unless that reading shows
         # the template's own words: GBK text can start with a few valid UTF-8 sequences by chance.
+        if gb is None or not _has_template_words(gb):
+            big5 = _decode_big5(data)
+            if big5 is not None:
+                return normalise_newlines(big5)
         if _valid_utf8_multibyte(data[: exc.start]) >= 4 and (
             gb is None or not _has_template_words(gb)
         ):
@@ -267,9 +287,47 @@ def _utf16_without_bom(data: bytes) -> str | None:
 
 def _has_template_words(text: str) -> bool:
     return (
-        any(w in text for w in (SOURCE_KEY, CITATIONS_KEY, READ_MARKER))
+        any(w in text for w in (SOURCE_KEY, CITATIONS_KEY, READ_MARKER, *_TRADITIONAL_HINTS))
         or _TEASER_HEADINGS_RE.search(text) is not None
     )
+
+
+def _decode_big5(data: bytes) -> str | None:
+    """Return the Big5 reading (Windows' code page 950, then HKSCS) if it shows the template's
+    words: a page saved in traditional characters. Big5 bytes often read as GB18030 too, as
+    nonsense, so a GB18030 reading without the template's words asks for this one."""
+    for codec in ("cp950", "big5hkscs"):
+        try:
+            text = _decode_cut(data, codec)
+        except UnicodeDecodeError:
+            continue
+        if _has_template_words(text):
+            return text
+    return None
+
+
+#: The template's lines in traditional characters (a page from a site's traditional version, or
+#: converted): seen in a page, they are read as the simplified ones. Only the template's own
+#: words are changed, where they stand as the template's (the header's keys are matched in
+#: both spellings instead, and the article's text is never changed).
+_TRADITIONAL_HINTS = ("來源", "下載到本地", "論文部分內容閱讀")
+_TRADITIONAL_HEAD = 600  # characters where the title, header and boilerplate begin
+_TRADITIONAL_LINES = re.compile(
+    rf"論文部分內容閱讀|下載到本地|更方便閱讀"
+    rf"|(?m:^[{SPACES}]*聲明(?=\s*{_COLON}))"
+    rf"|(?m:^[{SPACES}]*[【\[]?[{SPACES}]*其[{SPACES}]*[他它][{SPACES}]*文[{SPACES}]*獻"
+    rf"(?=[{SPACES}]*[】\]]?[{SPACES}]*(?:{_COLON}|[{SPACES}]|$)))"
+)
+_TO_SIMPLIFIED = str.maketrans("論內閱讀載聲獻", "论内阅读载声献")
+
+
+def simplify_template_words(text: str) -> str:
+    """Spell the template's lines in simplified characters (see _TRADITIONAL_LINES), on a page
+    whose top (title, header, boilerplate) shows them so."""
+    head = text[:_TRADITIONAL_HEAD]
+    if not any(hint in head for hint in _TRADITIONAL_HINTS):
+        return text
+    return _TRADITIONAL_LINES.sub(lambda m: m.group().translate(_TO_SIMPLIFIED), text)
 
 
 _NOT_LEAD_BYTES = bytes(range(0xC2))
@@ -323,27 +381,33 @@ def header_fields(line: str) -> dict[str, str] | None:
     A header line starts with one of the three keys; each value runs to the next separator or
     key, so fields in any order, with unknown fields between them or no separators, all parse.
     """
-    if line[:1] not in _HEADER_FIRST:  # a header line starts with a key or a separator
+    if line[:1] not in _FIELDS_FIRST:  # a header line starts with a key, a separator or a field
         return None
-    if SOURCE_KEY not in line and CITATIONS_KEY not in line and UPLOADER_KEY not in line:
+    if not _has_key(line):
         return None
     # A header names at most a few fields: stop early on a hostile line of a million keys
     # (listing them all took seconds on a 5 MB line); such a line is article text.
     keys = list(islice(_KEY.finditer(line), _MAX_HEADER_KEYS + 1))
-    if (
-        not keys
-        or len(keys) > _MAX_HEADER_KEYS
-        or line[: keys[0].start()].strip(SPACES + _SEPARATORS)
-    ):
+    if not keys or len(keys) > _MAX_HEADER_KEYS:
+        return None
+    before = line[: keys[0].start()].strip(SPACES + _SEPARATORS)
+    if before and not _site_fields_only(before):  # "页数 : 3页 | 来源 :…" is a header still
         return None
     fields: dict[str, str] = {}
     for m, nxt in zip(keys, [*keys[1:], None], strict=True):
         value = line[m.end() : nxt.start() if nxt is not None else len(line)]
         if "下载到本地" in value:  # the download line glued on: not part of the value
             value = value[: value.index("下载到本地")]
-        fields.setdefault(m.group(1), _SEP.split(value, 1)[0].strip().rstrip(_VALUE_TAIL))
+        value = _SEP.split(value, 1)[0]
+        other = _OTHER_FIELD.search(value)  # "3次 下载量 : 12次": a field of the site's follows
+        if other is not None:
+            value = value[: other.start()]
+        fields.setdefault(_KEY_SPELLINGS[m.group(1)], value.strip().rstrip(_VALUE_TAIL))
     return fields
 
+
+#: An unknown field after a value, with no separator between: " 下载量 : 12次".
+_OTHER_FIELD = re.compile(rf"[{SPACES}]+[\u4e00-\u9fff]{{2,5}}\s*{_COLON}")
 
 #: Where nothing marks the article's start (no 论文部分内容阅读 line), a field alone on its line
 #: is a header only if its value is short and not a Chinese sentence: the article may begin
@@ -351,6 +415,16 @@ def header_fields(line: str) -> dict[str, str] | None:
 #: Vol. 3".)
 _FIELD_VALUE_MAX = 100
 _SENTENCE_MARKS = frozenset("。！？；，")
+
+
+def _has_key(line: str) -> bool:
+    simplified = "来源" in line or "被引" in line or "上传用户" in line
+    return simplified or "來源" in line or "上傳用戶" in line
+
+
+def _site_fields_only(text: str) -> bool:
+    fields = [f for f in (part.strip() for part in _SEP.split(text)) if f]
+    return all(_SITE_FIELD.fullmatch(f) for f in fields)
 
 
 def is_header(fields: dict[str, str] | None, seen: dict[str, str] | None = None) -> bool:
@@ -488,7 +562,7 @@ def _find_heading(lines: list[str], first: int) -> int:
 
 def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     """Parse a decoded page (LF newlines) into a Page, or raise Rejected."""
-    text = clean_text(text)
+    text = simplify_template_words(clean_text(text))
     lines = [_strip(line) for line in text.split("\n")]
     first = next((i for i, line in enumerate(lines) if line), None)
     if first is None:
@@ -535,10 +609,13 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
             continue
         if line[0] in _HEADER_FIRST and _PARA_BREAK.search(line):
             line = _KEY_SPACES.sub(r"\1 ", line)  # "来源 :  X": wide spaces after a key
+        # once the article began, a line of fields is its text (unless it repeats the header); a
+        # header not seen yet may still come in the first lines, after some of the site's
+        began = not preamble and not before_marker and (bool(meta) or i - first > _HEADER_LINES)
         if (  # a whole header line; values may hold single spaces
-            line[0] in _HEADER_FIRST
+            line[0] in (_HEADER_FIRST if began else _FIELDS_FIRST)
             and not _PARA_BREAK.search(line)
-            and _take_header(header_fields(line), meta, preamble, read_marker_ahead)
+            and _take_header(header_fields(line), meta, preamble, read_marker_ahead, began)
         ):
             has_marker = True
             field_author = field_author or _author_field(line)
@@ -559,10 +636,10 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
                     break
                 if is_boilerplate(piece):
                     continue
-            if head in _HEADER_FIRST:
+            if head in (_HEADER_FIRST if began else _FIELDS_FIRST):
                 if preamble and not piece.strip(_SEPARATORS + SPACES):
                     continue  # a separator alone: the header was cut at spaces around it
-                if _take_header(header_fields(piece), meta, preamble, read_marker_ahead):
+                if _take_header(header_fields(piece), meta, preamble, read_marker_ahead, began):
                     has_marker = True
                     field_author = field_author or _author_field(piece)
                     continue
@@ -666,12 +743,20 @@ def parse_page(data: bytes | str, page_id: str = "page", sha256: str | None = No
 
 
 def _take_header(
-    fields: dict[str, str] | None, meta: dict[str, str], preamble: bool, read_marker_ahead: bool
+    fields: dict[str, str] | None,
+    meta: dict[str, str],
+    preamble: bool,
+    read_marker_ahead: bool,
+    began: bool,
 ) -> bool:
     """Add a line's fields to meta (the first value of a key wins) if they make a header line
-    where the line stands; tell whether they did."""
+    where the line stands; tell whether they did. Once the article began (`began`), only the
+    header printed again is: any other line of fields is the article's ("来源：《求是》| 被引量：
+    1205次" in an article about citations)."""
     if fields is None:
         return False
+    if began:
+        return bool(meta) and all(meta.get(key) == value for key, value in fields.items())
     if len(fields) == 1 and not (preamble and (read_marker_ahead or is_header(fields, meta))):
         return False
     for key, value in fields.items():
@@ -688,7 +773,7 @@ def _split_title_line(line: str) -> list[str] | None:
     pieces = split_paragraphs(line)
     if len(pieces) > 1 and any(_is_template_line(p) for p in pieces[1:]):
         return pieces
-    has_key = SOURCE_KEY in line or CITATIONS_KEY in line or UPLOADER_KEY in line
+    has_key = _has_key(line)
     m = _KEY.search(line, 1) if has_key else None
     if m is not None:
         title = line[: m.start()].rstrip(SPACES + _SEPARATORS)
@@ -717,7 +802,9 @@ def _is_teaser_heading(line: str) -> bool:
     return len(line) <= 16 and _TEASER_HEADING_LINE.fullmatch(line) is not None
 
 
-_COPYRIGHT = re.compile(r"(?i)©|copyright|all rights reserved")
+# "Copyright" alone may be a teaser's word ("Copyright Protection of …"); a footer's has ©,
+# (c) or a year after it.
+_COPYRIGHT = re.compile(r"(?i)©|\(c\)|copyright\s*(?:©|\(c\)|(?:19|20)\d\d)|all rights reserved")
 _FOOTER_PROOF = re.compile(r"(?i)(?:19|20)\d\d|rights reserved|\.(?:com|cn|net|org)\b|icp")
 _ICP = re.compile(
     r"(?i)icp[备证]\s*\d|[京沪津渝冀晋辽吉黑苏浙皖闽赣鲁豫鄂湘粤琼川贵云陕甘青蒙桂藏宁新]icp"
@@ -740,7 +827,7 @@ def _is_footer(line: str) -> bool:
 
 
 _HEADER_LINES = 12  # lines after the title where the header stands
-_KEY_AT_END = re.compile(rf"({SOURCE_KEY}|{CITATIONS_KEY}|{UPLOADER_KEY})\s*{_COLON}$")
+_KEY_AT_END = re.compile(rf"({_KEYS})\s*{_COLON}$")
 
 
 def _join_cut_values(lines: list[str], start: int, stop: int) -> bool:
@@ -818,13 +905,17 @@ _TITLE_BREAKS = frozenset("。！？!?，,；;：:|｜")
 _CELLS_MIN = 3  # pieces of a line split at runs of spaces that may be a table row
 _CELL_MAX = 12
 _NOT_IN_CELLS = frozenset("。！？!?；;，,:：∶")
+#: Commas that are no sentence punctuation in a cell: 1,210,207 and f(x, y).
+_CELL_COMMAS = re.compile(r"(?<=\d),(?=\d{3})|\([^()]*\)")
 
 
 def _is_row_of_cells(pieces: list[str]) -> bool:
     """Tell whether the pieces of a line split at runs of spaces are cells, not paragraphs glued
     by lost line breaks: all short, no sentence punctuation, none a line of the template's."""
     return all(
-        len(p) <= _CELL_MAX and _NOT_IN_CELLS.isdisjoint(p) and p[0] not in _SEPARATORS
+        len(p) <= _CELL_MAX
+        and (_NOT_IN_CELLS.isdisjoint(p) or _NOT_IN_CELLS.isdisjoint(_CELL_COMMAS.sub("", p)))
+        and p[0] not in _SEPARATORS
         for p in pieces
     ) and not any(_is_template_line(p) or is_site_junk(p) for p in pieces)
 
