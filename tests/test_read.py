@@ -6,6 +6,8 @@ import gzip
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from corpus_export.errors import Reason
 from corpus_export.read import page_id, read_raw, scan_raw
 
@@ -73,3 +75,39 @@ def test_scan_gives_sizes_and_change_times(tmp_path: Path) -> None:
     ]
     assert all(f.changed_ns == (tmp_path / f.path).stat().st_ctime_ns for f in scan.files)
     assert scan.ignored == 1
+
+
+def test_scan_on_disk_equals_scan_in_memory_across_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build's scan lives in an Arrow IPC file read a batch at a time; slices across batch
+    ends, odd names (not UTF-8, escaped in the id) and one id shared by several files give the
+    same records as the list sorted in memory, in (id, path bytes) order."""
+    import os
+
+    from corpus_export import read
+
+    monkeypatch.setattr(read, "SCAN_BATCH", 3)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    names = [b"b.txt", b"a.txt.gz", b"a.txt", b"c\xff.txt", b"c%FF.txt", b"d/e.txt", b"f.txt"]
+    names += [f"p{i:02d}.txt".encode() for i in range(10)]
+    for name in names:
+        path = os.path.join(os.fsencode(raw), name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(name)
+    memory, disk = scan_raw(raw), scan_raw(raw, tmp_path / "files.arrow")
+    assert isinstance(disk._columns, str) and len(disk) == len(memory) == len(names)
+    files = memory.files
+    assert [os.fsencode(f.path) for f in files] == sorted(
+        names, key=lambda n: (page_id(os.fsdecode(n)), n)
+    )
+    assert [(f.id, f.size) for f in files] == list(disk.ids_and_sizes())
+    for start in range(len(files)):
+        for stop in range(start, len(files) + 1):
+            assert disk.slice(start, stop) == files[start:stop]
+    # c\xff.txt and c%FF.txt both have the id c%FF: the second in path-byte order is rejected
+    shared = {f.path: f.problem for f in files if f.problem is not None}
+    assert shared.keys() == {"a.txt.gz", os.fsdecode(b"c\xff.txt")}
+    assert all(reason is Reason.DUPLICATE for reason, _ in shared.values())

@@ -882,6 +882,7 @@ def build(
     arrow_pool = pa.default_memory_pool()
     pa.set_memory_pool(pa.system_memory_pool())
     pool = start_pool(workers or os.cpu_count() or 1) if engine == "local" else None
+    scratch: Path | None = None
     try:
         incremental = None
         source = str(raw) if isinstance(raw, str) else str(raw.resolve())
@@ -890,7 +891,10 @@ def build(
             incremental = Incremental(
                 Path(cache_dir), cache.previous_export(Path(cache_dir), out_dir, names, source)
             )
-        scan = scan_url(raw) if isinstance(raw, str) else scan_apart(raw)
+        # the sorted list of files waits on disk, in a folder like the stage's, read as it is used
+        scratch = _make_stage(out_dir)
+        listing = scratch / "files.arrow"
+        scan = scan_url(raw, listing) if isinstance(raw, str) else scan_apart(raw, listing)
         if not len(scan):
             raise CorpusExportError(
                 f"no *.txt or *.txt.gz files under {str(raw)!r}"
@@ -959,6 +963,8 @@ def build(
     finally:
         if pool is not None:
             _stop_pool(pool)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
         pa.set_memory_pool(arrow_pool)
     result.out_dir = out_dir
     return result
@@ -1138,18 +1144,19 @@ def is_export(folder: Path) -> bool:
     )
 
 
-def scan_apart(raw: Path) -> Scan:
+def scan_apart(raw: Path, into: Path) -> Scan:
     """scan_raw in a short-lived forked process, where there is fork.
 
-    The parent then holds only the compact sorted arrays, not what making them left behind:
-    a million files' temporary Python strings cost ~130 MB at the scan's peak and left ~40 MB
-    of fragmented heap for the rest of the build. Costs a fork and one pickled copy.
+    The sorted list goes to the Arrow IPC file `into`, which the parent reads a batch at a
+    time: it holds neither the list nor what making it left behind (a million files'
+    temporary Python strings cost ~130 MB at the scan's peak, and left ~40 MB of fragmented
+    heap for the rest of the build). Costs a fork.
     """
     if "fork" not in mp.get_all_start_methods():
-        return scan_raw(raw)
+        return scan_raw(raw, into)
     ex = ProcessPoolExecutor(1, mp_context=mp.get_context("fork"), initializer=_init_worker)
     try:
-        return ex.submit(scan_raw, raw).result()
+        return ex.submit(scan_raw, raw, into).result()
     except BrokenProcessPool:
         raise CorpusExportError(
             f"the process listing {str(raw)!r} died (out of memory, or killed?); nothing written"

@@ -212,8 +212,7 @@ def plan_tasks(scan: Scan) -> list[Task]:
     tasks: list[Task] = []
     start = 0
     nbytes = 0
-    sizes = scan.sizes_iter()
-    for pos, (page, file_bytes) in enumerate(zip(scan.iter_ids(), sizes, strict=True)):
+    for pos, (page, file_bytes) in enumerate(scan.ids_and_sizes()):
         size = pos + 1 - start
         nbytes += file_bytes
         if (

@@ -45,69 +45,95 @@ class RawFile:
 class Scan:
     """The raw files of a folder, sorted by (id, path), stored column-wise.
 
-    A million files cost tens of megabytes here, not a Python object each: the build
-    materialises `RawFile`s only for the task being sent to a worker.
+    The columns (id, suffix code, size, change time) are an Arrow table in memory, or, for a
+    build, an Arrow IPC file in its scratch folder read a batch at a time: the build's parent
+    process then holds none of the list of a million files, only the batch in use (tasks are
+    sliced from it in order). `RawFile`s are made only for the task being sent to a worker.
     """
 
     def __init__(
         self,
-        ids: pa.Array,
-        paths: pa.Array,
-        sizes: np.ndarray,
-        changed: np.ndarray,
+        columns: pa.Table | str,
+        rows: int,
+        odd_paths: dict[int, bytes],
         problems: dict[int, tuple[Reason, str]],
         ignored: int,
     ) -> None:
-        self.ids = ids  # string
-        # A path is almost always its id + ".txt" or + ".txt.gz": kept as a suffix number then,
+        self._columns = columns  # a table, or the path of an IPC file of SCAN_BATCH-row batches
+        self._rows = rows
+        # A path is almost always its id + ".txt" or + ".txt.gz": kept as a suffix code then,
         # spelled out (bytes: names need not be UTF-8) only where it is not.
-        self.suffix, self.odd_paths = _compact_paths(ids, paths)
-        self.sizes = sizes  # bytes (0: could not stat)
-        self.changed = changed  # ctime (mtime where the store has no ctime), ns; 0: unknown
+        self.odd_paths = odd_paths
         self.problems = problems  # by position; few
         self.ignored = ignored  # other files in the tree, counted in the summary
+        self._reader: pa.ipc.RecordBatchFileReader | None = None
+        self._held: tuple[int, pa.RecordBatch] | None = None  # the batch read last
+
+    def __getstate__(self) -> dict[str, Any]:  # sent from the scanning process: no open file
+        state = self.__dict__.copy()
+        state["_reader"] = state["_held"] = None
+        return state
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return self._rows
 
-    def path(self, k: int) -> str:
-        """Return the path of the file at position k."""
-        odd = self.odd_paths.get(k)
-        if odd is not None:
-            return os.fsdecode(odd)
-        return self.ids[k].as_py() + _SUFFIX_BY_CODE[self.suffix[k]]
+    def _batch(self, b: int) -> pa.RecordBatch:
+        if self._held is not None and self._held[0] == b:
+            return self._held[1]
+        if isinstance(self._columns, pa.Table):
+            batch = self._columns.slice(b * SCAN_BATCH, SCAN_BATCH).combine_chunks()
+            batch = batch.to_batches()[0] if batch.num_rows else None
+        else:
+            if self._reader is None:
+                self._reader = pa.ipc.open_file(pa.OSFile(self._columns))
+            batch = self._reader.get_batch(b)
+        self._held = (b, batch)
+        return batch
+
+    def _range(self, start: int, stop: int) -> pa.Table:
+        """The columns of positions [start, stop)."""
+        batches = [self._batch(b) for b in range(start // SCAN_BATCH, (stop - 1) // SCAN_BATCH + 1)]
+        table = pa.Table.from_batches(batches)
+        return table.slice(start - (start // SCAN_BATCH) * SCAN_BATCH, stop - start)
 
     def slice(self, start: int, stop: int) -> list[RawFile]:
         """Return the files at positions [start, stop) as RawFile records."""
-        ids = self.ids.slice(start, stop - start).to_pylist()
-        suffix = self.suffix[start:stop].tolist()
-        odd, problems, sizes, changed = self.odd_paths, self.problems, self.sizes, self.changed
-        ends = _SUFFIX_BY_CODE
+        if stop <= start:
+            return []
+        table = self._range(start, stop)
+        ids = table.column("id").to_pylist()
+        suffix = table.column("suffix").to_pylist()
+        sizes = table.column("size").to_pylist()
+        changed = table.column("changed").to_pylist()
+        odd, problems, ends = self.odd_paths, self.problems, _SUFFIX_BY_CODE
         return [
             RawFile(
                 i,
                 os.fsdecode(odd[k]) if k in odd else i + ends[x],
                 problems.get(k),
-                int(sizes[k]),
-                int(changed[k]),
+                size,
+                ctime,
             )
-            for k, i, x in zip(range(start, stop), ids, suffix, strict=True)
+            for k, i, x, size, ctime in zip(
+                range(start, stop), ids, suffix, sizes, changed, strict=True
+            )
         ]
 
     @property
     def files(self) -> list[RawFile]:
         return self.slice(0, len(self))
 
-    def iter_ids(self, step: int = 1 << 16) -> Iterator[str]:
-        for start in range(0, len(self), step):
-            yield from self.ids.slice(start, step).to_pylist()
+    def ids_and_sizes(self) -> Iterator[tuple[str, int]]:
+        """Yield each file's id and size in bytes (0 where the scan could not stat it)."""
+        for start in range(0, len(self), SCAN_BATCH):
+            batch = self._batch(start // SCAN_BATCH)
+            yield from zip(
+                batch.column("id").to_pylist(), batch.column("size").to_pylist(), strict=True
+            )
 
-    def sizes_iter(self, step: int = 1 << 16) -> Iterator[int]:
-        """Yield each file's size in bytes (0 where the scan could not stat it)."""
-        for start in range(0, len(self), step):
-            yield from self.sizes[start : start + step].tolist()
 
-
+#: Rows of a Scan's batches (its IPC file's record batches).
+SCAN_BATCH = 1 << 16
 _FLUSH_ROWS = 4096  # entries held as Python objects before they go into Arrow arrays
 
 
@@ -116,7 +142,8 @@ class _ScanBuilder:
 
     def __init__(self) -> None:
         self.ids: list[pa.Array] = []
-        self.paths: list[pa.Array] = []
+        self.suffix: list[np.ndarray] = []
+        self.odd: dict[int, bytes] = {}  # paths that are not id + suffix, by entry number
         self.sizes: list[np.ndarray] = []
         self.changed: list[np.ndarray] = []
         self.problems: dict[int, tuple[Reason, str]] = {}
@@ -140,82 +167,108 @@ class _ScanBuilder:
         if not rels:
             return
         ids = [page_id(r) for r in rels]
-        try:  # most names are UTF-8: one conversion, then a zero-copy view as bytes
-            paths = pa.array(rels, pa.string()).view(pa.binary())
-        except (UnicodeEncodeError, pa.ArrowException):
-            paths = pa.array([os.fsencode(r) for r in rels], pa.binary())
+        suffix = np.zeros(len(rels), dtype=np.uint8)
+        for k, (i, rel) in enumerate(zip(ids, rels, strict=True)):
+            if rel == i + ".txt":
+                continue
+            if rel == i + ".txt.gz":
+                suffix[k] = 1
+            else:  # named otherwise (not UTF-8, or escaped in the id): spelled out
+                self.odd[self.count + k] = os.fsencode(rel)
         self.ids.append(pa.array(ids, pa.string()))
-        self.paths.append(paths)
+        self.suffix.append(suffix)
         self.sizes.append(np.array(self._sizes, np.int64))
         self.changed.append(np.array(self._changed, np.int64))
         self.count += len(rels)
         self._rels, self._sizes, self._changed = [], [], []
 
-    def finish(self) -> Scan:
+    def finish(self, into: Path | None = None) -> Scan:
+        """Sort the entries by (id, path) → a Scan, in memory or (into) in an IPC file there."""
         self.flush()
-        if not self.count:
-            return Scan(
-                pa.array([], pa.string()),
-                pa.array([], pa.binary()),
-                np.zeros(0, np.int64),
-                np.zeros(0, np.int64),
-                {},
-                self.ignored,
-            )
+        ids = pa.chunked_array(self.ids, pa.string())
+        self.ids = []
+        suffix = np.concatenate(self.suffix) if self.suffix else np.zeros(0, np.uint8)
+        # a path is id + suffix, and ".txt" < ".txt.gz": (id, suffix) orders as (id, path) does,
+        # but among odd paths, which are reordered below
+        keys = pa.table({"id": ids, "suffix": suffix})
+        order = pc.sort_indices(keys, [("id", "ascending"), ("suffix", "ascending")]).to_numpy()
+        del keys
+        sorted_ids = ids.take(pa.array(order)).combine_chunks()
+        del ids
+        runs = _runs_of_equal(sorted_ids)
+        for a, b in runs if self.odd else []:  # one id, several files: by their paths' bytes
+            if any(int(e) in self.odd for e in order[a:b]):
+                order = order if order.flags.writeable else order.copy()
+                run_id = sorted_ids[a].as_py()
+                order[a:b] = sorted(
+                    order[a:b].tolist(),
+                    key=lambda e: (
+                        self.odd.get(e) or os.fsencode(run_id + _SUFFIX_BY_CODE[suffix[e]])
+                    ),
+                )
+        position = np.empty_like(order)
+        position[order] = np.arange(len(order))
+        odd = {int(position[e]): p for e, p in self.odd.items()}
+        problems = {int(position[e]): p for e, p in self.problems.items()}
         table = pa.table(
             {
-                "id": pa.chunked_array(self.ids, pa.string()),
-                "path": pa.chunked_array(self.paths, pa.binary()),
+                "id": sorted_ids,
+                "suffix": suffix[order],
+                "size": _joined(self.sizes)[order],
+                "changed": _joined(self.changed)[order],
             }
         )
-        order = pc.sort_indices(table, [("id", "ascending"), ("path", "ascending")])
-        order_np = order.to_numpy()
-        position = np.empty_like(order_np)
-        position[order_np] = np.arange(len(order_np))
-        sorted_table = table.take(order)
-        scan = Scan(
-            sorted_table.column("id").combine_chunks(),
-            sorted_table.column("path").combine_chunks(),
-            np.concatenate(self.sizes)[order_np],
-            np.concatenate(self.changed)[order_np],
-            {int(position[i]): p for i, p in self.problems.items()},
-            self.ignored,
-        )
-        _mark_duplicate_ids(scan)
-        return scan
+        self.suffix, self.sizes, self.changed = [], [], []
+        _mark_duplicate_ids(table, runs, odd, problems)
+        if into is None:
+            return Scan(table, self.count, odd, problems, self.ignored)
+        with pa.OSFile(str(into), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+            w.write_table(table, max_chunksize=SCAN_BATCH)
+        return Scan(str(into), self.count, odd, problems, self.ignored)
 
 
-def _compact_paths(ids: pa.Array, paths: pa.Array) -> tuple[np.ndarray, dict[int, bytes]]:
-    """→ per file 0 (path is id + ".txt") or 1 (+ ".txt.gz"), and the other paths by position."""
-    suffix = np.zeros(len(ids), dtype=np.uint8)
-    regular = np.zeros(len(ids), dtype=bool)
-    as_bytes = ids.view(pa.binary())
-    for code, end in enumerate(_SUFFIX_BY_CODE):
-        joined = pc.binary_join_element_wise(as_bytes, pa.scalar(end.encode()), b"")
-        match = pc.equal(joined, paths).to_numpy(zero_copy_only=False)
-        suffix[match] = code
-        regular |= match
-    return suffix, {int(k): paths[int(k)].as_py() for k in np.flatnonzero(~regular)}
+def _joined(chunks: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
 
 
-def _mark_duplicate_ids(scan: Scan) -> None:
-    """Reject every file whose id an earlier file (in sorted path order) already has."""
-    n = len(scan)
+def _runs_of_equal(ids: pa.Array) -> list[tuple[int, int]]:
+    """The [a, b) ranges of sorted ids where two or more are equal."""
+    n = len(ids)
     if n < 2:
-        return
-    same = pc.equal(scan.ids.slice(1), scan.ids.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-    first = 0
+        return []
+    same = pc.equal(ids.slice(1), ids.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    runs: list[tuple[int, int]] = []
     for k in (int(x) + 1 for x in np.flatnonzero(same)):  # ids[k] == ids[k - 1]
-        if k < 2 or not same[k - 2]:
-            first = k - 1  # a run of one id starts at k - 1
-        if k in scan.problems:
-            continue
-        a = _printable(scan.path(k))
-        b = _printable(scan.path(first))
-        scan.problems[k] = (
-            Reason.DUPLICATE,
-            f"same id as {b!r}, which comes first in sorted path order (this file: {a!r})",
-        )
+        if runs and runs[-1][1] == k:
+            runs[-1] = (runs[-1][0], k + 1)
+        else:
+            runs.append((k - 1, k + 1))
+    return runs
+
+
+def _mark_duplicate_ids(
+    table: pa.Table,
+    runs: list[tuple[int, int]],
+    odd: dict[int, bytes],
+    problems: dict[int, tuple[Reason, str]],
+) -> None:
+    """Reject every file whose id an earlier file (in sorted path order) already has."""
+    for a, b in runs:
+        first = _printable(_path_at(table, odd, a))
+        for k in range(a + 1, b):
+            if k in problems:
+                continue
+            problems[k] = (
+                Reason.DUPLICATE,
+                f"same id as {first!r}, which comes first in sorted path order "
+                f"(this file: {_printable(_path_at(table, odd, k))!r})",
+            )
+
+
+def _path_at(table: pa.Table, odd: dict[int, bytes], k: int) -> str:
+    if k in odd:
+        return os.fsdecode(odd[k])
+    return table.column("id")[k].as_py() + _SUFFIX_BY_CODE[table.column("suffix")[k].as_py()]
 
 
 def page_id(relpath: str) -> str:
@@ -264,9 +317,10 @@ def is_raw_name(name: str) -> bool:
     return name.endswith(SUFFIXES)
 
 
-def scan_raw(raw_dir: Path) -> Scan:
+def scan_raw(raw_dir: Path, into: Path | None = None) -> Scan:
     """List every *.txt / *.txt.gz under raw_dir, recursively, sorted by (id, path), with
-    their sizes (tasks are cut by bytes too) and change times (the cache's fingerprints)."""
+    their sizes (tasks are cut by bytes too) and change times (the cache's fingerprints); the
+    list is kept in memory, or in an Arrow IPC file `into` (see Scan)."""
     if not raw_dir.exists():
         raise CorpusExportError(f"raw folder {str(raw_dir)!r} does not exist")
     if not raw_dir.is_dir():
@@ -301,7 +355,7 @@ def scan_raw(raw_dir: Path) -> Scan:
                     found.add(prefix + name, problem)
                 if len(found._rels) >= _FLUSH_ROWS:
                     found.flush()
-    return found.finish()
+    return found.finish(into)
 
 
 def _printable(path: str) -> str:
@@ -348,7 +402,7 @@ def _url_fs(url: str) -> tuple[Any, str]:
         raise CorpusExportError(f"cannot open {url!r}: {exc}") from None
 
 
-def scan_url(url: str) -> Scan:
+def scan_url(url: str, into: Path | None = None) -> Scan:
     """List every *.txt / *.txt.gz under an fsspec URL, like scan_raw does for a folder."""
     fs, root = _url_fs(url)
     root = root.rstrip("/")
@@ -377,7 +431,7 @@ def scan_url(url: str) -> Scan:
         scan.add(rel, problem, int(info.get("size") or 0), mtime_ns)
         if len(scan._rels) >= _FLUSH_ROWS:
             scan.flush()
-    return scan.finish()
+    return scan.finish(into)
 
 
 class RawRead(NamedTuple):
