@@ -881,7 +881,16 @@ def test_prose_like_site_words_stays(page: PageMaker, prose: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "row_text", ["项目    2019年    2020年", "党员人数\t\t120\t\t135", "E  =  mc²"]
+    "row_text",
+    [
+        "项目    2019年    2020年",
+        "党员人数\t\t120\t\t135",
+        "E  =  mc²",
+        "党员人数    135",
+        "女性    47.7%",
+        "经费    12.5万元",
+        "Y_it = a + b·DE_it + e_it    （1）",
+    ],
 )
 def test_a_table_row_or_formula_spaced_out_stays_one_paragraph(
     page: PageMaker, row_text: str
@@ -891,6 +900,8 @@ def test_a_table_row_or_formula_spaced_out_stays_one_paragraph(
     # paragraphs glued by a lost line break are still split
     glued = row(page(paragraphs=("第一段正文内容。  第二段正文内容。  第三段。",)))
     assert glued["paragraph_count"] == 3
+    for two in ("一、总体要求  二、主要任务", "第一段正文内容。  2023"):
+        assert row(page(paragraphs=(two,)))["paragraph_count"] == 2
 
 
 # Variants combined on one page (a fifth review).

@@ -621,7 +621,9 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
             field_author = field_author or _author_field(line)
             continue
         pieces = split_paragraphs(line)
-        if len(pieces) >= _CELLS_MIN and _is_row_of_cells(pieces):
+        if (len(pieces) >= _CELLS_MIN and _is_row_of_cells(pieces)) or (
+            len(pieces) == 2 and _is_label_and_value(pieces)
+        ):
             pieces = [line]  # a table row or a formula, spaced out: one paragraph, as it stands
         for k, piece in enumerate(pieces):
             head = piece[0]
@@ -918,6 +920,30 @@ def _is_row_of_cells(pieces: list[str]) -> bool:
         and p[0] not in _SEPARATORS
         for p in pieces
     ) and not any(_is_template_line(p) or is_site_junk(p) for p in pieces)
+
+
+#: The second of two cells: a number, amount or percentage (135, 1,234.5万元, 12.3%), or an
+#: equation's number ((1), （2）).
+_VALUE_CELL = re.compile(
+    r"[-+\u2212]?\d[\d,，.]*\s*(?:[%\uff05‰]|[万亿千百]?(?:元|人|个|次|家|项|户|吨|公里|平方米|亩|篇|名|所)?)"
+    r"|[(（]\d{1,3}[)）]"
+)
+_EQUATION_MAX = 80
+
+
+def _is_label_and_value(pieces: list[str]) -> bool:
+    """Tell whether two pieces of a line are a label and its value (党员人数    135) or a formula
+    and its number (E = mc²    （1）), not two paragraphs glued by a lost line break."""
+    label, value = pieces
+    if len(value) > _CELL_MAX or not _VALUE_CELL.fullmatch(value):
+        return False
+    limit = _EQUATION_MAX if value[0] in "(（" else _CELL_MAX
+    return (
+        len(label) <= limit
+        and _NOT_IN_CELLS.isdisjoint(_CELL_COMMAS.sub("", label))
+        and not _is_template_line(label)
+        and not is_site_junk(label)
+    )
 
 
 def _is_link_like(line: str) -> bool:
