@@ -1151,3 +1151,105 @@ def test_cells_with_thousands_separators_or_arguments_stay_one_row(
 ) -> None:
     r = row(page(paragraphs=("表2如下：", line, "两年间稳步增长。")))
     assert r["body"] == f"表2如下：\n{line}\n两年间稳步增长。"
+
+
+# ---- round 8: false positives of round 7's rules ---------------------------------------------
+
+
+def test_hostile_runs_of_spaces_after_a_header_key_parse_in_linear_time(page: PageMaker) -> None:
+    for spaces in (" " * 200_000, "\t" * 200_000, "\u3000" * 200_000):
+        start = time.perf_counter()
+        with pytest.raises(Rejected):  # a title that is a header: missing_title
+            row(page(title=f"来源 :X{spaces}下载量"))
+        row(page(teasers=(f"被引量 : 3次{spaces}x",)))
+        assert time.perf_counter() - start < 1  # quadratic before: ~2 s at 20,000 spaces
+
+
+@pytest.mark.parametrize(
+    ("teaser", "footer"),
+    [
+        ("ICP-MS测定的结果见图2(c)。", False),
+        ("Article 2(c) of the Covenant and human rights in 2021", False),
+        ("Copyright &copy; 2006-2021 www.example.com", True),
+        ("Copyright:2008-2021 豆丁网 www.docin.com", True),
+    ],
+)
+def test_copyright_footers_and_their_look_alikes(
+    page: PageMaker, teaser: str, footer: bool
+) -> None:
+    r = row(page(teasers=("第一篇", teaser)))
+    assert r["teasers"] == (["第一篇"] if footer else ["第一篇", teaser])
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "(The author is very grateful to Professor Li of Peking University.)",
+        "(The authors are solely responsible for any remaining errors.)",
+        "(The authors are listed in alphabetical order.)",
+        "Author: I think the direction is right, but the pace should be steady.",
+    ],
+)
+def test_english_lines_that_are_no_author_note(page: PageMaker, note: str) -> None:
+    r = row(page(note=note))
+    assert (r["author"], r["body"]) == (None, f"{BODY}\n{note}")
+
+
+def test_lines_like_the_template_in_the_article_stay_as_they_are(page: PageMaker) -> None:
+    quote = "官员说：“市民可將表格下載到本地，更方便閱讀和填寫。”"
+    statement = "聲明：政府從未委託任何機構代收費用。"
+    r = row(page(paragraphs=(quote, statement)))
+    assert r["body"] == f"{quote}\n{statement}"
+    closing = "来源：党员生活"  # the header's source again, as a closing line: kept
+    r = row(page(note=f"(作者系某县县长)\n  {closing}"))
+    assert (r["author"], r["body"]) == ("某县县长", f"{BODY}\n{closing}")
+    book = "《共产党宣言》1848年2月在伦敦首次出版"  # no newspaper's where-printed line
+    r = row(page(paragraphs=("推荐书目：《共产党宣言》。作者：马克思、恩格斯。", book), note=None))
+    assert r["author"] is None
+
+
+@pytest.mark.parametrize(
+    ("header", "source"),
+    [
+        (
+            "上传时间 : 2021-03-05 10:30 | 来源 :党员生活 | 被引量 : 3次 | 上传用户:user01",
+            "党员生活",
+        ),
+        ("下载积分 : 2 | 来源 :党员生活 | 被引量 : 3次 | 上传用户:user01", "党员生活"),
+        ("来源 :学习时报 理论版：专刊 | 被引量 : 3次 | 上传用户:user01", "学习时报 理论版：专刊"),
+    ],
+)
+def test_more_header_variants(page: PageMaker, header: str, source: str) -> None:
+    r = row(page(header=header))
+    assert (r["source"], r["citations"], r["uploader"], r["body"]) == (source, 3, "user01", BODY)
+
+
+@pytest.mark.parametrize(
+    "line", ["GDP（亿元）    1，210，207    1，260，582", "f（x，y）  =  x² + y²"]
+)
+def test_cells_with_full_width_commas_stay_one_row(page: PageMaker, line: str) -> None:
+    r = row(page(paragraphs=("表2如下：", line, "两年间稳步增长。")))
+    assert r["body"] == f"表2如下：\n{line}\n两年间稳步增长。"
+
+
+def test_traditional_pages_glued_or_with_only_a_teaser_heading() -> None:
+    lines = TRADITIONAL.split("\n")
+    glued = "\n".join([*lines[:2], " ".join(lines[2:7]), *lines[7:]])  # header … 1st paragraph
+    r = row(glued.encode("big5"))
+    assert (r["source"], r["uploader"], r["body"]) == (
+        "黨員生活",
+        "hk_reader",
+        "黨建聯盟是城市基層黨建的實踐創新。\n資料來源：本文根據調研整理。",
+    )
+    bare = "\n".join([lines[0], "", *lines[6:]])  # no header, no boilerplate: only 其他文獻
+    r = row(bare.encode("utf-8"))
+    assert (r["author"], r["teasers"]) == ("武漢市洪山區委書記", ["兒時的「良田畈」"])
+
+
+def test_a_big5_page_with_a_broken_character_is_undecodable() -> None:
+    data = TRADITIONAL.encode("big5")
+    at = data.index("資料".encode("big5"))
+    with pytest.raises(Rejected) as rejected:
+        parse_page(data[:at] + b"\xff\xff" + data[at + 2 :], "p")
+    assert rejected.value.reason == Reason.UNDECODABLE
+    assert "Big5" in rejected.value.detail

@@ -28,9 +28,22 @@ _NOTE_WRAPPED = (
     rf"[{_OPEN}]\s*(?:(?:本文)?作者\s*(?:{_IS}|(?:{_UNIT}|简介|簡介)?\s*{_COLON})"
     rf"|(?:执笔|執筆)人?\s*{_COLON})\s*{_NOTE_TEXT}\s*[{_CLOSE}]"
 )
-#: An English note: "(The author is a professor at X.)" (not "The author is grateful to …").
-_ENGLISH_IS = r"The\s+authors?\s+(?:is|are)\s+(?!grateful|thankful|indebted)"
-_ENGLISH_WRAPPED = rf"[(（]\s*{_ENGLISH_IS}([^()（）]{{1,180}}?)\s*\.?\s*[)）]\s*\.?"
+#: An English note: "(The author is a professor at X.)", naming a post or a place (not "The
+#: author is grateful to …", "The authors are solely responsible …").
+_ENGLISH_IS = (
+    r"The\s+authors?\s+(?:is|are)\s+(?!(?:very|deeply|most|solely|currently|also|not|listed"
+    r"|grateful|thankful|indebted|responsible)\b)"
+)
+_AFFILIATION = (
+    r"(?i:professor|lecturer|researcher|research|fellow|student|candidate|scholar|director"
+    r"|editor|engineer|journalist|reporter|analyst|teacher|dean|member|university|institute"
+    r"|academy|school|college|department|faculty|cent(?:er|re)|laboratory|bureau|ministry"
+    r"|commission|association|ph\.?d)"
+)
+_ENGLISH_WRAPPED = (
+    rf"[(（]\s*{_ENGLISH_IS}((?=[^()（）]{{0,180}}?\b{_AFFILIATION})[^()（）]{{1,180}}?)"
+    rf"\s*\.?\s*[)）]\s*\.?"
+)
 #: A footnote mark after a note: ①, [1], ［1］, *.
 _MARK = r"(?:[①-⑳]|\[\d{1,2}\]|［\d{1,2}］|\*)?"
 #: Decoration some sites put before a note or byline: ■文/X, ◎作者系…
@@ -55,11 +68,13 @@ _CREDIT_LINE = re.compile(
     rf"{_ROLE}\s*{_COLON}?\s*{_NAMES}(?:\s+{_ROLE}\s*{_COLON}?\s*{_NAMES}){{0,4}}(?:\s*{_REPORTED})?"
 )
 _ROLE_RE = re.compile(rf"{_ROLE}\s*{_COLON}?\s*|\s*{_REPORTED}$")
+_LATIN_NAME = r"[A-Z][A-Za-z.\-]*(?: [A-Z][A-Za-z.\-]*){0,3}"  # Li Ming, John A. Smith
 _AUTHOR_NOTE = re.compile(
     rf"{_DECOR}(?:{_NOTE_WRAPPED}\s*[。.]?{_MARK}|{_NOTE_LABEL}\s*{_COLON}\s*(.*?)"
     rf"|[{_OPEN}]\s*{_NOTE_LABEL}\s*[{_CLOSE}]\s*{_COLON}?\s*(.*?)"  # 【作者简介】X
     rf"|(?:[{_DECOR_CHARS}]|——)\s*(?:本文)?作者{_IS}(.*?)"  # ◎作者系X
-    rf"|{_ENGLISH_WRAPPED}|About\s+the\s+authors?\s*{_COLON}\s*(.+?)|Authors?\s*{_COLON}\s*(.+?))"
+    rf"|{_ENGLISH_WRAPPED}|About\s+the\s+authors?\s*{_COLON}\s*(.+?)"
+    rf"|Authors?\s*{_COLON}\s*({_LATIN_NAME}(?:\s*[,，(（;；].*?)?)\s*\.?)"
 )
 _TRAILING_NOTE = re.compile(
     rf"{_NOTE_WRAPPED}\s*[。.]?\s*{_MARK}\s*$"
@@ -98,7 +113,8 @@ _TRAILER = re.compile(
     rf"|图片来源|收稿日期|修回日期|录用日期|基金项目|通讯作者|联系方式)"
     rf"\s*{_COLON}?\s*\S.{{0,100}}"
     # where a newspaper printed it: 《人民日报》（2021年03月05日 09版）
-    rf"|《[^《》]{{1,20}}》\s*[(（]?\s*\d{{4}}\s*[年\-/.]\s*\d{{1,2}}[^{_OPEN}{_CLOSE}]{{0,30}}[)）]?"
+    rf"|《[^《》]{{1,20}}》\s*(?:[(（]\s*\d{{4}}\s*[年\-/.]\s*\d{{1,2}}[^{_OPEN}{_CLOSE}]{{0,30}}[)）]"
+    rf"|\d{{4}}\s*年\s*\d{{1,2}}\s*月\s*\d{{1,2}}\s*日\s*(?:第\s*)?\d{{1,2}}\s*版)"
 )
 _TRAILERS_MAX = 3
 _TRAILER_FIRST = frozenset("(（【[［责编校审终初美本来原刊发摘转选图收修录基通联《")
@@ -123,7 +139,6 @@ _REFS_HEADING = re.compile(
 )
 _REFS_FIRST = frozenset("参參注註尾【[［(（RBN")
 _REFS_SEARCH = 80  # paragraphs from the end where such a heading is looked for
-_LATIN_NAME = r"[A-Z][A-Za-z.\-]*(?: [A-Z][A-Za-z.\-]*){0,3}"  # Li Ming, John A. Smith
 _BYLINE = re.compile(
     rf"{_DECOR}(?:文\s*[/／|｜·•:：]\s*(?:图(?:\s*[/／|｜:：]\s*|\s+))?(\S.*)"
     rf"|(?:本文)?作者(?:\s*{_COLON}\s*|\s+)({_NAMES})\s*[。.]?"

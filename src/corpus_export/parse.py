@@ -67,9 +67,10 @@ _PREAMBLE_JUNK = re.compile(
 )
 _SITE_KEYS = (
     r"(?:(?:发布|发表|上传|更新|收录)?(?:时间|日期)|页数|(?:浏览|阅读|下载|收藏)(?:量|次数)?"
-    r"|分享到?|(?:文档|文件)?(?:格式|大小)|语言|评分|(?:所属)?分类|作者)"
+    r"|分享到?|(?:文档|文件)?(?:格式|大小)|语言|评分|(?:所属)?分类|作者|上传者|贡献者|(?:下载)?积分)"
 )
-_SITE_FIELD = re.compile(rf"{_SITE_KEYS}\s*{_COLON}[^:：∶。！？]{{0,40}}")
+# a value: short, no sentence end, no colon but a time's (2021-03-05 10:30)
+_SITE_FIELD = re.compile(rf"{_SITE_KEYS}\s*{_COLON}(?:[^:：∶。！？]|(?<=\d):(?=\d\d)){{0,40}}")
 #: Site furniture a scraper captures with the article, as whole lines: pagination, buttons,
 #: share lines, counters, "to be continued". Not article text, wherever it stands.
 _PAGER = re.compile(
@@ -287,7 +288,7 @@ def _utf16_without_bom(data: bytes) -> str | None:
 
 def _has_template_words(text: str) -> bool:
     return (
-        any(w in text for w in (SOURCE_KEY, CITATIONS_KEY, READ_MARKER, *_TRADITIONAL_HINTS))
+        any(w in text for w in (SOURCE_KEY, CITATIONS_KEY, READ_MARKER, *_TRADITIONAL_WORDS))
         or _TEASER_HEADINGS_RE.search(text) is not None
     )
 
@@ -296,13 +297,21 @@ def _decode_big5(data: bytes) -> str | None:
     """Return the Big5 reading (Windows' code page 950, then HKSCS) if it shows the template's
     words: a page saved in traditional characters. Big5 bytes often read as GB18030 too, as
     nonsense, so a GB18030 reading without the template's words asks for this one."""
+    bad: int | None = None
     for codec in ("cp950", "big5hkscs"):
         try:
             text = _decode_cut(data, codec)
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as exc:
+            bad = exc.start if bad is None else max(bad, exc.start)
             continue
         if _has_template_words(text):
             return text
+    if bad and _has_template_words(data[:bad].decode("big5hkscs", errors="replace")):
+        line = data.count(b"\n", 0, bad) + 1
+        raise Rejected(
+            Reason.UNDECODABLE,
+            f"invalid Big5 at byte {bad} (line {line}) in an otherwise Big5 page",
+        )
     return None
 
 
@@ -310,14 +319,16 @@ def _decode_big5(data: bytes) -> str | None:
 #: converted): seen in a page, they are read as the simplified ones. Only the template's own
 #: words are changed, where they stand as the template's (the header's keys are matched in
 #: both spellings instead, and the article's text is never changed).
-_TRADITIONAL_HINTS = ("來源", "下載到本地", "論文部分內容閱讀")
-_TRADITIONAL_HEAD = 600  # characters where the title, header and boilerplate begin
+_TRADITIONAL_HEAD = 3000  # characters from the top where 來源 / 下載 / 論文… are looked for
+_TRADITIONAL_TAIL = 3000  # and from the end, where 其他文獻 is
 _TRADITIONAL_LINES = re.compile(
-    rf"論文部分內容閱讀|下載到本地|更方便閱讀"
-    rf"|(?m:^[{SPACES}]*聲明(?=\s*{_COLON}))"
+    rf"論文部分內容閱讀"
+    rf"|(?:(?m:^)|(?<=[{SPACES}]))下載到本地\s*[,，]?\s*更方便閱讀"  # a line's start, or glued
+    rf"|聲明(?=\s*{_COLON}\s*本文檔內容版權)|(?m:^[{SPACES}]*聲明(?=\s*{_COLON}[^\n]*下架))"
     rf"|(?m:^[{SPACES}]*[【\[]?[{SPACES}]*其[{SPACES}]*[他它][{SPACES}]*文[{SPACES}]*獻"
     rf"(?=[{SPACES}]*[】\]]?[{SPACES}]*(?:{_COLON}|[{SPACES}]|$)))"
 )
+_TRADITIONAL_WORDS = ("來源", "下載到本地", "論文部分內容閱讀", "其他文獻")
 _TO_SIMPLIFIED = str.maketrans("論內閱讀載聲獻", "论内阅读载声献")
 
 
@@ -325,7 +336,7 @@ def simplify_template_words(text: str) -> str:
     """Spell the template's lines in simplified characters (see _TRADITIONAL_LINES), on a page
     whose top (title, header, boilerplate) shows them so."""
     head = text[:_TRADITIONAL_HEAD]
-    if not any(hint in head for hint in _TRADITIONAL_HINTS):
+    if not ("來" in head or "載" in head or "論" in head or "獻" in text[-_TRADITIONAL_TAIL:]):
         return text
     return _TRADITIONAL_LINES.sub(lambda m: m.group().translate(_TO_SIMPLIFIED), text)
 
@@ -407,7 +418,7 @@ def header_fields(line: str) -> dict[str, str] | None:
 
 
 #: An unknown field after a value, with no separator between: " 下载量 : 12次".
-_OTHER_FIELD = re.compile(rf"[{SPACES}]+[\u4e00-\u9fff]{{2,5}}\s*{_COLON}")
+_OTHER_FIELD = re.compile(rf"(?<![{SPACES}])[{SPACES}]+{_SITE_KEYS}\s*{_COLON}")
 
 #: Where nothing marks the article's start (no 论文部分内容阅读 line), a field alone on its line
 #: is a header only if its value is short and not a Chinese sentence: the article may begin
@@ -487,7 +498,7 @@ def _unglue(lines: list[str], start: int, *, template: bool, heading: bool) -> l
         line = lines[k]
         k += 1
         pieces = [line]
-        if line and line[0] in "来被上下声":
+        if line and line[0] in "来來被上下声":
             cuts = [m.start() for m in _GLUED_TEMPLATE.finditer(line) if m.start() > 0]
             if cuts:
                 pieces = [line[a:b].strip() for a, b in zip([0, *cuts], [*cuts, None], strict=True)]
@@ -757,8 +768,8 @@ def _take_header(
     1205次" in an article about citations)."""
     if fields is None:
         return False
-    if began:
-        return bool(meta) and all(meta.get(key) == value for key, value in fields.items())
+    if began:  # "来源：X" alone is a closing line, kept, even where X is the header's source
+        return len(fields) > 1 and all(meta.get(key) == value for key, value in fields.items())
     if len(fields) == 1 and not (preamble and (read_marker_ahead or is_header(fields, meta))):
         return False
     for key, value in fields.items():
@@ -806,7 +817,9 @@ def _is_teaser_heading(line: str) -> bool:
 
 # "Copyright" alone may be a teaser's word ("Copyright Protection of …"); a footer's has ©,
 # (c) or a year after it.
-_COPYRIGHT = re.compile(r"(?i)©|\(c\)|copyright\s*(?:©|\(c\)|(?:19|20)\d\d)|all rights reserved")
+_COPYRIGHT = re.compile(
+    r"(?i)©|&copy;|copyright\s*(?:©|&copy;|\(c\)|[:：]|by\b|(?:19|20)\d\d)|all rights reserved"
+)
 _FOOTER_PROOF = re.compile(r"(?i)(?:19|20)\d\d|rights reserved|\.(?:com|cn|net|org)\b|icp")
 _ICP = re.compile(
     r"(?i)icp[备证]\s*\d|[京沪津渝冀晋辽吉黑苏浙皖闽赣鲁豫鄂湘粤琼川贵云陕甘青蒙桂藏宁新]icp"
@@ -908,7 +921,7 @@ _CELLS_MIN = 3  # pieces of a line split at runs of spaces that may be a table r
 _CELL_MAX = 12
 _NOT_IN_CELLS = frozenset("。！？!?；;，,:：∶")
 #: Commas that are no sentence punctuation in a cell: 1,210,207 and f(x, y).
-_CELL_COMMAS = re.compile(r"(?<=\d),(?=\d{3})|\([^()]*\)")
+_CELL_COMMAS = re.compile(r"(?<=\d)[,，](?=\d{3})|\([^()]*\)|（[^（）]*）")
 
 
 def _is_row_of_cells(pieces: list[str]) -> bool:
