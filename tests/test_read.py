@@ -107,6 +107,8 @@ def test_scan_on_disk_equals_scan_in_memory_across_batches(
     for start in range(len(files)):
         for stop in range(start, len(files) + 1):
             assert disk.slice(start, stop) == files[start:stop]
+    disk.close()  # the file is closed (its folder can go); reading again opens it again
+    assert disk._source is None and disk.slice(0, 2) == files[:2]
     # c\xff.txt and c%FF.txt both have the id c%FF: the second in path-byte order is rejected
     shared = {f.path: f.problem for f in files if f.problem is not None}
     assert shared.keys() == {"a.txt.gz", os.fsdecode(b"c\xff.txt")}

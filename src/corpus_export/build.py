@@ -883,6 +883,7 @@ def build(
     pa.set_memory_pool(pa.system_memory_pool())
     pool = start_pool(workers or os.cpu_count() or 1) if engine == "local" else None
     scratch: Path | None = None
+    scan: Scan | None = None
     try:
         incremental = None
         source = str(raw) if isinstance(raw, str) else str(raw.resolve())
@@ -963,6 +964,8 @@ def build(
     finally:
         if pool is not None:
             _stop_pool(pool)
+        if scan is not None:
+            scan.close()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
         pa.set_memory_pool(arrow_pool)

@@ -66,16 +66,23 @@ class Scan:
         self.odd_paths = odd_paths
         self.problems = problems  # by position; few
         self.ignored = ignored  # other files in the tree, counted in the summary
+        self._source: pa.OSFile | None = None
         self._reader: pa.ipc.RecordBatchFileReader | None = None
         self._held: tuple[int, pa.RecordBatch] | None = None  # the batch read last
 
     def __getstate__(self) -> dict[str, Any]:  # sent from the scanning process: no open file
         state = self.__dict__.copy()
-        state["_reader"] = state["_held"] = None
+        state["_source"] = state["_reader"] = state["_held"] = None
         return state
 
     def __len__(self) -> int:
         return self._rows
+
+    def close(self) -> None:
+        """Close the file the list is read from (its folder can then go, on any system)."""
+        if self._source is not None:
+            self._source.close()
+        self._source = self._reader = self._held = None
 
     def _batch(self, b: int) -> pa.RecordBatch:
         if self._held is not None and self._held[0] == b:
@@ -85,7 +92,8 @@ class Scan:
             batch = batch.to_batches()[0] if batch.num_rows else None
         else:
             if self._reader is None:
-                self._reader = pa.ipc.open_file(pa.OSFile(self._columns))
+                self._source = pa.OSFile(self._columns)
+                self._reader = pa.ipc.open_file(self._source)
             batch = self._reader.get_batch(b)
         self._held = (b, batch)
         return batch
