@@ -1253,3 +1253,36 @@ def test_a_big5_page_with_a_broken_character_is_undecodable() -> None:
         parse_page(data[:at] + b"\xff\xff" + data[at + 2 :], "p")
     assert rejected.value.reason == Reason.UNDECODABLE
     assert "Big5" in rejected.value.detail
+
+
+# ---- round 9: a broad sample of ordinary pages (60/61 right before these fixes) ---------------
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "基金项目：国家自然科学基金（72073105）\n  参考文献：\n  [1] 张三. 农业保险[J]. 2020.",
+        "通讯作者：王敏，E-mail：wangmin@163.com\n  注释\n  ①见《人民日报》2021年3月5日。",
+        "①《文件汇编》，人民出版社2022年版，第1页。\n  ②习近平：《论党的建设》，2022年版。",
+        "注：本文数据截至2022年底。",
+    ],
+)
+def test_closing_lines_and_footnotes_between_the_note_and_the_end(
+    page: PageMaker, after: str
+) -> None:
+    r = row(page(note=f"(作者系某县县长)\n  {after}"))
+    kept = "\n".join(line.strip() for line in after.split("\n"))
+    assert (r["author"], r["body"]) == ("某县县长", f"{BODY}\n{kept}")
+
+
+@pytest.mark.parametrize(
+    ("byline", "author"),
+    [
+        ("记者 张晓 实习生 李萌", "张晓 李萌"),
+        ("见习记者 王五", "王五"),
+        ("本报通讯员 赵六", "赵六"),
+    ],
+)
+def test_more_reporter_roles_in_bylines(page: PageMaker, byline: str, author: str) -> None:
+    r = row(page(note=None, byline=byline))
+    assert (r["author"], r["body"]) == (author, BODY)

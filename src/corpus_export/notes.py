@@ -53,8 +53,9 @@ _DECOR = rf"(?:[{_DECOR_CHARS}]\s*)?"
 #: name short (作者：张三认为，…… is prose, not a byline); an affiliation in brackets may follow.
 _REPORTED = r"(?:报道|采写|整理|摄影?)"  # 本报记者 张三 报道: the verb is not a name
 _ROLE = (
-    r"(?:(?:本报|本報|本刊|新华社|新華社|人民日报|光明日报|经济日报|中新社|央视)?(?:特约|特約|驻\S{1,4})?"
-    r"(?:记者|記者)|通讯员|通訊員|(?:执笔|執筆)人?|撰稿人?)"
+    r"(?:(?:本报|本報|本刊|新华社|新華社|人民日报|光明日报|经济日报|中新社|央视)?"
+    r"(?:特约|特約|驻\S{1,4}|见习|見習)?(?:记者|記者)"
+    r"|(?:本报|本報|本刊)?(?:通讯员|通訊員)|实习生|實習生|(?:执笔|執筆)人?|撰稿人?)"
 )
 _NAME = (
     rf"(?!{_ROLE}|{_REPORTED})"  # a role word is no name (and no backtracking over it)
@@ -120,7 +121,7 @@ _TRAILERS_MAX = 3
 _TRAILER_FIRST = frozenset("(（【[［责编校审终初美本来原刊发摘转选图收修录基通联《")
 #: Other closing lines, when short: "(…)" of its own, or "key：value" (a 2-6 character key).
 _SHORT_CLOSING = re.compile(
-    rf"[{_OPEN}][^{_OPEN}{_CLOSE}]{{1,58}}[{_CLOSE}]|[\u4e00-\u9fff]{{2,6}}\s*{_COLON}\s*\S.*"
+    rf"[{_OPEN}][^{_OPEN}{_CLOSE}]{{1,58}}[{_CLOSE}]|(?:[\u4e00-\u9fff]{{2,6}}|注)\s*{_COLON}\s*\S.*"
 )
 _SHORT_LINE_MAX = 60
 #: A note names its writer with one of these (作者系X, 执笔：X, 记者 X, 通讯员 X, 撰稿：X).
@@ -317,14 +318,38 @@ def is_closing_line(paragraph: str) -> bool:
 def _note_places(paragraphs: list[str]) -> Iterator[int]:
     """Where the author note may be: past the closing lines, then before a references heading
     (looked for only if the first place holds no note)."""
-    at = len(paragraphs) - 1
-    while at >= 1 and len(paragraphs) - 1 - at < _TRAILERS_MAX and is_closing_line(paragraphs[at]):
-        at -= 1
-    if at >= 0:
+    at = _past_closing_lines(paragraphs, len(paragraphs) - 1)
+    if at >= 0 and not _is_refs_heading(paragraphs[at]):  # past [1]… entries: their heading
         yield at
     for j in range(len(paragraphs) - 1, max(0, len(paragraphs) - _REFS_SEARCH), -1):
-        p = paragraphs[j]
-        if p[:1] in _REFS_FIRST and len(p) <= _NOTE_MAX and _REFS_HEADING.fullmatch(p):
-            if j - 1 != at:
-                yield j - 1
+        if _is_refs_heading(paragraphs[j]):
+            before = _past_closing_lines(paragraphs, j - 1)  # 基金项目：… before 参考文献
+            if before != at and before >= 0:
+                yield before
             return
+
+
+def _is_refs_heading(p: str) -> bool:
+    return p[:1] in _REFS_FIRST and len(p) <= _NOTE_MAX and _REFS_HEADING.fullmatch(p) is not None
+
+
+def _past_closing_lines(paragraphs: list[str], at: int) -> int:
+    """Step back from paragraphs[at] over up to _TRAILERS_MAX closing lines and any footnotes
+    (①…, [1]…: up to _FOOTNOTES_MAX) → where the note may be."""
+    closing = footnotes = 0
+    while at >= 1:
+        p = paragraphs[at]
+        if footnotes < _FOOTNOTES_MAX and p[:1] in _FOOTNOTE_FIRST and _FOOTNOTE.match(p):
+            footnotes += 1
+        elif closing < _TRAILERS_MAX and is_closing_line(p):
+            closing += 1
+        else:
+            break
+        at -= 1
+    return at
+
+
+#: A footnote after the note: a line that starts with its mark, ①… or [1]…
+_FOOTNOTE = re.compile(r"(?:[①-⑳]|\[\d{1,2}\]|［\d{1,2}］)\s*\S")
+_FOOTNOTE_FIRST = frozenset("①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳[［")
+_FOOTNOTES_MAX = 20
