@@ -723,3 +723,31 @@ def test_seen_table_finds_every_earlier_key_through_growth_and_collisions() -> N
         expected = first.setdefault(key[:8], pos)
         assert table.add(key, pos) == (None if expected == pos else expected)
     assert table.count == 5000 and table.count * 4 <= table.size * 3
+
+
+def test_the_file_list_lives_in_the_temp_folder_and_leftovers_are_swept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: PageMaker
+) -> None:
+    import subprocess
+    import tempfile
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = temp / f"corpus-export-{dead.pid}-abcd1234"  # a build killed before its end
+    live = temp / f"corpus-export-{os.getppid()}-abcd1234"  # another build, running
+    for folder in (left, live):
+        folder.mkdir()
+        (folder / "files.arrow").write_bytes(b"x")
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text(page(), encoding="utf-8")
+    corpus_export.build(raw, tmp_path / "out" / "dist", workers=2)
+    assert sorted(p.name for p in temp.iterdir()) == [live.name]  # and its own is gone
+    # a build that fails at once writes nothing beside --out
+    with pytest.raises(corpus_export.CorpusExportError):
+        corpus_export.build(tmp_path / "missing", tmp_path / "nowhere" / "dist")
+    assert not (tmp_path / "nowhere").exists()
+    assert sorted(p.name for p in temp.iterdir()) == [live.name]

@@ -892,8 +892,8 @@ def build(
             incremental = Incremental(
                 Path(cache_dir), cache.previous_export(Path(cache_dir), out_dir, names, source)
             )
-        # the sorted list of files waits on disk, in a folder like the stage's, read as it is used
-        scratch = _make_stage(out_dir)
+        # the sorted list of files waits on disk, in the system's temp folder, read as it is used
+        scratch = _make_scratch()
         listing = scratch / "files.arrow"
         scan = scan_url(raw, listing) if isinstance(raw, str) else scan_apart(raw, listing)
         if not len(scan):
@@ -1428,4 +1428,26 @@ def _alive(pid: int) -> bool:
     except (PermissionError, OverflowError):
         return True
     return True
-    return True
+
+
+_SCRATCH = "corpus-export-"
+
+
+def _make_scratch() -> Path:
+    """Make a folder in the system's temp folder (TMPDIR) for the build's file list, after
+    removing those that builds killed before their end left there."""
+    temp = Path(tempfile.gettempdir())
+    left = re.compile(rf"{_SCRATCH}(\d+)-[A-Za-z0-9_]{{8}}")
+    try:
+        for entry in temp.iterdir():
+            m = left.fullmatch(entry.name)
+            if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+                shutil.rmtree(entry, ignore_errors=True)
+    except OSError:
+        pass  # an unlistable temp folder: nothing swept
+    try:
+        return Path(tempfile.mkdtemp(prefix=f"{_SCRATCH}{os.getpid()}-"))
+    except OSError as exc:
+        raise CorpusExportError(
+            f"cannot write in the temp folder {str(temp)!r} (set TMPDIR): {exc.strerror or exc}"
+        ) from None

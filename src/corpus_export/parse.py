@@ -321,11 +321,12 @@ def _decode_big5(data: bytes) -> str | None:
 #: both spellings instead, and the article's text is never changed).
 _TRADITIONAL_HEAD = 3000  # characters from the top where 來源 / 下載 / 論文… are looked for
 _TRADITIONAL_TAIL = 3000  # and from the end, where 其他文獻 is
+# Possessive runs of spaces (*+): two runs side by side took quadratic time on long runs.
 _TRADITIONAL_LINES = re.compile(
     rf"論文部分內容閱讀"
-    rf"|(?:(?m:^)|(?<=[{SPACES}]))下載到本地\s*[,，]?\s*更方便閱讀"  # a line's start, or glued
-    rf"|聲明(?=\s*{_COLON}\s*本文檔內容版權)|(?m:^[{SPACES}]*聲明(?=\s*{_COLON}[^\n]*下架))"
-    rf"|(?m:^[{SPACES}]*[【\[]?[{SPACES}]*其[{SPACES}]*[他它][{SPACES}]*文[{SPACES}]*獻"
+    rf"|(?:(?m:^)|(?<=[{SPACES}]))下載到本地\s*+[,，]?\s*+更方便閱讀"  # a line's start, or glued
+    rf"|聲明(?=\s*{_COLON}\s*本文檔內容版權)|(?m:^[{SPACES}]*+聲明(?=\s*{_COLON}[^\n]*下架))"
+    rf"|(?m:^[{SPACES}]*+[【\[]?[{SPACES}]*+其[{SPACES}]*+[他它][{SPACES}]*+文[{SPACES}]*+獻"
     rf"(?=[{SPACES}]*[】\]]?[{SPACES}]*(?:{_COLON}|[{SPACES}]|$)))"
 )
 _TRADITIONAL_WORDS = ("來源", "下載到本地", "論文部分內容閱讀", "其他文獻")

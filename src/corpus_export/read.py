@@ -45,25 +45,25 @@ class RawFile:
 class Scan:
     """The raw files of a folder, sorted by (id, path), stored column-wise.
 
-    The columns (id, suffix code, size, change time) are an Arrow table in memory, or, for a
-    build, an Arrow IPC file in its scratch folder read a batch at a time: the build's parent
+    The columns are an Arrow table in memory, or, for a build, an Arrow IPC file in a scratch
+    folder read a batch at a time: the build's parent
     process then holds none of the list of a million files, only the batch in use (tasks are
     sliced from it in order). `RawFile`s are made only for the task being sent to a worker.
+
+    Columns: id; suffix, the code of the path's end (a path is almost always id + ".txt" or
+    + ".txt.gz"); odd, the path's bytes where it is not (names need not be UTF-8), else null;
+    size and changed (ctime, ns; 0: unknown), the file's stat when scanned.
     """
 
     def __init__(
         self,
         columns: pa.Table | str,
         rows: int,
-        odd_paths: dict[int, bytes],
         problems: dict[int, tuple[Reason, str]],
         ignored: int,
     ) -> None:
         self._columns = columns  # a table, or the path of an IPC file of SCAN_BATCH-row batches
         self._rows = rows
-        # A path is almost always its id + ".txt" or + ".txt.gz": kept as a suffix code then,
-        # spelled out (bytes: names need not be UTF-8) only where it is not.
-        self.odd_paths = odd_paths
         self.problems = problems  # by position; few
         self.ignored = ignored  # other files in the tree, counted in the summary
         self._source: pa.OSFile | None = None
@@ -113,17 +113,18 @@ class Scan:
         suffix = table.column("suffix").to_pylist()
         sizes = table.column("size").to_pylist()
         changed = table.column("changed").to_pylist()
-        odd, problems, ends = self.odd_paths, self.problems, _SUFFIX_BY_CODE
+        odd = table.column("odd").to_pylist()
+        problems, ends = self.problems, _SUFFIX_BY_CODE
         return [
             RawFile(
                 i,
-                os.fsdecode(odd[k]) if k in odd else i + ends[x],
+                i + ends[x] if name is None else os.fsdecode(name),
                 problems.get(k),
                 size,
                 ctime,
             )
-            for k, i, x, size, ctime in zip(
-                range(start, stop), ids, suffix, sizes, changed, strict=True
+            for k, i, x, name, size, ctime in zip(
+                range(start, stop), ids, suffix, odd, sizes, changed, strict=True
             )
         ]
 
@@ -218,10 +219,17 @@ class _ScanBuilder:
         position[order] = np.arange(len(order))
         odd = {int(position[e]): p for e, p in self.odd.items()}
         problems = {int(position[e]): p for e, p in self.problems.items()}
+        odd_column = pa.nulls(len(order), pa.binary())
+        if odd:
+            spelled: list[bytes | None] = [None] * len(order)
+            for k, name in odd.items():
+                spelled[k] = name
+            odd_column = pa.array(spelled, pa.binary())
         table = pa.table(
             {
                 "id": sorted_ids,
                 "suffix": suffix[order],
+                "odd": odd_column,
                 "size": _joined(self.sizes)[order],
                 "changed": _joined(self.changed)[order],
             }
@@ -229,10 +237,10 @@ class _ScanBuilder:
         self.suffix, self.sizes, self.changed = [], [], []
         _mark_duplicate_ids(table, runs, odd, problems)
         if into is None:
-            return Scan(table, self.count, odd, problems, self.ignored)
+            return Scan(table, self.count, problems, self.ignored)
         with pa.OSFile(str(into), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
             w.write_table(table, max_chunksize=SCAN_BATCH)
-        return Scan(str(into), self.count, odd, problems, self.ignored)
+        return Scan(str(into), self.count, problems, self.ignored)
 
 
 def _joined(chunks: list[np.ndarray]) -> np.ndarray:
