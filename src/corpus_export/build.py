@@ -1402,19 +1402,24 @@ def recover_interrupted_swap(out_dir: Path) -> None:
     name = re.escape(out_dir.name)
     old_re = re.compile(rf"{name}\.old-(\d+)")
     tmp_re = re.compile(rf"{name}\.tmp-(\d+)-[A-Za-z0-9_]{{8}}")
-    olds: list[Path] = []
-    stages: list[Path] = []
-    for entry in parent.iterdir():
-        for pattern, found in ((old_re, olds), (tmp_re, stages)):
-            m = pattern.fullmatch(entry.name)
-            if m and entry.is_dir() and not entry.is_symlink() and not _alive(int(m.group(1))):
-                found.append(entry)
-    olds.sort()
+    olds = sorted(_leftovers(parent, old_re))
+    stages = _leftovers(parent, tmp_re)
     if olds and not out_dir.exists() and (olds[-1] / MANIFEST).is_file():
         olds[-1].rename(out_dir)
         olds = olds[:-1]
     for leftover in [*olds, *stages]:
         shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _leftovers(folder: Path, pattern: re.Pattern[str]) -> list[Path]:
+    """The folders in folder named by pattern (its group 1: the pid of the build that made
+    them) whose build is gone: real folders only, never a link."""
+    found = []
+    for entry in folder.iterdir():
+        m = pattern.fullmatch(entry.name)
+        if m and entry.is_dir() and not entry.is_symlink() and not _alive(int(m.group(1))):
+            found.append(entry)
+    return found
 
 
 def _alive(pid: int) -> bool:
@@ -1437,12 +1442,11 @@ def _make_scratch() -> Path:
     """Make a folder in the system's temp folder (TMPDIR) for the build's file list, after
     removing those that builds killed before their end left there."""
     temp = Path(tempfile.gettempdir())
-    left = re.compile(rf"{_SCRATCH}(\d+)-[A-Za-z0-9_]{{8}}")
+    # not this process's own (_alive says our pid is gone): another thread may be building
+    left = re.compile(rf"{_SCRATCH}(?!{os.getpid()}-)(\d+)-[A-Za-z0-9_]{{8}}")
     try:
-        for entry in temp.iterdir():
-            m = left.fullmatch(entry.name)
-            if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
-                shutil.rmtree(entry, ignore_errors=True)
+        for leftover in _leftovers(temp, left):
+            shutil.rmtree(leftover, ignore_errors=True)
     except OSError:
         pass  # an unlistable temp folder: nothing swept
     try:

@@ -925,14 +925,16 @@ _NOT_IN_CELLS = frozenset("。！？!?；;，,:：∶")
 _CELL_COMMAS = re.compile(r"(?<=\d)[,，](?=\d{3})|\([^()]*\)|（[^（）]*）")
 
 
+def _unpunctuated(cell: str) -> bool:
+    """Tell whether a cell has no sentence punctuation (1,210,207 and f(x, y) have none)."""
+    return _NOT_IN_CELLS.isdisjoint(cell) or _NOT_IN_CELLS.isdisjoint(_CELL_COMMAS.sub("", cell))
+
+
 def _is_row_of_cells(pieces: list[str]) -> bool:
     """Tell whether the pieces of a line split at runs of spaces are cells, not paragraphs glued
     by lost line breaks: all short, no sentence punctuation, none a line of the template's."""
     return all(
-        len(p) <= _CELL_MAX
-        and (_NOT_IN_CELLS.isdisjoint(p) or _NOT_IN_CELLS.isdisjoint(_CELL_COMMAS.sub("", p)))
-        and p[0] not in _SEPARATORS
-        for p in pieces
+        len(p) <= _CELL_MAX and _unpunctuated(p) and p[0] not in _SEPARATORS for p in pieces
     ) and not any(_is_template_line(p) or is_site_junk(p) for p in pieces)
 
 
@@ -954,7 +956,7 @@ def _is_label_and_value(pieces: list[str]) -> bool:
     limit = _EQUATION_MAX if value[0] in "(（" else _CELL_MAX
     return (
         len(label) <= limit
-        and _NOT_IN_CELLS.isdisjoint(_CELL_COMMAS.sub("", label))
+        and _unpunctuated(label)
         and not _is_template_line(label)
         and not is_site_junk(label)
     )
