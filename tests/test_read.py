@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
 
-from corpus_export.errors import Reason
-from corpus_export.read import page_id, read_raw, scan_raw
+from corpus_export.errors import Reason, Rejected
+from corpus_export.read import RawFile, page_id, read_raw, scan_raw
 
 
 def test_ids_nested_gz_and_posix(tmp_path: Path) -> None:
@@ -113,3 +114,60 @@ def test_scan_on_disk_equals_scan_in_memory_across_batches(
     shared = {f.path: f.problem for f in files if f.problem is not None}
     assert shared.keys() == {"a.txt.gz", os.fsdecode(b"c\xff.txt")}
     assert all(reason is Reason.DUPLICATE for reason, _ in shared.values())
+
+
+def test_slow_reads_ask_the_kernel_for_the_rest_of_the_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a read waits (here: every read counts as slow), the files still to be read are
+    advised in one go, once; the pages read are the same as without the advice."""
+    import corpus_export.read as read
+
+    for i in range(5):
+        (tmp_path / f"{i}.txt").write_text(f"page {i}")
+    files = scan_raw(tmp_path).files
+    advised: list[list[str]] = []
+    real = read.advise_will_need
+    monkeypatch.setattr(
+        read,
+        "advise_will_need",
+        lambda root, fs: (advised.append([f.id for f in fs]), real(root, fs)),
+    )
+    monkeypatch.setattr(read.ReadAhead, "SLOW_NS", -1)
+    ahead = read.ReadAhead(tmp_path, files)
+    got = [ahead.read(f).data for f in files]
+    assert (
+        got
+        == [read_raw(tmp_path, f).data for f in files]
+        == [f"page {i}".encode() for i in range(5)]
+    )
+    assert advised == [["1", "2", "3", "4"]]  # after the first read, the rest; then never again
+
+
+def test_fast_reads_give_no_advice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import corpus_export.read as read
+
+    for i in range(3):
+        (tmp_path / f"{i}.txt").write_text("x")
+    files = scan_raw(tmp_path).files
+    monkeypatch.setattr(read, "advise_will_need", lambda root, fs: pytest.fail("advised"))
+    monkeypatch.setattr(read.ReadAhead, "SLOW_NS", 10**12)
+    ahead = read.ReadAhead(tmp_path, files)
+    assert [ahead.read(f).data for f in files] == [b"x"] * 3
+
+
+def test_advice_passes_over_files_it_cannot_use(tmp_path: Path) -> None:
+    """A FIFO (never waited on), a folder, a vanished file and an unreadable one: the advice
+    neither fails nor hangs; reading them is what reports them."""
+    import corpus_export.read as read
+
+    os.mkfifo(tmp_path / "fifo.txt")
+    (tmp_path / "dir.txt").mkdir()
+    (tmp_path / "ok.txt").write_text("x")
+    (tmp_path / "locked.txt").write_text("x")
+    (tmp_path / "locked.txt").chmod(0)
+    files = [RawFile(p, p) for p in ("fifo.txt", "dir.txt", "gone.txt", "locked.txt", "ok.txt")]
+    read.advise_will_need(tmp_path, files)
+    assert read_raw(tmp_path, files[-1]).data == b"x"
+    with pytest.raises(Rejected):
+        read_raw(tmp_path, files[0])

@@ -18,7 +18,7 @@ import xxhash
 from . import cache, schema
 from .errors import Reason, Rejected
 from .parse import Page, parse_page
-from .read import RawFile, Scan, is_url, read_raw
+from .read import RawFile, ReadAhead, Scan, is_url, read_raw
 from .validate import check_ascending, check_batch
 
 #: Files per task: big enough that task overhead vanishes, small enough for flat memory. A task's
@@ -79,10 +79,12 @@ class PartStats:
     example: dict[str, object]  # the part's first row, cut short (the card's examples)
 
 
-def process_file(root: Path | str, f: RawFile) -> tuple[Page, tuple[int, int] | None]:
+def process_file(
+    root: Path | str, f: RawFile, ahead: ReadAhead | None = None
+) -> tuple[Page, tuple[int, int] | None]:
     """Read, hash, decode and parse one raw file → (page, (size, ctime) of the file opened, if
-    known); Rejected for a bad one."""
-    read = read_raw(root, f)
+    known); Rejected for a bad one. `ahead` reads it, when it is one of a task's files."""
+    read = ahead.read(f) if ahead is not None else read_raw(root, f)
     return parse_page(read.data, page_id=f.id, sha256=read.sha256), read.stat
 
 
@@ -346,6 +348,7 @@ def _parse(
     n_old = note.rows if note is not None else 0  # new rows come after the previous group's
     took_old = False
     n_new = 0
+    ahead = ReadAhead(base, [f for f, r in zip(files, reuse, strict=True) if not r])
     for i, f in enumerate(files):
         # not stat-ed by the scan (the stat failed): the file opened tells
         unstatted = caching and local and f.changed_ns == 0 and f.problem is None
@@ -363,7 +366,7 @@ def _parse(
             parsed.dedup_keys.append(note.dedup_keys[outcome])
         else:
             try:
-                page, seen = process_file(base, f)
+                page, seen = process_file(base, f, ahead)
             except Rejected as rej:
                 reject = RejectRow(f.id, f.path, rej.reason, rej.detail)
                 parsed.outcomes.append(reject)

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import os
 import stat
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -458,6 +459,56 @@ class RawRead(NamedTuple):
     sha256: str
     size: int
     stat: tuple[int, int] | None
+
+
+class ReadAhead:
+    """Reads a task's files, and asks the kernel for all the rest at once when reads wait on
+    the disk (posix_fadvise WILLNEED).
+
+    Files not in the page cache (a first build of freshly scraped pages, a corpus bigger than
+    the cache) are otherwise read one request at a time while the parser waits: with the rest
+    of the task asked for, the disk serves them side by side and the parser finds them read.
+    Files already in the cache cost nothing more than a clock read: the advice, ~4 µs a file,
+    is given only once a read has taken longer than a cached one can (SLOW_NS).
+    """
+
+    SLOW_NS = 500_000
+
+    def __init__(self, root: Path | str, files: list[RawFile]) -> None:
+        self.root = root
+        self.files = files  # the ones to be read, in order
+        self.next = 0
+        self.asked = not hasattr(os, "posix_fadvise") or (isinstance(root, str) and is_url(root))
+
+    def read(self, f: RawFile) -> RawRead:
+        if self.asked:
+            return read_raw(self.root, f)
+        started = time.perf_counter_ns()
+        try:
+            return read_raw(self.root, f)
+        finally:
+            self.next += 1
+            if time.perf_counter_ns() - started > self.SLOW_NS:
+                self.asked = True
+                advise_will_need(self.root, self.files[self.next :])
+
+
+def advise_will_need(root: Path | str, files: list[RawFile]) -> None:
+    """Tell the kernel these local files are to be read soon, so it starts reading them all."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    for f in files:
+        if f.problem is not None:
+            continue
+        try:
+            fd = os.open(os.path.join(root, f.path), flags)  # noqa: PTH118
+        except OSError:  # read_raw tells why
+            continue
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        except OSError:  # not a regular file: read_raw says so
+            pass
+        finally:
+            os.close(fd)
 
 
 def read_raw(root: Path | str, f: RawFile) -> RawRead:
