@@ -1300,3 +1300,120 @@ def test_hostile_lines_on_a_traditional_page_parse_in_linear_time() -> None:
         start = time.perf_counter()
         parse_page(f"{head}{line}\n其他文獻\n".encode(), "p")
         assert time.perf_counter() - start < 1
+
+
+# ---- round 10: the known leftovers and a fresh sample (57/64 right before these fixes) -------
+
+
+@pytest.mark.parametrize("marker", [True, False])
+def test_a_line_of_fields_in_an_article_without_a_header_is_its_text(
+    page: PageMaker, marker: bool
+) -> None:
+    line = "来源：《求是》| 被引量：1205次"
+    paragraphs = (
+        "本文检索了党建研究领域的论文，以下为被引最多的一篇：",
+        line,
+        "该文阐述了总要求。",
+    )
+    r = row(page(header="", boilerplate=marker, paragraphs=paragraphs))
+    assert (r["source"], r["citations"], r["body"]) == (None, None, "\n".join(paragraphs))
+    # the site's own header (with its uploader) moved after the marker is still the header
+    header = "来源 :党员生活 | 被引量 : 3次 | 上传用户:user01"
+    r = row(page(header="", paragraphs=(header, *paragraphs[::2])))
+    assert (r["source"], r["uploader"], r["body"]) == (
+        "党员生活",
+        "user01",
+        "\n".join(paragraphs[::2]),
+    )
+    # a header after a paragraph, with the boilerplate under it, is the header
+    text = page(header="", boilerplate=False, paragraphs=("摘要：本文研究了党建，提出了对策。",))
+    lines = text.split("\n")
+    lines[2:2] = [header, "下载到本地 , 更方便阅读"]
+    lines[2:4], lines[4] = lines[3:5], lines[2].strip()
+    r = row("\n".join(lines))
+    assert (r["source"], r["body"]) == ("党员生活", "摘要：本文研究了党建，提出了对策。")
+
+
+@pytest.mark.parametrize("rest", ["则从财政角度切入，分析成因。", "从财政角度切入，分析成因。"])
+def test_other_lit_opening_an_article_line_is_no_teaser_heading(page: PageMaker, rest: str) -> None:
+    # "其他文献 则从…" goes on as prose; a line under which the author note comes is the article's
+    paragraphs = ("已有大量文献从制度角度展开讨论。", f"其他文献 {rest}", "本文提出新的框架。")
+    r = row(page(paragraphs=paragraphs, teasers=None))
+    assert (r["author"], r["body"], r["teasers"]) == ("某某大学教授", "\n".join(paragraphs), [])
+    # "其他文献 teaser" after the article's last sentence, no note: the heading, glued
+    r = row(page(paragraphs=paragraphs[:1], note=None, teasers=("乡村振兴研究", "基层治理研究")))
+    assert r["teasers"] == ["乡村振兴研究", "基层治理研究"]
+    glued = page(paragraphs=paragraphs[:1], note=None, teasers=None) + "其他文献 乡村振兴研究\n"
+    assert row(glued)["teasers"] == ["乡村振兴研究"]
+
+
+def test_english_typed_with_two_spaces_after_each_sentence_stays_one_paragraph(
+    page: PageMaker,
+) -> None:
+    first = "Cities have grown fast.  Their governance changed too.  This paper reviews it."
+    second = "Section two describes the data.  Section three gives the results."
+    r = row(page(paragraphs=(first, second)))
+    assert r["body"] == f"{first}\n{second}"
+    # some sentences ended by one space: the two-space runs are lost line breaks
+    glued = "Cities have grown fast. Governance changed too.  Section two describes the data."
+    r = row(page(paragraphs=(glued, second)))
+    assert r["body"].split("\n")[:2] == [
+        "Cities have grown fast. Governance changed too.",
+        "Section two describes the data.",
+    ]
+    # the article on one line: nothing tells a typist's two spaces from a lost line break
+    assert row(page(paragraphs=(first,), note=None))["paragraph_count"] == 3
+
+
+def test_a_two_column_tables_header_row_stays_one_row(page: PageMaker) -> None:
+    rows = ("项目    金额（万元）", "办公经费    12.5", "培训经费    8.0")
+    r = row(page(paragraphs=("经费如下：", *rows, "使用规范。")))
+    assert r["body"] == "\n".join(("经费如下：", *rows, "使用规范。"))
+    # two short pieces with no table under them: two paragraphs glued by a lost line break
+    r = row(page(paragraphs=("一、总体要求    二、主要任务", "正文。")))
+    assert r["body"] == "一、总体要求\n二、主要任务\n正文。"
+
+
+def test_a_big5_hkscs_page_is_read_as_hkscs_where_code_page_950_shows_stray_kana() -> None:
+    text = TRADITIONAL.replace("黨建聯盟是", "二〇二一年，①黨建聯盟是")
+    r = row(text.encode("big5hkscs"))
+    assert "二〇二一年，①黨建聯盟是" in str(r["body"])
+    # Japanese text (kana in runs) in a code page 950 page keeps that reading
+    japanese = TRADITIONAL.replace("黨建聯盟是", "日本の「まちづくり」は")
+    r = row(japanese.encode("cp950"))
+    assert "日本の「まちづくり」は" in str(r["body"])
+
+
+@pytest.mark.parametrize(
+    ("note", "author"),
+    [
+        ("〔作者单位：湖北经济学院法学院〕", "湖北经济学院法学院"),
+        ("〔作者系某县县长〕", "某县县长"),
+    ],
+)
+def test_notes_in_tortoise_shell_brackets(page: PageMaker, note: str, author: str) -> None:
+    r = row(page(note=note))
+    assert (r["author"], r["body"]) == (author, BODY)
+
+
+def test_a_bracketed_bio_label_without_a_colon_opens_the_article(page: PageMaker) -> None:
+    r = row(page(byline="［作者简介］刘强，男，湖北工业大学教授。", note=None))
+    assert (r["author"], r["body"]) == ("刘强，男，湖北工业大学教授", BODY)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Done." + " " * 40_000 + "b",
+        "Done.  " * 20_000 + "End",
+        "项目" + " " * 40_000 + "金额",
+        "其他文献 " + "则" * 40_000,
+    ],
+)
+def test_hostile_lines_for_the_round_10_rules_parse_in_linear_time(
+    page: PageMaker, line: str
+) -> None:
+    text = page(paragraphs=("第一段。", line, "党员人数    135"))
+    start = time.perf_counter()
+    row(text)
+    assert time.perf_counter() - start < 0.5

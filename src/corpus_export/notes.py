@@ -17,8 +17,9 @@ _COLON = COLON
 _NOTE_MAX = 200  # an author note is short; longer text is article prose
 # A wrapped note's text may hold one level of brackets, "(作者系华中师范大学（武汉）教授)", but
 # does not run past its own closing one into a note that follows.
-_OPEN = r"(（【\[［"  # brackets a note may be wrapped in (a character class's contents)
-_CLOSE = r")）】\]］"
+# 〔〕 (tortoise-shell brackets) wrap notes in some journals: 〔作者单位：X〕.
+_OPEN = r"(（【\[［〔"  # brackets a note may be wrapped in (a character class's contents)
+_CLOSE = r")）】\]］〕"
 _NOTE_TEXT = rf"((?:[^{_OPEN}{_CLOSE}]|[{_OPEN}][^{_OPEN}{_CLOSE}]*[{_CLOSE}])*?)"
 # Also in traditional characters (作者係, 作者簡介, 執筆), as Hong Kong and Taiwan authors write.
 _UNIT = r"(?:所在|所属|所屬)?(?:单位|單位)"
@@ -88,9 +89,11 @@ _WRAPPED_CREDIT = re.compile(rf"[{_OPEN}]\s*({_CREDIT_LINE.pattern})\s*[{_CLOSE}
 _NOTE_LABEL_LINE = re.compile(rf"[{_OPEN}]?\s*{_NOTE_LABEL}\s*[{_CLOSE}]?\s*{_COLON}?")
 #: A note first in the article, wrapped or labelled: (作者系X), 作者简介：X (not 作者：X, which
 #: is a byline of names only there).
+_LEAD_LABEL = rf"(?:本文)?作者(?:{_UNIT}|简介|簡介|信息|資訊)"  # not 作者 alone: a byline there
 _LEAD_NOTE = re.compile(
     rf"{_DECOR}(?:{_NOTE_WRAPPED}\s*[。.]?"
-    rf"|[{_OPEN}]?\s*(?:本文)?作者(?:{_UNIT}|简介|簡介|信息|資訊)\s*[{_CLOSE}]?\s*{_COLON}\s*(.+?)"
+    rf"|(?:[{_OPEN}]\s*{_LEAD_LABEL}\s*[{_CLOSE}]\s*{_COLON}?"
+    rf"|[{_OPEN}]?\s*{_LEAD_LABEL}\s*[{_CLOSE}]?\s*{_COLON})\s*(.+?)"
     rf"|{_ENGLISH_WRAPPED})"
 )
 #: A funding sentence inside the note's own brackets: (作者系X。本文系Y项目的阶段性成果).
@@ -118,7 +121,7 @@ _TRAILER = re.compile(
     rf"|\d{{4}}\s*年\s*\d{{1,2}}\s*月\s*\d{{1,2}}\s*日\s*(?:第\s*)?\d{{1,2}}\s*版)"
 )
 _TRAILERS_MAX = 3
-_TRAILER_FIRST = frozenset("(（【[［责编校审终初美本来原刊发摘转选图收修录基通联《")
+_TRAILER_FIRST = frozenset("(（【[［〔责编校审终初美本来原刊发摘转选图收修录基通联《")
 #: Other closing lines, when short: "(…)" of its own, or "key：value" (a 2-6 character key).
 _SHORT_CLOSING = re.compile(
     rf"[{_OPEN}][^{_OPEN}{_CLOSE}]{{1,58}}[{_CLOSE}]|(?:[\u4e00-\u9fff]{{2,6}}|注)\s*{_COLON}\s*\S.*"
@@ -138,7 +141,7 @@ _REFS_HEADING = re.compile(
     rf"[{_OPEN}]?\s*(?:参考文献|注释|注解|参考资料|尾注|參考文獻|註釋|References|REFERENCES|Bibliography"
     rf"|Notes)\s*[{_CLOSE}]?\s*(?:{_COLON}.*)?"
 )
-_REFS_FIRST = frozenset("参參注註尾【[［(（RBN")
+_REFS_FIRST = frozenset("参參注註尾【[［〔(（RBN")
 _REFS_SEARCH = 80  # paragraphs from the end where such a heading is looked for
 _BYLINE = re.compile(
     rf"{_DECOR}(?:文\s*[/／|｜·•:：]\s*(?:图(?:\s*[/／|｜:：]\s*|\s+))?(\S.*)"
@@ -255,8 +258,8 @@ def take_author(paragraphs: list[str]) -> tuple[str | None, list[str]]:
     return author, paragraphs
 
 
-_OPEN_CHARS = frozenset("(（【[［")
-_CLOSE_CHARS = frozenset(")）】]］")
+_OPEN_CHARS = frozenset("(（【[［〔")
+_CLOSE_CHARS = frozenset(")）】]］〕")
 
 
 def _note_at(paragraphs: list[str], at: int) -> tuple[str, list[str]] | None:

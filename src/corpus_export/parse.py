@@ -305,6 +305,8 @@ def _decode_big5(data: bytes) -> str | None:
             bad = exc.start if bad is None else max(bad, exc.start)
             continue
         if _has_template_words(text):
+            if codec == "cp950" and _KANA.search(text) is not None:
+                return _hkscs_if_kana_is_stray(data, text)
             return text
     if bad and _has_template_words(data[:bad].decode("big5hkscs", errors="replace")):
         line = data.count(b"\n", 0, bad) + 1
@@ -315,6 +317,30 @@ def _decode_big5(data: bytes) -> str | None:
     return None
 
 
+_KANA = re.compile("[\u3040-\u30ff]")
+#: Kana as Japanese is written: a run of two different kana (の alone is in Chinese names too).
+_JAPANESE = re.compile("([\u3040-\u30ff])(?!\\1)[\u3040-\u30ff]")
+
+
+def _hkscs_if_kana_is_stray(data: bytes, cp950: str) -> str:
+    """Return the Big5-HKSCS reading of a page whose code page 950 reading shows kana standing
+    alone in Chinese text, if that reading has fewer kana, else the code page 950 one.
+
+    The two codecs read 255 two-byte codes (C6A1 to C7FC) differently: where HKSCS has the
+    ideographic zero and circled, bracketed and roman numbers, code page 950 has kana. A Hong
+    Kong page's 二〇二一年 and ①…② come out of code page 950 as 二ま二一年 and ヾ…ゝ: stray
+    kana. Japanese text (kana in runs of different ones) keeps the code page 950 reading.
+    """
+    if _JAPANESE.search(cp950) is not None:
+        return cp950
+    try:
+        hkscs = _decode_cut(data, "big5hkscs")
+    except UnicodeDecodeError:
+        return cp950
+    kana = len(_KANA.findall(cp950))
+    return hkscs if len(_KANA.findall(hkscs)) < kana and _has_template_words(hkscs) else cp950
+
+
 #: The template's lines in traditional characters (a page from a site's traditional version, or
 #: converted): seen in a page, they are read as the simplified ones. Only the template's own
 #: words are changed, where they stand as the template's (the header's keys are matched in
@@ -322,12 +348,18 @@ def _decode_big5(data: bytes) -> str | None:
 _TRADITIONAL_HEAD = 3000  # characters from the top where 來源 / 下載 / 論文… are looked for
 _TRADITIONAL_TAIL = 3000  # and from the end, where 其他文獻 is
 # Possessive runs of spaces (*+): two runs side by side took quadratic time on long runs.
+#: How prose goes on after 其他文献 as a subject ("其他文献则从…", "其他文献中也…", "其他文献显示"),
+#: in both spellings: no teaser (another article's first words) starts so.
+_PROSE_AFTER = (
+    "(?:[则則也亦均的却卻]|中[也的有则則]|[显顯]示|表明|指出|[认認][为為]|[发發][现現]|[证證][实實]"
+    "|提到|大多|多[从從以])"
+)
 _TRADITIONAL_LINES = re.compile(
     rf"論文部分內容閱讀"
     rf"|(?:(?m:^)|(?<=[{SPACES}]))下載到本地\s*+[,，]?\s*+更方便閱讀"  # a line's start, or glued
     rf"|聲明(?=\s*{_COLON}\s*本文檔內容版權)|(?m:^[{SPACES}]*+聲明(?=\s*{_COLON}[^\n]*下架))"
     rf"|(?m:^[{SPACES}]*+[【\[]?[{SPACES}]*+其[{SPACES}]*+[他它][{SPACES}]*+文[{SPACES}]*+獻"
-    rf"(?=[{SPACES}]*[】\]]?[{SPACES}]*(?:{_COLON}|[{SPACES}]|$)))"
+    rf"(?=[{SPACES}]*[】\]]?[{SPACES}]*(?:{_COLON}|[{SPACES}]|$))(?![{SPACES}]*+{_PROSE_AFTER}))"
 )
 _TRADITIONAL_WORDS = ("來源", "下載到本地", "論文部分內容閱讀", "其他文獻")
 _TO_SIMPLIFIED = str.maketrans("論內閱讀載聲獻", "论内阅读载声献")
@@ -533,26 +565,35 @@ def _unglue_heading(lines: list[str]) -> None:
         after = _GLUED_HEADING_AFTER.match(line)
         if after is not None:  # "其他文献 teaser", the article's end on the line before
             before = next((b for b in reversed(lines[:i]) if b), "")
-            if _ends_article(before) and after.group(2)[0] not in _CITATION_OPEN:
+            if _ends_article(before, after.group(2), lines[i + 1 :]):
                 lines[i : i + 1] = after.groups()
             return
         glued = _GLUED_HEADING_MIDDLE.match(line) or _GLUED_HEADING_BEFORE.match(line)
         if glued is not None:  # "(作者系X) 其他文献", "……下移。 其他文献 teaser"
-            if _ends_article(glued.group(1)) and (
-                glued.lastindex == 2 or glued.group(3)[0] not in _CITATION_OPEN
-            ):
+            teaser = glued.group(3) if glued.lastindex == 3 else None
+            if _ends_article(glued.group(1), teaser, lines[i + 1 :]):
                 lines[i : i + 1] = [g for g in glued.groups() if g]
             return
 
 
-def _ends_article(text: str) -> bool:
-    """Tell whether text can be the article's last line: a sentence's end, the author note, or
-    a closing line (责任编辑：X, （完）, 来源：X)."""
-    return (
-        text[-1:] in _SENTENCE_END
-        or strip_author_note(text)[0] is not None
-        or is_closing_line(text)
-    )
+_PROSE_AFTER_HEADING = re.compile(_PROSE_AFTER)
+
+
+def _ends_article(text: str, teaser: str | None, rest: list[str]) -> bool:
+    """Tell whether text can be the article's last line before a glued 其他文献 heading, with
+    `teaser` glued after the heading and the page's `rest` lines after: the author note or a
+    closing line (责任编辑：X, （完）, 来源：X), or a sentence's end where the heading does not
+    go on as prose (其他文献则从…) and the author note does not come later."""
+    if teaser is not None and teaser[0] in _CITATION_OPEN:
+        return False  # "其他文献：[2]…" in a reference list
+    if strip_author_note(text)[0] is not None or is_closing_line(text):
+        return True
+    if text[-1:] not in _SENTENCE_END:
+        return False
+    if teaser is not None and _PROSE_AFTER_HEADING.match(teaser):
+        return False
+    # the author note under the heading: the article goes on there (teasers never end so)
+    return not any(r and strip_author_note(r)[0] is not None for r in rest[-4:])
 
 
 _LINE_SPACE = SPACES + _INVISIBLE
@@ -608,6 +649,8 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     )
     field_author: str | None = None  # 作者 : X among the header's fields
     in_box = False  # inside a box of links ("相关阅读") in the article
+    marker_passed = prose_seen = False  # the 论文部分内容阅读 line; a paragraph of sentences
+    article_lines = -1  # lines of the article's own, counted if a line may be English typed so
     title_line = lines[first]
     title_is_meta = header_fields(title_line) is not None or is_boilerplate(title_line)
     i = first + 1
@@ -623,7 +666,18 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
             line = _KEY_SPACES.sub(r"\1 ", line)  # "来源 :  X": wide spaces after a key
         # once the article began, a line of fields is its text (unless it repeats the header); a
         # header not seen yet may still come in the first lines, after some of the site's
-        began = not preamble and not before_marker and (bool(meta) or i - first > _HEADER_LINES)
+        # too: past the 论文部分内容阅读 line, or past a paragraph of prose (a line of fields
+        # then is the article's, unless the template's boilerplate follows it, as a header's)
+        began = (
+            not preamble
+            and not before_marker
+            and (
+                bool(meta)
+                or i - first > _HEADER_LINES
+                or marker_passed
+                or (prose_seen and not _boilerplate_next(lines, i, teaser_at))
+            )
+        )
         if (  # a whole header line; values may hold single spaces
             line[0] in (_HEADER_FIRST if began else _FIELDS_FIRST)
             and not _PARA_BREAK.search(line)
@@ -633,15 +687,26 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
             field_author = field_author or _author_field(line)
             continue
         pieces = split_paragraphs(line)
-        if (len(pieces) >= _CELLS_MIN and _is_row_of_cells(pieces)) or (
-            len(pieces) == 2 and _is_label_and_value(pieces)
+        if len(pieces) < 2:
+            pass
+        elif (len(pieces) >= _CELLS_MIN and _is_row_of_cells(pieces)) or (
+            len(pieces) == 2
+            and (_is_label_and_value(pieces) or _is_header_row(pieces, lines, i, teaser_at))
         ):
             pieces = [line]  # a table row or a formula, spaced out: one paragraph, as it stands
+        elif "  " in line and _SENTENCE_GAP.search(line) is not None:
+            if article_lines < 0:  # counted once, on the page's first such line
+                article_lines = sum(
+                    1 for x in lines[first + 1 : teaser_at] if x and not _is_template_line(x)
+                )
+            if article_lines >= 2:  # the article's paragraphs are lines of their own
+                pieces = _split_keeping_typed_gaps(line, pieces)
         for k, piece in enumerate(pieces):
             head = piece[0]
             if head in _BOILERPLATE_FIRST:
                 if _is_read_marker(piece):
                     has_marker, preamble, before_marker = True, False, False
+                    marker_passed = True
                     continue
                 if _is_teaser_heading(piece):  # 其他文献 glued into a body line
                     has_marker = True
@@ -681,6 +746,7 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
             if not paragraphs and piece in titles:  # the title again, opening the article
                 continue
             preamble = False
+            prose_seen = prose_seen or not _SENTENCE_MARKS.isdisjoint(piece)
             paragraphs.append(piece)
 
     if title_is_meta:
@@ -756,6 +822,12 @@ def parse_page(data: bytes | str, page_id: str = "page", sha256: str | None = No
     return parse_text(text, page_id=page_id, sha256=sha256)
 
 
+def _boilerplate_next(lines: list[str], at: int, stop: int) -> bool:
+    """Tell whether the next non-empty line from lines[at] is a boilerplate line (下载到本地…)."""
+    nxt = next((lines[k] for k in range(at, stop) if lines[k]), "")
+    return is_boilerplate(nxt) or _is_read_marker(nxt)
+
+
 def _take_header(
     fields: dict[str, str] | None,
     meta: dict[str, str],
@@ -765,12 +837,18 @@ def _take_header(
 ) -> bool:
     """Add a line's fields to meta (the first value of a key wins) if they make a header line
     where the line stands; tell whether they did. Once the article began (`began`), only the
-    header printed again is: any other line of fields is the article's ("来源：《求是》| 被引量：
-    1205次" in an article about citations)."""
+    header printed again is, or on a page without one, a header naming the uploader (上传用户,
+    the site's own field, which no article quotes): any other line of fields is the article's
+    ("来源：《求是》| 被引量：1205次" in an article about citations)."""
     if fields is None:
         return False
     if began:  # "来源：X" alone is a closing line, kept, even where X is the header's source
-        return len(fields) > 1 and all(meta.get(key) == value for key, value in fields.items())
+        if len(fields) < 2:
+            return False
+        if meta:
+            return all(meta.get(key) == value for key, value in fields.items())
+        if UPLOADER_KEY not in fields:
+            return False
     if len(fields) == 1 and not (preamble and (read_marker_ahead or is_header(fields, meta))):
         return False
     for key, value in fields.items():
@@ -960,6 +1038,47 @@ def _is_label_and_value(pieces: list[str]) -> bool:
         and not _is_template_line(label)
         and not is_site_junk(label)
     )
+
+
+def _is_header_row(pieces: list[str], lines: list[str], at: int, stop: int) -> bool:
+    """Tell whether two pieces of a line are the header row of a two-column table (项目    金额
+    （万元）): two short cells without sentence punctuation, and the next line a label and its
+    value (党员人数    135)."""
+    if not all(len(p) <= _CELL_MAX and _unpunctuated(p) for p in pieces):
+        return False
+    nxt = next((lines[k] for k in range(at, stop) if lines[k]), "")
+    row = split_paragraphs(nxt) if len(nxt) <= 2 * _CELL_MAX + 40 else []
+    return (
+        len(row) == 2
+        and _is_label_and_value(row)
+        and not any(_is_template_line(p) or is_site_junk(p) for p in pieces)
+    )
+
+
+#: A sentence's end and the next one's start in English, with the spaces between (possessive:
+#: a long run of spaces is not tried again at each length).
+_SENTENCE_GAP = re.compile(
+    "(?<=[A-Za-z0-9%)\\]])[.!?][\"'\u2019\u201d)]?( ++)(?=[\"'\u2018\u201c(]?[A-Z])"
+)
+
+
+def _split_keeping_typed_gaps(line: str, pieces: list[str]) -> list[str]:
+    """Split a line at runs of spaces, but not at two spaces after an English sentence, where
+    every sentence in the line ends with two (a typist's habit, not lost line breaks; a line
+    with some sentences ended by one space is paragraphs glued at the others)."""
+    stripped = line.strip()
+    gaps = [m.span(1) for m in _SENTENCE_GAP.finditer(stripped)]
+    if not gaps or any(b - a != 2 for a, b in gaps):
+        return pieces
+    typed = set(gaps)
+    out: list[str] = []
+    start = 0
+    for m in _PARA_BREAK.finditer(stripped):
+        if m.span() not in typed:
+            out.append(stripped[start : m.start()].strip())
+            start = m.end()
+    out.append(stripped[start:].strip())
+    return [p for p in out if p]
 
 
 def _is_link_like(line: str) -> bool:
