@@ -680,9 +680,9 @@ def test_prose_that_looks_like_template_lines_stays(
 )
 def test_hostile_lines_parse_in_linear_time(page: PageMaker, hostile: str) -> None:
     text = page().replace("论文部分内容阅读\n", f"{hostile}\n论文部分内容阅读\n")
-    start = time.perf_counter()
+    start = time.process_time()
     parse_page(text, "p")
-    assert time.perf_counter() - start < 1  # each took seconds to hours with backtracking
+    assert time.process_time() - start < 3  # each took seconds to hours with backtracking
 
 
 # Author-note and byline forms of journals, party magazines and newspapers (a third review).
@@ -996,9 +996,9 @@ def test_tagged_title_with_a_subtitle_printed_again(page: PageMaker) -> None:
 
 def test_hostile_credit_lines_parse_in_linear_time() -> None:
     for note in ("（" + "记者 " * 60 + "。）", "（" + "记者 王五 " * 40 + "）"):
-        start = time.perf_counter()
+        start = time.process_time()
         strip_author_note(note)
-        assert time.perf_counter() - start < 1  # each doubled per word before (n=22: 1.5 s)
+        assert time.process_time() - start < 3  # each doubled per word before (n=22: 1.5 s)
 
 
 # A final check on new pages (a sixth review).
@@ -1158,11 +1158,11 @@ def test_cells_with_thousands_separators_or_arguments_stay_one_row(
 
 def test_hostile_runs_of_spaces_after_a_header_key_parse_in_linear_time(page: PageMaker) -> None:
     for spaces in (" " * 200_000, "\t" * 200_000, "\u3000" * 200_000):
-        start = time.perf_counter()
+        start = time.process_time()
         with pytest.raises(Rejected):  # a title that is a header: missing_title
             row(page(title=f"来源 :X{spaces}下载量"))
         row(page(teasers=(f"被引量 : 3次{spaces}x",)))
-        assert time.perf_counter() - start < 1  # quadratic before: ~2 s at 20,000 spaces
+        assert time.process_time() - start < 3  # quadratic before: ~2 s at 20,000 spaces
 
 
 @pytest.mark.parametrize(
@@ -1297,9 +1297,9 @@ def test_hostile_lines_on_a_traditional_page_parse_in_linear_time() -> None:
         " " * 200_000 + "其" + " " * 200_000 + "x",
         "【" + "\u3000" * 200_000 + "x",
     ):
-        start = time.perf_counter()
+        start = time.process_time()
         parse_page(f"{head}{line}\n其他文獻\n".encode(), "p")
-        assert time.perf_counter() - start < 1
+        assert time.process_time() - start < 3
 
 
 # ---- round 10: the known leftovers and a fresh sample (57/64 right before these fixes) -------
@@ -1414,6 +1414,6 @@ def test_hostile_lines_for_the_round_10_rules_parse_in_linear_time(
     page: PageMaker, line: str
 ) -> None:
     text = page(paragraphs=("第一段。", line, "党员人数    135"))
-    start = time.perf_counter()
+    start = time.process_time()
     row(text)
-    assert time.perf_counter() - start < 0.5
+    assert time.process_time() - start < 2

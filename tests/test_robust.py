@@ -103,10 +103,10 @@ def test_hostile_5mb_line_parses_fast(name: str, where: str) -> None:
     else:
         text = make_page(teasers=(line,))
     data = text.encode("utf-8")
-    start = time.perf_counter()
+    start = time.process_time()
     result = row_or_reject(data)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 1.0, f"{name} in {where}: {elapsed:.2f}s (regex backtracking?)"
+    elapsed = time.process_time() - start
+    assert elapsed < 3.0, f"{name} in {where}: {elapsed:.2f}s (regex backtracking?)"
     if where == "body":
         assert isinstance(result, Page)
 
@@ -117,9 +117,9 @@ def test_parse_time_is_linear_in_page_size() -> None:
     big = make_page(paragraphs=(line,) * 20).encode()
     timings = []
     for data in (small, big):
-        start = time.perf_counter()
+        start = time.process_time()
         row_or_reject(data)
-        timings.append(time.perf_counter() - start)
+        timings.append(time.process_time() - start)
     assert timings[1] < 10 * timings[0] * 2 + 0.2  # 10x the input, well under 100x the time
 
 
@@ -129,11 +129,11 @@ def test_50mb_page_gives_a_row() -> None:
     n = 50_000_000 // len(para.encode())
     data = make_page(paragraphs=(para,) * n).encode()
     assert len(data) > 50_000_000
-    start = time.perf_counter()
+    start = time.process_time()
     page = row_or_reject(data)
     assert isinstance(page, Page)
     assert len(page.paragraphs) == n
-    assert time.perf_counter() - start < 30
+    assert time.process_time() - start < 30
 
 
 def test_one_5mb_line_page() -> None:
@@ -175,9 +175,9 @@ def test_broken_bytes_are_rejected(data: bytes, reason: Reason) -> None:
 
 def test_invalid_utf8_error_is_cheap_on_a_big_page() -> None:
     data = make_page(paragraphs=("正文" * 10_000_000,)).encode() + b"\xff"
-    start = time.perf_counter()
+    start = time.process_time()
     assert isinstance(row_or_reject(data), Rejected)
-    assert time.perf_counter() - start < 2
+    assert time.process_time() - start < 6  # CPU time: ~1 s here; a quadratic decode took minutes
 
 
 def test_gzip_pages() -> None:
@@ -281,6 +281,86 @@ def test_odd_raw_tree(tmp_path: Path) -> None:
     # nothing was written outside out/ (ids like ".." are data, never paths)
     after = snapshot(tmp_path)
     assert {k: v for k, v in after.items() if not k.startswith("out/")} == before
+    assert validate_export(out) == []
+
+
+def _unlistable(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    """Make folders of these names fail to list, as a chmod 000 folder does for a user other
+    than root (the listing process is forked, so it inherits the patch)."""
+    real = os.scandir
+
+    def scandir(path: object = ".") -> object:
+        if Path(str(path)).name in names:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def test_a_folder_that_cannot_be_listed_is_a_reject(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = tmp_path / "raw"
+    write(raw / "a" / "1.txt", make_page("一"))
+    write(raw / "b" / "2.txt", make_page("二"))
+    _unlistable(monkeypatch, "b")
+    out = tmp_path / "dist"
+    result = build(raw, out, workers=1)
+    rows, rejects = outcome(out)
+    assert set(rows) == {"a/1"}
+    assert rejects == {"b/": Reason.UNREADABLE}
+    assert "cannot be listed" in (out / "rejects.csv").read_text(encoding="utf-8")
+    assert "Permission denied" in (out / "rejects.csv").read_text(encoding="utf-8")
+    assert result.files_seen == 2
+    assert validate_export(out) == []
+    # --strict fails on it, as on any reject
+    assert (
+        CliRunner()
+        .invoke(
+            cli,
+            [
+                "build",
+                "--raw",
+                str(raw),
+                "--out",
+                str(tmp_path / "s"),
+                "--strict",
+                "--quiet",
+                "--no-cache",
+            ],
+        )
+        .exit_code
+        == 1
+    )
+
+
+def test_a_raw_folder_that_cannot_be_listed_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = tmp_path / "raw"
+    write(raw / "1.txt", make_page())
+    _unlistable(monkeypatch, "raw")
+    res = CliRunner().invoke(cli, ["build", "--raw", str(raw), "--out", str(tmp_path / "dist")])
+    assert res.exit_code == 2
+    assert "cannot list raw folder" in res.output and "Permission denied" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_a_link_to_a_folder_outside_raw_is_a_reject(tmp_path: Path) -> None:
+    """Its pages are not read (links out of raw/ never are), and the link says so in the
+    rejects; a link to a folder inside raw/ is passed over, its pages read where they are."""
+    raw = tmp_path / "raw"
+    write(raw / "here" / "1.txt", make_page("一"))
+    write(tmp_path / "elsewhere" / "2.txt", make_page("外面"))
+    (raw / "more").symlink_to(tmp_path / "elsewhere")
+    (raw / "again").symlink_to(raw / "here")
+    (raw / "broken").symlink_to(raw / "nothing")
+    out = tmp_path / "dist"
+    result = build(raw, out, workers=1)
+    rows, rejects = outcome(out)
+    assert set(rows) == {"here/1"}
+    assert rejects == {"more/": Reason.OUTSIDE_RAW}
+    assert result.ignored_files == 2  # the link inside raw/ and the dangling one
     assert validate_export(out) == []
 
 

@@ -21,7 +21,7 @@ class Reason(StrEnum):
 #: one line per reason, for the README, the card and `corpus-export reasons`
 REASON_DOCS: dict[Reason, str] = {
     Reason.UNDECODABLE: "bytes are neither UTF-8 (with or without BOM), UTF-16 nor GB18030, "
-    "contain NUL bytes (and are not UTF-16), or are a broken .gz",
+    "contain NUL bytes (and are not UTF-16), or are a broken .gz or one expanding past 256 MiB",
     Reason.EMPTY: "no bytes, or only whitespace",
     Reason.UNRECOGNISED_LAYOUT: "none of the template's markers (来源 header, 论文部分内容阅读, "
     "其他文献): a page of some other site",
@@ -31,8 +31,10 @@ REASON_DOCS: dict[Reason, str] = {
     Reason.DUPLICATE: "same title and body as a page with a smaller id (kept, named in the "
     "detail), or a second file mapping to the same id",
     Reason.UNREADABLE: "the file could not be read: permission denied, dangling or looping "
-    "symlink, not a regular file",
-    Reason.OUTSIDE_RAW: "a symlink that resolves outside the raw folder (never followed)",
+    "symlink, not a regular file, larger than 256 MiB; or a sub-folder that cannot be listed "
+    "(its id ends with /)",
+    Reason.OUTSIDE_RAW: "a symlink, to a file or to a folder (its id then ends with /), that "
+    "resolves outside the raw folder (never followed)",
 }
 
 

@@ -293,9 +293,10 @@ def page_id(relpath: str) -> str:
 
     Only the one extension goes (`a.txt.txt` → `a.txt`). A name that is only the extension
     (`.txt`) keeps it, its dot written %2E, so no id is empty. Bytes that are not UTF-8
-    (surrogate escapes) and a backslash become %XX, so an id is printable and has no backslash.
+    (surrogate escapes), a backslash and the % sign itself become %XX, so an id is printable,
+    has no backslash, and no two names share one.
     """
-    if relpath.isascii() and "\\" not in relpath and os.sep == "/":  # the common case, fast
+    if relpath.isascii() and "\\" not in relpath and "%" not in relpath and os.sep == "/":
         if relpath.endswith(".txt") and len(relpath) > 4 and relpath[-5] != "/":
             return relpath[:-4]
         if relpath.endswith(".txt.gz") and len(relpath) > 7 and relpath[-8] != "/":
@@ -303,16 +304,15 @@ def page_id(relpath: str) -> str:
     posix = relpath.replace(os.sep, "/") if os.sep != "/" else relpath
     for suffix in SUFFIXES:
         if posix.endswith(suffix):
-            stem = posix[: -len(suffix)]
-            posix = stem if stem and not stem.endswith("/") else f"{stem}%2E{suffix[1:]}"
-            break
+            stem = _escape_id(posix[: -len(suffix)])
+            return stem if stem and not stem.endswith("/") else f"{stem}%2E{suffix[1:]}"
     return _escape_id(posix)
 
 
 def _escape_id(text: str) -> str:
     try:
         text.encode("utf-8")
-        if "\\" not in text:
+        if "\\" not in text and "%" not in text:
             return text
     except UnicodeEncodeError:
         pass
@@ -321,6 +321,8 @@ def _escape_id(text: str) -> str:
         code = ord(ch)
         if ch == "\\":
             out.append("%5C")
+        elif ch == "%":  # escaped too, so that no two names share an id
+            out.append("%25")
         elif 0xDC80 <= code <= 0xDCFF:  # surrogateescape: one undecodable byte of the name
             out.append(f"%{code - 0xDC00:02X}")
         elif 0xD800 <= code <= 0xDFFF:  # a lone surrogate (only from a non-POSIX caller)
@@ -349,8 +351,15 @@ def scan_raw(raw_dir: Path, into: Path | None = None) -> Scan:
         rel_dir = stack.pop()
         try:
             entries = os.scandir(root / rel_dir if rel_dir else root)
-        except OSError:
-            continue  # an unlistable sub-folder holds no entry we could name
+        except OSError as exc:
+            reason = exc.strerror or exc.__class__.__name__
+            if not rel_dir:
+                raise CorpusExportError(
+                    f"cannot list raw folder {str(raw_dir)!r}: {reason}"
+                ) from None
+            # its pages cannot even be named: the folder is the reject, so none goes unnoticed
+            found.add(f"{rel_dir}/", (Reason.UNREADABLE, f"{_UNLISTABLE}: {reason}"))
+            continue
         prefix = f"{rel_dir}/" if rel_dir else ""
         with entries:  # one entry at a time: a folder of a million pages is never a list
             for entry in entries:
@@ -359,7 +368,11 @@ def scan_raw(raw_dir: Path, into: Path | None = None) -> Scan:
                     stack.append(prefix + name)
                     continue
                 if not is_raw_name(name):
-                    found.ignored += 1
+                    outside = _folder_link_outside(root, entry)
+                    if outside is not None:
+                        found.add(f"{prefix}{name}/", outside)
+                    else:
+                        found.ignored += 1
                     continue
                 problem = _link_problem(root, entry) if entry.is_symlink() else None
                 if problem is None:
@@ -391,6 +404,28 @@ def _link_problem(root: Path, entry: os.DirEntry[str]) -> tuple[Reason, str] | N
     if not target.is_file():
         return (Reason.UNREADABLE, "symlink to something that is not a regular file")
     return None
+
+
+_UNLISTABLE = "a folder that cannot be listed; the pages in it are not in the export"
+
+
+def _folder_link_outside(root: Path, entry: os.DirEntry[str]) -> tuple[Reason, str] | None:
+    """The reject of a link to a folder outside the raw folder (its pages would otherwise be
+    missed without a word), or None: not such a link. A link to a folder inside raw/ is passed
+    over: its pages are read where they are."""
+    if not entry.is_symlink():
+        return None
+    try:
+        target = Path(entry.path).resolve(strict=True)
+        if not target.is_dir() or target.is_relative_to(root):
+            return None
+    except (OSError, RuntimeError):  # dangling or looping: nothing to read either way
+        return None
+    return (
+        Reason.OUTSIDE_RAW,
+        "a link to a folder outside the raw folder; not followed, so the pages in it are not in"
+        " the export",
+    )
 
 
 def _link_failure(exc: BaseException) -> str:
