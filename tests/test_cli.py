@@ -146,6 +146,20 @@ def test_out_dot_and_card_inside_out_are_one_line_errors(
     assert sorted(p.name for p in tmp_path.iterdir()) == [".cache", "CARD.md", "d", "raw"]
 
 
+def test_a_cache_inside_out_or_raw_is_a_one_line_error(
+    raw_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache inside the out folder would land in the export (and fail its validation); one
+    inside the raw folder would be counted among its files."""
+    monkeypatch.chdir(tmp_path)
+    for cache in ("d/.cc", "raw/.cc"):
+        code, output = run("build", "--raw", "raw", "--out", "d", "--cache-dir", cache)
+        assert (code, len(output.splitlines())) == (2, 1), output
+        assert output.startswith(f"Error: the cache folder {cache!r} is inside the ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]  # nothing written
+    assert run("build", "--raw", "raw", "--out", "d", "--cache-dir", ".")[0] == 0  # holding both
+
+
 @pytest.mark.usefixtures("trust_new_files")
 def test_rebuild_of_unchanged_raw_says_up_to_date(raw_dir: Path, tmp_path: Path) -> None:
     out = str(tmp_path / "dist")
@@ -367,3 +381,25 @@ def test_parse_gives_the_id_a_build_gives(tmp_path: Path, monkeypatch: pytest.Mo
         code, output = run("parse", *args)
         assert code == 0, output
         assert json.loads(output)["id"] == "sub/a"
+
+
+def test_parse_judges_a_link_in_raw_as_a_build_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link in raw/ to a file outside it is outside_raw, never read, as in a build; the same
+    file named directly is parsed."""
+    outside = tmp_path / "elsewhere" / "page.txt"
+    outside.parent.mkdir()
+    outside.write_bytes(SEED.read_bytes())
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "link.txt").symlink_to(outside)
+    (tmp_path / "raw" / "inside.txt").symlink_to(tmp_path / "raw" / "real.txt")
+    (tmp_path / "raw" / "real.txt").write_bytes(SEED.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    code, output = run("parse", "raw/link.txt")
+    assert code == 1
+    assert json.loads(output)["reason"] == "outside_raw"
+    code, output = run("parse", "raw/inside.txt")  # a link inside raw/ is followed
+    assert code == 0 and json.loads(output)["id"] == "inside"
+    code, output = run("parse", str(outside))
+    assert code == 0 and json.loads(output)["id"] == "page"

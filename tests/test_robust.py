@@ -699,3 +699,29 @@ def test_reasons_command_lists_every_code() -> None:
     assert result.exit_code == 0
     for reason in Reason:
         assert str(reason) in result.output
+
+
+def test_a_ctrl_c_during_the_swap_neither_cuts_it_nor_fails_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the swap on the new export replaces the previous one: a Ctrl-C there is held back,
+    the swap completes, and the build returns as written; Ctrl-C works again afterwards."""
+    build_module = sys.modules["corpus_export.build"]
+    raw = tmp_path / "raw"
+    write(raw / "a.txt", make_page("一"))
+    out = tmp_path / "dist"
+    build(raw, out, workers=1)
+    write(raw / "b.txt", make_page("二"))
+    real = build_module._swap_in
+
+    def swap_in(*args: object) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler runs between bytecodes: give it its chance mid-swap
+        real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(build_module, "_swap_in", swap_in)
+    result = build(raw, out, workers=1)
+    assert result.rows == 2
+    assert set(outcome(out)[0]) == {"a", "b"}
+    assert validate_export(out) == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -872,7 +872,7 @@ def build(
         raise CorpusExportError(f"the card {card_path!r} may be a URL only when --out is one")
     out_dir = Path(out_dir)
     card = Path(card_path) if card_path is not None else out_dir.parent / "CARD.md"
-    check_places(raw, out_dir, card)
+    check_places(raw, out_dir, card, cache_dir if engine == "local" else None)
     # `--out .` has no name to put the stage beside; a link to a folder (on a bigger disk, say)
     # stays a link: the folder it names is the one replaced
     out_dir = out_dir.resolve() if out_dir.is_symlink() else out_dir.absolute()
@@ -884,6 +884,7 @@ def build(
     pool = start_pool(workers or os.cpu_count() or 1) if engine == "local" else None
     scratch: Path | None = None
     scan: Scan | None = None
+    held = contextlib.ExitStack()  # Ctrl-C, from the swap on
     try:
         incremental = None
         source = str(raw) if isinstance(raw, str) else str(raw.resolve())
@@ -933,6 +934,7 @@ def build(
             if incremental is not None:
                 cache.forget_export(incremental.cache_dir)
                 noted = incremental.notes.close()
+            held.enter_context(_interrupts_held())
             _swap_in(stage, out_dir, card, card_text)
             if incremental is not None and noted:
                 cache.store_export(
@@ -969,8 +971,27 @@ def build(
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
         pa.set_memory_pool(arrow_pool)
+        held.close()
     result.out_dir = out_dir
     return result
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Generator[None, None, None]:
+    """Hold Ctrl-C (SIGINT) back: from the swap on, the new export replaces the previous one,
+    and the build has succeeded; a Ctrl-C then must neither cut the swap in half nor make the
+    build look failed (exit 130, "the previous export is untouched"). Only the main thread
+    can set a handler; in another one, this holds nothing."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _build_for_url(
@@ -1056,21 +1077,33 @@ def _build_for_url(
     return result
 
 
-def check_places(raw: Path | str, out_dir: Path, card: Path) -> None:
+def check_places(
+    raw: Path | str, out_dir: Path, card: Path, cache_dir: Path | str | None = None
+) -> None:
     """Refuse an out folder whose replacement would take other files with it.
 
     Every build replaces the out folder whole, so it must not be or hold the raw folder (nor
-    sit inside it), must not hold the card, and must be new, empty or an earlier export.
+    sit inside it), must not hold the card or the cache, and must be new, empty or an earlier
+    export. The cache must not be inside the raw folder either (its files would be counted).
     """
     out = out_dir.resolve()
     local = raw if isinstance(raw, Path) else _file_url_path(raw)
-    if local is not None:
-        src = local.resolve()
-        if out == src or src.is_relative_to(out) or out.is_relative_to(src):
-            raise CorpusExportError(
-                f"the out folder {str(out_dir)!r} and the raw folder {str(raw)!r} overlap; "
-                "a build replaces the out folder whole, so keep them apart (e.g. raw/ and dist/)"
-            )
+    src = local.resolve() if local is not None else None
+    if src is not None and (out == src or src.is_relative_to(out) or out.is_relative_to(src)):
+        raise CorpusExportError(
+            f"the out folder {str(out_dir)!r} and the raw folder {str(raw)!r} overlap; "
+            "a build replaces the out folder whole, so keep them apart (e.g. raw/ and dist/)"
+        )
+    if cache_dir is not None:
+        at = Path(cache_dir).absolute().resolve()
+        for folder, what in ((out, "out folder"), (src, "raw folder")):
+            if folder is not None and at.is_relative_to(folder):
+                named = out_dir if folder == out else raw
+                raise CorpusExportError(
+                    f"the cache folder {str(cache_dir)!r} is inside the {what} {str(named)!r}; "
+                    "keep the cache apart (the default is .cache/corpus-export/ beside the out "
+                    "folder), or pass --no-cache"
+                )
     # the card may be a link into the out folder: the swap replaces the link, not its target
     card_at = card.absolute().parent.resolve() / card.name
     if card_at.is_relative_to(out):

@@ -7,6 +7,7 @@ import filecmp
 import json
 import os
 import re
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -240,6 +241,8 @@ def build(
         quiet,
         interrupted,
     )
+    if _STANDALONE:  # written: a Ctrl-C now would only cut the summary short (and say it failed)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     if not quiet:
         click.echo(result.summary())
         top = sorted({name.split("/")[0] for name in result.files} | {"manifest.json"})
@@ -423,15 +426,18 @@ def parse(file: Path, raw_dir: Path) -> None:
     Example: corpus-export parse raw/000_bba07cf85f81785c.txt
     """
     from .process import process_file
-    from .read import RawFile, page_id
+    from .read import RawFile, link_problem, page_id
 
     root, rel = file.parent, file.name
+    problem = None
     absolute = (Path(os.path.abspath(file)), Path(os.path.abspath(raw_dir)))  # noqa: PTH100
     for inside, raw in (absolute, (file.resolve(), raw_dir.resolve())):
         with contextlib.suppress(ValueError):  # outside raw/: the file's own name
             rel, root = inside.relative_to(raw).as_posix(), raw
+            if inside is absolute[0]:  # named inside raw/: a link there is judged as a build does
+                problem = link_problem(raw.resolve(), inside)
             break
-    f = RawFile(page_id(rel), rel)
+    f = RawFile(page_id(rel), rel, problem)
     try:
         page, _ = process_file(root, f)
     except Rejected as rej:

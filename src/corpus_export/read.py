@@ -374,7 +374,7 @@ def scan_raw(raw_dir: Path, into: Path | None = None) -> Scan:
                     else:
                         found.ignored += 1
                     continue
-                problem = _link_problem(root, entry) if entry.is_symlink() else None
+                problem = link_problem(root, entry.path) if entry.is_symlink() else None
                 if problem is None:
                     try:
                         st = entry.stat()
@@ -392,11 +392,13 @@ def _printable(path: str) -> str:
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def _link_problem(root: Path, entry: os.DirEntry[str]) -> tuple[Reason, str] | None:
-    if not entry.is_symlink():
+def link_problem(root: Path, path: str | Path) -> tuple[Reason, str] | None:
+    """The reject of a link named as a page under the (resolved) raw folder root that a build
+    does not follow: dangling, looping, out of raw/ or not to a file; None if it is not one."""
+    if not Path(path).is_symlink():
         return None
     try:
-        target = Path(entry.path).resolve(strict=True)
+        target = Path(path).resolve(strict=True)
     except (OSError, RuntimeError) as exc:  # RuntimeError: symlink loop on older Pythons
         return (Reason.UNREADABLE, f"symlink cannot be followed: {_link_failure(exc)}")
     if not target.is_relative_to(root):
