@@ -725,3 +725,20 @@ def test_a_ctrl_c_during_the_swap_neither_cuts_it_nor_fails_the_build(
     assert set(outcome(out)[0]) == {"a", "b"}
     assert validate_export(out) == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_two_builds_into_one_folder_do_not_run_at_once(tmp_path: Path) -> None:
+    """Both would say they wrote it while one export replaced the other: the second is refused
+    (exit 2), the first one's export is left to it, and the folder is free again after."""
+    build_module = sys.modules["corpus_export.build"]
+    raw = tmp_path / "raw"
+    write(raw / "a.txt", make_page("一"))
+    out = tmp_path / "dist"
+    with build_module._only_build_into(out.absolute()):  # as another build holds it
+        with pytest.raises(CorpusExportError, match="another corpus-export build is writing"):
+            build(raw, out, workers=1)
+        res = CliRunner().invoke(cli, ["build", "--raw", str(raw), "--out", str(out)])
+        assert res.exit_code == 2 and "another corpus-export build" in res.output
+        assert not out.exists()
+        build(raw, tmp_path / "other", workers=1)  # another folder is another lock
+    assert build(raw, out, workers=1).rows == 1

@@ -876,6 +876,71 @@ def build(
     # `--out .` has no name to put the stage beside; a link to a folder (on a bigger disk, say)
     # stays a link: the folder it names is the one replaced
     out_dir = out_dir.resolve() if out_dir.is_symlink() else out_dir.absolute()
+    with _only_build_into(out_dir):
+        return _build_local(
+            raw,
+            out_dir,
+            card,
+            workers=workers,
+            engine=engine,
+            scheduler=scheduler,
+            shard_bytes=shard_bytes,
+            cache_dir=cache_dir,
+            progress=progress,
+            on_total=on_total,
+        )
+
+
+@contextlib.contextmanager
+def _only_build_into(out_dir: Path) -> Generator[None, None, None]:
+    """Refuse to build into an out folder another build on this machine is writing.
+
+    Two builds into one folder would both say they wrote it, and one export would silently
+    replace the other (or a build would take another's swap for a dead one's). The lock is an
+    flock on a file in the system's temp folder named by the out folder's path; it goes with
+    the process, however that ends.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    key = hashlib.sha256(os.fsencode(str(out_dir))).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"{_SCRATCH}out-{key}.lock"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except OSError:  # no temp folder to lock in: the build's own checks will tell
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CorpusExportError(
+                f"another corpus-export build is writing {str(out_dir)!r}; wait for it to end, "
+                "or build into another folder"
+            ) from None
+        except OSError:  # a file system without locks
+            pass
+        yield
+    finally:
+        os.close(fd)
+
+
+def _build_local(
+    raw: Path | str,
+    out_dir: Path,
+    card: Path,
+    *,
+    workers: int | None,
+    engine: str,
+    scheduler: str | None,
+    shard_bytes: int,
+    cache_dir: Path | str | None,
+    progress: Callable[[int], None] | None,
+    on_total: Callable[[int], None] | None,
+) -> BuildResult:
+    """build(), once the places are checked and the out folder is this build's alone."""
     recover_interrupted_swap(out_dir)
     # pyarrow's default allocator keeps freed memory for reuse: ~100 MB more at peak here.
     # The system allocator gives it back; the forked workers inherit the choice.
