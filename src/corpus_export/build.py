@@ -898,7 +898,7 @@ def _only_build_into(out_dir: Path) -> Generator[None, None, None]:
     Two builds into one folder would both say they wrote it, and one export would silently
     replace the other (or a build would take another's swap for a dead one's). The lock is an
     flock on a file in the system's temp folder named by the out folder's path; it goes with
-    the process, however that ends.
+    the process, however that ends, and the file with the build that made it.
     """
     try:
         import fcntl
@@ -907,23 +907,35 @@ def _only_build_into(out_dir: Path) -> Generator[None, None, None]:
         return
     key = hashlib.sha256(os.fsencode(str(out_dir))).hexdigest()[:16]
     path = Path(tempfile.gettempdir()) / f"{_SCRATCH}out-{key}.lock"
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-    except OSError:  # no temp folder to lock in: the build's own checks will tell
-        yield
-        return
-    try:
+    while True:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError:  # no temp folder to lock in: the build's own checks will tell
+            yield
+            return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            os.close(fd)
             raise CorpusExportError(
                 f"another corpus-export build is writing {str(out_dir)!r}; wait for it to end, "
                 "or build into another folder"
             ) from None
         except OSError:  # a file system without locks
+            os.close(fd)
+            yield
+            return
+        try:  # still the file of that name? (its last holder removes it before letting go)
+            if path.stat().st_ino == os.fstat(fd).st_ino:
+                break
+        except FileNotFoundError:
             pass
+        os.close(fd)
+    try:
         yield
     finally:
+        with contextlib.suppress(OSError):
+            path.unlink()
         os.close(fd)
 
 
