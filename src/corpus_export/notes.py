@@ -71,10 +71,19 @@ _CREDIT_LINE = re.compile(
 )
 _ROLE_RE = re.compile(rf"{_ROLE}\s*{_COLON}?\s*|\s*{_REPORTED}$")
 _LATIN_NAME = r"[A-Z][A-Za-z.\-]*(?: [A-Z][A-Za-z.\-]*){0,3}"  # Li Ming, John A. Smith
+#: A note that names the writer first, then 系 and a post: （李明，系华中师范大学教授）,
+#: （张三、李四，分别系X）. Not words for the text itself ("（以上数据，系…）"), nor 系统/系列/系数.
+_NAMED_NOTE = (
+    rf"[{_OPEN}]\s*((?!本|此|该|該|这|這|以上|上述|上文|全文|原文)"
+    rf"[\u4e00-\u9fff]{{2,4}}(?:、[\u4e00-\u9fff]{{2,4}}){{0,5}}\s*[，,]\s*"
+    r"(?:分别|分別|均)?[系係](?![统統列数數谱譜])"
+    rf"[^{_OPEN}{_CLOSE}]{{2,80}}?)\s*[。.]?\s*[{_CLOSE}]\s*[。.]?"
+)
 _AUTHOR_NOTE = re.compile(
     rf"{_DECOR}(?:{_NOTE_WRAPPED}\s*[。.]?{_MARK}|{_NOTE_LABEL}\s*{_COLON}\s*(.*?)"
     rf"|[{_OPEN}]\s*{_NOTE_LABEL}\s*[{_CLOSE}]\s*{_COLON}?\s*(.*?)"  # 【作者简介】X
     rf"|(?:[{_DECOR_CHARS}]|——)\s*(?:本文)?作者{_IS}(.*?)"  # ◎作者系X
+    rf"|{_NAMED_NOTE}"  # （李明，系X）
     rf"|{_ENGLISH_WRAPPED}|About\s+the\s+authors?\s*{_COLON}\s*(.+?)"
     rf"|Authors?\s*{_COLON}\s*({_LATIN_NAME}(?:\s*[,，(（;；].*?)?)\s*\.?)"
 )
@@ -127,8 +136,9 @@ _SHORT_CLOSING = re.compile(
     rf"[{_OPEN}][^{_OPEN}{_CLOSE}]{{1,58}}[{_CLOSE}]|(?:[\u4e00-\u9fff]{{2,6}}|注)\s*{_COLON}\s*\S.*"
 )
 _SHORT_LINE_MAX = 60
-#: A note names its writer with one of these (作者系X, 执笔：X, 记者 X, 通讯员 X, 撰稿：X).
-_NOTE_WORDS = ("作者", "执笔", "记者", "通讯员", "撰稿", "執筆", "記者", "通訊員", "uthor")
+#: A note names its writer with one of these (作者系X, 执笔：X, 记者 X, 通讯员 X, 撰稿：X,
+#: （李明，系X）).
+_NOTE_WORDS = ("作者", "执笔", "记者", "通讯员", "撰稿", "執筆", "記者", "通訊員", "uthor", *"系係")
 #: How long a closing line can be (a funding note's sentence is the longest kind).
 _TRAILER_MAX = 120
 _FUNDING_MAX = 200
@@ -244,6 +254,10 @@ def take_author(paragraphs: list[str]) -> tuple[str | None, list[str]]:
         if found is not None:
             author, paragraphs = found
             break
+    if author is None and len(paragraphs) > 1:
+        found = _signature_at_end(paragraphs)
+        if found is not None:
+            author, paragraphs = found
     if author is None and len(paragraphs) > 1 and len(paragraphs[0]) <= _NOTE_MAX:
         lead = _LEAD_NOTE.fullmatch(paragraphs[0])  # the note first: (作者系X), 作者简介：X
         if lead is not None:
@@ -258,6 +272,55 @@ def take_author(paragraphs: list[str]) -> tuple[str | None, list[str]]:
     return author, paragraphs
 
 
+#: A signature ending the article: 文/X, □ X, ◎X (names only, not a sentence or a heading).
+_SIGNATURE = re.compile(
+    rf"{_DECOR}文\s*[/／|｜·•:：]\s*(?:图(?:\s*[/／|｜:：]\s*|\s+))?({_NAMES})\s*[。.]?"
+    rf"|[{_DECOR_CHARS}]\s*(?:([\u4e00-\u9fff]{{2,4}})|([\u4e00-\u9fff]{{1,8}}(?:[·•][\u4e00-\u9fff]{{1,8}})+))"
+)
+#: The commonest Chinese surnames (most people's): a marked name alone at the end starts with
+#: one (◎王小波), a marked subhead there mostly not (■ 小结, ◎ 结语).
+_SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
+    "苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛"
+    "郝龚邵万钱严覃武戴莫孔向汤常温康施牛樊葛邢齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿焦俞左柳"
+    "甘祝包宁尚舒阮柯纪梅童凌毕季裴霍涂苗谷盛翁冉骆蓝游辛靳管柴蒙鲍喻祁蒲滕屈饶牟艾穆卓缪褚娄"
+    "窦戚岑晏卫柏瞿桂佟臧闵苟邬卞姬栾隋刁巫寇桑郎甄丛仲虞敖巩佘迟邝匡鞠荆冀郁胥储栗燕楚鄢谌奚"
+    "粟冼蔺阚屠朴练廉禹漆芮薄邸雍辜裘亓邰赫杭逯茹嵇湛"
+)
+_COMPOUND_SURNAMES = frozenset(
+    ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "夏侯", "司徒")
+)
+_SIGNATURE_FIRST = frozenset("文" + _DECOR_CHARS)
+
+
+def _signature_at_end(paragraphs: list[str]) -> tuple[str, list[str]] | None:
+    """Take a signature at the end of the article (past closing lines) → (author, the
+    paragraphs without it), or None. It stands alone after the article's last sentence: the
+    paragraph before ends one and is no item of a list marked the same way (□ 满意 / □ 一般);
+    a marked name without 文/ starts with a common surname (not ◎ 结语)."""
+    last = paragraphs[-_TRAILERS_MAX - 1 :]  # cheap test first: most articles end in prose
+    if all(p[:1] not in _SIGNATURE_FIRST or len(p) > _BYLINE_MAX for p in last):
+        return None
+    at = _past_closing_lines(paragraphs, len(paragraphs) - 1)
+    if at < 1:
+        return None
+    p, before = paragraphs[at], paragraphs[at - 1]
+    if len(p) > _BYLINE_MAX or p[:1] not in _SIGNATURE_FIRST or before[:1] == p[:1]:
+        return None
+    if before[-1:] not in _SENTENCE_ENDS:
+        return None
+    m = _SIGNATURE.fullmatch(p)
+    if m is None:
+        return None
+    byline, name, foreign = m.groups()
+    if name is not None and not (
+        (name[0] in _SURNAMES and len(name) <= 3) or name[:2] in _COMPOUND_SURNAMES
+    ):
+        return None
+    return (byline or name or foreign).strip(), paragraphs[:at] + paragraphs[at + 1 :]
+
+
+_SENTENCE_ENDS = frozenset("。！？!?…”」』")
 _OPEN_CHARS = frozenset("(（【[［〔")
 _CLOSE_CHARS = frozenset(")）】]］〕")
 

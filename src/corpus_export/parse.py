@@ -109,10 +109,29 @@ _TEASER_DATE = re.compile(
 )
 #: What scraped titles carry from the site: [PDF] before, a file extension or the site's name
 #: after (" - 百度文库", "_党员生活_期刊").
+_DOC_EXTENSIONS = ("pdf", "doc", "docx", "caj", "txt")
+_DOC_SITES = (
+    "百度文库",
+    "百度学术",
+    "道客巴巴",
+    "豆丁网",
+    "原创力文档",
+    "爱问共享资料",
+    "新浪爱问",
+    "360文库",
+    "人人文库",
+    "文档之家",
+    "中国知网",
+    "万方数据",
+    "维普网",
+    "docin.com",
+    "doc88.com",
+    "book118.com",
+)
 _TITLE_DECOR = re.compile(
     r"^\s*\[(?:PDF|DOC|DOCX|WORD|CAJ)\]\s*"
-    r"|\s*\.(?:pdf|docx?|caj|txt)$"
-    r"|\s*[-_\u2013—|｜]\s*(?:百度文库|道客巴巴|豆丁网|原创力文档|爱问共享资料|docin\.com|book118\.com)$"
+    rf"|\s*\.(?:{'|'.join(_DOC_EXTENSIONS)})$"
+    rf"|\s*[-_\u2013—|｜]\s*(?:{'|'.join(re.escape(site) for site in _DOC_SITES)})$"
     r"|(?:_[^_\s]{2,20})?_(?:期刊|论文|学术论文)$",
     re.IGNORECASE,
 )
@@ -503,12 +522,22 @@ def _is_read_marker(piece: str) -> bool:
 _ZERO_WIDTH = "\u200b\u2060\ufeff"
 
 
+#: The joiners where they join nothing: next to a Chinese character, full-width or CJK
+#: punctuation, or ASCII (emoji sequences and Persian or Indic letters keep theirs).
+_JOINABLE_NOT = "\u0020-\u007e\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
+_STRAY_JOINER = re.compile(
+    f"[\u200c\u200d]++(?=[{_JOINABLE_NOT}])|(?<=[{_JOINABLE_NOT}])[\u200c\u200d]++"
+)
+
+
 def clean_text(text: str) -> str:
     """Remove what scrapers leave that is not text: zero-width spaces anywhere, HTML space
     entities (&nbsp; → a space) and line-break tags (<br>, <p> → a line break)."""
     for ch in _ZERO_WIDTH:
         if ch in text:
             text = text.replace(ch, "")
+    if "\u200d" in text or "\u200c" in text:
+        text = _STRAY_JOINER.sub("", text)
     if "&" in text:
         text = _HTML_SPACE.sub(" ", text)
     if "<" in text:
@@ -943,7 +972,11 @@ def _join_cut_values(lines: list[str], start: int, stop: int) -> bool:
 
 
 _TITLE_MAX = 200  # a line longer than this is not the title printed again
-_TITLE_LAST = frozenset("fFcCxXtT库巴网料刊文mM")  # where a title's site decoration ends
+#: Where a title's site decoration ends: a file extension, a site's name, _期刊/_论文 (derived
+#: from the lists: 原创力文档 and .caj were once left on for want of 档 and j here).
+_TITLE_LAST = frozenset(
+    "刊文" + "".join(end[-1] + end[-1].upper() for end in (*_DOC_EXTENSIONS, *_DOC_SITES))
+)
 _RECOMMEND_FIRST = frozenset("相猜热推精为更【[")
 
 
