@@ -1416,10 +1416,7 @@ def test_hostile_lines_for_the_round_10_rules_parse_in_linear_time(
     text = page(paragraphs=("第一段。", line, "党员人数    135"))
     start = time.process_time()
     row(text)
-<<<<<<< HEAD
     assert time.process_time() - start < 2
-=======
-    assert time.perf_counter() - start < 0.5
 
 
 # Round 11: the title line, the header, the teasers and notes at the end, in forms not yet seen.
@@ -1519,7 +1516,6 @@ def test_a_hostile_signature_line_parses_in_linear_time(page: PageMaker) -> None
         "◎" + " " * 40_000 + "王",
         "（李明，系" + "，" * 40_000,
     ):
-        start = time.perf_counter()
+        start = time.process_time()
         row(page(paragraphs=("第一段。", last), note=None))
-        assert time.perf_counter() - start < 0.5
->>>>>>> d0eaf49 (Parser, review round 11: signatures at the end, (X，系Y) notes, joiners in Chinese text, site names in titles (58/63 right before, 63/63 after))
+        assert time.process_time() - start < 2
