@@ -403,3 +403,49 @@ def test_parse_judges_a_link_in_raw_as_a_build_does(
     assert code == 0 and json.loads(output)["id"] == "inside"
     code, output = run("parse", str(outside))
     assert code == 0 and json.loads(output)["id"] == "page"
+
+
+def test_dask_options_without_dask_are_one_line_errors(raw_dir: Path, tmp_path: Path) -> None:
+    out = str(tmp_path / "dist")
+    code, output = run("build", "--raw", str(raw_dir), "--out", out, "--scheduler", "tcp://h:1")
+    assert (code, output.strip()) == (
+        2,
+        "Error: --scheduler names a Dask cluster: it needs --engine dask",
+    )
+    code, output = run(
+        "build", "--raw", str(raw_dir), "--out", out, "--engine", "dask",
+        "--scheduler", "tcp://h:1", "--workers", "2",
+    )  # fmt: skip
+    assert code == 2 and output.startswith("Error: --workers sets the local worker processes")
+    assert not (tmp_path / "dist").exists()
+
+
+def test_warnings_an_unwritable_cache_and_an_export_of_no_rows(
+    raw_dir: Path, tmp_path: Path
+) -> None:
+    """The export is written either way (exit 0); what the user would not guess is said."""
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder would be")
+    res = CliRunner().invoke(
+        cli,
+        [
+            "build",
+            "--raw",
+            str(raw_dir),
+            "--out",
+            str(tmp_path / "d"),
+            "--cache-dir",
+            str(blocked / "c"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "Warning: the cache folder" in res.output and "cannot be written" in res.output
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.txt").write_bytes(b"")
+    res = CliRunner().invoke(cli, ["build", "--raw", str(bad), "--out", str(tmp_path / "e"), "-q"])
+    assert res.exit_code == 0, res.output
+    assert (
+        res.output.strip()
+        == "Warning: every page was rejected: the export has no rows (see rejects.csv)"
+    )

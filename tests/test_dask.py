@@ -40,8 +40,9 @@ def test_cli_dask_engine_reads_a_url(tmp_path: Path) -> None:
     local = corpus_export.build(raw, tmp_path / "local" / "dist", workers=1)
     out = tmp_path / "url" / "dist"
     result = CliRunner().invoke(
-        cli, ["build", "--engine", "dask", "--raw", raw.as_uri(), "--out", str(out)]
-    )
+        cli,
+        ["build", "--engine", "dask", "--workers", "1", "--raw", raw.as_uri(), "--out", str(out)],
+    )  # --workers: the LocalCluster's
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == local.summary()
     assert (out / "corpus.parquet").read_bytes() == (

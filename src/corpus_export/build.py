@@ -176,6 +176,7 @@ class BuildResult:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # relative path → sha256, bytes
     unchanged: bool = False  # nothing to do: the export in out_dir was already this build's
     sent: Any = None  # remote.Sent, when out_dir is a URL the export was sent to
+    warnings: list[str] = field(default_factory=list)  # for the user; the export is written
 
     @property
     def rejects(self) -> int:
@@ -850,6 +851,13 @@ def build(
     raw: Path | str = raw_dir if is_url(raw_dir) else Path(raw_dir)
     if engine not in ("local", "dask"):
         raise CorpusExportError(f"unknown engine {engine!r}: use 'local' or 'dask'")
+    if scheduler and engine != "dask":
+        raise CorpusExportError("--scheduler names a Dask cluster: it needs --engine dask")
+    if scheduler and workers:
+        raise CorpusExportError(
+            "--workers sets the local worker processes, or a LocalCluster's (--engine dask "
+            "without --scheduler); a cluster at --scheduler has the workers it has"
+        )
     if isinstance(out_dir, str) and is_url(out_dir):
         local_out = _file_url_path(out_dir)
         if local_out is None:
@@ -1004,6 +1012,7 @@ def _build_local(
                 shard_bytes=shard_bytes,
                 incremental=incremental,
                 progress=progress or (lambda n: None),
+                workers=workers,
             )
             card_text = _publish(stage, result)
             write_manifest(stage, result)
@@ -1029,6 +1038,15 @@ def _build_local(
                 )
             if incremental is not None:
                 cache.prune(incremental.cache_dir, incremental.export if noted else "")
+            if incremental is not None and incremental.notes.error is not None:
+                result.warnings.append(
+                    f"the cache folder {str(incremental.cache_dir)!r} cannot be written "
+                    f"({incremental.notes.error}): the next build parses every page again"
+                )
+            if not result.rows:
+                result.warnings.append(
+                    f"every page was rejected: the export has no rows (see {REJECTS_CSV})"
+                )
         except BaseException as exc:
             shutil.rmtree(stage, ignore_errors=True)
             if incremental is not None:
@@ -1328,6 +1346,7 @@ def _build_into(
     shard_bytes: int,
     incremental: Incremental | None,
     progress: Progress,
+    workers: int | None = None,
 ) -> BuildResult:
     root = raw_dir if isinstance(raw_dir, str) else raw_dir.resolve()
     materialised = (task_files(scan, t) for t in tasks)  # one task's records at a time
@@ -1340,7 +1359,12 @@ def _build_into(
             from .distributed import run_dask
 
             parts = run_dask(
-                root, materialised, scheduler=scheduler, progress=progress, decide=asm.decide
+                root,
+                materialised,
+                scheduler=scheduler,
+                progress=progress,
+                decide=asm.decide,
+                workers=workers,
             )
         else:
             parts = run_local(root, materialised, part_dir, pool, progress, asm.decide, incremental)

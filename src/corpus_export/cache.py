@@ -239,6 +239,7 @@ class NoteWriter:
         self._fh: Any = None
         self._pos = 0
         self._failed = False
+        self.error: str | None = None  # why the notes could not be written
 
     def add(self, key: str, note: TaskNote) -> None:
         if self._failed:
@@ -249,7 +250,8 @@ class NoteWriter:
                 self._fh = self.path.open("wb")
             data = pickle.dumps(note, protocol=pickle.HIGHEST_PROTOCOL)
             self._fh.write(data)
-        except OSError:
+        except OSError as exc:
+            self.error = exc.strerror or str(exc)
             self.abort()
             return
         self.index[key] = (self._pos, len(data), _digest(data))
@@ -264,7 +266,8 @@ class NoteWriter:
             index += _digest(index)
             self._fh.write(index + struct.pack("<Q", len(index)) + _NOTES_END)
             self._fh.close()
-        except OSError:
+        except OSError as exc:
+            self.error = exc.strerror or str(exc)
             self.abort()
             return False
         return True
@@ -275,7 +278,8 @@ class NoteWriter:
         if self._fh is not None:
             with contextlib.suppress(OSError):
                 self._fh.close()
-        self.path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # none there, or no folder to hold one
+            self.path.unlink(missing_ok=True)
 
 
 def _digest(data: bytes) -> bytes:
@@ -334,8 +338,12 @@ def load_task(cache_dir: str | Path, export: str, key: str) -> TaskNote | None:
 
 
 def forget_export(cache_dir: Path) -> None:
-    """Drop the export note before its export is replaced (the notes then match nothing)."""
-    (_dir(cache_dir) / "export.pkl").unlink(missing_ok=True)
+    """Drop the export note before its export is replaced (the notes then match nothing).
+
+    A note that cannot be dropped (a cache that cannot be written) is harmless: it names the
+    files of the export being replaced, by inode and ctime, which the new files never have."""
+    with contextlib.suppress(OSError):
+        (_dir(cache_dir) / "export.pkl").unlink(missing_ok=True)
 
 
 def store_export(
@@ -436,6 +444,7 @@ def prune(cache_dir: Path, export: str) -> None:
     if not where.is_dir():
         return
     keep = _notes_path(cache_dir, export).name
-    for entry in where.iterdir():
-        if entry.name.startswith("notes-") and entry.name != keep:
-            entry.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # a cache that cannot be listed or written: kept as is
+        for entry in where.iterdir():
+            if entry.name.startswith("notes-") and entry.name != keep:
+                entry.unlink(missing_ok=True)

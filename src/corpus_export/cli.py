@@ -151,7 +151,8 @@ def cli() -> None:
     "--workers",
     type=click.IntRange(min=1),
     default=None,
-    help="Worker processes for the local engine  [default: all cores]",
+    help="Worker processes: the local engine's, or the Dask LocalCluster's (not with "
+    "--scheduler)  [default: all cores]",
 )
 @click.option(
     "--engine",
@@ -243,6 +244,8 @@ def build(
     )
     if _STANDALONE:  # written: a Ctrl-C now would only cut the summary short (and say it failed)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
     if not quiet:
         click.echo(result.summary())
         top = sorted({name.split("/")[0] for name in result.files} | {"manifest.json"})

@@ -14,7 +14,7 @@ from .process import Part, encode_batch, parse_batch
 from .read import RawFile
 
 
-def _connect(scheduler: str | None) -> tuple[Any, Any]:
+def _connect(scheduler: str | None, workers: int | None = None) -> tuple[Any, Any]:
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -27,7 +27,7 @@ def _connect(scheduler: str | None) -> tuple[Any, Any]:
         except OSError as exc:
             raise CorpusExportError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
     cluster = LocalCluster(
-        n_workers=os.cpu_count() or 1,
+        n_workers=workers or os.cpu_count() or 1,
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
@@ -43,6 +43,7 @@ def run_dask(
     scheduler: str | None,
     progress: Any,
     decide: Any,
+    workers: int | None = None,
 ) -> Generator[Part, None, None]:
     """Yield the encoded Parts of all tasks in id order, made by the workers of a Dask cluster.
 
@@ -53,7 +54,7 @@ def run_dask(
     Part (Parquet + CSV bytes), so workers need read access to the raw folder (shared or object
     storage) but no shared scratch space with this process.
     """
-    client, cluster = _connect(scheduler)
+    client, cluster = _connect(scheduler, workers)
     try:
         parsing: deque[tuple[int, Any, Any]] = deque()
         encoding: deque[Any] = deque()
