@@ -198,8 +198,21 @@ def test_dry_run_lists_files_and_creates_no_api(
     lines = output.splitlines()
     assert lines[0].startswith("dry run: would upload 3 file(s)")
     plan = hub.plan(dist)
-    assert lines[1:] == [f"  {f.path_in_repo}  {f.size:,} bytes  sha256:{f.sha256}" for f in plan]
+    assert lines[1:-2] == [f"  {f.path_in_repo}  {f.size:,} bytes  sha256:{f.sha256}" for f in plan]
     assert [f.path_in_repo for f in plan] == HF_FILES
+    assert lines[-2] == (  # what the push would do besides uploading, said before it is done
+        "and would: create datasets/me/chinese-articles (public) if it does not exist (one that "
+        "does keeps its visibility); delete the files under data/ there that this list does not "
+        "have (shards of an earlier build)."
+    )
+    assert lines[-1].startswith("Nothing was sent")
+    code, output = run(
+        "push", "me/x", "--out", str(dist), "--raw", str(built[0]), "--dry-run", "--private",
+        "--revision", "rebuild-2",
+    )  # fmt: skip
+    assert code == 0, output
+    assert "create datasets/me/x (private)" in output
+    assert "; create the branch rebuild-2 if missing;" in output
 
 
 def test_no_token_exits_2_with_one_line(

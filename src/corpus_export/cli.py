@@ -522,6 +522,15 @@ def push(
         )
         for f in result.files:
             click.echo(f"  {f.path_in_repo}  {f.size:,} bytes  sha256:{f.sha256}")
+        visibility = "private" if private else "public"
+        click.echo(
+            f"and would: create datasets/{repo_id} ({visibility}) if it does not exist (one "
+            "that does keeps its visibility)"
+            + (f"; create the branch {result.revision} if missing" if revision else "")
+            + f"; delete the files under {hub.HF_DATA}/ there that this list does not have "
+            "(shards of an earlier build)."
+        )
+        click.echo("Nothing was sent: the Hub, the token and its permissions were not checked.")
         return
     for name in result.deleted:
         click.echo(f"deleted {name} (not in this build)")
