@@ -109,18 +109,24 @@ def test_parquet_schema_and_sorted(built: tuple) -> None:  # type: ignore[type-a
 
 def test_csv_round_trips_to_parquet(built: tuple) -> None:  # type: ignore[type-arg]
     out, _, _ = built
-    pq_df = pd.read_parquet(out / "corpus.parquet")
+    pq_df = pd.read_parquet(out / "corpus.parquet", dtype_backend="numpy_nullable")
     csv.field_size_limit(sys.maxsize)
+    ints = ["citations", "paragraph_count", "body_chars", "teaser_count"]
     df = pd.read_csv(
-        out / "corpus.csv", keep_default_na=False, na_values=[""], dtype={"citations": "Int32"}
-    )
+        out / "corpus.csv",
+        keep_default_na=False,
+        na_values=[""],
+        dtype={col: "Int32" for col in ints},
+    )  # as README and the card load them: the same types from both files
+    for col in ints:
+        assert df[col].dtype == pq_df[col].dtype == "Int32", col
+        assert df[col].tolist() == pq_df[col].tolist(), col
     assert list(df.columns) == schema.csv_header()
     for col in ("id", "title", "source", "uploader", "author", "body", "sha256"):
         got = [None if pd.isna(v) else unescape_csv_cell(v) for v in df[col]]
         want = [None if pd.isna(v) else v for v in pq_df[col]]
         assert got == want, col
     assert [json.loads(v) for v in df["teasers"]] == [list(v) for v in pq_df["teasers"]]
-    assert df["citations"].tolist() == pq_df["citations"].astype("Int32").tolist()
     # the formula-like title is defused in the CSV but exact in Parquet
     assert "=SUM(A1)" in set(pq_df["title"])
     raw_csv = (out / "corpus.csv").read_text(encoding="utf-8")

@@ -125,7 +125,11 @@ def _parse_size(text: str) -> int:
     return size
 
 
-@click.group()
+@click.group(
+    epilog="Exit codes: 0 done (or the check passed); 1 a check failed (--strict with rejects, "
+    "--check found OUT stale, validate found a problem, parse rejected the page); 2 bad input or "
+    "set-up, told in one 'Error:' line; 130 interrupted by Ctrl-C (the previous export untouched)."
+)
 @click.version_option(__version__, prog_name="corpus-export")
 def cli() -> None:
     """Turn a folder of scraped article pages into a validated, documented dataset."""
@@ -379,10 +383,12 @@ def _stale_and_fresh(
             return stale, result
         if isinstance(card, str):
             same = _run_check(lambda: remote.same_bytes(fresh_card, card))
+            missing = False
         else:
-            same = card.exists() and filecmp.cmp(fresh_card, card, False)
+            missing = not card.exists()
+            same = not missing and filecmp.cmp(fresh_card, card, False)
         if not same:
-            stale.append(str(card))
+            stale.append(f"{card} (missing)" if missing else str(card))
     return stale, result
 
 
