@@ -193,7 +193,7 @@ def test_card_body_sections_and_checksums(built: tuple[Path, Path, BuildResult])
             f"`{manifest['files'][name]['sha256']}` |" in body
         )
     for needle in (
-        'pd.read_parquet("dist/corpus.parquet")',
+        'pd.read_parquet("dist/corpus.parquet", dtype_backend="numpy_nullable")',
         "keep_default_na=False",
         'na_values=[""]',
         "json.loads",
