@@ -277,6 +277,13 @@ def test_odd_raw_tree(tmp_path: Path) -> None:
         assert rejects[name] == Reason.UNREADABLE, name
     assert result.ignored_files == 1
     assert "外面" not in {r["title"] for r in rows.values()}
+    # each reject names its file as well as its id (printable: not-UTF-8 bytes as \xNN)
+    import pyarrow.csv as pacsv
+
+    listed = pacsv.read_csv(out / "rejects.csv").to_pylist()
+    assert list(listed[0]) == ["id", "path", "reason", "detail"]
+    paths = {r["id"]: r["path"] for r in listed}
+    assert paths["zz-inside"] == "zz-inside.txt" and paths["fifo"] == "fifo.txt"
 
     # nothing was written outside out/ (ids like ".." are data, never paths)
     after = snapshot(tmp_path)
@@ -309,7 +316,13 @@ def test_a_folder_that_cannot_be_listed_is_a_reject(
     rows, rejects = outcome(out)
     assert set(rows) == {"a/1"}
     assert rejects == {"b/": Reason.UNREADABLE}
-    assert "cannot be listed" in (out / "rejects.csv").read_text(encoding="utf-8")
+    assert (
+        (out / "rejects.csv")
+        .read_text(encoding="utf-8")
+        .startswith(
+            '"id","path","reason","detail"\n"b/","b/","unreadable","a folder that cannot be listed'
+        )
+    )
     assert "Permission denied" in (out / "rejects.csv").read_text(encoding="utf-8")
     assert result.files_seen == 2
     assert validate_export(out) == []

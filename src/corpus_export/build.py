@@ -42,7 +42,7 @@ from .process import (
     rebuild_task,
     task_files,
 )
-from .read import RawFile, Scan, is_url, scan_raw, scan_url
+from .read import RawFile, Scan, is_url, printable_path, scan_raw, scan_url
 from .validate import check_order
 
 CORPUS_PARQUET = "corpus.parquet"
@@ -393,6 +393,8 @@ class Assembler:
         table = pa.table(
             {
                 "id": pa.array([r.id for r in rows], pa.string()),
+                # the file's own name (an id can stand for .txt or .txt.gz), printable
+                "path": pa.array([printable_path(r.path) for r in rows], pa.string()),
                 "reason": pa.array([str(r.reason) for r in rows], pa.string()),
                 "detail": pa.array([r.detail for r in rows], pa.string()),
             }
@@ -534,7 +536,7 @@ def empty_parquet() -> bytes:
 
 
 def write_rejects_csv(table: pa.Table, path: Path) -> None:
-    """Write rejects.csv (id, reason, detail), formula-like cells escaped as in corpus.csv."""
+    """Write rejects.csv (id, path, reason, detail), formula-like cells escaped as in corpus.csv."""
     import pyarrow.csv as pacsv
 
     from .process import escape_csv_cells

@@ -193,6 +193,13 @@ def datapackage(digests: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 "constraints": {"required": True},
             },
             {
+                "name": "path",
+                "type": "string",
+                "description": "the raw file's path under the raw folder (bytes of a name that "
+                "are not UTF-8 written \\xNN; a folder's ends with /)",
+                "constraints": {"required": True},
+            },
+            {
                 "name": "reason",
                 "type": "string",
                 "description": "why the page is not a row",

@@ -271,14 +271,14 @@ def _mark_duplicate_ids(
 ) -> None:
     """Reject every file whose id an earlier file (in sorted path order) already has."""
     for a, b in runs:
-        first = _printable(_path_at(table, odd, a))
+        first = printable_path(_path_at(table, odd, a))
         for k in range(a + 1, b):
             if k in problems:
                 continue
             problems[k] = (
                 Reason.DUPLICATE,
                 f"same id as {first!r}, which comes first in sorted path order "
-                f"(this file: {_printable(_path_at(table, odd, k))!r})",
+                f"(this file: {printable_path(_path_at(table, odd, k))!r})",
             )
 
 
@@ -388,7 +388,8 @@ def scan_raw(raw_dir: Path, into: Path | None = None) -> Scan:
     return found.finish(into)
 
 
-def _printable(path: str) -> str:
+def printable_path(path: str) -> str:
+    """A raw path as text: bytes of a name that are not UTF-8 written \\xNN."""
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 

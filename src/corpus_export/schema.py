@@ -60,7 +60,7 @@ NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
 BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 
 #: columns of rejects.csv, in order
-REJECT_COLUMNS: tuple[str, ...] = ("id", "reason", "detail")
+REJECT_COLUMNS: tuple[str, ...] = ("id", "path", "reason", "detail")
 
 
 def arrow_schema() -> pa.Schema:
