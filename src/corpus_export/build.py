@@ -860,21 +860,19 @@ def build(
             "--workers sets the local worker processes, or a LocalCluster's (--engine dask "
             "without --scheduler); a cluster at --scheduler has the workers it has"
         )
+    options: dict[str, Any] = {
+        "workers": workers,
+        "engine": engine,
+        "scheduler": scheduler,
+        "shard_bytes": shard_bytes,
+        "cache_dir": cache_dir,
+        "progress": progress,
+        "on_total": on_total,
+    }
     if isinstance(out_dir, str) and is_url(out_dir):
         local_out = _file_url_path(out_dir)
         if local_out is None:
-            return _build_for_url(
-                raw,
-                out_dir,
-                card_path,
-                workers=workers,
-                engine=engine,
-                scheduler=scheduler,
-                shard_bytes=shard_bytes,
-                cache_dir=cache_dir,
-                progress=progress,
-                on_total=on_total,
-            )
+            return _build_for_url(raw, out_dir, card_path, **options)
         out_dir = local_out
     if isinstance(card_path, str) and is_url(card_path):
         card_path = _file_url_path(card_path) or card_path
@@ -887,18 +885,7 @@ def build(
     # stays a link: the folder it names is the one replaced
     out_dir = out_dir.resolve() if out_dir.is_symlink() else out_dir.absolute()
     with _only_build_into(out_dir):
-        return _build_local(
-            raw,
-            out_dir,
-            card,
-            workers=workers,
-            engine=engine,
-            scheduler=scheduler,
-            shard_bytes=shard_bytes,
-            cache_dir=cache_dir,
-            progress=progress,
-            on_total=on_total,
-        )
+        return _build_local(raw, out_dir, card, **options)
 
 
 @contextlib.contextmanager
