@@ -801,6 +801,13 @@ def test_header_values_on_the_next_line(page: PageMaker) -> None:
         "剩余2页未读，继续阅读",
         "广告",
         "VIP专享文档",
+        "第2页",
+        "- 3 -",
+        "—12—",
+        "扫一扫",
+        "微信扫一扫 分享到朋友圈",
+        "点击查看全文>>",
+        "查看更多 >>",
     ],
 )
 def test_site_junk_is_not_article_text(page: PageMaker, junk: str) -> None:
@@ -1518,4 +1525,119 @@ def test_a_hostile_signature_line_parses_in_linear_time(page: PageMaker) -> None
     ):
         start = time.process_time()
         row(page(paragraphs=("第一段。", last), note=None))
+        assert time.process_time() - start < 2
+
+
+# Round 12: spacing and scraping mess.
+
+
+def test_header_with_wide_spaces_around_its_marks(page: PageMaker) -> None:
+    header = "来源   :    党员生活    |    被引量   :   12 次    |    上传用户  :   user01"
+    r = row(page(header=header))
+    assert (r["source"], r["citations"], r["uploader"], r["body"]) == (
+        "党员生活",
+        12,
+        "user01",
+        BODY,
+    )
+    tabs = row(page(header="来源\u3000\u3000：党员生活\t\t｜\t\t被引量：3次｜上传用户：user01"))
+    assert (tabs["source"], tabs["citations"], tabs["uploader"]) == ("党员生活", 3, "user01")
+
+
+def test_a_wide_spaced_header_glued_to_the_download_line(page: PageMaker) -> None:
+    header = "来源   :   党员生活   |   被引量 : 3次   |   上传用户 : user01"
+    r = row(page(header=header).replace("\n下载到本地", "  下载到本地"))
+    assert (r["source"], r["citations"], r["uploader"], r["body"]) == (
+        "党员生活",
+        3,
+        "user01",
+        BODY,
+    )
+
+
+def test_a_header_glued_to_the_article_by_wide_spaces_is_still_split(page: PageMaker) -> None:
+    # spaces between two words are a lost line break: the header and the article stay apart
+    text = (
+        page()
+        .replace("\n下载到本地", "  下载到本地")
+        .replace("论文部分内容阅读\n  ", "论文部分内容阅读  ")
+    )
+    r = row(text)
+    assert (r["source"], r["uploader"], r["body"]) == ("党员生活", "user01", BODY)
+    # a line of the article that starts with a key keeps its paragraphs
+    glued = "来源于群众的智慧最可贵。  被引用最多的是第一条。"
+    r = row(page(paragraphs=("第一段正文内容。", glued)))
+    assert r["body"] == "第一段正文内容。\n来源于群众的智慧最可贵。\n被引用最多的是第一条。"
+
+
+@pytest.mark.parametrize(
+    "date", ["2021年3月5日", "2021.03.05", "2021-3-5", "二〇二一年三月五日", "2021年3月"]
+)
+def test_a_date_line_after_the_note_is_a_closing_line(page: PageMaker, date: str) -> None:
+    r = row(
+        page(
+            paragraphs=("第一段正文内容。", "第二段正文内容。", "(作者系某某大学教授)", date),
+            note=None,
+        )
+    )
+    assert (r["author"], r["body"]) == ("某某大学教授", f"{BODY}\n{date}")
+    r = row(
+        page(
+            paragraphs=(
+                "第一段正文内容。",
+                "第二段正文内容。",
+                "(作者系某某大学教授)",
+                date,
+                "（完）",
+            ),
+            note=None,
+        )
+    )
+    assert (r["author"], r["body"]) == ("某某大学教授", f"{BODY}\n{date}\n（完）")
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        "2021年3月5日",
+        "2021年3月5日，全市召开了基层治理工作会议。",
+        "2021年至2023年",
+        "2021",
+        "20210305",
+    ],
+)
+def test_a_date_or_a_dated_sentence_without_a_note_stays_text(page: PageMaker, last: str) -> None:
+    r = row(page(paragraphs=("第一段正文内容。", "第二段正文内容。", last), note=None))
+    assert (r["author"], r["body"]) == (None, f"{BODY}\n{last}")
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "第2页的表格列出了各项指标。",
+        "第2页",
+        "- 3 - 2 = -5",
+        "扫一扫二维码即可报名参加。",
+        "点击查看全文的读者超过十万。",
+    ],
+)
+def test_page_number_and_button_words_in_prose_stay(page: PageMaker, prose: str) -> None:
+    r = row(page(paragraphs=("第一段正文内容。", prose)))
+    want = BODY.split("\n")[0] if prose == "第2页" else f"第一段正文内容。\n{prose}"
+    assert r["body"] == want
+
+
+def test_hostile_lines_for_the_round_12_rules_parse_in_linear_time(page: PageMaker) -> None:
+    hostile = (
+        "来源" + " " * 40_000 + "x",
+        "来源 :" + " :" * 20_000 + "  x",
+        "来源 :a" + "   |   " * 10_000 + "  x",
+        "-" + " " * 40_000 + "3",
+        "2021" + " " * 40_000 + "年",
+        "2021年" + "3月" * 20_000,
+    )
+    for line in hostile:
+        start = time.process_time()
+        row(page(paragraphs=("第一段正文内容。", line)))
+        row(page().replace("论文部分内容阅读\n", f"{line}\n论文部分内容阅读\n"))
         assert time.process_time() - start < 2

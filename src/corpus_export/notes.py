@@ -128,9 +128,14 @@ _TRAILER = re.compile(
     # where a newspaper printed it: 《人民日报》（2021年03月05日 09版）
     rf"|《[^《》]{{1,20}}》\s*(?:[(（]\s*\d{{4}}\s*[年\-/.]\s*\d{{1,2}}[^{_OPEN}{_CLOSE}]{{0,30}}[)）]"
     rf"|\d{{4}}\s*年\s*\d{{1,2}}\s*月\s*\d{{1,2}}\s*日\s*(?:第\s*)?\d{{1,2}}\s*版)"
+    # the date the article was written or printed, alone: 2021年3月5日, 2021.03.05, 二〇二一年三月
+    rf"|\d{{4}}\s*(?:年\s*\d{{1,2}}\s*月(?:\s*\d{{1,2}}\s*日)?|[-/.]\s*\d{{1,2}}\s*[-/.]\s*\d{{1,2}})"
+    rf"|[〇零一二三四五六七八九]{{4}}年[一二三四五六七八九十]{{1,3}}月(?:[一二三四五六七八九十]{{1,3}}日)?"
 )
 _TRAILERS_MAX = 3
-_TRAILER_FIRST = frozenset("(（【[［〔责编校审终初美本来原刊发摘转选图收修录基通联《")
+_TRAILER_FIRST = frozenset(
+    "(（【[［〔责编校审终初美本来原刊发摘转选图收修录基通联《0123456789\u3007零一二"
+)
 #: Other closing lines, when short: "(…)" of its own, or "key：value" (a 2-6 character key).
 _SHORT_CLOSING = re.compile(
     rf"[{_OPEN}][^{_OPEN}{_CLOSE}]{{1,58}}[{_CLOSE}]|(?:[\u4e00-\u9fff]{{2,6}}|注)\s*{_COLON}\s*\S.*"

@@ -79,17 +79,21 @@ _PAGER = re.compile(
 _BUTTON = (
     r"(?:展开全文|阅读全文|点击查看全文|查看全文|全文阅读|继续阅读|免费下载|立即下载|下载本文|下载|"
     r"VIP专享(?:文档)?|VIP免费下载|收藏|举报|打印|纠错|广告|\d+人已下载|\d+人(?:阅读|浏览)|"
-    r"下载积分\s*[:：]\s*\d+|查看更多\s*(?:>>|》|>)?)"
+    r"下载积分\s*[:：]\s*\d+|查看更多|(?:微信|手机)?扫一扫(?:[，,]?\s*(?:分享到?(?:微信|朋友圈)?|在手机上阅读"
+    r"|手机阅读|关注我们))?)\s*(?:>>|》|>|→|»)?"  # a button may end in an arrow: 点击查看全文>>
 )
 _SITE_JUNK = re.compile(
-    r"第\s*\d+\s*页\s*[/／]\s*共\s*\d+\s*页"
+    r"第\s*\d+\s*页(?:\s*[/／]\s*共\s*\d+\s*页)?"
+    r"|[-－—\u2013]{1,2}\s*\d{1,4}\s*[-－—\u2013]{1,2}"  # a printed page number: "- 3 -", "—2—"
     r"|[(（]\s*未完[，,]?\s*(?:下一页继续|待续|续)?\s*[)）]|[(（]\s*未完待续\s*[)）]"
     r"|剩余\s*\d+\s*页未读[，,]?\s*继续阅读"
     r"|分享到?\s*[:：].{0,40}|分享到?(?:[\s|｜]*(?:微信|微博|QQ空间|QQ|朋友圈|豆瓣|人人网|复制链接))*"
     rf"|{_BUTTON}(?:[\s|｜/·•]+{_BUTTON})*"
 )
 _JUNK_MAX = 60  # junk lines are short; longer ones are not tested at all
-_JUNK_FIRST = frozenset("第上下首尾末(（剩分展阅点查全继免立VvV收举打纠广0123456789<>«».…")
+_JUNK_FIRST = frozenset(
+    "第上下首尾末(（剩分展阅点查全继免立VvV收举打纠广0123456789<>«».…扫微手-－—\u2013"
+)
 #: A button left at the end of a paragraph: "…平台。 阅读全文".
 _TRAILING_BUTTON = re.compile(r"\s+(?:展开全文|阅读全文|点击查看全文|查看全文)\s*(?:>>|》|>)?$")
 #: A recommendations heading: the article ended; the lines under it are other articles.
@@ -505,6 +509,29 @@ def is_header(fields: dict[str, str] | None, seen: dict[str, str] | None = None)
     )
 
 
+#: What wide spaces may stand beside in a header line without being a lost line break: a
+#: separator or a colon ("来源   :   党员生活   |   被引量 : 12 次").
+_HEADER_MARKS = frozenset(_SEPARATORS + ":：∶")
+
+
+def _tight_header(line: str) -> str:
+    """Make the runs of spaces beside a header's separators and colons single spaces, up to the
+    first run between two words (a lost line break: "… 上传用户 : X  下载到本地…"), if that makes
+    the line's first piece a header of two fields or more; else return the line as is."""
+    runs = list(islice(_PARA_BREAK.finditer(line), _MAX_HEADER_KEYS * 4 + 1))
+    if len(runs) > _MAX_HEADER_KEYS * 4:
+        return line
+    end = len(line)
+    for m in runs:
+        before, after = line[m.start() - 1 : m.start()], line[m.end() : m.end() + 1]
+        if before not in _HEADER_MARKS and after not in _HEADER_MARKS:
+            end = m.start()
+            break
+    head = _PARA_BREAK.sub(" ", line[:end])
+    fields = header_fields(head)
+    return head + line[end:] if fields is not None and len(fields) > 1 else line
+
+
 def _strip(line: str) -> str:
     """Strip whitespace and the invisible characters scrapers leave at line ends (ZWSP, BOM)."""
     line = line.strip()
@@ -693,6 +720,8 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
             continue
         if line[0] in _HEADER_FIRST and _PARA_BREAK.search(line):
             line = _KEY_SPACES.sub(r"\1 ", line)  # "来源 :  X": wide spaces after a key
+            if _PARA_BREAK.search(line):  # "来源   :   X   |   被引量 : 12 次   |": around marks
+                line = _tight_header(line)
         # once the article began, a line of fields is its text (unless it repeats the header); a
         # header not seen yet may still come in the first lines, after some of the site's
         # too: past the 论文部分内容阅读 line, or past a paragraph of prose (a line of fields
