@@ -1641,3 +1641,111 @@ def test_hostile_lines_for_the_round_12_rules_parse_in_linear_time(page: PageMak
         row(page(paragraphs=("第一段正文内容。", line)))
         row(page().replace("论文部分内容阅读\n", f"{line}\n论文部分内容阅读\n"))
         assert time.process_time() - start < 2
+
+
+# Round 13: a combinatorial sweep (encodings x header forms x notes x spacing).
+
+
+@pytest.mark.parametrize(
+    ("header", "fields"),
+    [
+        ("上传用户   :   user01", (None, None, "user01")),
+        ("来源\u3000\u3000：\u3000\u3000党员生活", ("党员生活", None, None)),
+        ("被引量   :   12 次", (None, 12, None)),
+        ("来源 :党员生活   |   上传用户   :   user01", ("党员生活", None, "user01")),
+    ],
+)
+def test_a_header_of_one_field_with_wide_spaces_beside_its_colon(
+    page: PageMaker, header: str, fields: tuple[object, ...]
+) -> None:
+    r = row(page(header=header))
+    assert ((r["source"], r["citations"], r["uploader"]), r["body"]) == (fields, BODY)
+
+
+def test_what_a_wide_spaced_field_alone_does_not_change(page: PageMaker) -> None:
+    # glued to the download line by a run between two words: still split from it
+    r = row(page(header="上传用户   :   user01").replace("\n下载到本地", "   下载到本地"))
+    assert (r["uploader"], r["body"]) == ("user01", BODY)
+    # a key with no value is no header of one field: its line is left as it was
+    r = row(page(header="来源   :   "))
+    assert (r["source"], r["body"]) == (None, f"来源\n:\n{BODY}")
+    # a field line inside the article is its text, now kept as one paragraph
+    r = row(page(paragraphs=("第一段正文内容。", "来源   ：   国家统计局")))
+    assert (r["source"], r["body"]) == ("党员生活", "第一段正文内容。\n来源 ： 国家统计局")
+
+
+@pytest.mark.parametrize(
+    ("note", "author"),
+    [
+        (
+            "(The author is secretary of the Party Committee of Hongshan District)",
+            "secretary of the Party Committee of Hongshan District",
+        ),
+        (
+            "(The author is an endocrinologist at Union Hospital, Wuhan.)",
+            "an endocrinologist at Union Hospital, Wuhan",
+        ),
+        (
+            "(The author is a judge of the Wuhan Intermediate People's Court)",
+            "a judge of the Wuhan Intermediate People's Court",
+        ),
+        ("(The authors are physicians in Tongji Hospital)", "physicians in Tongji Hospital"),
+        (
+            "(The author is an economist with the People's Bank of China)",
+            "an economist with the People's Bank of China",
+        ),
+    ],
+)
+def test_an_english_note_naming_other_posts_and_places(
+    page: PageMaker, note: str, author: str
+) -> None:
+    r = row(page(note=note))
+    assert (r["author"], r["body"]) == (author, BODY)
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "(The author is a fan of classical music)",
+        "(The author is grateful to the hospital staff)",
+        "(The author is solely responsible for errors, not the committee)",
+    ],
+)
+def test_english_brackets_that_name_no_post_stay_text(page: PageMaker, note: str) -> None:
+    r = row(page(note=note))
+    assert (r["author"], r["body"]) == (None, f"{BODY}\n{note}")
+
+
+@pytest.mark.parametrize(
+    ("note", "author"),
+    [
+        ("□ 陳志明", "陳志明"),
+        ("◎黃建華", "黃建華"),
+        ("■ 歐陽明遠", "歐陽明遠"),
+        ("□ 劉德華", "劉德華"),
+    ],
+)
+def test_a_signature_with_a_traditional_surname(page: PageMaker, note: str, author: str) -> None:
+    r = row(page(note=note))
+    assert (r["author"], r["body"]) == (author, BODY)
+
+
+@pytest.mark.parametrize("last", ["◎ 結語", "■ 小結", "□ 總結"])
+def test_traditional_subheads_at_the_end_are_no_signature(page: PageMaker, last: str) -> None:
+    r = row(page(paragraphs=("第一段正文內容。", last), note=None))
+    assert (r["author"], r["body"].split("\n")[-1]) == (None, last)
+
+
+def test_round_13_hostile_lines_parse_in_linear_time(page: PageMaker) -> None:
+    for header in ("上传用户" + "   :   " * 10_000, "来源   :   " + "x   " * 10_000):
+        start = time.process_time()
+        row(page(header=header))
+        assert time.process_time() - start < 2
+    for note in (
+        "(The author is " + "a" * 40_000 + ")",
+        "(The author is " + "ologist " * 5_000 + ")",
+        "(The author is " + "x " * 20_000,
+    ):
+        start = time.process_time()
+        row(page(note=note))
+        assert time.process_time() - start < 2

@@ -39,7 +39,10 @@ _AFFILIATION = (
     r"(?i:professor|lecturer|researcher|research|fellow|student|candidate|scholar|director"
     r"|editor|engineer|journalist|reporter|analyst|teacher|dean|member|university|institute"
     r"|academy|school|college|department|faculty|cent(?:er|re)|laboratory|bureau|ministry"
-    r"|commission|association|ph\.?d)"
+    r"|commission|association|ph\.?d|secretary|chair(?:man|woman|person)?|president|officer"
+    r"|official|cadre|physician|doctor|surgeon|nurse|pharmacist|[a-z]*(?:ologist|scientist"
+    r"|economist|specialist|chemist|physicist)|hospital|clinic|committee|government|company"
+    r"|corporation|bank|court|judge|prosecutor|procuratorate|lawyer|attorney|manager|consultant)"
 )
 _ENGLISH_WRAPPED = (
     rf"[(（]\s*{_ENGLISH_IS}((?=[^()（）]{{0,180}}?\b{_AFFILIATION})[^()（）]{{1,180}}?)"
@@ -291,9 +294,15 @@ _SURNAMES = frozenset(
     "甘祝包宁尚舒阮柯纪梅童凌毕季裴霍涂苗谷盛翁冉骆蓝游辛靳管柴蒙鲍喻祁蒲滕屈饶牟艾穆卓缪褚娄"
     "窦戚岑晏卫柏瞿桂佟臧闵苟邬卞姬栾隋刁巫寇桑郎甄丛仲虞敖巩佘迟邝匡鞠荆冀郁胥储栗燕楚鄢谌奚"
     "粟冼蔺阚屠朴练廉禹漆芮薄邸雍辜裘亓邰赫杭逯茹嵇湛"
+    # the same in traditional characters, where they differ (陳志明, 黃建華)
+    "陳張劉楊黃趙吳孫馬羅鄭謝許韓馮鄧蕭蔣葉蘇呂盧鍾鐘譚陸賈韋鄒閆閻賀顧龔萬錢嚴龐顏莊聶魯歐寧紀"
+    "畢駱藍鮑繆婁竇衛鄔欒鞏遲鄺儲諶藺闞練湯溫齊喬龍饒閔叢荊"
 )
 _COMPOUND_SURNAMES = frozenset(
-    ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "夏侯", "司徒")
+    (
+        *("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "夏侯"),
+        *("司徒", "歐陽", "司馬", "諸葛", "東方", "尉遲", "公孫"),
+    )
 )
 _SIGNATURE_FIRST = frozenset("文" + _DECOR_CHARS)
 

@@ -517,7 +517,8 @@ _HEADER_MARKS = frozenset(_SEPARATORS + ":：∶")
 def _tight_header(line: str) -> str:
     """Make the runs of spaces beside a header's separators and colons single spaces, up to the
     first run between two words (a lost line break: "… 上传用户 : X  下载到本地…"), if that makes
-    the line's first piece a header of two fields or more; else return the line as is."""
+    the line's first piece a header of two fields or more, or of one of the template's fields
+    with its value ("上传用户   :   X", the others missing); else return the line as is."""
     runs = list(islice(_PARA_BREAK.finditer(line), _MAX_HEADER_KEYS * 4 + 1))
     if len(runs) > _MAX_HEADER_KEYS * 4:
         return line
@@ -529,7 +530,9 @@ def _tight_header(line: str) -> str:
             break
     head = _PARA_BREAK.sub(" ", line[:end])
     fields = header_fields(head)
-    return head + line[end:] if fields is not None and len(fields) > 1 else line
+    if fields is None or not (len(fields) > 1 or (fields and all(fields.values()))):
+        return line
+    return head + line[end:]
 
 
 def _strip(line: str) -> str:
