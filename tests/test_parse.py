@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
@@ -1749,3 +1750,104 @@ def test_round_13_hostile_lines_parse_in_linear_time(page: PageMaker) -> None:
         start = time.process_time()
         row(page(note=note))
         assert time.process_time() - start < 2
+
+
+# A combinatorial sweep of titles, boilerplate, note placement and teasers (round 14).
+
+TWO_TEASERS = ["其他文章一的摘要", "其他文章二的摘要"]
+NOTE = "  (作者系某某大学教授)"
+PROF = "某某大学教授"
+
+
+@pytest.mark.parametrize(
+    ("last", "author", "closing"),
+    [
+        (f"{NOTE}其他文献", PROF, []),
+        (f"{NOTE}\n  （完）其他文献", PROF, ["（完）"]),
+        (f"{NOTE}\n  责任编辑：李四其他文献：", PROF, ["责任编辑：李四"]),
+        ("  文/张三其他文献", "张三", []),
+        ("  □ 陈志明其他文献", "陈志明", []),
+        (
+            f"{NOTE}\n  2021年3月5日  （责任编辑：李四）其他文献",
+            PROF,
+            ["2021年3月5日", "（责任编辑：李四）"],
+        ),
+    ],
+)
+def test_heading_glued_without_a_space(
+    page: PageMaker, last: str, author: str, closing: list[str]
+) -> None:
+    """A lost line break leaves no space before 其他文献: it is split after the note, a closing
+    line or a signature as it is after a space."""
+    text = page(note=None, teasers=None) + last + "\n其他文章一的摘要\n其他文章二的摘要\n"
+    r = row(text)
+    assert (r["author"], r["body"], r["teasers"]) == (
+        author,
+        "\n".join([BODY, *closing]),
+        TWO_TEASERS,
+    )
+
+
+def test_heading_glued_without_a_space_after_paragraphs_glued_by_spaces(page: PageMaker) -> None:
+    text = page(paragraphs=(), note=None, teasers=None)
+    text += "  第一段正文内容。  第二段正文内容。  (作者系某某大学教授)其他文献\n其他文章一的摘要\n"
+    r = row(text)
+    assert (r["author"], r["body"], r["teasers"]) == (PROF, BODY, TWO_TEASERS[:1])
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        "第二段正文内容，详见其他文献",  # no sentence's end, note or closing line before it
+        "■ 小结其他文献",  # a marked subhead, no signature
+        "第二段正文内容。其他文献则从另一角度作了分析。",  # prose goes on
+    ],
+)
+def test_heading_glued_without_a_space_counter_cases(page: PageMaker, last: str) -> None:
+    r = row(page(paragraphs=("第一段正文内容。", last), note=None, teasers=None))
+    assert (r["author"], r["body"], r["teasers"]) == (None, f"第一段正文内容。\n{last}", [])
+
+
+@pytest.mark.parametrize(
+    ("last", "author", "kept"),
+    [
+        ("第二段正文内容。（李明，系某某大学教授）", "李明，系某某大学教授", "第二段正文内容。"),
+        (
+            "第二段正文内容。（张三、李四，分别系X大学教授）",
+            "张三、李四，分别系X大学教授",
+            "第二段正文内容。",
+        ),
+        ("第二段正文内容！(王五，系某县县长)", "王五，系某县县长", "第二段正文内容！"),
+        # not a note: words for the text itself, 系统, or no sentence's end before it
+        ("第二段正文内容。（以上数据，系估算）", None, None),
+        ("第二段正文内容。（李明，系统地阐述）", None, None),
+        ("第二段正文内容（李明，系某某大学教授）", None, None),
+    ],
+)
+def test_named_note_glued_to_the_last_sentence(
+    page: PageMaker, last: str, author: str | None, kept: str | None
+) -> None:
+    r = row(page(paragraphs=("第一段正文内容。", last), note=None))
+    assert (r["author"], r["body"]) == (author, f"第一段正文内容。\n{kept or last}")
+
+
+def test_named_note_glued_before_closing_lines(page: PageMaker) -> None:
+    closing = ("（责任编辑：孙静）", "（完）")
+    paras = ("第一段正文内容。", "第二段正文内容。（李明，系某某大学教授）", *closing)
+    r = row(page(paragraphs=paras, note=None))
+    assert (r["author"], r["body"]) == ("李明，系某某大学教授", "\n".join([BODY, *closing]))
+
+
+def test_glued_heading_and_named_note_patterns_stay_linear() -> None:
+    for line in (
+        "。" + "（李明，系" * 8000,
+        "第一段。" + "其他文" * 13000 + "其他文献",
+        "a" + " " * 40000 + "其他文献",
+        "（完）" + "其他文献" * 10000,
+        "。（李明，系" + "x" * 40000 + "）",
+    ):
+        text = f"标题\n来源 :某刊 | 被引量 : 1次\n论文部分内容阅读\n  正文第一句。\n  {line}\n"
+        start = time.process_time()
+        with contextlib.suppress(Rejected):
+            parse_page(text.encode(), "x")
+        assert time.process_time() - start < 2.0

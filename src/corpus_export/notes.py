@@ -92,6 +92,7 @@ _AUTHOR_NOTE = re.compile(
 )
 _TRAILING_NOTE = re.compile(
     rf"{_NOTE_WRAPPED}\s*[。.]?\s*{_MARK}\s*$"
+    rf"|(?<=[。！？!?…”」』])\s*{_NAMED_NOTE}\s*$"  # "……发展。（李明，系X）"
     rf"|(?<=[。！？!?])\s*(?:本文)?作者\s*{_COLON}\s*([^。，,；;：:（）()]{{1,30}}?)\s*[。.]?\s*$"
     rf"|{_ENGLISH_WRAPPED}\s*$"
 )
@@ -332,6 +333,19 @@ def _signature_at_end(paragraphs: list[str]) -> tuple[str, list[str]] | None:
     ):
         return None
     return (byline or name or foreign).strip(), paragraphs[:at] + paragraphs[at + 1 :]
+
+
+def is_signature(paragraph: str) -> bool:
+    """Tell whether a paragraph is a signature alone (文/X, □ X with a common surname)."""
+    if len(paragraph) > _BYLINE_MAX or paragraph[:1] not in _SIGNATURE_FIRST:
+        return False
+    m = _SIGNATURE.fullmatch(paragraph)
+    if m is None:
+        return False
+    name = m.group(2)
+    return (
+        name is None or (name[0] in _SURNAMES and len(name) <= 3) or name[:2] in _COMPOUND_SURNAMES
+    )
 
 
 _SENTENCE_ENDS = frozenset("。！？!?…”」』")

@@ -9,7 +9,7 @@ from itertools import islice
 
 from .errors import Reason, Rejected
 from .notes import COLON as _COLON
-from .notes import ELLIPSIS, is_closing_line, strip_author_note, take_author
+from .notes import ELLIPSIS, is_closing_line, is_signature, strip_author_note, take_author
 
 # Markers of the template, with an English gloss.
 SOURCE_KEY = "来源"  # "source": the publication
@@ -162,9 +162,10 @@ _HTML_BREAK = re.compile(r"<(?:br ?/?|/?p|p [a-z][a-z\-]*=[^<>\n]{0,80})>", re.I
 #: Template lines glued to what follows by single spaces: where to cut.
 _GLUED_TEMPLATE = re.compile(rf"下载到本地|声明\s*{_COLON}|{READ_MARKER}")
 _GLUED_HEADING_AFTER = re.compile(rf"^({_TEASER_HEADINGS})(?:\s*{_COLON}\s*|[{SPACES}]+)(\S.*)$")
-_GLUED_HEADING_BEFORE = re.compile(rf"^(.*\S)[{SPACES}]+({_TEASER_HEADINGS})\s*{_COLON}?$")
+# With or without spaces before the heading: a lost line break leaves none ("（完）其他文献").
+_GLUED_HEADING_BEFORE = re.compile(rf"^(.*\S)[{SPACES}]*+({_TEASER_HEADINGS})\s*{_COLON}?$")
 _GLUED_HEADING_MIDDLE = re.compile(
-    rf"^(.*\S)[{SPACES}]+({_TEASER_HEADINGS})(?:\s*{_COLON}\s*|[{SPACES}]+)(\S.*)$"
+    rf"^(.*\S)[{SPACES}]*+({_TEASER_HEADINGS})(?:\s*{_COLON}\s*|[{SPACES}]+)(\S.*)$"
 )
 _TEASER_HEADING_LINE = re.compile(rf"[【\[]?\s*其\s*[他它]\s*文\s*献\s*[】\]]?\s*{_COLON}?")
 
@@ -641,12 +642,15 @@ _PROSE_AFTER_HEADING = re.compile(_PROSE_AFTER)
 def _ends_article(text: str, teaser: str | None, rest: list[str]) -> bool:
     """Tell whether text can be the article's last line before a glued 其他文献 heading, with
     `teaser` glued after the heading and the page's `rest` lines after: the author note or a
-    closing line (责任编辑：X, （完）, 来源：X), or a sentence's end where the heading does not
-    go on as prose (其他文献则从…) and the author note does not come later."""
+    closing line (责任编辑：X, （完）, 来源：X), a signature (文/X, □ X), also as the last of
+    paragraphs glued by runs of spaces, or a sentence's end where the heading does not go on as
+    prose (其他文献则从…) and the author note does not come later."""
     if teaser is not None and teaser[0] in _CITATION_OPEN:
         return False  # "其他文献：[2]…" in a reference list
-    if strip_author_note(text)[0] is not None or is_closing_line(text):
-        return True
+    last = (split_paragraphs(text) or [text])[-1]  # "……发展。  （作者系X）其他文献"
+    for piece in (text, last) if last != text else (text,):
+        if strip_author_note(piece)[0] is not None or is_closing_line(piece) or is_signature(piece):
+            return True
     if text[-1:] not in _SENTENCE_END:
         return False
     if teaser is not None and _PROSE_AFTER_HEADING.match(teaser):
