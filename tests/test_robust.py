@@ -562,7 +562,8 @@ def test_sigkill_mid_build_keeps_previous(
     previous: tuple[Path, Path, dict[str, bytes]], tmp_path: Path
 ) -> None:
     out, card, old = previous
-    make_raw(tmp_path / "big", 3000)
+    # tasks enough to be mid-build when signalled, even on a loaded machine
+    make_raw(tmp_path / "big", 12_000)
     proc = start_build(tmp_path, tmp_path / "big", out)
     try:
         wait_until_writing(proc, out)
@@ -585,7 +586,8 @@ def test_ctrl_c_stops_workers_and_leaves_previous(
 ) -> None:
     psutil = pytest.importorskip("psutil")
     out, card, old = previous
-    make_raw(tmp_path / "big", 3000)
+    # tasks enough to be mid-build when signalled, even on a loaded machine
+    make_raw(tmp_path / "big", 12_000)
     proc = start_build(tmp_path, tmp_path / "big", out)
     try:
         wait_until_writing(proc, out)
