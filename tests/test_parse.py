@@ -1851,3 +1851,85 @@ def test_glued_heading_and_named_note_patterns_stay_linear() -> None:
         with contextlib.suppress(Rejected):
             parse_page(text.encode(), "x")
         assert time.process_time() - start < 2.0
+
+
+# Round 15: pages cut short. The file's last line, with no newline after it, that is part of a
+# template line is dropped; the article's own cut last line stays.
+
+_CUT_HEAD = "标题文字\n来源 :党员生活 | 被引量 : 0次 | 上传用户:u1\n"
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "下载到本地 , 更方",
+        "下载到本地，更方便阅",
+        "论文部分内容阅读\n声明 :本文",
+        "论文部分内容阅读\n声明：本文档内容版权归属内容提供方，如果您对",
+        "论文部分",
+        "下载到本地 , 更方便阅读\n声明 : 本文档内容版权归属内容提供方\n其他文",
+    ],
+)
+def test_a_page_cut_before_its_article_is_missing_body(tail: str) -> None:
+    for codec in ("utf-8", "utf-8-sig", "gb18030", "utf-16"):
+        with pytest.raises(Rejected) as exc:
+            parse_page((_CUT_HEAD + tail).encode(codec), "p")
+        assert exc.value.reason == Reason.MISSING_BODY
+
+
+@pytest.mark.parametrize(
+    ("tail", "body_end", "teasers"),
+    [
+        ("正文第一段。\n正文第二段。\n其他文", "正文第二段。", []),
+        ("正文第一段。\n正文第二段。\n（完）其他", "正文第二段。\n（完）", []),
+        ("正文第一段。\n正文第二段。\n（完）其", "正文第二段。\n（完）", []),
+        ("正文第一段。  正文第二段。  （作者：李明）其他文", "正文第二段。", []),
+        ("正文第一段。\n其他文献\n一篇文章的摘要。\n© 20", "正文第一段。", ["一篇文章的摘要。"]),
+        (
+            "正文第一段。\n其他文献\n一篇文章的摘要。\n关于我们 | 联系我",
+            "正文第一段。",
+            ["一篇文章的摘要。"],
+        ),
+    ],
+)
+def test_a_template_line_cut_at_the_end_is_dropped(
+    tail: str, body_end: str, teasers: list[str]
+) -> None:
+    r = parse_page((_CUT_HEAD + "论文部分内容阅读\n" + tail).encode(), "p").to_row()
+    assert r["body"].endswith(body_end) and r["teasers"] == teasers
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        "其他地区也在积极探索",  # the article's own cut line: starts like 其他文献, is not it
+        "下一步，要继续",
+        "声明发布后",
+        "来源于群众",
+        "这一做法，其他",  # 其他 after a comma, not a closing bracket
+        "关于我们的工作",
+    ],
+)
+def test_the_articles_own_cut_last_line_stays(last: str) -> None:
+    for end in ("", "\n"):
+        text = _CUT_HEAD + "论文部分内容阅读\n正文第一段。\n" + last + end
+        assert parse_page(text.encode(), "p").to_row()["body"].endswith(last)
+
+
+def test_a_whole_last_line_is_never_dropped_as_cut() -> None:
+    text = _CUT_HEAD + "论文部分内容阅读\n正文第一段。\n（完）其他\n"
+    assert parse_page(text.encode(), "p").to_row()["body"].endswith("（完）其他")
+
+
+def test_a_utf8_bom_page_cut_inside_a_character() -> None:
+    data = (_CUT_HEAD + "论文部分内容阅读\n正文第一段。\n第二段文字").encode("utf-8-sig")
+    assert parse_page(data[:-1], "p").to_row()["body"] == "正文第一段。\n第二段文"
+
+
+def test_cut_line_rules_take_linear_time() -> None:
+    for line in ("其" * 40000, "）" * 40000 + "其他", "关于我们 | " * 4000, "©" * 40000):
+        text = _CUT_HEAD + "论文部分内容阅读\n正文第一段。\n" + line
+        start = time.process_time()
+        with contextlib.suppress(Rejected):
+            parse_page(text, "p")
+        assert time.process_time() - start < 2

@@ -274,9 +274,11 @@ def _decode_cut(data: bytes, codec: str) -> str:
     try:
         return data.decode(codec)
     except UnicodeDecodeError as exc:
-        if exc.end < len(data) or exc.start < len(data) - 3 or exc.reason not in _CUT_SHORT:
+        # the offsets are in exc.object: for utf-8-sig, the bytes after the BOM
+        cut = len(exc.object)
+        if exc.end < cut or exc.start < cut - 3 or exc.reason not in _CUT_SHORT:
             raise
-        text = data[: exc.start].decode(codec)
+        text = exc.object[: exc.start].decode("utf-8" if codec == "utf-8-sig" else codec)
         if not _has_template_words(text):
             raise
         return text
@@ -679,6 +681,8 @@ def _find_heading(lines: list[str], first: int) -> int:
 def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     """Parse a decoded page (LF newlines) into a Page, or raise Rejected."""
     text = simplify_template_words(clean_text(text))
+    if not text.endswith("\n"):  # the last line may be cut short: a download cut off
+        text = _drop_cut_template_line(text)
     lines = [_strip(line) for line in text.split("\n")]
     first = next((i for i, line in enumerate(lines) if line), None)
     if first is None:
@@ -885,6 +889,68 @@ def parse_page(data: bytes | str, page_id: str = "page", sha256: str | None = No
     if not text.strip():
         raise Rejected(Reason.EMPTY, "only whitespace")
     return parse_text(text, page_id=page_id, sha256=sha256)
+
+
+#: The template's own lines, spaces removed and commas and colons made ASCII: a last line of
+#: the file (no newline after it) that is a proper prefix of one is a line cut short.
+_TEMPLATE_LINES = (
+    "下载到本地,更方便阅读",
+    "声明:本文档内容版权归属内容提供方,如果您对本文有版权争议,可与客服联系进行内容授权或下架",
+    "声明:本文檔内容版權歸屬内容提供方,如果您對本文有版權爭議,可與客服聯繫進行内容授權或下架",
+    READ_MARKER,
+    "其他文献",
+    "其它文献",
+    "【其他文献】",
+    "[其他文献]",
+    f"{SOURCE_KEY}:",
+    f"{CITATIONS_KEY}:",
+    f"{UPLOADER_KEY}:",
+)
+_CUT_CHARS = str.maketrans({",": None, "，": None, "：": ":", "∶": ":"})
+#: 其他文献 glued to a closing bracket (（完）其他文献, （作者系X）其他文献), cut short
+_CUT_GLUED_HEADING = re.compile(rf"(?<=[）)])[{SPACES}]*+其(?:[他它]文?)?[{SPACES}]*+$")
+_CUT_LINE_MAX = 60
+
+
+def _drop_cut_template_line(text: str) -> str:
+    """Drop the file's last line when it is a template line cut short (下载到本地 , 更方, 声明 :本,
+    论文部分, 其他文): a download cut off there leaves no article text in it. 其他/其他文 glued
+    to a closing bracket at the very end goes too (the heading, glued, cut short)."""
+    start = text.rfind("\n") + 1
+    last = text[start:].strip(SPACES + _INVISIBLE)
+    if not last:
+        return text
+    if len(last) <= _CUT_LINE_MAX * 2:  # a template line is short
+        tight = "".join(last.split()).translate(_CUT_CHARS)
+        if any(t != tight and t.replace(",", "").startswith(tight) for t in _TEMPLATE_LINES):
+            return text[:start]
+        if _is_cut_footer(last):
+            return text[:start]
+    m = _CUT_GLUED_HEADING.search(text, max(start, len(text) - 12))
+    return text[: m.start()] if m else text
+
+
+_LINK_WORDS = (
+    "首页",
+    "关于我们",
+    "联系我们",
+    "网站地图",
+    "帮助中心",
+    "免责声明",
+    "隐私政策",
+    "用户协议",
+)
+
+
+def _is_cut_footer(last: str) -> bool:
+    """Tell whether a last line cut short is the site's footer: © and what follows, or site
+    links (关于我们 | 联系我) ending in part of one."""
+    if last[0] == "©":
+        return len(last) <= _CUT_LINE_MAX and _SENTENCE_STOPS.isdisjoint(last)
+    if not last.startswith(_LINK_WORDS) or len(last) > _CUT_LINE_MAX:
+        return False
+    *whole, tail = (p.strip(_LINK_GLUE) for p in re.split("[|｜·•/]", last))
+    return all(p in _LINK_WORDS for p in whole) and any(w.startswith(tail) for w in _LINK_WORDS)
 
 
 def _boilerplate_next(lines: list[str], at: int, stop: int) -> bool:
