@@ -1933,3 +1933,64 @@ def test_cut_line_rules_take_linear_time() -> None:
         with contextlib.suppress(Rejected):
             parse_page(text, "p")
         assert time.process_time() - start < 2
+
+
+# Round 16: names with Han characters outside the BMP; 其他文献 glued to the teaser after it.
+_R16_HEAD = "标题\n来源：党员生活 | 被引量：0次 | 上传用户：u1\n论文部分内容阅读\n"
+
+
+@pytest.mark.parametrize("enc", ["utf-8", "gb18030", "utf-16"])
+@pytest.mark.parametrize(
+    ("byline", "author"),
+    [
+        ("文/王𠮷", "王𠮷"),
+        ("作者：陈𠮷晓东", "陈𠮷晓东"),
+        ("□ 本报记者 张𠮷伟", "张𠮷伟"),
+        ("记者 张𠮷伟 通讯员 𠮷丽", "张𠮷伟 𠮷丽"),
+    ],
+)
+def test_byline_names_with_four_byte_han_characters(enc: str, byline: str, author: str) -> None:
+    r = row((_R16_HEAD + byline + "\n正文第一段。\n第二段。\n").encode(enc))
+    assert r["author"] == author and r["body"] == "正文第一段。\n第二段。"
+
+
+def test_a_sentence_after_a_byline_word_with_extension_characters_stays_text() -> None:
+    r = row(_R16_HEAD + "作者：𠮷野家认为，这是一个很长的句子。\n正文第一段。\n")
+    assert r["author"] is None and r["body"].startswith("作者：𠮷野家认为")
+
+
+@pytest.mark.parametrize(
+    "glued",
+    [
+        "其他文献儿时的记忆。",
+        "【其他文献】儿时的记忆。",
+        "其 他 文 献儿时的记忆。",
+        "【其他文獻】兒時的記憶。",
+        "其 他 文 獻兒時的記憶。",
+    ],
+)
+def test_heading_glued_to_the_teaser_after_the_note(glued: str) -> None:
+    text = _R16_HEAD + "正文第一段。\n（作者系武汉市洪山区委书记）\n" + glued + "\n另一篇。\n"
+    r = row(text)
+    assert r["author"] == "武汉市洪山区委书记" and r["body"] == "正文第一段。"
+    assert r["teasers"] == [glued[-6:], "另一篇。"]
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        "其他文献资料显示，这一做法有效。",  # after a sentence only: prose, no heading
+        "其他文献综述了相关研究。",
+    ],
+)
+def test_bare_glued_heading_after_a_sentence_stays_text(last: str) -> None:
+    r = row(_R16_HEAD + "正文第一段。\n" + last + "\n")
+    assert r["body"] == "正文第一段。\n" + last and r["teasers"] == []
+
+
+def test_glued_heading_patterns_stay_linear_r16() -> None:
+    for line in ("其 他 文 献" + " " * 40000 + "x", "【其他文献" + " " * 40000, "其他文献" * 10000):
+        start = time.process_time()
+        with contextlib.suppress(Rejected):
+            parse_page(_R16_HEAD + "正文第一段。\n（完）\n" + line + "\n", "p")
+        assert time.process_time() - start < 2

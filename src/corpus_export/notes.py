@@ -52,6 +52,9 @@ _ENGLISH_WRAPPED = (
 _MARK = r"(?:[①-⑳]|\[\d{1,2}\]|［\d{1,2}］|\*)?"
 #: Decoration some sites put before a note or byline: ■文/X, ◎作者系…
 _DECOR_CHARS = "■□◆◇●○◎★☆▲△▪"
+#: Han characters, also of the extensions (Ext. A; B and later outside the BMP, as GB18030's
+#: four-byte codes and UTF-16's surrogate pairs give them: 𠮷), as in names.
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f"
 _DECOR = rf"(?:[{_DECOR_CHARS}]\s*)?"
 #: Names: 张三, 张三、李四, 张三 / 李四, 阿依古丽·买买提, [美]约翰·史密斯, John Smith, each
 #: name short (作者：张三认为，…… is prose, not a byline); an affiliation in brackets may follow.
@@ -63,8 +66,8 @@ _ROLE = (
 )
 _NAME = (
     rf"(?!{_ROLE}|{_REPORTED})"  # a role word is no name (and no backtracking over it)
-    r"(?:[\[［(（][\u4e00-\u9fff]{1,3}[\]］)）])?"
-    r"(?:[\u4e00-\u9fff]{1,8}(?:[·•][\u4e00-\u9fff]{1,8})+|[\u4e00-\u9fff]{1,4}"
+    rf"(?:[\[［(（][{_HAN}]{{1,3}}[\]］)）])?"
+    rf"(?:[{_HAN}]{{1,8}}(?:[·•][{_HAN}]{{1,8}})+|[{_HAN}]{{1,4}}"
     r"|[A-Z][A-Za-z.\-]*(?: [A-Z][A-Za-z.\-]*){0,3})"
 )
 _NAMES = rf"{_NAME}(?:\s*[、，,/／]\s*{_NAME}|\s+{_NAME}){{0,5}}(?:\s*[(（][^()（）]{{1,30}}[)）])?"
@@ -78,7 +81,7 @@ _LATIN_NAME = r"[A-Z][A-Za-z.\-]*(?: [A-Z][A-Za-z.\-]*){0,3}"  # Li Ming, John A
 #: （张三、李四，分别系X）. Not words for the text itself ("（以上数据，系…）"), nor 系统/系列/系数.
 _NAMED_NOTE = (
     rf"[{_OPEN}]\s*((?!本|此|该|該|这|這|以上|上述|上文|全文|原文)"
-    rf"[\u4e00-\u9fff]{{2,4}}(?:、[\u4e00-\u9fff]{{2,4}}){{0,5}}\s*[，,]\s*"
+    rf"[{_HAN}]{{2,4}}(?:、[{_HAN}]{{2,4}}){{0,5}}\s*[，,]\s*"
     r"(?:分别|分別|均)?[系係](?![统統列数數谱譜])"
     rf"[^{_OPEN}{_CLOSE}]{{2,80}}?)\s*[。.]?\s*[{_CLOSE}]\s*[。.]?"
 )
@@ -142,7 +145,7 @@ _TRAILER_FIRST = frozenset(
 )
 #: Other closing lines, when short: "(…)" of its own, or "key：value" (a 2-6 character key).
 _SHORT_CLOSING = re.compile(
-    rf"[{_OPEN}][^{_OPEN}{_CLOSE}]{{1,58}}[{_CLOSE}]|(?:[\u4e00-\u9fff]{{2,6}}|注)\s*{_COLON}\s*\S.*"
+    rf"[{_OPEN}][^{_OPEN}{_CLOSE}]{{1,58}}[{_CLOSE}]|(?:[{_HAN}]{{2,6}}|注)\s*{_COLON}\s*\S.*"
 )
 _SHORT_LINE_MAX = 60
 #: A note names its writer with one of these (作者系X, 执笔：X, 记者 X, 通讯员 X, 撰稿：X,
@@ -165,7 +168,7 @@ _REFS_SEARCH = 80  # paragraphs from the end where such a heading is looked for
 _BYLINE = re.compile(
     rf"{_DECOR}(?:文\s*[/／|｜·•:：]\s*(?:图(?:\s*[/／|｜:：]\s*|\s+))?(\S.*)"
     rf"|(?:本文)?作者(?:\s*{_COLON}\s*|\s+)({_NAMES})\s*[。.]?"
-    rf"|[{_DECOR_CHARS}]\s*([\u4e00-\u9fff]{{2,3}}|[\u4e00-\u9fff]{{1,8}}(?:[·•][\u4e00-\u9fff]{{1,8}})+)"
+    rf"|[{_DECOR_CHARS}]\s*([{_HAN}]{{2,3}}|[{_HAN}]{{1,8}}(?:[·•][{_HAN}]{{1,8}})+)"
     rf"|By\s+({_LATIN_NAME}(?: and {_LATIN_NAME})?))"
 )
 _BYLINE_MAX = 40
@@ -284,7 +287,7 @@ def take_author(paragraphs: list[str]) -> tuple[str | None, list[str]]:
 #: A signature ending the article: 文/X, □ X, ◎X (names only, not a sentence or a heading).
 _SIGNATURE = re.compile(
     rf"{_DECOR}文\s*[/／|｜·•:：]\s*(?:图(?:\s*[/／|｜:：]\s*|\s+))?({_NAMES})\s*[。.]?"
-    rf"|[{_DECOR_CHARS}]\s*(?:([\u4e00-\u9fff]{{2,4}})|([\u4e00-\u9fff]{{1,8}}(?:[·•][\u4e00-\u9fff]{{1,8}})+))"
+    rf"|[{_DECOR_CHARS}]\s*(?:([{_HAN}]{{2,4}})|([{_HAN}]{{1,8}}(?:[·•][{_HAN}]{{1,8}})+))"
 )
 #: The commonest Chinese surnames (most people's): a marked name alone at the end starts with
 #: one (◎王小波), a marked subhead there mostly not (■ 小结, ◎ 结语).

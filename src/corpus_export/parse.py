@@ -161,7 +161,15 @@ _HTML_SPACE = re.compile(r"&(?:nbsp;?|ensp;|emsp;|thinsp;|#160;|#x0*a0;|#12288;|
 _HTML_BREAK = re.compile(r"<(?:br ?/?|/?p|p [a-z][a-z\-]*=[^<>\n]{0,80})>", re.IGNORECASE)
 #: Template lines glued to what follows by single spaces: where to cut.
 _GLUED_TEMPLATE = re.compile(rf"下载到本地|声明\s*{_COLON}|{READ_MARKER}")
-_GLUED_HEADING_AFTER = re.compile(rf"^({_TEASER_HEADINGS})(?:\s*{_COLON}\s*|[{SPACES}]+)(\S.*)$")
+_GLUED_HEADING_AFTER = re.compile(
+    rf"^({_TEASER_HEADINGS})(?:\s*{_COLON}\s*|[{SPACES}]+)(\S.*)$"
+    # 【其他文献】teaser, 其 他 文 献teaser: the heading's own shape sets it apart
+    rf"|^([【\[]\s*+{_TEASER_HEADINGS}\s*+[】\]]|其[{SPACES}]++[他它][{SPACES}]++文[{SPACES}]++献)"
+    rf"\s*+{_COLON}?\s*+(\S.*)$"
+    rf"|^({_TEASER_HEADINGS})(\S.*)$"  # 其他文献teaser: only after the note or a closing line
+)
+#: 其他文献 in any of its heading shapes (spaced out too), as a trigger to look for a glued one.
+_ANY_HEADING_RE = re.compile(rf"其[{SPACES}]*+[他它][{SPACES}]*+文[{SPACES}]*+献")
 # With or without spaces before the heading: a lost line break leaves none ("（完）其他文献").
 _GLUED_HEADING_BEFORE = re.compile(rf"^(.*\S)[{SPACES}]*+({_TEASER_HEADINGS})\s*{_COLON}?$")
 _GLUED_HEADING_MIDDLE = re.compile(
@@ -386,6 +394,9 @@ _TRADITIONAL_LINES = re.compile(
     rf"|聲明(?=\s*{_COLON}\s*本文檔內容版權)|(?m:^[{SPACES}]*+聲明(?=\s*{_COLON}[^\n]*下架))"
     rf"|(?m:^[{SPACES}]*+[【\[]?[{SPACES}]*+其[{SPACES}]*+[他它][{SPACES}]*+文[{SPACES}]*+獻"
     rf"(?=[{SPACES}]*[】\]]?[{SPACES}]*(?:{_COLON}|[{SPACES}]|$))(?![{SPACES}]*+{_PROSE_AFTER}))"
+    # 【其他文獻】 or 其 他 文 獻 with a teaser glued after it: the shape sets the heading apart
+    rf"|(?m:^[{SPACES}]*+(?:[【\[][{SPACES}]*+其他文獻(?=[{SPACES}]*+[】\]])"
+    rf"|其[{SPACES}]++[他它][{SPACES}]++文[{SPACES}]++獻))"
 )
 _TRADITIONAL_WORDS = ("來源", "下載到本地", "論文部分內容閱讀", "其他文獻")
 _TO_SIMPLIFIED = str.maketrans("論內閱讀載聲獻", "论内阅读载声献")
@@ -620,15 +631,18 @@ def _unglue_heading(lines: list[str]) -> None:
     ends the article (the note, a closing line, a last sentence)."""
     for i in range(len(lines) - 1, -1, -1):
         line = lines[i]
-        if len(line) <= 4 or "文献" not in line:
+        if len(line) <= 4 or "献" not in line or _ANY_HEADING_RE.search(line) is None:
             continue
         if any(_is_teaser_heading(p) for p in split_paragraphs(line)):
             return  # set apart by runs of spaces: the lost line breaks, split as such later
         after = _GLUED_HEADING_AFTER.match(line)
         if after is not None:  # "其他文献 teaser", the article's end on the line before
             before = next((b for b in reversed(lines[:i]) if b), "")
-            if _ends_article(before, after.group(2), lines[i + 1 :]):
-                lines[i : i + 1] = after.groups()
+            head, teaser = (g for g in after.groups() if g is not None)
+            # glued with nothing between: a sentence's end before is not enough (其他文献资料…)
+            bare = after.lastindex == 6
+            if _ends_article(before, teaser, lines[i + 1 :], sentence=not bare):
+                lines[i : i + 1] = [head, teaser]
             return
         glued = _GLUED_HEADING_MIDDLE.match(line) or _GLUED_HEADING_BEFORE.match(line)
         if glued is not None:  # "(作者系X) 其他文献", "……下移。 其他文献 teaser"
@@ -641,7 +655,7 @@ def _unglue_heading(lines: list[str]) -> None:
 _PROSE_AFTER_HEADING = re.compile(_PROSE_AFTER)
 
 
-def _ends_article(text: str, teaser: str | None, rest: list[str]) -> bool:
+def _ends_article(text: str, teaser: str | None, rest: list[str], *, sentence: bool = True) -> bool:
     """Tell whether text can be the article's last line before a glued 其他文献 heading, with
     `teaser` glued after the heading and the page's `rest` lines after: the author note or a
     closing line (责任编辑：X, （完）, 来源：X), a signature (文/X, □ X), also as the last of
@@ -653,7 +667,7 @@ def _ends_article(text: str, teaser: str | None, rest: list[str]) -> bool:
     for piece in (text, last) if last != text else (text,):
         if strip_author_note(piece)[0] is not None or is_closing_line(piece) or is_signature(piece):
             return True
-    if text[-1:] not in _SENTENCE_END:
+    if not sentence or text[-1:] not in _SENTENCE_END:
         return False
     if teaser is not None and _PROSE_AFTER_HEADING.match(teaser):
         return False
@@ -694,7 +708,7 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     marker_at = text.find(READ_MARKER)
     # 论文部分内容阅读 or 其他文献 on a line with other text (rare): split the lines first
     template = marker_at >= 0 and _shares_line(text, marker_at, len(READ_MARKER))
-    heading = teaser_at == len(lines) and _TEASER_HEADINGS_RE.search(text) is not None
+    heading = teaser_at == len(lines) and _ANY_HEADING_RE.search(text) is not None
     if template or heading:
         lines = _unglue(lines, first + 1, template=template, heading=heading)
         teaser_at = _find_heading(lines, first)
