@@ -1935,6 +1935,77 @@ def test_cut_line_rules_take_linear_time() -> None:
         assert time.process_time() - start < 2
 
 
+# Round 17: the same rule for template lines in traditional characters, spelled in simplified
+# ones before the test (下載到本 as 下载到本); the article's own lines still stay.
+_CUT_HEAD_TRADITIONAL = "標題文字\n來源 :黨員生活 | 被引量 : 0次 | 上傳用戶:u1\n"
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "下載到本",
+        "下載到本地，更方便閱",
+        "論文部分內",
+        "論文部分內容閱讀\n聲明 : 本文檔內",
+        "下載到本地 , 更方便閱讀\n聲明：本文檔內容版權歸屬內容提供方，如果您對本文有版權爭",
+        "論文部分內容閱讀\n來",
+        "論文部分內容閱讀\n來源",
+        "論文部分內容閱讀\n上傳用",
+    ],
+)
+def test_a_traditional_page_cut_before_its_article_is_missing_body(tail: str) -> None:
+    for codec in ("utf-8", "big5hkscs", "gb18030", "utf-16"):
+        with pytest.raises(Rejected) as exc:
+            parse_page((_CUT_HEAD_TRADITIONAL + tail).encode(codec), "p")
+        assert exc.value.reason == Reason.MISSING_BODY
+
+
+def test_a_cut_disclaimer_in_mixed_spellings_is_dropped() -> None:
+    tail = "論文部分內容閱讀\n聲明 : 本文檔内容版權"  # 内 as simplified, the rest traditional
+    with pytest.raises(Rejected) as exc:
+        parse_page((_CUT_HEAD_TRADITIONAL + tail).encode(), "p")
+    assert exc.value.reason == Reason.MISSING_BODY
+
+
+@pytest.mark.parametrize("last", ["其他文", "【其他文", "其 他 文"])
+def test_a_traditional_heading_cut_at_the_end_is_dropped(last: str) -> None:
+    text = _CUT_HEAD_TRADITIONAL + "論文部分內容閱讀\n正文第一段。\n" + last
+    assert parse_page(text.encode("big5hkscs"), "p").to_row()["body"] == "正文第一段。"
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        "來源於群眾",
+        "聲明發布後",
+        "其他地區也在積極探索",
+        "下一步，要繼續",
+        "論文部分章節",
+        "上傳到網上",
+        "這一做法，其他",
+    ],
+)
+def test_a_traditional_articles_own_cut_last_line_stays(last: str) -> None:
+    for end in ("", "\n"):
+        text = _CUT_HEAD_TRADITIONAL + "論文部分內容閱讀\n正文第一段。\n" + last + end
+        assert parse_page(text.encode("big5hkscs"), "p").to_row()["body"].endswith(last)
+
+
+@pytest.mark.parametrize("last", ["下載到本", "論文部分內", "其他文"])
+def test_a_whole_traditional_last_line_is_never_dropped_as_cut(last: str) -> None:
+    text = _CUT_HEAD_TRADITIONAL + "論文部分內容閱讀\n正文第一段。\n" + last + "\n"
+    assert parse_page(text.encode(), "p").to_row()["body"].endswith(last)
+
+
+def test_the_traditional_cut_line_rule_takes_linear_time() -> None:
+    for line in ("聲" * 40000, "下載到本" * 10000, "論 " * 20000, "）" * 40000 + "其他文"):
+        text = _CUT_HEAD_TRADITIONAL + "論文部分內容閱讀\n正文第一段。\n" + line
+        start = time.process_time()
+        with contextlib.suppress(Rejected):
+            parse_page(text, "p")
+        assert time.process_time() - start < 1
+
+
 # Round 16: names with Han characters outside the BMP; 其他文献 glued to the teaser after it.
 _R16_HEAD = "标题\n来源：党员生活 | 被引量：0次 | 上传用户：u1\n论文部分内容阅读\n"
 

@@ -905,12 +905,18 @@ def parse_page(data: bytes | str, page_id: str = "page", sha256: str | None = No
     return parse_text(text, page_id=page_id, sha256=sha256)
 
 
+#: The disclaimer line, spaces removed and commas and colons made ASCII, in both spellings.
+_DISCLAIMER = (
+    "声明:本文档内容版权归属内容提供方,如果您对本文有版权争议,可与客服联系进行内容授权或下架"
+)
+_DISCLAIMER_TRADITIONAL = (
+    "聲明:本文檔內容版權歸屬內容提供方,如果您對本文有版權爭議,可與客服聯繫進行內容授權或下架"
+)
 #: The template's own lines, spaces removed and commas and colons made ASCII: a last line of
 #: the file (no newline after it) that is a proper prefix of one is a line cut short.
 _TEMPLATE_LINES = (
     "下载到本地,更方便阅读",
-    "声明:本文档内容版权归属内容提供方,如果您对本文有版权争议,可与客服联系进行内容授权或下架",
-    "声明:本文檔内容版權歸屬内容提供方,如果您對本文有版權爭議,可與客服聯繫進行内容授權或下架",
+    _DISCLAIMER,
     READ_MARKER,
     "其他文献",
     "其它文献",
@@ -920,7 +926,17 @@ _TEMPLATE_LINES = (
     f"{CITATIONS_KEY}:",
     f"{UPLOADER_KEY}:",
 )
-_CUT_CHARS = str.maketrans({",": None, "，": None, "：": ":", "∶": ":"})
+#: The template's words in traditional characters, each with its simplified spelling: a cut
+#: line is spelled in simplified characters (聲明 : 本文檔內 as 声明:本文档内) before the test.
+_TRADITIONAL_PAIRS = (
+    *zip(_TRADITIONAL_WORDS, (SOURCE_KEY, "下载到本地", READ_MARKER, "其他文献"), strict=True),
+    *((k, v) for k, v in _KEY_SPELLINGS.items() if len(k) == len(v)),  # 來源, 上傳用戶
+    (_DISCLAIMER_TRADITIONAL, _DISCLAIMER),
+)
+_CUT_CHARS = str.maketrans(
+    {",": None, "，": None, "：": ":", "∶": ":"}
+    | {t: s for tw, sw in _TRADITIONAL_PAIRS for t, s in zip(tw, sw, strict=True) if t != s}
+)
 #: 其他文献 glued to a closing bracket (（完）其他文献, （作者系X）其他文献), cut short
 _CUT_GLUED_HEADING = re.compile(rf"(?<=[）)])[{SPACES}]*+其(?:[他它]文?)?[{SPACES}]*+$")
 _CUT_LINE_MAX = 60
@@ -928,8 +944,9 @@ _CUT_LINE_MAX = 60
 
 def _drop_cut_template_line(text: str) -> str:
     """Drop the file's last line when it is a template line cut short (下载到本地 , 更方, 声明 :本,
-    论文部分, 其他文): a download cut off there leaves no article text in it. 其他/其他文 glued
-    to a closing bracket at the very end goes too (the heading, glued, cut short)."""
+    论文部分, 其他文; in traditional characters 下載到本, 聲明 : 本文檔內, 論文部分內): a download
+    cut off there leaves no article text in it. 其他/其他文 glued to a closing bracket at the
+    very end goes too (the heading, glued, cut short)."""
     start = text.rfind("\n") + 1
     last = text[start:].strip(SPACES + _INVISIBLE)
     if not last:
