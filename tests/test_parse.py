@@ -2065,3 +2065,98 @@ def test_glued_heading_patterns_stay_linear_r16() -> None:
         with contextlib.suppress(Rejected):
             parse_page(_R16_HEAD + "正文第一段。\n（完）\n" + line + "\n", "p")
         assert time.process_time() - start < 2
+
+
+# Round 18: names in bylines, signatures and notes (a sweep of forms x name shapes).
+
+_DOTS = ("·", "•", "・", "‧", "･")  # U+00B7 and the look-alikes pages print for it
+
+
+@pytest.mark.parametrize("dot", _DOTS)
+@pytest.mark.parametrize(
+    ("byline", "author"),
+    [
+        ("作者：买买提{d}艾力", "买买提{d}艾力"),
+        ("本报记者 阿布都热合曼{d}买买提", "阿布都热合曼{d}买买提"),
+        ("记者 约翰{d}史密斯 通讯员 李娜", "约翰{d}史密斯 李娜"),
+        ("◇买买提{d}艾力", "买买提{d}艾力"),
+        ("文{d}张三", "张三"),
+    ],
+)
+def test_minority_and_foreign_names_with_any_middle_dot(
+    page: PageMaker, dot: str, byline: str, author: str
+) -> None:
+    r = row(page(note=None, byline=byline.format(d=dot)))
+    assert (r["author"], r["body"]) == (author.format(d=dot), BODY)
+
+
+@pytest.mark.parametrize("dot", _DOTS)
+@pytest.mark.parametrize(
+    ("note", "author"),
+    [
+        ("文/约翰{d}史密斯", "约翰{d}史密斯"),
+        ("□ 买买提{d}艾力", "买买提{d}艾力"),
+        ("（记者 买买提{d}艾力 通讯员 李娜）", "买买提{d}艾力 李娜"),
+        ("（买买提{d}艾力，系新疆大学教授）", "买买提{d}艾力，系新疆大学教授"),
+        (
+            "（阿布都热合曼{d}买买提、李娜，分别系新疆大学教授）",
+            "阿布都热合曼{d}买买提、李娜，分别系新疆大学教授",
+        ),
+    ],
+)
+def test_dotted_names_in_signatures_and_notes(
+    page: PageMaker, dot: str, note: str, author: str
+) -> None:
+    r = row(page(note=note.format(d=dot)))
+    assert (r["author"], r["body"]) == (author.format(d=dot), BODY)
+
+
+@pytest.mark.parametrize(
+    ("byline", "author"), [("◇司马光华", "司马光华"), ("◇ 欧阳明远", "欧阳明远")]
+)
+def test_a_marked_four_character_name_first_with_a_compound_surname(
+    page: PageMaker, byline: str, author: str
+) -> None:
+    r = row(page(note=None, byline=byline))
+    assert (r["author"], r["body"]) == (author, BODY)
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "◇工作成效",
+        "◇范徐丽泰",
+        "◇ 主要做法",
+        "作者：张A",
+        "记者 李2",
+        "（以上数据·系统，系初步核算）",
+    ],
+)
+def test_what_stays_text_first_r18(page: PageMaker, first: str) -> None:
+    # a marked four-character word without a compound surname is a subhead as often as a name;
+    # a Han character with a Latin letter or digit is no name in a byline
+    r = row(page(note=None, byline=first))
+    assert (r["author"], r["body"]) == (None, f"{first}\n{BODY}")
+
+
+@pytest.mark.parametrize("last", ["（以上数据·初值，系省统计局初步核算）", "◎工作成效"])
+def test_what_stays_text_last_r18(page: PageMaker, last: str) -> None:
+    r = row(page(paragraphs=("第一段正文内容。", "第二段正文内容。", last), note=None))
+    assert (r["author"], r["body"]) == (None, f"{BODY}\n{last}")
+
+
+def test_dotted_name_patterns_stay_linear() -> None:
+    for line in (
+        "（" + "买・" * 20_000 + "，系教授）",
+        "（" + "买买提・艾力、" * 5_000 + "，系教授）",
+        "◇" + "买‧" * 20_000,
+        "记者 " + "约翰･史密斯 " * 5_000,
+    ):
+        for text in (
+            _R16_HEAD + "正文第一段。\n" + line + "\n",
+            _R16_HEAD + line + "\n正文第一段。\n",
+        ):
+            start = time.process_time()
+            with contextlib.suppress(Rejected):
+                parse_page(text, "p")
+            assert time.process_time() - start < 1

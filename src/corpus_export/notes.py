@@ -56,6 +56,11 @@ _DECOR_CHARS = "■□◆◇●○◎★☆▲△▪"
 #: four-byte codes and UTF-16's surrogate pairs give them: 𠮷), as in names.
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f"
 _DECOR = rf"(?:[{_DECOR_CHARS}]\s*)?"
+#: The dot between the parts of a minority or foreign name (阿依古丽·买买提): · (U+00B7) and the
+#: look-alikes pages print for it, • ・ ‧ ･ (U+2022, U+30FB, U+2027, U+FF65).
+_DOT = "·•・‧･"
+_DOT_SET = frozenset(_DOT)
+_DOTTED = rf"[{_HAN}]{{1,8}}(?:[{_DOT}][{_HAN}]{{1,8}}){{1,3}}"  # 约翰·史密斯
 #: Names: 张三, 张三、李四, 张三 / 李四, 阿依古丽·买买提, [美]约翰·史密斯, John Smith, each
 #: name short (作者：张三认为，…… is prose, not a byline); an affiliation in brackets may follow.
 _REPORTED = r"(?:报道|采写|整理|摄影?)"  # 本报记者 张三 报道: the verb is not a name
@@ -67,7 +72,7 @@ _ROLE = (
 _NAME = (
     rf"(?!{_ROLE}|{_REPORTED})"  # a role word is no name (and no backtracking over it)
     rf"(?:[\[［(（][{_HAN}]{{1,3}}[\]］)）])?"
-    rf"(?:[{_HAN}]{{1,8}}(?:[·•][{_HAN}]{{1,8}})+|[{_HAN}]{{1,4}}"
+    rf"(?:{_DOTTED}|[{_HAN}]{{1,4}}"
     r"|[A-Z][A-Za-z.\-]*(?: [A-Z][A-Za-z.\-]*){0,3})"
 )
 _NAMES = rf"{_NAME}(?:\s*[、，,/／]\s*{_NAME}|\s+{_NAME}){{0,5}}(?:\s*[(（][^()（）]{{1,30}}[)）])?"
@@ -81,7 +86,7 @@ _LATIN_NAME = r"[A-Z][A-Za-z.\-]*(?: [A-Z][A-Za-z.\-]*){0,3}"  # Li Ming, John A
 #: （张三、李四，分别系X）. Not words for the text itself ("（以上数据，系…）"), nor 系统/系列/系数.
 _NAMED_NOTE = (
     rf"[{_OPEN}]\s*((?!本|此|该|該|这|這|以上|上述|上文|全文|原文)"
-    rf"[{_HAN}]{{2,4}}(?:、[{_HAN}]{{2,4}}){{0,5}}\s*[，,]\s*"
+    rf"(?:{_DOTTED}|[{_HAN}]{{2,4}})(?:、(?:{_DOTTED}|[{_HAN}]{{2,4}})){{0,5}}\s*[，,]\s*"
     r"(?:分别|分別|均)?[系係](?![统統列数數谱譜])"
     rf"[^{_OPEN}{_CLOSE}]{{2,80}}?)\s*[。.]?\s*[{_CLOSE}]\s*[。.]?"
 )
@@ -166,9 +171,9 @@ _REFS_HEADING = re.compile(
 _REFS_FIRST = frozenset("参參注註尾【[［〔(（RBN")
 _REFS_SEARCH = 80  # paragraphs from the end where such a heading is looked for
 _BYLINE = re.compile(
-    rf"{_DECOR}(?:文\s*[/／|｜·•:：]\s*(?:图(?:\s*[/／|｜:：]\s*|\s+))?(\S.*)"
+    rf"{_DECOR}(?:文\s*[/／|｜{_DOT}:：]\s*(?:图(?:\s*[/／|｜:：]\s*|\s+))?(\S.*)"
     rf"|(?:本文)?作者(?:\s*{_COLON}\s*|\s+)({_NAMES})\s*[。.]?"
-    rf"|[{_DECOR_CHARS}]\s*([{_HAN}]{{2,3}}|[{_HAN}]{{1,8}}(?:[·•][{_HAN}]{{1,8}})+)"
+    rf"|[{_DECOR_CHARS}]\s*([{_HAN}]{{2,4}}|{_DOTTED})"  # 4 characters: 司马光华 (see below)
     rf"|By\s+({_LATIN_NAME}(?: and {_LATIN_NAME})?))"
 )
 _BYLINE_MAX = 40
@@ -227,7 +232,14 @@ def strip_byline(paragraph: str) -> str | None:
         return None
     m = _BYLINE.fullmatch(paragraph)
     if m is not None:
-        return next(g for g in m.groups() if g is not None).strip()
+        marked = m.group(3)  # ◇X: four characters only with a compound surname (◇司马光华)
+        if (
+            marked is None
+            or len(marked) < 4
+            or marked[:2] in _COMPOUND_SURNAMES
+            or (not _DOT_SET.isdisjoint(marked))
+        ):
+            return next(g for g in m.groups() if g is not None).strip()
     credit = paragraph.lstrip(_DECOR_CHARS + " \u3000")  # □ 本报记者 X
     if _CREDIT_LINE.fullmatch(credit):
         return " ".join(_ROLE_RE.sub(" ", credit).split())
@@ -286,8 +298,8 @@ def take_author(paragraphs: list[str]) -> tuple[str | None, list[str]]:
 
 #: A signature ending the article: 文/X, □ X, ◎X (names only, not a sentence or a heading).
 _SIGNATURE = re.compile(
-    rf"{_DECOR}文\s*[/／|｜·•:：]\s*(?:图(?:\s*[/／|｜:：]\s*|\s+))?({_NAMES})\s*[。.]?"
-    rf"|[{_DECOR_CHARS}]\s*(?:([{_HAN}]{{2,4}})|([{_HAN}]{{1,8}}(?:[·•][{_HAN}]{{1,8}})+))"
+    rf"{_DECOR}文\s*[/／|｜{_DOT}:：]\s*(?:图(?:\s*[/／|｜:：]\s*|\s+))?({_NAMES})\s*[。.]?"
+    rf"|[{_DECOR_CHARS}]\s*(?:([{_HAN}]{{2,4}})|({_DOTTED}))"
 )
 #: The commonest Chinese surnames (most people's): a marked name alone at the end starts with
 #: one (◎王小波), a marked subhead there mostly not (■ 小结, ◎ 结语).
