@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from pathlib import Path
 
 import pytest
 from conftest import PageMaker
@@ -2160,3 +2161,134 @@ def test_dotted_name_patterns_stay_linear() -> None:
             with contextlib.suppress(Rejected):
                 parse_page(text, "p")
             assert time.process_time() - start < 1
+
+
+# Hard-wrapped paragraphs: the first line indented, the lines after it cut at a fixed width.
+
+
+def _wrap(text: str, width: int, indent: str = "  ") -> str:
+    """A paragraph as a document cut it: its first line indented, the rest not."""
+    cut = [text[k : k + width] for k in range(0, len(text), width)]
+    return indent + "\n".join(cut)
+
+
+def test_the_seed_page_hard_wrapped_gives_its_five_paragraphs() -> None:
+    seed = (Path(__file__).parent.parent / "raw" / "000_bba07cf85f81785c.txt").read_text("utf-8")
+    wrapped = []
+    for line in seed.split("\n"):
+        wrapped.append(_wrap(line[2:], 30) if line.startswith("  ") and len(line) > 40 else line)
+    got, want = row("\n".join(wrapped)), row(seed)
+    assert got["paragraph_count"] == want["paragraph_count"] == 5
+    assert (got["body"], got["author"], got["teasers"]) == (
+        want["body"],
+        want["author"],
+        want["teasers"],
+    )
+
+
+LONG_A = (
+    "党建联盟是城市基层党建的实践创新，其核心要义是打破条块壁垒，"
+    "通过加强区域统筹将各领域党组织有机联结起来，每年培训2020名社区干部。"
+)
+LONG_B = (
+    "推动共建单位从“邻居”转变成为“家人”，三级区域化平台要加强协同配合，"
+    "定期沟通情况，研究解决问题，让协商议事由“随机性”向“规范化”开展。"
+)
+
+
+@pytest.mark.parametrize("indent", ["  ", "\u3000\u3000", "\u00a0\u00a0", "\t"])
+@pytest.mark.parametrize("width", [20, 27, 30])
+def test_hard_wrapped_paragraphs_are_joined(page: PageMaker, indent: str, width: int) -> None:
+    text = page(paragraphs=(_wrap(LONG_A, width, ""), _wrap(LONG_B, width, "")), indent=indent)
+    r = row(text)
+    assert r["body"] == f"{LONG_A}\n{LONG_B}"  # 20 / 20 across the cut: no space between digits
+    assert r["author"] == "某某大学教授"
+    assert r["teasers"] == ["其他文章一的摘要", "其他文章二的摘要"]
+
+
+def test_hard_wrapped_english_is_joined_with_a_space(page: PageMaker) -> None:
+    first = (
+        "  The committee met on Monday to discuss the\n"
+        "new budget, which was approved by a vote of\n12 to 3."
+    )
+    second = (
+        "  Members of the public were invited to comment\non the plan before the final reading."
+    )
+    r = row(page(paragraphs=(first, second)))
+    assert r["body"] == (
+        "The committee met on Monday to discuss the new budget, which was approved by a vote of"
+        " 12 to 3.\nMembers of the public were invited to comment on the plan before the final"
+        " reading."
+    )
+
+
+UNENDED = "各级党组织要持续深化党建引领基层治理，坚持问题导向和目标导向相统一，推动各项工作落地见效"
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "（一）坚持党建引领，推动基层治理体系和治理能力现代化建设取得新成效",
+        "二、坚持党建引领，推动基层治理体系和治理能力现代化建设取得新成效",
+        "3. 坚持党建引领，推动基层治理体系和治理能力现代化建设取得新成效",
+        "第二章 坚持党建引领，推动基层治理体系和治理能力现代化建设取得新成效",
+        "项目    2019年    2020年    2021年    增长率",
+        "项目\t2019年\t2020年\t2021年\t增长率\t说明\t合计数据",
+        "• 完善三个平台，持续健全区域化工作体系，推动各项工作落地见效。",
+        "①习近平：《论坚持党对一切工作的领导》，中央文献出版社2019年版。",
+        "其他文献综述表明，基层治理的经验可以总结，不足需要完善，还要持续。",
+    ],
+)
+def test_a_line_of_its_own_after_a_cut_line_is_not_joined(page: PageMaker, after: str) -> None:
+    paragraphs = ("第一段正文内容，总书记强调要认真思考基层治理的经验。", UNENDED + "\n" + after)
+    r = row(page(paragraphs=paragraphs, note=None, teasers=None))
+    assert UNENDED in str(r["body"]).split("\n")
+
+
+@pytest.mark.parametrize(
+    ("closing", "author"),
+    [
+        (
+            "(作者系武汉市洪山区委书记、区党建联盟主席，长期从事基层治理研究工作)",
+            "武汉市洪山区委书记、区党建联盟主席，长期从事基层治理研究工作",
+        ),
+        ("（责任编辑：王芳）", "某某大学教授"),
+        ("2021年3月5日", "某某大学教授"),
+    ],
+)
+def test_the_note_and_closing_lines_are_not_swallowed(
+    page: PageMaker, closing: str, author: str
+) -> None:
+    last = UNENDED + "\n" + closing
+    note = None if closing.startswith("(作者") else "(作者系某某大学教授)"
+    paragraphs: tuple[str, ...] = ("第一段正文内容，总书记强调要认真思考基层治理的经验。", last)
+    if note is not None:  # the closing line after the note, the note after a cut line
+        paragraphs = ("第一段正文内容，总书记强调要认真思考基层治理的经验。", UNENDED)
+        text = page(paragraphs=paragraphs, note=note + "\n" + closing)
+    else:
+        text = page(paragraphs=paragraphs, note=None)
+    r = row(text)
+    assert r["author"] == author
+    assert UNENDED in str(r["body"]).split("\n")
+
+
+def test_a_page_without_indented_paragraphs_keeps_its_lines(page: PageMaker) -> None:
+    wrapped = (_wrap(LONG_A, 30, ""), _wrap(LONG_B, 30, ""))
+    r = row(page(paragraphs=wrapped, indent=""))
+    assert r["paragraph_count"] == len(LONG_A) // 30 + 1 + len(LONG_B) // 30 + 1
+    one = row(page(paragraphs=(_wrap(LONG_A, 30), LONG_B), indent=""))  # one indented line
+    assert one["paragraph_count"] == len(LONG_A) // 30 + 1 + 1
+
+
+def test_a_blank_line_or_a_short_line_ends_a_wrapped_paragraph(page: PageMaker) -> None:
+    r = row(page(paragraphs=(UNENDED + "\n\n" + LONG_B, "短标题没有标点\n" + LONG_A)))
+    assert r["paragraph_count"] == 4
+
+
+def test_joining_wrapped_lines_stays_linear(page: PageMaker) -> None:
+    hostile = ("（一" * 20000, "，" * 40000, "a" * 40000, "2020" * 10000)
+    for line in hostile:
+        text = page(paragraphs=(UNENDED, line, UNENDED + "\n" + line, "  " + UNENDED + "\n" + line))
+        start = time.process_time()
+        row(text)
+        assert time.process_time() - start < 1

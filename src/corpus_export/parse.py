@@ -9,7 +9,14 @@ from itertools import islice
 
 from .errors import Reason, Rejected
 from .notes import COLON as _COLON
-from .notes import ELLIPSIS, is_closing_line, is_signature, strip_author_note, take_author
+from .notes import (
+    ELLIPSIS,
+    is_closing_line,
+    is_signature,
+    strip_author_note,
+    strip_byline,
+    take_author,
+)
 
 # Markers of the template, with an English gloss.
 SOURCE_KEY = "来源"  # "source": the publication
@@ -692,11 +699,147 @@ def _find_heading(lines: list[str], first: int) -> int:
     return next((i for i in range(first, len(lines)) if _is_teaser_heading(lines[i])), len(lines))
 
 
+#: Where a hard-wrapped paragraph's line may not be cut: a line ending in one of these ends a
+#: sentence (the parser's own set, and the full stop, which English and some Chinese text use).
+_WRAP_END = _SENTENCE_END | frozenset(".\uff0e")  # and the full-width full stop
+#: A numbered heading or a footnote: a line of its own even after a line cut mid-sentence.
+_NUMBERED = re.compile(
+    r"(?:[一二三四五六七八九十]{1,3}[、.\uff0e]|[（(][一二三四五六七八九十\d]{1,3}[）)]|\d{1,2}[、\uff0e]"
+    r"|\d{1,2}\.(?!\d)|第[一二三四五六七八九十\d]{1,3}[章节部分条]|[①-⑳]|[\[［]\d{1,3}[\]］])"
+)
+_WRAP_MIN = 24  # columns: a line cut at a fixed width is at least this wide
+_BULLETS = frozenset("•·●○■□◆◇▪▶►-*\uff0a\uff0d—")  # a list's item starts a line of its own
+_QUOTE_CLOSE = frozenset("”」』")
+_STOPS = frozenset("。！？!?…")
+
+
+#: A cheap test first: an indented line, not ending a sentence, and an unindented line after it.
+_WRAP_ENDS = re.escape("".join(sorted(_WRAP_END - _QUOTE_CLOSE)))
+_WRAP_HINT = re.compile(
+    f"\n(?:  |[\u3000\u00a0\t])[^\n]*+(?<![{_WRAP_ENDS}\\s])\n(?=\\S)(?!其[他它]文献)"
+)
+
+
+def _ends_sentence(line: str) -> bool:
+    """Tell whether a line ends a sentence; a closing quote only after a stop (“邻居” goes on)."""
+    last = line[-1]
+    if last in _QUOTE_CLOSE:
+        return line[-2:-1] in _STOPS or len(line) == 1
+    return last in _WRAP_END
+
+
+def _width(text: str) -> int:
+    """Columns a line takes: two for a wide (CJK, full-width) character, one for the rest."""
+    return sum(2 if ord(ch) >= 0x1100 else 1 for ch in text)
+
+
+def _indented(raw: str) -> bool:
+    return raw[:1] in "\u3000\u00a0\t" or raw.startswith("  ")
+
+
+def _wrapped_on(prev_raw: str, prev: str, line: str) -> bool:
+    """Tell whether line (not indented) goes on the paragraph prev was cut from."""
+    if (
+        _width(prev) < _WRAP_MIN
+        or "\t" in prev
+        or "\t" in line
+        or line[0] in _BULLETS
+        or _ends_sentence(prev)
+        or _PARA_BREAK.search(prev) is not None
+        or _PARA_BREAK.search(line) is not None
+    ):
+        return False
+    # cut at a fixed width: the line before is a whole line, as wide as this one or wider
+    if len(prev_raw) + 2 < len(line) and _width(prev_raw) + 4 < _width(line):
+        return False
+    if _NUMBERED.match(line) is not None or line.startswith(("其他文献", "其它文献")):
+        return False
+    return not (
+        _is_template_line(line)
+        or _is_template_line(prev)
+        or is_site_junk(line)
+        or is_closing_line(line)
+        or is_closing_line(prev)
+        or is_signature(line)
+        or strip_byline(line) is not None
+        or strip_author_note(line)[0] is not None
+        or strip_author_note(prev)[0] is not None
+        or (line[0] in _RECOMMEND_FIRST and _RECOMMEND.fullmatch(line) is not None)
+        or _is_footer(line)
+    )
+
+
+def _latin(text: str) -> bool:
+    return sum(1 for ch in text if ch.isascii()) * 2 > len(text)
+
+
+def _ends_region(line: str) -> bool:
+    """The 其他文献 heading, also glued to a line, or a recommendations heading (相关推荐)."""
+    return ("献" in line and _ANY_HEADING_RE.search(line) is not None) or (
+        line[:1] in _RECOMMEND_FIRST and _RECOMMEND.fullmatch(line) is not None
+    )
+
+
+def _join_wrapped(text: str) -> str:
+    """Join the lines of hard-wrapped paragraphs, on a page whose article marks each
+    paragraph's first line by indentation (spaces, U+3000, NBSP) and goes on unindented.
+
+    Only between the 论文部分内容阅读 line and the 其他文献 heading, and only a line that is not
+    indented after a line that does not end a sentence and is at least as wide (a line cut at a
+    fixed width), itself indented or so joined; the author note, closing lines, numbered
+    headings, footnotes, table rows and the template's lines stay lines of their own.
+    """
+    at = text.find(READ_MARKER)
+    if at < 0 or _WRAP_HINT.search(text, at) is None:
+        return text
+    raw = text.split("\n")
+    start = next((k + 1 for k, x in enumerate(raw) if _is_read_marker(_strip(x))), None)
+    if start is None:
+        return text
+    stop = next((k for k in range(start, len(raw)) if _ends_region(_strip(raw[k]))), len(raw))
+    if sum(1 for k in range(start, stop) if _indented(raw[k]) and raw[k].strip()) < 2:
+        return text
+    title = next((x for x in map(_strip, raw) if x), "")  # printed again, then a byline
+    out = raw[:start]
+    prev_raw = ""  # the last physical line, if the paragraph it belongs to may go on
+    changed = False
+    for k in range(start, stop):
+        line_raw = raw[k]
+        line = _strip(line_raw)
+        if not line:
+            prev_raw = ""
+            out.append(line_raw)
+            continue
+        if (
+            prev_raw
+            and _strip(prev_raw) != title
+            and not prev_raw.lstrip().startswith(("——", "--"))  # a subtitle
+            and line_raw[:1] not in SPACES
+            and line_raw[:1] not in _INVISIBLE
+            and _wrapped_on(prev_raw, _strip(prev_raw), line)
+        ):
+            head = out[-1].rstrip()
+            last = head[-1]
+            latin = line[0].isascii() and line[0].isalnum() and _latin(_strip(prev_raw))
+            space = latin and ((last.isascii() and last.isalnum()) or last in ",;:")
+            out[-1] = head + (" " if space else "") + line
+            prev_raw = line_raw.rstrip()
+            changed = True
+            continue
+        out.append(line_raw)
+        # a paragraph's first line is indented; the lines after it go on until a blank line
+        prev_raw = line_raw.rstrip() if prev_raw or _indented(line_raw) else ""
+    if not changed:
+        return text
+    return "\n".join(out + raw[stop:])
+
+
 def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     """Parse a decoded page (LF newlines) into a Page, or raise Rejected."""
     text = simplify_template_words(clean_text(text))
     if not text.endswith("\n"):  # the last line may be cut short: a download cut off
         text = _drop_cut_template_line(text)
+    text = _join_wrapped(text)
     lines = [_strip(line) for line in text.split("\n")]
     first = next((i for i, line in enumerate(lines) if line), None)
     if first is None:
