@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import islice
 
@@ -405,8 +406,24 @@ _TRADITIONAL_LINES = re.compile(
     rf"|(?m:^[{SPACES}]*+(?:[【\[][{SPACES}]*+其他文獻(?=[{SPACES}]*+[】\]])"
     rf"|其[{SPACES}]++[他它][{SPACES}]++文[{SPACES}]++獻))"
 )
-_TRADITIONAL_WORDS = ("來源", "下載到本地", "論文部分內容閱讀", "其他文獻")
-_TO_SIMPLIFIED = str.maketrans("論內閱讀載聲獻", "论内阅读载声献")
+#: The template's words in traditional characters, by which a page shows itself so, each with
+#: its simplified spelling: the one table the traditional template is read by (the lines above,
+#: and lines cut short).
+_TRADITIONAL_SPELLINGS = (
+    ("來源", SOURCE_KEY),
+    ("下載到本地", "下载到本地"),
+    ("論文部分內容閱讀", READ_MARKER),
+    ("其他文獻", "其他文献"),
+)
+_TRADITIONAL_WORDS = tuple(t for t, _ in _TRADITIONAL_SPELLINGS)
+
+
+def _char_table(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Traditional → simplified, character by character, from words spelled both ways."""
+    return {t: s for tw, sw in pairs for t, s in zip(tw, sw, strict=True) if t != s}
+
+
+_TO_SIMPLIFIED = str.maketrans(_char_table([*_TRADITIONAL_SPELLINGS, ("聲明", "声明")]))
 
 
 def simplify_template_words(text: str) -> str:
@@ -810,17 +827,18 @@ def _join_wrapped(text: str) -> str:
             prev_raw = ""
             out.append(line_raw)
             continue
+        prev = _strip(prev_raw)
         if (
-            prev_raw
-            and _strip(prev_raw) != title
+            prev
+            and prev != title
             and not prev_raw.lstrip().startswith(("——", "--"))  # a subtitle
             and line_raw[:1] not in SPACES
             and line_raw[:1] not in _INVISIBLE
-            and _wrapped_on(prev_raw, _strip(prev_raw), line)
+            and _wrapped_on(prev_raw, prev, line)
         ):
             head = out[-1].rstrip()
             last = head[-1]
-            latin = line[0].isascii() and line[0].isalnum() and _latin(_strip(prev_raw))
+            latin = line[0].isascii() and line[0].isalnum() and _latin(prev)
             space = latin and ((last.isascii() and last.isalnum()) or last in ",;:")
             out[-1] = head + (" " if space else "") + line
             prev_raw = line_raw.rstrip()
@@ -1072,13 +1090,12 @@ _TEMPLATE_LINES = (
 #: The template's words in traditional characters, each with its simplified spelling: a cut
 #: line is spelled in simplified characters (聲明 : 本文檔內 as 声明:本文档内) before the test.
 _TRADITIONAL_PAIRS = (
-    *zip(_TRADITIONAL_WORDS, (SOURCE_KEY, "下载到本地", READ_MARKER, "其他文献"), strict=True),
+    *_TRADITIONAL_SPELLINGS,
     *((k, v) for k, v in _KEY_SPELLINGS.items() if len(k) == len(v)),  # 來源, 上傳用戶
     (_DISCLAIMER_TRADITIONAL, _DISCLAIMER),
 )
 _CUT_CHARS = str.maketrans(
-    {",": None, "，": None, "：": ":", "∶": ":"}
-    | {t: s for tw, sw in _TRADITIONAL_PAIRS for t, s in zip(tw, sw, strict=True) if t != s}
+    {",": None, "，": None, "：": ":", "∶": ":"} | _char_table(_TRADITIONAL_PAIRS)
 )
 #: 其他文献 glued to a closing bracket (（完）其他文献, （作者系X）其他文献), cut short
 _CUT_GLUED_HEADING = re.compile(rf"(?<=[）)])[{SPACES}]*+其(?:[他它]文?)?[{SPACES}]*+$")

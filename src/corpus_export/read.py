@@ -398,10 +398,9 @@ def link_problem(root: Path, path: str | Path) -> tuple[Reason, str] | None:
     does not follow: dangling, looping, out of raw/ or not to a file; None if it is not one."""
     if not Path(path).is_symlink():
         return None
-    try:
-        target = Path(path).resolve(strict=True)
-    except (OSError, RuntimeError) as exc:  # RuntimeError: symlink loop on older Pythons
-        return (Reason.UNREADABLE, f"symlink cannot be followed: {_link_failure(exc)}")
+    target = _link_target(path)
+    if isinstance(target, BaseException):
+        return (Reason.UNREADABLE, f"symlink cannot be followed: {_link_failure(target)}")
     if not target.is_relative_to(root):
         return (Reason.OUTSIDE_RAW, "symlink resolves outside the raw folder; not followed")
     if not target.is_file():
@@ -418,17 +417,22 @@ def _folder_link_outside(root: Path, entry: os.DirEntry[str]) -> tuple[Reason, s
     over: its pages are read where they are."""
     if not entry.is_symlink():
         return None
-    try:
-        target = Path(entry.path).resolve(strict=True)
-        if not target.is_dir() or target.is_relative_to(root):
-            return None
-    except (OSError, RuntimeError):  # dangling or looping: nothing to read either way
+    target = _link_target(entry.path)  # dangling or looping: nothing to read either way
+    if isinstance(target, BaseException) or not target.is_dir() or target.is_relative_to(root):
         return None
     return (
         Reason.OUTSIDE_RAW,
         "a link to a folder outside the raw folder; not followed, so the pages in it are not in"
         " the export",
     )
+
+
+def _link_target(path: str | Path) -> Path | BaseException:
+    """Where a link leads, or why it cannot be followed (dangling, a loop of links…)."""
+    try:
+        return Path(path).resolve(strict=True)
+    except (OSError, RuntimeError) as exc:  # RuntimeError: symlink loop on older Pythons
+        return exc
 
 
 def _link_failure(exc: BaseException) -> str:
