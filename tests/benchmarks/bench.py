@@ -46,6 +46,9 @@ CLI = str(Path(PY).with_name("corpus-export"))
 POLL_SECONDS = 0.05
 #: Naive pandas needs about this many bytes of RAM per raw byte (measured: ~11x at 5k pages).
 NAIVE_RAM_FACTOR = 12
+#: The project's bare reference (shared/bench beside the repo): two worker processes, a minimal
+#: regex parser, one Parquet and one CSV. Skipped when it is not there.
+BARE_SCRIPT = REPO.parent / "shared" / "bench" / "limit_parse_write.py"
 INCREMENTAL_EVERY = 100  # modify every 100th file: 1% of the pages
 APPENDED = "这是为测量增量重建而追加的一句话。"  # "a sentence appended to measure a rebuild"
 TEASER_HEADING = "其他文献"
@@ -71,6 +74,8 @@ class Approach:
                 "--out",
                 str(out),
             ]
+        if self.name == "bare":
+            return [python or PY, str(BARE_SCRIPT), "--raw", str(raw), "--out", str(out)]
         return [
             python or PY,
             str(HERE / "baselines.py"),
@@ -85,6 +90,7 @@ class Approach:
 APPROACHES = (
     Approach("build-w2", "`corpus-export build --workers 2`"),
     Approach("build-w1", "`corpus-export build --workers 1`"),
+    Approach("bare", "bare reference (shared/bench/limit_parse_write.py)"),
     Approach("tight", "tight script (2 procs, Parquet + CSV)"),
     Approach("naive", "naive pandas + datasets"),
     Approach("datatrove", "datatrove pipeline (2 tasks, Parquet + CSV)"),
@@ -316,6 +322,8 @@ def bench_size(
         res.skipped["naive"] = "--skip-naive"
     elif not naive_fits(corpus):
         res.skipped["naive"] = f"needs ~{NAIVE_RAM_FACTOR}x raw bytes of RAM"
+    if not BARE_SCRIPT.is_file():
+        res.skipped["bare"] = f"{BARE_SCRIPT} not found"
     if datatrove_python is None:
         res.skipped["datatrove"] = res.skipped["datatrove-defaults"] = "no --datatrove-python given"
     # the interpreter of each approach not run by PY
@@ -430,10 +438,10 @@ def table(results: list[SizeResult]) -> str:
 
 def ratios(results: list[SizeResult]) -> str:
     lines = [
-        "| pages | build/tight (≤ 1.0) | datatrove/build (≥ 2): tuned / defaults "
+        "| pages | build/bare (≤ 1.2) | build/tight (≤ 1.0) | datatrove/build (≥ 2): tuned / defaults "
         "| naive/build (≥ 3) | w1/w2 speedup (≥ 1.7) | build/floor "
         "| rebuild, 1% changed: spread / consecutive / added (≤ 15 %) | rebuild, unchanged |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for res in results:
         b2 = res.wall("build-w2")
@@ -443,7 +451,8 @@ def ratios(results: list[SizeResult]) -> str:
             for k in ("changed", "changed_run", "added", "unchanged")
         }
         lines.append(
-            f"| {res.corpus.pages} | {fmt(ratio(b2, res.wall('tight')))} "
+            f"| {res.corpus.pages} | {fmt(ratio(b2, res.wall('bare')))} "
+            f"| {fmt(ratio(b2, res.wall('tight')))} "
             f"| {fmt(ratio(res.wall('datatrove'), b2))} / "
             f"{fmt(ratio(res.wall('datatrove-defaults'), b2))} "
             f"| {fmt(ratio(res.wall('naive'), b2))} "
@@ -462,7 +471,7 @@ def ratios(results: list[SizeResult]) -> str:
         small, large = results[0], results[-1]
         scale = large.corpus.files / small.corpus.files
         notes = []
-        for name in ("build-w2", "build-w1", "tight"):
+        for name in ("build-w2", "build-w1", "bare", "tight"):
             ps, pl = small.peak(name), large.peak(name)
             ws, wl = small.wall(name), large.wall(name)
             notes.append(
