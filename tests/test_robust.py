@@ -490,7 +490,7 @@ def test_exception_mid_build_keeps_previous(
     out, card, old = previous
     make_raw(tmp_path / "big", 600)
     monkeypatch.setattr(sys.modules["corpus_export.process"], "TASK_MAX", 128)
-    b = sys.modules["corpus_export.build"]  # the package's `build` attribute is the function
+    b = sys.modules["corpus_export.engine"]
     real = b.parse_task
     calls = []
 
@@ -727,14 +727,14 @@ def test_a_ctrl_c_during_the_swap_neither_cuts_it_nor_fails_the_build(
     out = tmp_path / "dist"
     build(raw, out, workers=1)
     write(raw / "b.txt", make_page("二"))
-    real = build_module._swap_in
+    real = build_module.swap_in
 
     def swap_in(*args: object) -> None:
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)  # the handler runs between bytecodes: give it its chance mid-swap
         real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(build_module, "_swap_in", swap_in)
+    monkeypatch.setattr(build_module, "swap_in", swap_in)
     result = build(raw, out, workers=1)
     assert result.rows == 2
     assert set(outcome(out)[0]) == {"a", "b"}
@@ -745,11 +745,11 @@ def test_a_ctrl_c_during_the_swap_neither_cuts_it_nor_fails_the_build(
 def test_two_builds_into_one_folder_do_not_run_at_once(tmp_path: Path) -> None:
     """Both would say they wrote it while one export replaced the other: the second is refused
     (exit 2), the first one's export is left to it, and the folder is free again after."""
-    build_module = sys.modules["corpus_export.build"]
+    swap = sys.modules["corpus_export.swap"]
     raw = tmp_path / "raw"
     write(raw / "a.txt", make_page("一"))
     out = tmp_path / "dist"
-    with build_module._only_build_into(out.absolute()):  # as another build holds it
+    with swap.only_build_into(out.absolute()):  # as another build holds it
         with pytest.raises(CorpusExportError, match="another corpus-export build is writing"):
             build(raw, out, workers=1)
         res = CliRunner().invoke(cli, ["build", "--raw", str(raw), "--out", str(out)])
