@@ -469,8 +469,6 @@ def previous(tmp_path: Path) -> tuple[Path, Path, dict[str, bytes]]:
     out = tmp_path / "dist"
     build(tmp_path / "small", out, workers=1)
     card = tmp_path / "CARD.md"
-    if not card.exists():  # no card module in this checkout: a stand-in that must survive too
-        card.write_text("# previous card\n", encoding="utf-8")
     return out, card, {**snapshot(out), "CARD.md": card.read_bytes()}
 
 
@@ -714,6 +712,24 @@ def test_reasons_command_lists_every_code() -> None:
     assert result.exit_code == 0
     for reason in Reason:
         assert str(reason) in result.output
+
+
+def test_a_library_that_cannot_be_loaded_fails_the_build_and_keeps_previous(
+    previous: tuple[Path, Path, dict[str, bytes]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broken dependency (here the card's template engine) is an error: never an export
+    without its card, Data Package and Croissant file, which validate would pass."""
+    out, card, old = previous
+    make_raw(tmp_path / "big", 20)
+    monkeypatch.setitem(sys.modules, "jinja2", None)  # `import jinja2` now raises ImportError
+    with pytest.raises(CorpusExportError, match=r"cannot be loaded \(.*jinja2"):
+        build(tmp_path / "big", out, workers=1)
+    assert_intact(out, card, old)
+    res = CliRunner().invoke(cli, ["build", "--raw", str(tmp_path / "big"), "--out", str(out)])
+    assert res.exit_code == 2
+    assert res.output.startswith("Error: a library the build needs cannot be loaded")
+    assert len(res.output.strip().splitlines()) == 1, res.output
+    assert_intact(out, card, old)
 
 
 def test_a_ctrl_c_during_the_swap_neither_cuts_it_nor_fails_the_build(

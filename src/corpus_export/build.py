@@ -184,7 +184,7 @@ def _build_local(
                 progress=progress or (lambda n: None),
                 workers=workers,
             )
-            card_text = _publish(stage, result)
+            card_text = write_publication(stage, result)
             write_manifest(stage, result)
             noted = False
             if incremental is not None:
@@ -226,6 +226,11 @@ def _build_local(
                 raise CorpusExportError(
                     f"writing the export failed: {exc.strerror or exc}{where}; "
                     f"the previous {out_dir}/ is untouched"
+                ) from exc
+            if isinstance(exc, ImportError):  # a broken install: no export without its card
+                raise CorpusExportError(
+                    f"a library the build needs cannot be loaded ({exc}); reinstall "
+                    f"corpus-export; the previous {out_dir}/ is untouched"
                 ) from exc
             raise
     finally:
@@ -422,11 +427,3 @@ def _build_into(
         arrow_bytes=asm.arrow_bytes,
         shard_bytes=shard_bytes,
     )
-
-
-def _publish(stage: Path, result: BuildResult) -> str | None:
-    """Write the card, the Hub folder's README and the metadata files; return the card text."""
-    try:
-        return write_publication(stage, result)
-    except ImportError:
-        return None

@@ -111,16 +111,17 @@ def make_stage(out_dir: Path) -> Path:
         ) from None
 
 
-def swap_in(stage: Path, out_dir: Path, card: Path, card_text: str | None) -> None:
+def swap_in(stage: Path, out_dir: Path, card: Path, card_text: str) -> None:
+    """Replace out_dir by the finished stage and the card by card_text, or leave both as they
+    were (an error says which could not be replaced)."""
     if out_dir.exists() and not out_dir.is_dir():
         raise CorpusExportError(f"out folder {str(out_dir)!r} exists and is not a folder")
-    card_tmp: Path | None = None
-    if card_text is not None:
-        card_tmp = spare_path(card)
-        try:
-            card_tmp.write_text(card_text, encoding="utf-8")
-        except OSError as exc:
-            raise CorpusExportError(f"cannot write {str(card)!r}: {exc.strerror}") from None
+    card_tmp = spare_path(card)
+    try:
+        card_tmp.write_text(card_text, encoding="utf-8")
+    except OSError as exc:
+        card_tmp.unlink(missing_ok=True)
+        raise CorpusExportError(f"cannot write {str(card)!r}: {exc.strerror}") from None
     old = out_dir.with_name(f"{out_dir.name}{OLD_INFIX}{os.getpid()}")
     swapped = False
     try:
@@ -128,11 +129,9 @@ def swap_in(stage: Path, out_dir: Path, card: Path, card_text: str | None) -> No
             out_dir.rename(old)
         stage.rename(out_dir)
         swapped = True
-        if card_tmp is not None:
-            card_tmp.replace(card)
+        card_tmp.replace(card)
     except OSError as exc:
-        if card_tmp is not None:
-            card_tmp.unlink(missing_ok=True)
+        card_tmp.unlink(missing_ok=True)
         if swapped:  # the card could not be replaced: the new export goes back to its stage
             out_dir.rename(stage)
         if old.exists() and not out_dir.exists():
