@@ -41,7 +41,7 @@ from .layout import (
     hf_data,
 )
 from .manifest import write_manifest
-from .places import check_card, check_places, file_url_path
+from .places import check_card, check_card_owner, check_places, file_url_path
 from .process import Part, Task, plan_tasks, task_files
 from .publish import write_publication
 from .read import Scan, is_url, scan_url
@@ -185,6 +185,7 @@ def _build_local(
                 workers=workers,
             )
             card_text = write_publication(stage, result)
+            check_card_owner(card, out_dir, card_text)
             write_manifest(stage, result)
             noted = False
             if incremental is not None:

@@ -1,7 +1,8 @@
 """Where a build may write: the out folder, the card and the cache, checked before anything is.
 
 A build replaces the out folder whole and the card file, so neither may hold or be inside
-anything else of the user's (the raw pages, the cache, a file that is not ours).
+anything else of the user's (the raw pages, the cache, a file that is not ours), and a card
+that is another export's is not changed (`check_card_owner`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from .errors import CorpusExportError
-from .layout import is_card, is_export
+from .layout import HF_DIR, HF_README, is_card, is_export
 
 
 def check_places(
@@ -85,3 +86,48 @@ def check_card(card: Path, raw: Path | str) -> None:
             f"the card {str(card)!r} exists and was not written by corpus-export; it is left "
             "untouched: move it, or choose another path with --card"
         )
+
+
+def check_card_owner(card: Path, out_dir: Path, card_text: str) -> None:
+    """Refuse to change a card that is the card of another export.
+
+    Two corpora built in one folder share the default CARD.md: the card of an export folder
+    beside the card or beside out_dir (other than out_dir) whose hf/README.md holds the card's
+    bytes (a build writes both alike) is that export's, and a build into out_dir leaves it
+    as it is, unless it would write the very same bytes. A card whose export is gone is
+    replaced."""
+    try:
+        have = card.read_bytes()
+    except FileNotFoundError:
+        return
+    if have == card_text.encode("utf-8"):
+        return
+    owner = export_with_card(have, [card.parent, out_dir.parent], out_dir)
+    if owner is not None:
+        raise CorpusExportError(
+            f"the card {str(card)!r} is the card of the export {str(owner)!r}, not of "
+            f"{str(out_dir)!r}; it is left untouched: write this export's card elsewhere with "
+            "--card PATH"
+        )
+
+
+def export_with_card(text: bytes, folders: list[Path], other_than: Path) -> Path | None:
+    """Return an export folder in folders (other than other_than) whose card (hf/README.md)
+    holds text, or None."""
+    seen = {other_than.absolute().resolve()}
+    for folder in folders:
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            readme = entry / HF_DIR / HF_README
+            try:
+                same = readme.stat().st_size == len(text) and readme.read_bytes() == text
+                at = entry.absolute().resolve()
+            except OSError:
+                continue
+            if same and at not in seen and is_export(entry):
+                return entry
+            seen.add(at)
+    return None
