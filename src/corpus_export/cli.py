@@ -555,8 +555,16 @@ def reasons() -> None:
 
 @cli.command("validate")
 @click.argument("dist", default="dist", required=False, type=click.Path(path_type=Path))
-def validate_command(dist: Path) -> None:
-    """Re-check an existing export against its manifest and the table rules, without rebuilding.
+@click.option(
+    "--card",
+    "card_path",
+    type=click.Path(path_type=Path),
+    help="The export's card, which must equal DIST/hf/README.md (default: CARD.md beside DIST, "
+    "when there is one).",
+)
+def validate_command(dist: Path, card_path: Path | None) -> None:
+    """Re-check an existing export without rebuilding: its manifest, the table rules, and its
+    files against each other (CSV, Hub shards, card and metadata from the rows).
 
     Example: corpus-export validate dist
     """
@@ -565,16 +573,21 @@ def validate_command(dist: Path) -> None:
     if not dist.is_dir():
         what = "is not a folder" if dist.exists() else "does not exist"
         raise SetupError(f"export folder {str(dist)!r} {what} (run `corpus-export build`)")
-    problems = validate_export(dist)
+    card = card_path
+    if card is None and (dist.parent / "CARD.md").exists():
+        card = dist.parent / "CARD.md"
+    problems = validate_export(dist, card)
     if problems:
         click.echo(f"{dist}/: {len(problems)} problem(s):", err=True)
         for problem in problems:
             click.echo(f"  {problem}", err=True)
         sys.exit(EXIT_CHECK_FAILED)
     counts = json.loads((dist / "manifest.json").read_text(encoding="utf-8"))["counts"]
+    also = f", {card} == the card" if card is not None else ""
     click.echo(
         f"OK: {dist}/ matches its manifest ({counts['rows']} rows, {counts['rejects']} "
-        "rejects; checksums, schema, table rules, CSV == Parquet)"
+        "rejects; checksums, schema, table rules, CSV == Parquet, shards == Parquet, card and "
+        f"metadata == the rows'{also})"
     )
 
 

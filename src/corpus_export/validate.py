@@ -8,8 +8,10 @@ pages) are done by the assembler with `check_order`.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -239,16 +241,19 @@ def check_order(previous_last_id: str | None, first: str) -> None:
         )
 
 
-def validate_export(dist: Path) -> list[str]:
+def validate_export(dist: Path, card: Path | None = None) -> list[str]:
     """Re-check an export folder without rebuilding it → its problems (empty list: valid).
 
     Every file the manifest lists exists with its SHA-256 and size and no other file is there;
-    corpus.parquet has the contract's schema and passes the table rules (read in row-group
-    batches); corpus.csv holds the same rows; rejects.csv has documented reasons; the counts add
-    up to the manifest's.
+    corpus.parquet has the contract's schema and passes the table rules (read a row group at a
+    time); corpus.csv holds the same rows; the Hub shards are corpus.parquet's row groups cut
+    as a build cuts them, byte for byte; rejects.csv has documented reasons; the counts add up
+    to the manifest's; the card, its licence, datapackage.json and croissant.json are, byte
+    for byte, what a build writes for these rows and files (their statistics, counts and
+    checksums); and `card` (CARD.md), when given, is the export's card.
     """
     # build.py owns the file names; imported here, not at the top, since build imports this module.
-    from .build import CORPUS_CSV, CORPUS_PARQUET, HF_DIR, MANIFEST, REJECTS_CSV, file_digests
+    from .build import CORPUS_CSV, CORPUS_PARQUET, MANIFEST, REJECTS_CSV, file_digests
 
     try:
         manifest = json.loads((dist / MANIFEST).read_bytes().decode("utf-8"))
@@ -263,28 +268,20 @@ def validate_export(dist: Path) -> list[str]:
     ):
         return [f"{MANIFEST}: not a corpus_export manifest (no 'files' or 'counts')"]
 
-    problems = _file_problems(dist, manifest["files"], file_digests(dist), MANIFEST)
+    found = file_digests(dist)
+    problems = _file_problems(dist, manifest["files"], found, MANIFEST)
     counts = manifest["counts"]
-    rows = _parquet_problems(dist / CORPUS_PARQUET, CORPUS_PARQUET, problems)
-    if rows is not None:
-        if rows != counts.get("rows"):
+    corpus = _read_corpus(dist / CORPUS_PARQUET, CORPUS_PARQUET, problems)
+    shards: list[str] | None = None
+    if corpus is not None:
+        if corpus.rows != counts.get("rows"):
             problems.append(
-                f"{CORPUS_PARQUET}: {rows} rows, the manifest says {counts.get('rows')}"
+                f"{CORPUS_PARQUET}: {corpus.rows} rows, the manifest says {counts.get('rows')}"
             )
         if (dist / CORPUS_CSV).is_file():
             problems += _csv_problems(dist / CORPUS_PARQUET, dist / CORPUS_CSV, CORPUS_CSV)
-    shards = manifest.get("hf_shards") or []
-    shard_rows = 0
-    for name in shards:
-        rel = f"{HF_DIR}/data/{name}"
-        n = _parquet_problems(dist / rel, rel, problems, table_rules=False)
-        shard_rows += n or 0
-    if shards and shard_rows != counts.get("rows"):
-        problems.append(
-            f"{HF_DIR}/data: {shard_rows} rows in the shards, the manifest says "
-            f"{counts.get('rows')}"
-        )
-    problems += _rejects_problems(dist / REJECTS_CSV, REJECTS_CSV, manifest)
+        shards = _shard_problems(dist, manifest, corpus, found, problems)
+    by_reason = _rejects_problems(dist / REJECTS_CSV, REJECTS_CSV, manifest, problems)
     if (
         isinstance(counts.get("rows"), int)
         and isinstance(counts.get("rejects"), int)
@@ -294,7 +291,220 @@ def validate_export(dist: Path) -> list[str]:
             f"{MANIFEST}: rows + rejects ({counts['rows']} + {counts['rejects']}) "
             f"!= files_seen ({counts.get('files_seen')})"
         )
+    if corpus is not None and shards is not None and by_reason is not None:
+        problems += _publication_problems(dist, manifest, corpus, shards, by_reason, found)
+    if card is not None:
+        problems += _card_problems(dist, card)
     return problems
+
+
+@dataclass(slots=True)
+class _Corpus:
+    """What corpus.parquet's rows give, read a row group (a build's part) at a time."""
+
+    rows: int = 0
+    group_bytes: list[int] = field(default_factory=list)  # Arrow bytes of each row group
+    stats: Any = None  # build.Stats of the rows, as the build gathers them for the card
+
+
+def _read_corpus(path: Path, name: str, problems: list[str]) -> _Corpus | None:
+    """Check corpus.parquet's schema and table rules → its rows' numbers, None if unreadable."""
+    import pyarrow.parquet as pq
+
+    from .build import Stats
+    from .process import TASK_MAX, arrow_nbytes, table_stats
+
+    if not path.is_file():
+        problems.append(f"{name}: missing")
+        return None
+    corpus = _Corpus(stats=Stats())
+    try:
+        pf = pq.ParquetFile(path)
+        if not pf.schema_arrow.equals(schema.arrow_schema(), check_metadata=False):
+            problems.append(f"{name}: schema differs from the contract:\n{pf.schema_arrow}")
+            return None
+        last_id: str | None = None
+        for i in range(pf.num_row_groups):
+            n = pf.metadata.row_group(i).num_rows
+            if n > TASK_MAX:  # a row group is one task's rows: read no more than a build made
+                problems.append(
+                    f"{name}: row group {i} holds {n} rows; a build writes at most {TASK_MAX}"
+                )
+                return None
+            table = pf.read_row_group(i).cast(schema.arrow_schema())
+            found = table_problems(table)
+            if table.num_rows and last_id is not None and not last_id < table["id"][0].as_py():
+                found.append(f"id: {_NOT_ASCENDING}")
+            if table.num_rows:
+                last_id = table["id"][-1].as_py()
+            problems.extend(f"{name}: {p}" for p in found)
+            corpus.rows += table.num_rows
+            corpus.group_bytes.append(arrow_nbytes(table))
+            corpus.stats.add(table_stats(table))
+        return corpus
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        problems.append(f"{name}: cannot be read as Parquet: {exc}")
+        return None
+
+
+def _shard_problems(
+    dist: Path,
+    manifest: dict[str, Any],
+    corpus: _Corpus,
+    found: dict[str, dict[str, Any]],
+    problems: list[str],
+) -> list[str] | None:
+    """Check the Hub shards are corpus.parquet's row groups, cut as a build cuts them, byte for
+    byte (none missing, repeated or out of order) → the shards' names, None if unknown."""
+    from .build import CORPUS_PARQUET, HF_DIR, MANIFEST, _shard_name, shard_plan
+    from .parquet_split import SplitError, write_row_groups
+
+    settings = manifest.get("settings")
+    shard_bytes = settings.get("shard_bytes") if isinstance(settings, dict) else None
+    if not isinstance(shard_bytes, int):
+        problems.append(f"{MANIFEST}: no settings.shard_bytes (the Hub shards' size)")
+        return None
+    plan = shard_plan(corpus.group_bytes, shard_bytes)
+    names = [_shard_name(i, len(plan)) for i in range(len(plan))]
+    if manifest.get("hf_shards") != names:
+        problems.append(
+            f"{MANIFEST}: hf_shards is {manifest.get('hf_shards')}; {CORPUS_PARQUET}'s row "
+            f"groups make {names}"
+        )
+    whole = found.get(CORPUS_PARQUET)
+    for name, (first, last) in zip(names, plan, strict=True):
+        rel = f"{HF_DIR}/data/{name}"
+        have = found.get(rel)
+        if have is None:
+            if rel not in manifest["files"]:  # else said above
+                problems.append(f"{rel}: missing")
+            continue
+        if len(plan) == 1:
+            want, what = (whole or {}).get("sha256"), f"a copy of {CORPUS_PARQUET}"
+        else:
+            try:
+                want = write_row_groups(dist / CORPUS_PARQUET, Path(os.devnull), first, last)
+            except (SplitError, OSError) as exc:
+                problems.append(f"{CORPUS_PARQUET}: cannot be cut into the Hub shards: {exc}")
+                return None
+            what = f"row groups {first}..{last - 1} of {CORPUS_PARQUET}"
+        if have["sha256"] != want:
+            problems.append(f"{rel}: is not {what} (the shards, in order, hold exactly its rows)")
+    return names
+
+
+def _publication_problems(
+    dist: Path,
+    manifest: dict[str, Any],
+    corpus: _Corpus,
+    shards: list[str],
+    by_reason: dict[str, int],
+    found: dict[str, dict[str, Any]],
+) -> list[str]:
+    """Render the card, its licence and the metadata files again from the rows, the rejects
+    and the files' checksums, and compare them with the export's, byte for byte."""
+    from . import __version__
+    from .build import HF_DIR, MANIFEST, BuildResult
+    from .publish import DATA_FILES, publication
+
+    generator = f"corpus-export {__version__}"
+    if manifest.get("generator") != generator:
+        return [
+            f"{MANIFEST}: written by {manifest.get('generator')!r}, not by this {generator}, "
+            "so its card and metadata cannot be checked: validate with that version, or rebuild"
+        ]
+    counts = manifest["counts"]
+    if not all(isinstance(counts.get(k), int) for k in ("files_seen", "ignored_files")):
+        return [f"{MANIFEST}: counts.files_seen and counts.ignored_files must be integers"]
+    if any(rel not in found for rel in [*DATA_FILES, *(f"{HF_DIR}/data/{s}" for s in shards)]):
+        return []  # a data file is missing (said above): the card's checksums cannot be had
+    result = BuildResult(
+        out_dir=dist,
+        files_seen=counts["files_seen"],
+        rows=corpus.rows,
+        rejects_by_reason=by_reason,
+        ignored_files=counts["ignored_files"],
+        stats=corpus.stats.summary(),
+        examples=corpus.stats.examples,
+        shards=shards,
+        arrow_bytes=sum(corpus.group_bytes),
+        shard_bytes=manifest["settings"]["shard_bytes"],
+    )
+    problems: list[str] = []
+    for rel, want in publication(dist, result).items():
+        if rel not in found:
+            if rel not in manifest["files"]:  # else said above
+                problems.append(f"{rel}: missing")
+            continue
+        have = (dist / rel).read_bytes()
+        if have != want:
+            problems.append(f"{rel}: {_difference(rel, have, want)}")
+    return problems
+
+
+def _difference(rel: str, have: bytes, want: bytes) -> str:
+    """Say where a file differs from what a build writes for the export's rows and files."""
+    cut = 100
+    if rel.endswith(".json"):
+        try:
+            where = _json_difference(json.loads(have), json.loads(want), "")
+        except ValueError:
+            where = None
+        if where is not None:
+            at, a, b = where
+            return (
+                f"{at or 'the document'} is {json.dumps(a, ensure_ascii=False)[:cut]}, "
+                f"the export's files give {json.dumps(b, ensure_ascii=False)[:cut]}"
+            )
+    lines_have = have.decode("utf-8", "replace").split("\n")
+    lines_want = want.decode("utf-8", "replace").split("\n")
+    for i, (a, b) in enumerate(zip(lines_have, lines_want, strict=False)):
+        if a != b:
+            return (
+                f"line {i + 1} is {a[:cut]!r}, the export's rows and files give {b[:cut]!r} "
+                "(edited, or not this export's)"
+            )
+    return (
+        f"{len(lines_have)} lines, the export's rows and files give {len(lines_want)} "
+        "(edited, or not this export's)"
+    )
+
+
+def _json_difference(a: Any, b: Any, at: str) -> tuple[str, Any, Any] | None:
+    """Return (path, a's value, b's value) of the first place two JSON values differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in [*b, *(k for k in a if k not in b)]:
+            found = _json_difference(a.get(key), b.get(key), f"{at}.{key}" if at else key)
+            if found is not None:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            found = _json_difference(x, y, f"{at}[{i}]")
+            if found is not None:
+                return found
+        return None
+    return None if a == b and type(a) is type(b) else (at, a, b)
+
+
+def _card_problems(dist: Path, card: Path) -> list[str]:
+    """Check that the card beside the export (CARD.md) is the export's own (hf/README.md)."""
+    from .build import HF_DIR
+    from .publish import HF_README
+
+    try:
+        have = card.read_bytes()
+    except FileNotFoundError:
+        return [f"{card}: missing"]
+    except OSError as exc:
+        return [f"{card}: cannot be read: {exc.strerror or exc}"]
+    try:
+        want = (dist / HF_DIR / HF_README).read_bytes()
+    except OSError:
+        return []  # said above
+    if have != want:
+        return [f"{card}: {_difference(str(card), have, want)}"]
+    return []
 
 
 def _file_problems(
@@ -324,39 +534,6 @@ def _file_problems(
     for rel in sorted(set(found) - set(listed) - {manifest_name}):
         problems.append(f"{rel}: not listed in the manifest")
     return problems
-
-
-def _parquet_problems(
-    path: Path, name: str, problems: list[str], *, table_rules: bool = True
-) -> int | None:
-    """Check a Parquet file's schema (and table rules) → its row count, None if unreadable."""
-    import pyarrow.parquet as pq
-
-    if not path.is_file():
-        problems.append(f"{name}: missing")
-        return None
-    try:
-        pf = pq.ParquetFile(path)
-        if not pf.schema_arrow.equals(schema.arrow_schema(), check_metadata=False):
-            problems.append(f"{name}: schema differs from the contract:\n{pf.schema_arrow}")
-            return None
-        rows = 0
-        last_id: str | None = None
-        for batch in pf.iter_batches(batch_size=ROW_BATCH):
-            rows += batch.num_rows
-            if not table_rules:
-                continue
-            table = pa.Table.from_batches([batch]).cast(schema.arrow_schema())
-            found = table_problems(table)
-            if table.num_rows and last_id is not None and not last_id < table["id"][0].as_py():
-                found.append("id: rows are not sorted by id with unique ids")
-            if table.num_rows:
-                last_id = table["id"][-1].as_py()
-            problems.extend(f"{name}: {p}" for p in found)
-        return rows
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        problems.append(f"{name}: cannot be read as Parquet: {exc}")
-        return None
 
 
 def _read_csv_batches(path: Path, names: tuple[str, ...]) -> Iterator[pa.Table]:
@@ -446,12 +623,15 @@ def _csv_problems(parquet: Path, csv: Path, name: str) -> list[str]:
     return []
 
 
-def _rejects_problems(path: Path, name: str, manifest: dict[str, Any]) -> list[str]:
+def _rejects_problems(
+    path: Path, name: str, manifest: dict[str, Any], problems: list[str]
+) -> dict[str, int] | None:
+    """Check rejects.csv's reasons and counts → its rejects by reason, None if unreadable."""
     if not path.is_file():
-        return [f"{name}: missing"]
+        problems.append(f"{name}: missing")
+        return None
     by_reason: Counter[str] = Counter()
     valid = {str(r) for r in Reason}
-    problems: list[str] = []
     try:
         for table in _read_csv_batches(path, schema.REJECT_COLUMNS):
             reasons = _unescape(table.column("reason")).to_pylist()
@@ -464,15 +644,17 @@ def _rejects_problems(path: Path, name: str, manifest: dict[str, Any]) -> list[s
                     )
                 by_reason[str(reason)] += 1
     except (pa.ArrowException, OSError, ValueError) as exc:
-        return [f"{name}: cannot be read: {exc}"]
+        problems.append(f"{name}: cannot be read: {exc}")
+        return None
     counts = manifest["counts"]
     if sum(by_reason.values()) != counts.get("rejects"):
         problems.append(
             f"{name}: {sum(by_reason.values())} rejects, the manifest says {counts.get('rejects')}"
         )
-    if dict(sorted(by_reason.items())) != manifest.get("rejects_by_reason"):
+    found = dict(sorted(by_reason.items()))
+    if found != manifest.get("rejects_by_reason"):
         problems.append(
-            f"{name}: rejects by reason {dict(sorted(by_reason.items()))} differ from "
+            f"{name}: rejects by reason {found} differ from "
             f"the manifest's {manifest.get('rejects_by_reason')}"
         )
-    return problems
+    return found
