@@ -209,3 +209,74 @@ def test_an_export_of_another_version_is_not_called_valid(project: Path) -> None
     code, output = validate(project / "dist")
     assert code == 1, output
     assert "written by 'corpus-export 0.0.1'" in output
+
+
+# --- validate --raw: the rows against the pages they come from ---------------------------------
+
+
+def edit(page: Path, old: str, new: str) -> None:
+    text = page.read_text(encoding="utf-8")
+    assert old in text
+    page.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def test_raw_untouched_gives_the_exports_rows(project: Path) -> None:
+    code, output = validate(project / "dist", "--raw", str(project / "raw"))
+    assert code == 0, output
+    assert f"{PAGES + 2} of {PAGES + 2} raw pages give these rows and rejects" in output
+
+
+def test_raw_page_edited_after_the_build(project: Path) -> None:
+    edit(project / "raw" / "005.txt", "第5篇的第二段。", "第5篇的第二段,改过。")
+    code, output = validate(project / "dist", "--raw", str(project / "raw"))
+    assert code == 1, output
+    assert "id '005': body, body_chars, sha256 differ from what the raw page gives now" in output
+    assert output.count("id '") == 1, output
+
+
+def test_raw_sample_is_a_fixed_choice_of_n_pages(project: Path) -> None:
+    raw = project / "raw"
+    args = ("--raw", str(raw), "--sample", "4")
+    code, output = validate(project / "dist", *args)
+    assert code == 0, output
+    assert f"4 of {PAGES + 2} raw pages" in output
+    for i in range(PAGES):  # every row is stale now: the sample names its own 3 or 4
+        edit(raw / f"{i:03d}.txt", "的第二段。", "的第二段!")
+    code, output = validate(project / "dist", *args)
+    assert code == 1, output
+    named = [line for line in output.splitlines() if "differ from what the raw page" in line]
+    assert 1 <= len(named) <= 4, output
+    assert validate(project / "dist", *args)[1] == output  # the same pages each time
+    assert validate(project / "dist", "--sample", "4")[0] == 2  # --sample needs --raw
+
+
+def test_raw_pages_added_and_removed(project: Path) -> None:
+    raw = project / "raw"
+    (raw / "099_new.txt").write_text(make_page("新的文章"), encoding="utf-8")
+    (raw / "003.txt").unlink()
+    code, output = validate(project / "dist", "--raw", str(raw))
+    assert code == 1, output
+    assert "raw pages with neither a row nor a reject: 1, e.g. ids ['099_new']" in output
+    assert "rows with no raw page: 1, e.g. ids ['003']" in output
+
+
+def test_raw_reject_turned_into_a_page_and_a_page_into_a_reject(project: Path) -> None:
+    raw = project / "raw"
+    (raw / "050_empty.txt").write_text(make_page("不再是空的"), encoding="utf-8")
+    (raw / "002.txt").write_bytes(b"   \n")
+    code, output = validate(project / "dist", "--raw", str(raw))
+    assert code == 1, output
+    assert "id '050_empty': the raw page gives a row; rejects.csv rejects it (empty)" in output
+    assert "id '002': the raw page is a reject (empty: " in output
+
+
+def test_raw_duplicates_judged_as_a_build_judges_them(project: Path) -> None:
+    raw = project / "raw"
+    # the kept page changes, so its duplicate is no longer one
+    edit(raw / "001.txt", "第1篇的第一段。", "第1篇的第一段,改过。")
+    # a page becomes the same article as an earlier row
+    shutil.copyfile(raw / "000.txt", raw / "002.txt")
+    code, output = validate(project / "dist", "--raw", str(raw))
+    assert code == 1, output
+    assert "id '051_dup': rejected as a duplicate of '001', but the raw pages' titles" in output
+    assert "id '002': same title and body as an earlier row" in output

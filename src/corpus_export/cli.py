@@ -562,21 +562,47 @@ def reasons() -> None:
     help="The export's card, which must equal DIST/hf/README.md (default: CARD.md beside DIST, "
     "when there is one).",
 )
-def validate_command(dist: Path, card_path: Path | None) -> None:
+@click.option(
+    "--raw",
+    "raw_dir",
+    type=click.Path(path_type=Path),
+    help="Also parse the pages of this raw folder as a build would and compare the rows and "
+    "rejects they give with the export's.",
+)
+@click.option(
+    "--sample",
+    type=click.IntRange(min=1),
+    help="With --raw: parse only N pages, chosen by a hash of their ids seeded by the export "
+    "(the same N pages each time for the same export).",
+)
+def validate_command(
+    dist: Path, card_path: Path | None, raw_dir: Path | None, sample: int | None
+) -> None:
     """Re-check an existing export without rebuilding: its manifest, the table rules, and its
-    files against each other (CSV, Hub shards, card and metadata from the rows).
+    files against each other (CSV, Hub shards, card and metadata from the rows); with --raw,
+    its rows against the raw pages.
 
-    Example: corpus-export validate dist
+    Example: corpus-export validate dist --raw raw --sample 1000
     """
-    from .validate import validate_export
+    from .validate import raw_problems, validate_export
 
     if not dist.is_dir():
         what = "is not a folder" if dist.exists() else "does not exist"
         raise SetupError(f"export folder {str(dist)!r} {what} (run `corpus-export build`)")
+    if sample is not None and raw_dir is None:
+        raise SetupError("--sample N chooses raw pages to parse: it needs --raw RAW")
     card = card_path
     if card is None and (dist.parent / "CARD.md").exists():
         card = dist.parent / "CARD.md"
     problems = validate_export(dist, card)
+    checked = ""
+    if raw_dir is not None and not problems:  # rows read from files already found sound
+        try:
+            found = raw_problems(dist, raw_dir, sample)
+        except CorpusExportError as exc:
+            raise SetupError(str(exc)) from None
+        problems += found.problems
+        checked = f"; {found.checked} of {found.pages} raw pages give these rows and rejects"
     if problems:
         click.echo(f"{dist}/: {len(problems)} problem(s):", err=True)
         for problem in problems:
@@ -587,7 +613,7 @@ def validate_command(dist: Path, card_path: Path | None) -> None:
     click.echo(
         f"OK: {dist}/ matches its manifest ({counts['rows']} rows, {counts['rejects']} "
         "rejects; checksums, schema, table rules, CSV == Parquet, shards == Parquet, card and "
-        f"metadata == the rows'{also})"
+        f"metadata == the rows'{also}{checked})"
     )
 
 

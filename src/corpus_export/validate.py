@@ -7,8 +7,10 @@ pages) are done by the assembler with `check_order`.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -658,3 +660,239 @@ def _rejects_problems(
             f"the manifest's {manifest.get('rejects_by_reason')}"
         )
     return found
+
+
+# ---------------------------------------------------------------------------------------------
+# the rows against the raw pages
+
+#: Raw files parsed at once when re-deriving rows (a build's task size).
+RAW_BATCH = 512
+
+
+@dataclass(slots=True)
+class RawCheck:
+    """What `raw_problems` found: problems, pages re-derived, pages in raw/."""
+
+    problems: list[str]
+    checked: int
+    pages: int
+
+
+def raw_problems(dist: Path, raw: Path, sample: int | None = None) -> RawCheck:
+    """Re-derive the rows and rejects of raw/'s pages (all, or a sample of `sample` pages
+    chosen by a hash of each id seeded with corpus.parquet's checksum) as a build would, and
+    compare them with the export's: a row whose fields differ, a reject whose reason or detail
+    differs, a page that is a row on one side and a reject on the other, a page that is
+    neither, and a row or reject with no raw page.
+
+    Duplicates are judged as a build judges them: a `duplicate` reject's page must give the
+    title and body of the row it names; with every page checked, a row whose title and body
+    equal an earlier row's is reported too. Rows are read a row group at a time and pages
+    parsed RAW_BATCH at a time.
+    """
+    import pyarrow.parquet as pq
+    import xxhash
+
+    from .build import CORPUS_PARQUET, MANIFEST, REJECTS_CSV, SeenTable
+    from .process import parse_batch
+    from .read import printable_path, scan_raw
+
+    scan = scan_raw(raw)
+    root = str(raw.resolve())
+    pf = pq.ParquetFile(dist / CORPUS_PARQUET)
+    row_ids = pf.read(columns=["id"]).column("id").combine_chunks()
+    rejects: dict[tuple[str, str], tuple[str, str]] = {}  # (id, path) → (reason, detail)
+    for table in _read_csv_batches(dist / REJECTS_CSV, schema.REJECT_COLUMNS):
+        cols = [_unescape(table.column(c)).to_pylist() for c in schema.REJECT_COLUMNS]
+        for rid, path, reason, detail in zip(*cols, strict=True):
+            rejects[(rid, path)] = (reason, detail or "")
+    scan_ids = pa.array([i for i, _ in scan.ids_and_sizes()], pa.string())
+    problems: list[str] = []
+
+    # every page is a row or a reject, and every row and reject is a page
+    known = pa.concat_arrays([row_ids, pa.array([k[0] for k in rejects], pa.string())])
+    for what, ids, among in (
+        ("raw pages with neither a row nor a reject", scan_ids, known),
+        ("rows with no raw page", row_ids, scan_ids),
+        ("rejects with no raw page", pa.array([k[0] for k in rejects], pa.string()), scan_ids),
+    ):
+        lost = pc.filter(ids, pc.invert(pc.is_in(ids, value_set=among)))
+        if len(lost):
+            problems.append(f"{what}: {len(lost)}, e.g. ids {lost.slice(0, 3).to_pylist()}")
+
+    # which pages: all, or those whose ids hash lowest, seeded by the export
+    if sample is not None and sample < len(scan):
+        manifest = json.loads((dist / MANIFEST).read_text(encoding="utf-8"))
+        seed = str(manifest["files"].get(CORPUS_PARQUET, {}).get("sha256", "")).encode()
+        keys = np.fromiter(
+            (
+                xxhash.xxh3_64_intdigest(seed + i.encode("utf-8", "surrogatepass"))
+                for i in scan_ids.to_pylist()
+            ),
+            dtype=np.uint64,
+            count=len(scan_ids),
+        )
+        chosen = np.sort(np.argsort(keys, kind="stable")[:sample])
+    else:
+        chosen = np.arange(len(scan))
+    everything = len(chosen) == len(scan)
+
+    groups = _RowGroups(pf)
+    seen = SeenTable(len(row_ids)) if everything else None
+    kept_ids: set[str] = set()  # the rows duplicate rejects name (their pages parsed at the end)
+    duplicates: list[tuple[str, bytes, str]] = []  # (id, key of its page, id of the kept row)
+    for files in _raw_batches(scan, chosen, groups):
+        try:
+            parsed, table = parse_batch(root, files, 0)
+        except ValidationError as exc:
+            problems.append(f"raw pages {files[0].id!r}..{files[-1].id!r}: {exc}")
+            continue
+        # the export's rows of these pages (a page may be a row there and a reject here)
+        export = groups.rows([*parsed.ids, *(r.id for r in parsed.rejects)])
+        for r in parsed.rejects:
+            have = rejects.get((r.id, printable_path(r.path)))
+            if r.id in export:
+                problems.append(
+                    f"id {r.id!r}: the raw page is a reject ({r.reason}: {r.detail}); the "
+                    "export has it as a row"
+                )
+            elif have is None:
+                problems.append(
+                    f"id {r.id!r}: the raw page is a reject ({r.reason}), not in {REJECTS_CSV}"
+                )
+            elif have != (str(r.reason), r.detail):
+                problems.append(
+                    f"id {r.id!r}: the raw page gives reject {(str(r.reason), r.detail)}, "
+                    f"{REJECTS_CSV} has {have}"
+                )
+        wants = table.to_pylist()
+        for pos, (rid, path, key) in enumerate(
+            zip(parsed.ids, parsed.paths, parsed.dedup_keys, strict=True)
+        ):
+            got = export.get(rid)
+            if got is None:
+                have = rejects.get((rid, printable_path(path)))
+                if have is not None and have[0] == str(Reason.DUPLICATE):
+                    kept = _kept_id(have[1])
+                    duplicates.append((rid, key, kept))
+                    kept_ids.add(kept)
+                elif have is not None:
+                    problems.append(
+                        f"id {rid!r}: the raw page gives a row; {REJECTS_CSV} rejects it "
+                        f"({have[0]})"
+                    )
+                continue  # else: said above (neither a row nor a reject)
+            want = wants[pos]
+            fields = [k for k in want if want[k] != got[k]]
+            if fields:
+                problems.append(
+                    f"id {rid!r}: {', '.join(fields)} differ from what the raw page gives now"
+                )
+            if seen is not None and seen.add(key, 0) is not None:
+                problems.append(
+                    f"id {rid!r}: same title and body as an earlier row (a build keeps only "
+                    "the first, the smaller id)"
+                )
+
+    # a duplicate reject names a page of the same title and body (parsed from raw/ too)
+    if duplicates:
+        kept_keys = _page_keys(root, scan, scan_ids, sorted(kept_ids))
+        for rid, key, kept_id in duplicates:
+            if kept_keys.get(kept_id) != key:
+                problems.append(
+                    f"id {rid!r}: rejected as a duplicate of {kept_id!r}, but the raw pages' "
+                    "titles and bodies differ"
+                )
+    return RawCheck(problems, len(chosen), len(scan))
+
+
+def _kept_id(detail: str) -> str:
+    """The id a duplicate reject's detail names ("same title and body as 'X' (kept: ...)")."""
+    m = re.match(r"same title and body as ('.*'|\".*\") \(kept", detail)
+    try:
+        kept = ast.literal_eval(m.group(1)) if m else ""
+    except (ValueError, SyntaxError):
+        kept = ""
+    return kept if isinstance(kept, str) else ""
+
+
+def _page_keys(root: str, scan: Any, scan_ids: pa.Array, ids: list[str]) -> dict[str, bytes]:
+    """Parse the raw pages of these ids → {id: key of its title and body} (rejects left out)."""
+    from .process import parse_batch
+
+    at = pc.index_in(pa.array(ids, pa.string()), value_set=scan_ids).to_pylist()
+    files = [scan.slice(i, i + 1)[0] for i in at if i is not None]
+    keys: dict[str, bytes] = {}
+    for start in range(0, len(files), RAW_BATCH):
+        parsed, _ = parse_batch(root, files[start : start + RAW_BATCH], 0)
+        keys.update(zip(parsed.ids, parsed.dedup_keys, strict=True))
+    return keys
+
+
+class _RowGroups:
+    """corpus.parquet's rows looked up by id, a row group at a time (the last one read is kept:
+    consecutive lookups of sorted ids read each row group once)."""
+
+    def __init__(self, pf: Any) -> None:
+        self.pf = pf
+        self.bounds: list[tuple[str | None, str | None]] = []
+        for i in range(pf.num_row_groups):
+            stats = pf.metadata.row_group(i).column(0).statistics
+            if stats is not None and stats.has_min_max:
+                self.bounds.append((stats.min, stats.max))
+            else:
+                self.bounds.append((None, None))
+        self.held: tuple[int, tuple[str, ...] | None, pa.Table] | None = None
+
+    def last_id_of_group_with(self, page_id: str) -> str | None:
+        """The largest id of the first row group that may hold page_id (None: unknown)."""
+        for _, hi in self.bounds:
+            if hi is None or page_id <= hi:
+                return hi
+        return None
+
+    def rows(self, ids: list[str], columns: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Return {id: row} of the export's rows among ids."""
+        if not ids:
+            return {}
+        first, last = min(ids), max(ids)
+        wanted = pa.array(ids, pa.string())
+        out: dict[str, dict[str, Any]] = {}
+        for i, (lo, hi) in enumerate(self.bounds):
+            if lo is not None and hi is not None and (hi < first or lo > last):
+                continue
+            table = self._group(i, columns)
+            found = table.filter(pc.is_in(table.column("id"), value_set=wanted))
+            for row in found.to_pylist():
+                out[row["id"]] = row
+        return out
+
+    def _group(self, i: int, columns: list[str] | None) -> pa.Table:
+        key = tuple(columns) if columns else None
+        if self.held is None or self.held[:2] != (i, key):
+            table = self.pf.read_row_group(i, columns=columns)
+            self.held = (i, key, table.cast(schema.arrow_schema()) if columns is None else table)
+        return self.held[2]
+
+
+def _raw_batches(scan: Any, chosen: np.ndarray, groups: _RowGroups) -> Iterator[list[Any]]:
+    """Yield the chosen raw files in id order, RAW_BATCH at most at a time, a batch ending
+    where a row group of corpus.parquet does (so each batch reads about one row group)."""
+    batch: list[Any] = []
+    end: str | None = None
+    step = 4096
+    for start in range(0, len(scan), step):
+        here = chosen[(chosen >= start) & (chosen < start + step)]
+        if not len(here):
+            continue
+        files = scan.slice(start, min(start + step, len(scan)))
+        for pos in here:
+            f = files[pos - start]
+            if batch and (len(batch) >= RAW_BATCH or (end is not None and f.id > end)):
+                yield batch
+                batch = []
+            if not batch:
+                end = groups.last_id_of_group_with(f.id)
+            batch.append(f)
+    if batch:
+        yield batch
