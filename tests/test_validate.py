@@ -236,7 +236,7 @@ def test_raw_page_edited_after_the_build(project: Path) -> None:
 
 def test_raw_sample_is_a_fixed_choice_of_n_pages(project: Path) -> None:
     raw = project / "raw"
-    args = ("--raw", str(raw), "--sample", "4")
+    args = ("--raw", str(raw), "--sample", "4", "--workers", "1")
     code, output = validate(project / "dist", *args)
     assert code == 0, output
     assert f"4 of {PAGES + 2} raw pages" in output

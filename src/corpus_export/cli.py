@@ -575,8 +575,17 @@ def reasons() -> None:
     help="With --raw: parse only N pages, chosen by a hash of their ids seeded by the export "
     "(the same N pages each time for the same export).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="With --raw: processes parsing pages (default: one per CPU).",
+)
 def validate_command(
-    dist: Path, card_path: Path | None, raw_dir: Path | None, sample: int | None
+    dist: Path,
+    card_path: Path | None,
+    raw_dir: Path | None,
+    sample: int | None,
+    workers: int | None,
 ) -> None:
     """Re-check an existing export without rebuilding: its manifest, the table rules, and its
     files against each other (CSV, Hub shards, card and metadata from the rows); with --raw,
@@ -598,7 +607,7 @@ def validate_command(
     checked = ""
     if raw_dir is not None and not problems:  # rows read from files already found sound
         try:
-            found = raw_problems(dist, raw_dir, sample)
+            found = raw_problems(dist, raw_dir, sample, workers or os.cpu_count() or 1)
         except CorpusExportError as exc:
             raise SetupError(str(exc)) from None
         problems += found.problems

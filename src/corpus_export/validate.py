@@ -11,8 +11,9 @@ import ast
 import json
 import os
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -678,7 +679,7 @@ class RawCheck:
     pages: int
 
 
-def raw_problems(dist: Path, raw: Path, sample: int | None = None) -> RawCheck:
+def raw_problems(dist: Path, raw: Path, sample: int | None = None, workers: int = 1) -> RawCheck:
     """Re-derive the rows and rejects of raw/'s pages (all, or a sample of `sample` pages
     chosen by a hash of each id seeded with corpus.parquet's checksum) as a build would, and
     compare them with the export's: a row whose fields differ, a reject whose reason or detail
@@ -688,13 +689,25 @@ def raw_problems(dist: Path, raw: Path, sample: int | None = None) -> RawCheck:
     Duplicates are judged as a build judges them: a `duplicate` reject's page must give the
     title and body of the row it names; with every page checked, a row whose title and body
     equal an earlier row's is reported too. Rows are read a row group at a time and pages
-    parsed RAW_BATCH at a time.
+    parsed RAW_BATCH at a time, by `workers` processes (the build's pool).
     """
+    from .build import _stop_pool, start_pool
+
+    pool = start_pool(workers)  # before the scan: the forked workers do not copy its list
+    try:
+        return _raw_problems(dist, raw, sample, pool, 2 * workers)
+    finally:
+        if pool is not None:
+            _stop_pool(pool)
+
+
+def _raw_problems(
+    dist: Path, raw: Path, sample: int | None, pool: ProcessPoolExecutor | None, ahead: int
+) -> RawCheck:
     import pyarrow.parquet as pq
     import xxhash
 
     from .build import CORPUS_PARQUET, MANIFEST, REJECTS_CSV, SeenTable
-    from .process import parse_batch
     from .read import printable_path, scan_raw
 
     scan = scan_raw(raw)
@@ -741,11 +754,11 @@ def raw_problems(dist: Path, raw: Path, sample: int | None = None) -> RawCheck:
     seen = SeenTable(len(row_ids)) if everything else None
     kept_ids: set[str] = set()  # the rows duplicate rejects name (their pages parsed at the end)
     duplicates: list[tuple[str, bytes, str]] = []  # (id, key of its page, id of the kept row)
-    for files in _raw_batches(scan, chosen, groups):
-        try:
-            parsed, table = parse_batch(root, files, 0)
-        except ValidationError as exc:
-            problems.append(f"raw pages {files[0].id!r}..{files[-1].id!r}: {exc}")
+    for files, (parsed, table, error) in _parsed(
+        root, _raw_batches(scan, chosen, groups), pool, ahead
+    ):
+        if error is not None or table is None:
+            problems.append(f"raw pages {files[0].id!r}..{files[-1].id!r}: {error}")
             continue
         # the export's rows of these pages (a page may be a row there and a reject here)
         export = groups.rows([*parsed.ids, *(r.id for r in parsed.rejects)])
@@ -806,6 +819,42 @@ def raw_problems(dist: Path, raw: Path, sample: int | None = None) -> RawCheck:
     return RawCheck(problems, len(chosen), len(scan))
 
 
+Parsing = tuple[Any, pa.Table | None, str | None]  # (process.Parsed, its rows, or an error)
+
+
+def _parse_or_error(root: str, files: list[Any]) -> Parsing:
+    """process.parse_batch, a broken table rule returned as its message."""
+    from .process import parse_batch
+
+    try:
+        parsed, table = parse_batch(root, files, 0)
+    except ValidationError as exc:
+        return None, None, str(exc)
+    return parsed, table, None
+
+
+def _parsed(
+    root: str, batches: Iterator[list[Any]], pool: ProcessPoolExecutor | None, limit: int
+) -> Iterator[tuple[list[Any], Parsing]]:
+    """Yield each batch of raw files with what parsing it gives, in order (with a pool, up to
+    `limit` batches are parsed ahead: the rows held stay bounded)."""
+    from .build import _worker_result
+
+    if pool is None:
+        for files in batches:
+            yield files, _parse_or_error(root, files)
+        return
+    ahead: deque[tuple[list[Any], Future[Parsing]]] = deque()
+    for files in batches:
+        ahead.append((files, pool.submit(_parse_or_error, root, files)))
+        if len(ahead) > limit:
+            done, future = ahead.popleft()
+            yield done, _worker_result(future)
+    while ahead:
+        done, future = ahead.popleft()
+        yield done, _worker_result(future)
+
+
 def _kept_id(detail: str) -> str:
     """The id a duplicate reject's detail names ("same title and body as 'X' (kept: ...)")."""
     m = re.match(r"same title and body as ('.*'|\".*\") \(kept", detail)
@@ -818,14 +867,13 @@ def _kept_id(detail: str) -> str:
 
 def _page_keys(root: str, scan: Any, scan_ids: pa.Array, ids: list[str]) -> dict[str, bytes]:
     """Parse the raw pages of these ids → {id: key of its title and body} (rejects left out)."""
-    from .process import parse_batch
-
     at = pc.index_in(pa.array(ids, pa.string()), value_set=scan_ids).to_pylist()
     files = [scan.slice(i, i + 1)[0] for i in at if i is not None]
     keys: dict[str, bytes] = {}
     for start in range(0, len(files), RAW_BATCH):
-        parsed, _ = parse_batch(root, files[start : start + RAW_BATCH], 0)
-        keys.update(zip(parsed.ids, parsed.dedup_keys, strict=True))
+        parsed, _, _ = _parse_or_error(root, files[start : start + RAW_BATCH])
+        if parsed is not None:  # else: said when the pages were compared
+            keys.update(zip(parsed.ids, parsed.dedup_keys, strict=True))
     return keys
 
 
