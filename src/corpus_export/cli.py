@@ -560,7 +560,7 @@ def reasons() -> None:
     "card_path",
     type=click.Path(path_type=Path),
     help="The export's card, which must equal DIST/hf/README.md (default: CARD.md beside DIST, "
-    "when there is one).",
+    "when there is a card written by corpus-export).",
 )
 @click.option(
     "--raw",
@@ -593,6 +593,7 @@ def validate_command(
 
     Example: corpus-export validate dist --raw raw --sample 1000
     """
+    from .build import is_card
     from .validate import raw_problems, validate_export
 
     if not dist.is_dir():
@@ -601,7 +602,7 @@ def validate_command(
     if sample is not None and raw_dir is None:
         raise SetupError("--sample N chooses raw pages to parse: it needs --raw RAW")
     card = card_path
-    if card is None and (dist.parent / "CARD.md").exists():
+    if card is None and is_card(dist.parent / "CARD.md"):  # a file of the user's is not ours
         card = dist.parent / "CARD.md"
     problems = validate_export(dist, card)
     checked = ""
@@ -612,6 +613,8 @@ def validate_command(
             raise SetupError(str(exc)) from None
         problems += found.problems
         checked = f"; {found.checked} of {found.pages} raw pages give these rows and rejects"
+    elif raw_dir is not None:
+        problems.append(f"--raw {raw_dir}: not compared, as the export's own files disagree")
     if problems:
         click.echo(f"{dist}/: {len(problems)} problem(s):", err=True)
         for problem in problems:

@@ -140,7 +140,7 @@ def render_card(stage: Path, result: BuildResult, digests: dict[str, dict[str, A
     meta = card_metadata(result, num_bytes, sum(digests[s]["bytes"] for s in shards))
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("corpus_export", "templates"),
-        autoescape=False,  # Markdown, not HTML: page text goes through the `cell` filter
+        autoescape=False,  # Markdown, not HTML: page text goes through the `data` filter
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
