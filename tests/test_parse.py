@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from conftest import PageMaker
 
+from corpus_export import parse as parse_module
+from corpus_export import template
 from corpus_export.errors import Reason, Rejected
 from corpus_export.parse import parse_page, split_paragraphs, strip_author_note
+from corpus_export.template import Unbounded, alternation, first_chars, needles
 
 
 def row(text: str | bytes) -> dict[str, object]:
@@ -2292,3 +2298,69 @@ def test_joining_wrapped_lines_stays_linear(page: PageMaker) -> None:
         start = time.process_time()
         row(text)
         assert time.process_time() - start < 1
+
+
+# -- the template's tables: regexes and prefilters are derived from them ------------------------
+
+_ADD_SPELLING = """
+import importlib, json, sys
+from corpus_export import parse, template
+if sys.argv[1] == "add":
+    template.KEY_SPELLINGS["出处"] = template.SOURCE_KEY
+parse = importlib.reload(parse)  # the package imported it: build it again from the tables
+row = parse.parse_page(sys.stdin.buffer.read()).to_row()
+print(json.dumps([row[k] for k in ("source", "citations", "uploader", "body")], ensure_ascii=False))
+"""
+
+
+@pytest.mark.parametrize("header_first", [True, False])
+def test_a_key_spelling_added_to_the_table_reaches_every_rule(header_first: bool) -> None:
+    """One line in template.KEY_SPELLINGS: the key regex, the first-character prefilters and the
+    cheap has-a-key test all follow (a prefilter typed separately once put such a header in the
+    body)."""
+    header = "出处 :党员生活 | 被引量 : 3次 | 上传用户:u"
+    lines = ["标题", header, "论文部分内容阅读", "正文第一段。"]
+    if not header_first:  # the site's field before it: the fields' prefilter must follow too
+        lines[1] = "页数 : 3页 | " + header
+    page = "\n".join(lines).encode()
+
+    def run(mode: str) -> list[object]:
+        out = subprocess.run(
+            [sys.executable, "-c", _ADD_SPELLING, mode],
+            input=page,
+            capture_output=True,
+            check=True,
+        )
+        return json.loads(out.stdout)
+
+    assert run("add") == ["党员生活", 3, "u", "正文第一段。"]
+    # without the table's line, 出处 is no key: the header stays text (the test can fail)
+    source, _, _, body = run("keep")
+    assert source is None
+    assert "出处" in str(body)
+
+
+def test_first_chars_reads_the_pattern_itself() -> None:
+    assert first_chars("下载|声明") == frozenset("下声")
+    assert first_chars(r"[【\[]?\s*其他") >= frozenset("【[其 \u3000")
+    assert first_chars(r"(?:本文)?作者") == frozenset("本作")
+    assert first_chars(r"(?i)pdf") == frozenset("pP")
+    assert first_chars(r"\d+页") == frozenset("0123456789")
+    for unbounded in (r".x", r"\w+", r"a?", r"[^x]y", r"(?:a|)"):
+        with pytest.raises(Unbounded):
+            first_chars(unbounded)
+
+
+def test_the_prefilters_are_the_first_characters_of_their_patterns() -> None:
+    assert first_chars(parse_module._BOILERPLATE) == parse_module._BOILERPLATE_FIRST
+    assert first_chars(parse_module._RECOMMEND) == parse_module._RECOMMEND_FIRST
+    assert {"出", "贡", "积"}.isdisjoint(parse_module._HEADER_FIRST)
+    # every key spelling and site field of the tables starts a header line
+    for word in (*template.KEY_SPELLINGS, *template.SITE_FIELD_KEYS):
+        assert word[0] in parse_module._FIELDS_FIRST, word
+    assert all(w[0] in parse_module._JUNK_FIRST for w in template.BUTTONS + template.PAGER_WORDS)
+
+
+def test_alternation_puts_longer_spellings_first() -> None:
+    assert alternation(["被引", "被引量", "a.b"]) == r"a\.b|被引量|被引"
+    assert needles(["被引", "被引量", "被引次数", "来源"]) == ("来源", "被引")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from .template import first_chars
+
 #: ASCII and full-width colons, and ∶ (U+2236), which some sites print as one (parse.py's too).
 COLON = "[:：∶]"
 _COLON = COLON
@@ -145,9 +147,7 @@ _TRAILER = re.compile(
     rf"|[〇零一二三四五六七八九]{{4}}年[一二三四五六七八九十]{{1,3}}月(?:[一二三四五六七八九十]{{1,3}}日)?"
 )
 _TRAILERS_MAX = 3
-_TRAILER_FIRST = frozenset(
-    "(（【[［〔责编校审终初美本来原刊发摘转选图收修录基通联《0123456789\u3007零一二"
-)
+_TRAILER_FIRST = first_chars(_TRAILER) | first_chars(_FUNDING_NOTE)
 #: Other closing lines, when short: "(…)" of its own, or "key：value" (a 2-6 character key).
 _SHORT_CLOSING = re.compile(
     rf"[{_OPEN}][^{_OPEN}{_CLOSE}]{{1,58}}[{_CLOSE}]|(?:[{_HAN}]{{2,6}}|注)\s*{_COLON}\s*\S.*"
@@ -168,7 +168,7 @@ _REFS_HEADING = re.compile(
     rf"[{_OPEN}]?\s*(?:参考文献|注释|注解|参考资料|尾注|參考文獻|註釋|References|REFERENCES|Bibliography"
     rf"|Notes)\s*[{_CLOSE}]?\s*(?:{_COLON}.*)?"
 )
-_REFS_FIRST = frozenset("参參注註尾【[［〔(（RBN")
+_REFS_FIRST = first_chars(_REFS_HEADING)
 _REFS_SEARCH = 80  # paragraphs from the end where such a heading is looked for
 _BYLINE = re.compile(
     rf"{_DECOR}(?:文\s*[/／|｜{_DOT}:：]\s*(?:图(?:\s*[/／|｜:：]\s*|\s+))?(\S.*)"
@@ -320,7 +320,7 @@ _COMPOUND_SURNAMES = frozenset(
         *("司徒", "歐陽", "司馬", "諸葛", "東方", "尉遲", "公孫"),
     )
 )
-_SIGNATURE_FIRST = frozenset("文" + _DECOR_CHARS)
+_SIGNATURE_FIRST = first_chars(_SIGNATURE)
 
 
 def _signature_at_end(paragraphs: list[str]) -> tuple[str, list[str]] | None:
@@ -460,5 +460,5 @@ def _past_closing_lines(paragraphs: list[str], at: int) -> int:
 
 #: A footnote after the note: a line that starts with its mark, ①… or [1]…
 _FOOTNOTE = re.compile(r"(?:[①-⑳]|\[\d{1,2}\]|［\d{1,2}］)\s*\S")
-_FOOTNOTE_FIRST = frozenset("①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳[［")
+_FOOTNOTE_FIRST = first_chars(_FOOTNOTE)
 _FOOTNOTES_MAX = 20

@@ -18,14 +18,49 @@ from .notes import (
     strip_byline,
     take_author,
 )
+from .template import (
+    BUTTONS,
+    CITATIONS_KEY,
+    DISCLAIMER,
+    DISCLAIMER_KEY,
+    DISCLAIMER_TRADITIONAL,
+    DISCLAIMER_WORDS,
+    DOC_EXTENSIONS,
+    DOC_SITES,
+    DOWNLOAD_LINE,
+    KEY_SPELLINGS,
+    OTHER_LIST_HEADINGS,
+    PAGER_WORDS,
+    READ_MARKER,
+    RECOMMEND_HEADINGS,
+    RECOMMEND_HEADINGS_ALONE,
+    SEPARATORS,
+    SHARE_TARGETS,
+    SITE_FIELD_KEYS,
+    SITE_LINKS,
+    SOURCE_KEY,
+    TEASER_HEADING,
+    TEASER_HEADINGS,
+    TRADITIONAL_SPELLINGS,
+    TRAILING_BUTTONS,
+    UPLOADER_KEY,
+    alternation,
+    first_chars,
+    needles,
+)
 
-# Markers of the template, with an English gloss.
-SOURCE_KEY = "来源"  # "source": the publication
-CITATIONS_KEY = "被引量"  # "times cited"
-UPLOADER_KEY = "上传用户"  # "uploading user"
-READ_MARKER = "论文部分内容阅读"  # "read part of the paper": the line before the article
-TEASER_HEADING = "其他文献"  # "other articles": the teaser list after the article
-_TEASER_HEADINGS = "其[他它]文献"  # 其它 is a common variant spelling
+__all__ = [
+    "CITATIONS_KEY",
+    "READ_MARKER",
+    "SOURCE_KEY",
+    "TEASER_HEADING",
+    "UPLOADER_KEY",
+    "Page",
+    "parse_page",
+    "parse_text",
+]
+
+_TEASER_HEADINGS = f"(?:{alternation(TEASER_HEADINGS)})"
 _TEASER_HEADINGS_RE = re.compile(_TEASER_HEADINGS)
 
 #: Invisible characters str.strip() keeps: zero-width space/joiners, word joiner, stray BOM.
@@ -36,58 +71,48 @@ SPACES = " \t\u3000\u00a0"
 _PARA_BREAK = re.compile(f"[{SPACES}]{{2,}}")
 # Header separators: ASCII and full-width bars, 丨 (U+4E28), which Chinese sites use as one,
 # and the box-drawing and vertical-form bars │ ︱.
-_SEPARATORS = "|｜丨│︱"
+_SEPARATORS = SEPARATORS
 _SEP = re.compile(f"[{_SEPARATORS}]")
 #: More key occurrences than this and a line is not a header (a header has three fields).
 _MAX_HEADER_KEYS = 12
-#: The keys as pages spell them: also in traditional characters (來源, 上傳用戶), and 被引 /
-#: 被引次数 for 被引量. header_fields names each field by its KEYS spelling.
-_KEY_SPELLINGS = {
-    SOURCE_KEY: SOURCE_KEY,
-    "來源": SOURCE_KEY,
-    CITATIONS_KEY: CITATIONS_KEY,
-    "被引次数": CITATIONS_KEY,
-    "被引次數": CITATIONS_KEY,
-    "被引": CITATIONS_KEY,
-    UPLOADER_KEY: UPLOADER_KEY,
-    "上傳用戶": UPLOADER_KEY,
-}
-_KEYS = "|".join(sorted(_KEY_SPELLINGS, key=len, reverse=True))  # longest first: 被引量 before 被引
-_HEADER_FIRST = frozenset("来來被上" + _SEPARATORS)
+#: The keys as pages spell them (template.KEY_SPELLINGS): header_fields names each field by the
+#: key a spelling stands for.
+_KEY_SPELLINGS = KEY_SPELLINGS
+_KEYS = alternation(_KEY_SPELLINGS)  # longest first: 被引量 before 被引
 _KEY = re.compile(rf"({_KEYS})\s*{_COLON}")
-#: A header line may open with the site's own fields (页数 : 3页 | 来源 :…): their first characters.
-_FIELDS_FIRST = _HEADER_FIRST | frozenset("发上更收时日页浏阅下分文格大语评所作")
+#: What a header line starts with: a key, or a separator (the line cut at spaces around it).
+_HEADER_FIRST = first_chars(_KEY) | frozenset(_SEPARATORS)
+#: The cheap test that a line may hold a key: the fewest spellings every spelling holds.
+_KEY_NEEDLES = needles(_KEY_SPELLINGS)
 _KEY_SPACES = re.compile(rf"({_KEY.pattern})[{SPACES}]{{2,}}")
 _CITATIONS_VALUE = re.compile(r"(\d{1,3}(?:[,，]\d{3}){1,2}|\d{1,9})\s*次?\s*[。.]?\s*$")
 # What may end a header value besides the next separator: a slash or comma some sites use as one.
 _VALUE_TAIL = SPACES + "/／,，、;；·•"
 # "下载到本地 , 更方便阅读" (download to read more easily) and "声明 : …" (disclaimer).
 _BOILERPLATE = re.compile(
-    rf"(?:下载到本地\s*[,，]?\s*更方便阅读[!！。.]*|声明\s*{_COLON}.*(?:内容提供方|版权争议|下架).*"
+    rf"(?:{DOWNLOAD_LINE}\s*[,，]?\s*更方便阅读[!！。.]*"
+    rf"|{DISCLAIMER_KEY}\s*{_COLON}.*(?:内容提供方|版权争议|下架).*"
     rf"|{READ_MARKER}\s*{_COLON}?|{_TEASER_HEADINGS}\s*{_COLON}?)"
 )
 #: Before the 论文部分内容阅读 line (the template's line before the article), these are site
 #: furniture, not article text: the 声明 line wrapped or cut (its own words), a download button,
 #: a line of the site's own short fields (发布时间 : 2020-10-01 | 页数 : 2页, 分享到 :).
 _PREAMBLE_JUNK = re.compile(
-    rf"声明\s*{_COLON}?|.{{0,80}}(?:内容提供方|版权争议|下架|联系客服|客服联系).{{0,80}}"
+    rf"{DISCLAIMER_KEY}\s*{_COLON}?|.{{0,80}}(?:{alternation(DISCLAIMER_WORDS)}).{{0,80}}"
     rf"|(?:免费|立即)?下载(?:本文|本文档|全文|文档|PDF|pdf)?"
 )
-_SITE_KEYS = (
-    r"(?:(?:发布|发表|上传|更新|收录)?(?:时间|日期)|页数|(?:浏览|阅读|下载|收藏)(?:量|次数)?"
-    r"|分享到?|(?:文档|文件)?(?:格式|大小)|语言|评分|(?:所属)?分类|作者|上传者|贡献者|(?:下载)?积分)"
-)
+_SITE_KEYS = f"(?:{alternation(SITE_FIELD_KEYS)})"
+#: A header line may open with the site's own fields (页数 : 3页 | 来源 :…).
+_FIELDS_FIRST = _HEADER_FIRST | first_chars(_SITE_KEYS)
 # a value: short, no sentence end, no colon but a time's (2021-03-05 10:30)
 _SITE_FIELD = re.compile(rf"{_SITE_KEYS}\s*{_COLON}(?:[^:：∶。！？]|(?<=\d):(?=\d\d)){{0,40}}")
 #: Site furniture a scraper captures with the article, as whole lines: pagination, buttons,
 #: share lines, counters, "to be continued". Not article text, wherever it stands.
-_PAGER = re.compile(
-    r"(?:上一页|下一页|首页|尾页|末页|\d{1,3}|[<>«»]|\.{3}|…)(?:\s+(?:上一页|下一页|首页|尾页|末页|\d{1,3}|[<>«»]|\.{3}|…))*"
-)
+_PAGE_ITEM = rf"(?:{alternation(PAGER_WORDS)}|\d{{1,3}}|[<>«»]|\.{{3}}|…)"
+_PAGER = re.compile(rf"{_PAGE_ITEM}(?:\s+{_PAGE_ITEM})*")
 _BUTTON = (
-    r"(?:展开全文|阅读全文|点击查看全文|查看全文|全文阅读|继续阅读|免费下载|立即下载|下载本文|下载|"
-    r"VIP专享(?:文档)?|VIP免费下载|收藏|举报|打印|纠错|广告|\d+人已下载|\d+人(?:阅读|浏览)|"
-    r"下载积分\s*[:：]\s*\d+|查看更多|(?:微信|手机)?扫一扫(?:[，,]?\s*(?:分享到?(?:微信|朋友圈)?|在手机上阅读"
+    rf"(?:{alternation(BUTTONS)}|\d+人已下载|\d+人(?:阅读|浏览)|"
+    r"下载积分\s*[:：]\s*\d+|(?:微信|手机)?扫一扫(?:[，,]?\s*(?:分享到?(?:微信|朋友圈)?|在手机上阅读"
     r"|手机阅读|关注我们))?)\s*(?:>>|》|>|→|»)?"  # a button may end in an arrow: 点击查看全文>>
 )
 _SITE_JUNK = re.compile(
@@ -95,23 +120,22 @@ _SITE_JUNK = re.compile(
     r"|[-－—\u2013]{1,2}\s*\d{1,4}\s*[-－—\u2013]{1,2}"  # a printed page number: "- 3 -", "—2—"
     r"|[(（]\s*未完[，,]?\s*(?:下一页继续|待续|续)?\s*[)）]|[(（]\s*未完待续\s*[)）]"
     r"|剩余\s*\d+\s*页未读[，,]?\s*继续阅读"
-    r"|分享到?\s*[:：].{0,40}|分享到?(?:[\s|｜]*(?:微信|微博|QQ空间|QQ|朋友圈|豆瓣|人人网|复制链接))*"
+    rf"|分享到?\s*[:：].{{0,40}}|分享到?(?:[\s|｜]*(?:{alternation(SHARE_TARGETS)}))*"
     rf"|{_BUTTON}(?:[\s|｜/·•]+{_BUTTON})*"
 )
 _JUNK_MAX = 60  # junk lines are short; longer ones are not tested at all
-_JUNK_FIRST = frozenset(
-    "第上下首尾末(（剩分展阅点查全继免立VvV收举打纠广0123456789<>«».…扫微手-－—\u2013"
-)
+_JUNK_FIRST = first_chars(_SITE_JUNK) | first_chars(_PAGER)
 #: A button left at the end of a paragraph: "…平台。 阅读全文".
-_TRAILING_BUTTON = re.compile(r"\s+(?:展开全文|阅读全文|点击查看全文|查看全文)\s*(?:>>|》|>)?$")
+_TRAILING_BUTTON = re.compile(rf"\s+(?:{alternation(TRAILING_BUTTONS)})\s*(?:>>|》|>)?$")
 #: A recommendations heading: the article ended; the lines under it are other articles.
 _RECOMMEND = re.compile(
-    r"[【\[]?\s*(?:(?:相关推荐|猜你喜欢|热门文档|热门推荐|精彩推荐|为你推荐|更多推荐)"
-    r"\s*[】\]]?\s*[:：]?\s*(.*)|(?:推荐阅读|相关阅读)\s*[】\]]?\s*[:：]?)"  # these two: alone
+    rf"[【\[]?\s*(?:(?:{alternation(RECOMMEND_HEADINGS)})"
+    rf"\s*[】\]]?\s*[:：]?\s*(.*)|(?:{alternation(RECOMMEND_HEADINGS_ALONE)})\s*[】\]]?\s*[:：]?)"
 )
 #: Under the teasers, lines that are no teaser: another list's heading, a date or a counter alone.
+_LIST_HEADINGS = (*RECOMMEND_HEADINGS, *RECOMMEND_HEADINGS_ALONE, *OTHER_LIST_HEADINGS)
 _NOT_TEASER = re.compile(
-    r"[【\[]?\s*(?:相关文献|相关推荐|猜你喜欢|热门文档|推荐阅读|相关阅读|热门推荐|更多文献)\s*[】\]]?\s*[:：]?"
+    rf"[【\[]?\s*(?:{alternation(_LIST_HEADINGS)})\s*[】\]]?\s*[:：]?"
     r"|\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"
     r"|(?:(?:阅读|浏览|下载|评论|收藏)(?:量|数)?\s*[:：]?\s*\d+\s*)+"
 )
@@ -121,25 +145,8 @@ _TEASER_DATE = re.compile(
 )
 #: What scraped titles carry from the site: [PDF] before, a file extension or the site's name
 #: after (" - 百度文库", "_党员生活_期刊").
-_DOC_EXTENSIONS = ("pdf", "doc", "docx", "caj", "txt")
-_DOC_SITES = (
-    "百度文库",
-    "百度学术",
-    "道客巴巴",
-    "豆丁网",
-    "原创力文档",
-    "爱问共享资料",
-    "新浪爱问",
-    "360文库",
-    "人人文库",
-    "文档之家",
-    "中国知网",
-    "万方数据",
-    "维普网",
-    "docin.com",
-    "doc88.com",
-    "book118.com",
-)
+_DOC_EXTENSIONS = DOC_EXTENSIONS
+_DOC_SITES = DOC_SITES
 _TITLE_DECOR = re.compile(
     r"^\s*\[(?:PDF|DOC|DOCX|WORD|CAJ)\]\s*"
     rf"|\s*\.(?:{'|'.join(_DOC_EXTENSIONS)})$"
@@ -168,7 +175,7 @@ _SUBTITLE = re.compile(r"(?:——|－－|--)[^。！？!?]{1,40}")
 _HTML_SPACE = re.compile(r"&(?:nbsp;?|ensp;|emsp;|thinsp;|#160;|#x0*a0;|#12288;|#x3000;)", re.I)
 _HTML_BREAK = re.compile(r"<(?:br ?/?|/?p|p [a-z][a-z\-]*=[^<>\n]{0,80})>", re.IGNORECASE)
 #: Template lines glued to what follows by single spaces: where to cut.
-_GLUED_TEMPLATE = re.compile(rf"下载到本地|声明\s*{_COLON}|{READ_MARKER}")
+_GLUED_TEMPLATE = re.compile(rf"{DOWNLOAD_LINE}|{DISCLAIMER_KEY}\s*{_COLON}|{READ_MARKER}")
 _GLUED_HEADING_AFTER = re.compile(
     rf"^({_TEASER_HEADINGS})(?:\s*{_COLON}\s*|[{SPACES}]+)(\S.*)$"
     # 【其他文献】teaser, 其 他 文 献teaser: the heading's own shape sets it apart
@@ -396,9 +403,12 @@ _PROSE_AFTER = (
     "(?:[则則也亦均的却卻]|中[也的有则則]|[显顯]示|表明|指出|[认認][为為]|[发發][现現]|[证證][实實]"
     "|提到|大多|多[从從以])"
 )
+_TRADITIONAL = dict(TRADITIONAL_SPELLINGS)  # traditional → simplified
+_TRADITIONAL_OF = {simplified: traditional for traditional, simplified in TRADITIONAL_SPELLINGS}
 _TRADITIONAL_LINES = re.compile(
-    rf"論文部分內容閱讀"
-    rf"|(?:(?m:^)|(?<=[{SPACES}]))下載到本地\s*+[,，]?\s*+更方便閱讀"  # a line's start, or glued
+    rf"{_TRADITIONAL_OF[READ_MARKER]}"
+    # the download line, at a line's start or glued
+    rf"|(?:(?m:^)|(?<=[{SPACES}])){_TRADITIONAL_OF[DOWNLOAD_LINE]}\s*+[,，]?\s*+更方便閱讀"
     rf"|聲明(?=\s*{_COLON}\s*本文檔內容版權)|(?m:^[{SPACES}]*+聲明(?=\s*{_COLON}[^\n]*下架))"
     rf"|(?m:^[{SPACES}]*+[【\[]?[{SPACES}]*+其[{SPACES}]*+[他它][{SPACES}]*+文[{SPACES}]*+獻"
     rf"(?=[{SPACES}]*[】\]]?[{SPACES}]*(?:{_COLON}|[{SPACES}]|$))(?![{SPACES}]*+{_PROSE_AFTER}))"
@@ -407,14 +417,9 @@ _TRADITIONAL_LINES = re.compile(
     rf"|其[{SPACES}]++[他它][{SPACES}]++文[{SPACES}]++獻))"
 )
 #: The template's words in traditional characters, by which a page shows itself so, each with
-#: its simplified spelling: the one table the traditional template is read by (the lines above,
-#: and lines cut short).
-_TRADITIONAL_SPELLINGS = (
-    ("來源", SOURCE_KEY),
-    ("下載到本地", "下载到本地"),
-    ("論文部分內容閱讀", READ_MARKER),
-    ("其他文獻", "其他文献"),
-)
+#: its simplified spelling (template.TRADITIONAL_SPELLINGS): the one table the traditional
+#: template is read by (the lines above, and lines cut short).
+_TRADITIONAL_SPELLINGS = TRADITIONAL_SPELLINGS
 _TRADITIONAL_WORDS = tuple(t for t, _ in _TRADITIONAL_SPELLINGS)
 
 
@@ -423,15 +428,33 @@ def _char_table(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     return {t: s for tw, sw in pairs for t, s in zip(tw, sw, strict=True) if t != s}
 
 
-_TO_SIMPLIFIED = str.maketrans(_char_table([*_TRADITIONAL_SPELLINGS, ("聲明", "声明")]))
+_TO_SIMPLIFIED = str.maketrans(
+    _char_table([*_TRADITIONAL_SPELLINGS, (DISCLAIMER_TRADITIONAL[:2], DISCLAIMER_KEY)])
+)
+
+
+def _first_difference(traditional: str) -> str:
+    return next(t for t, s in zip(traditional, _TRADITIONAL[traditional], strict=True) if t != s)
+
+
+#: A character of each traditional word that its simplified spelling does not have: a cheap test
+#: that a page may be in traditional characters (the teaser heading is looked for at the end).
+_TRADITIONAL_HEAD_CHARS = tuple(
+    _first_difference(t) for t, s in _TRADITIONAL_SPELLINGS if s not in TEASER_HEADINGS
+)
+_TRADITIONAL_TAIL_CHARS = tuple(
+    _first_difference(t) for t, s in _TRADITIONAL_SPELLINGS if s in TEASER_HEADINGS
+)
 
 
 def simplify_template_words(text: str) -> str:
     """Spell the template's lines in simplified characters (see _TRADITIONAL_LINES), on a page
     whose top (title, header, boilerplate) shows them so."""
     head = text[:_TRADITIONAL_HEAD]
-    if not ("來" in head or "載" in head or "論" in head or "獻" in text[-_TRADITIONAL_TAIL:]):
-        return text
+    if not any(ch in head for ch in _TRADITIONAL_HEAD_CHARS):
+        tail = text[-_TRADITIONAL_TAIL:]
+        if not any(ch in tail for ch in _TRADITIONAL_TAIL_CHARS):
+            return text
     return _TRADITIONAL_LINES.sub(lambda m: m.group().translate(_TO_SIMPLIFIED), text)
 
 
@@ -472,7 +495,7 @@ def split_paragraphs(line: str) -> list[str]:
 
 
 #: first characters of the boilerplate lines: a cheap test before the regex
-_BOILERPLATE_FIRST = frozenset("下声论其")
+_BOILERPLATE_FIRST = first_chars(_BOILERPLATE)
 
 
 def is_boilerplate(text: str) -> bool:
@@ -501,8 +524,8 @@ def header_fields(line: str) -> dict[str, str] | None:
     fields: dict[str, str] = {}
     for m, nxt in zip(keys, [*keys[1:], None], strict=True):
         value = line[m.end() : nxt.start() if nxt is not None else len(line)]
-        if "下载到本地" in value:  # the download line glued on: not part of the value
-            value = value[: value.index("下载到本地")]
+        if DOWNLOAD_LINE in value:  # the download line glued on: not part of the value
+            value = value[: value.index(DOWNLOAD_LINE)]
         value = _SEP.split(value, 1)[0]
         other = _OTHER_FIELD.search(value)  # "3次 下载量 : 12次": a field of the site's follows
         if other is not None:
@@ -523,8 +546,7 @@ _SENTENCE_MARKS = frozenset("。！？；，")
 
 
 def _has_key(line: str) -> bool:
-    simplified = "来源" in line or "被引" in line or "上传用户" in line
-    return simplified or "來源" in line or "上傳用戶" in line
+    return any(needle in line for needle in _KEY_NEEDLES)
 
 
 def _site_fields_only(text: str) -> bool:
@@ -613,6 +635,11 @@ def clean_text(text: str) -> str:
     return text
 
 
+#: A line a template line may be glued into starts with a header key, the download line or the
+#: disclaimer (not the marker: the marker is split from what follows it below).
+_GLUED_FIRST = first_chars(_KEY) | first_chars(rf"{DOWNLOAD_LINE}|{DISCLAIMER_KEY}")
+
+
 def _unglue(lines: list[str], start: int, *, template: bool, heading: bool) -> list[str]:
     """Split template lines glued to their neighbours by single spaces.
 
@@ -628,7 +655,7 @@ def _unglue(lines: list[str], start: int, *, template: bool, heading: bool) -> l
         line = lines[k]
         k += 1
         pieces = [line]
-        if line and line[0] in "来來被上下声":
+        if line and line[0] in _GLUED_FIRST:
             cuts = [m.start() for m in _GLUED_TEMPLATE.finditer(line) if m.start() > 0]
             if cuts:
                 pieces = [line[a:b].strip() for a, b in zip([0, *cuts], [*cuts, None], strict=True)]
@@ -1066,26 +1093,18 @@ def parse_page(data: bytes | str, page_id: str = "page", sha256: str | None = No
     return parse_text(text, page_id=page_id, sha256=sha256)
 
 
-#: The disclaimer line, spaces removed and commas and colons made ASCII, in both spellings.
-_DISCLAIMER = (
-    "声明:本文档内容版权归属内容提供方,如果您对本文有版权争议,可与客服联系进行内容授权或下架"
-)
-_DISCLAIMER_TRADITIONAL = (
-    "聲明:本文檔內容版權歸屬內容提供方,如果您對本文有版權爭議,可與客服聯繫進行內容授權或下架"
-)
+_DISCLAIMER = DISCLAIMER
+_DISCLAIMER_TRADITIONAL = DISCLAIMER_TRADITIONAL
 #: The template's own lines, spaces removed and commas and colons made ASCII: a last line of
 #: the file (no newline after it) that is a proper prefix of one is a line cut short.
 _TEMPLATE_LINES = (
-    "下载到本地,更方便阅读",
+    f"{DOWNLOAD_LINE},更方便阅读",
     _DISCLAIMER,
     READ_MARKER,
-    "其他文献",
-    "其它文献",
-    "【其他文献】",
-    "[其他文献]",
-    f"{SOURCE_KEY}:",
-    f"{CITATIONS_KEY}:",
-    f"{UPLOADER_KEY}:",
+    *TEASER_HEADINGS,
+    f"【{TEASER_HEADING}】",
+    f"[{TEASER_HEADING}]",
+    *(f"{key}:" for key in dict.fromkeys(_KEY_SPELLINGS.values())),
 )
 #: The template's words in traditional characters, each with its simplified spelling: a cut
 #: line is spelled in simplified characters (聲明 : 本文檔內 as 声明:本文档内) before the test.
@@ -1121,16 +1140,7 @@ def _drop_cut_template_line(text: str) -> str:
     return text[: m.start()] if m else text
 
 
-_LINK_WORDS = (
-    "首页",
-    "关于我们",
-    "联系我们",
-    "网站地图",
-    "帮助中心",
-    "免责声明",
-    "隐私政策",
-    "用户协议",
-)
+_LINK_WORDS = SITE_LINKS
 
 
 def _is_cut_footer(last: str) -> bool:
@@ -1225,9 +1235,7 @@ _FOOTER_PROOF = re.compile(r"(?i)(?:19|20)\d\d|rights reserved|\.(?:com|cn|net|o
 _ICP = re.compile(
     r"(?i)icp[备证]\s*\d|[京沪津渝冀晋辽吉黑苏浙皖闽赣鲁豫鄂湘粤琼川贵云陕甘青蒙桂藏宁新]icp"
 )
-_SITE_LINKS = re.compile(
-    "首页|关于我们|联系我们|网站地图|帮助中心|免责声明|隐私政策|用户协议|意见反馈"
-)
+_SITE_LINKS = re.compile(alternation(SITE_LINKS))
 _FOOTER_HINTS = ("©", "opyright", "OPYRIGHT", "ights", "ICP", "icp", "首页", "关于我们", "联系我们")
 _LINK_GLUE = " |｜·•-/" + SPACES
 
@@ -1270,7 +1278,7 @@ _TITLE_MAX = 200  # a line longer than this is not the title printed again
 _TITLE_LAST = frozenset(
     "刊文" + "".join(end[-1] + end[-1].upper() for end in (*_DOC_EXTENSIONS, *_DOC_SITES))
 )
-_RECOMMEND_FIRST = frozenset("相猜热推精为更【[")
+_RECOMMEND_FIRST = first_chars(_RECOMMEND)
 
 
 def _read_title(lines: list[str], first: int, stop: int) -> tuple[str, list[str], int]:
