@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
+import hashlib
 import json
 import subprocess
 import sys
@@ -623,10 +625,43 @@ def test_teasers_about_copyright_or_websites_stay(page: PageMaker, teaser: str) 
 
 @pytest.mark.parametrize(
     "text",
-    ["当 x < p 且 p > c 时，厂商选择进入。", "R&D 投入与 a<b 的情形", "AT&T 与 &amp; 符号"],
+    [
+        "当 x < p 且 p > c 时，厂商选择进入。",
+        "R&D 投入与 a<b 的情形",
+        "AT&T 与 & 符号",
+        "R&D; 与 a&b; 不是字符实体",  # no entity's name before the semicolon
+        "&copy 2020 与 &amp 没有分号",  # without the semicolon: text as written
+        "&#0; 与 &#xD800; 与 &#1114112; 不是字符",  # numbers that name no character to read
+        "&#xZZ; 与 & 与 &; 与 &#;",
+    ],
 )
 def test_text_with_ampersands_and_angle_brackets_stays(page: PageMaker, text: str) -> None:
     assert row(page(paragraphs=(text, "第二段正文内容。")))["body"] == f"{text}\n第二段正文内容。"
+
+
+@pytest.mark.parametrize(
+    ("written", "seen"),
+    [
+        ("AT&amp;T 与 &lt;b&gt; 标签", "AT&T 与 <b> 标签"),
+        ("&ldquo;邻居&rdquo;变成&#8220;家人&#8221;", "“邻居”变成“家人”"),
+        ("&#x4e2d;国 &#X4E2D;国", "中国 中国"),
+        ("&amp;lt; 只解一次", "&lt; 只解一次"),  # as a browser shows it
+        ("&lt;br&gt; 不是换行", "<br> 不是换行"),  # shown text, no line break
+        ("&copy; 版权 与 &hellip;", "© 版权 与 …"),
+        ("零宽&#8203;空格", "零宽空格"),
+    ],
+)
+def test_html_entities_read_as_a_reader_sees_them(page: PageMaker, written: str, seen: str) -> None:
+    r = row(
+        page(
+            title=f"标题 {written}",
+            paragraphs=(written, "第二段正文内容。"),
+            teasers=(f"摘要 {written}",),
+        )
+    )
+    assert r["title"] == f"标题 {seen}"
+    assert r["body"] == f"{seen}\n第二段正文内容。"
+    assert r["teasers"] == [f"摘要 {seen}"]
 
 
 @pytest.mark.parametrize(
@@ -2364,3 +2399,34 @@ def test_the_prefilters_are_the_first_characters_of_their_patterns() -> None:
 def test_alternation_puts_longer_spellings_first() -> None:
     assert alternation(["被引", "被引量", "a.b"]) == r"a\.b|被引量|被引"
     assert needles(["被引", "被引量", "被引次数", "来源"]) == ("来源", "被引")
+
+
+# -- the API: a page's bytes or text, or a file -------------------------------------------------
+
+SEED = Path(__file__).parent.parent / "raw" / "000_bba07cf85f81785c.txt"
+
+
+def test_a_file_name_given_as_the_page_is_refused_with_a_hint(tmp_path: Path) -> None:
+    for name in ("raw/x.txt", "raw/x.txt.gz", str(SEED)):
+        with pytest.raises(TypeError, match="parse_file"):
+            parse_page(name)
+    with pytest.raises(TypeError, match="parse_file"):
+        parse_page(SEED)  # type: ignore[arg-type]
+    # text that only mentions a file, or a one-line page, is text
+    with pytest.raises(Rejected):
+        parse_page("see raw/x.txt for the page")
+    assert row(SEED.read_text(encoding="utf-8"))["title"] == row(SEED.read_bytes())["title"]
+
+
+def test_parse_file_reads_a_page_as_a_build_does(tmp_path: Path) -> None:
+    page = parse_module.parse_file(SEED)
+    assert page.id == "000_bba07cf85f81785c"
+    assert page == parse_page(SEED.read_bytes(), page.id)
+    packed = tmp_path / "seed.txt.gz"
+    packed.write_bytes(gzip.compress(SEED.read_bytes()))
+    zipped = parse_module.parse_file(packed)
+    assert (zipped.id, zipped.body) == ("seed", page.body)
+    assert zipped.sha256 == hashlib.sha256(packed.read_bytes()).hexdigest()  # the file's bytes
+    with pytest.raises(Rejected) as exc:
+        parse_module.parse_file(tmp_path / "missing.txt")
+    assert exc.value.reason == Reason.UNREADABLE

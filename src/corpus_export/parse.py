@@ -1,12 +1,18 @@
-"""One page's bytes or text → `Page`, or `Rejected` with a reason. Pure: no I/O."""
+"""One page's bytes or text → `Page`, or `Rejected` with a reason. Pure but parse_file, which
+reads one file as a build does."""
 
 from __future__ import annotations
 
 import hashlib
+import html
+import html.entities
+import os
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import islice
+from pathlib import Path
 
 from .errors import Reason, Rejected
 from .notes import COLON as _COLON
@@ -18,6 +24,8 @@ from .notes import (
     strip_byline,
     take_author,
 )
+from .read import SUFFIXES, RawFile, read_raw
+from .read import page_id as _page_id
 from .template import (
     BUTTONS,
     CITATIONS_KEY,
@@ -56,6 +64,7 @@ __all__ = [
     "TEASER_HEADING",
     "UPLOADER_KEY",
     "Page",
+    "parse_file",
     "parse_page",
     "parse_text",
 ]
@@ -620,9 +629,27 @@ _STRAY_JOINER = re.compile(
 )
 
 
+#: A character reference as HTML writes it, with its semicolon: &amp; &ldquo; &#8220; &#x4e2d;.
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
+def _entity(m: re.Match[str]) -> str:
+    """What a reader of the page sees for a well-formed entity; anything else stays as written
+    (a&b; is no entity, &#0; and a control character's number name nothing to read)."""
+    ref = m.group()
+    if ref[1] != "#" and ref[1:] not in html.entities.html5:
+        return ref
+    seen = html.unescape(ref)
+    if seen == "\ufffd" or (len(seen) == 1 and unicodedata.category(seen) in ("Cc", "Cs")):
+        return ref
+    return "" if seen in _ZERO_WIDTH or seen in "\u200c\u200d" else seen
+
+
 def clean_text(text: str) -> str:
     """Remove what scrapers leave that is not text: zero-width spaces anywhere, HTML space
-    entities (&nbsp; → a space) and line-break tags (<br>, <p> → a line break)."""
+    entities (&nbsp; → a space) and line-break tags (<br>, <p> → a line break); decode the
+    other HTML character entities as a reader sees them (&amp; → &, &ldquo; → “, &#x4e2d; → 中)
+    where they are well formed, with their semicolon (AT&T, &copy without one stay)."""
     for ch in _ZERO_WIDTH:
         if ch in text:
             text = text.replace(ch, "")
@@ -632,6 +659,8 @@ def clean_text(text: str) -> str:
         text = _HTML_SPACE.sub(" ", text)
     if "<" in text:
         text = _HTML_BREAK.sub("\n", text)
+    if "&" in text:  # after the tags: &lt;br&gt; is text that shows "<br>", no line break
+        text = _ENTITY.sub(_entity, text)
     return text
 
 
@@ -1071,14 +1100,25 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
 
 
 def parse_page(data: bytes | str, page_id: str = "page", sha256: str | None = None) -> Page:
-    """Parse one raw page (bytes are decoded first) into a Page, or raise Rejected."""
+    """Parse one page into a Page, or raise Rejected (a reason and a detail).
+
+    `data` is the page's content: its bytes as read from the file (decoded here: UTF-8,
+    GB18030, Big5, UTF-16), or its text already decoded (a `str` is the page's text, never a
+    file name: a one-line str that names a file, or ends in .txt / .txt.gz, raises TypeError;
+    use parse_file for a file). `sha256` defaults to the hash of the bytes (of the text's UTF-8).
+    """
     if isinstance(data, bytes):
         if sha256 is None:
             sha256 = hashlib.sha256(data).hexdigest()
         if not data.strip():
             raise Rejected(Reason.EMPTY, "no bytes" if not data else "only whitespace")
         text = decode_bytes(data)
-    else:
+    elif isinstance(data, str):
+        if _looks_like_a_path(data):
+            raise TypeError(
+                f"parse_page takes a page's bytes or text, not a file name ({short(data)}): "
+                "use parse_file(path) to read and parse a file"
+            )
         try:
             encoded = data.encode("utf-8")
         except UnicodeEncodeError as exc:
@@ -1088,9 +1128,38 @@ def parse_page(data: bytes | str, page_id: str = "page", sha256: str | None = No
         if sha256 is None:
             sha256 = hashlib.sha256(encoded).hexdigest()
         text = normalise_newlines(data)
+    else:
+        hint = " (use parse_file(path) for a file)" if isinstance(data, os.PathLike) else ""
+        raise TypeError(f"parse_page takes bytes or str, not {type(data).__name__}{hint}")
     if not text.strip():
         raise Rejected(Reason.EMPTY, "only whitespace")
     return parse_text(text, page_id=page_id, sha256=sha256)
+
+
+_PATH_MAX = 4096
+
+
+def _looks_like_a_path(text: str) -> bool:
+    """Tell whether a str passed as a page's text is a file's name: one line, and a raw page's
+    suffix or an existing file."""
+    if "\n" in text or len(text) > _PATH_MAX or not text.strip():
+        return False
+    if text.endswith(SUFFIXES):
+        return True
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # a NUL, a name too long: no file's name
+        return False
+
+
+def parse_file(path: str | os.PathLike[str], page_id: str | None = None) -> Page:
+    """Read one raw page file (.txt, or .txt.gz) and parse it as a build does: the same id (by
+    default from the file's name), SHA-256 of the file's bytes, size limits; Rejected for a
+    page the build would reject (a file that cannot be read too)."""
+    path = Path(path)
+    f = RawFile(page_id if page_id is not None else _page_id(path.name), path.name, None)
+    read = read_raw(path.parent, f)
+    return parse_page(read.data, page_id=f.id, sha256=read.sha256)
 
 
 _DISCLAIMER = DISCLAIMER
