@@ -12,12 +12,22 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from conftest import PageMaker
 
 from corpus_export import parse as parse_module
 from corpus_export import template
+from corpus_export.cli import cli
 from corpus_export.errors import Reason, Rejected
-from corpus_export.parse import parse_page, split_paragraphs, strip_author_note
+from corpus_export.parse import (
+    ROLE_COLOURS,
+    Role,
+    explain_page,
+    format_roles,
+    parse_page,
+    split_paragraphs,
+    strip_author_note,
+)
 from corpus_export.template import Unbounded, alternation, first_chars, needles
 
 
@@ -2430,3 +2440,113 @@ def test_parse_file_reads_a_page_as_a_build_does(tmp_path: Path) -> None:
     with pytest.raises(Rejected) as exc:
         parse_module.parse_file(tmp_path / "missing.txt")
     assert exc.value.reason == Reason.UNREADABLE
+
+
+# -- explain: each line's role and the rule that gave it ----------------------------------------
+
+
+def roles_of(text: str | bytes) -> list[tuple[int, str, str]]:
+    return [(r.line, str(r.role), r.rule) for r in explain_page(text)]
+
+
+def test_explain_gives_the_seed_pages_lines_their_roles() -> None:
+    roles = explain_page(SEED.read_bytes())
+    lines = SEED.read_text(encoding="utf-8").split("\n")
+    by_line = {r.line: r for r in roles}
+    assert len(by_line) == len(roles)  # no line split on the seed: one role each
+    assert [r.line for r in roles] == list(range(1, len(lines) + 1))
+    assert by_line[1].role == Role.TITLE
+    assert by_line[3].role == Role.HEADER
+    assert lines[11].strip().startswith("(作者系")
+    assert (by_line[12].role, by_line[12].rule) == (Role.AUTHOR_NOTE, "author-note")
+    assert [r.line for r in roles if r.role == Role.TEASER] == list(range(14, 24))
+    assert [r.role for r in roles if r.line in (4, 5, 6, 13)] == [
+        Role.BOILERPLATE,
+        Role.BOILERPLATE,
+        Role.MARKER,
+        Role.TEASER_HEADING,
+    ]
+    # the roles agree with the row: the paragraphs are the body
+    page = parse_page(SEED.read_bytes())
+    assert [r.text for r in roles if r.role == Role.PARAGRAPH] == list(page.paragraphs)
+
+
+def test_explain_names_byline_closing_lines_furniture_and_footer(page: PageMaker) -> None:
+    text = page(
+        byline="文/李四",
+        paragraphs=("第一段正文内容。", "上一页 1 2 3 下一页", "第二段正文内容。"),
+        note="（作者系某某大学教授）",
+        teasers=("其他文章一的摘要", "Copyright © 2006-2021 www.example.com"),
+    ).replace("（作者系某某大学教授）", "（作者系某某大学教授）\n责任编辑：王五")
+    roles = {text: (role, rule) for _, text, role, rule in _explained(text)}
+    assert roles["文/李四"] == ("byline", "byline")
+    assert roles["上一页 1 2 3 下一页"] == ("furniture", "site-furniture")
+    assert roles["（作者系某某大学教授）"] == ("author note", "author-note")
+    assert roles["责任编辑：王五"] == ("closing line", "closing-line")
+    assert roles["其他文章一的摘要"] == ("teaser", "teaser")
+    assert roles["Copyright © 2006-2021 www.example.com"] == ("footer", "footer")
+    assert parse_page(text).body == "第一段正文内容。\n第二段正文内容。\n责任编辑：王五"
+
+
+def _explained(text: str) -> list[tuple[int, str, str, str]]:
+    return [(r.line, r.text, str(r.role), r.rule) for r in explain_page(text)]
+
+
+def test_explain_numbers_pieces_of_one_line_and_joined_lines() -> None:
+    text = (
+        "标题\n来源 :党员生活 | 被引量 : 3次 | 上传用户:u\n论文部分内容阅读\n"
+        "第一段。  第二段。\n"
+        "（作者系某某大学教授）其他文献\n另一篇文章的摘要\n"
+    )
+    got = _explained(text)
+    assert (4, "第一段。", "paragraph", "paragraph-split-at-spaces") in got
+    assert (4, "第二段。", "paragraph", "paragraph-split-at-spaces") in got
+    assert (5, "其他文献", "teaser heading", "teaser-heading") in got
+    assert (5, "（作者系某某大学教授）", "author note", "author-note") in got
+    assert (6, "另一篇文章的摘要", "teaser", "teaser") in got
+    # a header's value on the next line joins it
+    cut = "标题\n来源 :\n党员生活\n论文部分内容阅读\n第一段。\n"
+    assert [(n, role) for n, _, role, _ in _explained(cut)][:3] == [
+        (1, "title"),
+        (2, "header"),
+        (3, "joined"),
+    ]
+
+
+def test_explain_still_explains_a_rejected_page() -> None:
+    roles = roles_of("标题\n来源 :党员生活 | 被引量 : 3次\n论文部分内容阅读\n\n")
+    assert roles[:3] == [
+        (1, "title", "first-line"),
+        (2, "header", "header-line"),
+        (3, "marker", "read-marker"),
+    ]
+    with pytest.raises(Rejected):
+        explain_page(b"\xff\xfe\x00\xd8")  # undecodable: nothing to explain
+
+
+def test_explain_colours_roles_only_when_asked() -> None:
+    roles = explain_page(SEED.read_bytes())
+    plain = format_roles(roles)
+    assert "\x1b[" not in plain
+    assert plain.split("\n")[0].split()[:3] == ["1", "title", "first-line"]
+    coloured = format_roles(roles, color=True)
+    assert coloured.count("\x1b[0m") == len(roles)
+    assert set(ROLE_COLOURS) == set(Role)
+
+
+def test_cli_parse_explain_prints_lines_then_the_row(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["parse", "--explain", str(SEED)])
+    assert result.exit_code == 0, result.output
+    listing, row_json = result.output.split("\n\n", 1)
+    lines = listing.split("\n")
+    assert len(lines) == 23
+    assert lines[11].split()[:4] == ["12", "author", "note", "author-note"]
+    assert "\x1b[" not in result.output  # not a terminal: plain
+    assert json.loads(row_json)["teaser_count"] == 10
+    bad = tmp_path / "bad.txt"
+    bad.write_text("只有一行\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["parse", "--explain", str(bad)])
+    assert result.exit_code == 1
+    listing, reject = result.output.split("\n\n", 1)
+    assert listing.split()[:3] == ["1", "title", "first-line"]
+    assert json.loads(reject)["reason"] == "unrecognised_layout"

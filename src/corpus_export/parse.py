@@ -3,6 +3,8 @@ reads one file as a build does."""
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import hashlib
 import html
 import html.entities
@@ -10,7 +12,8 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from itertools import islice
 from pathlib import Path
 
@@ -63,7 +66,11 @@ __all__ = [
     "SOURCE_KEY",
     "TEASER_HEADING",
     "UPLOADER_KEY",
+    "LineRole",
     "Page",
+    "Role",
+    "explain_page",
+    "format_roles",
     "parse_file",
     "parse_page",
     "parse_text",
@@ -237,6 +244,180 @@ class Page:
             "teaser_count": len(self.teasers),
             "sha256": self.sha256,
         }
+
+
+class Role(StrEnum):
+    """What a line (or a piece of one) of a page is, as the parser read it."""
+
+    TITLE = "title"
+    HEADER = "header"  # 来源 :X | 被引量 : N次 | 上传用户:Y
+    SITE_LINE = "site line"  # the site's own line before the article: its fields, the title again
+    BOILERPLATE = "boilerplate"  # 下载到本地 , 更方便阅读 and 声明 : …
+    MARKER = "marker"  # 论文部分内容阅读: the article follows
+    PARAGRAPH = "paragraph"  # the article's text: the body
+    AUTHOR_NOTE = "author note"  # (作者系X): the author, not the body
+    BYLINE = "byline"  # 文/X first, or a signature last: the author, not the body
+    CLOSING_LINE = "closing line"  # after the note (责任编辑：X, （完）): kept in the body
+    TEASER_HEADING = "teaser heading"  # 其他文献, or a recommendations heading (相关推荐)
+    TEASER = "teaser"  # another article's first words, under the heading
+    FURNITURE = "furniture"  # the site's buttons, pager, share lines, link boxes: dropped
+    FOOTER = "footer"  # the site's copyright and links: dropped
+    JOINED = "joined"  # went on the line above (a hard-wrapped paragraph, a header's value)
+    BLANK = "blank"
+
+
+@dataclass(frozen=True, slots=True)
+class LineRole:
+    """One line of a page (or a piece of one the parser split off), its role and the rule that
+    gave it. `line` counts from 1 in the page as decoded (CRLF, CR as one line break)."""
+
+    line: int
+    text: str
+    role: Role
+    rule: str
+
+
+@dataclass(slots=True)
+class _Entry:
+    at: int  # index into the parser's lines
+    text: str
+    role: Role
+    rule: str
+
+
+@dataclass(slots=True)
+class _Trace:
+    """What the parser decided about each of its lines, for explain_page."""
+
+    lines: list[str] = field(default_factory=list)
+    entries: list[_Entry] = field(default_factory=list)
+
+    def add(self, at: int, text: str, role: Role, rule: str) -> int:
+        self.entries.append(_Entry(at, text, role, rule))
+        return len(self.entries) - 1
+
+    def set(self, entry: int, role: Role, rule: str) -> None:
+        self.entries[entry].role, self.entries[entry].rule = role, rule
+
+    def author_roles(
+        self, entries: list[int], before: list[str], after: list[str], *, noted: bool
+    ) -> None:
+        """Give the paragraphs take_author took (or changed) their roles: the note, a byline, a
+        signature; and the closing lines after the note."""
+        if not noted:
+            return
+        last_note = -1
+        matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+        for tag, i1, i2, _, _ in matcher.get_opcodes():
+            for k in range(i1, i2):
+                if tag == "equal":
+                    continue
+                p = before[k]
+                if tag == "replace":
+                    self.set(entries[k], Role.PARAGRAPH, "author-note-split-off")
+                elif k == 0 and strip_byline(p) is not None:
+                    self.set(entries[k], Role.BYLINE, "byline")
+                elif k > 0 and is_signature(p):
+                    self.set(entries[k], Role.BYLINE, "signature")
+                else:
+                    self.set(entries[k], Role.AUTHOR_NOTE, "author-note")
+                if k > 0:
+                    last_note = k
+        if last_note >= 0:
+            for k in range(last_note + 1, len(before)):
+                entry = self.entries[entries[k]]
+                if entry.role == Role.PARAGRAPH and is_closing_line(before[k]):
+                    self.set(entries[k], Role.CLOSING_LINE, "closing-line")
+
+    def roles(self, text: str) -> list[LineRole]:
+        """Each line of the decoded page with the roles of the pieces found on it."""
+        raw = text.split("\n")
+        cleaned = clean_text(text)
+        traditional = simplify_template_words(cleaned) != cleaned
+        owner: list[int] = []  # a cleaned line → the page's line it comes from
+        keys: list[str] = []
+        for j, line in enumerate(raw):
+            for piece in clean_text(line).split("\n"):
+                if traditional:
+                    piece = _TRADITIONAL_LINES.sub(
+                        lambda m: m.group().translate(_TO_SIMPLIFIED), piece
+                    )
+                owner.append(j)
+                keys.append("".join(piece.split()))
+        found: dict[int, list[_Entry]] = {}
+        cursor = 0
+        for entry in sorted(self.entries, key=lambda e: e.at):
+            tight = "".join(entry.text.split())
+            at = cursor
+            for probe in (tight[:8], tight[:2]):  # a line joined to the next: its start
+                at = next((c for c in range(cursor, len(keys)) if probe in keys[c]), -1)
+                if at >= 0:
+                    break
+            cursor = min(max(at, cursor), len(keys) - 1)
+            found.setdefault(owner[cursor], []).append(entry)
+        out: list[LineRole] = []
+        for j, line in enumerate(raw):
+            if j in found:
+                out += [LineRole(j + 1, e.text, e.role, e.rule) for e in found[j]]
+            elif not _strip(clean_text(line)):
+                out.append(LineRole(j + 1, line, Role.BLANK, "blank"))
+            else:
+                out.append(LineRole(j + 1, _strip(line), Role.JOINED, "joined-to-a-line-above"))
+        return out
+
+
+#: How explain output colours each role (ANSI colour names, as click.style takes them).
+ROLE_COLOURS = {
+    Role.TITLE: "bright_magenta",
+    Role.HEADER: "cyan",
+    Role.SITE_LINE: "bright_black",
+    Role.BOILERPLATE: "bright_black",
+    Role.MARKER: "blue",
+    Role.PARAGRAPH: "white",
+    Role.AUTHOR_NOTE: "green",
+    Role.BYLINE: "green",
+    Role.CLOSING_LINE: "yellow",
+    Role.TEASER_HEADING: "blue",
+    Role.TEASER: "bright_blue",
+    Role.FURNITURE: "red",
+    Role.FOOTER: "red",
+    Role.JOINED: "white",
+    Role.BLANK: "bright_black",
+}
+_SGR = {
+    "bright_magenta": 95,
+    "cyan": 36,
+    "bright_black": 90,
+    "blue": 34,
+    "white": 37,
+    "green": 32,
+    "yellow": 33,
+    "bright_blue": 94,
+    "red": 31,
+}
+
+
+def format_roles(roles: list[LineRole], *, color: bool = False) -> str:
+    """The lines of explain_page as text: line number, role, rule, the line; ANSI colours by
+    role when `color`."""
+    out = []
+    for r in roles:
+        text = f"{r.line:>5}  {r.role:<14} {r.rule:<28} {r.text}".rstrip()
+        if color:
+            text = f"\x1b[{_SGR[ROLE_COLOURS[r.role]]}m{text}\x1b[0m"
+        out.append(text)
+    return "\n".join(out)
+
+
+def explain_page(data: bytes | str) -> list[LineRole]:
+    """Each line of a page with the role the parser gave it and the rule that decided, in order
+    (a line split into pieces gives one LineRole per piece). Rejected if the page cannot be
+    decoded; a page the parser rejects later still has its lines explained."""
+    text, _ = _page_text(data)
+    trace = _Trace()
+    with contextlib.suppress(Rejected):
+        _parse(text, "page", "", trace)
+    return trace.roles(text)
 
 
 def short(text: str, limit: int = 40) -> str:
@@ -910,11 +1091,18 @@ def _join_wrapped(text: str) -> str:
 
 def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     """Parse a decoded page (LF newlines) into a Page, or raise Rejected."""
+    return _parse(text, page_id, sha256, None)
+
+
+def _parse(text: str, page_id: str, sha256: str, trace: _Trace | None) -> Page:
+    """parse_text; with a trace, each line's role and the rule that gave it are noted there."""
     text = simplify_template_words(clean_text(text))
     if not text.endswith("\n"):  # the last line may be cut short: a download cut off
         text = _drop_cut_template_line(text)
     text = _join_wrapped(text)
     lines = [_strip(line) for line in text.split("\n")]
+    if trace is not None:
+        trace.lines = lines
     first = next((i for i, line in enumerate(lines) if line), None)
     if first is None:
         raise Rejected(Reason.EMPTY, "only whitespace")
@@ -929,13 +1117,18 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     if template or heading:
         lines = _unglue(lines, first + 1, template=template, heading=heading)
         teaser_at = _find_heading(lines, first)
+        if trace is not None:
+            trace.lines = lines
     early = islice(lines, first + 1, first + _HEADER_LINES)
     if any(line[-1:] in _COLON_CHARS for line in early) and _join_cut_values(
         lines, first + 1, teaser_at
     ):  # "来源 :" / "党员生活": a header value on the next line
         teaser_at = _find_heading(lines, first)
     has_marker = teaser_at < len(lines)
-    glued_teasers: list[str] = []  # teasers on the line where a lost newline glued 其他文献
+    # teasers before the 其他文献 line: glued to it by a lost newline, or under 相关推荐 (and
+    # the lines they stand on)
+    glued_teasers: list[tuple[int, str]] = []
+    glued_at = -1  # the line of that heading
     meta: dict[str, str] = {}
     paragraphs: list[str] = []
     preamble = True  # header lines may stand only before the first paragraph
@@ -955,6 +1148,12 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     titles = [title_line]  # the title, as the site may print it again before the article
     if not title_is_meta:
         title_line, titles, i = _read_title(lines, first, teaser_at)
+    if trace is not None:
+        trace.add(first, lines[first], Role.HEADER if title_is_meta else Role.TITLE, "first-line")
+        for k in range(first + 1, i):
+            if lines[k]:
+                trace.add(k, lines[k], Role.TITLE, "title-continued")
+    para_entries: list[int] = []  # with a trace: each paragraph's entry
     while i < teaser_at:
         line = lines[i]
         i += 1
@@ -985,8 +1184,11 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
         ):
             has_marker = True
             field_author = field_author or _author_field(line)
+            if trace is not None:
+                trace.add(i - 1, line, Role.HEADER, "header-line")
             continue
         pieces = split_paragraphs(line)
+        rule = "paragraph"
         if len(pieces) < 2:
             pass
         elif (len(pieces) >= _CELLS_MIN and _is_row_of_cells(pieces)) or (
@@ -994,6 +1196,7 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
             and (_is_label_and_value(pieces) or _is_header_row(pieces, lines, i, teaser_at))
         ):
             pieces = [line]  # a table row or a formula, spaced out: one paragraph, as it stands
+            rule = "table-row"
         elif "  " in line and _SENTENCE_GAP.search(line) is not None:
             if article_lines < 0:  # counted once, on the page's first such line
                 article_lines = sum(
@@ -1001,53 +1204,81 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
                 )
             if article_lines >= 2:  # the article's paragraphs are lines of their own
                 pieces = _split_keeping_typed_gaps(line, pieces)
+        if len(pieces) > 1:
+            rule = "paragraph-split-at-spaces"
         for k, piece in enumerate(pieces):
             head = piece[0]
             if head in _BOILERPLATE_FIRST:
                 if _is_read_marker(piece):
                     has_marker, preamble, before_marker = True, False, False
                     marker_passed = True
+                    if trace is not None:
+                        trace.add(i - 1, piece, Role.MARKER, "read-marker")
                     continue
                 if _is_teaser_heading(piece):  # 其他文献 glued into a body line
                     has_marker = True
-                    glued_teasers = pieces[k + 1 :]
-                    teaser_at = i - 1
+                    glued_teasers = [(i - 1, p) for p in pieces[k + 1 :]]
+                    glued_at = teaser_at = i - 1
+                    if trace is not None:
+                        trace.add(i - 1, piece, Role.TEASER_HEADING, "teaser-heading-in-line")
                     break
                 if is_boilerplate(piece):
+                    if trace is not None:
+                        trace.add(i - 1, piece, Role.BOILERPLATE, "template-line")
                     continue
             if head in (_HEADER_FIRST if began else _FIELDS_FIRST):
                 if preamble and not piece.strip(_SEPARATORS + SPACES):
+                    if trace is not None:
+                        trace.add(i - 1, piece, Role.HEADER, "separator-alone")
                     continue  # a separator alone: the header was cut at spaces around it
                 if _take_header(header_fields(piece), meta, preamble, read_marker_ahead, began):
                     has_marker = True
                     field_author = field_author or _author_field(piece)
+                    if trace is not None:
+                        trace.add(i - 1, piece, Role.HEADER, "header-fields")
                     continue
             if before_marker and _is_site_line(piece, titles):
                 field_author = field_author or _author_field(piece)
+                if trace is not None:
+                    trace.add(i - 1, piece, Role.SITE_LINE, "site-line-before-marker")
                 continue
             if is_site_junk(piece):  # pagination, a button, a share line: not the article's
+                if trace is not None:
+                    trace.add(i - 1, piece, Role.FURNITURE, "site-furniture")
                 continue
             if in_box:  # a box of links inside the article: its short lines go
                 if _is_link_like(piece):
+                    if trace is not None:
+                        trace.add(i - 1, piece, Role.FURNITURE, "link-in-box")
                     continue
                 in_box = False
             recommend = _RECOMMEND.fullmatch(piece) if head in _RECOMMEND_FIRST else None
             if paragraphs and recommend is not None:
-                rest = [x for x in (*pieces[k + 1 :], *lines[i:teaser_at]) if x]
-                if all(_is_link_like(x) for x in rest):
+                rest = [(i - 1, x) for x in (recommend.group(1), *pieces[k + 1 :]) if x]
+                rest += [(j, lines[j]) for j in range(i, teaser_at) if lines[j]]
+                if all(_is_link_like(x) for _, x in rest[1 if recommend.group(1) else 0 :]):
                     # "相关推荐" after the article: the lines under it are other articles
-                    glued_teasers = [g for g in (recommend.group(1), *rest) if g]
+                    glued_teasers = rest
+                    glued_at = i - 1
+                    if trace is not None:
+                        trace.add(i - 1, piece, Role.TEASER_HEADING, "recommendations-heading")
                     i = teaser_at
                     break
                 in_box = True  # "相关阅读" with prose after it: a box inside the article
+                if trace is not None:
+                    trace.add(i - 1, piece, Role.FURNITURE, "link-box-heading")
                 continue
             if piece[-1] in "文>》" and _TRAILING_BUTTON.search(piece):
                 piece = _TRAILING_BUTTON.sub("", piece) or piece  # "…平台。 阅读全文"
             if not paragraphs and piece in titles:  # the title again, opening the article
+                if trace is not None:
+                    trace.add(i - 1, piece, Role.SITE_LINE, "title-again")
                 continue
             preamble = False
             prose_seen = prose_seen or not _SENTENCE_MARKS.isdisjoint(piece)
             paragraphs.append(piece)
+            if trace is not None:
+                para_entries.append(trace.add(i - 1, piece, Role.PARAGRAPH, rule))
 
     if title_is_meta:
         if header_fields(title_line) is not None or title_line == READ_MARKER:
@@ -1063,9 +1294,18 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
 
     while paragraphs and _is_footer(paragraphs[-1]):  # the site's footer, no teasers after
         paragraphs.pop()
+        if trace is not None:
+            trace.set(para_entries.pop(), Role.FOOTER, "footer")
+    kept = paragraphs
     author, paragraphs = take_author(paragraphs)
+    if trace is not None:
+        trace.author_roles(para_entries, kept, paragraphs, noted=author is not None)
     author = author or field_author
     if all(ELLIPSIS.issuperset(p) for p in paragraphs):  # "……": the excerpt was cut away
+        if trace is not None:
+            for entry in para_entries:
+                if trace.entries[entry].role == Role.PARAGRAPH:
+                    trace.set(entry, Role.FURNITURE, "cut-excerpt")
         paragraphs = []
     if not paragraphs:
         raise Rejected(
@@ -1074,17 +1314,25 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
             + (f"{TEASER_HEADING} (line {teaser_at + 1})" if teaser_at < len(lines) else "the end"),
         )
 
-    teasers = [
-        _TEASER_DATE.sub("", t) if t[-1:].isdigit() else t
-        for t in [*glued_teasers, *lines[teaser_at + 1 :]]
-        if t
-        and not is_boilerplate(t)
-        and (t[0] not in _HEADER_FIRST or not is_header(header_fields(t)))
-        and not is_site_junk(t)
-        and not (len(t) <= 40 and _NOT_TEASER.fullmatch(t))
-    ]
+    if trace is not None and teaser_at < len(lines) and teaser_at != glued_at:
+        trace.add(teaser_at, lines[teaser_at], Role.TEASER_HEADING, "teaser-heading")
+    teasers: list[str] = []
+    teaser_entries: list[int] = []
+    for at, t in (*glued_teasers, *((k, lines[k]) for k in range(teaser_at + 1, len(lines)))):
+        if not t:
+            continue
+        not_teaser = _not_teaser(t)
+        if not_teaser is None:
+            teasers.append(_TEASER_DATE.sub("", t) if t[-1:].isdigit() else t)
+        if trace is not None:
+            role, why = not_teaser or (Role.TEASER, "teaser")
+            entry = trace.add(at, t, role, why)
+            if not_teaser is None:
+                teaser_entries.append(entry)
     while teasers and _is_footer(teasers[-1]):  # the site's footer ends the page
         teasers.pop()
+        if trace is not None:
+            trace.set(teaser_entries.pop(), Role.FOOTER, "footer")
     citations = _citations(meta.get(CITATIONS_KEY))
     return Page(
         id=page_id,
@@ -1099,6 +1347,19 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
     )
 
 
+def _not_teaser(line: str) -> tuple[Role, str] | None:
+    """Tell why a line under the teaser heading is no teaser → (its role, the rule), or None."""
+    if is_boilerplate(line):
+        return Role.BOILERPLATE, "template-line"
+    if line[0] in _HEADER_FIRST and is_header(header_fields(line)):
+        return Role.HEADER, "header-again"
+    if is_site_junk(line):
+        return Role.FURNITURE, "site-furniture"
+    if len(line) <= 40 and _NOT_TEASER.fullmatch(line):
+        return Role.FURNITURE, "list-heading-date-or-counter"
+    return None
+
+
 def parse_page(data: bytes | str, page_id: str = "page", sha256: str | None = None) -> Page:
     """Parse one page into a Page, or raise Rejected (a reason and a detail).
 
@@ -1107,6 +1368,13 @@ def parse_page(data: bytes | str, page_id: str = "page", sha256: str | None = No
     file name: a one-line str that names a file, or ends in .txt / .txt.gz, raises TypeError;
     use parse_file for a file). `sha256` defaults to the hash of the bytes (of the text's UTF-8).
     """
+    text, sha256 = _page_text(data, sha256)
+    return parse_text(text, page_id=page_id, sha256=sha256)
+
+
+def _page_text(data: bytes | str, sha256: str | None = None) -> tuple[str, str]:
+    """Decode a page → (its text with LF line breaks, `sha256` or the SHA-256 of its bytes);
+    Rejected if empty or undecodable."""
     if isinstance(data, bytes):
         if sha256 is None:
             sha256 = hashlib.sha256(data).hexdigest()
@@ -1133,7 +1401,7 @@ def parse_page(data: bytes | str, page_id: str = "page", sha256: str | None = No
         raise TypeError(f"parse_page takes bytes or str, not {type(data).__name__}{hint}")
     if not text.strip():
         raise Rejected(Reason.EMPTY, "only whitespace")
-    return parse_text(text, page_id=page_id, sha256=sha256)
+    return text, sha256
 
 
 _PATH_MAX = 4096
