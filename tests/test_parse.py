@@ -602,7 +602,7 @@ def test_utf16_without_bom_and_cp936_euro_sign(page: PageMaker) -> None:
     assert row(gbk)["body"] == "价格为100€。\n第二段正文内容。"
 
 
-# What the rules above must leave alone (a second review looked for text they would lose).
+# What the rules above must leave alone: text they could lose.
 
 
 @pytest.mark.parametrize(
@@ -721,6 +721,7 @@ def test_prose_that_looks_like_template_lines_stays(
     assert r["author"] is None
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize(
     "hostile",
     [
@@ -738,7 +739,7 @@ def test_hostile_lines_parse_in_linear_time(page: PageMaker, hostile: str) -> No
     assert time.process_time() - start < 3  # each took seconds to hours with backtracking
 
 
-# Author-note and byline forms of journals, party magazines and newspapers (a third review).
+# Author-note and byline forms of journals, party magazines and newspapers.
 
 
 @pytest.mark.parametrize(
@@ -837,7 +838,7 @@ def test_header_values_on_the_next_line(page: PageMaker) -> None:
     assert (dotted["source"], dotted["citations"]) == ("党员生活", 3)
 
 
-# Site furniture a scraper captures with the article (a fourth review).
+# Site furniture a scraper captures with the article.
 
 
 @pytest.mark.parametrize(
@@ -964,7 +965,7 @@ def test_a_table_row_or_formula_spaced_out_stays_one_paragraph(
         assert row(page(paragraphs=(two,)))["paragraph_count"] == 2
 
 
-# Variants combined on one page (a fifth review).
+# Variants combined on one page.
 
 
 @pytest.mark.parametrize(
@@ -1054,6 +1055,7 @@ def test_tagged_title_with_a_subtitle_printed_again(page: PageMaker) -> None:
     assert (r["title"], r["body"]) == ("【党建论坛】集体经济发展——以安吉县为例", BODY)
 
 
+@pytest.mark.timing
 def test_hostile_credit_lines_parse_in_linear_time() -> None:
     for note in ("（" + "记者 " * 60 + "。）", "（" + "记者 王五 " * 40 + "）"):
         start = time.process_time()
@@ -1061,7 +1063,7 @@ def test_hostile_credit_lines_parse_in_linear_time() -> None:
         assert time.process_time() - start < 3  # each doubled per word before (n=22: 1.5 s)
 
 
-# A final check on new pages (a sixth review).
+# Pages of other journals and sites.
 
 
 @pytest.mark.parametrize(
@@ -1098,7 +1100,7 @@ def test_any_short_closing_line_after_the_note(page: PageMaker, closing: str) ->
     assert row(page(note="(作者系某县县长)"))["author"] == "某县县长"
 
 
-# ---- round 7: traditional characters, English notes, header and table variants -------------
+# ---- traditional characters, English notes, header and table variants ----------------------
 
 TRADITIONAL = "\n".join(
     [
@@ -1213,9 +1215,10 @@ def test_cells_with_thousands_separators_or_arguments_stay_one_row(
     assert r["body"] == f"表2如下：\n{line}\n两年间稳步增长。"
 
 
-# ---- round 8: false positives of round 7's rules ---------------------------------------------
+# ---- what those rules must leave alone ------------------------------------------------------
 
 
+@pytest.mark.timing
 def test_hostile_runs_of_spaces_after_a_header_key_parse_in_linear_time(page: PageMaker) -> None:
     for spaces in (" " * 200_000, "\t" * 200_000, "\u3000" * 200_000):
         start = time.process_time()
@@ -1315,7 +1318,7 @@ def test_a_big5_page_with_a_broken_character_is_undecodable() -> None:
     assert "Big5" in rejected.value.detail
 
 
-# ---- round 9: a broad sample of ordinary pages (60/61 right before these fixes) ---------------
+# ---- ordinary pages of a broad sample --------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -1348,6 +1351,7 @@ def test_more_reporter_roles_in_bylines(page: PageMaker, byline: str, author: st
     assert (r["author"], r["body"]) == (author, BODY)
 
 
+@pytest.mark.timing
 def test_hostile_lines_on_a_traditional_page_parse_in_linear_time() -> None:
     """The template's traditional lines are matched with possessive runs of spaces (two runs
     side by side took 1.3 s at 40,000 spaces, minutes at a megabyte)."""
@@ -1362,7 +1366,7 @@ def test_hostile_lines_on_a_traditional_page_parse_in_linear_time() -> None:
         assert time.process_time() - start < 3
 
 
-# ---- round 10: the known leftovers and a fresh sample (57/64 right before these fixes) -------
+# ---- English sentence gaps, table rows, other list headings ----------------------------------
 
 
 @pytest.mark.parametrize("marker", [True, False])
@@ -1461,6 +1465,7 @@ def test_a_bracketed_bio_label_without_a_colon_opens_the_article(page: PageMaker
     assert (r["author"], r["body"]) == ("刘强，男，湖北工业大学教授", BODY)
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize(
     "line",
     [
@@ -1470,7 +1475,7 @@ def test_a_bracketed_bio_label_without_a_colon_opens_the_article(page: PageMaker
         "其他文献 " + "则" * 40_000,
     ],
 )
-def test_hostile_lines_for_the_round_10_rules_parse_in_linear_time(
+def test_hostile_sentence_gaps_table_cells_and_headings_parse_in_linear_time(
     page: PageMaker, line: str
 ) -> None:
     text = page(paragraphs=("第一段。", line, "党员人数    135"))
@@ -1479,7 +1484,7 @@ def test_hostile_lines_for_the_round_10_rules_parse_in_linear_time(
     assert time.process_time() - start < 2
 
 
-# Round 11: the title line, the header, the teasers and notes at the end, in forms not yet seen.
+# The title line, the header, the teasers and notes at the end, in further forms.
 
 
 @pytest.mark.parametrize(
@@ -1570,6 +1575,7 @@ def test_every_site_name_and_extension_leaves_the_title(
     assert row(page(title=title))["title"] == clean
 
 
+@pytest.mark.timing
 def test_a_hostile_signature_line_parses_in_linear_time(page: PageMaker) -> None:
     for last in (
         "文/" + "张三、" * 20_000,
@@ -1581,7 +1587,7 @@ def test_a_hostile_signature_line_parses_in_linear_time(page: PageMaker) -> None
         assert time.process_time() - start < 2
 
 
-# Round 12: spacing and scraping mess.
+# Spacing and scraping mess.
 
 
 def test_header_with_wide_spaces_around_its_marks(page: PageMaker) -> None:
@@ -1680,7 +1686,10 @@ def test_page_number_and_button_words_in_prose_stay(page: PageMaker, prose: str)
     assert r["body"] == want
 
 
-def test_hostile_lines_for_the_round_12_rules_parse_in_linear_time(page: PageMaker) -> None:
+@pytest.mark.timing
+def test_hostile_header_spacing_page_numbers_and_dates_parse_in_linear_time(
+    page: PageMaker,
+) -> None:
     hostile = (
         "来源" + " " * 40_000 + "x",
         "来源 :" + " :" * 20_000 + "  x",
@@ -1696,7 +1705,7 @@ def test_hostile_lines_for_the_round_12_rules_parse_in_linear_time(page: PageMak
         assert time.process_time() - start < 2
 
 
-# Round 13: a combinatorial sweep (encodings x header forms x notes x spacing).
+# Header forms, notes and spacing crossed (encodings x header forms x notes x spacing).
 
 
 @pytest.mark.parametrize(
@@ -1789,7 +1798,10 @@ def test_traditional_subheads_at_the_end_are_no_signature(page: PageMaker, last:
     assert (r["author"], r["body"].split("\n")[-1]) == (None, last)
 
 
-def test_round_13_hostile_lines_parse_in_linear_time(page: PageMaker) -> None:
+@pytest.mark.timing
+def test_hostile_wide_spaced_headers_and_english_notes_parse_in_linear_time(
+    page: PageMaker,
+) -> None:
     for header in ("上传用户" + "   :   " * 10_000, "来源   :   " + "x   " * 10_000):
         start = time.process_time()
         row(page(header=header))
@@ -1804,7 +1816,7 @@ def test_round_13_hostile_lines_parse_in_linear_time(page: PageMaker) -> None:
         assert time.process_time() - start < 2
 
 
-# A combinatorial sweep of titles, boilerplate, note placement and teasers (round 14).
+# Titles, boilerplate, note placement and teasers crossed.
 
 TWO_TEASERS = ["其他文章一的摘要", "其他文章二的摘要"]
 NOTE = "  (作者系某某大学教授)"
@@ -1890,6 +1902,7 @@ def test_named_note_glued_before_closing_lines(page: PageMaker) -> None:
     assert (r["author"], r["body"]) == ("李明，系某某大学教授", "\n".join([BODY, *closing]))
 
 
+@pytest.mark.timing
 def test_glued_heading_and_named_note_patterns_stay_linear() -> None:
     for line in (
         "。" + "（李明，系" * 8000,
@@ -1905,7 +1918,7 @@ def test_glued_heading_and_named_note_patterns_stay_linear() -> None:
         assert time.process_time() - start < 2.0
 
 
-# Round 15: pages cut short. The file's last line, with no newline after it, that is part of a
+# Pages cut short. The file's last line, with no newline after it, that is part of a
 # template line is dropped; the article's own cut last line stays.
 
 _CUT_HEAD = "标题文字\n来源 :党员生活 | 被引量 : 0次 | 上传用户:u1\n"
@@ -1978,6 +1991,7 @@ def test_a_utf8_bom_page_cut_inside_a_character() -> None:
     assert parse_page(data[:-1], "p").to_row()["body"] == "正文第一段。\n第二段文"
 
 
+@pytest.mark.timing
 def test_cut_line_rules_take_linear_time() -> None:
     for line in ("其" * 40000, "）" * 40000 + "其他", "关于我们 | " * 4000, "©" * 40000):
         text = _CUT_HEAD + "论文部分内容阅读\n正文第一段。\n" + line
@@ -1987,7 +2001,7 @@ def test_cut_line_rules_take_linear_time() -> None:
         assert time.process_time() - start < 2
 
 
-# Round 17: the same rule for template lines in traditional characters, spelled in simplified
+# The same rule for template lines in traditional characters, spelled in simplified
 # ones before the test (下載到本 as 下载到本); the article's own lines still stay.
 _CUT_HEAD_TRADITIONAL = "標題文字\n來源 :黨員生活 | 被引量 : 0次 | 上傳用戶:u1\n"
 
@@ -2049,6 +2063,7 @@ def test_a_whole_traditional_last_line_is_never_dropped_as_cut(last: str) -> Non
     assert parse_page(text.encode(), "p").to_row()["body"].endswith(last)
 
 
+@pytest.mark.timing
 def test_the_traditional_cut_line_rule_takes_linear_time() -> None:
     for line in ("聲" * 40000, "下載到本" * 10000, "論 " * 20000, "）" * 40000 + "其他文"):
         text = _CUT_HEAD_TRADITIONAL + "論文部分內容閱讀\n正文第一段。\n" + line
@@ -2058,8 +2073,8 @@ def test_the_traditional_cut_line_rule_takes_linear_time() -> None:
         assert time.process_time() - start < 1
 
 
-# Round 16: names with Han characters outside the BMP; 其他文献 glued to the teaser after it.
-_R16_HEAD = "标题\n来源：党员生活 | 被引量：0次 | 上传用户：u1\n论文部分内容阅读\n"
+# Names with Han characters outside the BMP; 其他文献 glued to the teaser after it.
+_HEAD = "标题\n来源：党员生活 | 被引量：0次 | 上传用户：u1\n论文部分内容阅读\n"
 
 
 @pytest.mark.parametrize("enc", ["utf-8", "gb18030", "utf-16"])
@@ -2073,12 +2088,12 @@ _R16_HEAD = "标题\n来源：党员生活 | 被引量：0次 | 上传用户：u
     ],
 )
 def test_byline_names_with_four_byte_han_characters(enc: str, byline: str, author: str) -> None:
-    r = row((_R16_HEAD + byline + "\n正文第一段。\n第二段。\n").encode(enc))
+    r = row((_HEAD + byline + "\n正文第一段。\n第二段。\n").encode(enc))
     assert r["author"] == author and r["body"] == "正文第一段。\n第二段。"
 
 
 def test_a_sentence_after_a_byline_word_with_extension_characters_stays_text() -> None:
-    r = row(_R16_HEAD + "作者：𠮷野家认为，这是一个很长的句子。\n正文第一段。\n")
+    r = row(_HEAD + "作者：𠮷野家认为，这是一个很长的句子。\n正文第一段。\n")
     assert r["author"] is None and r["body"].startswith("作者：𠮷野家认为")
 
 
@@ -2093,7 +2108,7 @@ def test_a_sentence_after_a_byline_word_with_extension_characters_stays_text() -
     ],
 )
 def test_heading_glued_to_the_teaser_after_the_note(glued: str) -> None:
-    text = _R16_HEAD + "正文第一段。\n（作者系武汉市洪山区委书记）\n" + glued + "\n另一篇。\n"
+    text = _HEAD + "正文第一段。\n（作者系武汉市洪山区委书记）\n" + glued + "\n另一篇。\n"
     r = row(text)
     assert r["author"] == "武汉市洪山区委书记" and r["body"] == "正文第一段。"
     assert r["teasers"] == [glued[-6:], "另一篇。"]
@@ -2107,19 +2122,20 @@ def test_heading_glued_to_the_teaser_after_the_note(glued: str) -> None:
     ],
 )
 def test_bare_glued_heading_after_a_sentence_stays_text(last: str) -> None:
-    r = row(_R16_HEAD + "正文第一段。\n" + last + "\n")
+    r = row(_HEAD + "正文第一段。\n" + last + "\n")
     assert r["body"] == "正文第一段。\n" + last and r["teasers"] == []
 
 
-def test_glued_heading_patterns_stay_linear_r16() -> None:
+@pytest.mark.timing
+def test_glued_heading_patterns_stay_linear() -> None:
     for line in ("其 他 文 献" + " " * 40000 + "x", "【其他文献" + " " * 40000, "其他文献" * 10000):
         start = time.process_time()
         with contextlib.suppress(Rejected):
-            parse_page(_R16_HEAD + "正文第一段。\n（完）\n" + line + "\n", "p")
+            parse_page(_HEAD + "正文第一段。\n（完）\n" + line + "\n", "p")
         assert time.process_time() - start < 2
 
 
-# Round 18: names in bylines, signatures and notes (a sweep of forms x name shapes).
+# Names in bylines, signatures and notes (a sweep of forms x name shapes).
 
 _DOTS = ("·", "•", "・", "‧", "･")  # U+00B7 and the look-alikes pages print for it
 
@@ -2184,7 +2200,7 @@ def test_a_marked_four_character_name_first_with_a_compound_surname(
         "（以上数据·系统，系初步核算）",
     ],
 )
-def test_what_stays_text_first_r18(page: PageMaker, first: str) -> None:
+def test_marked_words_and_mixed_names_first_stay_text(page: PageMaker, first: str) -> None:
     # a marked four-character word without a compound surname is a subhead as often as a name;
     # a Han character with a Latin letter or digit is no name in a byline
     r = row(page(note=None, byline=first))
@@ -2192,11 +2208,12 @@ def test_what_stays_text_first_r18(page: PageMaker, first: str) -> None:
 
 
 @pytest.mark.parametrize("last", ["（以上数据·初值，系省统计局初步核算）", "◎工作成效"])
-def test_what_stays_text_last_r18(page: PageMaker, last: str) -> None:
+def test_data_notes_and_marked_subheads_last_stay_text(page: PageMaker, last: str) -> None:
     r = row(page(paragraphs=("第一段正文内容。", "第二段正文内容。", last), note=None))
     assert (r["author"], r["body"]) == (None, f"{BODY}\n{last}")
 
 
+@pytest.mark.timing
 def test_dotted_name_patterns_stay_linear() -> None:
     for line in (
         "（" + "买・" * 20_000 + "，系教授）",
@@ -2205,8 +2222,8 @@ def test_dotted_name_patterns_stay_linear() -> None:
         "记者 " + "约翰･史密斯 " * 5_000,
     ):
         for text in (
-            _R16_HEAD + "正文第一段。\n" + line + "\n",
-            _R16_HEAD + line + "\n正文第一段。\n",
+            _HEAD + "正文第一段。\n" + line + "\n",
+            _HEAD + line + "\n正文第一段。\n",
         ):
             start = time.process_time()
             with contextlib.suppress(Rejected):
@@ -2336,6 +2353,7 @@ def test_a_blank_line_or_a_short_line_ends_a_wrapped_paragraph(page: PageMaker) 
     assert r["paragraph_count"] == 4
 
 
+@pytest.mark.timing
 def test_joining_wrapped_lines_stays_linear(page: PageMaker) -> None:
     hostile = ("（一" * 20000, "，" * 40000, "a" * 40000, "2020" * 10000)
     for line in hostile:
