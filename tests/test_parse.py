@@ -2568,3 +2568,28 @@ def test_cli_parse_explain_prints_lines_then_the_row(tmp_path: Path) -> None:
     listing, reject = result.output.split("\n\n", 1)
     assert listing.split()[:3] == ["1", "title", "first-line"]
     assert json.loads(reject)["reason"] == "unrecognised_layout"
+
+
+# -- docs/parsing.md shows the code's tables ----------------------------------------------------
+
+DOCS = Path(__file__).parent.parent / "docs" / "parsing.md"
+_BEGIN = (
+    "<!-- tables: rendered by corpus_export.parse.render_docs_tables(); do not edit by hand -->"
+)
+_END = "<!-- end of tables -->"
+
+
+def test_the_parsing_docs_show_the_tables_of_the_code() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    assert text.count(_BEGIN) == 1 and text.count(_END) == 1
+    block = text.split(_BEGIN, 1)[1].split(_END, 1)[0].strip("\n")
+    assert block == parse_module.render_docs_tables()
+
+
+def test_the_rendered_tables_follow_a_table_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(template.KEY_SPELLINGS, "出处", template.SOURCE_KEY)
+    rendered = parse_module.render_docs_tables()
+    assert "| header key `来源`: its spellings | `来源`, `來源`, `出处` |" in rendered
+    assert "`\\|`" in rendered  # a bar in a table cell is escaped
+    for role in Role:
+        assert f"| {role} | " in rendered

@@ -58,6 +58,7 @@ from .template import (
     alternation,
     first_chars,
     needles,
+    render_tables,
 )
 
 __all__ = [
@@ -264,6 +265,39 @@ class Role(StrEnum):
     FOOTER = "footer"  # the site's copyright and links: dropped
     JOINED = "joined"  # went on the line above (a hard-wrapped paragraph, a header's value)
     BLANK = "blank"
+
+
+#: What each role means, for a user: docs/parsing.md shows this table (render_docs_tables).
+ROLE_DOCS = {
+    Role.TITLE: "The first non-empty line (and a subtitle or second half joined to it): `title`.",
+    Role.HEADER: "`来源 :X \\| 被引量 : N次 \\| 上传用户:Y`, in any order and spelling: "
+    "`source`, `citations`, `uploader`.",
+    Role.SITE_LINE: "Before the marker: the site's own fields, a download button, the disclaimer "
+    "wrapped, the title again. Dropped; a `作者 : X` field there gives the author if no note does.",
+    Role.BOILERPLATE: "The template's `下载到本地 , 更方便阅读` and `声明 : …` lines. Dropped.",
+    Role.MARKER: "`论文部分内容阅读`: the article follows. Dropped.",
+    Role.PARAGRAPH: "The article's text: one paragraph of `body` each.",
+    Role.AUTHOR_NOTE: "`(作者系X)` and the other note forms: `author`, not in `body`.",
+    Role.BYLINE: "`文/X` or `本报记者 X` first, or a signature (`文/X`, `□ X`) last: `author`.",
+    Role.CLOSING_LINE: "Up to three lines after the note (`责任编辑：X`, `（完）`, `来源：X`, "
+    "a date): kept in `body`.",
+    Role.TEASER_HEADING: "`其他文献` (or a recommendations heading such as `相关推荐`): the "
+    "teasers follow. Dropped.",
+    Role.TEASER: "Another article's first words: one entry of `teasers` each.",
+    Role.FURNITURE: "The site's pager, buttons, share lines, boxes of links, list headings, "
+    "dates and counters under the teasers. Dropped.",
+    Role.FOOTER: "The site's footer (its links, `Copyright © 2021 …`, an ICP number). Dropped.",
+    Role.JOINED: "Joined to a line above: a hard-wrapped paragraph's next line, a header value "
+    "on the line after its key.",
+    Role.BLANK: "An empty line.",
+}
+
+
+def render_docs_tables() -> str:
+    """The roles and the template's tables as Markdown, as docs/parsing.md holds them."""
+    roles = ["| role | what it is |", "|---|---|"]
+    roles += [f"| {role} | {ROLE_DOCS[role]} |" for role in Role]
+    return "\n".join(roles) + "\n\n" + render_tables()
 
 
 @dataclass(frozen=True, slots=True)

@@ -270,3 +270,43 @@ def _class_first(items: list[tuple[Any, Any]], fold: bool) -> set[str]:
     if fold:
         out |= {ch.lower() for ch in out} | {ch.upper() for ch in out}
     return out
+
+
+# -- the tables as docs/parsing.md shows them ---------------------------------------------------
+
+
+def _words(words: Iterable[str]) -> str:
+    return ", ".join(f"`{w}`".replace("|", "\\|") for w in words)  # a bar escaped in a table
+
+
+def render_tables() -> str:
+    """The tables above as Markdown: docs/parsing.md holds this block as it is (a test checks)."""
+    keys: dict[str, list[str]] = {}
+    for spelling, key in KEY_SPELLINGS.items():
+        keys.setdefault(key, []).append(spelling)
+    rows = [
+        "| table | entries |",
+        "|---|---|",
+        *(f"| header key `{key}`: its spellings | {_words(s)} |" for key, s in keys.items()),
+        f"| header separators | {_words(SEPARATORS)} |",
+        f"| the site's own header fields | {_words(SITE_FIELD_KEYS)} |",
+        f"| the line before the article (marker) | `{READ_MARKER}` |",
+        f"| boilerplate | `{DOWNLOAD_LINE} , 更方便阅读`, `{DISCLAIMER_KEY} : …` |",
+        f"| words only the disclaimer holds | {_words(DISCLAIMER_WORDS)} |",
+        f"| teaser heading | {_words(TEASER_HEADINGS)} |",
+        *(
+            f"| traditional spelling of `{simplified}` | `{traditional}` |"
+            for traditional, simplified in TRADITIONAL_SPELLINGS
+        ),
+        f"| document file extensions cut from a title | {_words(DOC_EXTENSIONS)} |",
+        f"| document sites cut from a title's end | {_words(DOC_SITES)} |",
+        f"| buttons (furniture) | {_words(BUTTONS)} |",
+        f"| buttons cut from a paragraph's end | {_words(TRAILING_BUTTONS)} |",
+        f"| pager words (furniture) | {_words(PAGER_WORDS)} |",
+        f"| share targets (furniture) | {_words(SHARE_TARGETS)} |",
+        f"| recommendation headings (teasers follow) | {_words(RECOMMEND_HEADINGS)} |",
+        f"| recommendation headings, alone on their line | {_words(RECOMMEND_HEADINGS_ALONE)} |",
+        f"| other list headings under the teasers (dropped) | {_words(OTHER_LIST_HEADINGS)} |",
+        f"| the site's footer links | {_words(SITE_LINKS)} |",
+    ]
+    return "\n".join(rows)
