@@ -101,6 +101,7 @@ _KEY = re.compile(rf"({_KEYS})\s*{_COLON}")
 _HEADER_FIRST = first_chars(_KEY) | frozenset(_SEPARATORS)
 #: The cheap test that a line may hold a key: the fewest spellings every spelling holds.
 _KEY_NEEDLES = needles(_KEY_SPELLINGS)
+_ANY_KEY = re.compile(alternation(_KEY_NEEDLES))
 _KEY_SPACES = re.compile(rf"({_KEY.pattern})[{SPACES}]{{2,}}")
 _CITATIONS_VALUE = re.compile(r"(\d{1,3}(?:[,，]\d{3}){1,2}|\d{1,9})\s*次?\s*[。.]?\s*$")
 # What may end a header value besides the next separator: a slash or comma some sites use as one.
@@ -208,6 +209,9 @@ _GLUED_HEADING_MIDDLE = re.compile(
     rf"^(.*\S)[{SPACES}]*+({_TEASER_HEADINGS})(?:\s*{_COLON}\s*|[{SPACES}]+)(\S.*)$"
 )
 _TEASER_HEADING_LINE = re.compile(rf"[【\[]?\s*其\s*[他它]\s*文\s*献\s*[】\]]?\s*{_COLON}?")
+#: What a teaser heading line starts with (the heading, a bracket), as a cheap test.
+#: (Lines are stripped: the spaces \s allows first are left out.)
+_HEADING_FIRST = frozenset(c for c in first_chars(_TEASER_HEADING_LINE) if not c.isspace())
 
 
 #: Site footers under the teasers: not teasers.
@@ -674,11 +678,12 @@ _TRADITIONAL_TAIL_CHARS = tuple(
 def simplify_template_words(text: str) -> str:
     """Spell the template's lines in simplified characters (see _TRADITIONAL_LINES), on a page
     whose top (title, header, boilerplate) shows them so."""
-    head = text[:_TRADITIONAL_HEAD]
-    if not any(ch in head for ch in _TRADITIONAL_HEAD_CHARS):
-        tail = text[-_TRADITIONAL_TAIL:]
-        if not any(ch in tail for ch in _TRADITIONAL_TAIL_CHARS):
-            return text
+    # str's `in` (a memchr-like scan) is ~8 times faster here than a regex search
+    head, tail = text[:_TRADITIONAL_HEAD], text[-_TRADITIONAL_TAIL:]
+    if not any(ch in head for ch in _TRADITIONAL_HEAD_CHARS) and not any(
+        ch in tail for ch in _TRADITIONAL_TAIL_CHARS
+    ):
+        return text
     return _TRADITIONAL_LINES.sub(lambda m: m.group().translate(_TO_SIMPLIFIED), text)
 
 
@@ -770,7 +775,7 @@ _SENTENCE_MARKS = frozenset("。！？；，")
 
 
 def _has_key(line: str) -> bool:
-    return any(needle in line for needle in _KEY_NEEDLES)
+    return _ANY_KEY.search(line) is not None
 
 
 def _site_fields_only(text: str) -> bool:
@@ -984,7 +989,11 @@ def _shares_line(text: str, at: int, length: int) -> bool:
 
 def _find_heading(lines: list[str], first: int) -> int:
     """Return where the teaser list starts: the first line that is the 其他文献 heading."""
-    return next((i for i in range(first, len(lines)) if _is_teaser_heading(lines[i])), len(lines))
+    for i in range(first, len(lines)):
+        line = lines[i]
+        if line[:1] in _HEADING_FIRST and _is_teaser_heading(line):
+            return i
+    return len(lines)
 
 
 #: Where a hard-wrapped paragraph's line may not be cut: a line ending in one of these ends a
@@ -1134,7 +1143,10 @@ def _parse(text: str, page_id: str, sha256: str, trace: _Trace | None) -> Page:
     if not text.endswith("\n"):  # the last line may be cut short: a download cut off
         text = _drop_cut_template_line(text)
     text = _join_wrapped(text)
-    lines = [_strip(line) for line in text.split("\n")]
+    if "\u200c" in text or "\u200d" in text:  # the only invisible ones clean_text may keep
+        lines = [_strip(line) for line in text.split("\n")]
+    else:
+        lines = [line.strip() for line in text.split("\n")]
     if trace is not None:
         trace.lines = lines
     first = next((i for i, line in enumerate(lines) if line), None)
@@ -1588,10 +1600,9 @@ def _is_template_line(piece: str) -> bool:
 
 
 def _is_teaser_heading(line: str) -> bool:
-    head = line[:1]
-    if head != "其" and head != "【" and head != "[":
+    if line[:1] not in _HEADING_FIRST:
         return False
-    if line.startswith(("其他文献", "其它文献")):
+    if line.startswith(TEASER_HEADINGS):
         return len(line.rstrip(":：∶").strip()) == 4
     # 【其他文献】, 其 他 文 献
     return len(line) <= 16 and _TEASER_HEADING_LINE.fullmatch(line) is not None
