@@ -2593,3 +2593,18 @@ def test_the_rendered_tables_follow_a_table_change(monkeypatch: pytest.MonkeyPat
     assert "`\\|`" in rendered  # a bar in a table cell is escaped
     for role in Role:
         assert f"| {role} | " in rendered
+
+
+@pytest.mark.parametrize(
+    ("note", "author"),
+    [("（实习生 王五）", "王五"), ("（實習生 王五）", "王五"), ("（撰稿人 王五）", "王五")],
+)
+def test_every_credit_word_of_the_tables_makes_a_note(
+    page: PageMaker, note: str, author: str
+) -> None:
+    """The words a closing line is told from a note by come from the same tables as the credit
+    pattern (实习生 was once missing from a hand-kept copy: the credit stayed in the body)."""
+    r = row(page(note=note))
+    assert (r["author"], r["body"]) == (author, BODY)
+    for word in (*template.INTERN_WORDS, *template.WRITER_WORDS, *template.REPORTER_WORDS):
+        assert word in template.NOTE_WORDS

@@ -9,7 +9,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from .template import first_chars
+from .template import (
+    CORRESPONDENT_WORDS,
+    DRAFTER_WORDS,
+    INTERN_WORDS,
+    NEWS_DESKS,
+    NOTE_WORDS,
+    REPORTER_KINDS,
+    REPORTER_WORDS,
+    WRITER_WORDS,
+    alternation,
+    first_chars,
+)
 
 #: ASCII and full-width colons, and ∶ (U+2236), which some sites print as one (parse.py's too).
 COLON = "[:：∶]"
@@ -67,9 +78,10 @@ _DOTTED = rf"[{_HAN}]{{1,8}}(?:[{_DOT}][{_HAN}]{{1,8}}){{1,3}}"  # 约翰·史�
 #: name short (作者：张三认为，…… is prose, not a byline); an affiliation in brackets may follow.
 _REPORTED = r"(?:报道|采写|整理|摄影?)"  # 本报记者 张三 报道: the verb is not a name
 _ROLE = (
-    r"(?:(?:本报|本報|本刊|新华社|新華社|人民日报|光明日报|经济日报|中新社|央视)?"
-    r"(?:特约|特約|驻\S{1,4}|见习|見習)?(?:记者|記者)"
-    r"|(?:本报|本報|本刊)?(?:通讯员|通訊員)|实习生|實習生|(?:执笔|執筆)人?|撰稿人?)"
+    rf"(?:(?:{alternation(NEWS_DESKS)})?"
+    rf"(?:{alternation(REPORTER_KINDS)}|驻\S{{1,4}})?(?:{alternation(REPORTER_WORDS)})"
+    rf"|(?:本报|本報|本刊)?(?:{alternation(CORRESPONDENT_WORDS)})|{alternation(INTERN_WORDS)}"
+    rf"|(?:{alternation(DRAFTER_WORDS)})人?|(?:{alternation(WRITER_WORDS)})人?)"
 )
 _NAME = (
     rf"(?!{_ROLE}|{_REPORTED})"  # a role word is no name (and no backtracking over it)
@@ -155,7 +167,7 @@ _SHORT_CLOSING = re.compile(
 _SHORT_LINE_MAX = 60
 #: A note names its writer with one of these (作者系X, 执笔：X, 记者 X, 通讯员 X, 撰稿：X,
 #: （李明，系X）).
-_NOTE_WORDS = ("作者", "执笔", "记者", "通讯员", "撰稿", "執筆", "記者", "通訊員", "uthor", *"系係")
+_NOTE_WORDS = NOTE_WORDS  # the credits' words come from the same tables as _ROLE
 #: How long a closing line can be (a funding note's sentence is the longest kind).
 _TRAILER_MAX = 120
 _FUNDING_MAX = 200

@@ -89,6 +89,48 @@ TRADITIONAL_SPELLINGS = (
     ("其他文獻", TEASER_HEADING),
 )
 
+# -- who wrote it: the words of notes and credits ---------------------------------------------
+
+#: The word an author note names its writer by (作者系X, 作者简介：X), and in English.
+NOTE_LABELS = ("作者",)
+ENGLISH_NOTE_WORD = "uthor"  # Author: X, The author is X, About the author
+#: The word a named note puts between the names and the post: （李明，系X）.
+NAMED_NOTE_IS = ("系", "係")
+#: Credits of a newspaper's or magazine's writers (本报记者 X, 记者 X 通讯员 Y, 执笔：X), in
+#: simplified and traditional characters: the author is the names after them.
+REPORTER_WORDS = ("记者", "記者")
+CORRESPONDENT_WORDS = ("通讯员", "通訊員")
+INTERN_WORDS = ("实习生", "實習生")
+DRAFTER_WORDS = ("执笔", "執筆")
+WRITER_WORDS = ("撰稿",)
+#: Who a reporter writes for, before 记者: 本报记者, 新华社记者.
+NEWS_DESKS = (
+    "本报",
+    "本報",
+    "本刊",
+    "新华社",
+    "新華社",
+    "人民日报",
+    "光明日报",
+    "经济日报",
+    "中新社",
+    "央视",
+)
+#: What a reporter may be, before 记者: 特约记者, 见习记者 (驻X记者 too).
+REPORTER_KINDS = ("特约", "特約", "见习", "見習")
+#: Every word some note or credit form names its writer by: a line with none of them is no
+#: note (a cheap test before the note patterns).
+NOTE_WORDS = (
+    *NOTE_LABELS,
+    *REPORTER_WORDS,
+    *CORRESPONDENT_WORDS,
+    *INTERN_WORDS,
+    *DRAFTER_WORDS,
+    *WRITER_WORDS,
+    ENGLISH_NOTE_WORD,
+    *NAMED_NOTE_IS,
+)
+
 # -- what scraped titles carry from the site ----------------------------------------------------
 
 DOC_EXTENSIONS = ("pdf", "doc", "docx", "caj", "txt")
@@ -298,6 +340,11 @@ def render_tables() -> str:
             f"| traditional spelling of `{simplified}` | `{traditional}` |"
             for traditional, simplified in TRADITIONAL_SPELLINGS
         ),
+        f"| words of credits: reporters | {_words(REPORTER_WORDS)} (after {_words(NEWS_DESKS)}"
+        f" and {_words(REPORTER_KINDS)}) |",
+        f"| words of credits: correspondents, interns, drafters, writers | "
+        f"{_words(CORRESPONDENT_WORDS + INTERN_WORDS + DRAFTER_WORDS + WRITER_WORDS)} |",
+        f"| words every note or credit holds one of | {_words(NOTE_WORDS)} |",
         f"| document file extensions cut from a title | {_words(DOC_EXTENSIONS)} |",
         f"| document sites cut from a title's end | {_words(DOC_SITES)} |",
         f"| buttons (furniture) | {_words(BUTTONS)} |",
