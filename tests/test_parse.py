@@ -2608,3 +2608,28 @@ def test_every_credit_word_of_the_tables_makes_a_note(
     assert (r["author"], r["body"]) == (author, BODY)
     for word in (*template.INTERN_WORDS, *template.WRITER_WORDS, *template.REPORTER_WORDS):
         assert word in template.NOTE_WORDS
+
+
+FIXTURES = sorted((Path(__file__).parent / "pages").glob("*.txt*"))
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[f.name for f in FIXTURES])
+def test_explain_lists_every_line_of_a_page_in_order(fixture: Path) -> None:
+    data = fixture.read_bytes()
+    if fixture.name.endswith(".gz"):
+        data = gzip.decompress(data)
+    try:
+        roles = explain_page(data)
+    except Rejected:  # undecodable: parse rejects it too
+        with pytest.raises(Rejected):
+            parse_page(data)
+        return
+    numbers = [r.line for r in roles]
+    assert numbers == sorted(numbers)
+    assert sorted(set(numbers)) == list(range(1, numbers[-1] + 1))
+    try:
+        page = parse_page(data)
+    except Rejected:
+        return
+    assert sum(r.role == Role.TEASER for r in roles) == len(page.teasers)
+    assert sum(r.role in (Role.PARAGRAPH, Role.CLOSING_LINE) for r in roles) == len(page.paragraphs)

@@ -370,6 +370,8 @@ class _Trace:
     def roles(self, text: str) -> list[LineRole]:
         """Each line of the decoded page with the roles of the pieces found on it."""
         raw = text.split("\n")
+        if len(raw) > 1 and not raw[-1]:  # the page's last line break ends a line, opens none
+            raw.pop()
         cleaned = clean_text(text)
         traditional = simplify_template_words(cleaned) != cleaned
         owner: list[int] = []  # a cleaned line → the page's line it comes from
