@@ -33,9 +33,10 @@ from .layout import (
     TOOL,
     is_card,
 )
+from .parse import explain_page, format_roles
 from .places import file_url_path
 from .process import process_file
-from .read import RawFile, is_url, link_problem, page_id
+from .read import RawFile, is_url, link_problem, page_id, read_raw
 from .validate import raw_problems, validate_export
 from .version import __version__
 from .write import DEFAULT_SHARD_BYTES
@@ -439,10 +440,16 @@ def _differences(fresh: Path, out_dir: Path) -> list[str]:
     type=click.Path(file_okay=False, path_type=Path),
     help="The raw folder: a FILE inside it gets the id a build gives it.",
 )
-def parse(file: Path, raw_dir: Path) -> None:
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="First print every line of the page with its number, the role the parser gave it and "
+    "the rule that decided (coloured on a terminal).",
+)
+def parse(file: Path, raw_dir: Path, explain: bool) -> None:
     """Print one page's row as JSON, or its reject reason (exit 1).
 
-    Example: corpus-export parse raw/000_bba07cf85f81785c.txt
+    Example: corpus-export parse --explain raw/000_bba07cf85f81785c.txt
     """
     root, rel = file.parent, file.name
     problem = None
@@ -454,6 +461,11 @@ def parse(file: Path, raw_dir: Path) -> None:
                 problem = link_problem(raw.resolve(), inside)
             break
     f = RawFile(page_id(rel), rel, problem)
+    if explain:
+        with contextlib.suppress(Rejected):  # a page that cannot be read: its reject below
+            roles = explain_page(read_raw(root, f).data)
+            click.echo(format_roles(roles, color=sys.stdout.isatty()))
+            click.echo()
     try:
         page, _ = process_file(root, f)
     except Rejected as rej:
