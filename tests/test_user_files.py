@@ -101,3 +101,34 @@ def test_a_card_whose_export_was_removed_is_replaced(project: Path) -> None:
     code, output = run("build", "--raw", "raw", "--out", "dist", "--workers", "1")
     assert code == 0, output
     assert (project / "CARD.md").read_bytes() == (project / "dist/hf/README.md").read_bytes()
+
+
+# ---------------------------------------------------------------------------------------------
+# files a user put into the out folder
+
+
+def test_files_a_user_put_into_the_out_folder_are_named_when_removed(project: Path) -> None:
+    assert run("build", "--raw", "raw", "--out", "dist", "--workers", "1")[0] == 0
+    write(project / "dist" / "notes.txt", "mine")
+    write(project / "dist" / "hf" / "extra" / "plot.png", "mine too")
+    (project / "dist" / "link").symlink_to(project / "raw")
+    code, output = run("build", "--raw", "raw", "--out", "dist", "--no-cache", "-q")
+    assert code == 0, output
+    lines = output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Warning: removed 3 file(s) from "), output
+    assert lines[0].endswith("not part of the export it held: hf/extra/plot.png, link, notes.txt")
+    assert not (project / "dist" / "notes.txt").exists()
+    assert (project / "raw" / "a.txt").is_file()  # a link is removed, never what it names
+    code, output = run("build", "--raw", "raw", "--out", "dist", "--no-cache", "-q")
+    assert (code, output) == (0, "")  # the export alone: nothing to say
+
+
+def test_many_removed_files_are_named_up_to_a_few(project: Path) -> None:
+    import corpus_export
+
+    corpus_export.build("raw", "dist", workers=1)
+    for i in range(25):
+        write(project / "dist" / f"x{i:02d}.txt", "")
+    result = corpus_export.build("raw", "dist", workers=1)
+    (warning,) = result.warnings
+    assert "removed 25 file(s)" in warning and warning.endswith("x09.txt and 15 more")

@@ -53,6 +53,7 @@ from .swap import (
     recover_interrupted_swap,
     spare_path,
     swap_in,
+    unlisted_files,
 )
 from .write import DEFAULT_SHARD_BYTES
 
@@ -191,8 +192,11 @@ def _build_local(
             if incremental is not None:
                 cache.forget_export(incremental.cache_dir)
                 noted = incremental.notes.close()
+            strays = unlisted_files(out_dir)
             held.enter_context(interrupts_held())
             swap_in(stage, out_dir, card, card_text)
+            if strays:
+                result.warnings.append(_removed(strays, out_dir))
             if incremental is not None and noted:
                 cache.store_export(
                     incremental.cache_dir,
@@ -245,6 +249,16 @@ def _build_local(
         held.close()
     result.out_dir = out_dir
     return result
+
+
+def _removed(strays: list[str], out_dir: Path, shown: int = 10) -> str:
+    """Say which files the swap removed from out_dir that were not part of its export."""
+    names = ", ".join(strays[:shown])
+    more = f" and {len(strays) - shown} more" if len(strays) > shown else ""
+    return (
+        f"removed {len(strays)} file(s) from {out_dir}/ that were not part of the export it "
+        f"held: {names}{more}"
+    )
 
 
 def _build_for_url(

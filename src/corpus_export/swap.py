@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -139,6 +140,24 @@ def swap_in(stage: Path, out_dir: Path, card: Path, card_text: str) -> None:
         what = card if swapped else out_dir
         raise CorpusExportError(f"cannot replace {str(what)!r}: {exc.strerror}") from None
     shutil.rmtree(old, ignore_errors=True)
+
+
+def unlisted_files(out_dir: Path) -> list[str]:
+    """Return the files (and links) in out_dir that its manifest does not list, as sorted
+    relative paths: what replacing the export there removes besides the export itself."""
+    try:
+        listed = {MANIFEST, *json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))["files"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        listed = {MANIFEST}
+    found = []
+    for top, dirs, files in os.walk(out_dir):  # links are not followed, but named
+        here = Path(top).relative_to(out_dir)
+        links = [d for d in dirs if (Path(top) / d).is_symlink()]
+        for name in [*files, *links]:
+            rel = (here / name).as_posix()
+            if rel not in listed:
+                found.append(rel)
+    return sorted(found)
 
 
 def recover_interrupted_swap(out_dir: Path) -> None:
