@@ -156,14 +156,14 @@ def _build_local(
         if not len(scan):
             raise CorpusExportError(
                 f"no *.txt or *.txt.gz files under {str(raw)!r}"
-                + (f" ({scan.ignored} other files ignored)" if scan.ignored else "")
+                + (f" ({_ignored(scan)})" if scan.ignored else "")
             )
         if on_total:
             on_total(len(scan))
         tasks = plan_tasks(scan)
         if incremental is not None:
             # everything else the export shows: other files counted in the summary and card
-            settings = cache.build_digest(shard_bytes, card.name, scan.ignored)
+            settings = cache.build_digest(shard_bytes, card.name, scan.ignored, scan.ignored_names)
             if incremental.previous is not None:
                 done = _unchanged(
                     scan, tasks, out_dir, source, card, incremental.cache_dir, settings
@@ -249,6 +249,13 @@ def _build_local(
         held.close()
     result.out_dir = out_dir
     return result
+
+
+def _ignored(scan: Scan, shown: int = 5) -> str:
+    """Say how many files in raw/ are not pages, naming the first few."""
+    names = ", ".join(scan.ignored_names[:shown])
+    more = ", ..." if scan.ignored > shown else ""
+    return f"{scan.ignored} other files ignored: {names}{more}"
 
 
 def _removed(strays: list[str], out_dir: Path, shown: int = 10) -> str:
@@ -369,6 +376,7 @@ def _unchanged(
             rows=counts["rows"],
             rejects_by_reason=manifest["rejects_by_reason"],
             ignored_files=counts["ignored_files"],
+            ignored_names=manifest.get("ignored_files", []),
             stats={},
             examples={},
             shards=manifest["hf_shards"],
@@ -435,6 +443,7 @@ def _build_into(
         rows=rows,
         rejects_by_reason=by_reason,
         ignored_files=scan.ignored,
+        ignored_names=scan.ignored_names,
         stats=stats,
         examples=examples,
         shards=[name for name, _, _ in shards],
