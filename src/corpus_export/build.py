@@ -46,6 +46,7 @@ from .process import Part, Task, plan_tasks, task_files
 from .publish import write_publication
 from .read import Scan, is_url, scan_url
 from .swap import (
+    drop_stage,
     interrupts_held,
     make_scratch,
     make_stage,
@@ -223,7 +224,7 @@ def _build_local(
                     f"every page was rejected: the export has no rows (see {REJECTS_CSV})"
                 )
         except BaseException as exc:
-            shutil.rmtree(stage, ignore_errors=True)
+            drop_stage(stage)
             if incremental is not None:
                 incremental.notes.abort()
             if isinstance(exc, OSError):  # disk full, read-only or vanished folder...
