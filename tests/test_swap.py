@@ -3,6 +3,7 @@ folders a build made (named and marked as it marks them) are ever removed or put
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -15,7 +16,13 @@ from conftest import make_page
 
 import corpus_export
 from corpus_export import layout
-from corpus_export.swap import make_scratch, make_stage, recover_interrupted_swap
+from corpus_export.swap import (
+    make_scratch,
+    make_stage,
+    recover_interrupted_swap,
+    swap_in,
+    unlisted_files,
+)
 from corpus_export.validate import validate_export
 
 
@@ -194,3 +201,49 @@ def test_scratch_folders_of_others_in_the_temp_folder_are_left_alone(
     mine = make_scratch()
     assert sorted(temp.iterdir()) == sorted([user, mine])
     assert (user / "notes.txt").read_text() == "precious"
+
+
+# ---------------------------------------------------------------------------------------------
+# swap_in, when a rename fails
+
+
+def _failing_rename_to(monkeypatch: pytest.MonkeyPatch, method: str, target: Path) -> None:
+    """Make the first rename (or replace) onto target fail."""
+    real = getattr(Path, method)
+    failed = []
+
+    def fail(self: Path, to: Path) -> Path:
+        if Path(to) == target and not failed:
+            failed.append(self)
+            raise OSError(errno.EACCES, "Permission denied")
+        return real(self, to)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Path, method, fail)
+
+
+@pytest.mark.parametrize("failing", ["card", "out"])
+def test_a_swap_that_cannot_finish_leaves_the_previous_export_and_card(
+    built: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    card = built.parent / "CARD.md"
+    before, card_before = tree(built), card.read_bytes()
+    stage = make_stage(built)
+    (stage / "new.txt").write_text("new")
+    if failing == "card":
+        _failing_rename_to(monkeypatch, "replace", card)
+    else:
+        _failing_rename_to(monkeypatch, "rename", built)
+    with pytest.raises(corpus_export.CorpusExportError, match="cannot replace"):
+        swap_in(stage, built, card, "a new card")
+    monkeypatch.undo()
+    assert tree(built) == before and card.read_bytes() == card_before
+    assert tree(stage) == {"new.txt": b"new"}  # the caller's to drop
+    assert [n for n in beside(built) if ".old-" in n] == []
+
+
+def test_unlisted_files_are_what_the_manifest_does_not_name(built: Path) -> None:
+    assert unlisted_files(built) == []
+    (built / "hf" / "mine.txt").write_text("x")
+    (built / "to-raw").symlink_to(built.parent / "raw")
+    assert unlisted_files(built) == ["hf/mine.txt", "to-raw"]
+    assert unlisted_files(built.parent / "nowhere") == []
