@@ -510,8 +510,6 @@ def test_duplicates_are_cut_out_of_spliced_row_groups(
 
 
 def test_leftover_cleanup_leaves_folders_it_did_not_make(tmp_path: Path) -> None:
-    import subprocess
-
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "a.txt").write_text(make_page("甲"), encoding="utf-8")
@@ -520,37 +518,17 @@ def test_leftover_cleanup_leaves_folders_it_did_not_make(tmp_path: Path) -> None
     for folder in (backup, mine):
         folder.mkdir()
         (folder / "notes.txt").write_text("precious")
-    sleeper = subprocess.Popen(["sleep", "30"])
-    try:
-        live = tmp_path / f"my-dist.tmp-{sleeper.pid}-abcd1234"  # a running build's stage
-        live.mkdir()
-        dead = tmp_path / "my-dist.tmp-999999999-abcd1234"  # a killed build's stage
-        dead.mkdir()
-        corpus_export.build(raw, tmp_path / "my-dist", workers=1)
-        corpus_export.build(raw, tmp_path / "my-dist", workers=1)  # runs the clean-up again
-        assert (backup / "notes.txt").read_text() == "precious"
-        assert (mine / "notes.txt").read_text() == "precious"
-        assert live.is_dir()
-        assert not dead.exists()
-    finally:
-        sleeper.kill()
-        sleeper.wait()
-
-
-def test_a_swap_cut_short_is_undone(tmp_path: Path) -> None:
-    import sys
-
-    recover = sys.modules["corpus_export.swap"].recover_interrupted_swap
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    (raw / "a.txt").write_text(make_page("甲"), encoding="utf-8")
-    out = tmp_path / "dist"
-    corpus_export.build(raw, out, workers=1)
-    before = tree_bytes(out)
-    out.rename(tmp_path / "dist.old-999999999")  # a build killed between its two renames
-    recover(out)
-    assert tree_bytes(out) == before
-    assert not (tmp_path / "dist.old-999999999").exists()
+    # a killed build's stage (see test_swap.py for the rest of what is and is not swept)
+    run_python(
+        "from pathlib import Path\nfrom corpus_export.swap import make_stage\n"
+        f"make_stage(Path({str(tmp_path / 'my-dist')!r}))"
+    )
+    (dead,) = tmp_path.glob("my-dist.tmp-*-*")
+    corpus_export.build(raw, tmp_path / "my-dist", workers=1)
+    corpus_export.build(raw, tmp_path / "my-dist", workers=1)  # runs the clean-up again
+    assert (backup / "notes.txt").read_text() == "precious"
+    assert (mine / "notes.txt").read_text() == "precious"
+    assert not dead.exists()
 
 
 @pytest.mark.usefixtures("trust_new_files")
@@ -741,13 +719,16 @@ def test_the_file_list_lives_in_the_temp_folder_and_leftovers_are_swept(
     temp = tmp_path / "temp"
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    dead = subprocess.Popen(["true"])
-    dead.wait()
-    left = temp / f"corpus-export-{dead.pid}-abcd1234"  # a build killed before its end
-    live = temp / f"corpus-export-{os.getppid()}-abcd1234"  # another build, running
-    for folder in (left, live):
-        folder.mkdir()
-        (folder / "files.arrow").write_bytes(b"x")
+    subprocess.run(  # a build killed before its end
+        [sys.executable, "-c", "from corpus_export.swap import make_scratch; make_scratch()"],
+        env={**os.environ, "TMPDIR": str(temp)},
+        check=True,
+    )
+    (left,) = temp.iterdir()
+    (left / "files.arrow").write_bytes(b"x")
+    live = temp / f"corpus-export-{os.getppid()}-abcd1234"  # another build's, running
+    live.mkdir()
+    (live / "files.arrow").write_bytes(b"x")
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "a.txt").write_text(page(), encoding="utf-8")

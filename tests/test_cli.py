@@ -57,7 +57,7 @@ def test_empty_raw_folder_is_exit_2(tmp_path: Path) -> None:
     assert code == 2
     assert output == (
         f"Error: no *.txt or *.txt.gz files under {str(tmp_path / 'raw')!r} "
-        "(1 other files ignored)\n"
+        "(1 other files ignored: notes.md)\n"
     )
 
 

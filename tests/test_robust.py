@@ -548,7 +548,7 @@ def wait_until_writing(proc: subprocess.Popen[bytes], out: Path, timeout: float 
         if proc.poll() is not None:
             pytest.fail(f"build ended (rc {proc.returncode}) before it could be interrupted")
         if any(
-            s.is_dir() and any((s / ".parts").glob("part-*"))
+            s.is_dir() and any((s / "export" / ".parts").glob("part-*"))
             for s in out.parent.glob(f"{out.name}.tmp-*")
         ):
             return

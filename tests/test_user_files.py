@@ -3,7 +3,9 @@ out folder, and raw files that are not pages are never lost without a word."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +103,102 @@ def test_a_card_whose_export_was_removed_is_replaced(project: Path) -> None:
     code, output = run("build", "--raw", "raw", "--out", "dist", "--workers", "1")
     assert code == 0, output
     assert (project / "CARD.md").read_bytes() == (project / "dist/hf/README.md").read_bytes()
+
+
+# ---------------------------------------------------------------------------------------------
+# files a user put into the out folder
+
+
+def test_files_a_user_put_into_the_out_folder_are_named_when_removed(project: Path) -> None:
+    assert run("build", "--raw", "raw", "--out", "dist", "--workers", "1")[0] == 0
+    write(project / "dist" / "notes.txt", "mine")
+    write(project / "dist" / "hf" / "extra" / "plot.png", "mine too")
+    (project / "dist" / "link").symlink_to(project / "raw")
+    code, output = run("build", "--raw", "raw", "--out", "dist", "--no-cache", "-q")
+    assert code == 0, output
+    lines = output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Warning: removed 3 file(s) from "), output
+    assert lines[0].endswith("not part of the export it held: hf/extra/plot.png, link, notes.txt")
+    assert not (project / "dist" / "notes.txt").exists()
+    assert (project / "raw" / "a.txt").is_file()  # a link is removed, never what it names
+    code, output = run("build", "--raw", "raw", "--out", "dist", "--no-cache", "-q")
+    assert (code, output) == (0, "")  # the export alone: nothing to say
+
+
+def test_many_removed_files_are_named_up_to_a_few(project: Path) -> None:
+    import corpus_export
+
+    corpus_export.build("raw", "dist", workers=1)
+    for i in range(25):
+        write(project / "dist" / f"x{i:02d}.txt", "")
+    result = corpus_export.build("raw", "dist", workers=1)
+    (warning,) = result.warnings
+    assert "removed 25 file(s)" in warning and warning.endswith("x09.txt and 15 more")
+
+
+# ---------------------------------------------------------------------------------------------
+# files under raw/ that are not pages
+
+
+def test_files_that_are_not_pages_are_named(project: Path) -> None:
+    write(project / "raw" / "UPPER.TXT", make_page("大写"))
+    write(project / "raw" / "doc.docx", "")
+    write(project / "raw" / "sub" / "notes.md", "")
+    code, output = run("build", "--raw", "raw", "--out", "dist", "--workers", "1")
+    assert code == 0, output
+    assert (
+        output.splitlines()[0]
+        == "1 pages: 1 rows, 0 rejects; 3 other files ignored (-v names them)"
+    )
+    manifest = json.loads((project / "dist" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["ignored_files"] == ["UPPER.TXT", "doc.docx", "sub/notes.md"]
+    assert manifest["counts"]["ignored_files"] == 3
+    code, output = run("build", "--raw", "raw", "--out", "dist", "--no-cache", "-v")
+    assert code == 0, output
+    assert output.splitlines()[1:4] == [
+        "  ignored: UPPER.TXT",
+        "  ignored: doc.docx",
+        "  ignored: sub/notes.md",
+    ]
+    assert run("validate", "dist")[0] == 0
+    # renamed, the same count: a cached build is not "up to date" with the old names
+    (project / "raw" / "doc.docx").rename(project / "raw" / "doc2.docx")
+    code, output = run("build", "--raw", "raw", "--out", "dist", "-v")
+    assert code == 0 and "  ignored: doc2.docx" in output, output
+    manifest = json.loads((project / "dist" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["ignored_files"] == ["UPPER.TXT", "doc2.docx", "sub/notes.md"]
+
+
+def test_many_files_that_are_not_pages_are_named_up_to_a_limit(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.modules["corpus_export.read"], "IGNORED_NAMED", 3)
+    for i in reversed(range(10)):
+        write(project / "raw" / f"img{i}.png", "")
+    code, output = run("build", "--raw", "raw", "--out", "dist", "--workers", "1", "-v")
+    assert code == 0, output
+    assert output.splitlines()[1:5] == [
+        "  ignored: img0.png",
+        "  ignored: img1.png",
+        "  ignored: img2.png",
+        "  and 7 more",
+    ]
+    manifest = json.loads((project / "dist" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["ignored_files"] == ["img0.png", "img1.png", "img2.png"]
+    assert manifest["counts"]["ignored_files"] == 10
+
+
+def test_a_raw_folder_of_no_pages_names_what_it_holds(project: Path) -> None:
+    shutil.rmtree(project / "raw")
+    write(project / "raw" / "page.html", "")
+    code, output = run("build", "--raw", "raw", "--out", "dist")
+    assert (code, output) == (
+        2,
+        "Error: no *.txt or *.txt.gz files under 'raw' (1 other files ignored: page.html)\n",
+    )
+
+
+def test_a_manifest_of_pages_alone_has_no_list_of_ignored_files(project: Path) -> None:
+    assert run("build", "--raw", "raw", "--out", "dist", "--workers", "1")[0] == 0
+    manifest = json.loads((project / "dist" / "manifest.json").read_text(encoding="utf-8"))
+    assert "ignored_files" not in manifest and manifest["counts"]["ignored_files"] == 0

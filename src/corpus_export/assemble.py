@@ -156,6 +156,7 @@ class BuildResult:
     unchanged: bool = False  # nothing to do: the export in out_dir was already this build's
     sent: Any = None  # remote.Sent, when out_dir is a URL the export was sent to
     warnings: list[str] = field(default_factory=list)  # for the user; the export is written
+    ignored_names: list[str] = field(default_factory=list)  # the first of the ignored files
 
     @property
     def rejects(self) -> int:

@@ -46,6 +46,7 @@ from .process import Part, Task, plan_tasks, task_files
 from .publish import write_publication
 from .read import Scan, is_url, scan_url
 from .swap import (
+    drop_stage,
     interrupts_held,
     make_scratch,
     make_stage,
@@ -53,6 +54,7 @@ from .swap import (
     recover_interrupted_swap,
     spare_path,
     swap_in,
+    unlisted_files,
 )
 from .write import DEFAULT_SHARD_BYTES
 
@@ -155,14 +157,14 @@ def _build_local(
         if not len(scan):
             raise CorpusExportError(
                 f"no *.txt or *.txt.gz files under {str(raw)!r}"
-                + (f" ({scan.ignored} other files ignored)" if scan.ignored else "")
+                + (f" ({_ignored(scan)})" if scan.ignored else "")
             )
         if on_total:
             on_total(len(scan))
         tasks = plan_tasks(scan)
         if incremental is not None:
             # everything else the export shows: other files counted in the summary and card
-            settings = cache.build_digest(shard_bytes, card.name, scan.ignored)
+            settings = cache.build_digest(shard_bytes, card.name, scan.ignored, scan.ignored_names)
             if incremental.previous is not None:
                 done = _unchanged(
                     scan, tasks, out_dir, source, card, incremental.cache_dir, settings
@@ -191,8 +193,11 @@ def _build_local(
             if incremental is not None:
                 cache.forget_export(incremental.cache_dir)
                 noted = incremental.notes.close()
+            strays = unlisted_files(out_dir)
             held.enter_context(interrupts_held())
             swap_in(stage, out_dir, card, card_text)
+            if strays:
+                result.warnings.append(_removed(strays, out_dir))
             if incremental is not None and noted:
                 cache.store_export(
                     incremental.cache_dir,
@@ -219,7 +224,7 @@ def _build_local(
                     f"every page was rejected: the export has no rows (see {REJECTS_CSV})"
                 )
         except BaseException as exc:
-            shutil.rmtree(stage, ignore_errors=True)
+            drop_stage(stage)
             if incremental is not None:
                 incremental.notes.abort()
             if isinstance(exc, OSError):  # disk full, read-only or vanished folder...
@@ -245,6 +250,23 @@ def _build_local(
         held.close()
     result.out_dir = out_dir
     return result
+
+
+def _ignored(scan: Scan, shown: int = 5) -> str:
+    """Say how many files in raw/ are not pages, naming the first few."""
+    names = ", ".join(scan.ignored_names[:shown])
+    more = ", ..." if scan.ignored > shown else ""
+    return f"{scan.ignored} other files ignored: {names}{more}"
+
+
+def _removed(strays: list[str], out_dir: Path, shown: int = 10) -> str:
+    """Say which files the swap removed from out_dir that were not part of its export."""
+    names = ", ".join(strays[:shown])
+    more = f" and {len(strays) - shown} more" if len(strays) > shown else ""
+    return (
+        f"removed {len(strays)} file(s) from {out_dir}/ that were not part of the export it "
+        f"held: {names}{more}"
+    )
 
 
 def _build_for_url(
@@ -355,6 +377,7 @@ def _unchanged(
             rows=counts["rows"],
             rejects_by_reason=manifest["rejects_by_reason"],
             ignored_files=counts["ignored_files"],
+            ignored_names=manifest.get("ignored_files", []),
             stats={},
             examples={},
             shards=manifest["hf_shards"],
@@ -421,6 +444,7 @@ def _build_into(
         rows=rows,
         rejects_by_reason=by_reason,
         ignored_files=scan.ignored,
+        ignored_names=scan.ignored_names,
         stats=stats,
         examples=examples,
         shards=[name for name, _, _ in shards],

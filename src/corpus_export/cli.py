@@ -209,6 +209,12 @@ def cli() -> None:
     help="Parse and encode every page; neither read nor write the cache.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Name the files under RAW that are not pages (OUT/manifest.json lists them too).",
+)
 def build(
     raw_dir: Path | str,
     out_dir: Path | str,
@@ -222,6 +228,7 @@ def build(
     cache_dir: Path | None,
     no_cache: bool,
     quiet: bool,
+    verbose: bool,
 ) -> None:
     """Parse raw pages, validate them and write every export to OUT.
 
@@ -266,7 +273,13 @@ def build(
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
     if not quiet:
-        click.echo(result.summary())
+        hint = " (-v names them)" if result.ignored_files and not verbose else ""
+        click.echo(result.summary() + hint)
+        if verbose:
+            for name in result.ignored_names:
+                click.echo(f"  ignored: {name}")
+            if result.ignored_files > len(result.ignored_names):
+                click.echo(f"  and {result.ignored_files - len(result.ignored_names)} more")
         top = sorted({name.split("/")[0] for name in result.files} | {MANIFEST})
         shards = f"{len(result.shards)} shard{'s' if len(result.shards) > 1 else ''}"
         listed = ", ".join(f"{n}/ ({shards})" if n == HF_DIR else n for n in top)

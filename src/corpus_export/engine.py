@@ -114,14 +114,14 @@ def pyarrow_without_pandas() -> None:
     if "pandas" in sys.modules or shim is None:
         return
     hook = _NoPandas()
-    sys.meta_path.insert(0, hook)  # type: ignore[arg-type]
+    sys.meta_path.insert(0, hook)
     try:
         shim.have_pandas  # noqa: B018 (the one attempt, which now fails)
         pa.array(["x"])  # and the converter's own, in Arrow's C++ (for pd.NA and NaT)
     except Exception:  # an internal API: never let it break a build
         pass
     finally:
-        sys.meta_path.remove(hook)  # type: ignore[arg-type]
+        sys.meta_path.remove(hook)
 
 
 def start_pool(workers: int) -> ProcessPoolExecutor | None:

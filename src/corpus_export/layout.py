@@ -38,9 +38,14 @@ OUT = "dist"
 
 # beside the export folder
 CARD = "CARD.md"  # the dataset card's default name
-#: a stage is `<out>.tmp-<pid>-<random>`, the previous export during a swap `<out>.old-<pid>`
+#: a build writes its export into `<out>.tmp-<pid>-<random>/export/` (the stage), and moves the
+#: previous one into `<out>.old-<pid>-<random>/export/` while it swaps; each of these folders
+#: holds a MARK file naming the tool, the kind of folder and the folder itself, and only folders
+#: so marked are ever removed or recovered (the same for the scratch folders in TMPDIR)
 STAGE_INFIX = ".tmp-"
 OLD_INFIX = ".old-"
+BOXED = "export"
+MARK = f".{TOOL}"
 #: the incremental cache's default folder (beside the out folder)
 CACHE_DIR = ".cache/corpus-export"
 #: inside the cache: the local copy of an export built for a URL, one per URL

@@ -27,6 +27,8 @@ def write_manifest(stage: Path, result: BuildResult) -> None:
             "ignored_files": result.ignored_files,
         },
         "rejects_by_reason": result.rejects_by_reason,
+        # files in raw/ that are not pages: the first IGNORED_NAMED, sorted (counts: how many)
+        **({"ignored_files": result.ignored_names} if result.ignored_names else {}),
         "schema": [
             {"name": f.name, "type": schema.type_name(f), "nullable": f.nullable}
             for f in schema.FIELDS

@@ -62,11 +62,13 @@ class Scan:
         rows: int,
         problems: dict[int, tuple[Reason, str]],
         ignored: int,
+        ignored_names: list[str] | None = None,
     ) -> None:
         self._columns = columns  # a table, or the path of an IPC file of SCAN_BATCH-row batches
         self._rows = rows
         self.problems = problems  # by position; few
         self.ignored = ignored  # other files in the tree, counted in the summary
+        self.ignored_names = ignored_names or []  # the first IGNORED_NAMED of them, sorted
         self._source: pa.OSFile | None = None
         self._reader: pa.ipc.RecordBatchFileReader | None = None
         self._held: tuple[int, pa.RecordBatch] | None = None  # the batch read last
@@ -144,6 +146,8 @@ class Scan:
 
 #: Rows of a Scan's batches (its IPC file's record batches).
 SCAN_BATCH = 1 << 16
+#: files in raw/ that are not pages: how many are named (the first in sorted order); all counted
+IGNORED_NAMED = 1000
 _FLUSH_ROWS = 4096  # entries held as Python objects before they go into Arrow arrays
 
 
@@ -159,9 +163,19 @@ class _ScanBuilder:
         self.problems: dict[int, tuple[Reason, str]] = {}
         self.count = 0
         self.ignored = 0
+        self.ignored_names: list[str] = []
         self._rels: list[str] = []
         self._sizes: list[int] = []
         self._changed: list[int] = []
+
+    def ignore(self, rel: str) -> None:
+        """Count a file that is not a page; keep the first IGNORED_NAMED names in sorted order
+        (the list never holds more than twice that)."""
+        self.ignored += 1
+        self.ignored_names.append(printable_path(rel))
+        if len(self.ignored_names) >= 2 * IGNORED_NAMED:
+            self.ignored_names.sort()
+            del self.ignored_names[IGNORED_NAMED:]
 
     def add(
         self, rel: str, problem: tuple[Reason, str] | None, size: int = 0, changed: int = 0
@@ -237,11 +251,12 @@ class _ScanBuilder:
         )
         self.suffix, self.sizes, self.changed = [], [], []
         _mark_duplicate_ids(table, runs, odd, problems)
+        ignored = sorted(self.ignored_names)[:IGNORED_NAMED]
         if into is None:
-            return Scan(table, self.count, problems, self.ignored)
+            return Scan(table, self.count, problems, self.ignored, ignored)
         with pa.OSFile(str(into), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
             w.write_table(table, max_chunksize=SCAN_BATCH)
-        return Scan(str(into), self.count, problems, self.ignored)
+        return Scan(str(into), self.count, problems, self.ignored, ignored)
 
 
 def _joined(chunks: list[np.ndarray]) -> np.ndarray:
@@ -372,7 +387,7 @@ def scan_raw(raw_dir: Path, into: Path | None = None) -> Scan:
                     if outside is not None:
                         found.add(f"{prefix}{name}/", outside)
                     else:
-                        found.ignored += 1
+                        found.ignore(prefix + name)
                     continue
                 problem = link_problem(root, entry.path) if entry.is_symlink() else None
                 if problem is None:
@@ -475,7 +490,7 @@ def scan_url(url: str, into: Path | None = None) -> Scan:
     for path, info in found.items():
         rel = path[len(root) + 1 :] if path.startswith(root + "/") else path
         if not is_raw_name(rel.rsplit("/", 1)[-1]):
-            scan.ignored += 1
+            scan.ignore(rel)
             continue
         mtime = info.get("mtime") or info.get("LastModified") or info.get("updated") or 0
         mtime_ns = (

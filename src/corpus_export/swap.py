@@ -1,17 +1,20 @@
 """All or nothing: a build writes its export into a stage beside the out folder and swaps it in.
 
 The out folder is one build's at a time (an flock: `only_build_into`). The export is written
-into a stage (`<out>.tmp-<pid>-<random>`, `make_stage`); when every file is complete, the
-previous export is renamed aside (`<out>.old-<pid>`), the stage renamed into place and the
-card replaced (`swap_in`), with Ctrl-C held back (`interrupts_held`). A build that died between
-the renames is repaired by the next one (`recover_interrupted_swap`). A build's scratch folder
-in the system's temp folder is `make_scratch`'s.
+into a stage (`<out>.tmp-<pid>-<random>/export`, `make_stage`); when every file is complete,
+the previous export is moved aside (into `<out>.old-<pid>-<random>/`), the stage renamed into
+place and the card replaced (`swap_in`), with Ctrl-C held back (`interrupts_held`). A build
+that died between the renames is repaired by the next one (`recover_interrupted_swap`). A
+build's scratch folder in the system's temp folder is `make_scratch`'s. Every folder made here
+carries a marker file (layout.MARK) naming it, and only marked folders are removed or
+recovered.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -22,7 +25,7 @@ from collections.abc import Generator
 from pathlib import Path
 
 from .errors import CorpusExportError
-from .layout import MANIFEST, OLD_INFIX, SCRATCH_PREFIX, STAGE_INFIX
+from .layout import BOXED, MANIFEST, MARK, OLD_INFIX, SCRATCH_PREFIX, STAGE_INFIX, TOOL
 
 
 def spare_path(path: Path) -> Path:
@@ -95,20 +98,24 @@ def interrupts_held() -> Generator[None, None, None]:
 
 
 def make_stage(out_dir: Path) -> Path:
+    """Make the folder a build writes its export into: `export/` in a marked folder beside
+    out_dir, so that the export becomes out_dir by one rename."""
     parent = out_dir.absolute().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(
-            tempfile.mkdtemp(prefix=f"{out_dir.name}{STAGE_INFIX}{os.getpid()}-", dir=parent)
-        )
-        umask = os.umask(0o022)
-        os.umask(umask)
-        stage.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the export is an ordinary folder
+        box = _marked_folder(parent, f"{out_dir.name}{STAGE_INFIX}{os.getpid()}-", "stage")
+        stage = box / BOXED
+        stage.mkdir()  # an ordinary folder, as the umask makes it (mkdtemp makes 0700)
         return stage
     except OSError as exc:
         raise CorpusExportError(
             f"cannot write beside the out folder {str(out_dir)!r}: {exc.strerror or exc}"
         ) from None
+
+
+def drop_stage(stage: Path) -> None:
+    """Remove a stage and the marked folder it is in."""
+    shutil.rmtree(stage.parent, ignore_errors=True)
 
 
 def swap_in(stage: Path, out_dir: Path, card: Path, card_text: str) -> None:
@@ -122,10 +129,12 @@ def swap_in(stage: Path, out_dir: Path, card: Path, card_text: str) -> None:
     except OSError as exc:
         card_tmp.unlink(missing_ok=True)
         raise CorpusExportError(f"cannot write {str(card)!r}: {exc.strerror}") from None
-    old = out_dir.with_name(f"{out_dir.name}{OLD_INFIX}{os.getpid()}")
+    old: Path | None = None  # where the previous export waits, in a marked folder
     swapped = False
     try:
         if out_dir.exists():
+            prefix = f"{out_dir.name}{OLD_INFIX}{os.getpid()}-"
+            old = _marked_folder(out_dir.parent, prefix, "old") / BOXED
             out_dir.rename(old)
         stage.rename(out_dir)
         swapped = True
@@ -134,43 +143,103 @@ def swap_in(stage: Path, out_dir: Path, card: Path, card_text: str) -> None:
         card_tmp.unlink(missing_ok=True)
         if swapped:  # the card could not be replaced: the new export goes back to its stage
             out_dir.rename(stage)
-        if old.exists() and not out_dir.exists():
+        if old is not None and old.exists() and not out_dir.exists():
             old.rename(out_dir)
+        if old is not None and not old.exists():
+            shutil.rmtree(old.parent, ignore_errors=True)
         what = card if swapped else out_dir
         raise CorpusExportError(f"cannot replace {str(what)!r}: {exc.strerror}") from None
-    shutil.rmtree(old, ignore_errors=True)
+    if old is not None:
+        shutil.rmtree(old.parent, ignore_errors=True)
+    drop_stage(stage)  # its marker alone is left
+
+
+def unlisted_files(out_dir: Path) -> list[str]:
+    """Return the files (and links) in out_dir that its manifest does not list, as sorted
+    relative paths: what replacing the export there removes besides the export itself."""
+    try:
+        listed = {MANIFEST, *json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))["files"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        listed = {MANIFEST}
+    found = []
+    for top, dirs, files in os.walk(out_dir):  # links are not followed, but named
+        here = Path(top).relative_to(out_dir)
+        links = [d for d in dirs if (Path(top) / d).is_symlink()]
+        for name in [*files, *links]:
+            rel = (here / name).as_posix()
+            if rel not in listed:
+                found.append(rel)
+    return sorted(found)
 
 
 def recover_interrupted_swap(out_dir: Path) -> None:
     """Put back the previous export if a build died between its two renames; drop stale stages.
 
-    Only folders named exactly as a build names them (`<out>.old-<pid>`, `<out>.tmp-<pid>-<8>`)
-    whose process is gone are touched, so a user's own `dist.old-backup` is left alone.
+    Only folders a build made are touched: named as a build names them, holding its marker
+    (which names the folder itself), and left by a process that is gone. A user's own
+    `dist.old-2024/` or `dist.tmp-1999-backup01/` is left alone, and never renamed into place.
     """
     parent = out_dir.absolute().parent
     if not parent.is_dir():
         return
     name = re.escape(out_dir.name)
-    old_re = re.compile(rf"{name}{re.escape(OLD_INFIX)}(\d+)")
+    old_re = re.compile(rf"{name}{re.escape(OLD_INFIX)}(\d+)-[A-Za-z0-9_]{{8}}")
     tmp_re = re.compile(rf"{name}{re.escape(STAGE_INFIX)}(\d+)-[A-Za-z0-9_]{{8}}")
-    olds = sorted(_leftovers(parent, old_re))
-    stages = _leftovers(parent, tmp_re)
-    if olds and not out_dir.exists() and (olds[-1] / MANIFEST).is_file():
-        olds[-1].rename(out_dir)
-        olds = olds[:-1]
+    olds = sorted(_leftovers(parent, old_re, "old"), key=lambda p: _made_at(p))
+    stages = _leftovers(parent, tmp_re, "stage")
+    if olds and not out_dir.exists():
+        for old in reversed(olds):  # the latest
+            if (old / BOXED / MANIFEST).is_file():
+                (old / BOXED).rename(out_dir)
+                break
     for leftover in [*olds, *stages]:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _leftovers(folder: Path, pattern: re.Pattern[str]) -> list[Path]:
+def _marked_folder(parent: Path, prefix: str, kind: str) -> Path:
+    """Make a folder of an unpredictable name in parent, marked as this tool's."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    (folder / MARK).write_text(_mark(kind, folder), encoding="utf-8")
+    return folder
+
+
+def _mark(kind: str, folder: Path) -> str:
+    return f"{TOOL} {kind} {folder.name}\n"
+
+
+def _leftovers(folder: Path, pattern: re.Pattern[str], kind: str) -> list[Path]:
     """The folders in folder named by pattern (its group 1: the pid of the build that made
-    them) whose build is gone: real folders only, never a link."""
+    them) whose build is gone and that hold the marker of a folder of this kind, naming them:
+    real folders only, never a link."""
     found = []
     for entry in folder.iterdir():
         m = pattern.fullmatch(entry.name)
-        if m and entry.is_dir() and not entry.is_symlink() and not _alive(int(m.group(1))):
+        if (
+            m
+            and entry.is_dir()
+            and not entry.is_symlink()
+            and not _alive(int(m.group(1)))
+            and _is_marked(entry, kind)
+        ):
             found.append(entry)
     return found
+
+
+def _is_marked(folder: Path, kind: str) -> bool:
+    mark = folder / MARK
+    try:
+        if mark.is_symlink() or mark.stat().st_size > 4096:
+            return False
+        return mark.read_text(encoding="utf-8") == _mark(kind, folder)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _made_at(folder: Path) -> int:
+    try:
+        return (folder / MARK).stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 def _alive(pid: int) -> bool:
@@ -193,12 +262,12 @@ def make_scratch() -> Path:
     # not this process's own (_alive says our pid is gone): another thread may be building
     left = re.compile(rf"{SCRATCH_PREFIX}(?!{os.getpid()}-)(\d+)-[A-Za-z0-9_]{{8}}")
     try:
-        for leftover in _leftovers(temp, left):
+        for leftover in _leftovers(temp, left, "scratch"):
             shutil.rmtree(leftover, ignore_errors=True)
     except OSError:
         pass  # an unlistable temp folder: nothing swept
     try:
-        return Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+        return _marked_folder(temp, f"{SCRATCH_PREFIX}{os.getpid()}-", "scratch")
     except OSError as exc:
         raise CorpusExportError(
             f"cannot write in the temp folder {str(temp)!r} (set TMPDIR): {exc.strerror or exc}"

@@ -1,0 +1,249 @@
+"""The all-or-nothing swap: a build killed at any rename is repaired by the next one, and only
+folders a build made (named and marked as it marks them) are ever removed or put in place."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from conftest import make_page
+
+import corpus_export
+from corpus_export import layout
+from corpus_export.swap import (
+    make_scratch,
+    make_stage,
+    recover_interrupted_swap,
+    swap_in,
+    unlisted_files,
+)
+from corpus_export.validate import validate_export
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def beside(out: Path) -> list[str]:
+    """The names beside out other than out, the raw folder and the card (and the card's spare
+    copy a killed build leaves, which no build sweeps yet)."""
+    return sorted(
+        p.name
+        for p in out.parent.iterdir()
+        if p.name not in (out.name, "raw", "CARD.md") and not p.name.startswith(".CARD.md.tmp-")
+    )
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> Path:
+    """raw/ and a finished dist/ (with CARD.md) in tmp_path."""
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.txt").write_text(make_page("甲"), encoding="utf-8")
+    out = tmp_path / "dist"
+    corpus_export.build(tmp_path / "raw", out, workers=1)
+    return out
+
+
+def killed_build(raw: Path, out: Path, after: str) -> None:
+    """Run a build in another process and kill it (os._exit) right after the rename whose
+    target's path ends with `after`; the process is gone, as after a SIGKILL."""
+    code = f"""
+import os, pathlib, corpus_export
+real = pathlib.Path.rename
+def rename(self, target):
+    moved = real(self, target)
+    if str(target).endswith({after!r}):
+        os._exit(9)
+    return moved
+pathlib.Path.rename = rename
+corpus_export.build({str(raw)!r}, {str(out)!r}, workers=1)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 9, done.stderr
+
+
+def left_by_a_dead_process(code: str) -> None:
+    """Run code (with `from corpus_export import swap` and Path) in a process that then ends."""
+    code = "from pathlib import Path\nfrom corpus_export import swap\n" + code
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# a build killed at each rename
+
+
+def test_killed_after_moving_the_previous_export_aside(built: Path) -> None:
+    before = tree(built)
+    (built.parent / "raw" / "b.txt").write_text(make_page("乙"), encoding="utf-8")
+    killed_build(built.parent / "raw", built, after=f"/{layout.BOXED}")  # out -> old box
+    assert not built.exists()
+    recover_interrupted_swap(built)
+    assert tree(built) == before
+    assert beside(built) == []  # the stage and the old folder, both gone
+
+
+def test_killed_after_moving_the_stage_in(built: Path) -> None:
+    card = (built.parent / "CARD.md").read_bytes()
+    (built.parent / "raw" / "b.txt").write_text(make_page("乙"), encoding="utf-8")
+    killed_build(built.parent / "raw", built, after=f"/{built.name}")  # stage -> out
+    assert validate_export(built) == []  # the new export, complete
+    assert (built.parent / "CARD.md").read_bytes() == card
+    assert any(".old-" in name for name in beside(built))
+    result = corpus_export.build(built.parent / "raw", built, workers=1)
+    assert result.rows == 2
+    assert (built.parent / "CARD.md").read_bytes() == (built / "hf" / "README.md").read_bytes()
+    assert beside(built) == []
+
+
+def test_a_build_after_a_kill_puts_the_previous_export_back_first(built: Path) -> None:
+    (built.parent / "raw" / "b.txt").write_text(make_page("乙"), encoding="utf-8")
+    killed_build(built.parent / "raw", built, after=f"/{layout.BOXED}")
+    result = corpus_export.build(built.parent / "raw", built, workers=1)
+    assert result.rows == 2 and validate_export(built) == []
+    assert beside(built) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# only what a build made
+
+
+def test_folders_of_a_user_beside_the_out_folder_are_left_alone(built: Path) -> None:
+    """Named like a build's folders, even holding an export: not the build's to touch."""
+    parent = built.parent
+    backups = {
+        "dist.old-2024": tree(built),  # a copy of an export: never taken for one cut short
+        "dist.tmp-1999-backup01": {"notes.txt": b"precious"},
+        "dist.old-1999-abcd1234": {"notes.txt": b"precious"},
+        "dist.tmp-999999999-abcd1234": {"notes.txt": b"precious"},
+    }
+    for name, files in backups.items():
+        for rel, data in files.items():
+            (parent / name / rel).parent.mkdir(parents=True, exist_ok=True)
+            (parent / name / rel).write_bytes(data)
+    corpus_export.build(parent / "raw", built, workers=1)
+    shutil.rmtree(built)
+    corpus_export.build(parent / "raw", built, workers=1)  # no dist/: nothing is put in place
+    recover_interrupted_swap(built)
+    assert {name: tree(parent / name) for name in backups} == backups
+    assert beside(built) == sorted(backups)
+
+
+def test_a_marker_names_its_own_folder(built: Path) -> None:
+    """A killed build's stage, copied under another build-like name, is not a stage."""
+    parent = built.parent
+    left_by_a_dead_process(f"swap.make_stage(Path({str(built)!r}))")
+    (stage,) = [p for p in parent.iterdir() if ".tmp-" in p.name]
+    copy = parent / "dist.tmp-1-zzzzzzzz"
+    shutil.copytree(stage, copy)
+    recover_interrupted_swap(built)
+    assert not stage.exists()
+    assert copy.is_dir()
+
+
+def test_a_stage_of_a_running_build_is_left_alone(built: Path) -> None:
+    sleeper = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from pathlib import Path\nimport time\nfrom corpus_export import swap\n"
+            f"swap.make_stage(Path({str(built)!r}))\nprint('made', flush=True)\ntime.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert sleeper.stdout is not None and sleeper.stdout.readline() == "made\n"
+        left_by_a_dead_process(f"swap.make_stage(Path({str(built)!r}))")
+        stages = sorted(p for p in built.parent.iterdir() if ".tmp-" in p.name)
+        assert len(stages) == 2
+        recover_interrupted_swap(built)
+        (live,) = [p for p in stages if p.exists()]
+        assert live.name.split("-")[1] == str(sleeper.pid)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_stage_is_an_ordinary_folder_in_a_marked_one(tmp_path: Path) -> None:
+    stage = make_stage(tmp_path / "dist")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stage.name == layout.BOXED and list(stage.iterdir()) == []
+    assert stage.stat().st_mode & 0o777 == 0o777 & ~umask
+    mark = (stage.parent / layout.MARK).read_text(encoding="utf-8")
+    assert mark == f"corpus-export stage {stage.parent.name}\n"
+
+
+def test_scratch_folders_of_others_in_the_temp_folder_are_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    user = temp / "corpus-export-999999999-abcd1234"  # named as a build names it, unmarked
+    user.mkdir()
+    (user / "notes.txt").write_text("precious")
+    left_by_a_dead_process("swap.make_scratch()")
+    dead = [p for p in temp.iterdir() if p != user]
+    assert len(dead) == 1
+    mine = make_scratch()
+    assert sorted(temp.iterdir()) == sorted([user, mine])
+    assert (user / "notes.txt").read_text() == "precious"
+
+
+# ---------------------------------------------------------------------------------------------
+# swap_in, when a rename fails
+
+
+def _failing_rename_to(monkeypatch: pytest.MonkeyPatch, method: str, target: Path) -> None:
+    """Make the first rename (or replace) onto target fail."""
+    real = getattr(Path, method)
+    failed = []
+
+    def fail(self: Path, to: Path) -> Path:
+        if Path(to) == target and not failed:
+            failed.append(self)
+            raise OSError(errno.EACCES, "Permission denied")
+        return real(self, to)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Path, method, fail)
+
+
+@pytest.mark.parametrize("failing", ["card", "out"])
+def test_a_swap_that_cannot_finish_leaves_the_previous_export_and_card(
+    built: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    card = built.parent / "CARD.md"
+    before, card_before = tree(built), card.read_bytes()
+    stage = make_stage(built)
+    (stage / "new.txt").write_text("new")
+    if failing == "card":
+        _failing_rename_to(monkeypatch, "replace", card)
+    else:
+        _failing_rename_to(monkeypatch, "rename", built)
+    with pytest.raises(corpus_export.CorpusExportError, match="cannot replace"):
+        swap_in(stage, built, card, "a new card")
+    monkeypatch.undo()
+    assert tree(built) == before and card.read_bytes() == card_before
+    assert tree(stage) == {"new.txt": b"new"}  # the caller's to drop
+    assert [n for n in beside(built) if ".old-" in n] == []
+
+
+def test_unlisted_files_are_what_the_manifest_does_not_name(built: Path) -> None:
+    assert unlisted_files(built) == []
+    (built / "hf" / "mine.txt").write_text("x")
+    (built / "to-raw").symlink_to(built.parent / "raw")
+    assert unlisted_files(built) == ["hf/mine.txt", "to-raw"]
+    assert unlisted_files(built.parent / "nowhere") == []
