@@ -38,7 +38,6 @@ from typing import Any
 from . import __version__
 from .read import RawFile
 
-_SOURCES = ("errors.py", "parse.py", "process.py", "read.py", "schema.py", "validate.py")
 #: A file changed this recently may change again within the same clock tick: never reuse it.
 _RACY_NS = 2_000_000_000
 _LAYOUT = "v5"
@@ -53,16 +52,49 @@ Fingerprint = tuple[int, int] | tuple[str, str] | None
 Shard = tuple[int, int, str, str]
 
 
-def _salt() -> bytes:
-    """Version + the parser's own source: a change of rules is a change of every key."""
-    import pyarrow
+def code_digest(package: Path | None = None) -> bytes:
+    """Return a digest of everything that decides an export's bytes besides raw/ and settings.
 
-    # the encoder's version too: its bytes (and created_by) are part of every row group kept
-    h = hashlib.blake2b(f"{__version__} {pyarrow.__version__}".encode(), digest_size=16)
-    here = Path(__file__).parent
-    for name in _SOURCES:
-        h.update((here / name).read_bytes())
+    That is every file of the installed package (found by walking its folder, so a module or
+    template added later cannot be forgotten; compiled caches aside), Python's version (str
+    methods and unicodedata change with it), and the version of every library the package
+    requires to run (pyarrow encodes the rows, xxhash keys duplicates, jinja2 renders the card,
+    datasets, pandas and numpy shape what is written...). The libraries come from the package's
+    own metadata, so a new dependency is counted when it is declared; a few of them (click,
+    tqdm) never touch a row, which costs only a cold rebuild when they are upgraded.
+    """
+    import importlib.metadata
+    import re
+    import sys
+
+    here = package or Path(__file__).parent
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{__version__}\0{sys.implementation.name}\0{sys.version}\0".encode())
+    try:
+        required = importlib.metadata.requires("corpus-export") or []
+    except importlib.metadata.PackageNotFoundError:  # not installed: nothing proves the libraries
+        required = [f"unknown-{secrets.token_hex(8)}"]  # so no build's key matches another's
+    # what it needs to run (extras: a cluster, tests and tools, which write no byte of an export)
+    running = {m.group() for r in required if "extra ==" not in r if (m := re.match(r"[\w.-]+", r))}
+    for name in sorted(running):
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            version = "-"
+        h.update(f"{name}=={version}\0".encode())
+    files = [
+        p for p in here.rglob("*") if p.is_file() and "__pycache__" not in p.relative_to(here).parts
+    ]
+    for path in sorted(files, key=lambda p: p.relative_to(here).as_posix()):
+        data = path.read_bytes()
+        h.update(f"{path.relative_to(here).as_posix()}\0{len(data)}\0".encode())
+        h.update(data)
     return h.digest()
+
+
+def _salt() -> bytes:
+    """The code that makes a row: a change of it is a change of every key."""
+    return code_digest()
 
 
 _SALT: bytes | None = None
@@ -419,15 +451,9 @@ def unchanged_export(
 
 
 def build_digest(*settings: object) -> str:
-    """Return a digest of the build settings and of every source and template of the package."""
-    import pyarrow
-
+    """Return a digest of the build settings and of the code that builds (code_digest)."""
     h = hashlib.blake2b(repr(settings).encode(), digest_size=16)
-    h.update(f"{__version__} {pyarrow.__version__}".encode())
-    here = Path(__file__).parent
-    for path in sorted([*here.glob("*.py"), *here.glob("templates/*")]):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
+    h.update(code_digest())
     return h.hexdigest()
 
 
