@@ -198,3 +198,35 @@ def test_advice_passes_over_files_it_cannot_use(tmp_path: Path) -> None:
     assert read_raw(tmp_path, files[-1]).data == b"x"
     with pytest.raises(Rejected):
         read_raw(tmp_path, files[0])
+
+
+def test_gzip_members_together_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small page member followed by members of zeros (1.6 MB on disk, 3.2 GB unpacked) was
+    unpacked whole: the cap on a page holds for all its members together."""
+    import corpus_export.read as read
+
+    monkeypatch.setattr(read, "MAX_PAGE_BYTES", 1 << 20)
+    page = gzip.compress("标题\n正文。\n".encode())
+    zeros = gzip.compress(bytes(300_000))
+    (tmp_path / "bomb.txt.gz").write_bytes(page + zeros * 4)  # 1.2 MB unpacked
+    (tmp_path / "fits.txt.gz").write_bytes(page + zeros * 3 + b"\0" * 7)  # 0.9 MB, padded
+    unpacked = read_raw(tmp_path, RawFile("fits", "fits.txt.gz")).data
+    assert unpacked == "标题\n正文。\n".encode() + bytes(900_000)
+    with pytest.raises(Rejected) as exc:
+        read_raw(tmp_path, RawFile("bomb", "bomb.txt.gz"))
+    assert exc.value.reason == Reason.UNDECODABLE
+    assert exc.value.detail == "gzip expands past 1 MiB (all its members together); not read"
+    with pytest.raises(Rejected, match="truncated"):  # the last member cut short
+        read.gunzip(page + zeros[:-9])
+
+    import tracemalloc
+
+    bomb = page + gzip.compress(bytes(8_000_000)) * 8  # 64 MB unpacked from 64 KB
+    tracemalloc.start()
+    try:
+        with pytest.raises(Rejected, match="gzip expands past"):
+            read.gunzip(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20  # memory bounded by the cap (1 MiB), not by what the members hold

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import gzip
 import hashlib
 import os
 import stat
@@ -597,25 +596,25 @@ def _finish_read(data: bytes, f: RawFile, st: tuple[int, int] | None) -> RawRead
 
 
 def gunzip(data: bytes) -> bytes:
-    """Decompress a .txt.gz page with a size limit; a broken gzip is `undecodable`."""
-    if not data:
-        return data
-    d = zlib.decompressobj(wbits=31)
+    """Decompress a .txt.gz page, every member of it (as `cat a.gz b.gz` makes), to at most
+    MAX_PAGE_BYTES in all; a broken gzip or one that expands past that is `undecodable`.
+
+    Zero bytes between or after members are padding, as gzip(1) takes them."""
     out = bytearray()
+    rest = data
     try:
-        chunk = d.decompress(data, MAX_PAGE_BYTES + 1)
-        out += chunk
-        if len(out) > MAX_PAGE_BYTES:
-            raise Rejected(Reason.UNDECODABLE, f"gzip expands past {MAX_PAGE_BYTES >> 20} MiB")
-        if not d.eof:
-            raise Rejected(Reason.UNDECODABLE, "truncated gzip stream")
-        rest = d.unused_data
-        while rest:  # concatenated gzip members, as `cat a.gz b.gz` makes
-            more = gzip.decompress(rest)
-            out += more
-            rest = b""
-    except (zlib.error, OSError, EOFError) as exc:
+        while rest:
+            d = zlib.decompressobj(wbits=31)
+            out += d.decompress(rest, MAX_PAGE_BYTES + 1 - len(out))  # never more than the cap
+            if len(out) > MAX_PAGE_BYTES:
+                raise Rejected(
+                    Reason.UNDECODABLE,
+                    f"gzip expands past {MAX_PAGE_BYTES >> 20} MiB (all its members together);"
+                    " not read",
+                )
+            if not d.eof:
+                raise Rejected(Reason.UNDECODABLE, "truncated gzip stream")
+            rest = d.unused_data.lstrip(b"\0")
+    except zlib.error as exc:
         raise Rejected(Reason.UNDECODABLE, f"not a valid gzip file: {exc}") from None
-    if len(out) > MAX_PAGE_BYTES:
-        raise Rejected(Reason.UNDECODABLE, f"gzip expands past {MAX_PAGE_BYTES >> 20} MiB")
     return bytes(out)
