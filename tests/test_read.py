@@ -230,3 +230,50 @@ def test_gzip_members_together_are_capped(tmp_path: Path, monkeypatch: pytest.Mo
     finally:
         tracemalloc.stop()
     assert peak < 4 << 20  # memory bounded by the cap (1 MiB), not by what the members hold
+
+
+def test_ids_are_printable_whatever_the_names(tmp_path: Path) -> None:
+    """Names with a newline, a tab, U+202E (which turns text around on screen), a line
+    separator, a non-ASCII space, DEL, a byte that is not UTF-8: every id in corpus.parquet and
+    rejects.csv is printable, no two share one, and undoing %XX gives the name's bytes back."""
+    import csv
+    import re
+
+    import pyarrow.parquet as pq
+    from conftest import make_page
+
+    import corpus_export
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    stems = [
+        "line\nbreak",
+        "tab\there",
+        "evil\u202etxt.exe",
+        "para\u2029graph",
+        "全角\u3000空格",
+        "del\x7f",
+        "zero\u200bwidth",
+        "50%",
+        "bell\x07",
+    ]
+    names = [os.fsencode(f"{s}.txt") for s in stems] + [b"bad\xff\n.txt"]
+    for k, name in enumerate(names):
+        (raw / os.fsdecode(name)).write_text(make_page(f"第{k}篇"), encoding="utf-8")
+    (raw / "empty\r\n.txt").write_bytes(b"")  # a reject
+    out = tmp_path / "dist"
+    result = corpus_export.build(raw, out, workers=1)
+    assert result.rows == len(names)
+    ids = pq.read_table(out / "corpus.parquet")["id"].to_pylist()
+    with (out / "rejects.csv").open(encoding="utf-8", newline="") as fh:
+        rejects = list(csv.DictReader(fh))
+    assert [r["id"] for r in rejects] == ["empty%0D%0A"]
+    assert "\r" not in rejects[0]["path"] and "\n" not in rejects[0]["path"]
+    every = [*ids, *(r["id"] for r in rejects)]
+    assert all(i.isprintable() for i in every)
+    assert len(set(every)) == len(every)
+
+    def name_of(page: str) -> bytes:
+        return re.sub(rb"%([0-9A-F]{2})", lambda m: bytes([int(m[1], 16)]), page.encode())
+
+    assert sorted(name_of(i) + b".txt" for i in every) == sorted([*names, b"empty\r\n.txt"])

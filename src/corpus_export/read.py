@@ -292,10 +292,19 @@ def page_id(relpath: str) -> str:
 
     Only the one extension goes (`a.txt.txt` → `a.txt`). A name that is only the extension
     (`.txt`) keeps it, its dot written %2E, so no id is empty. Bytes that are not UTF-8
-    (surrogate escapes), a backslash and the % sign itself become %XX, so an id is printable,
-    has no backslash, and no two names share one.
+    (surrogate escapes), characters that are not printable (controls such as a newline or tab,
+    format and bidi controls such as U+202E, line and paragraph separators, spaces other than
+    the ASCII one: whatever str.isprintable() refuses), a backslash and the % sign itself
+    become %XX, one per UTF-8 byte, so an id is printable, has no backslash, and no two names
+    share one: undoing every %XX gives back the name's bytes.
     """
-    if relpath.isascii() and "\\" not in relpath and "%" not in relpath and os.sep == "/":
+    if (
+        relpath.isascii()
+        and relpath.isprintable()
+        and "\\" not in relpath
+        and "%" not in relpath
+        and os.sep == "/"
+    ):
         if relpath.endswith(".txt") and len(relpath) > 4 and relpath[-5] != "/":
             return relpath[:-4]
         if relpath.endswith(".txt.gz") and len(relpath) > 7 and relpath[-8] != "/":
@@ -311,21 +320,19 @@ def page_id(relpath: str) -> str:
 def _escape_id(text: str) -> str:
     try:
         text.encode("utf-8")
-        if "\\" not in text and "%" not in text:
+        if "\\" not in text and "%" not in text and text.isprintable():
             return text
     except UnicodeEncodeError:
         pass
     out: list[str] = []
     for ch in text:
         code = ord(ch)
-        if ch == "\\":
-            out.append("%5C")
-        elif ch == "%":  # escaped too, so that no two names share an id
-            out.append("%25")
-        elif 0xDC80 <= code <= 0xDCFF:  # surrogateescape: one undecodable byte of the name
+        if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: one undecodable byte of the name
             out.append(f"%{code - 0xDC00:02X}")
         elif 0xD800 <= code <= 0xDFFF:  # a lone surrogate (only from a non-POSIX caller)
             out.append(f"%u{code:04X}")
+        elif ch in "\\%" or not ch.isprintable():  # % too, so that no two names share an id
+            out.append("".join(f"%{b:02X}" for b in ch.encode("utf-8")))
         else:
             out.append(ch)
     return "".join(out)
@@ -388,8 +395,12 @@ def scan_raw(raw_dir: Path, into: Path | None = None) -> Scan:
 
 
 def printable_path(path: str) -> str:
-    """A raw path as text: bytes of a name that are not UTF-8 written \\xNN."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """A raw path as text: bytes of a name that are not UTF-8 written \\xNN, characters that
+    are not printable (a newline, U+202E...) as Python writes them in a string (\\n, \\u202e)."""
+    text = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def link_problem(root: Path, path: str | Path) -> tuple[Reason, str] | None:
