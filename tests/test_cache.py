@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from conftest import make_page
 
 import corpus_export
@@ -98,3 +99,108 @@ def test_a_rule_edited_in_any_module_makes_the_cached_build_a_cold_one(tmp_path:
     assert "第3中学教" in after
     assert "第3中学教师" not in after
     assert tree_bytes(warm.parent) == tree_bytes(cold.parent)
+
+
+class _CoarseStat:
+    """A stat whose mtime and ctime are those of a file system clock ticking every tick ns."""
+
+    def __init__(self, st: os.stat_result, tick: int) -> None:
+        self._st, self._tick = st, tick
+
+    def __getattr__(self, name: str) -> object:
+        value = getattr(self._st, name)
+        if name in ("st_mtime_ns", "st_ctime_ns"):
+            return value // self._tick * self._tick
+        return value
+
+
+class _CoarseEntry:
+    def __init__(self, entry: os.DirEntry[str], tick: int) -> None:
+        self._entry, self._tick = entry, tick
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._entry, name)
+
+    def stat(self, **kwargs: bool) -> _CoarseStat:
+        return _CoarseStat(self._entry.stat(**kwargs), self._tick)
+
+
+class _CoarseScandir:
+    def __init__(self, it: object, tick: int) -> None:
+        self._it, self._tick = it, tick
+
+    def __enter__(self) -> _CoarseScandir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._it.close()  # type: ignore[attr-defined]
+
+    def __iter__(self) -> object:
+        return (_CoarseEntry(e, self._tick) for e in self._it)  # type: ignore[attr-defined]
+
+
+def coarse_clock(monkeypatch: pytest.MonkeyPatch, tick: int) -> None:
+    """Make every stat the build takes see file times in ticks of `tick` ns, as on ext4 before
+    Linux 6.13 (the kernel's tick: 1 to 10 ms), ext3 or HFS+ (1 s): files written in one burst
+    then share their mtime and ctime. (This machine's kernel stamps them in ns.)"""
+    real_stat, real_fstat, real_scandir = os.stat, os.fstat, os.scandir
+    monkeypatch.setattr(os, "stat", lambda *a, **k: _CoarseStat(real_stat(*a, **k), tick))
+    monkeypatch.setattr(os, "fstat", lambda fd: _CoarseStat(real_fstat(fd), tick))
+    monkeypatch.setattr(os, "scandir", lambda *a: _CoarseScandir(real_scandir(*a), tick))
+
+
+def _same_as_cold(raw: Path, warm: Path, cached: Path, tmp_path: Path) -> bool:
+    """Build with the cache into warm and without it elsewhere: byte for byte the same?"""
+    result = corpus_export.build(raw, warm, workers=1, cache_dir=cached)
+    cold = tmp_path / "cold" / warm.name
+    shutil.rmtree(cold.parent, ignore_errors=True)
+    corpus_export.build(raw, cold, workers=1)
+    assert tree_bytes(warm.parent) == tree_bytes(cold.parent)
+    return result.unchanged
+
+
+def _titles(out: Path) -> dict[str, str]:
+    table = pd.read_parquet(out / "corpus.parquet")
+    return dict(zip(table["id"], table["title"], strict=True))
+
+
+@pytest.mark.usefixtures("trust_new_files")
+def test_folders_swapped_by_three_renames_are_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same names, same sizes, written in one burst (one ctime tick): swapped with three mv's,
+    every page used to keep the other folder's text, and later builds said "up to date"."""
+    coarse_clock(monkeypatch, 10**9)
+    raw, warm, cached = tmp_path / "raw", tmp_path / "warm" / "dist", tmp_path / "cache"
+    for i in range(20):  # 甲 and 乙 are both three bytes: every pair is the same size
+        for folder, word in (("a", "甲"), ("b", "乙")):
+            (raw / folder).mkdir(parents=True, exist_ok=True)
+            (raw / folder / f"{i:02d}.txt").write_text(make_page(f"{word}{i}"), "utf-8")
+    assert not _same_as_cold(raw, warm, cached, tmp_path)
+    (raw / "a").rename(raw / "t")
+    (raw / "b").rename(raw / "a")
+    (raw / "t").rename(raw / "b")
+    assert not _same_as_cold(raw, warm, cached, tmp_path)
+    titles = _titles(warm)
+    assert all(titles[f"a/{i:02d}"] == f"乙{i}" for i in range(20))
+    assert all(titles[f"b/{i:02d}"] == f"甲{i}" for i in range(20))
+    assert _same_as_cold(raw, warm, cached, tmp_path)  # and now nothing changed
+
+
+@pytest.mark.usefixtures("trust_new_files")
+def test_a_link_pointed_at_another_file_of_the_same_size_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    coarse_clock(monkeypatch, 10**9)
+    raw, warm, cached = tmp_path / "raw", tmp_path / "warm" / "dist", tmp_path / "cache"
+    raw.mkdir()
+    (raw / "one.txt").write_text(make_page("第一"), "utf-8")
+    (raw / "two.txt").write_text(make_page("第二"), "utf-8")
+    (raw / "link.txt").symlink_to("one.txt")
+    assert not _same_as_cold(raw, warm, cached, tmp_path)
+    assert _titles(warm)["link"] == "第一"
+    (raw / "link.txt").unlink()
+    (raw / "link.txt").symlink_to("two.txt")
+    assert not _same_as_cold(raw, warm, cached, tmp_path)
+    assert _titles(warm)["link"] == "第二"
+

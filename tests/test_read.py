@@ -87,7 +87,8 @@ def test_sha256_is_of_raw_bytes(tmp_path: Path) -> None:
     assert read.sha256 == hashlib.sha256(data).hexdigest()
     assert read.size == len(data)
     st = (tmp_path / "p.txt.gz").stat()
-    assert read.stat == (st.st_size, st.st_ctime_ns)  # of the file opened: the cache's fingerprint
+    # of the file opened: the cache's fingerprint
+    assert read.stat == (st.st_size, st.st_ctime_ns, st.st_mtime_ns, st.st_dev, st.st_ino)
 
 
 def test_scan_gives_sizes_and_change_times(tmp_path: Path) -> None:
@@ -100,7 +101,15 @@ def test_scan_gives_sizes_and_change_times(tmp_path: Path) -> None:
         ("b", "b.txt", 5),
         ("c/d", "c/d.txt", 7),
     ]
-    assert all(f.changed_ns == (tmp_path / f.path).stat().st_ctime_ns for f in scan.files)
+    for f in scan.files:
+        st = (tmp_path / f.path).stat()
+        assert (f.size, f.changed_ns, f.modified_ns, f.device, f.inode) == (
+            st.st_size,
+            st.st_ctime_ns,
+            st.st_mtime_ns,
+            st.st_dev,
+            st.st_ino,
+        )
     assert scan.ignored == 1
 
 

@@ -3,13 +3,14 @@
 A build's most expensive outputs are its own best cache: the previous `corpus.parquet` holds
 every row already parsed, validated and compressed, one row group per task, and the previous
 `corpus.csv` holds every row already rendered. So the cache stores no rows at all, only a small
-note per task: each raw file's fingerprint (size, ctime) and what it gave (a row or a reject),
+note per task: each raw file's fingerprint (see fingerprint_stat: device, inode, size, mtime and
+ctime, as git's index keeps them) and what it gave (a row or a reject),
 the task's duplicate keys, and where its row group and CSV bytes are in the export. The notes of
 one export are one file (`notes-<export id>.bin`: the notes back to back, then an index by task
 key; each note and the index with a checksum), written as the build goes. `export.pkl` names the
-export the notes describe, how its files looked (size, ctime, inode) when it was written, and its
+export the notes describe, how its files looked (the same stat) when it was written, and its
 Hub shards. The ctime (status-change time) moves on every write, chmod, rename or new link, and
-cannot be set back by hand as an mtime can.
+cannot be set back by hand as an mtime can; the inode tells a file swapped in for another.
 
 A rebuild then parses only files whose fingerprint changed, takes the other rows from the old
 row group, and splices a task's old row group and CSV bytes untouched when none of its files or
@@ -17,8 +18,8 @@ duplicates changed. A cold build pays nothing for this but writing the notes.
 
 The cache lives outside the export (default `.cache/corpus-export/` beside the out folder), so it
 never reaches dist/ or a commit. Deleting it, or changing the export by hand, is always safe: the
-notes are then ignored. Keys are salted with the package version and the source of the modules
-that decide what a row is, so a change of parse rules is a change of every key.
+notes are then ignored. Keys are salted with code_digest (every file of the package, Python's
+and the required libraries' versions), so a change of any rule is a change of every key.
 """
 
 from __future__ import annotations
@@ -36,16 +37,16 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .read import RawFile
+from .read import RawFile, file_stat
 
 #: A file changed this recently may change again within the same clock tick: never reuse it.
 _RACY_NS = 2_000_000_000
 _LAYOUT = "v5"
 
-#: (size, ctime ns) of a file; (reason, detail) of one the scan rejected by its name or link
-#: (a second file of the same id, a link out of raw/), which every scan decides again; None:
-#: not to be trusted.
-Fingerprint = tuple[int, int] | tuple[str, str] | None
+#: (size, ctime ns, mtime ns, device, inode) of a file (read.file_stat; of a link's target);
+#: (reason, detail) of one the scan rejected by its name or link (a second file of the same id,
+#: a link out of raw/), which every scan decides again; None: not to be trusted.
+Fingerprint = tuple[int, int, int, int, int] | tuple[str, str] | None
 
 #: A Hub shard of an export: (first row group, last row group + 1, file name, SHA-256). Its bytes
 #: depend on those row groups' bytes alone, wherever they are in corpus.parquet.
@@ -122,13 +123,20 @@ def fingerprint(f: RawFile, now_ns: int) -> Fingerprint:
         return (str(f.problem[0]), f.problem[1])
     if f.changed_ns == 0:
         return None
-    return fingerprint_stat((f.size, f.changed_ns), now_ns)
+    return fingerprint_stat((f.size, f.changed_ns, f.modified_ns, f.device, f.inode), now_ns)
 
 
-def fingerprint_stat(seen: tuple[int, int], now_ns: int) -> Fingerprint:
-    """Return the fingerprint of a file from (size, ctime) taken when it was opened."""
-    size, changed_ns = seen
-    return None if now_ns - changed_ns < _RACY_NS else (size, changed_ns)
+def fingerprint_stat(seen: tuple[int, int, int, int, int], now_ns: int) -> Fingerprint:
+    """Return the fingerprint of a file from its read.file_stat.
+
+    As git's index does, a file is known by what the system changes whenever its bytes or its
+    place change: its device and inode (a file renamed or swapped in, a link pointed elsewhere,
+    is another inode), size, mtime and ctime (a write moves both; ctime cannot be set back by
+    hand, mtime can). Two versions of one inode can share all of these only within one tick of
+    the file system's clock (ext4 stamps times at the kernel's tick, a few ms): a file changed
+    less than _RACY_NS before the build looked is not trusted (None: read again next time).
+    """
+    return None if now_ns - seen[1] < _RACY_NS else seen
 
 
 def fingerprint_file(root: str | Path, f: RawFile, now_ns: int) -> Fingerprint:
@@ -137,7 +145,7 @@ def fingerprint_file(root: str | Path, f: RawFile, now_ns: int) -> Fingerprint:
         st = os.stat(os.path.join(root, f.path))  # noqa: PTH116, PTH118
     except (OSError, ValueError):
         return None
-    return fingerprint_stat((st.st_size, st.st_ctime_ns), now_ns)
+    return fingerprint_stat(file_stat(st), now_ns)
 
 
 def now_ns() -> int:
@@ -173,8 +181,8 @@ class ExportNote:
     export: str
     out_dir: str
     source: str = ""  # the raw folder it was built from (resolved)
-    files: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # name → size, ctime, ino
-    card: tuple[str, tuple[int, int, int]] | None = None  # the card's path and stat
+    files: dict[str, tuple[int, ...]] = field(default_factory=dict)  # name → its file_stat
+    card: tuple[str, tuple[int, ...]] | None = None  # the card's path and stat
     tasks: int = 0  # how many tasks made it
     settings: str = ""  # digest of the settings and the code that made it (see build_digest)
     shards: list[Shard] = field(default_factory=list)  # its Hub shards
@@ -192,9 +200,8 @@ class Previous:
     shards: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
 
 
-def _stat(path: Path) -> tuple[int, int, int]:
-    st = path.stat()
-    return (st.st_size, st.st_ctime_ns, st.st_ino)
+def _stat(path: Path) -> tuple[int, int, int, int, int]:
+    return file_stat(path.stat())
 
 
 def _dir(cache_dir: Path) -> Path:
@@ -416,10 +423,10 @@ def unchanged_export(
 ) -> bool:
     """Tell whether a build would write the noted export again, byte for byte.
 
-    True when the export and its card are exactly as written (every file's size, ctime and
-    inode), it was made with the same settings and code, from the same n_tasks tasks, and every
-    task holds the files its note lists, each with the fingerprint noted. `tasks` yields (key,
-    paths, fingerprints) of each task, one at a time.
+    True when the export and its card are exactly as written (every file's device, inode,
+    size, mtime and ctime), it was made with the same settings and code, from the same n_tasks
+    tasks, and every task holds the files its note lists, each with the fingerprint noted.
+    `tasks` yields (key, paths, fingerprints) of each task, one at a time.
     """
     note = _load_pickle(_dir(cache_dir) / "export.pkl")
     if not isinstance(note, ExportNote) or note.out_dir != str(out_dir.absolute()):

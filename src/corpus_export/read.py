@@ -38,8 +38,12 @@ class RawFile:
     id: str
     path: str
     problem: tuple[Reason, str] | None = None
-    size: int = 0  # stat of the file when scanned: the incremental cache's fingerprint
+    # its stat when scanned (of the file a link leads to): the incremental cache's fingerprint
+    size: int = 0
     changed_ns: int = 0  # status-change time (ctime): any write, chmod, rename or new link
+    modified_ns: int = 0  # mtime
+    device: int = 0
+    inode: int = 0  # (device, inode): which file it is, whatever its name
 
 
 class Scan:
@@ -52,7 +56,8 @@ class Scan:
 
     Columns: id; suffix, the code of the path's end (a path is almost always id + ".txt" or
     + ".txt.gz"); odd, the path's bytes where it is not (names need not be UTF-8), else null;
-    size and changed (ctime, ns; 0: unknown), the file's stat when scanned.
+    size, changed (ctime, ns; 0: unknown), modified (mtime, ns), device and inode: the stat
+    of the file when scanned (of a link's target).
     """
 
     def __init__(
@@ -111,21 +116,12 @@ class Scan:
         table = self._range(start, stop)
         ids = table.column("id").to_pylist()
         suffix = table.column("suffix").to_pylist()
-        sizes = table.column("size").to_pylist()
-        changed = table.column("changed").to_pylist()
         odd = table.column("odd").to_pylist()
+        stats = zip(*(table.column(c).to_pylist() for c in _STAT_COLUMNS), strict=True)
         problems, ends = self.problems, _SUFFIX_BY_CODE
         return [
-            RawFile(
-                i,
-                i + ends[x] if name is None else os.fsdecode(name),
-                problems.get(k),
-                size,
-                ctime,
-            )
-            for k, i, x, name, size, ctime in zip(
-                range(start, stop), ids, suffix, odd, sizes, changed, strict=True
-            )
+            RawFile(i, i + ends[x] if name is None else os.fsdecode(name), problems.get(k), *st)
+            for k, i, x, name, st in zip(range(start, stop), ids, suffix, odd, stats, strict=True)
         ]
 
     @property
@@ -143,6 +139,9 @@ class Scan:
 
 #: Rows of a Scan's batches (its IPC file's record batches).
 SCAN_BATCH = 1 << 16
+#: A Scan's columns of a file's stat, in RawFile's order, and their types.
+_STAT_COLUMNS = ("size", "changed", "modified", "device", "inode")
+_STAT_TYPES = (np.int64, np.int64, np.int64, np.uint64, np.uint64)
 _FLUSH_ROWS = 4096  # entries held as Python objects before they go into Arrow arrays
 
 
@@ -153,23 +152,24 @@ class _ScanBuilder:
         self.ids: list[pa.Array] = []
         self.suffix: list[np.ndarray] = []
         self.odd: dict[int, bytes] = {}  # paths that are not id + suffix, by entry number
-        self.sizes: list[np.ndarray] = []
-        self.changed: list[np.ndarray] = []
+        self.stats: list[list[np.ndarray]] = [[] for _ in _STAT_COLUMNS]  # chunks per column
         self.problems: dict[int, tuple[Reason, str]] = {}
         self.count = 0
         self.ignored = 0
         self._rels: list[str] = []
-        self._sizes: list[int] = []
-        self._changed: list[int] = []
+        self._stats: list[tuple[int, int, int, int, int]] = []
 
     def add(
-        self, rel: str, problem: tuple[Reason, str] | None, size: int = 0, changed: int = 0
+        self,
+        rel: str,
+        problem: tuple[Reason, str] | None,
+        stat: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0),
     ) -> None:
+        """Add an entry; stat is (size, ctime, mtime, device, inode), zeros when unknown."""
         if problem is not None:
             self.problems[self.count + len(self._rels)] = problem
         self._rels.append(rel)
-        self._sizes.append(size)
-        self._changed.append(changed)
+        self._stats.append(stat)
 
     def flush(self) -> None:
         rels = self._rels
@@ -186,10 +186,11 @@ class _ScanBuilder:
                 self.odd[self.count + k] = os.fsencode(rel)
         self.ids.append(pa.array(ids, pa.string()))
         self.suffix.append(suffix)
-        self.sizes.append(np.array(self._sizes, np.int64))
-        self.changed.append(np.array(self._changed, np.int64))
+        columns = zip(*self._stats, strict=True)
+        for chunks, values, kind in zip(self.stats, columns, _STAT_TYPES, strict=True):
+            chunks.append(np.array(values, kind))
         self.count += len(rels)
-        self._rels, self._sizes, self._changed = [], [], []
+        self._rels, self._stats = [], []
 
     def finish(self, into: Path | None = None) -> Scan:
         """Sort the entries by (id, path) → a Scan, in memory or (into) in an IPC file there."""
@@ -230,11 +231,15 @@ class _ScanBuilder:
                 "id": sorted_ids,
                 "suffix": suffix[order],
                 "odd": odd_column,
-                "size": _joined(self.sizes)[order],
-                "changed": _joined(self.changed)[order],
+                **{
+                    name: _joined(chunks, kind)[order]
+                    for name, chunks, kind in zip(
+                        _STAT_COLUMNS, self.stats, _STAT_TYPES, strict=True
+                    )
+                },
             }
         )
-        self.suffix, self.sizes, self.changed = [], [], []
+        self.suffix, self.stats = [], []
         _mark_duplicate_ids(table, runs, odd, problems)
         if into is None:
             return Scan(table, self.count, problems, self.ignored)
@@ -243,8 +248,8 @@ class _ScanBuilder:
         return Scan(str(into), self.count, problems, self.ignored)
 
 
-def _joined(chunks: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
+def _joined(chunks: list[np.ndarray], kind: type) -> np.ndarray:
+    return np.concatenate(chunks) if chunks else np.zeros(0, kind)
 
 
 def _runs_of_equal(ids: pa.Array) -> list[tuple[int, int]]:
@@ -383,8 +388,8 @@ def scan_raw(raw_dir: Path, into: Path | None = None) -> Scan:
                 problem = link_problem(root, entry.path) if entry.is_symlink() else None
                 if problem is None:
                     try:
-                        st = entry.stat()
-                        found.add(prefix + name, None, st.st_size, st.st_ctime_ns)
+                        st = entry.stat()  # of the file a link leads to
+                        found.add(prefix + name, None, file_stat(st))
                     except OSError:
                         found.add(prefix + name, None)  # read_raw will name the problem
                 else:
@@ -497,20 +502,26 @@ def scan_url(url: str, into: Path | None = None) -> Scan:
         )
         kind = info.get("type", "file")
         problem = None if kind == "file" else (Reason.UNREADABLE, f"not a regular file ({kind})")
-        scan.add(rel, problem, int(info.get("size") or 0), mtime_ns)
+        scan.add(rel, problem, (int(info.get("size") or 0), mtime_ns, mtime_ns, 0, 0))
         if len(scan._rels) >= _FLUSH_ROWS:
             scan.flush()
     return scan.finish(into)
 
 
+def file_stat(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    """(size, ctime ns, mtime ns, device, inode) of a stat, as a Scan and RawFile hold them."""
+    return (st.st_size, st.st_ctime_ns, st.st_mtime_ns, st.st_dev, st.st_ino)
+
+
 class RawRead(NamedTuple):
     """One raw file as read: its page bytes (gunzipped if .gz), the SHA-256 and size of the file's
-    bytes, and (size, ctime in ns) of the file opened (None where that is not known)."""
+    bytes, and file_stat of the file opened, taken before it was read (None where that is not
+    known)."""
 
     data: bytes
     sha256: str
     size: int
-    stat: tuple[int, int] | None
+    stat: tuple[int, int, int, int, int] | None
 
 
 class ReadAhead:
@@ -594,10 +605,10 @@ def read_raw(root: Path | str, f: RawFile) -> RawRead:
         raise Rejected(Reason.UNREADABLE, f"{exc.strerror or exc.__class__.__name__}") from None
     finally:
         os.close(fd)
-    return _finish_read(data, f, (st.st_size, st.st_ctime_ns))
+    return _finish_read(data, f, file_stat(st))
 
 
-def _finish_read(data: bytes, f: RawFile, st: tuple[int, int] | None) -> RawRead:
+def _finish_read(data: bytes, f: RawFile, st: tuple[int, int, int, int, int] | None) -> RawRead:
     if len(data) > MAX_PAGE_BYTES:
         raise Rejected(Reason.UNREADABLE, f"larger than {MAX_PAGE_BYTES >> 20} MiB; not read")
     digest, size = hashlib.sha256(data).hexdigest(), len(data)
