@@ -286,3 +286,63 @@ def test_ids_are_printable_whatever_the_names(tmp_path: Path) -> None:
         return re.sub(rb"%([0-9A-F]{2})", lambda m: bytes([int(m[1], 16)]), page.encode())
 
     assert sorted(name_of(i) + b".txt" for i in every) == sorted([*names, b"empty\r\n.txt"])
+
+
+def test_a_page_swapped_for_a_link_out_of_raw_after_the_scan_is_not_read(tmp_path: Path) -> None:
+    """The scan checks links; a page replaced by a link out of raw/ after it (while a build
+    runs) was read all the same. Only the file the scan found is read now."""
+    raw, outside = tmp_path / "raw", tmp_path / "secret.txt"
+    raw.mkdir()
+    outside.write_text("outside raw", encoding="utf-8")
+    (raw / "page.txt").write_text("a page", encoding="utf-8")
+    (raw / "other.txt").write_text("another page", encoding="utf-8")
+    (raw / "link.txt").symlink_to("other.txt")  # inside raw/: read where it leads
+    (raw / "moved.txt").symlink_to("other.txt")
+    files = {f.id: f for f in scan_raw(raw).files}
+    assert read_raw(raw, files["link"]).data == b"another page"
+
+    (raw / "page.txt").unlink()
+    (raw / "page.txt").symlink_to(outside)
+    (raw / "moved.txt").unlink()
+    (raw / "moved.txt").symlink_to(outside)
+    for name in ("page", "moved"):
+        with pytest.raises(Rejected) as exc:
+            read_raw(raw, files[name])
+        assert exc.value.reason == Reason.UNREADABLE
+        assert exc.value.detail.startswith("replaced while the build ran")
+    assert read_raw(raw, files["link"]).data == b"another page"
+    # a file the scan could not stat: a link is not followed at all
+    with pytest.raises(Rejected, match="replaced while the build ran"):
+        read_raw(raw, RawFile("page", "page.txt"))
+
+
+def test_a_build_reads_no_page_from_outside_raw(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end: a page becomes a link out of raw/ just before its worker reads it."""
+    import pyarrow.parquet as pq
+    from conftest import make_page
+
+    import corpus_export
+    from corpus_export import read
+
+    raw, outside = tmp_path / "raw", tmp_path / "secret.txt"
+    raw.mkdir()
+    outside.write_text(make_page("机密文件"), encoding="utf-8")
+    for i in range(4):
+        (raw / f"{i}.txt").write_text(make_page(f"标题{i}"), encoding="utf-8")
+    (raw / "link.txt").symlink_to("3.txt")
+    real_read = read.ReadAhead.read
+
+    def swapping_read(self: read.ReadAhead, f: RawFile) -> read.RawRead:
+        if f.path == "1.txt":
+            (raw / "1.txt").unlink()
+            (raw / "1.txt").symlink_to(outside)
+        return real_read(self, f)
+
+    monkeypatch.setattr(read.ReadAhead, "read", swapping_read)
+    result = corpus_export.build(raw, tmp_path / "dist", workers=1)
+    assert result.rejects_by_reason == {"unreadable": 1, "duplicate": 1}  # 1, and link (of 3)
+    titles = pq.read_table(tmp_path / "dist" / "corpus.parquet")["title"].to_pylist()
+    assert titles == ["标题0", "标题2", "标题3"]
+    assert "机密文件".encode() not in (tmp_path / "dist" / "corpus.csv").read_bytes()

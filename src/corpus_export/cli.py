@@ -435,7 +435,7 @@ def parse(file: Path, raw_dir: Path) -> None:
     Example: corpus-export parse raw/000_bba07cf85f81785c.txt
     """
     from .process import process_file
-    from .read import RawFile, link_problem, page_id
+    from .read import link_problem, listed_file
 
     root, rel = file.parent, file.name
     problem = None
@@ -446,7 +446,7 @@ def parse(file: Path, raw_dir: Path) -> None:
             if inside is absolute[0]:  # named inside raw/: a link there is judged as a build does
                 problem = link_problem(raw.resolve(), inside)
             break
-    f = RawFile(page_id(rel), rel, problem)
+    f = listed_file(root, rel, problem)  # stat-ed as a scan does: read_raw reads only that file
     try:
         page, _ = process_file(root, f)
     except Rejected as rej:

@@ -399,6 +399,15 @@ def scan_raw(raw_dir: Path, into: Path | None = None) -> Scan:
     return found.finish(into)
 
 
+def listed_file(root: Path, rel: str, problem: tuple[Reason, str] | None = None) -> RawFile:
+    """Return the RawFile of one file under root as a scan lists it (its stat, a link's
+    target's), for reading it alone."""
+    try:
+        return RawFile(page_id(rel), rel, problem, *file_stat((root / rel).stat()))
+    except (OSError, ValueError):
+        return RawFile(page_id(rel), rel, problem)  # read_raw tells why
+
+
 def printable_path(path: str) -> str:
     """A raw path as text: bytes of a name that are not UTF-8 written \\xNN, characters that
     are not printable (a newline, U+202E...) as Python writes them in a string (\\n, \\u202e)."""
@@ -575,7 +584,15 @@ def advise_will_need(root: Path | str, files: list[RawFile]) -> None:
 
 
 def read_raw(root: Path | str, f: RawFile) -> RawRead:
-    """Read one raw file; Rejected if it cannot be read or is too large."""
+    """Read one raw file; Rejected if it cannot be read or is too large.
+
+    Only the file the scan found is read: raw/ may change while a build runs, and a page
+    replaced by a link out of raw/ after the scan checked its links must not be read. So the
+    file opened must be the one (device, inode) the scan stat-ed, which was in raw/ then (for
+    a link, its target, which the scan checked is inside raw/); else it is rejected, to be
+    read by the next build. A file the scan could not stat is opened without following a
+    link (O_NOFOLLOW).
+    """
     if f.problem is not None:
         raise Rejected(*f.problem)
     if isinstance(root, str) and is_url(root):
@@ -585,13 +602,19 @@ def read_raw(root: Path | str, f: RawFile) -> RawRead:
         except OSError as exc:
             raise Rejected(Reason.UNREADABLE, f"{exc.__class__.__name__}: {exc}") from None
         return _finish_read(data, f, None)
+    listed = f.changed_ns != 0  # the scan stat-ed it
+    # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then tells what it is.
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if listed else getattr(os, "O_NOFOLLOW", 0))
     try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then tells what it is.
-        fd = os.open(os.path.join(root, f.path), os.O_RDONLY | os.O_NONBLOCK)  # noqa: PTH118
+        fd = os.open(os.path.join(root, f.path), flags)  # noqa: PTH118
     except OSError as exc:
+        if exc.errno == errno.ELOOP and not listed:
+            raise Rejected(Reason.UNREADABLE, _REPLACED) from None
         raise Rejected(Reason.UNREADABLE, f"{exc.strerror or exc.__class__.__name__}") from None
     try:
         st = os.fstat(fd)
+        if listed and (st.st_dev, st.st_ino) != (f.device, f.inode):
+            raise Rejected(Reason.UNREADABLE, _REPLACED)
         if not stat.S_ISREG(st.st_mode):
             raise Rejected(Reason.UNREADABLE, "not a regular file")
         # Ask for the size fstat gave (+1 to see growth): asking for the cap would allocate and
@@ -606,6 +629,12 @@ def read_raw(root: Path | str, f: RawFile) -> RawRead:
     finally:
         os.close(fd)
     return _finish_read(data, f, file_stat(st))
+
+
+_REPLACED = (
+    "replaced while the build ran (not the file found when raw/ was listed); not read, so that"
+    " no page comes from outside raw/: build again"
+)
 
 
 def _finish_read(data: bytes, f: RawFile, st: tuple[int, int, int, int, int] | None) -> RawRead:
