@@ -320,3 +320,77 @@ def test_cached_builds_equal_cold_ones_through_random_edits(
         except AssertionError:
             pytest.fail(f"a cached build differs from a cold one after: {done}")
     assert set(done) == {e.__name__ for e in edits}  # every kind of edit was made
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from corpus_export.cli import cli
+
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def test_a_folder_of_the_users_is_refused_as_cache_and_left_alone(
+    raw_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """prune() deleted DIR/chunks, DIR/v2..v4 and DIR/v5/notes-* of any --cache-dir, and
+    `--cache-dir .` made an export disappear. A folder without the cache's tag that is not
+    empty is refused with one Error: line, and nothing in it is touched."""
+    mine = tmp_path / "mine"
+    for name in ("chunks/a.txt", "v2/b.txt", "v3/c", "v4/d", "v5/notes-1.bin", "v5/x.pkl"):
+        (mine / name).parent.mkdir(parents=True, exist_ok=True)
+        (mine / name).write_text(name)
+    before = _files(mine)
+    code, output = _cli(
+        "build", "--raw", str(raw_dir), "--out", str(tmp_path / "d"), "--cache-dir", str(mine)
+    )
+    assert (code, len(output.splitlines())) == (2, 1), output
+    assert output.startswith(f"Error: the cache folder {str(mine)!r} is not empty and is not a")
+    assert _files(mine) == before
+    assert not (tmp_path / "d").exists()
+
+    monkeypatch.chdir(tmp_path)  # an export, then --cache-dir . beside it
+    assert _cli("build", "--raw", str(raw_dir), "--out", "dist", "--no-cache")[0] == 0
+    export = _files(tmp_path / "dist")
+    code, output = _cli("build", "--raw", str(raw_dir), "--out", "dist", "--cache-dir", ".")
+    assert code == 2 and output.startswith("Error: the cache folder '.' is not empty"), output
+    assert _files(tmp_path / "dist") == export
+
+
+@pytest.mark.usefixtures("trust_new_files")
+def test_the_cache_deletes_only_what_it_marked(raw_dir: Path, tmp_path: Path) -> None:
+    """A new or empty folder gets the tag (naming the tool and the layout); in a tagged folder
+    only notes files of the tagged layout and the folder of an older layout the tag named are
+    deleted; a file put in it by hand stays."""
+    out, cached = tmp_path / "dist", tmp_path / "cache"
+    cached.mkdir()
+    corpus_export.build(raw_dir, out, workers=1, cache_dir=cached)
+    tag = (cached / "CACHEDIR.TAG").read_text()
+    assert tag.startswith("Signature: 8a477f597d28d172789f06886806bc55\n")
+    assert "created by corpus-export (cache layout v6)" in tag
+    layout = cached / "v6"
+    (layout / "notes-by-hand.bin").write_text("mine")
+    (cached / "README").write_text("mine too")
+    first = sorted(p.name for p in layout.glob("notes-*"))
+    (raw_dir / "new.txt").write_text(make_page("新的一篇"), "utf-8")
+    assert not corpus_export.build(raw_dir, out, workers=1, cache_dir=cached).unchanged
+    notes = sorted(p.name for p in layout.glob("notes-*"))
+    assert len(notes) == 2 and notes != first and "notes-by-hand.bin" in notes
+    assert (cached / "README").read_text() == "mine too"
+
+    # a tag naming an older layout: that layout's folder goes, the tag names this one
+    (cached / "v5").mkdir()
+    (cached / "v5" / "old.bin").write_text("old")
+    (cached / "v4").mkdir()  # not named by the tag: kept
+    (cached / "CACHEDIR.TAG").write_text(tag.replace("layout v6", "layout v5"))
+    corpus_export.build(raw_dir, out, workers=1, cache_dir=cached)
+    assert not (cached / "v5").exists()
+    assert (cached / "v4").is_dir()
+    assert (cached / "CACHEDIR.TAG").read_text() == tag

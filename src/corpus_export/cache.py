@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import os
 import pickle
+import re
 import secrets
 import struct
 import time
@@ -37,11 +38,22 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .errors import CorpusExportError
 from .read import RawFile, file_stat
 
 #: A file changed this recently may change again within the same clock tick: never reuse it.
 _RACY_NS = 2_000_000_000
-_LAYOUT = "v5"
+_LAYOUT = "v6"
+#: The mark of a cache folder made by corpus-export (a cache directory tag, which backup tools
+#: skip: https://bford.info/cachedir/). Nothing in a folder without it is ever deleted.
+_TAG = "CACHEDIR.TAG"
+_TAG_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55\n"
+_TAG_TEXT = (
+    _TAG_SIGNATURE + "# This file is a cache directory tag created by corpus-export (cache layout"
+    " {layout}).\n# For information about cache directory tags, see https://bford.info/cachedir/\n"
+)
+_TAG_LAYOUT = re.compile(r"created by corpus-export \(cache layout (v\d+)\)")
+_NOTES_NAME = re.compile(r"notes-[0-9a-f]{16}\.bin")
 
 #: (size, ctime ns, mtime ns, device, inode) of a file (read.file_stat; of a link's target);
 #: (reason, detail) of one the scan rejected by its name or link (a second file of the same id,
@@ -208,6 +220,54 @@ def _dir(cache_dir: Path) -> Path:
     return cache_dir / _LAYOUT
 
 
+def _tagged_layout(cache_dir: Path) -> str | None:
+    """The cache layout named by the folder's tag, or None: not a cache folder of ours."""
+    try:
+        text = (cache_dir / _TAG).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    found = _TAG_LAYOUT.search(text)
+    return found.group(1) if text.startswith(_TAG_SIGNATURE) and found else None
+
+
+def _ours(cache_dir: Path) -> bool:
+    return _tagged_layout(cache_dir) == _LAYOUT
+
+
+def claim(cache_dir: Path) -> None:
+    """Make sure the cache folder is corpus-export's alone before anything is written in it.
+
+    Nothing is ever written in a cache folder without the tag (see _ours), nor deleted.
+    A missing or empty folder is made ours: created, and marked with a tag naming the tool and
+    the cache layout. A folder with our tag is ours (a tag naming an older layout: that
+    layout's folder is deleted, then the tag names this one). Any other folder is refused with
+    a CorpusExportError, and nothing in it is touched: the cache deletes what it no longer
+    needs, which must never be a file of the user's (`--cache-dir .` once deleted an export).
+    """
+    layout = _tagged_layout(cache_dir)
+    if layout is None:
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            foreign = next(cache_dir.iterdir(), None)
+        except OSError:  # no cache then: nothing is written in a folder without the tag
+            return
+        if foreign is not None:
+            raise CorpusExportError(
+                f"the cache folder {str(cache_dir)!r} is not empty and is not a corpus-export "
+                f"cache (no {_TAG} of ours in it; {foreign.name!r} is there): the cache deletes "
+                "files it no longer needs, so it needs a folder of its own. Pass a new or empty "
+                "--cache-dir (a cache of an earlier corpus-export version, without the tag, can "
+                "be deleted), or --no-cache"
+            )
+    elif layout != _LAYOUT and (cache_dir / layout).is_dir():
+        import shutil
+
+        shutil.rmtree(cache_dir / layout, ignore_errors=True)
+    if layout != _LAYOUT:
+        with contextlib.suppress(OSError):  # a folder that cannot be written: no cache, no harm
+            (cache_dir / _TAG).write_text(_TAG_TEXT.format(layout=_LAYOUT), encoding="utf-8")
+
+
 def new_export_id() -> str:
     return secrets.token_hex(8)
 
@@ -234,7 +294,11 @@ def _store_pickle(path: Path, value: Any) -> None:
 def previous_export(
     cache_dir: Path, out_dir: Path, names: tuple[str, str], source: str
 ) -> Previous | None:
-    """Return the noted export if it is still exactly as written from source, else None."""
+    """Return the noted export if it is still exactly as written from source, else None.
+
+    The cache folder is claimed first (see claim): a folder that is not the cache's is refused.
+    """
+    claim(cache_dir)
     note = _load_pickle(_dir(cache_dir) / "export.pkl")
     if not isinstance(note, ExportNote) or note.out_dir != str(out_dir.absolute()):
         return None
@@ -285,8 +349,10 @@ class NoteWriter:
             return
         try:
             if self._fh is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._fh = self.path.open("wb")
+                if not _ours(self.path.parent.parent):
+                    raise OSError(0, "it is not marked as corpus-export's cache folder")
+                self.path.parent.mkdir(exist_ok=True)
+                self._fh = self.path.open("xb")
             data = pickle.dumps(note, protocol=pickle.HIGHEST_PROTOCOL)
             self._fh.write(data)
         except OSError as exc:
@@ -314,10 +380,11 @@ class NoteWriter:
     def abort(self) -> None:
         """Drop the file (a failed build, or a write error)."""
         self._failed = True
-        if self._fh is not None:
-            with contextlib.suppress(OSError):
-                self._fh.close()
-        with contextlib.suppress(OSError):  # none there, or no folder to hold one
+        if self._fh is None:  # nothing of ours there
+            return
+        with contextlib.suppress(OSError):
+            self._fh.close()
+        with contextlib.suppress(OSError):
             self.path.unlink(missing_ok=True)
 
 
@@ -382,7 +449,8 @@ def forget_export(cache_dir: Path) -> None:
     A note that cannot be dropped (a cache that cannot be written) is harmless: it names the
     files of the export being replaced, by inode and ctime, which the new files never have."""
     with contextlib.suppress(OSError):
-        (_dir(cache_dir) / "export.pkl").unlink(missing_ok=True)
+        if _ours(cache_dir):
+            (_dir(cache_dir) / "export.pkl").unlink(missing_ok=True)
 
 
 def store_export(
@@ -397,6 +465,8 @@ def store_export(
 ) -> None:
     """Note the export just swapped in: its id, source, every file's stat, task count, settings
     and Hub shards."""
+    if not _ours(cache_dir):
+        return
     try:
         note = ExportNote(
             export, str(out_dir.absolute()), source, tasks=tasks, settings=settings, shards=shards
@@ -406,7 +476,7 @@ def store_export(
         }
         if card.is_file():
             note.card = (str(card.absolute()), _stat(card))
-        _dir(cache_dir).mkdir(parents=True, exist_ok=True)
+        _dir(cache_dir).mkdir(exist_ok=True)
         _store_pickle(_dir(cache_dir) / "export.pkl", note)
     except OSError:
         pass
@@ -465,19 +535,12 @@ def build_digest(*settings: object) -> str:
 
 
 def prune(cache_dir: Path, export: str) -> None:
-    """Delete the notes of other exports than this one (and older cache layouts)."""
-    if not cache_dir.is_dir():
-        return
-    import shutil
-
-    for old in ("chunks", "v2", "v3", "v4"):
-        if (cache_dir / old).is_dir():
-            shutil.rmtree(cache_dir / old, ignore_errors=True)
-    where = _dir(cache_dir)
-    if not where.is_dir():
+    """Delete the notes of other exports than this one: files of the notes' own name pattern in
+    the layout folder of a cache folder that carries our tag, and nothing else."""
+    if _tagged_layout(cache_dir) != _LAYOUT:
         return
     keep = _notes_path(cache_dir, export).name
     with contextlib.suppress(OSError):  # a cache that cannot be listed or written: kept as is
-        for entry in where.iterdir():
-            if entry.name.startswith("notes-") and entry.name != keep:
+        for entry in _dir(cache_dir).iterdir():
+            if _NOTES_NAME.fullmatch(entry.name) and entry.name != keep and entry.is_file():
                 entry.unlink(missing_ok=True)
