@@ -290,30 +290,40 @@ def test_ids_are_printable_whatever_the_names(tmp_path: Path) -> None:
 
 def test_a_page_swapped_for_a_link_out_of_raw_after_the_scan_is_not_read(tmp_path: Path) -> None:
     """The scan checks links; a page replaced by a link out of raw/ after it (while a build
-    runs) was read all the same. Only the file the scan found is read now."""
-    raw, outside = tmp_path / "raw", tmp_path / "secret.txt"
-    raw.mkdir()
-    outside.write_text("outside raw", encoding="utf-8")
+    runs) was read all the same. Now no link out of raw/ is followed at read time either, be
+    it the page's own name, a folder on its path, or a link the scan accepted, retargeted."""
+    raw, outside = tmp_path / "raw", tmp_path / "elsewhere"
+    (raw / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "page.txt").write_text("outside raw", encoding="utf-8")
     (raw / "page.txt").write_text("a page", encoding="utf-8")
+    (raw / "sub" / "page.txt").write_text("a page in a folder", encoding="utf-8")
     (raw / "other.txt").write_text("another page", encoding="utf-8")
     (raw / "link.txt").symlink_to("other.txt")  # inside raw/: read where it leads
-    (raw / "moved.txt").symlink_to("other.txt")
+    (raw / "moved.txt").symlink_to("sub/page.txt")
     files = {f.id: f for f in scan_raw(raw).files}
     assert read_raw(raw, files["link"]).data == b"another page"
+    assert read_raw(raw, files["moved"]).data == b"a page in a folder"
 
     (raw / "page.txt").unlink()
-    (raw / "page.txt").symlink_to(outside)
+    (raw / "page.txt").symlink_to(outside / "page.txt")
     (raw / "moved.txt").unlink()
-    (raw / "moved.txt").symlink_to(outside)
-    for name in ("page", "moved"):
+    (raw / "moved.txt").symlink_to(outside / "page.txt")
+    (raw / "sub").rename(tmp_path / "sub")
+    (raw / "sub").symlink_to(outside)
+    for name in ("page", "moved", "sub/page"):
         with pytest.raises(Rejected) as exc:
             read_raw(raw, files[name])
-        assert exc.value.reason == Reason.UNREADABLE
-        assert exc.value.detail.startswith("replaced while the build ran")
+        assert exc.value.reason in (Reason.OUTSIDE_RAW, Reason.UNREADABLE), name
+        assert "changed while the build ran" in exc.value.detail or "became a link" in (
+            exc.value.detail
+        )
     assert read_raw(raw, files["link"]).data == b"another page"
-    # a file the scan could not stat: a link is not followed at all
-    with pytest.raises(Rejected, match="replaced while the build ran"):
-        read_raw(raw, RawFile("page", "page.txt"))
+    (raw / "sub").unlink()  # a link on the way that leads inside raw/ is followed
+    (raw / "inner").mkdir()
+    (raw / "inner" / "page.txt").write_text("inner page", encoding="utf-8")
+    (raw / "sub").symlink_to("inner")
+    assert read_raw(raw, files["sub/page"]).data == b"inner page"
 
 
 def test_a_build_reads_no_page_from_outside_raw(
@@ -342,7 +352,7 @@ def test_a_build_reads_no_page_from_outside_raw(
 
     monkeypatch.setattr(read.ReadAhead, "read", swapping_read)
     result = corpus_export.build(raw, tmp_path / "dist", workers=1)
-    assert result.rejects_by_reason == {"unreadable": 1, "duplicate": 1}  # 1, and link (of 3)
+    assert result.rejects_by_reason == {"outside_raw": 1, "duplicate": 1}  # 1, and link (of 3)
     titles = pq.read_table(tmp_path / "dist" / "corpus.parquet")["title"].to_pylist()
     assert titles == ["标题0", "标题2", "标题3"]
     assert "机密文件".encode() not in (tmp_path / "dist" / "corpus.csv").read_bytes()

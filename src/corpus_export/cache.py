@@ -105,12 +105,16 @@ def code_digest(package: Path | None = None) -> bytes:
     return h.digest()
 
 
-def _salt() -> bytes:
-    """The code that makes a row: a change of it is a change of every key."""
-    return code_digest()
-
-
 _SALT: bytes | None = None
+
+
+def _salt() -> bytes:
+    """The code that makes a row (code_digest, once per process): a change of it is a change of
+    every key."""
+    global _SALT
+    if _SALT is None:
+        _SALT = code_digest()
+    return _SALT
 
 
 def task_key(files: list[RawFile]) -> str:
@@ -120,10 +124,7 @@ def task_key(files: list[RawFile]) -> str:
     from a task leaves its last file, and so its key, as it was: the note is still found, and
     only the files it does not list as they are now are parsed. (The note lists every file.)
     """
-    global _SALT
-    if _SALT is None:
-        _SALT = _salt()
-    h = hashlib.blake2b(_SALT, digest_size=20)
+    h = hashlib.blake2b(_salt(), digest_size=20)
     if files:
         h.update(files[-1].path.encode("utf-8", "surrogatepass"))
     return h.hexdigest()
@@ -530,7 +531,7 @@ def unchanged_export(
 def build_digest(*settings: object) -> str:
     """Return a digest of the build settings and of the code that builds (code_digest)."""
     h = hashlib.blake2b(repr(settings).encode(), digest_size=16)
-    h.update(code_digest())
+    h.update(_salt())
     return h.hexdigest()
 
 

@@ -586,12 +586,9 @@ def advise_will_need(root: Path | str, files: list[RawFile]) -> None:
 def read_raw(root: Path | str, f: RawFile) -> RawRead:
     """Read one raw file; Rejected if it cannot be read or is too large.
 
-    Only the file the scan found is read: raw/ may change while a build runs, and a page
-    replaced by a link out of raw/ after the scan checked its links must not be read. So the
-    file opened must be the one (device, inode) the scan stat-ed, which was in raw/ then (for
-    a link, its target, which the scan checked is inside raw/); else it is rejected, to be
-    read by the next build. A file the scan could not stat is opened without following a
-    link (O_NOFOLLOW).
+    No byte comes from outside raw/, even if raw/ changes while the build runs (the scan
+    checked the links, but a page may be replaced by a link out of raw/ after it): see
+    _open_in_raw.
     """
     if f.problem is not None:
         raise Rejected(*f.problem)
@@ -602,19 +599,14 @@ def read_raw(root: Path | str, f: RawFile) -> RawRead:
         except OSError as exc:
             raise Rejected(Reason.UNREADABLE, f"{exc.__class__.__name__}: {exc}") from None
         return _finish_read(data, f, None)
-    listed = f.changed_ns != 0  # the scan stat-ed it
-    # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then tells what it is.
-    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if listed else getattr(os, "O_NOFOLLOW", 0))
     try:
-        fd = os.open(os.path.join(root, f.path), flags)  # noqa: PTH118
+        fd = _open_in_raw(str(root), f.path)
     except OSError as exc:
-        if exc.errno == errno.ELOOP and not listed:
+        if exc.errno in _LINK_ERRORS:  # a link where there was none a moment ago
             raise Rejected(Reason.UNREADABLE, _REPLACED) from None
         raise Rejected(Reason.UNREADABLE, f"{exc.strerror or exc.__class__.__name__}") from None
     try:
         st = os.fstat(fd)
-        if listed and (st.st_dev, st.st_ino) != (f.device, f.inode):
-            raise Rejected(Reason.UNREADABLE, _REPLACED)
         if not stat.S_ISREG(st.st_mode):
             raise Rejected(Reason.UNREADABLE, "not a regular file")
         # Ask for the size fstat gave (+1 to see growth): asking for the cap would allocate and
@@ -631,10 +623,62 @@ def read_raw(root: Path | str, f: RawFile) -> RawRead:
     return _finish_read(data, f, file_stat(st))
 
 
-_REPLACED = (
-    "replaced while the build ran (not the file found when raw/ was listed); not read, so that"
-    " no page comes from outside raw/: build again"
+_REPLACED = "became a link while the build ran; not read: build again"
+_LEFT_RAW = "a link that leads outside the raw folder (changed while the build ran); not followed"
+#: errno of opening a link with O_NOFOLLOW (ELOOP; FreeBSD: EMLINK)
+_LINK_ERRORS = {errno.ELOOP, errno.EMLINK}
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_FOLDER_FLAGS = (
+    os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | _CLOEXEC
 )
+#: Can files be opened a path component at a time, no link followed (POSIX)?
+_BENEATH = (
+    os.open in os.supports_dir_fd and hasattr(os, "O_NOFOLLOW") and hasattr(os, "O_DIRECTORY")
+)
+
+
+def _open_in_raw(root: str, rel: str) -> int:
+    """Open root/rel for reading, following no link out of root, whatever changed since the scan.
+
+    The path is opened one component at a time from root, each with O_NOFOLLOW, so what is
+    opened is under root. A link on the way (a page linked to another inside raw/, which the
+    scan accepted) is resolved as it is now, and followed only if it leads inside root (then
+    opened the same way): else Rejected, outside_raw. O_NONBLOCK: opening a FIFO must not wait
+    for a writer; the caller's fstat tells what it is. Where the system has no O_NOFOLLOW or
+    dir_fd, the path is opened as it is.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | _CLOEXEC
+    if not _BENEATH:
+        return os.open(os.path.join(root, rel), flags)  # noqa: PTH118
+    try:
+        return _open_beneath(root, rel, flags)
+    except OSError as exc:
+        if exc.errno not in _LINK_ERRORS:
+            raise
+    real_root = os.path.realpath(root)
+    target = os.path.realpath(os.path.join(root, rel))  # noqa: PTH118
+    if os.path.commonpath([real_root, target]) != real_root:
+        raise Rejected(Reason.OUTSIDE_RAW, _LEFT_RAW)
+    return _open_beneath(real_root, os.path.relpath(target, real_root), flags)
+
+
+def _open_beneath(root: str, rel: str, flags: int) -> int:
+    """Open rel under root a component at a time, no link followed (OSError ELOOP at one)."""
+    folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+    try:
+        *folders, name = Path(rel).parts
+        for part in folders:
+            try:
+                inner = os.open(part, _FOLDER_FLAGS, dir_fd=folder)
+            except NotADirectoryError:  # a link (O_NOFOLLOW), or a file where a folder was
+                if stat.S_ISLNK(os.stat(part, dir_fd=folder, follow_symlinks=False).st_mode):
+                    raise OSError(errno.ELOOP, "a link on the way") from None
+                raise
+            os.close(folder)
+            folder = inner
+        return os.open(name, flags | os.O_NOFOLLOW, dir_fd=folder)
+    finally:
+        os.close(folder)
 
 
 def _finish_read(data: bytes, f: RawFile, st: tuple[int, int, int, int, int] | None) -> RawRead:
