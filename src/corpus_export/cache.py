@@ -77,7 +77,6 @@ def code_digest(package: Path | None = None) -> bytes:
     tqdm) never touch a row, which costs only a cold rebuild when they are upgraded.
     """
     import importlib.metadata
-    import re
     import sys
 
     here = package or Path(__file__).parent
