@@ -87,7 +87,8 @@ def test_sha256_is_of_raw_bytes(tmp_path: Path) -> None:
     assert read.sha256 == hashlib.sha256(data).hexdigest()
     assert read.size == len(data)
     st = (tmp_path / "p.txt.gz").stat()
-    assert read.stat == (st.st_size, st.st_ctime_ns)  # of the file opened: the cache's fingerprint
+    # of the file opened: the cache's fingerprint
+    assert read.stat == (st.st_size, st.st_ctime_ns, st.st_mtime_ns, st.st_dev, st.st_ino)
 
 
 def test_scan_gives_sizes_and_change_times(tmp_path: Path) -> None:
@@ -100,7 +101,15 @@ def test_scan_gives_sizes_and_change_times(tmp_path: Path) -> None:
         ("b", "b.txt", 5),
         ("c/d", "c/d.txt", 7),
     ]
-    assert all(f.changed_ns == (tmp_path / f.path).stat().st_ctime_ns for f in scan.files)
+    for f in scan.files:
+        st = (tmp_path / f.path).stat()
+        assert (f.size, f.changed_ns, f.modified_ns, f.device, f.inode) == (
+            st.st_size,
+            st.st_ctime_ns,
+            st.st_mtime_ns,
+            st.st_dev,
+            st.st_ino,
+        )
     assert scan.ignored == 1
 
 
@@ -198,3 +207,152 @@ def test_advice_passes_over_files_it_cannot_use(tmp_path: Path) -> None:
     assert read_raw(tmp_path, files[-1]).data == b"x"
     with pytest.raises(Rejected):
         read_raw(tmp_path, files[0])
+
+
+def test_gzip_members_together_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small page member followed by members of zeros (1.6 MB on disk, 3.2 GB unpacked) was
+    unpacked whole: the cap on a page holds for all its members together."""
+    import corpus_export.read as read
+
+    monkeypatch.setattr(read, "MAX_PAGE_BYTES", 1 << 20)
+    page = gzip.compress("标题\n正文。\n".encode())
+    zeros = gzip.compress(bytes(300_000))
+    (tmp_path / "bomb.txt.gz").write_bytes(page + zeros * 4)  # 1.2 MB unpacked
+    (tmp_path / "fits.txt.gz").write_bytes(page + zeros * 3 + b"\0" * 7)  # 0.9 MB, padded
+    unpacked = read_raw(tmp_path, RawFile("fits", "fits.txt.gz")).data
+    assert unpacked == "标题\n正文。\n".encode() + bytes(900_000)
+    with pytest.raises(Rejected) as exc:
+        read_raw(tmp_path, RawFile("bomb", "bomb.txt.gz"))
+    assert exc.value.reason == Reason.UNDECODABLE
+    assert exc.value.detail == "gzip expands past 1 MiB (all its members together); not read"
+    with pytest.raises(Rejected, match="truncated"):  # the last member cut short
+        read.gunzip(page + zeros[:-9])
+
+    import tracemalloc
+
+    bomb = page + gzip.compress(bytes(8_000_000)) * 8  # 64 MB unpacked from 64 KB
+    tracemalloc.start()
+    try:
+        with pytest.raises(Rejected, match="gzip expands past"):
+            read.gunzip(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20  # memory bounded by the cap (1 MiB), not by what the members hold
+
+
+def test_ids_are_printable_whatever_the_names(tmp_path: Path) -> None:
+    """Names with a newline, a tab, U+202E (which turns text around on screen), a line
+    separator, a non-ASCII space, DEL, a byte that is not UTF-8: every id in corpus.parquet and
+    rejects.csv is printable, no two share one, and undoing %XX gives the name's bytes back."""
+    import csv
+    import re
+
+    import pyarrow.parquet as pq
+    from conftest import make_page
+
+    import corpus_export
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    stems = [
+        "line\nbreak",
+        "tab\there",
+        "evil\u202etxt.exe",
+        "para\u2029graph",
+        "全角\u3000空格",
+        "del\x7f",
+        "zero\u200bwidth",
+        "50%",
+        "bell\x07",
+    ]
+    names = [os.fsencode(f"{s}.txt") for s in stems] + [b"bad\xff\n.txt"]
+    for k, name in enumerate(names):
+        (raw / os.fsdecode(name)).write_text(make_page(f"第{k}篇"), encoding="utf-8")
+    (raw / "empty\r\n.txt").write_bytes(b"")  # a reject
+    out = tmp_path / "dist"
+    result = corpus_export.build(raw, out, workers=1)
+    assert result.rows == len(names)
+    ids = pq.read_table(out / "corpus.parquet")["id"].to_pylist()
+    with (out / "rejects.csv").open(encoding="utf-8", newline="") as fh:
+        rejects = list(csv.DictReader(fh))
+    assert [r["id"] for r in rejects] == ["empty%0D%0A"]
+    assert "\r" not in rejects[0]["path"] and "\n" not in rejects[0]["path"]
+    every = [*ids, *(r["id"] for r in rejects)]
+    assert all(i.isprintable() for i in every)
+    assert len(set(every)) == len(every)
+
+    def name_of(page: str) -> bytes:
+        return re.sub(rb"%([0-9A-F]{2})", lambda m: bytes([int(m[1], 16)]), page.encode())
+
+    assert sorted(name_of(i) + b".txt" for i in every) == sorted([*names, b"empty\r\n.txt"])
+
+
+def test_a_page_swapped_for_a_link_out_of_raw_after_the_scan_is_not_read(tmp_path: Path) -> None:
+    """The scan checks links; a page replaced by a link out of raw/ after it (while a build
+    runs) was read all the same. Now no link out of raw/ is followed at read time either, be
+    it the page's own name, a folder on its path, or a link the scan accepted, retargeted."""
+    raw, outside = tmp_path / "raw", tmp_path / "elsewhere"
+    (raw / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "page.txt").write_text("outside raw", encoding="utf-8")
+    (raw / "page.txt").write_text("a page", encoding="utf-8")
+    (raw / "sub" / "page.txt").write_text("a page in a folder", encoding="utf-8")
+    (raw / "other.txt").write_text("another page", encoding="utf-8")
+    (raw / "link.txt").symlink_to("other.txt")  # inside raw/: read where it leads
+    (raw / "moved.txt").symlink_to("sub/page.txt")
+    files = {f.id: f for f in scan_raw(raw).files}
+    assert read_raw(raw, files["link"]).data == b"another page"
+    assert read_raw(raw, files["moved"]).data == b"a page in a folder"
+
+    (raw / "page.txt").unlink()
+    (raw / "page.txt").symlink_to(outside / "page.txt")
+    (raw / "moved.txt").unlink()
+    (raw / "moved.txt").symlink_to(outside / "page.txt")
+    (raw / "sub").rename(tmp_path / "sub")
+    (raw / "sub").symlink_to(outside)
+    for name in ("page", "moved", "sub/page"):
+        with pytest.raises(Rejected) as exc:
+            read_raw(raw, files[name])
+        assert exc.value.reason in (Reason.OUTSIDE_RAW, Reason.UNREADABLE), name
+        assert "changed while the build ran" in exc.value.detail or "became a link" in (
+            exc.value.detail
+        )
+    assert read_raw(raw, files["link"]).data == b"another page"
+    (raw / "sub").unlink()  # a link on the way that leads inside raw/ is followed
+    (raw / "inner").mkdir()
+    (raw / "inner" / "page.txt").write_text("inner page", encoding="utf-8")
+    (raw / "sub").symlink_to("inner")
+    assert read_raw(raw, files["sub/page"]).data == b"inner page"
+
+
+def test_a_build_reads_no_page_from_outside_raw(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end: a page becomes a link out of raw/ just before its worker reads it."""
+    import pyarrow.parquet as pq
+    from conftest import make_page
+
+    import corpus_export
+    from corpus_export import read
+
+    raw, outside = tmp_path / "raw", tmp_path / "secret.txt"
+    raw.mkdir()
+    outside.write_text(make_page("机密文件"), encoding="utf-8")
+    for i in range(4):
+        (raw / f"{i}.txt").write_text(make_page(f"标题{i}"), encoding="utf-8")
+    (raw / "link.txt").symlink_to("3.txt")
+    real_read = read.ReadAhead.read
+
+    def swapping_read(self: read.ReadAhead, f: RawFile) -> read.RawRead:
+        if f.path == "1.txt":
+            (raw / "1.txt").unlink()
+            (raw / "1.txt").symlink_to(outside)
+        return real_read(self, f)
+
+    monkeypatch.setattr(read.ReadAhead, "read", swapping_read)
+    result = corpus_export.build(raw, tmp_path / "dist", workers=1)
+    assert result.rejects_by_reason == {"outside_raw": 1, "duplicate": 1}  # 1, and link (of 3)
+    titles = pq.read_table(tmp_path / "dist" / "corpus.parquet")["title"].to_pylist()
+    assert titles == ["标题0", "标题2", "标题3"]
+    assert "机密文件".encode() not in (tmp_path / "dist" / "corpus.csv").read_bytes()

@@ -264,7 +264,7 @@ def test_odd_raw_tree(tmp_path: Path) -> None:
     assert not set(rows) & set(rejects)
 
     assert rows["with space"]["title"] == "标题0"
-    assert rows["new\nline"]["title"] == "标题2"
+    assert rows["new%0Aline"]["title"] == "标题2"
     assert rows["=formula"]["title"] == "标题3"
     assert rows["a%5Cb"]["title"] == "标题4"
     assert rows["deep/er/x"]["title"] == "标题5"

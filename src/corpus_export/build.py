@@ -328,6 +328,7 @@ def _build_for_url(
         if cache_dir is None:
             here = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX)))
         else:  # the copy sent last time: rebuilt incrementally, then only what changed is sent
+            cache.claim(Path(cache_dir))  # the cache's folder alone, before anything goes in
             here = Path(cache_dir) / SENT_DIR / hashlib.sha256(url.encode()).hexdigest()[:16]
             here.mkdir(parents=True, exist_ok=True)
         local, local_card = here / OUT, here / CARD

@@ -3,13 +3,14 @@
 A build's most expensive outputs are its own best cache: the previous `corpus.parquet` holds
 every row already parsed, validated and compressed, one row group per task, and the previous
 `corpus.csv` holds every row already rendered. So the cache stores no rows at all, only a small
-note per task: each raw file's fingerprint (size, ctime) and what it gave (a row or a reject),
+note per task: each raw file's fingerprint (see fingerprint_stat: device, inode, size, mtime and
+ctime, as git's index keeps them) and what it gave (a row or a reject),
 the task's duplicate keys, and where its row group and CSV bytes are in the export. The notes of
 one export are one file (`notes-<export id>.bin`: the notes back to back, then an index by task
 key; each note and the index with a checksum), written as the build goes. `export.pkl` names the
-export the notes describe, how its files looked (size, ctime, inode) when it was written, and its
+export the notes describe, how its files looked (the same stat) when it was written, and its
 Hub shards. The ctime (status-change time) moves on every write, chmod, rename or new link, and
-cannot be set back by hand as an mtime can.
+cannot be set back by hand as an mtime can; the inode tells a file swapped in for another.
 
 A rebuild then parses only files whose fingerprint changed, takes the other rows from the old
 row group, and splices a task's old row group and CSV bytes untouched when none of its files or
@@ -17,8 +18,8 @@ duplicates changed. A cold build pays nothing for this but writing the notes.
 
 The cache lives outside the export (default `.cache/corpus-export/` beside the out folder), so it
 never reaches dist/ or a commit. Deleting it, or changing the export by hand, is always safe: the
-notes are then ignored. Keys are salted with the package version and the source of the modules
-that decide what a row is, so a change of parse rules is a change of every key.
+notes are then ignored. Keys are salted with code_digest (every file of the package, Python's
+and the required libraries' versions), so a change of any rule is a change of every key.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import contextlib
 import hashlib
 import os
 import pickle
+import re
 import secrets
 import struct
 import time
@@ -35,38 +37,84 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import CorpusExportError
 from .layout import hf_data
-from .read import RawFile
+from .read import RawFile, file_stat
 from .version import __version__
 
-_SOURCES = ("errors.py", "parse.py", "process.py", "read.py", "schema.py", "validate.py")
 #: A file changed this recently may change again within the same clock tick: never reuse it.
 _RACY_NS = 2_000_000_000
-_LAYOUT = "v5"
+_LAYOUT = "v6"
+#: The mark of a cache folder made by corpus-export (a cache directory tag, which backup tools
+#: skip: https://bford.info/cachedir/). Nothing in a folder without it is ever deleted.
+_TAG = "CACHEDIR.TAG"
+_TAG_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55\n"
+_TAG_TEXT = (
+    _TAG_SIGNATURE + "# This file is a cache directory tag created by corpus-export (cache layout"
+    " {layout}).\n# For information about cache directory tags, see https://bford.info/cachedir/\n"
+)
+_TAG_LAYOUT = re.compile(r"created by corpus-export \(cache layout (v\d+)\)")
+_NOTES_NAME = re.compile(r"notes-[0-9a-f]{16}\.bin")
 
-#: (size, ctime ns) of a file; (reason, detail) of one the scan rejected by its name or link
-#: (a second file of the same id, a link out of raw/), which every scan decides again; None:
-#: not to be trusted.
-Fingerprint = tuple[int, int] | tuple[str, str] | None
+#: (size, ctime ns, mtime ns, device, inode) of a file (read.file_stat; of a link's target);
+#: (reason, detail) of one the scan rejected by its name or link (a second file of the same id,
+#: a link out of raw/), which every scan decides again; None: not to be trusted.
+Fingerprint = tuple[int, int, int, int, int] | tuple[str, str] | None
 
 #: A Hub shard of an export: (first row group, last row group + 1, file name, SHA-256). Its bytes
 #: depend on those row groups' bytes alone, wherever they are in corpus.parquet.
 Shard = tuple[int, int, str, str]
 
 
-def _salt() -> bytes:
-    """Version + the parser's own source: a change of rules is a change of every key."""
-    import pyarrow
+def code_digest(package: Path | None = None) -> bytes:
+    """Return a digest of everything that decides an export's bytes besides raw/ and settings.
 
-    # the encoder's version too: its bytes (and created_by) are part of every row group kept
-    h = hashlib.blake2b(f"{__version__} {pyarrow.__version__}".encode(), digest_size=16)
-    here = Path(__file__).parent
-    for name in _SOURCES:
-        h.update((here / name).read_bytes())
+    That is every file of the installed package (found by walking its folder, so a module or
+    template added later cannot be forgotten; compiled caches aside), Python's version (str
+    methods and unicodedata change with it), and the version of every library the package
+    requires to run (pyarrow encodes the rows, xxhash keys duplicates, jinja2 renders the card,
+    datasets, pandas and numpy shape what is written...). The libraries come from the package's
+    own metadata, so a new dependency is counted when it is declared; a few of them (click,
+    tqdm) never touch a row, which costs only a cold rebuild when they are upgraded.
+    """
+    import importlib.metadata
+    import sys
+
+    here = package or Path(__file__).parent
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{__version__}\0{sys.implementation.name}\0{sys.version}\0".encode())
+    try:
+        required = importlib.metadata.requires("corpus-export") or []
+    except importlib.metadata.PackageNotFoundError:  # not installed: nothing proves the libraries
+        required = [f"unknown-{secrets.token_hex(8)}"]  # so no build's key matches another's
+    # what it needs to run (extras: a cluster, tests and tools, which write no byte of an export)
+    running = {m.group() for r in required if "extra ==" not in r if (m := re.match(r"[\w.-]+", r))}
+    for name in sorted(running):
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            version = "-"
+        h.update(f"{name}=={version}\0".encode())
+    files = [
+        p for p in here.rglob("*") if p.is_file() and "__pycache__" not in p.relative_to(here).parts
+    ]
+    for path in sorted(files, key=lambda p: p.relative_to(here).as_posix()):
+        data = path.read_bytes()
+        h.update(f"{path.relative_to(here).as_posix()}\0{len(data)}\0".encode())
+        h.update(data)
     return h.digest()
 
 
 _SALT: bytes | None = None
+
+
+def _salt() -> bytes:
+    """The code that makes a row (code_digest, once per process): a change of it is a change of
+    every key."""
+    global _SALT
+    if _SALT is None:
+        _SALT = code_digest()
+    return _SALT
 
 
 def task_key(files: list[RawFile]) -> str:
@@ -76,10 +124,7 @@ def task_key(files: list[RawFile]) -> str:
     from a task leaves its last file, and so its key, as it was: the note is still found, and
     only the files it does not list as they are now are parsed. (The note lists every file.)
     """
-    global _SALT
-    if _SALT is None:
-        _SALT = _salt()
-    h = hashlib.blake2b(_SALT, digest_size=20)
+    h = hashlib.blake2b(_salt(), digest_size=20)
     if files:
         h.update(files[-1].path.encode("utf-8", "surrogatepass"))
     return h.hexdigest()
@@ -91,13 +136,20 @@ def fingerprint(f: RawFile, now_ns: int) -> Fingerprint:
         return (str(f.problem[0]), f.problem[1])
     if f.changed_ns == 0:
         return None
-    return fingerprint_stat((f.size, f.changed_ns), now_ns)
+    return fingerprint_stat((f.size, f.changed_ns, f.modified_ns, f.device, f.inode), now_ns)
 
 
-def fingerprint_stat(seen: tuple[int, int], now_ns: int) -> Fingerprint:
-    """Return the fingerprint of a file from (size, ctime) taken when it was opened."""
-    size, changed_ns = seen
-    return None if now_ns - changed_ns < _RACY_NS else (size, changed_ns)
+def fingerprint_stat(seen: tuple[int, int, int, int, int], now_ns: int) -> Fingerprint:
+    """Return the fingerprint of a file from its read.file_stat.
+
+    As git's index does, a file is known by what the system changes whenever its bytes or its
+    place change: its device and inode (a file renamed or swapped in, a link pointed elsewhere,
+    is another inode), size, mtime and ctime (a write moves both; ctime cannot be set back by
+    hand, mtime can). Two versions of one inode can share all of these only within one tick of
+    the file system's clock (ext4 stamps times at the kernel's tick, a few ms): a file changed
+    less than _RACY_NS before the build looked is not trusted (None: read again next time).
+    """
+    return None if now_ns - seen[1] < _RACY_NS else seen
 
 
 def fingerprint_file(root: str | Path, f: RawFile, now_ns: int) -> Fingerprint:
@@ -106,7 +158,7 @@ def fingerprint_file(root: str | Path, f: RawFile, now_ns: int) -> Fingerprint:
         st = os.stat(os.path.join(root, f.path))  # noqa: PTH116, PTH118
     except (OSError, ValueError):
         return None
-    return fingerprint_stat((st.st_size, st.st_ctime_ns), now_ns)
+    return fingerprint_stat(file_stat(st), now_ns)
 
 
 def now_ns() -> int:
@@ -142,8 +194,8 @@ class ExportNote:
     export: str
     out_dir: str
     source: str = ""  # the raw folder it was built from (resolved)
-    files: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # name → size, ctime, ino
-    card: tuple[str, tuple[int, int, int]] | None = None  # the card's path and stat
+    files: dict[str, tuple[int, ...]] = field(default_factory=dict)  # name → its file_stat
+    card: tuple[str, tuple[int, ...]] | None = None  # the card's path and stat
     tasks: int = 0  # how many tasks made it
     settings: str = ""  # digest of the settings and the code that made it (see build_digest)
     shards: list[Shard] = field(default_factory=list)  # its Hub shards
@@ -161,13 +213,60 @@ class Previous:
     shards: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
 
 
-def _stat(path: Path) -> tuple[int, int, int]:
-    st = path.stat()
-    return (st.st_size, st.st_ctime_ns, st.st_ino)
+def _stat(path: Path) -> tuple[int, int, int, int, int]:
+    return file_stat(path.stat())
 
 
 def _dir(cache_dir: Path) -> Path:
     return cache_dir / _LAYOUT
+
+
+def _tagged_layout(cache_dir: Path) -> str | None:
+    """The cache layout named by the folder's tag, or None: not a cache folder of ours."""
+    try:
+        text = (cache_dir / _TAG).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    found = _TAG_LAYOUT.search(text)
+    return found.group(1) if text.startswith(_TAG_SIGNATURE) and found else None
+
+
+def _ours(cache_dir: Path) -> bool:
+    return _tagged_layout(cache_dir) == _LAYOUT
+
+
+def claim(cache_dir: Path) -> None:
+    """Make sure the cache folder is corpus-export's alone before anything is written in it.
+
+    Nothing is ever written in a cache folder without the tag (see _ours), nor deleted.
+    A missing or empty folder is made ours: created, and marked with a tag naming the tool and
+    the cache layout. A folder with our tag is ours (a tag naming an older layout: that
+    layout's folder is deleted, then the tag names this one). Any other folder is refused with
+    a CorpusExportError, and nothing in it is touched: the cache deletes what it no longer
+    needs, which must never be a file of the user's (`--cache-dir .` once deleted an export).
+    """
+    layout = _tagged_layout(cache_dir)
+    if layout is None:
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            foreign = next(cache_dir.iterdir(), None)
+        except OSError:  # no cache then: nothing is written in a folder without the tag
+            return
+        if foreign is not None:
+            raise CorpusExportError(
+                f"the cache folder {str(cache_dir)!r} is not empty and is not a corpus-export "
+                f"cache (no {_TAG} of ours in it; {foreign.name!r} is there): the cache deletes "
+                "files it no longer needs, so it needs a folder of its own. Pass a new or empty "
+                "--cache-dir (a cache of an earlier corpus-export version, without the tag, can "
+                "be deleted), or --no-cache"
+            )
+    elif layout != _LAYOUT and (cache_dir / layout).is_dir():
+        import shutil
+
+        shutil.rmtree(cache_dir / layout, ignore_errors=True)
+    if layout != _LAYOUT:
+        with contextlib.suppress(OSError):  # a folder that cannot be written: no cache, no harm
+            (cache_dir / _TAG).write_text(_TAG_TEXT.format(layout=_LAYOUT), encoding="utf-8")
 
 
 def new_export_id() -> str:
@@ -196,7 +295,11 @@ def _store_pickle(path: Path, value: Any) -> None:
 def previous_export(
     cache_dir: Path, out_dir: Path, names: tuple[str, str], source: str
 ) -> Previous | None:
-    """Return the noted export if it is still exactly as written from source, else None."""
+    """Return the noted export if it is still exactly as written from source, else None.
+
+    The cache folder is claimed first (see claim): a folder that is not the cache's is refused.
+    """
+    claim(cache_dir)
     note = _load_pickle(_dir(cache_dir) / "export.pkl")
     if not isinstance(note, ExportNote) or note.out_dir != str(out_dir.absolute()):
         return None
@@ -247,8 +350,10 @@ class NoteWriter:
             return
         try:
             if self._fh is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._fh = self.path.open("wb")
+                if not _ours(self.path.parent.parent):
+                    raise OSError(0, "it is not marked as corpus-export's cache folder")
+                self.path.parent.mkdir(exist_ok=True)
+                self._fh = self.path.open("xb")
             data = pickle.dumps(note, protocol=pickle.HIGHEST_PROTOCOL)
             self._fh.write(data)
         except OSError as exc:
@@ -276,10 +381,11 @@ class NoteWriter:
     def abort(self) -> None:
         """Drop the file (a failed build, or a write error)."""
         self._failed = True
-        if self._fh is not None:
-            with contextlib.suppress(OSError):
-                self._fh.close()
-        with contextlib.suppress(OSError):  # none there, or no folder to hold one
+        if self._fh is None:  # nothing of ours there
+            return
+        with contextlib.suppress(OSError):
+            self._fh.close()
+        with contextlib.suppress(OSError):
             self.path.unlink(missing_ok=True)
 
 
@@ -344,7 +450,8 @@ def forget_export(cache_dir: Path) -> None:
     A note that cannot be dropped (a cache that cannot be written) is harmless: it names the
     files of the export being replaced, by inode and ctime, which the new files never have."""
     with contextlib.suppress(OSError):
-        (_dir(cache_dir) / "export.pkl").unlink(missing_ok=True)
+        if _ours(cache_dir):
+            (_dir(cache_dir) / "export.pkl").unlink(missing_ok=True)
 
 
 def store_export(
@@ -359,6 +466,8 @@ def store_export(
 ) -> None:
     """Note the export just swapped in: its id, source, every file's stat, task count, settings
     and Hub shards."""
+    if not _ours(cache_dir):
+        return
     try:
         note = ExportNote(
             export, str(out_dir.absolute()), source, tasks=tasks, settings=settings, shards=shards
@@ -368,7 +477,7 @@ def store_export(
         }
         if card.is_file():
             note.card = (str(card.absolute()), _stat(card))
-        _dir(cache_dir).mkdir(parents=True, exist_ok=True)
+        _dir(cache_dir).mkdir(exist_ok=True)
         _store_pickle(_dir(cache_dir) / "export.pkl", note)
     except OSError:
         pass
@@ -385,10 +494,10 @@ def unchanged_export(
 ) -> bool:
     """Tell whether a build would write the noted export again, byte for byte.
 
-    True when the export and its card are exactly as written (every file's size, ctime and
-    inode), it was made with the same settings and code, from the same n_tasks tasks, and every
-    task holds the files its note lists, each with the fingerprint noted. `tasks` yields (key,
-    paths, fingerprints) of each task, one at a time.
+    True when the export and its card are exactly as written (every file's device, inode,
+    size, mtime and ctime), it was made with the same settings and code, from the same n_tasks
+    tasks, and every task holds the files its note lists, each with the fingerprint noted.
+    `tasks` yields (key, paths, fingerprints) of each task, one at a time.
     """
     note = _load_pickle(_dir(cache_dir) / "export.pkl")
     if not isinstance(note, ExportNote) or note.out_dir != str(out_dir.absolute()):
@@ -420,32 +529,19 @@ def unchanged_export(
 
 
 def build_digest(*settings: object) -> str:
-    """Return a digest of the build settings and of every source and template of the package."""
-    import pyarrow
-
+    """Return a digest of the build settings and of the code that builds (code_digest)."""
     h = hashlib.blake2b(repr(settings).encode(), digest_size=16)
-    h.update(f"{__version__} {pyarrow.__version__}".encode())
-    here = Path(__file__).parent
-    for path in sorted([*here.glob("*.py"), *here.glob("templates/*")]):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
+    h.update(_salt())
     return h.hexdigest()
 
 
 def prune(cache_dir: Path, export: str) -> None:
-    """Delete the notes of other exports than this one (and older cache layouts)."""
-    if not cache_dir.is_dir():
-        return
-    import shutil
-
-    for old in ("chunks", "v2", "v3", "v4"):
-        if (cache_dir / old).is_dir():
-            shutil.rmtree(cache_dir / old, ignore_errors=True)
-    where = _dir(cache_dir)
-    if not where.is_dir():
+    """Delete the notes of other exports than this one: files of the notes' own name pattern in
+    the layout folder of a cache folder that carries our tag, and nothing else."""
+    if _tagged_layout(cache_dir) != _LAYOUT:
         return
     keep = _notes_path(cache_dir, export).name
     with contextlib.suppress(OSError):  # a cache that cannot be listed or written: kept as is
-        for entry in where.iterdir():
-            if entry.name.startswith("notes-") and entry.name != keep:
+        for entry in _dir(cache_dir).iterdir():
+            if _NOTES_NAME.fullmatch(entry.name) and entry.name != keep and entry.is_file():
                 entry.unlink(missing_ok=True)

@@ -36,7 +36,7 @@ from .layout import (
 from .parse import explain_page, format_roles
 from .places import file_url_path
 from .process import process_file
-from .read import RawFile, is_url, link_problem, page_id, read_raw
+from .read import is_url, link_problem, listed_file, read_raw
 from .validate import raw_problems, validate_export
 from .version import __version__
 from .write import DEFAULT_SHARD_BYTES
@@ -473,7 +473,7 @@ def parse(file: Path, raw_dir: Path, explain: bool) -> None:
             if inside is absolute[0]:  # named inside raw/: a link there is judged as a build does
                 problem = link_problem(raw.resolve(), inside)
             break
-    f = RawFile(page_id(rel), rel, problem)
+    f = listed_file(root, rel, problem)  # stat-ed as a scan does: read_raw reads only that file
     if explain:
         with contextlib.suppress(Rejected):  # a page that cannot be read: its reject below
             roles = explain_page(read_raw(root, f).data)

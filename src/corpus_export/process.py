@@ -81,8 +81,8 @@ class PartStats:
 
 def process_file(
     root: Path | str, f: RawFile, ahead: ReadAhead | None = None
-) -> tuple[Page, tuple[int, int] | None]:
-    """Read, hash, decode and parse one raw file → (page, (size, ctime) of the file opened, if
+) -> tuple[Page, tuple[int, int, int, int, int] | None]:
+    """Read, hash, decode and parse one raw file → (page, read.file_stat of the file opened, if
     known); Rejected for a bad one. `ahead` reads it, when it is one of a task's files."""
     read = ahead.read(f) if ahead is not None else read_raw(root, f)
     return parse_page(read.data, page_id=f.id, sha256=read.sha256), read.stat
@@ -374,7 +374,7 @@ def _parse(
                 if unstatted:
                     parsed.prints[i] = cache.fingerprint_file(base, f, now)
                 continue
-            if unstatted and seen is not None:
+            if caching and seen is not None:  # the file read (the scan's stat may be older)
                 parsed.prints[i] = cache.fingerprint_stat(seen, now)
             row = page.to_row()  # joins the body once; the key below reuses it
             take.append(n_old + n_new)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import gzip
 import hashlib
 import os
 import stat
@@ -39,8 +38,12 @@ class RawFile:
     id: str
     path: str
     problem: tuple[Reason, str] | None = None
-    size: int = 0  # stat of the file when scanned: the incremental cache's fingerprint
+    # its stat when scanned (of the file a link leads to): the incremental cache's fingerprint
+    size: int = 0
     changed_ns: int = 0  # status-change time (ctime): any write, chmod, rename or new link
+    modified_ns: int = 0  # mtime
+    device: int = 0
+    inode: int = 0  # (device, inode): which file it is, whatever its name
 
 
 class Scan:
@@ -53,7 +56,8 @@ class Scan:
 
     Columns: id; suffix, the code of the path's end (a path is almost always id + ".txt" or
     + ".txt.gz"); odd, the path's bytes where it is not (names need not be UTF-8), else null;
-    size and changed (ctime, ns; 0: unknown), the file's stat when scanned.
+    size, changed (ctime, ns; 0: unknown), modified (mtime, ns), device and inode: the stat
+    of the file when scanned (of a link's target).
     """
 
     def __init__(
@@ -114,21 +118,12 @@ class Scan:
         table = self._range(start, stop)
         ids = table.column("id").to_pylist()
         suffix = table.column("suffix").to_pylist()
-        sizes = table.column("size").to_pylist()
-        changed = table.column("changed").to_pylist()
         odd = table.column("odd").to_pylist()
+        stats = zip(*(table.column(c).to_pylist() for c in _STAT_COLUMNS), strict=True)
         problems, ends = self.problems, _SUFFIX_BY_CODE
         return [
-            RawFile(
-                i,
-                i + ends[x] if name is None else os.fsdecode(name),
-                problems.get(k),
-                size,
-                ctime,
-            )
-            for k, i, x, name, size, ctime in zip(
-                range(start, stop), ids, suffix, odd, sizes, changed, strict=True
-            )
+            RawFile(i, i + ends[x] if name is None else os.fsdecode(name), problems.get(k), *st)
+            for k, i, x, name, st in zip(range(start, stop), ids, suffix, odd, stats, strict=True)
         ]
 
     @property
@@ -148,6 +143,9 @@ class Scan:
 SCAN_BATCH = 1 << 16
 #: files in raw/ that are not pages: how many are named (the first in sorted order); all counted
 IGNORED_NAMED = 1000
+#: A Scan's columns of a file's stat, in RawFile's order, and their types.
+_STAT_COLUMNS = ("size", "changed", "modified", "device", "inode")
+_STAT_TYPES = (np.int64, np.int64, np.int64, np.uint64, np.uint64)
 _FLUSH_ROWS = 4096  # entries held as Python objects before they go into Arrow arrays
 
 
@@ -158,15 +156,13 @@ class _ScanBuilder:
         self.ids: list[pa.Array] = []
         self.suffix: list[np.ndarray] = []
         self.odd: dict[int, bytes] = {}  # paths that are not id + suffix, by entry number
-        self.sizes: list[np.ndarray] = []
-        self.changed: list[np.ndarray] = []
+        self.stats: list[list[np.ndarray]] = [[] for _ in _STAT_COLUMNS]  # chunks per column
         self.problems: dict[int, tuple[Reason, str]] = {}
         self.count = 0
         self.ignored = 0
         self.ignored_names: list[str] = []
         self._rels: list[str] = []
-        self._sizes: list[int] = []
-        self._changed: list[int] = []
+        self._stats: list[tuple[int, int, int, int, int]] = []
 
     def ignore(self, rel: str) -> None:
         """Count a file that is not a page; keep the first IGNORED_NAMED names in sorted order
@@ -178,13 +174,16 @@ class _ScanBuilder:
             del self.ignored_names[IGNORED_NAMED:]
 
     def add(
-        self, rel: str, problem: tuple[Reason, str] | None, size: int = 0, changed: int = 0
+        self,
+        rel: str,
+        problem: tuple[Reason, str] | None,
+        stat: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0),
     ) -> None:
+        """Add an entry; stat is (size, ctime, mtime, device, inode), zeros when unknown."""
         if problem is not None:
             self.problems[self.count + len(self._rels)] = problem
         self._rels.append(rel)
-        self._sizes.append(size)
-        self._changed.append(changed)
+        self._stats.append(stat)
 
     def flush(self) -> None:
         rels = self._rels
@@ -201,10 +200,11 @@ class _ScanBuilder:
                 self.odd[self.count + k] = os.fsencode(rel)
         self.ids.append(pa.array(ids, pa.string()))
         self.suffix.append(suffix)
-        self.sizes.append(np.array(self._sizes, np.int64))
-        self.changed.append(np.array(self._changed, np.int64))
+        columns = zip(*self._stats, strict=True)
+        for chunks, values, kind in zip(self.stats, columns, _STAT_TYPES, strict=True):
+            chunks.append(np.array(values, kind))
         self.count += len(rels)
-        self._rels, self._sizes, self._changed = [], [], []
+        self._rels, self._stats = [], []
 
     def finish(self, into: Path | None = None) -> Scan:
         """Sort the entries by (id, path) → a Scan, in memory or (into) in an IPC file there."""
@@ -245,11 +245,15 @@ class _ScanBuilder:
                 "id": sorted_ids,
                 "suffix": suffix[order],
                 "odd": odd_column,
-                "size": _joined(self.sizes)[order],
-                "changed": _joined(self.changed)[order],
+                **{
+                    name: _joined(chunks, kind)[order]
+                    for name, chunks, kind in zip(
+                        _STAT_COLUMNS, self.stats, _STAT_TYPES, strict=True
+                    )
+                },
             }
         )
-        self.suffix, self.sizes, self.changed = [], [], []
+        self.suffix, self.stats = [], []
         _mark_duplicate_ids(table, runs, odd, problems)
         ignored = sorted(self.ignored_names)[:IGNORED_NAMED]
         if into is None:
@@ -259,8 +263,8 @@ class _ScanBuilder:
         return Scan(str(into), self.count, problems, self.ignored, ignored)
 
 
-def _joined(chunks: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
+def _joined(chunks: list[np.ndarray], kind: type) -> np.ndarray:
+    return np.concatenate(chunks) if chunks else np.zeros(0, kind)
 
 
 def _runs_of_equal(ids: pa.Array) -> list[tuple[int, int]]:
@@ -308,10 +312,19 @@ def page_id(relpath: str) -> str:
 
     Only the one extension goes (`a.txt.txt` → `a.txt`). A name that is only the extension
     (`.txt`) keeps it, its dot written %2E, so no id is empty. Bytes that are not UTF-8
-    (surrogate escapes), a backslash and the % sign itself become %XX, so an id is printable,
-    has no backslash, and no two names share one.
+    (surrogate escapes), characters that are not printable (controls such as a newline or tab,
+    format and bidi controls such as U+202E, line and paragraph separators, spaces other than
+    the ASCII one: whatever str.isprintable() refuses), a backslash and the % sign itself
+    become %XX, one per UTF-8 byte, so an id is printable, has no backslash, and no two names
+    share one: undoing every %XX gives back the name's bytes.
     """
-    if relpath.isascii() and "\\" not in relpath and "%" not in relpath and os.sep == "/":
+    if (
+        relpath.isascii()
+        and relpath.isprintable()
+        and "\\" not in relpath
+        and "%" not in relpath
+        and os.sep == "/"
+    ):
         if relpath.endswith(".txt") and len(relpath) > 4 and relpath[-5] != "/":
             return relpath[:-4]
         if relpath.endswith(".txt.gz") and len(relpath) > 7 and relpath[-8] != "/":
@@ -327,21 +340,19 @@ def page_id(relpath: str) -> str:
 def _escape_id(text: str) -> str:
     try:
         text.encode("utf-8")
-        if "\\" not in text and "%" not in text:
+        if "\\" not in text and "%" not in text and text.isprintable():
             return text
     except UnicodeEncodeError:
         pass
     out: list[str] = []
     for ch in text:
         code = ord(ch)
-        if ch == "\\":
-            out.append("%5C")
-        elif ch == "%":  # escaped too, so that no two names share an id
-            out.append("%25")
-        elif 0xDC80 <= code <= 0xDCFF:  # surrogateescape: one undecodable byte of the name
+        if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: one undecodable byte of the name
             out.append(f"%{code - 0xDC00:02X}")
         elif 0xD800 <= code <= 0xDFFF:  # a lone surrogate (only from a non-POSIX caller)
             out.append(f"%u{code:04X}")
+        elif ch in "\\%" or not ch.isprintable():  # % too, so that no two names share an id
+            out.append("".join(f"%{b:02X}" for b in ch.encode("utf-8")))
         else:
             out.append(ch)
     return "".join(out)
@@ -392,8 +403,8 @@ def scan_raw(raw_dir: Path, into: Path | None = None) -> Scan:
                 problem = link_problem(root, entry.path) if entry.is_symlink() else None
                 if problem is None:
                     try:
-                        st = entry.stat()
-                        found.add(prefix + name, None, st.st_size, st.st_ctime_ns)
+                        st = entry.stat()  # of the file a link leads to
+                        found.add(prefix + name, None, file_stat(st))
                     except OSError:
                         found.add(prefix + name, None)  # read_raw will name the problem
                 else:
@@ -403,9 +414,22 @@ def scan_raw(raw_dir: Path, into: Path | None = None) -> Scan:
     return found.finish(into)
 
 
+def listed_file(root: Path, rel: str, problem: tuple[Reason, str] | None = None) -> RawFile:
+    """Return the RawFile of one file under root as a scan lists it (its stat, a link's
+    target's), for reading it alone."""
+    try:
+        return RawFile(page_id(rel), rel, problem, *file_stat((root / rel).stat()))
+    except (OSError, ValueError):
+        return RawFile(page_id(rel), rel, problem)  # read_raw tells why
+
+
 def printable_path(path: str) -> str:
-    """A raw path as text: bytes of a name that are not UTF-8 written \\xNN."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """A raw path as text: bytes of a name that are not UTF-8 written \\xNN, characters that
+    are not printable (a newline, U+202E...) as Python writes them in a string (\\n, \\u202e)."""
+    text = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def link_problem(root: Path, path: str | Path) -> tuple[Reason, str] | None:
@@ -502,20 +526,26 @@ def scan_url(url: str, into: Path | None = None) -> Scan:
         )
         kind = info.get("type", "file")
         problem = None if kind == "file" else (Reason.UNREADABLE, f"not a regular file ({kind})")
-        scan.add(rel, problem, int(info.get("size") or 0), mtime_ns)
+        scan.add(rel, problem, (int(info.get("size") or 0), mtime_ns, mtime_ns, 0, 0))
         if len(scan._rels) >= _FLUSH_ROWS:
             scan.flush()
     return scan.finish(into)
 
 
+def file_stat(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    """(size, ctime ns, mtime ns, device, inode) of a stat, as a Scan and RawFile hold them."""
+    return (st.st_size, st.st_ctime_ns, st.st_mtime_ns, st.st_dev, st.st_ino)
+
+
 class RawRead(NamedTuple):
     """One raw file as read: its page bytes (gunzipped if .gz), the SHA-256 and size of the file's
-    bytes, and (size, ctime in ns) of the file opened (None where that is not known)."""
+    bytes, and file_stat of the file opened, taken before it was read (None where that is not
+    known)."""
 
     data: bytes
     sha256: str
     size: int
-    stat: tuple[int, int] | None
+    stat: tuple[int, int, int, int, int] | None
 
 
 class ReadAhead:
@@ -569,7 +599,12 @@ def advise_will_need(root: Path | str, files: list[RawFile]) -> None:
 
 
 def read_raw(root: Path | str, f: RawFile) -> RawRead:
-    """Read one raw file; Rejected if it cannot be read or is too large."""
+    """Read one raw file; Rejected if it cannot be read or is too large.
+
+    No byte comes from outside raw/, even if raw/ changes while the build runs (the scan
+    checked the links, but a page may be replaced by a link out of raw/ after it): see
+    _open_in_raw.
+    """
     if f.problem is not None:
         raise Rejected(*f.problem)
     if isinstance(root, str) and is_url(root):
@@ -580,9 +615,10 @@ def read_raw(root: Path | str, f: RawFile) -> RawRead:
             raise Rejected(Reason.UNREADABLE, f"{exc.__class__.__name__}: {exc}") from None
         return _finish_read(data, f, None)
     try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then tells what it is.
-        fd = os.open(os.path.join(root, f.path), os.O_RDONLY | os.O_NONBLOCK)  # noqa: PTH118
+        fd = _open_in_raw(str(root), f.path)
     except OSError as exc:
+        if exc.errno in _LINK_ERRORS:  # a link where there was none a moment ago
+            raise Rejected(Reason.UNREADABLE, _REPLACED) from None
         raise Rejected(Reason.UNREADABLE, f"{exc.strerror or exc.__class__.__name__}") from None
     try:
         st = os.fstat(fd)
@@ -599,10 +635,68 @@ def read_raw(root: Path | str, f: RawFile) -> RawRead:
         raise Rejected(Reason.UNREADABLE, f"{exc.strerror or exc.__class__.__name__}") from None
     finally:
         os.close(fd)
-    return _finish_read(data, f, (st.st_size, st.st_ctime_ns))
+    return _finish_read(data, f, file_stat(st))
 
 
-def _finish_read(data: bytes, f: RawFile, st: tuple[int, int] | None) -> RawRead:
+_REPLACED = "became a link while the build ran; not read: build again"
+_LEFT_RAW = "a link that leads outside the raw folder (changed while the build ran); not followed"
+#: errno of opening a link with O_NOFOLLOW (ELOOP; FreeBSD: EMLINK)
+_LINK_ERRORS = {errno.ELOOP, errno.EMLINK}
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_FOLDER_FLAGS = (
+    os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | _CLOEXEC
+)
+#: Can files be opened a path component at a time, no link followed (POSIX)?
+_BENEATH = (
+    os.open in os.supports_dir_fd and hasattr(os, "O_NOFOLLOW") and hasattr(os, "O_DIRECTORY")
+)
+
+
+def _open_in_raw(root: str, rel: str) -> int:
+    """Open root/rel for reading, following no link out of root, whatever changed since the scan.
+
+    The path is opened one component at a time from root, each with O_NOFOLLOW, so what is
+    opened is under root. A link on the way (a page linked to another inside raw/, which the
+    scan accepted) is resolved as it is now, and followed only if it leads inside root (then
+    opened the same way): else Rejected, outside_raw. O_NONBLOCK: opening a FIFO must not wait
+    for a writer; the caller's fstat tells what it is. Where the system has no O_NOFOLLOW or
+    dir_fd, the path is opened as it is.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | _CLOEXEC
+    if not _BENEATH:
+        return os.open(os.path.join(root, rel), flags)  # noqa: PTH118
+    try:
+        return _open_beneath(root, rel, flags)
+    except OSError as exc:
+        if exc.errno not in _LINK_ERRORS:
+            raise
+    real_root = os.path.realpath(root)
+    target = os.path.realpath(os.path.join(root, rel))  # noqa: PTH118
+    if os.path.commonpath([real_root, target]) != real_root:
+        raise Rejected(Reason.OUTSIDE_RAW, _LEFT_RAW)
+    return _open_beneath(real_root, os.path.relpath(target, real_root), flags)
+
+
+def _open_beneath(root: str, rel: str, flags: int) -> int:
+    """Open rel under root a component at a time, no link followed (OSError ELOOP at one)."""
+    folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+    try:
+        *folders, name = Path(rel).parts
+        for part in folders:
+            try:
+                inner = os.open(part, _FOLDER_FLAGS, dir_fd=folder)
+            except NotADirectoryError:  # a link (O_NOFOLLOW), or a file where a folder was
+                if stat.S_ISLNK(os.stat(part, dir_fd=folder, follow_symlinks=False).st_mode):
+                    raise OSError(errno.ELOOP, "a link on the way") from None
+                raise
+            os.close(folder)
+            folder = inner
+        return os.open(name, flags | os.O_NOFOLLOW, dir_fd=folder)
+    finally:
+        os.close(folder)
+
+
+def _finish_read(data: bytes, f: RawFile, st: tuple[int, int, int, int, int] | None) -> RawRead:
     if len(data) > MAX_PAGE_BYTES:
         raise Rejected(Reason.UNREADABLE, f"larger than {MAX_PAGE_BYTES >> 20} MiB; not read")
     digest, size = hashlib.sha256(data).hexdigest(), len(data)
@@ -612,25 +706,25 @@ def _finish_read(data: bytes, f: RawFile, st: tuple[int, int] | None) -> RawRead
 
 
 def gunzip(data: bytes) -> bytes:
-    """Decompress a .txt.gz page with a size limit; a broken gzip is `undecodable`."""
-    if not data:
-        return data
-    d = zlib.decompressobj(wbits=31)
+    """Decompress a .txt.gz page, every member of it (as `cat a.gz b.gz` makes), to at most
+    MAX_PAGE_BYTES in all; a broken gzip or one that expands past that is `undecodable`.
+
+    Zero bytes between or after members are padding, as gzip(1) takes them."""
     out = bytearray()
+    rest = data
     try:
-        chunk = d.decompress(data, MAX_PAGE_BYTES + 1)
-        out += chunk
-        if len(out) > MAX_PAGE_BYTES:
-            raise Rejected(Reason.UNDECODABLE, f"gzip expands past {MAX_PAGE_BYTES >> 20} MiB")
-        if not d.eof:
-            raise Rejected(Reason.UNDECODABLE, "truncated gzip stream")
-        rest = d.unused_data
-        while rest:  # concatenated gzip members, as `cat a.gz b.gz` makes
-            more = gzip.decompress(rest)
-            out += more
-            rest = b""
-    except (zlib.error, OSError, EOFError) as exc:
+        while rest:
+            d = zlib.decompressobj(wbits=31)
+            out += d.decompress(rest, MAX_PAGE_BYTES + 1 - len(out))  # never more than the cap
+            if len(out) > MAX_PAGE_BYTES:
+                raise Rejected(
+                    Reason.UNDECODABLE,
+                    f"gzip expands past {MAX_PAGE_BYTES >> 20} MiB (all its members together);"
+                    " not read",
+                )
+            if not d.eof:
+                raise Rejected(Reason.UNDECODABLE, "truncated gzip stream")
+            rest = d.unused_data.lstrip(b"\0")
+    except zlib.error as exc:
         raise Rejected(Reason.UNDECODABLE, f"not a valid gzip file: {exc}") from None
-    if len(out) > MAX_PAGE_BYTES:
-        raise Rejected(Reason.UNDECODABLE, f"gzip expands past {MAX_PAGE_BYTES >> 20} MiB")
     return bytes(out)
