@@ -35,12 +35,9 @@ def tree(folder: Path) -> dict[str, bytes]:
 
 
 def beside(out: Path) -> list[str]:
-    """The names beside out other than out, the raw folder and the card (and the card's spare
-    copy a killed build leaves, which no build sweeps yet)."""
+    """The names beside out other than out, the raw folder and the card: what a build left."""
     return sorted(
-        p.name
-        for p in out.parent.iterdir()
-        if p.name not in (out.name, "raw", "CARD.md") and not p.name.startswith(".CARD.md.tmp-")
+        p.name for p in out.parent.iterdir() if p.name not in (out.name, "raw", "CARD.md")
     )
 
 
@@ -54,22 +51,34 @@ def built(tmp_path: Path) -> Path:
     return out
 
 
-def killed_build(raw: Path, out: Path, after: str) -> None:
-    """Run a build in another process and kill it (os._exit) right after the rename whose
-    target's path ends with `after`; the process is gone, as after a SIGKILL."""
+def killed_build(
+    raw: Path, out: Path, step: int, *, exchange: bool = True, after: bool = False
+) -> bool:
+    """Run a build in another process and kill it (os._exit, as abrupt as a SIGKILL) right
+    before (or `after`) its `step`-th rename, replace or folder exchange; True if it was
+    killed, False if it ended first (it had fewer steps). Without `exchange`, the system is
+    taken to have no RENAME_EXCHANGE: the previous export is moved aside, the stage moved in."""
     code = f"""
-import os, pathlib, corpus_export
-real = pathlib.Path.rename
-def rename(self, target):
-    moved = real(self, target)
-    if str(target).endswith({after!r}):
-        os._exit(9)
-    return moved
-pathlib.Path.rename = rename
+import os, corpus_export
+from corpus_export import swap
+steps = [0]
+def killing(real):
+    def step(*args, **kwargs):
+        steps[0] += 1
+        if steps[0] == {step} and not {after!r}:
+            os._exit(9)
+        done = real(*args, **kwargs)
+        if steps[0] == {step}:
+            os._exit(9)
+        return done
+    return step
+os.rename, os.replace = killing(os.rename), killing(os.replace)
+swap.exchange = killing(swap.exchange) if {exchange!r} else (lambda a, b: False)
 corpus_export.build({str(raw)!r}, {str(out)!r}, workers=1)
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 9, done.stderr
+    assert done.returncode in (0, 9), done.stderr
+    return done.returncode == 9
 
 
 def left_by_a_dead_process(code: str) -> None:
@@ -83,35 +92,44 @@ def left_by_a_dead_process(code: str) -> None:
 # a build killed at each rename
 
 
-def test_killed_after_moving_the_previous_export_aside(built: Path) -> None:
-    before = tree(built)
-    (built.parent / "raw" / "b.txt").write_text(make_page("乙"), encoding="utf-8")
-    killed_build(built.parent / "raw", built, after=f"/{layout.BOXED}")  # out -> old box
-    assert not built.exists()
-    recover_interrupted_swap(built)
-    assert tree(built) == before
-    assert beside(built) == []  # the stage and the old folder, both gone
-
-
-def test_killed_after_moving_the_stage_in(built: Path) -> None:
-    card = (built.parent / "CARD.md").read_bytes()
-    (built.parent / "raw" / "b.txt").write_text(make_page("乙"), encoding="utf-8")
-    killed_build(built.parent / "raw", built, after=f"/{built.name}")  # stage -> out
-    assert validate_export(built) == []  # the new export, complete
-    assert (built.parent / "CARD.md").read_bytes() == card
-    assert any(".old-" in name for name in beside(built))
-    result = corpus_export.build(built.parent / "raw", built, workers=1)
-    assert result.rows == 2
-    assert (built.parent / "CARD.md").read_bytes() == (built / "hf" / "README.md").read_bytes()
-    assert beside(built) == []
-
-
-def test_a_build_after_a_kill_puts_the_previous_export_back_first(built: Path) -> None:
-    (built.parent / "raw" / "b.txt").write_text(make_page("乙"), encoding="utf-8")
-    killed_build(built.parent / "raw", built, after=f"/{layout.BOXED}")
-    result = corpus_export.build(built.parent / "raw", built, workers=1)
-    assert result.rows == 2 and validate_export(built) == []
-    assert beside(built) == []
+@pytest.mark.parametrize("exchange", [True, False], ids=["exchange", "two-renames"])
+def test_a_build_killed_at_any_rename_is_repaired_by_the_next(
+    built: Path, exchange: bool, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Kill a build right before each of its renames in turn, and after the last (the swap's
+    among them: card written, folders swapped, card replaced). Every time: the export in
+    place, once the next build's recovery ran (before it builds), is whole, the previous or the
+    new one, with its own card beside it; the next build then writes the new export and
+    leaves nothing beside it (no stage, old folder, spare card or lock)."""
+    raw, card = built.parent / "raw", built.parent / "CARD.md"
+    previous, old_card = tmp_path_factory.mktemp("previous") / "dist", card.read_bytes()
+    shutil.copytree(built, previous)
+    (raw / "b.txt").write_text(make_page("乙"), encoding="utf-8")
+    lock = f".{built.name}{layout.LOCK_SUFFIX}"
+    kills = [(step, False) for step in range(1, 50)]
+    killed = 0
+    while kills:
+        step, after = kills.pop(0)
+        if not killed_build(raw, built, step, exchange=exchange, after=after):
+            if not after:
+                kills = [(step - 1, True)]  # and once after the last step
+            continue
+        killed += 1
+        if exchange:  # one folder exchange: never a moment without an export
+            assert validate_export(built) == []
+        recover_interrupted_swap(built, card)
+        assert validate_export(built) == [], f"after a kill at step {step}"
+        assert card.read_bytes() == (built / "hf" / "README.md").read_bytes(), step
+        # (the lock's file stays until the next build takes it: a file, no longer a lock)
+        assert set(beside(built)) <= {lock}, f"left behind after a kill at step {step}"
+        result = corpus_export.build(raw, built, workers=1)
+        assert result.rows == 2 and validate_export(built) == []
+        assert card.read_bytes() == (built / "hf" / "README.md").read_bytes() != old_card
+        assert beside(built) == []
+        shutil.rmtree(built)  # back to the previous export, for the next step
+        shutil.copytree(previous, built)
+        card.write_bytes(old_card)
+    assert killed >= (3 if exchange else 4)  # at least the swap's steps, and after the last
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,7 +239,7 @@ def _failing_rename_to(monkeypatch: pytest.MonkeyPatch, method: str, target: Pat
     monkeypatch.setattr(Path, method, fail)
 
 
-@pytest.mark.parametrize("failing", ["card", "out"])
+@pytest.mark.parametrize("failing", ["card", "out", "exchange"])
 def test_a_swap_that_cannot_finish_leaves_the_previous_export_and_card(
     built: Path, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
@@ -229,10 +247,18 @@ def test_a_swap_that_cannot_finish_leaves_the_previous_export_and_card(
     before, card_before = tree(built), card.read_bytes()
     stage = make_stage(built)
     (stage / "new.txt").write_text("new")
+    swap = sys.modules["corpus_export.swap"]
     if failing == "card":
         _failing_rename_to(monkeypatch, "replace", card)
-    else:
+    elif failing == "out":  # a system without RENAME_EXCHANGE: the out folder moves aside
+        monkeypatch.setattr(swap, "exchange", lambda a, b: False)
         _failing_rename_to(monkeypatch, "rename", built)
+    else:
+
+        def refuse(a: Path, b: Path) -> bool:
+            raise OSError(errno.EACCES, "Permission denied")
+
+        monkeypatch.setattr(swap, "exchange", refuse)
     with pytest.raises(corpus_export.CorpusExportError, match="cannot replace"):
         swap_in(stage, built, card, "a new card")
     monkeypatch.undo()

@@ -41,7 +41,7 @@ from .layout import (
     hf_data,
 )
 from .manifest import write_manifest
-from .places import check_card, check_card_owner, check_places, file_url_path
+from .places import check_card, check_card_owner, check_places, file_url_path, out_place
 from .process import Part, Task, plan_tasks, task_files
 from .publish import write_publication
 from .read import Scan, is_url, scan_url
@@ -114,7 +114,7 @@ def build(
     check_places(raw, out_dir, card, cache_dir if engine == "local" else None)
     # `--out .` has no name to put the stage beside; a link to a folder (on a bigger disk, say)
     # stays a link: the folder it names is the one replaced
-    out_dir = out_dir.resolve() if out_dir.is_symlink() else out_dir.absolute()
+    out_dir = out_place(out_dir)
     with only_build_into(out_dir):
         return _build_local(raw, out_dir, card, **options)
 
@@ -133,7 +133,7 @@ def _build_local(
     on_total: Callable[[int], None] | None,
 ) -> BuildResult:
     """build(), once the places are checked and the out folder is this build's alone."""
-    recover_interrupted_swap(out_dir)
+    recover_interrupted_swap(out_dir, card)
     # pyarrow's default allocator keeps freed memory for reuse: ~100 MB more at peak here.
     # The system allocator gives it back; the forked workers inherit the choice.
     arrow_pool = pa.default_memory_pool()

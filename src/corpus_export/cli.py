@@ -307,6 +307,16 @@ def build(
 _UNTOUCHED = "no export written; the previous one is untouched."
 
 
+def _describe(exc: BaseException) -> str:
+    """One line for an error the machine raised: what, and on which file."""
+    if isinstance(exc, MemoryError):
+        return "out of memory (or a memory limit such as ulimit -v)"
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}"
+    return str(exc)
+
+
 def _run(call: Any, quiet: bool, interrupted: str = _UNTOUCHED) -> BuildResult:
     """Run a build with a progress bar; turn known failures into messages and exit codes."""
     from tqdm import tqdm
@@ -330,6 +340,8 @@ def _run(call: Any, quiet: bool, interrupted: str = _UNTOUCHED) -> BuildResult:
     except ValidationError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_CHECK_FAILED)
+    except (OSError, MemoryError) as exc:  # what the machine refused: a limit, a full disk
+        raise SetupError(f"the build failed: {_describe(exc)}; {interrupted}") from None
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()

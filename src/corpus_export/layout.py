@@ -46,6 +46,8 @@ STAGE_INFIX = ".tmp-"
 OLD_INFIX = ".old-"
 BOXED = "export"
 MARK = f".{TOOL}"
+#: the out folder's lock, beside it while a build writes it: `.<out>.corpus-export-lock`
+LOCK_SUFFIX = f".{TOOL}-lock"
 #: the incremental cache's default folder (beside the out folder)
 CACHE_DIR = ".cache/corpus-export"
 #: inside the cache: the local copy of an export built for a URL, one per URL
@@ -53,7 +55,7 @@ SENT_DIR = "sent"
 
 # inside a stage, and in the system's temp folder
 PART_DIR = ".parts"  # workers' encoded parts until they are spliced
-SCRATCH_PREFIX = f"{TOOL}-"  # a build's scratch folder (and its out-folder lock) in TMPDIR
+SCRATCH_PREFIX = f"{TOOL}-"  # a build's scratch folder in TMPDIR
 SCAN_LIST = "files.arrow"  # the sorted list of raw files, in the scratch folder
 
 

@@ -14,6 +14,25 @@ from .errors import CorpusExportError
 from .layout import HF_DIR, HF_README, is_card, is_export
 
 
+def resolve_place(path: Path, what: str) -> Path:
+    """Return path resolved (links followed, `..` folded), or raise CorpusExportError when it
+    cannot be (a loop of symbolic links, a folder that cannot be read on the way)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as exc:  # (Python 3.11 raises RuntimeError for a loop)
+        why = "a loop of symbolic links" if "loop" in str(exc).lower() else str(exc)
+        raise CorpusExportError(f"the {what} {str(path)!r} cannot be resolved: {why}") from None
+
+
+def out_place(out_dir: Path) -> Path:
+    """Return the out folder as a build names it: the folder above resolved, its own name
+    kept, so every spelling of one folder is one name (`sub/../dist`, a path through a link),
+    and a link to a folder stays a link (the folder it names is the one replaced)."""
+    if out_dir.is_symlink():
+        return resolve_place(out_dir, "out folder")
+    return resolve_place(out_dir.absolute().parent, "out folder's parent") / out_dir.name
+
+
 def check_places(
     raw: Path | str, out_dir: Path, card: Path, cache_dir: Path | str | None = None
 ) -> None:
@@ -23,16 +42,16 @@ def check_places(
     sit inside it), must not hold the card or the cache, and must be new, empty or an earlier
     export. The cache must not be inside the raw folder either (its files would be counted).
     """
-    out = out_dir.resolve()
+    out = resolve_place(out_dir, "out folder")
     local = raw if isinstance(raw, Path) else file_url_path(raw)
-    src = local.resolve() if local is not None else None
+    src = resolve_place(local, "raw folder") if local is not None else None
     if src is not None and (out == src or src.is_relative_to(out) or out.is_relative_to(src)):
         raise CorpusExportError(
             f"the out folder {str(out_dir)!r} and the raw folder {str(raw)!r} overlap; "
             "a build replaces the out folder whole, so keep them apart (e.g. raw/ and dist/)"
         )
     if cache_dir is not None:
-        at = Path(cache_dir).absolute().resolve()
+        at = resolve_place(Path(cache_dir).absolute(), "cache folder")
         for folder, what in ((out, "out folder"), (src, "raw folder")):
             if folder is not None and at.is_relative_to(folder):
                 named = out_dir if folder == out else raw
@@ -42,7 +61,7 @@ def check_places(
                     "folder), or pass --no-cache"
                 )
     # the card may be a link into the out folder: the swap replaces the link, not its target
-    card_at = card.absolute().parent.resolve() / card.name
+    card_at = resolve_place(card.absolute().parent, "card's folder") / card.name
     if card_at.is_relative_to(out):
         raise CorpusExportError(
             f"the card {str(card)!r} is inside the out folder {str(out_dir)!r}, which a build "

@@ -2,9 +2,11 @@
 
 The out folder is one build's at a time (an flock: `only_build_into`). The export is written
 into a stage (`<out>.tmp-<pid>-<random>/export`, `make_stage`); when every file is complete,
-the previous export is moved aside (into `<out>.old-<pid>-<random>/`), the stage renamed into
-place and the card replaced (`swap_in`), with Ctrl-C held back (`interrupts_held`). A build
-that died between the renames is repaired by the next one (`recover_interrupted_swap`). A
+the card is written beside its place, the stage and the previous export trade places in one
+step (Linux's renameat2 RENAME_EXCHANGE; elsewhere the previous export is first moved into
+`<out>.old-<pid>-<random>/`), and the card replaced (`swap_in`), with Ctrl-C held back
+(`interrupts_held`). A build that died anywhere in between is repaired by the next one
+(`recover_interrupted_swap`): the previous export put back, or the new card put in place. A
 build's scratch folder in the system's temp folder is `make_scratch`'s. Every folder made here
 carries a marker file (layout.MARK) naming it, and only marked folders are removed or
 recovered.
@@ -13,7 +15,8 @@ recovered.
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import ctypes
+import errno
 import json
 import os
 import re
@@ -25,7 +28,19 @@ from collections.abc import Generator
 from pathlib import Path
 
 from .errors import CorpusExportError
-from .layout import BOXED, MANIFEST, MARK, OLD_INFIX, SCRATCH_PREFIX, STAGE_INFIX, TOOL
+from .layout import (
+    BOXED,
+    HF_DIR,
+    HF_README,
+    LOCK_SUFFIX,
+    MANIFEST,
+    MARK,
+    OLD_INFIX,
+    SCRATCH_PREFIX,
+    STAGE_INFIX,
+    TOOL,
+    looks_like_card,
+)
 
 
 def spare_path(path: Path) -> Path:
@@ -33,27 +48,39 @@ def spare_path(path: Path) -> Path:
     return path.with_name(f".{path.name}{STAGE_INFIX}{os.getpid()}")
 
 
+def lock_path(out_dir: Path) -> Path:
+    """Return the lock file of an out folder: beside it, named by it, with the folder above
+    resolved (`sub/../dist` and `dist`, or a path through a link, are one folder, one lock)."""
+    parent = out_dir.absolute().parent.resolve()
+    return parent / f".{out_dir.name}{LOCK_SUFFIX}"
+
+
 @contextlib.contextmanager
 def only_build_into(out_dir: Path) -> Generator[None, None, None]:
-    """Refuse to build into an out folder another build on this machine is writing.
+    """Refuse to build into an out folder another build is writing.
 
     Two builds into one folder would both say they wrote it, and one export would silently
     replace the other (or a build would take another's swap for a dead one's). The lock is an
-    flock on a file in the system's temp folder named by the out folder's path; it goes with
-    the process, however that ends, and the file with the build that made it.
+    flock on a file beside the out folder (`lock_path`), where every build of that folder
+    looks, whatever its TMPDIR or spelling of the path. It goes with the process however that
+    ends (its workers end with it, engine.die_with_parent), and the file with the build.
     """
     try:
         import fcntl  # POSIX only
     except ImportError:  # not POSIX: no lock
         yield
         return
-    key = hashlib.sha256(os.fsencode(str(out_dir))).hexdigest()[:16]
-    path = Path(tempfile.gettempdir()) / f"{SCRATCH_PREFIX}out-{key}.lock"
+    path = lock_path(out_dir)
     while True:
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-        except OSError:  # no temp folder to lock in: the build's own checks will tell
-            yield
+            fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise CorpusExportError(
+                    f"{str(path)!r} is a link; it is where corpus-export locks "
+                    f"{str(out_dir)!r} while it builds: remove it"
+                ) from None
+            yield  # no folder to lock in (yet): the build's own checks will tell
             return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -120,7 +147,15 @@ def drop_stage(stage: Path) -> None:
 
 def swap_in(stage: Path, out_dir: Path, card: Path, card_text: str) -> None:
     """Replace out_dir by the finished stage and the card by card_text, or leave both as they
-    were (an error says which could not be replaced)."""
+    were (an error says which could not be replaced).
+
+    Three steps, each one rename: the card is written under a spare name beside its place; the
+    stage and the out folder trade places (or, where the system cannot, the out folder moves
+    into a marked old folder and the stage into its place); the spare card replaces the card.
+    A build killed between any two of them is finished or undone by the next build
+    (`recover_interrupted_swap`), and no step ever leaves a user without an export where the
+    system can exchange folders.
+    """
     if out_dir.exists() and not out_dir.is_dir():
         raise CorpusExportError(f"out folder {str(out_dir)!r} exists and is not a folder")
     card_tmp = spare_path(card)
@@ -129,29 +164,58 @@ def swap_in(stage: Path, out_dir: Path, card: Path, card_text: str) -> None:
     except OSError as exc:
         card_tmp.unlink(missing_ok=True)
         raise CorpusExportError(f"cannot write {str(card)!r}: {exc.strerror}") from None
-    old: Path | None = None  # where the previous export waits, in a marked folder
+    old: Path | None = None  # where the previous export waits: the stage, or a marked folder
     swapped = False
     try:
-        if out_dir.exists():
+        if not out_dir.exists():
+            stage.rename(out_dir)
+        elif exchange(stage, out_dir):
+            old = stage
+        else:
             prefix = f"{out_dir.name}{OLD_INFIX}{os.getpid()}-"
             old = _marked_folder(out_dir.parent, prefix, "old") / BOXED
             out_dir.rename(old)
-        stage.rename(out_dir)
+            stage.rename(out_dir)
         swapped = True
         card_tmp.replace(card)
     except OSError as exc:
         card_tmp.unlink(missing_ok=True)
         if swapped:  # the card could not be replaced: the new export goes back to its stage
-            out_dir.rename(stage)
+            if old == stage:
+                exchange(stage, out_dir)
+                old = None
+            else:
+                out_dir.rename(stage)
         if old is not None and old.exists() and not out_dir.exists():
             old.rename(out_dir)
-        if old is not None and not old.exists():
+        if old is not None and old != stage and not old.exists():
             shutil.rmtree(old.parent, ignore_errors=True)
         what = card if swapped else out_dir
         raise CorpusExportError(f"cannot replace {str(what)!r}: {exc.strerror}") from None
-    if old is not None:
+    if old is not None and old != stage:
         shutil.rmtree(old.parent, ignore_errors=True)
-    drop_stage(stage)  # its marker alone is left
+    drop_stage(stage)  # (holding the previous export, if the folders were exchanged)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_NOT_HERE = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV}
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Make folders a and b trade places in one step (renameat2 RENAME_EXCHANGE): True if done,
+    False where the system or its file system cannot (then nothing moved)."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    done = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if done == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in _NOT_HERE:
+        return False
+    raise OSError(err, os.strerror(err), str(a), None, str(b))
 
 
 def unlisted_files(out_dir: Path) -> list[str]:
@@ -172,11 +236,15 @@ def unlisted_files(out_dir: Path) -> list[str]:
     return sorted(found)
 
 
-def recover_interrupted_swap(out_dir: Path) -> None:
-    """Put back the previous export if a build died between its two renames; drop stale stages.
+def recover_interrupted_swap(out_dir: Path, card: Path | None = None) -> None:
+    """Finish or undo the swap of a build that died in it; drop the folders dead builds left.
 
-    Only folders a build made are touched: named as a build names them, holding its marker
-    (which names the folder itself), and left by a process that is gone. A user's own
+    Died with the previous export moved aside and none in place: it is put back. Died with the
+    new export in place but the old card: the spare card, when it is the new export's card
+    (the bytes of its hf/README.md), replaces the card; any other spare card a dead build left
+    is removed. Only what a build made is touched: folders named as a build names them,
+    holding its marker (which names the folder itself), and left by a process that is gone,
+    and spare cards named as a build names them that read as our cards. A user's own
     `dist.old-2024/` or `dist.tmp-1999-backup01/` is left alone, and never renamed into place.
     """
     parent = out_dir.absolute().parent
@@ -194,6 +262,32 @@ def recover_interrupted_swap(out_dir: Path) -> None:
                 break
     for leftover in [*olds, *stages]:
         shutil.rmtree(leftover, ignore_errors=True)
+    if card is not None:
+        _recover_card(card, out_dir)
+
+
+def _recover_card(card: Path, out_dir: Path) -> None:
+    spare_re = re.compile(rf"\.{re.escape(card.name)}{re.escape(STAGE_INFIX)}(\d+)")
+    try:
+        entries = list(card.absolute().parent.iterdir())
+    except OSError:
+        return
+    try:
+        new_card: bytes | None = (out_dir / HF_DIR / HF_README).read_bytes()
+    except OSError:
+        new_card = None
+    for spare in entries:
+        m = spare_re.fullmatch(spare.name)
+        if not m or _alive(int(m.group(1))) or spare.is_symlink() or not spare.is_file():
+            continue
+        with contextlib.suppress(OSError):
+            data = spare.read_bytes()
+            if not looks_like_card(data[: 1 << 20].decode("utf-8", "replace")):
+                continue
+            if data == new_card:
+                spare.replace(card)
+            else:
+                spare.unlink()
 
 
 def _marked_folder(parent: Path, prefix: str, kind: str) -> Path:
