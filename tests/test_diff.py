@@ -312,19 +312,25 @@ def test_an_export_at_a_url(exports: tuple[Path, Path, Path], bucket: str) -> No
     assert code == 2 and err.startswith("Error: ") and "does not exist" in err
 
 
-def test_the_merge_streams_both_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Many row groups: the first change is found after reading only the first batches."""
-    small_tasks(monkeypatch, 4)
+def two_exports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows_b: int) -> None:
+    """a: 200 pages in row groups of 4; b: two of them edited, in row groups of rows_b."""
     pages = {f"p{i:03d}": make_page(f"标题{i}", paragraphs=(f"第{i}篇。",)) for i in range(200)}
+    small_tasks(monkeypatch, 4)
     write_raw(tmp_path / "raw", pages)
     corpus_export.build(tmp_path / "raw", tmp_path / "a", card_path=tmp_path / "a.md", workers=1)
     pages["p001"] = make_page("标题1", paragraphs=("改过。",))
+    pages["p100"] += "\n"  # another raw file, the same row but for its sha256
     pages["p150"] = make_page("标题150", paragraphs=("也改过。",))
+    small_tasks(monkeypatch, rows_b)
     write_raw(tmp_path / "raw", pages)
     corpus_export.build(tmp_path / "raw", tmp_path / "b", card_path=tmp_path / "b.md", workers=1)
     assert pq.ParquetFile(tmp_path / "a" / "corpus.parquet").num_row_groups == 50
 
-    read: list[int] = []  # rows read so far, all files together
+
+def count_reads(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], list[int]]:
+    """Count the rows corpus.parquet files yield (cumulated) and the batch sizes asked for;
+    refuse any call that reads a whole file."""
+    read: list[int] = []
     sizes: list[int] = []
     real = pq.ParquetFile.iter_batches
 
@@ -341,13 +347,63 @@ def test_the_merge_streams_both_files(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(pq.ParquetFile, "read", refuse)
     monkeypatch.setattr(pq.ParquetFile, "read_row_groups", refuse)
     monkeypatch.setattr(pq, "read_table", refuse)
-    d = ExportDiff(tmp_path / "a", tmp_path / "b", batch_rows=8)
-    found = d.rows()
-    first = next(found)
-    assert first == RowChange("p001", "changed", ("body", "body_chars", "sha256"))
-    assert read[-1] <= 2 * (2 * 8)  # two batches of each side (one read ahead), of 200 rows
-    assert next(found).id == "p150"
-    assert read[-1] <= 2 * (160 + 8)
-    assert list(found) == []
+    return read, sizes
+
+
+EDITED = [
+    RowChange("p001", "changed", ("body", "body_chars", "sha256")),
+    RowChange("p100", "changed", ("sha256",)),
+    RowChange("p150", "changed", ("body", "body_chars", "sha256")),
+]
+
+
+def test_the_merge_streams_both_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Row groups of 4 rows against row groups of 5: every row is decoded and compared, a batch
+    at a time; the first change is found after reading only the first batches."""
+    two_exports(tmp_path, monkeypatch, 5)
+    read, sizes = count_reads(monkeypatch)
+    found = ExportDiff(tmp_path / "a", tmp_path / "b", batch_rows=8).rows()
+    assert next(found) == EDITED[0]
+    assert read[-1] <= 2 * 8  # a batch or two of each side, of 200 rows each
+    assert next(found) == EDITED[1]
+    assert read[-1] <= 2 * (100 + 8)
+    assert list(found) == EDITED[2:]
     assert read[-1] == 400
-    assert sizes == [8, 8]
+    assert set(sizes) == {8}
+
+
+def test_row_groups_of_equal_bytes_are_passed_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same row groups: only the three holding an edited page are decoded."""
+    two_exports(tmp_path, monkeypatch, 4)
+    read, _ = count_reads(monkeypatch)
+    assert list(ExportDiff(tmp_path / "a", tmp_path / "b", batch_rows=8).rows()) == EDITED
+    assert read[-1] == 2 * 3 * 4
+
+
+def test_row_groups_of_equal_sizes_are_compared_byte_for_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One hex digit of one sha256 differs, and no column chunk's size: still a change."""
+    two_exports(tmp_path, monkeypatch, 4)
+    table = pq.read_table(tmp_path / "a" / "corpus.parquet")
+    rows = table.to_pylist()
+    digit = rows[101]["sha256"][0]
+    rows[101]["sha256"] = ("1" if digit == "0" else "0") + rows[101]["sha256"][1:]
+    plain = {"compression": "none", "use_dictionary": False, "row_group_size": 4}
+    for name, t in (("x", table), ("y", pa.Table.from_pylist(rows, schema=table.schema))):
+        shutil.copytree(tmp_path / "a", tmp_path / name)
+        pq.write_table(t, tmp_path / name / "corpus.parquet", **plain)
+    sizes = [
+        [rg.column(j).total_compressed_size for j in range(rg.num_columns)]
+        for rg in (
+            pq.ParquetFile(tmp_path / n / "corpus.parquet").metadata.row_group(25) for n in "xy"
+        )
+    ]
+    assert sizes[0] == sizes[1]
+    read, _ = count_reads(monkeypatch)
+    assert list(ExportDiff(tmp_path / "x", tmp_path / "y").rows()) == [
+        RowChange("p101", "changed", ("sha256",))
+    ]
+    assert read[-1] == 2 * 4

@@ -10,6 +10,7 @@ the parser may give another row.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -27,6 +28,8 @@ from .errors import CorpusExportError
 
 #: Rows per batch read from each corpus.parquet (a row group, ~1,000 rows, is read at a time).
 BATCH_ROWS = 256
+#: Bytes compared at a time when two row groups are checked for equal bytes.
+_BLOCK = 1 << 20
 #: The names of the files compared, and of the file that tells an export of ours.
 CORPUS_PARQUET = "corpus.parquet"
 REJECTS_CSV = "rejects.csv"
@@ -189,7 +192,11 @@ class ExportDiff:
         """Rows added, removed or changed, in id order."""
         import pyarrow.parquet as pq
 
-        with self.old.open(CORPUS_PARQUET) as fa, self.new.open(CORPUS_PARQUET) as fb:
+        with contextlib.ExitStack() as stack:
+            fa, fb, raw_a, raw_b = (
+                stack.enter_context(side.open(CORPUS_PARQUET))
+                for side in (self.old, self.new, self.old, self.new)
+            )
             try:
                 # pre_buffer off: on, a whole file's column chunks can be fetched ahead (~0.5 GB
                 # held at 100k rows); off, one row group's at a time
@@ -203,9 +210,10 @@ class ExportDiff:
             columns = [n for n in names_a if n != "id"]
             columns += [n for n in names_b if n != "id" and n not in columns]
             self.summary.field_order = tuple(columns)
-            a = _Side(pa_, self.batch_rows, f"{self.old.name}/{CORPUS_PARQUET}")
-            b = _Side(pb, self.batch_rows, f"{self.new.name}/{CORPUS_PARQUET}")
-            for change in _merge(a, b, columns):
+            a = _Side(pa_, raw_a, self.batch_rows, f"{self.old.name}/{CORPUS_PARQUET}")
+            b = _Side(pb, raw_b, self.batch_rows, f"{self.new.name}/{CORPUS_PARQUET}")
+            same_schema = pa_.schema_arrow.equals(pb.schema_arrow, check_metadata=True)
+            for change in _merge(a, b, columns, same_schema):
                 self.summary.add_row(change)
                 yield change
 
@@ -235,25 +243,39 @@ def summarize(old: Path | str, new: Path | str) -> Summary:
 
 
 class _Side:
-    """A sorted corpus.parquet read batch by batch; `rest` is what is not yet merged."""
+    """A sorted corpus.parquet read a row group at a time, in batches. `rest` is what is not yet
+    merged of the batch read last (None: the next batch is not read yet)."""
 
-    def __init__(self, pf: Any, batch_rows: int, name: str) -> None:
-        self.name = name
-        self._batches = pf.iter_batches(batch_size=batch_rows)
+    def __init__(self, pf: Any, raw: IO[bytes], batch_rows: int, name: str) -> None:
+        self.pf, self.raw, self.batch_rows, self.name = pf, raw, batch_rows, name
+        self.group = 0  # the next row group to start
+        self.left = 0  # rows of the current row group not read yet
+        self._batches: Iterator[pa.RecordBatch] = iter(())
         self.rest: pa.Table | None = None
         self._last: str | None = None
-        self._fill()
 
-    def _fill(self) -> None:
+    @property
+    def at_group_end(self) -> bool:
+        return self.rest is None and self.left == 0
+
+    def fill(self) -> None:
+        """Read the next batch into `rest` if it is empty (it stays None at the file's end)."""
+        if self.rest is not None:
+            return
         try:
-            for batch in self._batches:
-                if batch.num_rows:
-                    self.rest = pa.Table.from_batches([batch])
-                    self._check_order(self.rest.column("id"))
+            while self.left == 0:
+                if self.group == self.pf.num_row_groups:
                     return
-        except (pa.ArrowException, OSError) as exc:
-            raise CorpusExportError(f"cannot read {self.name}: {exc}") from None
-        self.rest = None
+                self.left = self.pf.metadata.row_group(self.group).num_rows
+                self._batches = self.pf.iter_batches(self.batch_rows, row_groups=[self.group])
+                self.group += 1
+            batch = next(self._batches)
+        except (pa.ArrowException, OSError, StopIteration) as exc:
+            raise CorpusExportError(f"cannot read {self.name}: {exc!r}") from None
+        self.left -= batch.num_rows
+        if batch.num_rows:
+            self.rest = pa.Table.from_batches([batch])
+            self._check_order(self.rest.column("id"))
 
     def _check_order(self, ids: pa.ChunkedArray) -> None:
         n = len(ids)
@@ -266,16 +288,66 @@ class _Side:
         self._last = ids[n - 1].as_py()
 
     def take(self, n: int) -> pa.Table:
-        """The next n rows (n <= len(rest)); loads the next batch when this one is used up."""
+        """The next n rows of `rest` (n <= its length)."""
         assert self.rest is not None
         head, self.rest = self.rest.slice(0, n), self.rest.slice(n)
         if self.rest.num_rows == 0:
-            self._fill()
+            self.rest = None
         return head
 
+    def chunks(self, group: int) -> list[tuple[int, int]]:
+        """(offset, bytes) of each column chunk of a row group, as stored (compressed)."""
+        rg = self.pf.metadata.row_group(group)
+        out = []
+        for j in range(rg.num_columns):
+            c = rg.column(j)
+            starts = [c.data_page_offset]
+            if c.has_dictionary_page and c.dictionary_page_offset:
+                starts.append(c.dictionary_page_offset)
+            out.append((min(starts), c.total_compressed_size))
+        return out
 
-def _merge(a: _Side, b: _Side, columns: list[str]) -> Iterator[RowChange]:
-    while a.rest is not None and b.rest is not None:
+    def skip_group(self) -> None:
+        """Pass over the next row group unread (it equals the other side's byte for byte)."""
+        stats = self.pf.metadata.row_group(self.group).column(0).statistics
+        self._last = stats.max if stats is not None and stats.has_min_max else None
+        self.group += 1
+
+
+def _same_group(a: _Side, b: _Side) -> bool:
+    """Tell whether the next row groups of a and b hold the same bytes (then the same rows)."""
+    if a.group == a.pf.num_row_groups or b.group == b.pf.num_row_groups:
+        return False
+    if a.pf.metadata.row_group(a.group).num_rows != b.pf.metadata.row_group(b.group).num_rows:
+        return False
+    ca, cb = a.chunks(a.group), b.chunks(b.group)
+    if [n for _, n in ca] != [n for _, n in cb]:
+        return False
+    try:
+        for (at_a, n), (at_b, _) in zip(ca, cb, strict=True):
+            a.raw.seek(at_a)
+            b.raw.seek(at_b)
+            while n > 0:
+                block = min(n, _BLOCK)
+                if a.raw.read(block) != b.raw.read(block):
+                    return False
+                n -= block
+    except OSError as exc:
+        raise CorpusExportError(f"cannot read {a.name} or {b.name}: {exc}") from None
+    return True
+
+
+def _merge(a: _Side, b: _Side, columns: list[str], same_schema: bool) -> Iterator[RowChange]:
+    while True:
+        # rows stored alike are the same rows: equal row groups are passed over undecoded (the
+        # usual case, a rebuild after a few edits; the other rows are compared field by field)
+        while same_schema and a.at_group_end and b.at_group_end and _same_group(a, b):
+            a.skip_group()
+            b.skip_group()
+        a.fill()
+        b.fill()
+        if a.rest is None or b.rest is None:
+            break
         ids_a, ids_b = a.rest.column("id"), b.rest.column("id")
         # every id up to the smaller of the two batches' last ids is in these batches
         limit = min(ids_a[-1].as_py(), ids_b[-1].as_py())
@@ -283,9 +355,11 @@ def _merge(a: _Side, b: _Side, columns: list[str]) -> Iterator[RowChange]:
         nb = pc.sum(pc.less_equal(ids_b, limit)).as_py() or 0
         yield from _compare(a.take(na), b.take(nb), columns)
     for side, change in ((a, REMOVED), (b, ADDED)):
+        side.fill()
         while side.rest is not None:
             for rid in side.take(side.rest.num_rows).column("id").to_pylist():
                 yield RowChange(rid, change)
+            side.fill()
 
 
 def _compare(x: pa.Table, y: pa.Table, columns: list[str]) -> Iterator[RowChange]:
