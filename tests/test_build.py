@@ -351,7 +351,8 @@ def test_export_files_are_copied_and_hashed_in_order(
 ) -> None:
     import errno
 
-    from corpus_export.build import _HashedFile, sha256_file
+    from corpus_export.digest import sha256_file
+    from corpus_export.write import HashedFile
 
     data = os.urandom(3 << 20)
     (tmp_path / "src").write_bytes(data)
@@ -361,7 +362,7 @@ def test_export_files_are_copied_and_hashed_in_order(
             raise OSError(errno.EXDEV, "cross-device")
 
         monkeypatch.setattr(os, "copy_file_range", refuse)
-    out = _HashedFile(tmp_path / "out")
+    out = HashedFile(tmp_path / "out")
     out.write(b"head")
     out.copy(tmp_path / "src", 5, (2 << 20) + 7)  # more than one hashing block
     out.write(memoryview(b"middle"))
@@ -401,9 +402,9 @@ def test_a_damaged_cache_means_a_cold_rebuild(tmp_path: Path, damage: str) -> No
 
 
 def test_a_hashing_failure_fails_the_write_instead_of_hanging(tmp_path: Path) -> None:
-    from corpus_export.build import _HashedFile
+    from corpus_export.write import HashedFile
 
-    out = _HashedFile(tmp_path / "out")
+    out = HashedFile(tmp_path / "out")
 
     class Broken:
         def update(self, data: object) -> None:
@@ -539,7 +540,7 @@ def test_leftover_cleanup_leaves_folders_it_did_not_make(tmp_path: Path) -> None
 def test_a_swap_cut_short_is_undone(tmp_path: Path) -> None:
     import sys
 
-    recover = sys.modules["corpus_export.build"].recover_interrupted_swap
+    recover = sys.modules["corpus_export.swap"].recover_interrupted_swap
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "a.txt").write_text(make_page("甲"), encoding="utf-8")
@@ -629,7 +630,7 @@ def test_statistics_from_histograms_equal_those_of_the_values() -> None:
     """The card's numbers come from counts per value; they must be those of the rows."""
     import numpy as np
 
-    from corpus_export.build import IntDistribution
+    from corpus_export.assemble import IntDistribution
 
     rng = np.random.default_rng(0)
     parts = [
@@ -658,8 +659,8 @@ def test_workers_convert_rows_without_loading_pandas() -> None:
     """A worker's pyarrow is told there is no pandas (~48 MB a process); pandas still imports."""
     run_python(
         "import sys, pyarrow as pa\n"
-        "from corpus_export.build import _init_worker\n"
-        "_init_worker()\n"
+        "from corpus_export.engine import init_worker\n"
+        "init_worker()\n"
         "pa.array(['page', None]); pa.table({'n': [1, None]})\n"
         "assert 'pandas' not in sys.modules, 'pyarrow loaded pandas'\n"
         "import pandas\n"
@@ -719,7 +720,7 @@ def test_tasks_end_by_bytes_so_large_pages_make_small_row_groups(
 def test_seen_table_finds_every_earlier_key_through_growth_and_collisions() -> None:
     import random
 
-    from corpus_export.build import SeenTable
+    from corpus_export.assemble import SeenTable
 
     rng = random.Random(1)
     keys = [rng.randbytes(16) for _ in range(5000)]

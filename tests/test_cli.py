@@ -443,7 +443,8 @@ def test_warnings_an_unwritable_cache_and_an_export_of_no_rows(
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "x.txt").write_bytes(b"")
-    res = CliRunner().invoke(cli, ["build", "--raw", str(bad), "--out", str(tmp_path / "e"), "-q"])
+    out, card = str(tmp_path / "e"), str(tmp_path / "e.md")  # CARD.md is d's card
+    res = CliRunner().invoke(cli, ["build", "--raw", str(bad), "--out", out, "--card", card, "-q"])
     assert res.exit_code == 0, res.output
     assert (
         res.output.strip()

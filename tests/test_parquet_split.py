@@ -8,7 +8,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from corpus_export.build import shard_plan
 from corpus_export.parquet_split import (
     SplitError,
     encode_footer,
@@ -17,6 +16,7 @@ from corpus_export.parquet_split import (
     write_row_groups,
 )
 from corpus_export.process import PARQUET_OPTIONS
+from corpus_export.write import shard_plan
 
 
 def sample(path: Path, rows: int = 50, group: int = 7, **options: object) -> pa.Table:

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 import corpus_export
-from corpus_export import publish, schema
-from corpus_export.build import BuildResult
+from corpus_export import layout, publish, schema
+from corpus_export.assemble import BuildResult
 from corpus_export.errors import Reason
 
 REPO = Path(__file__).resolve().parents[1]
@@ -117,7 +117,7 @@ def split_card(text: str) -> tuple[dict[str, Any], str]:
 def test_card_md_equals_hf_readme(built: tuple[Path, Path, BuildResult]) -> None:
     out, card, _ = built
     assert card.read_bytes() == (out / "hf" / "README.md").read_bytes()
-    assert (out / "hf" / publish.HF_LICENSE).is_file()
+    assert (out / "hf" / layout.HF_LICENSE).is_file()
 
 
 def test_card_metadata_values(built: tuple[Path, Path, BuildResult]) -> None:
@@ -187,7 +187,7 @@ def test_card_body_sections_and_checksums(built: tuple[Path, Path, BuildResult])
     for reason in Reason:
         assert f"| `{reason}` |" in body
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    for name in publish.DATA_FILES:
+    for name in layout.DATA_FILES:
         assert (
             f"| `{name}` | {manifest['files'][name]['bytes']:,} | "
             f"`{manifest['files'][name]['sha256']}` |" in body
@@ -301,8 +301,8 @@ def test_publication_is_byte_identical_across_builds(
     for name in (
         "hf/README.md",
         "hf/LICENSE.md",
-        publish.DATAPACKAGE,
-        publish.CROISSANT,
+        layout.DATAPACKAGE,
+        layout.CROISSANT,
         "manifest.json",
     ):
         assert (out / name).read_bytes() == (out2 / name).read_bytes(), name
@@ -311,7 +311,7 @@ def test_publication_is_byte_identical_across_builds(
 def test_manifest_lists_publication_files(built: tuple[Path, Path, BuildResult]) -> None:
     out, _, _ = built
     files = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["files"]
-    for name in ("hf/README.md", "hf/LICENSE.md", publish.DATAPACKAGE, publish.CROISSANT):
+    for name in ("hf/README.md", "hf/LICENSE.md", layout.DATAPACKAGE, layout.CROISSANT):
         assert name in files
 
 
@@ -324,7 +324,7 @@ def test_frictionless_validates(which: str, request: pytest.FixtureRequest) -> N
     from frictionless import validate
 
     out, _, _ = request.getfixturevalue(which)
-    report = validate(str(out / publish.DATAPACKAGE))
+    report = validate(str(out / layout.DATAPACKAGE))
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
 
 
@@ -332,7 +332,7 @@ def test_datapackage_describes_both_csvs(hostile: tuple[Path, Path, BuildResult]
     from frictionless import Package
 
     out, _, _ = hostile
-    pkg = json.loads((out / publish.DATAPACKAGE).read_text(encoding="utf-8"))
+    pkg = json.loads((out / layout.DATAPACKAGE).read_text(encoding="utf-8"))
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["files"]
     by_name = {r["name"]: r for r in pkg["resources"]}
     assert by_name["corpus"]["schema"] == schema.frictionless_schema()
@@ -344,7 +344,7 @@ def test_datapackage_describes_both_csvs(hostile: tuple[Path, Path, BuildResult]
         assert "leading '" in res["description"]
     reason = next(f for f in by_name["rejects"]["schema"]["fields"] if f["name"] == "reason")
     assert reason["constraints"]["enum"] == [str(r) for r in Reason]
-    package = Package(str(out / publish.DATAPACKAGE))
+    package = Package(str(out / layout.DATAPACKAGE))
     rows = package.get_resource("corpus").read_rows()
     long_row = next(r for r in rows if r["id"] == "002_long")
     assert len(long_row["body"]) > LONG
@@ -390,7 +390,7 @@ def test_croissant_validates_and_reads_records(
     import mlcroissant as mlc
 
     out, _, _ = hostile
-    doc = json.loads((out / publish.CROISSANT).read_text(encoding="utf-8"))
+    doc = json.loads((out / layout.CROISSANT).read_text(encoding="utf-8"))
     assert doc["conformsTo"] == "http://mlcommons.org/croissant/1.0"
     dist = doc["distribution"][0]
     assert dist["encodingFormat"] == "application/x-parquet"
@@ -401,7 +401,7 @@ def test_croissant_validates_and_reads_records(
     assert fields["teasers"]["repeated"] is True
     assert fields["citations"]["dataType"] == "sc:Integer"
 
-    dataset = mlc.Dataset(str(out / publish.CROISSANT))  # raises mlc.ValidationError if invalid
+    dataset = mlc.Dataset(str(out / layout.CROISSANT))  # raises mlc.ValidationError if invalid
     assert "not standard" not in caplog.text  # our @context is the one mlcroissant expects
     records = list(dataset.records("corpus"))
     want = pq.read_table(out / "corpus.parquet").to_pylist()
@@ -417,7 +417,7 @@ def test_croissant_cli_validate(built: tuple[Path, Path, BuildResult]) -> None:
     out, _, _ = built
     exe = Path(sys.executable).with_name("mlcroissant")
     proc = subprocess.run(
-        [str(exe), "validate", "--jsonld", str(out / publish.CROISSANT)],
+        [str(exe), "validate", "--jsonld", str(out / layout.CROISSANT)],
         capture_output=True,
         text=True,
         check=False,

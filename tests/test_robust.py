@@ -469,8 +469,6 @@ def previous(tmp_path: Path) -> tuple[Path, Path, dict[str, bytes]]:
     out = tmp_path / "dist"
     build(tmp_path / "small", out, workers=1)
     card = tmp_path / "CARD.md"
-    if not card.exists():  # no card module in this checkout: a stand-in that must survive too
-        card.write_text("# previous card\n", encoding="utf-8")
     return out, card, {**snapshot(out), "CARD.md": card.read_bytes()}
 
 
@@ -490,7 +488,7 @@ def test_exception_mid_build_keeps_previous(
     out, card, old = previous
     make_raw(tmp_path / "big", 600)
     monkeypatch.setattr(sys.modules["corpus_export.process"], "TASK_MAX", 128)
-    b = sys.modules["corpus_export.build"]  # the package's `build` attribute is the function
+    b = sys.modules["corpus_export.engine"]
     real = b.parse_task
     calls = []
 
@@ -716,6 +714,24 @@ def test_reasons_command_lists_every_code() -> None:
         assert str(reason) in result.output
 
 
+def test_a_library_that_cannot_be_loaded_fails_the_build_and_keeps_previous(
+    previous: tuple[Path, Path, dict[str, bytes]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broken dependency (here the card's template engine) is an error: never an export
+    without its card, Data Package and Croissant file, which validate would pass."""
+    out, card, old = previous
+    make_raw(tmp_path / "big", 20)
+    monkeypatch.setitem(sys.modules, "jinja2", None)  # `import jinja2` now raises ImportError
+    with pytest.raises(CorpusExportError, match=r"cannot be loaded \(.*jinja2"):
+        build(tmp_path / "big", out, workers=1)
+    assert_intact(out, card, old)
+    res = CliRunner().invoke(cli, ["build", "--raw", str(tmp_path / "big"), "--out", str(out)])
+    assert res.exit_code == 2
+    assert res.output.startswith("Error: a library the build needs cannot be loaded")
+    assert len(res.output.strip().splitlines()) == 1, res.output
+    assert_intact(out, card, old)
+
+
 def test_a_ctrl_c_during_the_swap_neither_cuts_it_nor_fails_the_build(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -727,14 +743,14 @@ def test_a_ctrl_c_during_the_swap_neither_cuts_it_nor_fails_the_build(
     out = tmp_path / "dist"
     build(raw, out, workers=1)
     write(raw / "b.txt", make_page("二"))
-    real = build_module._swap_in
+    real = build_module.swap_in
 
     def swap_in(*args: object) -> None:
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)  # the handler runs between bytecodes: give it its chance mid-swap
         real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(build_module, "_swap_in", swap_in)
+    monkeypatch.setattr(build_module, "swap_in", swap_in)
     result = build(raw, out, workers=1)
     assert result.rows == 2
     assert set(outcome(out)[0]) == {"a", "b"}
@@ -745,11 +761,11 @@ def test_a_ctrl_c_during_the_swap_neither_cuts_it_nor_fails_the_build(
 def test_two_builds_into_one_folder_do_not_run_at_once(tmp_path: Path) -> None:
     """Both would say they wrote it while one export replaced the other: the second is refused
     (exit 2), the first one's export is left to it, and the folder is free again after."""
-    build_module = sys.modules["corpus_export.build"]
+    swap = sys.modules["corpus_export.swap"]
     raw = tmp_path / "raw"
     write(raw / "a.txt", make_page("一"))
     out = tmp_path / "dist"
-    with build_module._only_build_into(out.absolute()):  # as another build holds it
+    with swap.only_build_into(out.absolute()):  # as another build holds it
         with pytest.raises(CorpusExportError, match="another corpus-export build is writing"):
             build(raw, out, workers=1)
         res = CliRunner().invoke(cli, ["build", "--raw", str(raw), "--out", str(out)])

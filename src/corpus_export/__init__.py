@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .build import BuildResult, build
+from .assemble import BuildResult
+from .build import build
 from .errors import CorpusExportError, Reason, Rejected, ValidationError
 from .parse import Page, parse_page
+from .version import __version__
 
 __all__ = [
     "BuildResult",

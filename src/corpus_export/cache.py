@@ -35,8 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from .layout import hf_data
 from .read import RawFile
+from .version import __version__
 
 _SOURCES = ("errors.py", "parse.py", "process.py", "read.py", "schema.py", "validate.py")
 #: A file changed this recently may change again within the same clock tick: never reuse it.
@@ -209,9 +210,9 @@ def previous_export(
     parquet, csv = (str(out_dir.absolute() / name) for name in names)
     shards = {}
     for first, last, name, digest in note.shards:
-        path = out_dir.absolute() / "hf" / "data" / name
+        path = out_dir.absolute() / hf_data(name)
         try:
-            if _stat(path) == note.files.get(f"hf/data/{name}"):
+            if _stat(path) == note.files.get(hf_data(name)):
                 shards[(first, last)] = (str(path), digest)
         except OSError:
             continue

@@ -15,10 +15,29 @@ from typing import Any
 
 import click
 
-from . import __version__
-from .build import DEFAULT_SHARD_BYTES, BuildResult, pyarrow_without_pandas
+from . import hub, remote
+from .assemble import BuildResult
 from .build import build as run_build
+from .engine import pyarrow_without_pandas
 from .errors import REASON_DOCS, CorpusExportError, Rejected, ValidationError
+from .layout import (
+    CACHE_DIR,
+    CARD,
+    HF_DATA,
+    HF_DIR,
+    MANIFEST,
+    OUT,
+    RAW,
+    REJECTS_CSV,
+    SCRATCH_PREFIX,
+    TOOL,
+)
+from .places import file_url_path
+from .process import process_file
+from .read import RawFile, is_url, link_problem, page_id
+from .validate import validate_export
+from .version import __version__
+from .write import DEFAULT_SHARD_BYTES
 
 EXIT_CHECK_FAILED = 1
 EXIT_SETUP = 2
@@ -35,15 +54,11 @@ EXIT_INTERRUPTED = 130
 
 def _path_or_url(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
     """A path, or a URL kept as text (a file:// URL is its path)."""
-    from .read import is_url
-
     if value is None:
         return None
     if is_url(value):
-        from .build import _file_url_path
-
         try:
-            local = _file_url_path(value)
+            local = file_url_path(value)
         except CorpusExportError as exc:
             raise click.BadParameter(str(exc)) from None
         return value if local is None else local
@@ -53,22 +68,20 @@ def _path_or_url(ctx: click.Context, param: click.Parameter, value: str | None) 
 def _card_default(out_dir: Path | str) -> Path | str:
     """CARD.md beside the out folder (a URL beside a URL)."""
     if isinstance(out_dir, str):
-        from .remote import card_beside
-
-        card = card_beside(out_dir)
+        card = remote.card_beside(out_dir)
         if card is None:
             raise SetupError(
                 f"the out folder {out_dir!r} has no folder above it for CARD.md; pass --card"
             )
         return card
-    return out_dir.parent / "CARD.md"
+    return out_dir.parent / CARD
 
 
 def _raw_option(f: Any) -> Any:
     return click.option(
         "--raw",
         "raw_dir",
-        default="raw",
+        default=RAW,
         show_default=True,
         callback=_path_or_url,
         metavar="PATH|URL",
@@ -81,7 +94,7 @@ def _out_option(f: Any) -> Any:
     return click.option(
         "--out",
         "out_dir",
-        default="dist",
+        default=OUT,
         show_default=True,
         callback=_path_or_url,
         metavar="PATH|URL",
@@ -94,7 +107,7 @@ def _export_option(f: Any) -> Any:
     return click.option(
         "--out",
         "out_dir",
-        default="dist",
+        default=OUT,
         show_default=True,
         type=click.Path(file_okay=False, path_type=Path),
         help="The export folder (a local folder).",
@@ -130,7 +143,7 @@ def _parse_size(text: str) -> int:
     "--check found OUT stale, validate found a problem, parse rejected the page); 2 bad input or "
     "set-up, told in one 'Error:' line; 130 interrupted by Ctrl-C (the previous export untouched)."
 )
-@click.version_option(__version__, prog_name="corpus-export")
+@click.version_option(__version__, prog_name=TOOL)
 def cli() -> None:
     """Turn a folder of scraped article pages into a validated, documented dataset."""
 
@@ -230,7 +243,7 @@ def build(
         return
     if not no_cache and engine == "local":  # for a URL: beside this folder, holding a copy
         beside = out_dir.parent if isinstance(out_dir, Path) else Path()
-        kwargs["cache_dir"] = cache_dir or beside / ".cache" / "corpus-export"
+        kwargs["cache_dir"] = cache_dir or beside / CACHE_DIR
     if engine == "local" and _STANDALONE:
         # This process (the script, not a host calling the CLI) never converts to pandas:
         # pyarrow need not load it (~0.25 s when rejects are written, ~48 MB).
@@ -238,7 +251,7 @@ def build(
     interrupted = _UNTOUCHED
     if isinstance(out_dir, str):  # sent file by file: some may be there, the manifest is last
         interrupted = (
-            f"{out_dir}/ may hold some of the new files, but its manifest.json is still the "
+            f"{out_dir}/ may hold some of the new files, but its {MANIFEST} is still the "
             "previous export's; build again to finish."
         )
     result = _run(
@@ -252,9 +265,9 @@ def build(
         click.echo(f"Warning: {warning}", err=True)
     if not quiet:
         click.echo(result.summary())
-        top = sorted({name.split("/")[0] for name in result.files} | {"manifest.json"})
+        top = sorted({name.split("/")[0] for name in result.files} | {MANIFEST})
         shards = f"{len(result.shards)} shard{'s' if len(result.shards) > 1 else ''}"
-        listed = ", ".join(f"{n}/ ({shards})" if n == "hf" else n for n in top)
+        listed = ", ".join(f"{n}/ ({shards})" if n == HF_DIR else n for n in top)
         if result.sent is not None:
             sent = result.sent
             built = "nothing changed since the last build; " if result.unchanged else ""
@@ -271,7 +284,7 @@ def build(
             click.echo(f"wrote {out_dir}/: {listed}; and {card}")
     if strict and result.rejects:
         click.echo(
-            f"--strict: {result.rejects} page(s) rejected; see {out_dir}/rejects.csv", err=True
+            f"--strict: {result.rejects} page(s) rejected; see {out_dir}/{REJECTS_CSV}", err=True
         )
         sys.exit(EXIT_CHECK_FAILED)
 
@@ -335,7 +348,7 @@ def _check(
         click.echo(f"{out_dir}/ and {card} are up to date with {raw_dir}/")
     if strict and fresh.rejects:
         click.echo(
-            f"--strict: {fresh.rejects} page(s) rejected; see {out_dir}/rejects.csv", err=True
+            f"--strict: {fresh.rejects} page(s) rejected; see {out_dir}/{REJECTS_CSV}", err=True
         )
         sys.exit(EXIT_CHECK_FAILED)
 
@@ -344,11 +357,9 @@ def _built_with(out_dir: Path | str) -> dict[str, Any]:
     """Return the build settings recorded in OUT/manifest.json (so a check rebuilds alike)."""
     try:
         if isinstance(out_dir, str):
-            from .remote import read_manifest
-
-            manifest = read_manifest(out_dir)
+            manifest = remote.read_manifest(out_dir)
         else:
-            manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+            manifest = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
         return {"shard_bytes": int(manifest["settings"]["shard_bytes"])}  # type: ignore[index]
     except (OSError, ValueError, KeyError, TypeError, CorpusExportError):
         return {}
@@ -367,11 +378,9 @@ def _stale_and_fresh(
     raw_dir: Path | str, out_dir: Path | str, card: Path | str | None, kwargs: dict[str, Any]
 ) -> tuple[list[str], BuildResult]:
     """stale_files, and the result of the rebuild it compared with."""
-    from . import remote
-
-    with tempfile.TemporaryDirectory(prefix="corpus-export-check-") as tmp:
-        fresh = Path(tmp) / "dist"
-        fresh_card = Path(tmp) / "CARD.md"
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}check-") as tmp:
+        fresh = Path(tmp) / OUT
+        fresh_card = Path(tmp) / CARD
         result = _run(
             lambda bar: run_build(raw_dir, fresh, card_path=fresh_card, **bar, **kwargs), quiet=True
         )
@@ -424,7 +433,7 @@ def _differences(fresh: Path, out_dir: Path) -> list[str]:
 @click.option(
     "--raw",
     "raw_dir",
-    default="raw",
+    default=RAW,
     show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
     help="The raw folder: a FILE inside it gets the id a build gives it.",
@@ -434,9 +443,6 @@ def parse(file: Path, raw_dir: Path) -> None:
 
     Example: corpus-export parse raw/000_bba07cf85f81785c.txt
     """
-    from .process import process_file
-    from .read import RawFile, link_problem, page_id
-
     root, rel = file.parent, file.name
     problem = None
     absolute = (Path(os.path.abspath(file)), Path(os.path.abspath(raw_dir)))  # noqa: PTH100
@@ -498,7 +504,6 @@ def push(
 
     Example: corpus-export push my-name/chinese-articles --private
     """
-    from . import hub
 
     def stale() -> list[str]:
         if isinstance(raw_dir, Path) and not raw_dir.is_dir():  # a URL is checked by the build
@@ -533,7 +538,7 @@ def push(
             f"and would: create datasets/{repo_id} ({visibility}) if it does not exist (one "
             "that does keeps its visibility)"
             + (f"; create the branch {result.revision} if missing" if revision else "")
-            + f"; delete the files under {hub.HF_DATA}/ there that this list does not have "
+            + f"; delete the files under {HF_DATA}/ there that this list does not have "
             "(shards of an earlier build)."
         )
         click.echo("Nothing was sent: the Hub, the token and its permissions were not checked.")
@@ -554,14 +559,12 @@ def reasons() -> None:
 
 
 @cli.command("validate")
-@click.argument("dist", default="dist", required=False, type=click.Path(path_type=Path))
+@click.argument("dist", default=OUT, required=False, type=click.Path(path_type=Path))
 def validate_command(dist: Path) -> None:
     """Re-check an existing export against its manifest and the table rules, without rebuilding.
 
     Example: corpus-export validate dist
     """
-    from .validate import validate_export
-
     if not dist.is_dir():
         what = "is not a folder" if dist.exists() else "does not exist"
         raise SetupError(f"export folder {str(dist)!r} {what} (run `corpus-export build`)")
@@ -571,7 +574,7 @@ def validate_command(dist: Path) -> None:
         for problem in problems:
             click.echo(f"  {problem}", err=True)
         sys.exit(EXIT_CHECK_FAILED)
-    counts = json.loads((dist / "manifest.json").read_text(encoding="utf-8"))["counts"]
+    counts = json.loads((dist / MANIFEST).read_text(encoding="utf-8"))["counts"]
     click.echo(
         f"OK: {dist}/ matches its manifest ({counts['rows']} rows, {counts['rejects']} "
         "rejects; checksums, schema, table rules, CSV == Parquet)"

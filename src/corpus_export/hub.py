@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .build import sha256_file
+from .digest import sha256_file
 from .errors import CorpusExportError
+from .layout import HF_DATA, HF_DIR, HF_README, TOOL
+from .version import __version__
 
-HF_DIR = "hf"
-HF_DATA = "data"
 REPO_TYPE = "dataset"
 DEFAULT_BRANCH = "main"
 INSTALL_HINT = "pip install corpus-export[hub]"
@@ -75,7 +74,7 @@ def plan(out_dir: Path | str) -> list[UploadFile]:
         )
     files = sorted((p for p in hf.rglob("*") if p.is_file()), key=lambda p: p.as_posix())
     rels = [p.relative_to(hf).as_posix() for p in files]
-    if "README.md" not in rels or not any(r.startswith(f"{HF_DATA}/") for r in rels):
+    if HF_README not in rels or not any(r.startswith(f"{HF_DATA}/") for r in rels):
         raise CorpusExportError(
             f"{str(hf)!r} lacks README.md or {HF_DATA}/*.parquet: run `corpus-export build` first"
         )
@@ -133,7 +132,7 @@ def push(
     tok = resolve_token(token)
     if constants.HF_HUB_OFFLINE:
         raise CorpusExportError("HF_HUB_OFFLINE is set: unset it to push to the Hub")
-    message = commit_message or f"Upload dataset built by corpus-export {__version__}"
+    message = commit_message or f"Upload dataset built by {TOOL} {__version__}"
     api = hub.HfApi(token=tok)
     try:
         api.create_repo(repo_id, repo_type=REPO_TYPE, private=private, exist_ok=True)

@@ -9,22 +9,31 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import yaml
 
-from . import __version__, schema
+from . import schema
+from .digest import file_digests
 from .errors import REASON_DOCS, Reason
+from .layout import (
+    CORPUS_CSV,
+    CORPUS_PARQUET,
+    CROISSANT,
+    DATA_FILES,
+    DATAPACKAGE,
+    HF_DATA,
+    HF_DIR,
+    HF_LICENSE,
+    HF_README,
+    REJECTS_CSV,
+    TOOL,
+    hf_data,
+)
+from .version import __version__
 
 if TYPE_CHECKING:
-    from .build import BuildResult
+    from .assemble import BuildResult
 
 CARD_TEMPLATE = "card.md.j2"
-HF_DIR = "hf"
-HF_README = "README.md"
-HF_LICENSE = "LICENSE.md"
-DATAPACKAGE = "datapackage.json"
-CROISSANT = "croissant.json"
-#: the files a user downloads from dist/, whose checksums the card lists
-DATA_FILES = ("corpus.parquet", "corpus.csv", "rejects.csv")
 
-NAME = "corpus-export"
+NAME = TOOL
 PRETTY_NAME = "Chinese article pages (corpus_export)"
 DESCRIPTION = (
     "Chinese articles parsed from scraped pages of an academic-article site: title, source "
@@ -63,9 +72,7 @@ CROISSANT_TYPES = {"string": "sc:Text", "integer": "sc:Integer", "array": "sc:Te
 
 def write_publication(stage: Path, result: BuildResult) -> str:
     """Write hf/README.md, hf/LICENSE.md, datapackage.json and croissant.json; return the card."""
-    from .build import file_digests
-
-    digests = file_digests(stage, [*DATA_FILES, *(f"{HF_DIR}/data/{s}" for s in result.shards)])
+    digests = file_digests(stage, [*DATA_FILES, *(hf_data(s) for s in result.shards)])
     hf = stage / HF_DIR
     hf.mkdir(exist_ok=True)
     card = render_card(stage, result, digests)
@@ -101,7 +108,7 @@ def card_metadata(result: BuildResult, num_bytes: int, download_size: int) -> di
         "configs": [
             {
                 "config_name": "default",
-                "data_files": [{"split": "train", "path": "data/train-*"}],
+                "data_files": [{"split": "train", "path": f"{HF_DATA}/train-*"}],
             }
         ],
         "dataset_info": {
@@ -123,7 +130,7 @@ def render_card(stage: Path, result: BuildResult, digests: dict[str, dict[str, A
     """Render the dataset card (front matter + body) from templates/card.md.j2."""
     import jinja2
 
-    shards = [f"{HF_DIR}/data/{s}" for s in result.shards]
+    shards = [hf_data(s) for s in result.shards]
     num_bytes = result.arrow_bytes
     meta = card_metadata(result, num_bytes, sum(digests[s]["bytes"] for s in shards))
     env = jinja2.Environment(
@@ -223,7 +230,7 @@ def datapackage(digests: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "resources": [
             _csv_resource(
                 "corpus",
-                "corpus.csv",
+                CORPUS_CSV,
                 digests,
                 corpus_schema,
                 "One row per accepted page. The teasers column is a JSON array of "
@@ -231,7 +238,7 @@ def datapackage(digests: dict[str, dict[str, Any]]) -> dict[str, Any]:
             ),
             _csv_resource(
                 "rejects",
-                "rejects.csv",
+                REJECTS_CSV,
                 digests,
                 rejects_schema,
                 "One row per raw file that did not become a row. " + CSV_ESCAPE_NOTE,
@@ -309,7 +316,7 @@ CROISSANT_CONTEXT: dict[str, Any] = {
 
 def croissant(digests: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Return the Croissant 1.0 JSON-LD describing corpus.parquet."""
-    file_id = "corpus.parquet"
+    file_id = CORPUS_PARQUET
     fields = []
     for f in schema.FIELDS:
         field: dict[str, Any] = {
@@ -330,7 +337,7 @@ def croissant(digests: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "name": NAME,
         "description": DESCRIPTION,
         "license": f"other: {LICENSE_TEXT}",
-        "url": "README.md",
+        "url": HF_README,
         "version": __version__,
         "citeAs": CITE_AS,
         "inLanguage": "zh",

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .digest import sha256_file
 from .errors import CorpusExportError
+from .layout import CARD, MANIFEST, is_our_manifest, looks_like_card
 from .read import _url_fs
 
-MANIFEST = "manifest.json"
 _BLOCK = 1 << 20
 
 
@@ -43,7 +44,7 @@ def parent_url(url: str) -> str:
 def card_beside(url: str) -> str | None:
     """Return the URL of CARD.md beside the folder at url (None at a store's root: no folder)."""
     parent = parent_url(url)
-    return join_url(parent, "CARD.md") if parent.partition("://")[2].strip("/") else None
+    return join_url(parent, CARD) if parent.partition("://")[2].strip("/") else None
 
 
 def join_url(url: str, name: str) -> str:
@@ -86,9 +87,7 @@ def _remote_manifest(fs: Any, root: str) -> tuple[dict[str, Any], bytes] | None:
         manifest = json.loads(data)
     except (OSError, ValueError):
         return None
-    if not isinstance(manifest, dict) or not str(manifest.get("generator", "")).startswith(
-        "corpus-export"
-    ):
+    if not isinstance(manifest, dict) or not is_our_manifest(manifest):
         return None
     return (manifest, data) if isinstance(manifest.get("files"), dict) else None
 
@@ -194,15 +193,11 @@ def card_problem(card_url: str) -> str | None:
             head = fh.read(1 << 20).decode("utf-8", "replace")
     except OSError as exc:
         return f"cannot be read ({exc})"
-    from .build import looks_like_card
-
     return None if looks_like_card(head) else "exists and was not written by corpus-export"
 
 
 def differences(local: Path, url: str) -> list[str]:
     """Return the files at url that differ from the local export's (or are missing or extra)."""
-    from .build import sha256_file
-
     fs, root = _url_fs(url)
     root = root.rstrip("/")
     have = _listing(fs, root)
@@ -224,8 +219,6 @@ def differences(local: Path, url: str) -> list[str]:
 
 def same_bytes(local: Path, url: str) -> bool:
     """Tell whether the file at url holds exactly the local file's bytes."""
-    from .build import sha256_file
-
     fs, path = _url_fs(url)
     try:
         return bool(_sha256(fs, path) == sha256_file(local)[0])

@@ -18,7 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import schema
+from .digest import file_digests
 from .errors import Reason, ValidationError
+from .layout import CORPUS_CSV, CORPUS_PARQUET, HF_DATA, HF_DIR, MANIFEST, REJECTS_CSV, hf_data
 
 #: Lines of the site's template that must never reach body or teasers (RE2 syntax, per line).
 #: Per line: the spaces inside a line are [^\S\n], as \s would let a match run on into the next
@@ -248,7 +250,6 @@ def validate_export(dist: Path) -> list[str]:
     up to the manifest's.
     """
     # build.py owns the file names; imported here, not at the top, since build imports this module.
-    from .build import CORPUS_CSV, CORPUS_PARQUET, HF_DIR, MANIFEST, REJECTS_CSV, file_digests
 
     try:
         manifest = json.loads((dist / MANIFEST).read_bytes().decode("utf-8"))
@@ -276,12 +277,12 @@ def validate_export(dist: Path) -> list[str]:
     shards = manifest.get("hf_shards") or []
     shard_rows = 0
     for name in shards:
-        rel = f"{HF_DIR}/data/{name}"
+        rel = hf_data(name)
         n = _parquet_problems(dist / rel, rel, problems, table_rules=False)
         shard_rows += n or 0
     if shards and shard_rows != counts.get("rows"):
         problems.append(
-            f"{HF_DIR}/data: {shard_rows} rows in the shards, the manifest says "
+            f"{HF_DIR}/{HF_DATA}: {shard_rows} rows in the shards, the manifest says "
             f"{counts.get('rows')}"
         )
     problems += _rejects_problems(dist / REJECTS_CSV, REJECTS_CSV, manifest)

@@ -1,0 +1,403 @@
+"""Parsed tasks → one export in the stage: duplicates found, rows spliced, statistics counted.
+
+The assembler takes the engine's tasks in id order. It decides each task's duplicates before
+the task is encoded (`decide`), splices the encoded rows into corpus.parquet and corpus.csv
+(hashed as they are written), keeps a few numbers per row for the statistics, and at the end
+writes rejects.csv and the Hub shards. What it made is a BuildResult.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import cache
+from .engine import worker_result
+from .errors import Reason
+from .layout import CORPUS_CSV, CORPUS_PARQUET, HF_DATA, HF_DIR, PART_DIR, REJECTS_CSV
+from .parquet_split import Concat
+from .process import Parsed, Part, PartStats, RejectRow, csv_header_line
+from .read import printable_path
+from .validate import check_order
+from .write import (
+    DEFAULT_SHARD_BYTES,
+    HashedFile,
+    ShardReuse,
+    empty_parquet,
+    write_hf_shards,
+    write_rejects_csv,
+)
+
+
+class IntDistribution:
+    """Non-negative integers (one per row) kept as counts per value, not one by one: the build's
+    memory stays flat however many rows there are. Values from HISTOGRAM_LIMIT up are few and
+    kept as they come."""
+
+    HISTOGRAM_LIMIT = 1 << 20
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(0, dtype=np.int64)
+        self.large: list[np.ndarray] = []
+
+    def add(self, values: np.ndarray) -> None:
+        small = values < self.HISTOGRAM_LIMIT
+        if not small.all():
+            self.large.append(values[~small].copy())
+            values = values[small]
+        if not len(values):
+            return
+        counts = np.bincount(values)
+        if len(counts) > len(self.counts):
+            counts[: len(self.counts)] += self.counts
+            self.counts = counts
+        else:
+            self.counts[: len(counts)] += counts
+
+    def summary(self) -> dict[str, float | int]:
+        """min, quartiles (NumPy's default, linear interpolation), max, mean and total of the
+        values added, from the counts: no array of every value is made ({} if none)."""
+        large = np.sort(np.concatenate(self.large)) if self.large else np.zeros(0, np.int64)
+        ends = np.cumsum(self.counts)  # ends[v]: how many values are <= v
+        small = int(ends[-1]) if len(ends) else 0
+        n = small + len(large)
+        if not n:
+            return {}
+
+        def at(rank: int) -> int:  # the value at this rank of the sorted values
+            if rank < small:
+                return int(np.searchsorted(ends, rank, side="right"))
+            return int(large[rank - small])
+
+        def quantile(q: float) -> float:
+            index = q * (n - 1)
+            lo = int(index)
+            a, b, t = float(at(lo)), float(at(min(lo + 1, n - 1))), index - lo
+            return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t  # as NumPy does
+
+        total = int(np.dot(np.arange(len(self.counts), dtype=np.int64), self.counts))
+        total += int(large.sum())
+        return {
+            "min": at(0),
+            "p25": quantile(0.25),
+            "median": quantile(0.5),
+            "p75": quantile(0.75),
+            "max": at(n - 1),
+            "mean": round(total / n, 1),
+            "total": total,
+        }
+
+
+@dataclass(slots=True)
+class Stats:
+    """Statistics of the accepted rows, built incrementally (a histogram per column)."""
+
+    body_chars: IntDistribution = field(default_factory=IntDistribution)
+    paragraph_count: IntDistribution = field(default_factory=IntDistribution)
+    teaser_count: IntDistribution = field(default_factory=IntDistribution)
+    sources: Counter[str] = field(default_factory=Counter)
+    with_author: int = 0
+    with_citations: int = 0
+    with_source: int = 0
+    examples: dict[str, str] = field(default_factory=dict)
+
+    def add(self, part: PartStats) -> None:
+        if not len(part.body_chars):
+            return
+        self.body_chars.add(part.body_chars)
+        self.paragraph_count.add(part.paragraph_count)
+        self.teaser_count.add(part.teaser_count)
+        self.with_author += part.with_author
+        self.with_citations += part.with_citations
+        self.with_source += part.with_source
+        self.sources.update(part.sources)
+        if not self.examples:
+            self.examples = {k: str(v) for k, v in part.example.items()}
+
+    def summary(self) -> dict[str, Any]:
+        """Return the statistics as plain JSON-able values."""
+
+        return {
+            "body_chars": self.body_chars.summary(),
+            "paragraph_count": self.paragraph_count.summary(),
+            "teaser_count": self.teaser_count.summary(),
+            "top_sources": sorted(self.sources.items(), key=lambda kv: (-kv[1], kv[0]))[:10],
+            "distinct_sources": len(self.sources),
+            "with_author": self.with_author,
+            "with_citations": self.with_citations,
+            "with_source": self.with_source,
+        }
+
+
+@dataclass(slots=True)
+class BuildResult:
+    """What a build produced: counts, rejects by reason, statistics and the written files."""
+
+    out_dir: Path | str  # a str when it is a URL
+    files_seen: int
+    rows: int
+    rejects_by_reason: dict[str, int]
+    ignored_files: int
+    stats: dict[str, Any]
+    examples: dict[str, str]
+    shards: list[str]
+    shard_groups: list[tuple[int, int]] = field(default_factory=list)  # row groups of each shard
+    arrow_bytes: int = 0  # in-memory Arrow size of the rows, summed as they were written
+    shard_bytes: int = DEFAULT_SHARD_BYTES  # the --shard-size the Hub folder was cut with
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # relative path → sha256, bytes
+    unchanged: bool = False  # nothing to do: the export in out_dir was already this build's
+    sent: Any = None  # remote.Sent, when out_dir is a URL the export was sent to
+    warnings: list[str] = field(default_factory=list)  # for the user; the export is written
+
+    @property
+    def rejects(self) -> int:
+        return sum(self.rejects_by_reason.values())
+
+    def summary(self) -> str:
+        """One line: pages seen, rows, rejects by reason."""
+        by = ", ".join(f"{n} {r}" for r, n in sorted(self.rejects_by_reason.items()))
+        line = f"{self.files_seen} pages: {self.rows} rows, {self.rejects} rejects"
+        if by:
+            line += f" ({by})"
+        if self.ignored_files:
+            line += f"; {self.ignored_files} other files ignored"
+        return line
+
+
+class SeenTable:
+    """Open-addressing hash table: 64-bit page key → global row position.
+
+    12 bytes a slot, at most three quarters full: ~16 bytes a page, sized once from the number
+    of files (the kept pages, the only ones added, are never more).
+    """
+
+    def __init__(self, expected: int) -> None:
+        size = max(1024, max(expected, 1) * 4 // 3 + 1)
+        self.keys = np.zeros(size, dtype=np.uint64)
+        self.pos = np.zeros(size, dtype=np.int32 if size <= 2**31 else np.int64)
+        self.size = size
+        self.count = 0
+
+    def add(self, key: bytes, pos: int) -> int | None:
+        """Remember key at pos; return the earlier position if the key was already there."""
+        k = int.from_bytes(key[:8], "little") | 1  # 0 marks an empty slot
+        size = self.size
+        i = k % size
+        keys = self.keys
+        while True:
+            slot = int(keys[i])
+            if slot == 0:
+                keys[i] = k
+                self.pos[i] = pos
+                self.count += 1
+                if self.count * 4 > size * 3:
+                    self._grow()
+                return None
+            if slot == k:
+                return int(self.pos[i])
+            i = i + 1 if i + 1 < size else 0
+
+    def _grow(self) -> None:
+        old_keys, old_pos = self.keys, self.pos
+        self.__init__(2 * len(old_keys))  # type: ignore[misc]
+        for k, p in zip(old_keys[old_keys != 0], old_pos[old_keys != 0], strict=True):
+            i = int(k) % self.size
+            while self.keys[i] != 0:
+                i = i + 1 if i + 1 < self.size else 0
+            self.keys[i] = k
+            self.pos[i] = p
+            self.count += 1
+
+
+@dataclass(slots=True)
+class Incremental:
+    """The incremental cache of one build: where it is, and the previous export if usable."""
+
+    cache_dir: Path
+    previous: cache.Previous | None
+    export: str = field(default_factory=cache.new_export_id)  # this build's export id
+    notes: cache.NoteWriter = field(init=False)  # this build's task notes
+
+    def __post_init__(self) -> None:
+        self.notes = cache.NoteWriter(self.cache_dir, self.export)
+
+
+class Assembler:
+    """Consumes parts in id order; splices their encoded rows into the export, in the stage.
+
+    Workers encode every row: a part is one Parquet row group and a CSV fragment. The parent
+    finds duplicates across tasks from their keys before they are encoded (`decide`), checks
+    the id order, copies the encoded bytes (hashing them on the way for the manifest) and keeps
+    a few numbers per row for the statistics.
+    """
+
+    def __init__(
+        self,
+        stage: Path,
+        n_files: int,
+        shard_bytes: int,
+        incremental: Incremental | None = None,
+    ) -> None:
+        self.stage = stage
+        self.parquet = HashedFile(stage / CORPUS_PARQUET)
+        self.concat = Concat(self.parquet.write, self.parquet.copy)
+        self.csv = HashedFile(stage / CORPUS_CSV)
+        self.csv.write(csv_header_line())
+        self.seen = SeenTable(n_files)
+        self.rows = 0
+        self.planned = 0  # rows kept so far by decide()
+        self.last_id: str | None = None
+        self.arrow_bytes = 0
+        self.rejects: list[RejectRow | tuple[RejectRow, int]] = []
+        self.stats = Stats()
+        self.shard_bytes = shard_bytes
+        self.group_bytes: list[int] = []  # Arrow bytes of each row group written
+        self.origins: list[int | None] = []  # per row group: its number in the previous export
+        self.incremental = incremental
+        self.noting: dict[int, tuple[Parsed, bytes | None]] = {}  # task → its note's makings
+
+    def decide(self, parsed: Parsed) -> bytes | None:
+        """Take a parsed task's rejects and find its duplicate rows → the keep mask (None: all).
+
+        A row whose title and body equal an earlier row's (in id order) is a duplicate; the
+        first one, the smaller id, is kept. Called in task order, before the task is encoded.
+        """
+        keep: np.ndarray | None = None
+        dup_rejects: list[tuple[RejectRow, int]] = []
+        first_kept: str | None = None
+        for i, key in enumerate(parsed.dedup_keys):
+            earlier = self.seen.add(key, self.planned)
+            if earlier is None:
+                self.planned += 1
+                first_kept = parsed.ids[i] if first_kept is None else first_kept
+                continue
+            if keep is None:
+                keep = np.ones(len(parsed.dedup_keys), dtype=np.bool_)
+            keep[i] = False
+            dup_rejects.append(
+                (RejectRow(parsed.ids[i], parsed.paths[i], Reason.DUPLICATE, ""), earlier)
+            )
+        if first_kept is not None:
+            check_order(self.last_id, first_kept)
+            self.last_id = parsed.ids[-1] if keep is None else parsed.ids[np.flatnonzero(keep)[-1]]
+        merged: list[RejectRow | tuple[RejectRow, int]] = [*parsed.rejects, *dup_rejects]
+        merged.sort(key=lambda r: _reject_key(r))
+        self.rejects.extend(merged)
+        mask = None if keep is None else keep.tobytes()
+        if self.incremental is not None and parsed.cache_key is not None:
+            self.noting[parsed.index] = (parsed, mask)
+        return mask
+
+    def add(self, part: Part) -> None:
+        """Splice an encoded part (one row group, one CSV fragment) after the previous ones."""
+        group, csv_at = self.concat.groups.count, self.csv.size
+        if part.rows:  # bytes inline (Dask), or files copied a block at a time (flat memory)
+            if part.parquet_bytes is not None:
+                self.concat.append(part.parquet_bytes)
+            else:
+                assert part.parquet_path is not None
+                self.concat.append(Path(part.parquet_path), part.group)
+            if part.csv_bytes is not None:
+                self.csv.write(part.csv_bytes)
+            else:
+                assert part.csv_path is not None
+                path = Path(part.csv_path)
+                offset, length = part.csv_range or (0, path.stat().st_size)
+                self.csv.copy(path, offset, length)
+            self.stats.add(part.stats)
+            self.rows += part.rows
+            self.arrow_bytes += part.nbytes
+            self.group_bytes.append(part.nbytes)
+            self.origins.append(part.group)  # only a reused part names a group
+        for p in (part.parquet_path, part.csv_path):
+            if p is not None and Path(p).parent == self.stage / PART_DIR:  # not the cache's
+                Path(p).unlink(missing_ok=True)
+        noting = self.noting.pop(part.index, None)
+        if noting is not None and self.incremental is not None:
+            parsed, keep = noting
+            assert parsed.cache_key is not None
+            note = cache.TaskNote(
+                export=self.incremental.export,
+                paths=parsed.file_paths,
+                prints=parsed.prints,
+                outcomes=parsed.outcomes,
+                dedup_keys=parsed.dedup_keys,
+                keep=keep,
+                group=group if part.rows else -1,
+                csv=(csv_at, self.csv.size - csv_at),
+                rows=part.rows,
+                nbytes=part.nbytes,
+                stats=part.stats,
+            )
+            self.incremental.notes.add(parsed.cache_key, note)
+
+    def finish(
+        self, pool: ProcessPoolExecutor | None = None
+    ) -> tuple[int, dict[str, int], dict[str, Any], dict[str, str], list[tuple[str, int, int]]]:
+        # The footer's template comes from a worker, which has pyarrow.compute loaded already
+        # (in this process, the first use of it costs ~40 MB, so it waits for the workers' end).
+        template = worker_result(pool.submit(empty_parquet)) if pool else empty_parquet()
+        self.concat.close(template)
+        self.parquet.close()
+        self.csv.close()
+        previous = self.incremental.previous if self.incremental else None
+        shards = write_hf_shards(
+            self.stage / CORPUS_PARQUET,
+            self.stage / HF_DIR / HF_DATA,
+            self.group_bytes,
+            self.shard_bytes,
+            pool,
+            reuse=ShardReuse(self.origins, previous.shards) if previous else None,
+        )
+        if pool is not None:
+            pool.shutdown(wait=True)  # idle now: their memory goes before the rejects and card
+        by_reason = self._write_rejects()
+        return self.rows, by_reason, self.stats.summary(), self.stats.examples, shards
+
+    def _write_rejects(self) -> dict[str, int]:
+        kept_ids: pa.ChunkedArray | None = None
+        if any(isinstance(r, tuple) for r in self.rejects):
+            # ParquetFile, not read_table: that one loads pyarrow.dataset (and pandas), ~0.25 s
+            kept_ids = pq.ParquetFile(self.stage / CORPUS_PARQUET).read(columns=["id"]).column("id")
+        rows: list[RejectRow] = []
+        for r in self.rejects:
+            if isinstance(r, tuple):
+                rej, pos = r
+                assert kept_ids is not None
+                kept = kept_ids[pos].as_py()
+                r = RejectRow(
+                    rej.id,
+                    rej.path,
+                    rej.reason,
+                    f"same title and body as {kept!r} (kept: the smaller id)",
+                )
+            rows.append(r)
+        table = pa.table(
+            {
+                "id": pa.array([r.id for r in rows], pa.string()),
+                # the file's own name (an id can stand for .txt or .txt.gz), printable
+                "path": pa.array([printable_path(r.path) for r in rows], pa.string()),
+                "reason": pa.array([str(r.reason) for r in rows], pa.string()),
+                "detail": pa.array([r.detail for r in rows], pa.string()),
+            }
+        )
+        write_rejects_csv(table, self.stage / REJECTS_CSV)
+        return dict(sorted(Counter(str(r.reason) for r in rows).items()))
+
+    def abort(self) -> None:
+        for f in (self.parquet, self.csv):
+            with contextlib.suppress(OSError):  # the build's own error is the one to tell
+                f.close()
+
+
+def _reject_key(r: RejectRow | tuple[RejectRow, int]) -> tuple[str, str]:
+    rej = r[0] if isinstance(r, tuple) else r
+    return (rej.id, rej.path)

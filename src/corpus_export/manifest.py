@@ -1,0 +1,40 @@
+"""manifest.json: the export's counts, rejects by reason, schema, settings and every file's
+SHA-256; written last, it is what marks a folder as a complete export of ours."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import schema
+from .assemble import BuildResult
+from .digest import file_digests
+from .layout import MANIFEST, TOOL
+from .version import __version__
+
+
+def write_manifest(stage: Path, result: BuildResult) -> None:
+    """Write manifest.json: counts, rejects by reason, schema, version, every file's SHA-256."""
+    files = {rel: info for rel, info in sorted(file_digests(stage).items()) if rel != MANIFEST}
+    result.files = files
+    manifest = {
+        "name": "corpus_export",
+        "generator": f"{TOOL} {__version__}",
+        "counts": {
+            "files_seen": result.files_seen,
+            "rows": result.rows,
+            "rejects": result.rejects,
+            "ignored_files": result.ignored_files,
+        },
+        "rejects_by_reason": result.rejects_by_reason,
+        "schema": [
+            {"name": f.name, "type": schema.type_name(f), "nullable": f.nullable}
+            for f in schema.FIELDS
+        ],
+        "hf_shards": result.shards,
+        "settings": {"shard_bytes": result.shard_bytes},
+        "files": files,
+    }
+    (stage / MANIFEST).write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
