@@ -407,3 +407,59 @@ def test_row_groups_of_equal_sizes_are_compared_byte_for_byte(
         RowChange("p101", "changed", ("sha256",))
     ]
     assert read[-1] == 2 * 4
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_a_rebuild_says_what_changed_since_the_export_it_replaces(
+    tmp_path: Path, cache: bool, trust_new_files: None
+) -> None:
+    raw, out, card = tmp_path / "raw", tmp_path / "dist", tmp_path / "CARD.md"
+    pages = {f"p{i}": make_page(f"标题{i}", paragraphs=(f"第{i}篇。",)) for i in range(5)}
+    write_raw(raw, pages)
+    build = ["build", "--raw", str(raw), "--out", str(out), "--workers", "1"]
+    build += [] if cache else ["--no-cache"]
+    first = CliRunner().invoke(cli, build)
+    assert first.exit_code == 0, first.output
+    assert "changes since" not in first.output  # nothing replaced
+    exported = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    card_text = card.read_bytes()
+
+    (raw / "p1.txt").write_text(make_page("标题1", paragraphs=("改过的一篇。",)), "utf-8")
+    (raw / "p2.txt").unlink()
+    (raw / "p5.txt").write_text(make_page("标题5", paragraphs=("新的一篇。",)), "utf-8")
+    (raw / "p3.txt").write_text("", "utf-8")
+    second = CliRunner().invoke(cli, build)
+    assert second.exit_code == 0, second.output
+    assert second.stdout.splitlines()[1] == (
+        f"changes since the previous export: +1 added, {MINUS}2 removed, "
+        "~1 changed (body 1, body_chars 1, sha256 1); rejects: +1 empty"
+    )
+    quiet = CliRunner().invoke(cli, [*build, "-q"])  # nothing changed, nothing said
+    assert (quiet.exit_code, quiet.stdout) == (0, "")
+
+    # the export stays a function of raw/ alone: built again from nothing, the same bytes
+    fresh = tmp_path / "fresh"
+    corpus_export.build(raw, fresh / "dist", card_path=fresh / "CARD.md", workers=1)
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == {
+        p.name: p.read_bytes() for p in (fresh / "dist").rglob("*") if p.is_file()
+    }
+    assert card.read_bytes() == (fresh / "CARD.md").read_bytes()
+    assert exported != {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert card_text != card.read_bytes()
+
+
+def test_a_previous_export_that_cannot_be_read_is_a_warning(tmp_path: Path) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "dist"
+    write_raw(raw, {"p0": make_page("标题0")})
+    build = ["build", "--raw", str(raw), "--out", str(out), "--workers", "1", "--no-cache"]
+    assert CliRunner().invoke(cli, build).exit_code == 0
+    again = CliRunner().invoke(cli, build)
+    assert again.stdout.splitlines()[1] == "changes since the previous export: no change"
+    (out / "corpus.parquet").write_bytes(b"PAR1 cut short")
+    third = CliRunner().invoke(cli, build)
+    assert third.exit_code == 0, third.output
+    assert "changes since" not in third.stdout
+    assert third.stderr.startswith(
+        "Warning: the previous export cannot be compared with the new one: "
+    )
+    assert pq.read_table(out / "corpus.parquet").num_rows == 1  # replaced all the same

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from . import cache, remote
 from .assemble import Assembler, BuildResult, Incremental
+from .diff import Summary, summarize
 from .engine import Progress, run, scan_apart, start_pool, stop_pool
 from .errors import CorpusExportError, ValidationError
 from .layout import (
@@ -39,6 +40,7 @@ from .layout import (
     SCRATCH_PREFIX,
     SENT_DIR,
     hf_data,
+    is_export,
 )
 from .manifest import write_manifest
 from .places import check_card, check_card_owner, check_places, file_url_path
@@ -187,6 +189,7 @@ def _build_local(
             card_text = write_publication(stage, result)
             check_card_owner(card, out_dir, card_text)
             write_manifest(stage, result)
+            result.changes = _changes_since(out_dir, stage, result.warnings)
             noted = False
             if incremental is not None:
                 cache.forget_export(incremental.cache_dir)
@@ -245,6 +248,18 @@ def _build_local(
         held.close()
     result.out_dir = out_dir
     return result
+
+
+def _changes_since(out_dir: Path, stage: Path, warnings: list[str]) -> Summary | None:
+    """What the export in stage changes from the one in out_dir that it is about to replace
+    (None: there is none). Only said to the user: the export itself never depends on it."""
+    if not is_export(out_dir):
+        return None
+    try:
+        return summarize(out_dir, stage)
+    except CorpusExportError as exc:
+        warnings.append(f"the previous export cannot be compared with the new one: {exc}")
+        return None
 
 
 def _build_for_url(

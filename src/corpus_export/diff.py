@@ -25,15 +25,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import CorpusExportError
+from .layout import CORPUS_PARQUET, MANIFEST, REJECTS_CSV, TOOL, is_our_manifest
 
 #: Rows per batch read from each corpus.parquet (a row group, ~1,000 rows, is read at a time).
 BATCH_ROWS = 256
 #: Bytes compared at a time when two row groups are checked for equal bytes.
 _BLOCK = 1 << 20
-#: The names of the files compared, and of the file that tells an export of ours.
-CORPUS_PARQUET = "corpus.parquet"
-REJECTS_CSV = "rejects.csv"
-MANIFEST = "manifest.json"
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 #: The sign of removals in the summary line (U+2212, as + and ~ stand for added and changed).
@@ -164,11 +161,9 @@ class _Export:
                 manifest = json.loads(fh.read())
         except (OSError, ValueError):
             manifest = None
-        if not isinstance(manifest, dict) or not str(manifest.get("generator", "")).startswith(
-            "corpus-export"
-        ):
+        if not isinstance(manifest, dict) or not is_our_manifest(manifest):
             raise CorpusExportError(
-                f"{self.name!r} is not an export (no manifest.json written by corpus-export)"
+                f"{self.name!r} is not an export (no {MANIFEST} written by {TOOL})"
             )
 
     def open(self, rel: str) -> IO[bytes]:
@@ -267,7 +262,9 @@ class _Side:
                 if self.group == self.pf.num_row_groups:
                     return
                 self.left = self.pf.metadata.row_group(self.group).num_rows
-                self._batches = self.pf.iter_batches(self.batch_rows, row_groups=[self.group])
+                self._batches = self.pf.iter_batches(
+                    self.batch_rows, row_groups=[self.group], use_threads=False
+                )
                 self.group += 1
             batch = next(self._batches)
         except (pa.ArrowException, OSError, StopIteration) as exc:
