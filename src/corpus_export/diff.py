@@ -3,9 +3,11 @@ the fields that changed) and rejects whose reason changed, appeared or disappear
 
 Both corpus.parquet files are sorted by id (every build writes them so), and so is rejects.csv:
 the two sides are merged a batch at a time, never loaded, so memory stays flat however many rows
-the exports hold. Every field of every row present on both sides is compared (vectorised with
-pyarrow.compute), not only the raw file's `sha256`: the same page parsed by another version of
-the parser may give another row.
+the exports hold. Two row groups stored alike (the same bytes, column chunk by column chunk, and
+the same schema) hold the same rows and are passed over undecoded: a rebuild after a few edits
+keeps almost all of them. In the others, every field of every row present on both sides is
+compared (vectorised with pyarrow.compute), not only the raw file's `sha256`: the same page
+parsed by another version of the parser may give another row.
 """
 
 from __future__ import annotations
@@ -192,12 +194,17 @@ class ExportDiff:
                 stack.enter_context(side.open(CORPUS_PARQUET))
                 for side in (self.old, self.new, self.old, self.new)
             )
-            try:
-                # pre_buffer off: on, a whole file's column chunks can be fetched ahead (~0.5 GB
-                # held at 100k rows); off, one row group's at a time
-                pa_, pb = (pq.ParquetFile(f, pre_buffer=False) for f in (fa, fb))
-            except (pa.ArrowException, OSError) as exc:
-                raise CorpusExportError(f"cannot read a {CORPUS_PARQUET}: {exc}") from None
+            files = []
+            for side, f in ((self.old, fa), (self.new, fb)):
+                try:
+                    # pre_buffer off: on, a whole file's column chunks can be fetched ahead
+                    # (~0.5 GB held at 100k rows); off, one row group's at a time
+                    files.append(pq.ParquetFile(f, pre_buffer=False))
+                except (pa.ArrowException, OSError) as exc:
+                    raise CorpusExportError(
+                        f"cannot read {side.name}/{CORPUS_PARQUET}: {exc}"
+                    ) from None
+            pa_, pb = files
             names_a, names_b = pa_.schema_arrow.names, pb.schema_arrow.names
             for side, names in ((self.old, names_a), (self.new, names_b)):
                 if "id" not in names:
