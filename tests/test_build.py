@@ -660,7 +660,7 @@ def test_workers_convert_rows_without_loading_pandas() -> None:
     run_python(
         "import sys, pyarrow as pa\n"
         "from corpus_export.engine import init_worker\n"
-        "init_worker()\n"
+        "import os; init_worker(os.getppid())\n"
         "pa.array(['page', None]); pa.table({'n': [1, None]})\n"
         "assert 'pandas' not in sys.modules, 'pyarrow loaded pandas'\n"
         "import pandas\n"

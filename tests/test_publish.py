@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -264,6 +265,53 @@ def test_hostile_page_text_breaks_neither_front_matter_nor_tables(
             table = cells
         assert cells == table, line
     assert result.rejects_by_reason == {"duplicate": 1, "empty": 1}
+
+
+MARKDOWN_PAGES = {
+    "000_md": page(
+        "![t](https://example.com/t.png) 标题 [链接](https://example.com/a)",
+        source="![x](https://example.com/p.png)",
+        paragraphs=("<b>粗体</b> [链接](http://example.com) ![i](http://example.com/i.png)",),
+        teasers=("![teaser](https://example.com/t.png) 摘要",),
+    ),
+    "001_long": page("长来源的文章", source="源" + "长" * 5000),
+    "002_html": page("标签", source='<img src="https://example.com/p.png" onerror="alert(1)">'),
+    "003_link": page("链接", source="[来源](javascript:alert(1))"),
+    "004_entity": page("实体", source="&lt;img src=x&gt; &#60;b&#62; 来源"),
+}
+
+
+def displayed(cell: str) -> str:
+    """The text a Markdown renderer shows for a table cell (escapes and entities undone)."""
+    return html.unescape(re.sub(r"\\(.)", r"\1", cell.strip()))
+
+
+def test_card_cells_from_pages_are_inert_markdown_and_short(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name, text in MARKDOWN_PAGES.items():
+        (raw / f"{name}.txt").write_text(text, encoding="utf-8")
+    out = tmp_path / "dist"
+    result = corpus_export.build(raw, out, card_path=tmp_path / "CARD.md", workers=1)
+    assert result.rows == len(MARKDOWN_PAGES)
+    _, body = split_card((out / "hf" / "README.md").read_text(encoding="utf-8"))
+    assert "](" not in body
+    assert "<img" not in body and "<b>" not in body
+    fields = body.split("## Fields", 1)[1].split("\n\n", 2)[1].splitlines()[2:]
+    sources = body.split("| source | rows |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    cells = [re.split(r"(?<!\\)\|", line)[-2] for line in fields]  # the example column
+    cells += [re.split(r"(?<!\\)\|", line)[1] for line in sources]  # the source column
+    assert len(cells) == len(schema.FIELDS) + len(MARKDOWN_PAGES)
+    for cell in cells:
+        assert "<" not in cell and "](" not in cell, cell
+        assert len(displayed(cell)) <= schema.CELL_CHARS, cell
+    shown = {displayed(cell) for cell in cells}
+    # the text is shown as it is, only cut
+    assert "![x](https://example.com/p.png)" in shown
+    assert '<img src="https://example.com/p.png" onerror="alert(1)">' in shown
+    # (the parser decodes HTML entities as a reader sees them: the card shows the tags as text)
+    assert "<img src=x> <b> 来源" in shown
+    assert "源" + "长" * (schema.CELL_CHARS - 2) + "…" in shown
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ spacing of its marks, missing fields, citation formats, author-note form and whe
 a closing line after it, how paragraphs are spaced, teasers or none, and how the 其他文献 heading
 meets the line before — and every field of the parsed row is compared with what the variants
 imply. One failing variant shows up as many failing pages sharing an axis value, which the
-failure message counts. (Review rounds 13 and 14 found 12% and 15% of such pages wrong.)
+failure message counts.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from .layout import CORPUS_CSV, CORPUS_PARQUET, HF_DATA, HF_DIR, PART_DIR, REJEC
 from .parquet_split import Concat
 from .process import Parsed, Part, PartStats, RejectRow, csv_header_line
 from .read import printable_path
-from .validate import check_order
+from .rules import check_order
 from .write import (
     DEFAULT_SHARD_BYTES,
     HashedFile,

@@ -31,11 +31,13 @@ from .layout import (
     REJECTS_CSV,
     SCRATCH_PREFIX,
     TOOL,
+    is_card,
 )
+from .parse import explain_page, format_roles
 from .places import file_url_path
 from .process import process_file
-from .read import RawFile, is_url, link_problem, page_id
-from .validate import validate_export
+from .read import RawFile, is_url, link_problem, page_id, read_raw
+from .validate import raw_problems, validate_export
 from .version import __version__
 from .write import DEFAULT_SHARD_BYTES
 
@@ -438,10 +440,16 @@ def _differences(fresh: Path, out_dir: Path) -> list[str]:
     type=click.Path(file_okay=False, path_type=Path),
     help="The raw folder: a FILE inside it gets the id a build gives it.",
 )
-def parse(file: Path, raw_dir: Path) -> None:
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="First print every line of the page with its number, the role the parser gave it and "
+    "the rule that decided (coloured on a terminal).",
+)
+def parse(file: Path, raw_dir: Path, explain: bool) -> None:
     """Print one page's row as JSON, or its reject reason (exit 1).
 
-    Example: corpus-export parse raw/000_bba07cf85f81785c.txt
+    Example: corpus-export parse --explain raw/000_bba07cf85f81785c.txt
     """
     root, rel = file.parent, file.name
     problem = None
@@ -453,6 +461,11 @@ def parse(file: Path, raw_dir: Path) -> None:
                 problem = link_problem(raw.resolve(), inside)
             break
     f = RawFile(page_id(rel), rel, problem)
+    if explain:
+        with contextlib.suppress(Rejected):  # a page that cannot be read: its reject below
+            roles = explain_page(read_raw(root, f).data)
+            click.echo(format_roles(roles, color=sys.stdout.isatty()))
+            click.echo()
     try:
         page, _ = process_file(root, f)
     except Rejected as rej:
@@ -560,24 +573,74 @@ def reasons() -> None:
 
 @cli.command("validate")
 @click.argument("dist", default=OUT, required=False, type=click.Path(path_type=Path))
-def validate_command(dist: Path) -> None:
-    """Re-check an existing export against its manifest and the table rules, without rebuilding.
+@click.option(
+    "--card",
+    "card_path",
+    type=click.Path(path_type=Path),
+    help="The export's card, which must equal DIST/hf/README.md (default: CARD.md beside DIST, "
+    "when there is a card written by corpus-export).",
+)
+@click.option(
+    "--raw",
+    "raw_dir",
+    type=click.Path(path_type=Path),
+    help="Also parse the pages of this raw folder as a build would and compare the rows and "
+    "rejects they give with the export's.",
+)
+@click.option(
+    "--sample",
+    type=click.IntRange(min=1),
+    help="With --raw: parse only N pages, chosen by a hash of their ids seeded by the export "
+    "(the same N pages each time for the same export).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="With --raw: processes parsing pages (default: one per CPU).",
+)
+def validate_command(
+    dist: Path,
+    card_path: Path | None,
+    raw_dir: Path | None,
+    sample: int | None,
+    workers: int | None,
+) -> None:
+    """Re-check an existing export without rebuilding: its manifest, the table rules, and its
+    files against each other (CSV, Hub shards, card and metadata from the rows); with --raw,
+    its rows against the raw pages.
 
-    Example: corpus-export validate dist
+    Example: corpus-export validate dist --raw raw --sample 1000
     """
     if not dist.is_dir():
         what = "is not a folder" if dist.exists() else "does not exist"
         raise SetupError(f"export folder {str(dist)!r} {what} (run `corpus-export build`)")
-    problems = validate_export(dist)
+    if sample is not None and raw_dir is None:
+        raise SetupError("--sample N chooses raw pages to parse: it needs --raw RAW")
+    card = card_path
+    if card is None and is_card(dist.parent / CARD):  # a file of the user's is not ours
+        card = dist.parent / CARD
+    problems = validate_export(dist, card)
+    checked = ""
+    if raw_dir is not None and not problems:  # rows read from files already found sound
+        try:
+            found = raw_problems(dist, raw_dir, sample, workers or os.cpu_count() or 1)
+        except CorpusExportError as exc:
+            raise SetupError(str(exc)) from None
+        problems += found.problems
+        checked = f"; {found.checked} of {found.pages} raw pages give these rows and rejects"
+    elif raw_dir is not None:
+        problems.append(f"--raw {raw_dir}: not compared, as the export's own files disagree")
     if problems:
         click.echo(f"{dist}/: {len(problems)} problem(s):", err=True)
         for problem in problems:
             click.echo(f"  {problem}", err=True)
         sys.exit(EXIT_CHECK_FAILED)
     counts = json.loads((dist / MANIFEST).read_text(encoding="utf-8"))["counts"]
+    also = f", {card} == the card" if card is not None else ""
     click.echo(
         f"OK: {dist}/ matches its manifest ({counts['rows']} rows, {counts['rejects']} "
-        "rejects; checksums, schema, table rules, CSV == Parquet)"
+        "rejects; checksums, schema, table rules, CSV == Parquet, shards == Parquet, card and "
+        f"metadata == the rows'{also}{checked})"
     )
 
 

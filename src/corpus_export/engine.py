@@ -9,9 +9,13 @@ cluster.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing as mp
+import os
 import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -53,10 +57,40 @@ def run(
     return run_local(root, tasks, part_dir, pool, progress, decide, previous, caching)
 
 
-def init_worker() -> None:
+def init_worker(parent: int) -> None:
+    """Set up a worker process of the build whose pid is `parent`."""
     # Ctrl-C is the parent's to handle: it stops the pool and cleans up in one place.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)
     pyarrow_without_pandas()
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process when the process `parent` ends, however it ends (SIGKILL included).
+
+    A worker outliving its build would hold the build's out-folder lock (inherited across
+    fork) and lock every later build out. On Linux the kernel sends SIGKILL to the worker when
+    its parent dies; elsewhere a daemon thread checks the parent every second. Either way a
+    parent already gone before this ran ends the worker at once.
+    """
+    armed = False
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    if os.getppid() != parent:
+        os._exit(1)
+    if not armed:
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                threading.Event().wait(1.0)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="corpus-export-parent-watch", daemon=True).start()
 
 
 class _NoPandas:
@@ -101,8 +135,18 @@ def start_pool(workers: int) -> ProcessPoolExecutor | None:
     if workers <= 1:
         return None
     method = "fork" if "fork" in mp.get_all_start_methods() else None
-    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context(method), initializer=init_worker)
-    pool.submit(int).result()  # with fork, every worker starts on the first task
+    _watch_thread_failures()
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=mp.get_context(method),
+        initializer=init_worker,
+        initargs=(os.getpid(),),
+    )
+    try:
+        worker_result(pool.submit(int))  # with fork, every worker starts on the first task
+    except BaseException:
+        stop_pool(pool)
+        raise
     return pool
 
 
@@ -185,14 +229,55 @@ def run_local(
         raise
 
 
-def worker_result(future: Future[Any]) -> Any:
+_WORKER_DIED = (
+    "a worker process died (out of memory, or killed?); no export written. "
+    "Try --workers 1 to see the failing page."
+)
+
+
+def worker_result(future: Future[Any], died: str = _WORKER_DIED) -> Any:
+    """Return a worker's result; a dead worker or a pool that cannot run is a CorpusExportError.
+
+    The pool's own threads start lazily; one that cannot start (`ulimit -v` too low for its
+    stack) dies in that thread, and the future would wait forever. Waiting in short steps, a
+    thread that failed to start is seen and reported.
+    """
     try:
-        return future.result()
+        while True:
+            try:
+                return future.result(timeout=0.25)
+            except TimeoutError:
+                if _THREAD_FAILURES:
+                    raise CorpusExportError(
+                        f"cannot start a thread ({_THREAD_FAILURES[0]}): out of memory, or a "
+                        "virtual memory limit (ulimit -v) too low; no export written"
+                    ) from None
     except BrokenProcessPool:
-        raise CorpusExportError(
-            "a worker process died (out of memory, or killed?); no export written. "
-            "Try --workers 1 to see the failing page."
-        ) from None
+        raise CorpusExportError(died) from None
+
+
+#: Threads of this process that could not start (RuntimeError from threading), as seen by
+#: the hook below: a pool whose feeder or manager thread is missing never finishes a task.
+_THREAD_FAILURES: list[BaseException] = []
+
+
+def _watch_thread_failures() -> None:
+    """Record (rather than print) a pool thread that could not start; other thread errors go
+    to the hook that was there before. Installed once, by the first pool this process starts."""
+    previous = threading.excepthook
+    if getattr(previous, "corpus_export", False):
+        return
+
+    def note(args: threading.ExceptHookArgs) -> None:
+        if isinstance(args.exc_value, RuntimeError) and "can't start new thread" in str(
+            args.exc_value
+        ):
+            _THREAD_FAILURES.append(args.exc_value)
+            return
+        previous(args)
+
+    note.corpus_export = True  # type: ignore[attr-defined]
+    threading.excepthook = note
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:
@@ -224,12 +309,12 @@ def scan_apart(raw: Path, into: Path) -> Scan:
     """
     if "fork" not in mp.get_all_start_methods():
         return scan_raw(raw, into)
-    ex = ProcessPoolExecutor(1, mp_context=mp.get_context("fork"), initializer=init_worker)
+    _watch_thread_failures()
+    ex = ProcessPoolExecutor(
+        1, mp_context=mp.get_context("fork"), initializer=init_worker, initargs=(os.getpid(),)
+    )
     try:
-        return ex.submit(scan_raw, raw, into).result()
-    except BrokenProcessPool:
-        raise CorpusExportError(
-            f"the process listing {str(raw)!r} died (out of memory, or killed?); nothing written"
-        ) from None
+        died = f"the process listing {str(raw)!r} died (out of memory, or killed?); nothing written"
+        return worker_result(ex.submit(scan_raw, raw, into), died)  # type: ignore[no-any-return]
     finally:
         stop_pool(ex)

@@ -9,6 +9,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from .template import (
+    CORRESPONDENT_WORDS,
+    DRAFTER_WORDS,
+    INTERN_WORDS,
+    NEWS_DESKS,
+    NOTE_WORDS,
+    REPORTER_KINDS,
+    REPORTER_WORDS,
+    WRITER_WORDS,
+    alternation,
+    first_chars,
+)
+
 #: ASCII and full-width colons, and ∶ (U+2236), which some sites print as one (parse.py's too).
 COLON = "[:：∶]"
 _COLON = COLON
@@ -65,9 +78,10 @@ _DOTTED = rf"[{_HAN}]{{1,8}}(?:[{_DOT}][{_HAN}]{{1,8}}){{1,3}}"  # 约翰·史�
 #: name short (作者：张三认为，…… is prose, not a byline); an affiliation in brackets may follow.
 _REPORTED = r"(?:报道|采写|整理|摄影?)"  # 本报记者 张三 报道: the verb is not a name
 _ROLE = (
-    r"(?:(?:本报|本報|本刊|新华社|新華社|人民日报|光明日报|经济日报|中新社|央视)?"
-    r"(?:特约|特約|驻\S{1,4}|见习|見習)?(?:记者|記者)"
-    r"|(?:本报|本報|本刊)?(?:通讯员|通訊員)|实习生|實習生|(?:执笔|執筆)人?|撰稿人?)"
+    rf"(?:(?:{alternation(NEWS_DESKS)})?"
+    rf"(?:{alternation(REPORTER_KINDS)}|驻\S{{1,4}})?(?:{alternation(REPORTER_WORDS)})"
+    rf"|(?:本报|本報|本刊)?(?:{alternation(CORRESPONDENT_WORDS)})|{alternation(INTERN_WORDS)}"
+    rf"|(?:{alternation(DRAFTER_WORDS)})人?|(?:{alternation(WRITER_WORDS)})人?)"
 )
 _NAME = (
     rf"(?!{_ROLE}|{_REPORTED})"  # a role word is no name (and no backtracking over it)
@@ -145,9 +159,7 @@ _TRAILER = re.compile(
     rf"|[〇零一二三四五六七八九]{{4}}年[一二三四五六七八九十]{{1,3}}月(?:[一二三四五六七八九十]{{1,3}}日)?"
 )
 _TRAILERS_MAX = 3
-_TRAILER_FIRST = frozenset(
-    "(（【[［〔责编校审终初美本来原刊发摘转选图收修录基通联《0123456789\u3007零一二"
-)
+_TRAILER_FIRST = first_chars(_TRAILER) | first_chars(_FUNDING_NOTE)
 #: Other closing lines, when short: "(…)" of its own, or "key：value" (a 2-6 character key).
 _SHORT_CLOSING = re.compile(
     rf"[{_OPEN}][^{_OPEN}{_CLOSE}]{{1,58}}[{_CLOSE}]|(?:[{_HAN}]{{2,6}}|注)\s*{_COLON}\s*\S.*"
@@ -155,7 +167,7 @@ _SHORT_CLOSING = re.compile(
 _SHORT_LINE_MAX = 60
 #: A note names its writer with one of these (作者系X, 执笔：X, 记者 X, 通讯员 X, 撰稿：X,
 #: （李明，系X）).
-_NOTE_WORDS = ("作者", "执笔", "记者", "通讯员", "撰稿", "執筆", "記者", "通訊員", "uthor", *"系係")
+_NOTE_WORDS = NOTE_WORDS  # the credits' words come from the same tables as _ROLE
 #: How long a closing line can be (a funding note's sentence is the longest kind).
 _TRAILER_MAX = 120
 _FUNDING_MAX = 200
@@ -168,7 +180,7 @@ _REFS_HEADING = re.compile(
     rf"[{_OPEN}]?\s*(?:参考文献|注释|注解|参考资料|尾注|參考文獻|註釋|References|REFERENCES|Bibliography"
     rf"|Notes)\s*[{_CLOSE}]?\s*(?:{_COLON}.*)?"
 )
-_REFS_FIRST = frozenset("参參注註尾【[［〔(（RBN")
+_REFS_FIRST = first_chars(_REFS_HEADING)
 _REFS_SEARCH = 80  # paragraphs from the end where such a heading is looked for
 _BYLINE = re.compile(
     rf"{_DECOR}(?:文\s*[/／|｜{_DOT}:：]\s*(?:图(?:\s*[/／|｜:：]\s*|\s+))?(\S.*)"
@@ -320,7 +332,7 @@ _COMPOUND_SURNAMES = frozenset(
         *("司徒", "歐陽", "司馬", "諸葛", "東方", "尉遲", "公孫"),
     )
 )
-_SIGNATURE_FIRST = frozenset("文" + _DECOR_CHARS)
+_SIGNATURE_FIRST = first_chars(_SIGNATURE)
 
 
 def _signature_at_end(paragraphs: list[str]) -> tuple[str, list[str]] | None:
@@ -460,5 +472,5 @@ def _past_closing_lines(paragraphs: list[str], at: int) -> int:
 
 #: A footnote after the note: a line that starts with its mark, ①… or [1]…
 _FOOTNOTE = re.compile(r"(?:[①-⑳]|\[\d{1,2}\]|［\d{1,2}］)\s*\S")
-_FOOTNOTE_FIRST = frozenset("①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳[［")
+_FOOTNOTE_FIRST = first_chars(_FOOTNOTE)
 _FOOTNOTES_MAX = 20

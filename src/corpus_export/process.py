@@ -19,7 +19,7 @@ from . import cache, schema
 from .errors import Reason, Rejected
 from .parse import Page, parse_page
 from .read import RawFile, ReadAhead, Scan, is_url, read_raw
-from .validate import check_ascending, check_batch
+from .rules import check_ascending, check_batch
 
 #: Files per task: big enough that task overhead vanishes, small enough for flat memory. A task's
 #: rows become one row group of corpus.parquet (~1,000 rows, ~9 MB of text on average). Tasks

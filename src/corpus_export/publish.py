@@ -72,15 +72,27 @@ CROISSANT_TYPES = {"string": "sc:Text", "integer": "sc:Integer", "array": "sc:Te
 
 def write_publication(stage: Path, result: BuildResult) -> str:
     """Write hf/README.md, hf/LICENSE.md, datapackage.json and croissant.json; return the card."""
+    files = publication(stage, result)
+    (stage / HF_DIR).mkdir(exist_ok=True)
+    for rel, data in files.items():
+        (stage / rel).write_bytes(data)
+    return files[CARD_FILE].decode("utf-8")
+
+
+#: the card's place in an export (the Hub reads the folder's README.md)
+CARD_FILE = f"{HF_DIR}/{HF_README}"
+
+
+def publication(stage: Path, result: BuildResult) -> dict[str, bytes]:
+    """Return {relative path: bytes} of the card, its licence and the metadata files, from the
+    data files in `stage` and the build's result (`validate` renders them again to compare)."""
     digests = file_digests(stage, [*DATA_FILES, *(hf_data(s) for s in result.shards)])
-    hf = stage / HF_DIR
-    hf.mkdir(exist_ok=True)
-    card = render_card(stage, result, digests)
-    (hf / HF_README).write_text(card, encoding="utf-8")
-    (hf / HF_LICENSE).write_text(f"# Copyright notice\n\n{LICENSE_TEXT}\n", encoding="utf-8")
-    _write_json(stage / DATAPACKAGE, datapackage(digests))
-    _write_json(stage / CROISSANT, croissant(digests))
-    return card
+    return {
+        CARD_FILE: render_card(stage, result, digests).encode("utf-8"),
+        f"{HF_DIR}/{HF_LICENSE}": f"# Copyright notice\n\n{LICENSE_TEXT}\n".encode(),
+        DATAPACKAGE: _json_bytes(datapackage(digests)),
+        CROISSANT: _json_bytes(croissant(digests)),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,13 +147,14 @@ def render_card(stage: Path, result: BuildResult, digests: dict[str, dict[str, A
     meta = card_metadata(result, num_bytes, sum(digests[s]["bytes"] for s in shards))
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("corpus_export", "templates"),
-        autoescape=False,  # Markdown, not HTML: page text goes through the `cell` filter
+        autoescape=False,  # Markdown, not HTML: page text goes through the `data` filter
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["cell"] = schema.md_cell
+    env.filters["cell"] = schema.md_cell  # the card's own text
+    env.filters["data"] = schema.data_cell  # a value from the pages: cut short too
     env.filters["num"] = _num
     stats = result.stats
     rows = max(result.rows, 1)
@@ -370,5 +383,5 @@ def croissant(digests: dict[str, dict[str, Any]]) -> dict[str, Any]:
 # helpers
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+def _json_bytes(data: dict[str, Any]) -> bytes:
+    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

@@ -139,13 +139,26 @@ def card_table(examples: dict[str, str] | None = None) -> str:
         ex = examples.get(f.name, "")
         lines.append(
             f"| `{f.name}` | {type_name(f)} | {'yes' if f.nullable else 'no'} "
-            f"| {md_cell(f.meaning)} | {md_cell(ex)} |"
+            f"| {md_cell(f.meaning)} | {data_cell(ex)} |"
         )
     return "\n".join(lines)
 
 
+#: The longest value from the pages a card cell prints (longer ones are cut, ending in …).
+CELL_CHARS = 80
+
+
 def md_cell(text: str) -> str:
-    """Escape text for one Markdown table cell (pipes, newlines, HTML, backticks)."""
+    """Escape text for one Markdown table cell, as inert text: no table pipe, line break, HTML
+    tag, entity, code span, link or image survives (the text shows as it is)."""
     text = text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
-    text = text.replace("<", "&lt;").replace(">", "&gt;").replace("`", "\\`")
-    return text
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # `[text](url)` and `![alt](url)` need "](" side by side; an escaped ( breaks both
+    return text.replace("`", "\\`").replace("](", "]\\(")
+
+
+def data_cell(text: str) -> str:
+    """md_cell of a value from the pages, cut to CELL_CHARS characters."""
+    if len(text) > CELL_CHARS:
+        text = text[: CELL_CHARS - 1] + "…"
+    return md_cell(text)

@@ -214,7 +214,7 @@ def write_hf_shards(
     """
     hf_data.mkdir(parents=True, exist_ok=True)
     plan = shard_plan(group_bytes, shard_bytes)
-    names = [_shard_name(i, len(plan)) for i in range(len(plan))]
+    names = [shard_name(i, len(plan)) for i in range(len(plan))]
     shards = [(name, a, b) for name, (a, b) in zip(names, plan, strict=True)]
     if len(plan) == 1:
         _link_or_copy(corpus, hf_data / names[0])  # one shard: the very same file
@@ -241,7 +241,7 @@ def write_shard(src: str, dst: str, first: int, last: int) -> str:
     return write_row_groups(Path(src), Path(dst), first, last)
 
 
-def _shard_name(i: int, n: int) -> str:
+def shard_name(i: int, n: int) -> str:
     return f"train-{i:05d}-of-{n:05d}.parquet"
 
 

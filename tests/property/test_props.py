@@ -19,7 +19,7 @@ from corpus_export.errors import REASON_DOCS, Reason, Rejected
 from corpus_export.parse import Page, is_boilerplate, parse_page, split_paragraphs
 from corpus_export.process import pages_to_table, unescape_csv_cell, write_csv
 from corpus_export.read import page_id
-from corpus_export.validate import BOILERPLATE_RE2, WS, Text, table_problems
+from corpus_export.rules import BOILERPLATE_RE2, WS, Text, table_problems
 
 SEED = Path(__file__).resolve().parents[2] / "raw" / "000_bba07cf85f81785c.txt"
 SEED_BYTES = SEED.read_bytes()
