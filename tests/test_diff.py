@@ -463,3 +463,16 @@ def test_a_previous_export_that_cannot_be_read_is_a_warning(tmp_path: Path) -> N
         "Warning: the previous export cannot be compared with the new one: "
     )
     assert pq.read_table(out / "corpus.parquet").num_rows == 1  # replaced all the same
+
+
+def test_an_export_without_rows(tmp_path: Path) -> None:
+    write_raw(tmp_path / "raw", {"p0": ""})
+    corpus_export.build(tmp_path / "raw", tmp_path / "a", card_path=tmp_path / "a.md", workers=1)
+    write_raw(tmp_path / "raw", {"p0": make_page("标题0"), "p1": make_page("标题1")})
+    corpus_export.build(tmp_path / "raw", tmp_path / "b", card_path=tmp_path / "b.md", workers=1)
+    rows, rejects, summary = changes(tmp_path / "a", tmp_path / "b")
+    assert rows == [RowChange("p0", "added"), RowChange("p1", "added")]
+    assert rejects == [RejectChange("p0", "p0.txt", "empty", None)]
+    assert summary.line() == f"+2 added, {MINUS}0 removed, ~0 changed; rejects: {MINUS}1 empty"
+    rows, _, _ = changes(tmp_path / "b", tmp_path / "a")
+    assert rows == [RowChange("p0", "removed"), RowChange("p1", "removed")]
