@@ -400,3 +400,23 @@ def test_the_cache_deletes_only_what_it_marked(raw_dir: Path, tmp_path: Path) ->
     assert not (cached / "v5").exists()
     assert (cached / "v4").is_dir()
     assert (cached / "CACHEDIR.TAG").read_text() == tag
+
+
+def test_a_files_digest_is_never_reused_from_an_earlier_build(tmp_path: Path) -> None:
+    """Within a build a written file's SHA-256 is remembered (not read again); across builds it
+    never is: a later file with the same inode, size and mtime (a coarse clock, or set back) got
+    the earlier file's digest in its card and manifest."""
+    import hashlib
+
+    from corpus_export.digest import remembered, sha256_file
+
+    f = tmp_path / "rejects.csv"
+    f.write_bytes(b"aaaa")
+    st = f.stat()
+    with remembered():
+        first = sha256_file(f)[0]
+    f.write_bytes(b"bbbb")  # same inode, same size
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with remembered():
+        assert sha256_file(f)[0] == hashlib.sha256(b"bbbb").hexdigest() != first
+    assert sha256_file(f)[0] == hashlib.sha256(b"bbbb").hexdigest()  # outside a build: read

@@ -2440,9 +2440,11 @@ def test_a_file_name_given_as_the_page_is_refused_with_a_hint(tmp_path: Path) ->
             parse_page(name)
     with pytest.raises(TypeError, match="parse_file"):
         parse_page(SEED)  # type: ignore[arg-type]
-    # text that only mentions a file, or a one-line page, is text
-    with pytest.raises(Rejected):
-        parse_page("see raw/x.txt for the page")
+    # text that only mentions a file, or names one without a page's suffix, is text: parsing
+    # never looks at the file system
+    for text in ("see raw/x.txt for the page", "README.md", str(SEED.with_suffix(""))):
+        with pytest.raises(Rejected):
+            parse_page(text)
     assert row(SEED.read_text(encoding="utf-8"))["title"] == row(SEED.read_bytes())["title"]
 
 

@@ -157,19 +157,23 @@ class BuildResult:
     sent: Any = None  # remote.Sent, when out_dir is a URL the export was sent to
     warnings: list[str] = field(default_factory=list)  # for the user; the export is written
     ignored_names: list[str] = field(default_factory=list)  # the first of the ignored files
+    changes: Any = None  # diff.Summary: what changed since the export this one replaced
 
     @property
     def rejects(self) -> int:
         return sum(self.rejects_by_reason.values())
 
     def summary(self) -> str:
-        """One line: pages seen, rows, rejects by reason."""
+        """One line: pages seen, rows, rejects by reason; and a second one, when the build
+        replaced an export, saying what changed since it."""
         by = ", ".join(f"{n} {r}" for r, n in sorted(self.rejects_by_reason.items()))
         line = f"{self.files_seen} pages: {self.rows} rows, {self.rejects} rejects"
         if by:
             line += f" ({by})"
         if self.ignored_files:
             line += f"; {self.ignored_files} other files ignored"
+        if self.changes is not None:
+            line += f"\nchanges since the previous export: {self.changes.line()}"
         return line
 
 

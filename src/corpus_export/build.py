@@ -24,6 +24,8 @@ import pyarrow as pa
 
 from . import cache, remote
 from .assemble import Assembler, BuildResult, Incremental
+from .diff import Summary, summarize
+from .digest import remembered
 from .engine import Progress, run, scan_apart, start_pool, stop_pool
 from .errors import CorpusExportError, ValidationError
 from .layout import (
@@ -39,6 +41,7 @@ from .layout import (
     SCRATCH_PREFIX,
     SENT_DIR,
     hf_data,
+    is_export,
 )
 from .manifest import write_manifest
 from .places import check_card, check_card_owner, check_places, file_url_path, out_place
@@ -103,7 +106,8 @@ def build(
     if isinstance(out_dir, str) and is_url(out_dir):
         local_out = file_url_path(out_dir)
         if local_out is None:
-            return _build_for_url(raw, out_dir, card_path, **options)
+            with remembered():
+                return _build_for_url(raw, out_dir, card_path, **options)
         out_dir = local_out
     if isinstance(card_path, str) and is_url(card_path):
         card_path = file_url_path(card_path) or card_path
@@ -115,7 +119,7 @@ def build(
     # `--out .` has no name to put the stage beside; a link to a folder (on a bigger disk, say)
     # stays a link: the folder it names is the one replaced
     out_dir = out_place(out_dir)
-    with only_build_into(out_dir):
+    with only_build_into(out_dir), remembered():
         return _build_local(raw, out_dir, card, **options)
 
 
@@ -189,6 +193,7 @@ def _build_local(
             card_text = write_publication(stage, result)
             check_card_owner(card, out_dir, card_text)
             write_manifest(stage, result)
+            result.changes = _changes_since(out_dir, stage, result.warnings)
             noted = False
             if incremental is not None:
                 cache.forget_export(incremental.cache_dir)
@@ -267,6 +272,18 @@ def _removed(strays: list[str], out_dir: Path, shown: int = 10) -> str:
         f"removed {len(strays)} file(s) from {out_dir}/ that were not part of the export it "
         f"held: {names}{more}"
     )
+
+
+def _changes_since(out_dir: Path, stage: Path, warnings: list[str]) -> Summary | None:
+    """What the export in stage changes from the one in out_dir that it is about to replace
+    (None: there is none). Only said to the user: the export itself never depends on it."""
+    if not is_export(out_dir):
+        return None
+    try:
+        return summarize(out_dir, stage)
+    except CorpusExportError as exc:
+        warnings.append(f"the previous export cannot be compared with the new one: {exc}")
+        return None
 
 
 def _build_for_url(

@@ -669,6 +669,119 @@ def validate_command(
     )
 
 
+@cli.command("diff")
+@click.argument("old", callback=_path_or_url, metavar="OLD")
+@click.argument("new", callback=_path_or_url, metavar="NEW")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="table: a summary line and the ids, for a terminal; csv or json: every change.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="--format table: list at most N rows and N rejects (0: the summary line only).",
+)
+def diff_command(old: Path | str, new: Path | str, fmt: str, limit: int) -> None:
+    """Compare two exports (folders or fsspec URLs) row by row, by id.
+
+    \b
+    Rows added, removed and changed (with the fields that changed), and rejected files whose
+    reason changed, appeared or disappeared. Both exports are streamed (their corpus.parquet
+    and rejects.csv are sorted by id): memory stays flat however large they are.
+    Exit 0 when they are equal, 1 when they differ, 2 on bad input (CI can gate on it).
+
+    \b
+    --format csv: one line per change, columns
+      section     rows | rejects
+      id          the row's id (rejects: the rejected file's id)
+      change      added | removed | changed
+      fields      rows changed: the fields that differ, joined by ';' (else empty)
+      path        rejects: the file's path, as in rejects.csv (else empty)
+      old_reason  rejects: the reason in OLD (empty: not rejected there)
+      new_reason  rejects: the reason in NEW (empty: not rejected there)
+    --format json: one object
+      {"old": OLD, "new": NEW,
+       "rows":    [{"id", "change", "fields": [...]}, ...],
+       "rejects": [{"id", "path", "change", "old_reason", "new_reason"}, ...],
+       "summary": {"added", "removed", "changed", "fields": {field: rows},
+                   "rejects": [{"from", "to", "count"}, ...]},
+       "equal": true|false}
+      (a reason is null where the file was not rejected on that side).
+
+    Example: corpus-export diff dist-old dist
+    """
+    import csv
+
+    from .diff import CHANGED, MINUS, ExportDiff, RejectChange, RowChange
+
+    try:
+        d = ExportDiff(old, new)
+        if fmt == "csv":
+            out = csv.writer(sys.stdout, lineterminator="\n")
+            out.writerow(("section", "id", "change", "fields", "path", "old_reason", "new_reason"))
+            for row in d.rows():
+                out.writerow(("rows", row.id, row.change, ";".join(row.fields), "", "", ""))
+            for rej in d.rejects():
+                reasons = (rej.old_reason or "", rej.new_reason or "")
+                out.writerow(("rejects", rej.id, rej.change, "", rej.path, *reasons))
+        elif fmt == "json":
+            w = sys.stdout.write
+            dump = lambda value: json.dumps(value, ensure_ascii=False)  # noqa: E731
+            w(f'{{"old": {dump(str(old))}, "new": {dump(str(new))},\n "rows": [')
+            for i, row in enumerate(d.rows()):
+                entry = {"id": row.id, "change": row.change, "fields": list(row.fields)}
+                w(f"{',' if i else ''}\n  {dump(entry)}")
+            w('\n ],\n "rejects": [')
+            for i, rej in enumerate(d.rejects()):
+                item: dict[str, Any] = {
+                    "id": rej.id,
+                    "path": rej.path,
+                    "change": rej.change,
+                    "old_reason": rej.old_reason,
+                    "new_reason": rej.new_reason,
+                }
+                w(f"{',' if i else ''}\n  {dump(item)}")
+            w(f'\n ],\n "summary": {dump(d.summary.as_dict())},\n')
+            w(f' "equal": {dump(d.summary.equal)}}}\n')
+        else:
+            rows: list[RowChange] = []
+            rejects: list[RejectChange] = []
+            for row in d.rows():
+                if len(rows) < limit:
+                    rows.append(row)
+            for rej in d.rejects():
+                if len(rejects) < limit:
+                    rejects.append(rej)
+            s = d.summary
+            click.echo(f"{old} → {new}: {s.line()}")
+            mark = {"added": "+", "removed": MINUS, "changed": "~"}
+            total = s.added + s.removed + s.changed
+            if rows:
+                click.echo("rows:")
+            for row in rows:
+                what = f"  {', '.join(row.fields)}" if row.change == CHANGED else ""
+                click.echo(f"  {mark[row.change]} {row.id}{what}")
+            if total > len(rows) and limit:
+                click.echo(f"  … and {total - len(rows)} more")
+            if rejects:
+                click.echo("rejects:")
+            for rej in rejects:
+                moved = " → ".join(r for r in (rej.old_reason, rej.new_reason) if r)
+                click.echo(f"  {mark[rej.change]} {rej.id}  {moved}")
+            if sum(s.rejects.values()) > len(rejects) and limit:
+                click.echo(f"  … and {sum(s.rejects.values()) - len(rejects)} more")
+    except CorpusExportError as exc:
+        sys.stdout.flush()
+        raise SetupError(str(exc)) from None
+    sys.exit(0 if d.summary.equal else EXIT_CHECK_FAILED)
+
+
 _STANDALONE = False  # set by main(): the process is the corpus-export script itself
 
 

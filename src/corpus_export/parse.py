@@ -1413,7 +1413,7 @@ def parse_page(data: bytes | str, page_id: str = "page", sha256: str | None = No
 
     `data` is the page's content: its bytes as read from the file (decoded here: UTF-8,
     GB18030, Big5, UTF-16), or its text already decoded (a `str` is the page's text, never a
-    file name: a one-line str that names a file, or ends in .txt / .txt.gz, raises TypeError;
+    file name: a one-line str ending in .txt / .txt.gz, and a Path, raise TypeError;
     use parse_file for a file). `sha256` defaults to the hash of the bytes (of the text's UTF-8).
     """
     text, sha256 = _page_text(data, sha256)
@@ -1456,16 +1456,10 @@ _PATH_MAX = 4096
 
 
 def _looks_like_a_path(text: str) -> bool:
-    """Tell whether a str passed as a page's text is a file's name: one line, and a raw page's
-    suffix or an existing file."""
-    if "\n" in text or len(text) > _PATH_MAX or not text.strip():
-        return False
-    if text.endswith(SUFFIXES):
-        return True
-    try:
-        return Path(text).is_file()
-    except (OSError, ValueError):  # a NUL, a name too long: no file's name
-        return False
+    """Tell whether a str passed as a page's text is a raw file's name: one line ending in a raw
+    page's suffix (as text it could never be a page: no header). Judged on the text alone, never
+    on what the file system holds, so parsing stays a pure function of its input."""
+    return "\n" not in text and len(text) <= _PATH_MAX and text.strip().endswith(SUFFIXES)
 
 
 def parse_file(path: str | os.PathLike[str], page_id: str | None = None) -> Page:
