@@ -37,3 +37,12 @@ def test_a_page_from_bytes_from_a_file_and_explained(tmp_path: Path) -> None:
     assert rejected.value.reason == "empty"
     result = build(REPO / "raw", tmp_path / "dist", card_path=tmp_path / "CARD.md", workers=1)
     assert (result.rows, result.rejects) == (1, 0)
+
+
+def test_the_reason_table_in_the_docs_is_the_codes_own() -> None:
+    """docs/guarantees.md shows REASON_DOCS as reason_table() renders it: no second copy to
+    drift (a new reason fails this test until the page is regenerated)."""
+    from corpus_export.errors import reason_table
+
+    doc = (REPO / "docs" / "guarantees.md").read_text(encoding="utf-8")
+    assert f"<!-- generated: corpus_export.errors.reason_table() -->\n{reason_table()}\n" in doc

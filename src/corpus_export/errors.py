@@ -18,7 +18,8 @@ class Reason(StrEnum):
     OUTSIDE_RAW = "outside_raw"
 
 
-#: one line per reason, for the README, the card and `corpus-export reasons`
+#: one line per reason: docs/guarantees.md's table (`reason_table`), the card, the Data Package
+#: and `corpus-export reasons` all show these
 REASON_DOCS: dict[Reason, str] = {
     Reason.UNDECODABLE: "bytes are neither UTF-8 (with or without BOM), UTF-16 nor GB18030, "
     "contain NUL bytes (and are not UTF-16), or are a broken .gz or one expanding past 256 MiB",
@@ -36,6 +37,13 @@ REASON_DOCS: dict[Reason, str] = {
     Reason.OUTSIDE_RAW: "a symlink, to a file or to a folder (its id then ends with /), that "
     "resolves outside the raw folder (never followed)",
 }
+
+
+def reason_table() -> str:
+    """The reasons as a Markdown table, as docs/guarantees.md shows them (a test compares)."""
+    bar = "\\|"
+    rows = [f"| `{reason}` | {doc.replace('|', bar)} |" for reason, doc in REASON_DOCS.items()]
+    return "\n".join(["| reason | meaning |", "|---|---|", *rows])
 
 
 class Rejected(Exception):
