@@ -171,3 +171,17 @@ def test_layout_names_are_defined_once_in_layout() -> None:
         and isinstance(node.value.value, str)
     ]
     assert len(values) == len(set(values)), "two layout constants spell the same name"
+
+
+def test_the_architecture_page_lists_every_module_below_what_it_imports() -> None:
+    """docs/architecture.md's module table, read top to bottom, is a layering of the package:
+    every module is in it, and each imports only modules in the rows above it."""
+    doc = (PACKAGE.parents[1] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    table = doc.split("## The modules, bottom up", 1)[1].split("\n## ", 1)[0]
+    order = [line.split("`")[1] for line in table.splitlines() if line.startswith("| `")]
+    assert sorted(order) == sorted(MODULES), "modules missing from (or unknown to) the page"
+    for at, name in enumerate(order):
+        above = set(order[:at])
+        assert imports_of(MODULES[name]) <= above, (
+            f"{name} imports {sorted(imports_of(MODULES[name]) - above)}, listed below it"
+        )
