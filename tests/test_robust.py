@@ -93,6 +93,7 @@ HOSTILE_LINES = {
 }
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("where", ["body", "title", "teaser"])
 @pytest.mark.parametrize("name", list(HOSTILE_LINES))
 def test_hostile_5mb_line_parses_fast(name: str, where: str) -> None:
@@ -112,6 +113,7 @@ def test_hostile_5mb_line_parses_fast(name: str, where: str) -> None:
         assert isinstance(result, Page)
 
 
+@pytest.mark.timing
 def test_parse_time_is_linear_in_page_size() -> None:
     line = "来源:a|(作者系 " * 50_000
     small = make_page(paragraphs=(line,) * 2).encode()
@@ -124,6 +126,7 @@ def test_parse_time_is_linear_in_page_size() -> None:
     assert timings[1] < 10 * timings[0] * 2 + 0.2  # 10x the input, well under 100x the time
 
 
+@pytest.mark.timing
 @pytest.mark.slow
 def test_50mb_page_gives_a_row() -> None:
     para = "这是一段很长的正文," * 100
@@ -174,6 +177,7 @@ def test_broken_bytes_are_rejected(data: bytes, reason: Reason) -> None:
     assert isinstance(result, Rejected) and result.reason == reason, result
 
 
+@pytest.mark.timing
 def test_invalid_utf8_error_is_cheap_on_a_big_page() -> None:
     data = make_page(paragraphs=("正文" * 10_000_000,)).encode() + b"\xff"
     start = time.process_time()
