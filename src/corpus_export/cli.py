@@ -732,7 +732,10 @@ def diff_command(old: Path | str, new: Path | str, fmt: str, limit: int) -> None
                 out.writerow(("rejects", rej.id, rej.change, "", rej.path, *reasons))
         elif fmt == "json":
             w = sys.stdout.write
-            dump = lambda value: json.dumps(value, ensure_ascii=False)  # noqa: E731
+
+            def dump(value: object) -> str:
+                return json.dumps(value, ensure_ascii=False)
+
             w(f'{{"old": {dump(str(old))}, "new": {dump(str(new))},\n "rows": [')
             for i, row in enumerate(d.rows()):
                 entry = {"id": row.id, "change": row.change, "fields": list(row.fields)}

@@ -150,7 +150,7 @@ class _Export:
                 is_dir = fs.isdir(root)
             except OSError as exc:
                 raise CorpusExportError(f"cannot open {location!r}: {exc}") from None
-            self._open = lambda rel: fs.open(f"{root}/{rel}", "rb")  # type: ignore[no-any-return]
+            self._open = lambda rel: fs.open(f"{root}/{rel}", "rb")
         else:
             is_dir = location.is_dir()
             self._open = lambda rel: (location / rel).open("rb")

@@ -304,7 +304,8 @@ def _mark_duplicate_ids(
 def _path_at(table: pa.Table, odd: dict[int, bytes], k: int) -> str:
     if k in odd:
         return os.fsdecode(odd[k])
-    return table.column("id")[k].as_py() + _SUFFIX_BY_CODE[table.column("suffix")[k].as_py()]
+    name: str = table.column("id")[k].as_py()
+    return name + _SUFFIX_BY_CODE[table.column("suffix")[k].as_py()]
 
 
 def page_id(relpath: str) -> str:
