@@ -710,19 +710,42 @@ def normalise_newlines(text: str) -> str:
     return text
 
 
+def _wide_spaces(line: str) -> bool:
+    """Tell whether a line holds a space other than U+0020 that a run of spaces may hold."""
+    return "\u3000" in line or "\u00a0" in line or "\t" in line
+
+
+def has_space_run(line: str) -> bool:
+    """Tell whether a line holds a run of 2+ spaces (_PARA_BREAK), with str's fast `in` where
+    the line's spaces are all U+0020 (the regex walks a line of Chinese 10 times slower)."""
+    if _wide_spaces(line):
+        return _PARA_BREAK.search(line) is not None
+    return "  " in line
+
+
 def split_paragraphs(line: str) -> list[str]:
     """Split one line at runs of 2+ spaces (lost line breaks); strip pieces; drop empty ones."""
     stripped = line.strip()
     if not stripped:
         return []
-    if (
-        "  " not in stripped
-        and "\u3000" not in stripped
-        and "\u00a0" not in stripped
-        and "\t" not in stripped
-    ):
-        return [stripped]  # the common case, without the regex
-    return [p for p in (piece.strip() for piece in _PARA_BREAK.split(stripped)) if p]
+    if _wide_spaces(stripped):
+        return [p for p in (piece.strip() for piece in _PARA_BREAK.split(stripped)) if p]
+    if "  " not in stripped:
+        return [stripped]  # the common case
+    # runs of U+0020 alone: str.split at each two, the odd space and the empty pieces of a
+    # longer run stripped and dropped, gives the regex's pieces
+    return [p for p in (piece.strip() for piece in stripped.split("  ")) if p]
+
+
+def _pieces(line: str, wide: bool) -> list[str]:
+    """split_paragraphs of a line of a page that holds no U+3000, NBSP or tab unless `wide`
+    (tested once for the page, not three times for each line)."""
+    if wide:
+        return split_paragraphs(line)
+    stripped = line.strip()
+    if "  " not in stripped:
+        return [stripped] if stripped else []
+    return [p for p in (piece.strip() for piece in stripped.split("  ")) if p]
 
 
 #: first characters of the boilerplate lines: a cheap test before the regex
@@ -773,7 +796,15 @@ _OTHER_FIELD = re.compile(rf"(?<![{SPACES}])[{SPACES}]+{_SITE_KEYS}\s*{_COLON}")
 #: "来源：新华社 北京9月14日电，……". (Journal names may hold ASCII commas: "Journal of Law,
 #: Vol. 3".)
 _FIELD_VALUE_MAX = 100
-_SENTENCE_MARKS = frozenset("。！？；，")
+#: Sentence punctuation, the commonest first: a line of prose has a comma early.
+_SENTENCE_MARKS_ORDER = "，。；！？"
+_SENTENCE_MARKS = frozenset(_SENTENCE_MARKS_ORDER)
+
+
+def _has_sentence_mark(text: str) -> bool:
+    """not _SENTENCE_MARKS.isdisjoint(text), by str's fast `in` (a set walks a long line of
+    Chinese character by character)."""
+    return any(mark in text for mark in _SENTENCE_MARKS_ORDER)
 
 
 def _has_key(line: str) -> bool:
@@ -1044,8 +1075,8 @@ def _wrapped_on(prev_raw: str, prev: str, line: str) -> bool:
         or "\t" in line
         or line[0] in _BULLETS
         or _ends_sentence(prev)
-        or _PARA_BREAK.search(prev) is not None
-        or _PARA_BREAK.search(line) is not None
+        or has_space_run(prev)
+        or has_space_run(line)
     ):
         return False
     # cut at a fixed width: the line before is a whole line, as wide as this one or wider
@@ -1149,6 +1180,7 @@ def _parse(text: str, page_id: str, sha256: str, trace: _Trace | None) -> Page:
         lines = [_strip(line) for line in text.split("\n")]
     else:
         lines = [line.strip() for line in text.split("\n")]
+    wide = _wide_spaces(text)  # the lines' runs of spaces are all U+0020 unless so
     if trace is not None:
         trace.lines = lines
     first = next((i for i, line in enumerate(lines) if line), None)
@@ -1207,9 +1239,22 @@ def _parse(text: str, page_id: str, sha256: str, trace: _Trace | None) -> Page:
         i += 1
         if not line:
             continue
-        if line[0] in _HEADER_FIRST and _PARA_BREAK.search(line):
+        if (  # the cheap test: a line of the article that no rule below can take is a paragraph
+            paragraphs
+            and line[0] not in _RULES_FIRST
+            and line[-1] not in _BUTTON_LAST
+            and not before_marker
+            and not in_box
+            and not ("  " in line or (wide and has_space_run(line)))
+        ):
+            prose_seen = prose_seen or _has_sentence_mark(line)
+            paragraphs.append(line)
+            if trace is not None:
+                para_entries.append(trace.add(i - 1, line, Role.PARAGRAPH, "paragraph"))
+            continue
+        if line[0] in _HEADER_FIRST and has_space_run(line):
             line = _KEY_SPACES.sub(r"\1 ", line)  # "来源 :  X": wide spaces after a key
-            if _PARA_BREAK.search(line):  # "来源   :   X   |   被引量 : 12 次   |": around marks
+            if has_space_run(line):  # "来源   :   X   |   被引量 : 12 次   |": around marks
                 line = _tight_header(line)
         # once the article began, a line of fields is its text (unless it repeats the header); a
         # header not seen yet may still come in the first lines, after some of the site's
@@ -1227,7 +1272,7 @@ def _parse(text: str, page_id: str, sha256: str, trace: _Trace | None) -> Page:
         )
         if (  # a whole header line; values may hold single spaces
             line[0] in (_HEADER_FIRST if began else _FIELDS_FIRST)
-            and not _PARA_BREAK.search(line)
+            and not has_space_run(line)
             and _take_header(header_fields(line), meta, preamble, read_marker_ahead, began)
         ):
             has_marker = True
@@ -1235,7 +1280,7 @@ def _parse(text: str, page_id: str, sha256: str, trace: _Trace | None) -> Page:
             if trace is not None:
                 trace.add(i - 1, line, Role.HEADER, "header-line")
             continue
-        pieces = split_paragraphs(line)
+        pieces = _pieces(line, wide)
         rule = "paragraph"
         if len(pieces) < 2:
             pass
@@ -1316,14 +1361,14 @@ def _parse(text: str, page_id: str, sha256: str, trace: _Trace | None) -> Page:
                 if trace is not None:
                     trace.add(i - 1, piece, Role.FURNITURE, "link-box-heading")
                 continue
-            if piece[-1] in "文>》" and _TRAILING_BUTTON.search(piece):
+            if piece[-1] in _BUTTON_LAST and _TRAILING_BUTTON.search(piece):
                 piece = _TRAILING_BUTTON.sub("", piece) or piece  # "…平台。 阅读全文"
             if not paragraphs and piece in titles:  # the title again, opening the article
                 if trace is not None:
                     trace.add(i - 1, piece, Role.SITE_LINE, "title-again")
                 continue
             preamble = False
-            prose_seen = prose_seen or not _SENTENCE_MARKS.isdisjoint(piece)
+            prose_seen = prose_seen or _has_sentence_mark(piece)
             paragraphs.append(piece)
             if trace is not None:
                 para_entries.append(trace.add(i - 1, piece, Role.PARAGRAPH, rule))
@@ -1397,6 +1442,8 @@ def _parse(text: str, page_id: str, sha256: str, trace: _Trace | None) -> Page:
 
 def _not_teaser(line: str) -> tuple[Role, str] | None:
     """Tell why a line under the teaser heading is no teaser → (its role, the rule), or None."""
+    if line[0] not in _NOT_TEASER_FIRST and not line[0].isdigit():  # most teasers start so
+        return None  # (first_chars reads \d as ASCII digits: a full-width date is tested on)
     if is_boilerplate(line):
         return Role.BOILERPLATE, "template-line"
     if line[0] in _HEADER_FIRST and is_header(header_fields(line)):
@@ -1406,6 +1453,10 @@ def _not_teaser(line: str) -> tuple[Role, str] | None:
     if len(line) <= 40 and _NOT_TEASER.fullmatch(line):
         return Role.FURNITURE, "list-heading-date-or-counter"
     return None
+
+
+#: What a line that _not_teaser tells apart starts with: the union of its rules' first characters.
+_NOT_TEASER_FIRST = _BOILERPLATE_FIRST | _HEADER_FIRST | _JUNK_FIRST | first_chars(_NOT_TEASER)
 
 
 def parse_page(data: bytes | str, page_id: str = "page", sha256: str | None = None) -> Page:
@@ -1663,6 +1714,11 @@ _TITLE_LAST = frozenset(
     "刊文" + "".join(end[-1] + end[-1].upper() for end in (*_DOC_EXTENSIONS, *_DOC_SITES))
 )
 _RECOMMEND_FIRST = first_chars(_RECOMMEND)
+#: What a line of the article that a rule of _parse's loop other than "paragraph" may take
+#: starts with (boilerplate, marker and teaser heading; header and site fields; furniture; a
+#: recommendations heading), and what a button left at a paragraph's end ends with.
+_RULES_FIRST = _BOILERPLATE_FIRST | _FIELDS_FIRST | _JUNK_FIRST | _RECOMMEND_FIRST
+_BUTTON_LAST = "文>》"
 
 
 def _read_title(lines: list[str], first: int, stop: int) -> tuple[str, list[str], int]:
@@ -1842,7 +1898,7 @@ def _citations(value: str | None) -> int | None:
     if not value:
         return None
     m = _CITATIONS_VALUE.match(value)
-    return int(re.sub("[,，]", "", m.group(1))) if m else None
+    return int(m.group(1).replace(",", "").replace("，", "")) if m else None
 
 
 def _no_marker_detail(lines: list[str], first: int) -> str:
