@@ -1673,7 +1673,7 @@ def _page_text(data: bytes | str, sha256: str | None = None) -> tuple[str, str]:
     if isinstance(data, bytes):
         if sha256 is None:
             sha256 = hashlib.sha256(data).hexdigest()
-        if not data.strip():
+        if not data or data.isspace():  # (data.strip() would copy the page)
             raise Rejected(Reason.EMPTY, "no bytes" if not data else "only whitespace")
         text = decode_bytes(data)
     elif isinstance(data, str):
@@ -1694,7 +1694,7 @@ def _page_text(data: bytes | str, sha256: str | None = None) -> tuple[str, str]:
     else:
         hint = " (use parse_file(path) for a file)" if isinstance(data, os.PathLike) else ""
         raise TypeError(f"parse_page takes bytes or str, not {type(data).__name__}{hint}")
-    if not text.strip():
+    if not text or text.isspace():
         raise Rejected(Reason.EMPTY, "only whitespace")
     return text, sha256
 
@@ -1930,7 +1930,7 @@ def _read_title(lines: list[str], first: int, stop: int) -> tuple[str, list[str]
         title = cleaned
         titles.append(title)
     after = first + 1
-    following = [k for k in range(after, stop) if lines[k]][:2]
+    following = list(islice((k for k in range(after, stop) if lines[k]), 2))
     if (
         len(following) == 2
         and _is_title_rest(lines[following[0]])
