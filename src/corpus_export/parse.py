@@ -475,6 +475,13 @@ def decode_bytes(data: bytes) -> str:
     last character cut in half at the end of the file (a download cut short) is dropped, and a
     lone 0x80 byte in a GBK page is the euro sign, as Windows' code page 936 has it.
     """
+    if b"\x00" not in data:  # the common case first: valid UTF-8, one call of the C codec
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # a character cut short at the end, another encoding: see below
+        else:  # a BOM goes, as utf-8-sig would take it (normalise_newlines takes one more)
+            return normalise_newlines(text[1:] if text.startswith("\ufeff") else text)
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a BOM is unambiguous
         try:
             return normalise_newlines(_decode_cut(data, "utf-16"))
@@ -1351,12 +1358,12 @@ def _read_line(r: _Reading, line: str) -> None:
     """Give a line of the page between the title and the 其他文献 heading its role (or its
     pieces theirs, where runs of spaces stand for lost line breaks)."""
     if (  # the cheap test: a line of the article that no rule below can take is a paragraph
-        r.paragraphs
-        and line[0] not in _RULES_FIRST
+        line[0] not in _RULES_FIRST
         and line[-1] not in _BUTTON_LAST
         and not r.before_marker
         and not r.in_box
         and not ("  " in line or (r.wide and has_space_run(line)))
+        and (r.paragraphs or line not in r.titles)  # not the title again
     ):
         r.paragraph(line, "paragraph")
         return
