@@ -1200,11 +1200,15 @@ def _parse(text: str, page_id: str, sha256: str, trace: _Trace | None) -> Page:
     if trace is not None:
         trace.lines = lines
     title, title_is_meta = _read_title_lines(r)
-    while r.at < r.teaser_at and not r.stop:
-        line = lines[r.at]
+    at = r.at
+    while at < r.teaser_at:  # a rule may find the article's end: r.stop, or r.teaser_at moves
+        line = lines[at]
         if line:
+            r.at = at
             _read_line(r, line)
-        r.at += 1
+            if r.stop:
+                break
+        at += 1
     _check_layout(r, title, title_is_meta)
     author, paragraphs = _article(r)
     return Page(
