@@ -1371,6 +1371,10 @@ def _read_line(r: _Reading, line: str) -> None:
     ):
         r.paragraph(line, "paragraph")
         return
+    if line[0] in _BOILERPLATE_FIRST and not has_space_run(line):  # a template line whole
+        for template_rule in _TEMPLATE_RULES:  # no such line is a header line: no room for a key
+            if template_rule(r, line, []):
+                return
     if line[0] in _HEADER_FIRST and has_space_run(line):
         line = _KEY_SPACES.sub(r"\1 ", line)  # "来源 :  X": wide spaces after a key
         if has_space_run(line):  # "来源   :   X   |   被引量 : 12 次   |": around marks
@@ -1561,7 +1565,8 @@ def _paragraph(r: _Reading, piece: str, rest: list[str]) -> bool:
 
 #: The rules for a piece of a line, in order, each with the characters a piece it may take
 #: starts with (None: any), a test that rejects most pieces at once.
-_PIECE_RULES: tuple[tuple[frozenset[str] | None, Callable[[_Reading, str, list[str]], bool]], ...]
+_Rule = Callable[[_Reading, str, list[str]], bool]
+_PIECE_RULES: tuple[tuple[frozenset[str] | None, _Rule], ...]
 _PIECE_RULES = (
     (_BOILERPLATE_FIRST, _read_marker),
     (_BOILERPLATE_FIRST, _teaser_heading_in_line),
@@ -1573,6 +1578,11 @@ _PIECE_RULES = (
     (_RECOMMEND_FIRST, _recommendations),
     (None, _paragraph),
 )
+
+
+#: The rules a whole line of the template's own may take, tried first (they are the first of
+#: _PIECE_RULES, which try them on a line's pieces).
+_TEMPLATE_RULES: tuple[_Rule, ...] = tuple(rule for _, rule in _PIECE_RULES[:3])
 
 
 def _check_layout(r: _Reading, title: str, title_is_meta: bool) -> None:
