@@ -6,6 +6,7 @@ followed by closing lines or a references section; else a byline or a note opens
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -197,6 +198,7 @@ _GLUED_JUNK = re.compile(
 ELLIPSIS = frozenset("….。 \uff0e")
 
 
+@functools.lru_cache(maxsize=64)  # a page's last paragraphs are asked about more than once
 def strip_author_note(paragraph: str) -> tuple[str | None, str]:
     """Split a trailing author note off a paragraph → (author or None, rest of paragraph).
 

@@ -11,7 +11,7 @@ import html.entities
 import os
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import islice
@@ -150,6 +150,8 @@ _RECOMMEND = re.compile(
     rf"[【\[]?\s*(?:(?:{alternation(RECOMMEND_HEADINGS)})"
     rf"\s*[】\]]?\s*[:：]?\s*(.*)|(?:{alternation(RECOMMEND_HEADINGS_ALONE)})\s*[】\]]?\s*[:：]?)"
 )
+_RECOMMEND_FIRST = first_chars(_RECOMMEND)
+
 #: Under the teasers, lines that are no teaser: another list's heading, a date or a counter alone.
 _LIST_HEADINGS = (*RECOMMEND_HEADINGS, *RECOMMEND_HEADINGS_ALONE, *OTHER_LIST_HEADINGS)
 _NOT_TEASER = re.compile(
@@ -473,6 +475,13 @@ def decode_bytes(data: bytes) -> str:
     last character cut in half at the end of the file (a download cut short) is dropped, and a
     lone 0x80 byte in a GBK page is the euro sign, as Windows' code page 936 has it.
     """
+    if b"\x00" not in data:  # the common case first: valid UTF-8, one call of the C codec
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # a character cut short at the end, another encoding: see below
+        else:  # a BOM goes, as utf-8-sig would take it (normalise_newlines takes one more)
+            return normalise_newlines(text[1:] if text.startswith("\ufeff") else text)
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a BOM is unambiguous
         try:
             return normalise_newlines(_decode_cut(data, "utf-16"))
@@ -710,23 +719,51 @@ def normalise_newlines(text: str) -> str:
     return text
 
 
+def _wide_spaces(line: str) -> bool:
+    """Tell whether a line holds a space other than U+0020 that a run of spaces may hold."""
+    return "\u3000" in line or "\u00a0" in line or "\t" in line
+
+
+def has_space_run(line: str) -> bool:
+    """Tell whether a line holds a run of 2+ spaces (_PARA_BREAK), with str's fast `in` where
+    the line's spaces are all U+0020 (the regex walks a line of Chinese 10 times slower)."""
+    if _wide_spaces(line):
+        return _PARA_BREAK.search(line) is not None
+    return "  " in line
+
+
 def split_paragraphs(line: str) -> list[str]:
     """Split one line at runs of 2+ spaces (lost line breaks); strip pieces; drop empty ones."""
     stripped = line.strip()
     if not stripped:
         return []
-    if (
-        "  " not in stripped
-        and "\u3000" not in stripped
-        and "\u00a0" not in stripped
-        and "\t" not in stripped
-    ):
-        return [stripped]  # the common case, without the regex
-    return [p for p in (piece.strip() for piece in _PARA_BREAK.split(stripped)) if p]
+    if _wide_spaces(stripped):
+        return [p for p in (piece.strip() for piece in _PARA_BREAK.split(stripped)) if p]
+    if "  " not in stripped:
+        return [stripped]  # the common case
+    # runs of U+0020 alone: str.split at each two, the odd space and the empty pieces of a
+    # longer run stripped and dropped, gives the regex's pieces
+    return [p for p in (piece.strip() for piece in stripped.split("  ")) if p]
+
+
+def _pieces(line: str, wide: bool) -> list[str]:
+    """split_paragraphs of a line of a page that holds no U+3000, NBSP or tab unless `wide`
+    (tested once for the page, not three times for each line)."""
+    if wide:
+        return split_paragraphs(line)
+    stripped = line.strip()
+    if "  " not in stripped:
+        return [stripped] if stripped else []
+    return [p for p in (piece.strip() for piece in stripped.split("  ")) if p]
 
 
 #: first characters of the boilerplate lines: a cheap test before the regex
 _BOILERPLATE_FIRST = first_chars(_BOILERPLATE)
+#: What a line of the article that a rule of _read_line other than "paragraph" may take
+#: starts with (boilerplate, marker and teaser heading; header and site fields; furniture; a
+#: recommendations heading), and what a button left at a paragraph's end ends with.
+_RULES_FIRST = _BOILERPLATE_FIRST | _FIELDS_FIRST | _JUNK_FIRST | _RECOMMEND_FIRST
+_BUTTON_LAST = "文>》"
 
 
 def is_boilerplate(text: str) -> bool:
@@ -773,7 +810,15 @@ _OTHER_FIELD = re.compile(rf"(?<![{SPACES}])[{SPACES}]+{_SITE_KEYS}\s*{_COLON}")
 #: "来源：新华社 北京9月14日电，……". (Journal names may hold ASCII commas: "Journal of Law,
 #: Vol. 3".)
 _FIELD_VALUE_MAX = 100
-_SENTENCE_MARKS = frozenset("。！？；，")
+#: Sentence punctuation, the commonest first: a line of prose has a comma early.
+_SENTENCE_MARKS_ORDER = "，。；！？"
+_SENTENCE_MARKS = frozenset(_SENTENCE_MARKS_ORDER)
+
+
+def _has_sentence_mark(text: str) -> bool:
+    """not _SENTENCE_MARKS.isdisjoint(text), by str's fast `in` (a set walks a long line of
+    Chinese character by character)."""
+    return any(mark in text for mark in _SENTENCE_MARKS_ORDER)
 
 
 def _has_key(line: str) -> bool:
@@ -1044,8 +1089,8 @@ def _wrapped_on(prev_raw: str, prev: str, line: str) -> bool:
         or "\t" in line
         or line[0] in _BULLETS
         or _ends_sentence(prev)
-        or _PARA_BREAK.search(prev) is not None
-        or _PARA_BREAK.search(line) is not None
+        or has_space_run(prev)
+        or has_space_run(line)
     ):
         return False
     # cut at a fixed width: the line before is a whole line, as wide as this one or wider
@@ -1140,233 +1185,461 @@ def parse_text(text: str, *, page_id: str, sha256: str) -> Page:
 
 
 def _parse(text: str, page_id: str, sha256: str, trace: _Trace | None) -> Page:
-    """parse_text; with a trace, each line's role and the rule that gave it are noted there."""
+    """parse_text; with a trace, each line's role and the rule that gave it are noted there.
+
+    Normalise the text, cut it into lines, read the title, give each line after it a role by
+    the ordered rules of _read_line (the page's state in one _Reading), then assemble the row
+    from the roles: the article's paragraphs less its author note, and the teasers."""
+    text, lines = _page_lines(text)
+    first = next((i for i, line in enumerate(lines) if line), None)
+    if first is None:
+        raise Rejected(Reason.EMPTY, "only whitespace")
+    marker_at = text.find(READ_MARKER)
+    lines, teaser_at = _split_glued_lines(text, lines, first, marker_at)
+    r = _Reading(lines, first, teaser_at, trace, marker_at >= 0, _wide_spaces(text))
+    if trace is not None:
+        trace.lines = lines
+    title, title_is_meta = _read_title_lines(r)
+    at = r.at
+    while at < r.teaser_at:  # a rule may find the article's end: r.stop, or r.teaser_at moves
+        line = lines[at]
+        if line:
+            r.at = at
+            _read_line(r, line)
+            if r.stop:
+                break
+        at += 1
+    _check_layout(r, title, title_is_meta)
+    author, paragraphs = _article(r)
+    return Page(
+        id=page_id,
+        title=title,
+        source=r.meta.get(SOURCE_KEY) or None,
+        citations=_citations(r.meta.get(CITATIONS_KEY)),
+        uploader=r.meta.get(UPLOADER_KEY) or None,
+        author=author or None,
+        paragraphs=tuple(paragraphs),
+        teasers=tuple(_teasers(r)),
+        sha256=sha256,
+    )
+
+
+def _page_lines(text: str) -> tuple[str, list[str]]:
+    """The page's text made plain (scrapers' leftovers, traditional template words, a cut last
+    line, hard-wrapped paragraphs) → (that text, its lines stripped)."""
     text = simplify_template_words(clean_text(text))
     if not text.endswith("\n"):  # the last line may be cut short: a download cut off
         text = _drop_cut_template_line(text)
     text = _join_wrapped(text)
     if "\u200c" in text or "\u200d" in text:  # the only invisible ones clean_text may keep
-        lines = [_strip(line) for line in text.split("\n")]
-    else:
-        lines = [line.strip() for line in text.split("\n")]
-    if trace is not None:
-        trace.lines = lines
-    first = next((i for i, line in enumerate(lines) if line), None)
-    if first is None:
-        raise Rejected(Reason.EMPTY, "only whitespace")
+        return text, [_strip(line) for line in text.split("\n")]
+    return text, [line.strip() for line in text.split("\n")]
+
+
+def _split_glued_lines(
+    text: str, lines: list[str], first: int, marker_at: int
+) -> tuple[list[str], int]:
+    """Split what lost line breaks glued (the title to the header, template lines to their
+    neighbours, 其他文献 to a teaser or the note) and join a header value cut onto the next
+    line → (the lines, where the 其他文献 heading is: len(lines) if nowhere)."""
     glued = _split_title_line(lines[first])
     if glued is not None:  # lost newlines after the title: the rest are lines of their own
         lines[first : first + 1] = glued
     teaser_at = _find_heading(lines, first)
-    marker_at = text.find(READ_MARKER)
     # 论文部分内容阅读 or 其他文献 on a line with other text (rare): split the lines first
     template = marker_at >= 0 and _shares_line(text, marker_at, len(READ_MARKER))
     heading = teaser_at == len(lines) and _ANY_HEADING_RE.search(text) is not None
     if template or heading:
         lines = _unglue(lines, first + 1, template=template, heading=heading)
         teaser_at = _find_heading(lines, first)
-        if trace is not None:
-            trace.lines = lines
     early = islice(lines, first + 1, first + _HEADER_LINES)
     if any(line[-1:] in _COLON_CHARS for line in early) and _join_cut_values(
         lines, first + 1, teaser_at
     ):  # "来源 :" / "党员生活": a header value on the next line
         teaser_at = _find_heading(lines, first)
-    has_marker = teaser_at < len(lines)
-    # teasers before the 其他文献 line: glued to it by a lost newline, or under 相关推荐 (and
-    # the lines they stand on)
-    glued_teasers: list[tuple[int, str]] = []
-    glued_at = -1  # the line of that heading
-    meta: dict[str, str] = {}
-    paragraphs: list[str] = []
-    preamble = True  # header lines may stand only before the first paragraph
-    # Before 论文部分内容阅读 every field line is header; without that line, see is_header.
-    read_marker_ahead = marker_at >= 0
-    # lines before the 论文部分内容阅读 line are the site's, unless they are prose
-    before_marker = marker_at >= 0 and (
-        READ_MARKER in lines or any(_is_read_marker(line) for line in lines)
-    )
-    field_author: str | None = None  # 作者 : X among the header's fields
-    in_box = False  # inside a box of links ("相关阅读") in the article
-    marker_passed = prose_seen = False  # the 论文部分内容阅读 line; a paragraph of sentences
-    article_lines = -1  # lines of the article's own, counted if a line may be English typed so
-    title_line = lines[first]
-    title_is_meta = header_fields(title_line) is not None or is_boilerplate(title_line)
-    i = first + 1
-    titles = [title_line]  # the title, as the site may print it again before the article
-    if not title_is_meta:
-        title_line, titles, i = _read_title(lines, first, teaser_at)
-    if trace is not None:
-        trace.add(first, lines[first], Role.HEADER if title_is_meta else Role.TITLE, "first-line")
-        for k in range(first + 1, i):
-            if lines[k]:
-                trace.add(k, lines[k], Role.TITLE, "title-continued")
-    para_entries: list[int] = []  # with a trace: each paragraph's entry
-    while i < teaser_at:
-        line = lines[i]
-        i += 1
-        if not line:
-            continue
-        if line[0] in _HEADER_FIRST and _PARA_BREAK.search(line):
-            line = _KEY_SPACES.sub(r"\1 ", line)  # "来源 :  X": wide spaces after a key
-            if _PARA_BREAK.search(line):  # "来源   :   X   |   被引量 : 12 次   |": around marks
-                line = _tight_header(line)
-        # once the article began, a line of fields is its text (unless it repeats the header); a
-        # header not seen yet may still come in the first lines, after some of the site's
-        # too: past the 论文部分内容阅读 line, or past a paragraph of prose (a line of fields
-        # then is the article's, unless the template's boilerplate follows it, as a header's)
-        began = (
-            not preamble
-            and not before_marker
-            and (
-                bool(meta)
-                or i - first > _HEADER_LINES
-                or marker_passed
-                or (prose_seen and not _boilerplate_next(lines, i, teaser_at))
-            )
-        )
-        if (  # a whole header line; values may hold single spaces
-            line[0] in (_HEADER_FIRST if began else _FIELDS_FIRST)
-            and not _PARA_BREAK.search(line)
-            and _take_header(header_fields(line), meta, preamble, read_marker_ahead, began)
-        ):
-            has_marker = True
-            field_author = field_author or _author_field(line)
-            if trace is not None:
-                trace.add(i - 1, line, Role.HEADER, "header-line")
-            continue
-        pieces = split_paragraphs(line)
-        rule = "paragraph"
-        if len(pieces) < 2:
-            pass
-        elif (len(pieces) >= _CELLS_MIN and _is_row_of_cells(pieces)) or (
-            len(pieces) == 2
-            and (_is_label_and_value(pieces) or _is_header_row(pieces, lines, i, teaser_at))
-        ):
-            pieces = [line]  # a table row or a formula, spaced out: one paragraph, as it stands
-            rule = "table-row"
-        elif "  " in line and _SENTENCE_GAP.search(line) is not None:
-            if article_lines < 0:  # counted once, on the page's first such line
-                article_lines = sum(
-                    1 for x in lines[first + 1 : teaser_at] if x and not _is_template_line(x)
-                )
-            if article_lines >= 2:  # the article's paragraphs are lines of their own
-                pieces = _split_keeping_typed_gaps(line, pieces)
-        if len(pieces) > 1:
-            rule = "paragraph-split-at-spaces"
-        for k, piece in enumerate(pieces):
-            head = piece[0]
-            if head in _BOILERPLATE_FIRST:
-                if _is_read_marker(piece):
-                    has_marker, preamble, before_marker = True, False, False
-                    marker_passed = True
-                    if trace is not None:
-                        trace.add(i - 1, piece, Role.MARKER, "read-marker")
-                    continue
-                if _is_teaser_heading(piece):  # 其他文献 glued into a body line
-                    has_marker = True
-                    glued_teasers = [(i - 1, p) for p in pieces[k + 1 :]]
-                    glued_at = teaser_at = i - 1
-                    if trace is not None:
-                        trace.add(i - 1, piece, Role.TEASER_HEADING, "teaser-heading-in-line")
-                    break
-                if is_boilerplate(piece):
-                    if trace is not None:
-                        trace.add(i - 1, piece, Role.BOILERPLATE, "template-line")
-                    continue
-            if head in (_HEADER_FIRST if began else _FIELDS_FIRST):
-                if preamble and not piece.strip(_SEPARATORS + SPACES):
-                    if trace is not None:
-                        trace.add(i - 1, piece, Role.HEADER, "separator-alone")
-                    continue  # a separator alone: the header was cut at spaces around it
-                if _take_header(header_fields(piece), meta, preamble, read_marker_ahead, began):
-                    has_marker = True
-                    field_author = field_author or _author_field(piece)
-                    if trace is not None:
-                        trace.add(i - 1, piece, Role.HEADER, "header-fields")
-                    continue
-            if before_marker and _is_site_line(piece, titles):
-                field_author = field_author or _author_field(piece)
-                if trace is not None:
-                    trace.add(i - 1, piece, Role.SITE_LINE, "site-line-before-marker")
-                continue
-            if is_site_junk(piece):  # pagination, a button, a share line: not the article's
-                if trace is not None:
-                    trace.add(i - 1, piece, Role.FURNITURE, "site-furniture")
-                continue
-            if in_box:  # a box of links inside the article: its short lines go
-                if _is_link_like(piece):
-                    if trace is not None:
-                        trace.add(i - 1, piece, Role.FURNITURE, "link-in-box")
-                    continue
-                in_box = False
-            recommend = _RECOMMEND.fullmatch(piece) if head in _RECOMMEND_FIRST else None
-            if paragraphs and recommend is not None:
-                rest = [(i - 1, x) for x in (recommend.group(1), *pieces[k + 1 :]) if x]
-                rest += [(j, lines[j]) for j in range(i, teaser_at) if lines[j]]
-                if all(_is_link_like(x) for _, x in rest[1 if recommend.group(1) else 0 :]):
-                    # "相关推荐" after the article: the lines under it are other articles
-                    glued_teasers = rest
-                    glued_at = i - 1
-                    if trace is not None:
-                        trace.add(i - 1, piece, Role.TEASER_HEADING, "recommendations-heading")
-                    i = teaser_at
-                    break
-                in_box = True  # "相关阅读" with prose after it: a box inside the article
-                if trace is not None:
-                    trace.add(i - 1, piece, Role.FURNITURE, "link-box-heading")
-                continue
-            if piece[-1] in "文>》" and _TRAILING_BUTTON.search(piece):
-                piece = _TRAILING_BUTTON.sub("", piece) or piece  # "…平台。 阅读全文"
-            if not paragraphs and piece in titles:  # the title again, opening the article
-                if trace is not None:
-                    trace.add(i - 1, piece, Role.SITE_LINE, "title-again")
-                continue
-            preamble = False
-            prose_seen = prose_seen or not _SENTENCE_MARKS.isdisjoint(piece)
-            paragraphs.append(piece)
-            if trace is not None:
-                para_entries.append(trace.add(i - 1, piece, Role.PARAGRAPH, rule))
+    return lines, teaser_at
 
+
+class _Reading:
+    """A page as its lines are read, in order: where the reading stands and what it found.
+
+    The rules of _read_line read and set it; nothing else carries state between lines."""
+
+    __slots__ = (
+        "article_lines",
+        "at",
+        "before_marker",
+        "began",
+        "field_author",
+        "first",
+        "glued_at",
+        "glued_teasers",
+        "has_marker",
+        "in_box",
+        "line_rule",
+        "lines",
+        "marker_passed",
+        "meta",
+        "para_entries",
+        "paragraphs",
+        "preamble",
+        "prose_seen",
+        "read_marker_ahead",
+        "stop",
+        "teaser_at",
+        "titles",
+        "trace",
+        "wide",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        lines: list[str],
+        first: int,
+        teaser_at: int,
+        trace: _Trace | None,
+        marker: bool,
+        wide: bool,
+    ) -> None:
+        self.lines, self.first, self.teaser_at, self.trace = lines, first, teaser_at, trace
+        self.wide = wide  # the page holds U+3000, NBSP or a tab: else runs are of U+0020
+        # Before 论文部分内容阅读 (`marker`: the page holds it) every field line is header;
+        # without that line, see is_header.
+        self.read_marker_ahead = marker
+        # lines before the 论文部分内容阅读 line are the site's, unless they are prose
+        self.before_marker = marker and (
+            READ_MARKER in lines or any(_is_read_marker(line) for line in lines)
+        )
+        self.at = first + 1  # the line being read
+        self.titles = [lines[first]]  # the title, as the site may print it again
+        self.preamble = True  # no paragraph yet: header lines may stand only here
+        self.began = False  # the article began: a line of fields is its text (see _read_line)
+        self.marker_passed = False  # the 论文部分内容阅读 line was read
+        self.prose_seen = False  # a paragraph of sentences was read
+        self.in_box = False  # inside a box of links ("相关阅读") in the article
+        self.has_marker = teaser_at < len(lines)  # a line of the template's own was read
+        self.stop = False  # a rule found where the article ends
+        self.meta: dict[str, str] = {}  # the header's fields
+        self.paragraphs: list[str] = []
+        self.para_entries: list[int] = []  # with a trace: each paragraph's entry
+        self.field_author: str | None = None  # 作者 : X among the header's fields
+        # teasers before the 其他文献 line: glued to it by a lost newline, or under 相关推荐
+        # (and the lines they stand on); glued_at: the line of that heading
+        self.glued_teasers: list[tuple[int, str]] = []
+        self.glued_at = -1
+        self.article_lines = -1  # lines of the article's own, counted if English may be typed so
+        self.line_rule = "paragraph"  # the rule that cut the line being read into paragraphs
+
+    def note(self, text: str, role: Role, rule: str) -> None:
+        if self.trace is not None:
+            self.trace.add(self.at, text, role, rule)
+
+    def paragraph(self, text: str, rule: str) -> None:
+        self.preamble = False
+        self.prose_seen = self.prose_seen or _has_sentence_mark(text)
+        self.paragraphs.append(text)
+        if self.trace is not None:
+            self.para_entries.append(self.trace.add(self.at, text, Role.PARAGRAPH, rule))
+
+
+def _read_title_lines(r: _Reading) -> tuple[str, bool]:
+    """Read the first line (and a subtitle or second half) → (the title, whether the first
+    line is a header or boilerplate line instead); r.at goes past it."""
+    lines, first = r.lines, r.first
+    title = lines[first]
+    title_is_meta = header_fields(title) is not None or is_boilerplate(title)
+    if not title_is_meta:
+        title, r.titles, r.at = _read_title(lines, first, r.teaser_at)
+    if r.trace is not None:
+        r.trace.add(first, lines[first], Role.HEADER if title_is_meta else Role.TITLE, "first-line")
+        for k in range(first + 1, r.at):
+            if lines[k]:
+                r.trace.add(k, lines[k], Role.TITLE, "title-continued")
+    return title, title_is_meta
+
+
+def _read_line(r: _Reading, line: str) -> None:
+    """Give a line of the page between the title and the 其他文献 heading its role (or its
+    pieces theirs, where runs of spaces stand for lost line breaks)."""
+    if (  # the cheap test: a line of the article that no rule below can take is a paragraph
+        line[0] not in _RULES_FIRST
+        and line[-1] not in _BUTTON_LAST
+        and not r.before_marker
+        and not r.in_box
+        and not ("  " in line or (r.wide and has_space_run(line)))
+        and (r.paragraphs or line not in r.titles)  # not the title again
+    ):
+        r.paragraph(line, "paragraph")
+        return
+    if line[0] in _BOILERPLATE_FIRST and not has_space_run(line):  # a template line whole
+        for template_rule in _TEMPLATE_RULES:  # no such line is a header line: no room for a key
+            if template_rule(r, line, []):
+                return
+    if line[0] in _HEADER_FIRST and has_space_run(line):
+        line = _KEY_SPACES.sub(r"\1 ", line)  # "来源 :  X": wide spaces after a key
+        if has_space_run(line):  # "来源   :   X   |   被引量 : 12 次   |": around marks
+            line = _tight_header(line)
+    r.began = _began(r)
+    if _header_line(r, line):
+        return
+    pieces = _line_pieces(r, line)
+    for k, piece in enumerate(pieces):
+        head = piece[0]
+        rest = pieces[k + 1 :]
+        for first_chars_of, rule in _PIECE_RULES:
+            if (first_chars_of is None or head in first_chars_of) and rule(r, piece, rest):
+                break
+        if r.stop:
+            return
+
+
+def _began(r: _Reading) -> bool:
+    """Tell whether the article began: once it did, a line of fields is its text (unless it
+    repeats the header). A header not seen yet may still come in the first lines, after some
+    of the site's too: past the 论文部分内容阅读 line, or past a paragraph of prose (a line of
+    fields then is the article's, unless the template's boilerplate follows it, as a
+    header's)."""
+    return (
+        not r.preamble
+        and not r.before_marker
+        and (
+            bool(r.meta)
+            or r.at + 1 - r.first > _HEADER_LINES
+            or r.marker_passed
+            or (r.prose_seen and not _boilerplate_next(r.lines, r.at + 1, r.teaser_at))
+        )
+    )
+
+
+def _header_line(r: _Reading, line: str) -> bool:
+    """Rule "header-line": a whole line of header fields; values may hold single spaces."""
+    if not (
+        line[0] in (_HEADER_FIRST if r.began else _FIELDS_FIRST)
+        and not has_space_run(line)
+        and _take_header(header_fields(line), r.meta, r.preamble, r.read_marker_ahead, r.began)
+    ):
+        return False
+    r.has_marker = True
+    r.field_author = r.field_author or _author_field(line)
+    r.note(line, Role.HEADER, "header-line")
+    return True
+
+
+def _line_pieces(r: _Reading, line: str) -> list[str]:
+    """Cut a line at its runs of spaces (lost line breaks) → its pieces, unless it is a table
+    row or a formula spaced out, or English typed with two spaces after each sentence; the rule
+    that decided goes to r.line_rule."""
+    pieces = _pieces(line, r.wide)
+    r.line_rule = "paragraph"
+    if len(pieces) < 2:
+        return pieces
+    if (len(pieces) >= _CELLS_MIN and _is_row_of_cells(pieces)) or (
+        len(pieces) == 2
+        and (_is_label_and_value(pieces) or _is_header_row(pieces, r.lines, r.at + 1, r.teaser_at))
+    ):
+        r.line_rule = "table-row"  # a table row or a formula, spaced out: one paragraph
+        return [line]
+    if "  " in line and _SENTENCE_GAP.search(line) is not None:
+        if r.article_lines < 0:  # counted once, on the page's first such line
+            r.article_lines = sum(
+                1 for x in r.lines[r.first + 1 : r.teaser_at] if x and not _is_template_line(x)
+            )
+        if r.article_lines >= 2:  # the article's paragraphs are lines of their own
+            pieces = _split_keeping_typed_gaps(line, pieces)
+    if len(pieces) > 1:
+        r.line_rule = "paragraph-split-at-spaces"
+    return pieces
+
+
+# --- the rules for a piece of a line, in order: the first that takes it gives its role -------
+
+
+def _read_marker(r: _Reading, piece: str, rest: list[str]) -> bool:
+    """Rule "read-marker": 论文部分内容阅读, the article follows."""
+    if not _is_read_marker(piece):
+        return False
+    r.has_marker, r.preamble, r.before_marker, r.marker_passed = True, False, False, True
+    r.note(piece, Role.MARKER, "read-marker")
+    return True
+
+
+def _teaser_heading_in_line(r: _Reading, piece: str, rest: list[str]) -> bool:
+    """Rule "teaser-heading-in-line": 其他文献 glued into a line; the pieces after it are
+    teasers, and the article ended."""
+    if not _is_teaser_heading(piece):
+        return False
+    r.has_marker = True
+    r.glued_teasers = [(r.at, p) for p in rest]
+    r.glued_at = r.teaser_at = r.at
+    r.note(piece, Role.TEASER_HEADING, "teaser-heading-in-line")
+    r.stop = True
+    return True
+
+
+def _template_line(r: _Reading, piece: str, rest: list[str]) -> bool:
+    """Rule "template-line": 下载到本地 , 更方便阅读 and 声明 : …"""
+    if not is_boilerplate(piece):
+        return False
+    r.note(piece, Role.BOILERPLATE, "template-line")
+    return True
+
+
+def _header_fields(r: _Reading, piece: str, rest: list[str]) -> bool:
+    """Rules "separator-alone" (a header cut at the spaces around a separator) and
+    "header-fields" (a piece of a line that is header fields)."""
+    if piece[0] not in (_HEADER_FIRST if r.began else _FIELDS_FIRST):
+        return False
+    if r.preamble and not piece.strip(_SEPARATORS + SPACES):
+        r.note(piece, Role.HEADER, "separator-alone")
+        return True
+    if not _take_header(header_fields(piece), r.meta, r.preamble, r.read_marker_ahead, r.began):
+        return False
+    r.has_marker = True
+    r.field_author = r.field_author or _author_field(piece)
+    r.note(piece, Role.HEADER, "header-fields")
+    return True
+
+
+def _site_line_before_marker(r: _Reading, piece: str, rest: list[str]) -> bool:
+    """Rule "site-line-before-marker": the site's own line before 论文部分内容阅读 (its fields,
+    a download button, the disclaimer's words, the title again)."""
+    if not (r.before_marker and _is_site_line(piece, r.titles)):
+        return False
+    r.field_author = r.field_author or _author_field(piece)
+    r.note(piece, Role.SITE_LINE, "site-line-before-marker")
+    return True
+
+
+def _site_furniture(r: _Reading, piece: str, rest: list[str]) -> bool:
+    """Rule "site-furniture": pagination, a button, a share line: not the article's."""
+    if not is_site_junk(piece):
+        return False
+    r.note(piece, Role.FURNITURE, "site-furniture")
+    return True
+
+
+def _link_in_box(r: _Reading, piece: str, rest: list[str]) -> bool:
+    """Rule "link-in-box": inside a box of links in the article, its short lines go; the first
+    other line closes the box."""
+    if not r.in_box:
+        return False
+    if _is_link_like(piece):
+        r.note(piece, Role.FURNITURE, "link-in-box")
+        return True
+    r.in_box = False
+    return False
+
+
+def _recommendations(r: _Reading, piece: str, rest: list[str]) -> bool:
+    """Rules "recommendations-heading" (相关推荐 after the article: the lines under it are other
+    articles, and the article ended) and "link-box-heading" (相关阅读 with prose after it: a
+    box of links inside the article)."""
+    recommend = _RECOMMEND.fullmatch(piece) if r.paragraphs else None
+    if recommend is None:
+        return False
+    under = [(r.at, x) for x in (recommend.group(1), *rest) if x]
+    under += [(j, r.lines[j]) for j in range(r.at + 1, r.teaser_at) if r.lines[j]]
+    if all(_is_link_like(x) for _, x in under[1 if recommend.group(1) else 0 :]):
+        r.glued_teasers = under
+        r.glued_at = r.at
+        r.note(piece, Role.TEASER_HEADING, "recommendations-heading")
+        r.stop = True
+        return True
+    r.in_box = True
+    r.note(piece, Role.FURNITURE, "link-box-heading")
+    return True
+
+
+def _paragraph(r: _Reading, piece: str, rest: list[str]) -> bool:
+    """Rules "title-again" (the title printed again, opening the article) and the paragraph
+    (r.line_rule: "paragraph", "table-row", "paragraph-split-at-spaces"); a button left at the
+    paragraph's end ("…平台。 阅读全文") is cut off."""
+    if piece[-1] in _BUTTON_LAST and _TRAILING_BUTTON.search(piece):
+        piece = _TRAILING_BUTTON.sub("", piece) or piece
+    if not r.paragraphs and piece in r.titles:
+        r.note(piece, Role.SITE_LINE, "title-again")
+        return True
+    r.paragraph(piece, r.line_rule)
+    return True
+
+
+#: The rules for a piece of a line, in order, each with the characters a piece it may take
+#: starts with (None: any), a test that rejects most pieces at once.
+_Rule = Callable[[_Reading, str, list[str]], bool]
+_PIECE_RULES: tuple[tuple[frozenset[str] | None, _Rule], ...]
+_PIECE_RULES = (
+    (_BOILERPLATE_FIRST, _read_marker),
+    (_BOILERPLATE_FIRST, _teaser_heading_in_line),
+    (_BOILERPLATE_FIRST, _template_line),
+    (_FIELDS_FIRST, _header_fields),  # _HEADER_FIRST once the article began: a subset
+    (None, _site_line_before_marker),
+    (_JUNK_FIRST, _site_furniture),
+    (None, _link_in_box),
+    (_RECOMMEND_FIRST, _recommendations),
+    (None, _paragraph),
+)
+
+
+#: The rules a whole line of the template's own may take, tried first (they are the first of
+#: _PIECE_RULES, which try them on a line's pieces).
+_TEMPLATE_RULES: tuple[_Rule, ...] = tuple(rule for _, rule in _PIECE_RULES[:3])
+
+
+def _check_layout(r: _Reading, title: str, title_is_meta: bool) -> None:
+    """Raise Rejected if the page is not of the template: no title, or none of its lines."""
     if title_is_meta:
-        if header_fields(title_line) is not None or title_line == READ_MARKER:
-            has_marker = True
-        if not has_marker:
-            raise Rejected(Reason.UNRECOGNISED_LAYOUT, _no_marker_detail(lines, first))
+        if header_fields(title) is not None or title == READ_MARKER:
+            r.has_marker = True
+        if not r.has_marker:
+            raise Rejected(Reason.UNRECOGNISED_LAYOUT, _no_marker_detail(r.lines, r.first))
         raise Rejected(
             Reason.MISSING_TITLE,
-            f"line {first + 1}: expected the title, found {short(title_line)}",
+            f"line {r.first + 1}: expected the title, found {short(title)}",
         )
-    if not has_marker:
-        raise Rejected(Reason.UNRECOGNISED_LAYOUT, _no_marker_detail(lines, first))
+    if not r.has_marker:
+        raise Rejected(Reason.UNRECOGNISED_LAYOUT, _no_marker_detail(r.lines, r.first))
 
+
+def _article(r: _Reading) -> tuple[str | None, list[str]]:
+    """The article's paragraphs → (its author, its body's paragraphs): the site's footer at
+    the end dropped, the author note (a byline, a signature) taken out; Rejected if no
+    paragraph is left."""
+    paragraphs, trace, entries = r.paragraphs, r.trace, r.para_entries
     while paragraphs and _is_footer(paragraphs[-1]):  # the site's footer, no teasers after
         paragraphs.pop()
         if trace is not None:
-            trace.set(para_entries.pop(), Role.FOOTER, "footer")
+            trace.set(entries.pop(), Role.FOOTER, "footer")
     kept = paragraphs
     author, paragraphs = take_author(paragraphs)
     if trace is not None:
-        trace.author_roles(para_entries, kept, paragraphs, noted=author is not None)
-    author = author or field_author
+        trace.author_roles(entries, kept, paragraphs, noted=author is not None)
+    author = author or r.field_author
     if all(ELLIPSIS.issuperset(p) for p in paragraphs):  # "……": the excerpt was cut away
         if trace is not None:
-            for entry in para_entries:
+            for entry in entries:
                 if trace.entries[entry].role == Role.PARAGRAPH:
                     trace.set(entry, Role.FURNITURE, "cut-excerpt")
         paragraphs = []
     if not paragraphs:
+        end = r.teaser_at
         raise Rejected(
             Reason.MISSING_BODY,
-            f"no article paragraph between the title (line {first + 1}) and "
-            + (f"{TEASER_HEADING} (line {teaser_at + 1})" if teaser_at < len(lines) else "the end"),
+            f"no article paragraph between the title (line {r.first + 1}) and "
+            + (f"{TEASER_HEADING} (line {end + 1})" if end < len(r.lines) else "the end"),
         )
+    return author, paragraphs
 
-    if trace is not None and teaser_at < len(lines) and teaser_at != glued_at:
+
+def _teasers(r: _Reading) -> list[str]:
+    """The lines under the 其他文献 heading (or glued to it) → the teasers: each line but the
+    template's, the header again, furniture, list headings, dates and counters, and the
+    site's footer at the end; a date or counter after a teaser cut off."""
+    lines, trace, teaser_at = r.lines, r.trace, r.teaser_at
+    if trace is not None and teaser_at < len(lines) and teaser_at != r.glued_at:
         trace.add(teaser_at, lines[teaser_at], Role.TEASER_HEADING, "teaser-heading")
     teasers: list[str] = []
     teaser_entries: list[int] = []
-    for at, t in (*glued_teasers, *((k, lines[k]) for k in range(teaser_at + 1, len(lines)))):
+    for at, t in (*r.glued_teasers, *((k, lines[k]) for k in range(teaser_at + 1, len(lines)))):
         if not t:
             continue
         not_teaser = _not_teaser(t)
@@ -1381,22 +1654,13 @@ def _parse(text: str, page_id: str, sha256: str, trace: _Trace | None) -> Page:
         teasers.pop()
         if trace is not None:
             trace.set(teaser_entries.pop(), Role.FOOTER, "footer")
-    citations = _citations(meta.get(CITATIONS_KEY))
-    return Page(
-        id=page_id,
-        title=title_line,
-        source=meta.get(SOURCE_KEY) or None,
-        citations=citations,
-        uploader=meta.get(UPLOADER_KEY) or None,
-        author=author or None,
-        paragraphs=tuple(paragraphs),
-        teasers=tuple(teasers),
-        sha256=sha256,
-    )
+    return teasers
 
 
 def _not_teaser(line: str) -> tuple[Role, str] | None:
     """Tell why a line under the teaser heading is no teaser → (its role, the rule), or None."""
+    if line[0] not in _NOT_TEASER_FIRST and not line[0].isdigit():  # most teasers start so
+        return None  # (first_chars reads \d as ASCII digits: a full-width date is tested on)
     if is_boilerplate(line):
         return Role.BOILERPLATE, "template-line"
     if line[0] in _HEADER_FIRST and is_header(header_fields(line)):
@@ -1406,6 +1670,10 @@ def _not_teaser(line: str) -> tuple[Role, str] | None:
     if len(line) <= 40 and _NOT_TEASER.fullmatch(line):
         return Role.FURNITURE, "list-heading-date-or-counter"
     return None
+
+
+#: What a line that _not_teaser tells apart starts with: the union of its rules' first characters.
+_NOT_TEASER_FIRST = _BOILERPLATE_FIRST | _HEADER_FIRST | _JUNK_FIRST | first_chars(_NOT_TEASER)
 
 
 def parse_page(data: bytes | str, page_id: str = "page", sha256: str | None = None) -> Page:
@@ -1426,7 +1694,7 @@ def _page_text(data: bytes | str, sha256: str | None = None) -> tuple[str, str]:
     if isinstance(data, bytes):
         if sha256 is None:
             sha256 = hashlib.sha256(data).hexdigest()
-        if not data.strip():
+        if not data or data.isspace():  # (data.strip() would copy the page)
             raise Rejected(Reason.EMPTY, "no bytes" if not data else "only whitespace")
         text = decode_bytes(data)
     elif isinstance(data, str):
@@ -1447,7 +1715,7 @@ def _page_text(data: bytes | str, sha256: str | None = None) -> tuple[str, str]:
     else:
         hint = " (use parse_file(path) for a file)" if isinstance(data, os.PathLike) else ""
         raise TypeError(f"parse_page takes bytes or str, not {type(data).__name__}{hint}")
-    if not text.strip():
+    if not text or text.isspace():
         raise Rejected(Reason.EMPTY, "only whitespace")
     return text, sha256
 
@@ -1656,7 +1924,6 @@ _TITLE_MAX = 200  # a line longer than this is not the title printed again
 _TITLE_LAST = frozenset(
     "刊文" + "".join(end[-1] + end[-1].upper() for end in (*_DOC_EXTENSIONS, *_DOC_SITES))
 )
-_RECOMMEND_FIRST = first_chars(_RECOMMEND)
 
 
 def _read_title(lines: list[str], first: int, stop: int) -> tuple[str, list[str], int]:
@@ -1678,7 +1945,7 @@ def _read_title(lines: list[str], first: int, stop: int) -> tuple[str, list[str]
         title = cleaned
         titles.append(title)
     after = first + 1
-    following = [k for k in range(after, stop) if lines[k]][:2]
+    following = list(islice((k for k in range(after, stop) if lines[k]), 2))
     if (
         len(following) == 2
         and _is_title_rest(lines[following[0]])
@@ -1836,7 +2103,7 @@ def _citations(value: str | None) -> int | None:
     if not value:
         return None
     m = _CITATIONS_VALUE.match(value)
-    return int(re.sub("[,，]", "", m.group(1))) if m else None
+    return int(m.group(1).replace(",", "").replace("，", "")) if m else None
 
 
 def _no_marker_detail(lines: list[str], first: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +17,13 @@ from hypothesis import strategies as st
 
 from corpus_export import schema
 from corpus_export.errors import REASON_DOCS, Reason, Rejected
-from corpus_export.parse import Page, is_boilerplate, parse_page, split_paragraphs
+from corpus_export.parse import (
+    Page,
+    has_space_run,
+    is_boilerplate,
+    parse_page,
+    split_paragraphs,
+)
 from corpus_export.process import pages_to_table, unescape_csv_cell, write_csv
 from corpus_export.read import page_id
 from corpus_export.rules import BOILERPLATE_RE2, WS, Text, table_problems
@@ -218,6 +225,23 @@ def test_split_paragraphs_pieces_are_stripped_and_non_empty(line: str) -> None:
         assert piece
         assert piece == piece.strip()
         assert piece[0] not in EDGE_SPACES and piece[-1] not in EDGE_SPACES
+
+
+SPACE_RUN = re.compile("[ \t\u3000\u00a0]{2,}")
+NOT_SPACES = ["a", "中", "。", "\u2003", "\u200b"]
+spaced_line = st.text(alphabet=st.sampled_from([" ", *NOT_SPACES]), max_size=40) | st.text(
+    alphabet=st.sampled_from([*EDGE_SPACES, *NOT_SPACES]), max_size=40
+)  # U+0020 alone (the fast cut) or with the wide spaces
+
+
+@PROPS
+@given(spaced_line)
+def test_split_paragraphs_cuts_at_every_run_of_two_spaces_and_only_there(line: str) -> None:
+    """The cut at runs of spaces, however it is made fast, is the regex's: a run of two or
+    more of space, tab, U+3000, NBSP in any mix, and nothing else (not U+2003, not one)."""
+    want = [p for p in (x.strip() for x in SPACE_RUN.split(line.strip())) if p]
+    assert split_paragraphs(line) == want
+    assert has_space_run(line) == (SPACE_RUN.search(line) is not None)
 
 
 path_part = st.lists(
