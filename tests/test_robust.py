@@ -733,9 +733,7 @@ def test_a_library_that_cannot_be_loaded_fails_the_build_and_keeps_previous(
     assert_intact(out, card, old)  # (validate renders the card again: with jinja2 back)
     with monkeypatch.context() as broken:
         broken.setitem(sys.modules, "jinja2", None)
-        res = CliRunner().invoke(
-            cli, ["build", "--raw", str(tmp_path / "big"), "--out", str(out)]
-        )
+        res = CliRunner().invoke(cli, ["build", "--raw", str(tmp_path / "big"), "--out", str(out)])
     assert res.exit_code == 2
     assert res.output.startswith("Error: a library the build needs cannot be loaded")
     assert len(res.output.strip().splitlines()) == 1, res.output
