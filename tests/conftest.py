@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -17,15 +18,28 @@ SEED = REPO / "raw" / f"{SEED_ID}.txt"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--update-golden",
+        "--propose-expected",
         action="store_true",
-        help="Rewrite tests/golden/*.json from the parser's current output.",
+        help="Where a fixture page or the seed gives something else than its expected JSON, "
+        "write what it gives beside it as NAME.json.new, to review and rename by hand.",
     )
 
 
 @pytest.fixture
-def update_golden(request: pytest.FixtureRequest) -> bool:
-    return bool(request.config.getoption("--update-golden"))
+def expect_json(request: pytest.FixtureRequest) -> Callable[[object, Path], None]:
+    """Compare a result with a reviewed expectation (a JSON file). The code never writes the
+    expectation itself: with --propose-expected a differing result goes to NAME.json.new, for a
+    person to compare (`diff NAME.json NAME.json.new`) and rename if it is right."""
+    propose = bool(request.config.getoption("--propose-expected"))
+
+    def check(got: object, expected: Path) -> None:
+        want = json.loads(expected.read_text(encoding="utf-8"))
+        if got != want and propose:
+            text = json.dumps(got, ensure_ascii=False, indent=2) + "\n"
+            expected.with_name(expected.name + ".new").write_text(text, encoding="utf-8")
+        assert got == want, f"review {expected.name}.new (pytest --propose-expected writes it)"
+
+    return check
 
 
 @pytest.fixture

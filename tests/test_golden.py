@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 import corpus_export
 from corpus_export.parse import parse_page
@@ -15,12 +15,10 @@ from corpus_export.parse import parse_page
 GOLDEN = Path(__file__).parent / "golden" / "000_bba07cf85f81785c.json"
 
 
-def test_seed_row_equals_golden(seed_bytes: bytes, update_golden: bool) -> None:
-    row = parse_page(seed_bytes, "000_bba07cf85f81785c").to_row()
-    if update_golden:
-        GOLDEN.write_text(json.dumps(row, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        pytest.skip("golden file rewritten")
-    assert row == json.loads(GOLDEN.read_text(encoding="utf-8"))
+def test_seed_row_equals_golden(
+    seed_bytes: bytes, expect_json: Callable[[object, Path], None]
+) -> None:
+    expect_json(parse_page(seed_bytes, "000_bba07cf85f81785c").to_row(), GOLDEN)
 
 
 def test_seed_spot_checks(seed_bytes: bytes) -> None:

@@ -1,14 +1,15 @@
 """Fixture pages, one per template variant: every field of each row (or its reject), as JSON.
 
 tests/pages/NAME.txt (or .txt.gz) holds a page as a scraper saved it, in its own encoding;
-tests/pages/NAME.json what it must give. `pytest --update-golden` rewrites the JSON files from
-the parser's current output: read the diff before committing it.
+tests/pages/NAME.json what it must give, written and reviewed by a person: `pytest
+--propose-expected` writes a differing outcome beside it as NAME.json.new, never over it.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -42,13 +43,8 @@ def test_every_fixture_page_has_its_expected_outcome() -> None:
 
 
 @pytest.mark.parametrize("page", FILES, ids=[p.name for p in FILES])
-def test_fixture_page(page: Path, update_golden: bool) -> None:
-    got = outcome(page)
-    if update_golden:
-        text = json.dumps(got, ensure_ascii=False, indent=2) + "\n"
-        expected_of(page).write_text(text, encoding="utf-8")
-        pytest.skip("expected outcome rewritten")
-    assert got == json.loads(expected_of(page).read_text(encoding="utf-8"))
+def test_fixture_page(page: Path, expect_json: Callable[[object, Path], None]) -> None:
+    expect_json(outcome(page), expected_of(page))
 
 
 def test_fixture_pages_through_a_build(tmp_path: Path) -> None:
