@@ -34,6 +34,32 @@ HUB_TASK_CATEGORIES = {
     "zero-shot-classification",
     "text-retrieval",
 }
+CARD_SECTIONS = (
+    "## Dataset Summary",
+    "## Uses",
+    "### Loading from the Hub",
+    "### Loading a local build",
+    "### Direct use",
+    "### Out-of-scope use",
+    "## Languages",
+    "## Dataset Structure",
+    "### Data Instances",
+    "### Data Fields",
+    "### Data Splits",
+    "### Statistics",
+    "## Dataset Creation",
+    "### Source Data",
+    "### Parsing",
+    "### Validation",
+    "### Rejects",
+    "### Duplicates",
+    "### Reproducing the build",
+    "### Personal and Sensitive Information",
+    "## Bias, Risks, and Limitations",
+    "## Licensing Information",
+    "## Citation",
+    "## Dataset Card Contact",
+)
 HOSTILE_TITLE = "--- a: b | c # x <script>alert(1)</script> `code` \\ end"
 HOSTILE_SOURCE = "&anchor *alias !tag %YAML ? key: - [x] {y} <b>|"
 LONG = 140_000  # past the csv module's default field size limit (131072)
@@ -172,18 +198,9 @@ def test_card_parses_as_dataset_card_and_round_trips(
 def test_card_body_sections_and_checksums(built: tuple[Path, Path, BuildResult]) -> None:
     out, _, result = built
     _, body = split_card((out / "hf" / "README.md").read_text(encoding="utf-8"))
-    for heading in (
-        "## Summary",
-        "## Where the pages come from",
-        "## How rows are derived",
-        "## Fields",
-        "## Statistics",
-        "## Files and how to load them",
-        "## Regenerating and checking",
-        "## Licensing and copyright",
-        "## Known limitations",
-    ):
-        assert heading in body
+    headings = [line for line in body.splitlines() if re.match(r"#{2,3} ", line)]
+    # the sections of the Hub's dataset card guide, in its order
+    assert headings == list(CARD_SECTIONS)
     assert schema.card_table(result.examples) in body
     for reason in Reason:
         assert f"| `{reason}` |" in body
@@ -297,7 +314,7 @@ def test_card_cells_from_pages_are_inert_markdown_and_short(tmp_path: Path) -> N
     _, body = split_card((out / "hf" / "README.md").read_text(encoding="utf-8"))
     assert "](" not in body
     assert "<img" not in body and "<b>" not in body
-    fields = body.split("## Fields", 1)[1].split("\n\n", 2)[1].splitlines()[2:]
+    fields = body.split("### Data Fields", 1)[1].split("\n\n", 2)[1].splitlines()[2:]
     sources = body.split("| source | rows |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
     cells = [re.split(r"(?<!\\)\|", line)[-2] for line in fields]  # the example column
     cells += [re.split(r"(?<!\\)\|", line)[1] for line in sources]  # the source column
@@ -472,3 +489,162 @@ def test_croissant_cli_validate(built: tuple[Path, Path, BuildResult]) -> None:
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# the card for a Hub visitor: the repo id
+
+
+REPO_ID = "me/chinese-articles"
+
+
+@pytest.fixture(scope="module")
+def for_hub(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, BuildResult]:
+    root = tmp_path_factory.mktemp("forhub")
+    raw = make_raw(root)
+    out, card = root / "dist", root / "CARD.md"
+    result = corpus_export.build(raw, out, card_path=card, workers=1, repo_id=REPO_ID)
+    return out, card, result
+
+
+def section(body: str, heading: str) -> str:
+    return body.split(f"\n{heading}\n", 1)[1].split("\n#", 1)[0]
+
+
+def code_blocks(text: str) -> list[str]:
+    return re.findall(r"^```[a-z]*\n(.*?)^```$", text, flags=re.M | re.S)
+
+
+def test_hub_loading_lines_name_the_repo(for_hub: tuple[Path, Path, BuildResult]) -> None:
+    out, card, result = for_hub
+    text = card.read_text(encoding="utf-8")
+    assert text == (out / "hf" / "README.md").read_text(encoding="utf-8")
+    _, body = split_card(text)
+    hub_part = section(body, "### Loading from the Hub")
+    blocks = code_blocks(hub_part)
+    assert len(blocks) == 4  # datasets, pandas, DuckDB, Polars
+    assert f'load_dataset("{REPO_ID}", split="train")' in blocks[0]
+    assert f'pd.read_parquet("hf://datasets/{REPO_ID}/data/{result.shards[0]}"' in blocks[1]
+    assert f"FROM 'hf://datasets/{REPO_ID}/data/*.parquet'" in blocks[2]
+    assert f'pl.read_parquet("hf://datasets/{REPO_ID}/data/*.parquet")' in blocks[3]
+    for block in blocks:  # every line that reads data names the repo
+        reads = [line for line in block.splitlines() if "(" in line or "FROM" in line]
+        reads = [line for line in reads if not line.startswith(("import", "from"))]
+        assert reads and all(REPO_ID in line for line in reads), block
+    assert "OWNER/NAME" not in body
+    # the Hub's loading comes first; the local build's below it
+    assert body.index("### Loading from the Hub") < body.index("### Loading a local build")
+    assert f"--repo-id {REPO_ID}" in section(body, "### Reproducing the build")
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["settings"]["repo_id"] == REPO_ID
+
+
+def test_card_without_repo_id_says_where_it_goes(built: tuple[Path, Path, BuildResult]) -> None:
+    out, _, _ = built
+    _, body = split_card((out / "hf" / "README.md").read_text(encoding="utf-8"))
+    hub_part = section(body, "### Loading from the Hub")
+    assert "corpus-export build --repo-id OWNER/NAME" in hub_part
+    assert "[tool.corpus-export]" in hub_part
+    assert 'load_dataset("OWNER/NAME"' in hub_part
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["settings"]["repo_id"] is None
+
+
+def test_card_yaml_and_citation_for_the_hub(for_hub: tuple[Path, Path, BuildResult]) -> None:
+    from huggingface_hub import DatasetCard
+
+    out, _, _ = for_hub
+    data = DatasetCard.load(out / "hf" / "README.md").data.to_dict()
+    assert data["annotations_creators"] == ["no-annotation"]
+    assert data["source_datasets"] == ["original"]
+    assert data["tags"] and all(isinstance(t, str) for t in data["tags"])
+    assert "text-classification" not in data["task_categories"]
+    assert set(data["task_categories"]) <= HUB_TASK_CATEGORIES
+    _, body = split_card((out / "hf" / "README.md").read_text(encoding="utf-8"))
+    [bibtex] = code_blocks(section(body, "## Citation"))
+    croissant = json.loads((out / "croissant.json").read_text(encoding="utf-8"))
+    assert bibtex.rstrip("\n") == croissant["citeAs"]
+    assert bibtex.startswith("@misc{") and f"https://huggingface.co/datasets/{REPO_ID}" in bibtex
+    assert croissant["url"] == f"https://huggingface.co/datasets/{REPO_ID}"
+    assert f"https://huggingface.co/datasets/{REPO_ID}/discussions" in section(
+        body, "## Dataset Card Contact"
+    )
+
+
+def test_example_record_is_the_first_row(for_hub: tuple[Path, Path, BuildResult]) -> None:
+    out, _, _ = for_hub
+    _, body = split_card((out / "hf" / "README.md").read_text(encoding="utf-8"))
+    [block] = code_blocks(section(body, "### Data Instances"))
+    record = json.loads(block)
+    first = pq.read_table(out / "corpus.parquet").slice(0, 1).to_pylist()[0]
+    assert list(record) == list(first)
+    for key, value in first.items():
+        if isinstance(value, int) or value is None:
+            assert record[key] == value, key
+        elif isinstance(value, str):
+            shown = record[key]
+            assert shown == value or (
+                shown.endswith("…") and value.startswith(shown[:-1]) and len(shown) <= 41
+            ), key
+        else:
+            assert record[key][0].removesuffix("…") in value[0], key
+
+
+def test_repo_id_from_pyproject_and_bad_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from corpus_export.cli import cli
+
+    raw = make_raw(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.corpus-export]\nrepo-id = "org/from-config"\n', encoding="utf-8"
+    )
+    run = CliRunner().invoke
+    r = run(cli, ["build", "--raw", str(raw), "--no-cache", "-q"])
+    assert r.exit_code == 0, r.output
+    manifest = json.loads((tmp_path / "dist" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["settings"]["repo_id"] == "org/from-config"
+    assert 'load_dataset("org/from-config"' in (tmp_path / "CARD.md").read_text(encoding="utf-8")
+    # the check rebuilds for the same repo (from the config, or else from the manifest)
+    r = run(cli, ["build", "--raw", str(raw), "--check", "-q"])
+    assert r.exit_code == 0, r.output
+    (tmp_path / "pyproject.toml").unlink()
+    r = run(cli, ["build", "--raw", str(raw), "--check", "-q"])
+    assert r.exit_code == 0, r.output
+    # an explicit --repo-id wins, and the check then finds the export stale
+    r = run(cli, ["build", "--raw", str(raw), "--check", "-q", "--repo-id", "org/other"])
+    assert r.exit_code == 1, r.output
+    for bad in ("no-slash", "a/b/c", "me/na..me"):
+        r = run(cli, ["build", "--raw", str(raw), "--no-cache", "--repo-id", bad])
+        assert r.exit_code == 2, r.output
+        assert r.output.startswith(f"Error: invalid repo id {bad!r}: ")
+        assert r.output.count("\n") == 1
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.corpus-export]\nrepo_id = "x/y"\n', encoding="utf-8"
+    )
+    r = run(cli, ["build", "--raw", str(raw), "--no-cache"])
+    assert r.exit_code == 2
+    assert r.output == (
+        "Error: pyproject.toml: [tool.corpus-export] has 'repo_id'; known keys: repo-id\n"
+    )
+
+
+@pytest.mark.usefixtures("trust_new_files")
+def test_cached_rebuild_for_another_repo_id_rewrites_the_card(tmp_path: Path) -> None:
+    raw = make_raw(tmp_path)
+    out, card, cache = tmp_path / "dist", tmp_path / "CARD.md", tmp_path / "cache"
+    corpus_export.build(raw, out, card_path=card, workers=1, cache_dir=cache, repo_id="a/one")
+    again = corpus_export.build(
+        raw, out, card_path=card, workers=1, cache_dir=cache, repo_id="a/one"
+    )
+    assert again.unchanged
+    other = corpus_export.build(
+        raw, out, card_path=card, workers=1, cache_dir=cache, repo_id="b/two"
+    )
+    assert not other.unchanged
+    text = card.read_text(encoding="utf-8")
+    assert 'load_dataset("b/two"' in text and "a/one" not in text
+    assert text == (out / "hf" / "README.md").read_text(encoding="utf-8")

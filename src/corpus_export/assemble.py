@@ -157,6 +157,7 @@ class BuildResult:
     sent: Any = None  # remote.Sent, when out_dir is a URL the export was sent to
     warnings: list[str] = field(default_factory=list)  # for the user; the export is written
     ignored_names: list[str] = field(default_factory=list)  # the first of the ignored files
+    repo_id: str | None = None  # the Hub dataset repo the card names (--repo-id)
 
     @property
     def rejects(self) -> int:

@@ -26,6 +26,7 @@ from . import cache, remote
 from .assemble import Assembler, BuildResult, Incremental
 from .engine import Progress, run, scan_apart, start_pool, stop_pool
 from .errors import CorpusExportError, ValidationError
+from .hub import check_repo_id
 from .layout import (
     CARD,
     CORPUS_CSV,
@@ -73,13 +74,15 @@ def build(
     cache_dir: Path | str | None = None,
     progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
+    repo_id: str | None = None,
 ) -> BuildResult:
     """Parse raw_dir, validate every row and write every export to out_dir, all or nothing.
 
     The export is written into a temporary folder beside out_dir and swapped in only when every
     file is complete; CARD.md (default: beside out_dir) is replaced in the same step. With a
     cache_dir (local engine), rows of unchanged raw files are taken from the previous export
-    instead of parsed again (see cache.py).
+    instead of parsed again (see cache.py). With a repo_id (`OWNER/NAME`), the card's loading
+    lines name that Hugging Face dataset repo, and `push` accepts no other.
     """
     raw: Path | str = raw_dir if is_url(raw_dir) else Path(raw_dir)
     if engine not in ("local", "dask"):
@@ -91,6 +94,8 @@ def build(
             "--workers sets the local worker processes, or a LocalCluster's (--engine dask "
             "without --scheduler); a cluster at --scheduler has the workers it has"
         )
+    if repo_id is not None:
+        check_repo_id(repo_id, namespaced=True)
     options: dict[str, Any] = {
         "workers": workers,
         "engine": engine,
@@ -99,6 +104,7 @@ def build(
         "cache_dir": cache_dir,
         "progress": progress,
         "on_total": on_total,
+        "repo_id": repo_id,
     }
     if isinstance(out_dir, str) and is_url(out_dir):
         local_out = file_url_path(out_dir)
@@ -131,6 +137,7 @@ def _build_local(
     cache_dir: Path | str | None,
     progress: Callable[[int], None] | None,
     on_total: Callable[[int], None] | None,
+    repo_id: str | None,
 ) -> BuildResult:
     """build(), once the places are checked and the out folder is this build's alone."""
     recover_interrupted_swap(out_dir)
@@ -164,7 +171,9 @@ def _build_local(
         tasks = plan_tasks(scan)
         if incremental is not None:
             # everything else the export shows: other files counted in the summary and card
-            settings = cache.build_digest(shard_bytes, card.name, scan.ignored, scan.ignored_names)
+            settings = cache.build_digest(
+                shard_bytes, card.name, scan.ignored, scan.ignored_names, repo_id
+            )
             if incremental.previous is not None:
                 done = _unchanged(
                     scan, tasks, out_dir, source, card, incremental.cache_dir, settings
@@ -186,6 +195,7 @@ def _build_local(
                 progress=progress or (lambda n: None),
                 workers=workers,
             )
+            result.repo_id = repo_id
             card_text = write_publication(stage, result)
             check_card_owner(card, out_dir, card_text)
             write_manifest(stage, result)
@@ -383,6 +393,7 @@ def _unchanged(
             examples={},
             shards=manifest["hf_shards"],
             shard_bytes=manifest["settings"]["shard_bytes"],
+            repo_id=manifest["settings"].get("repo_id"),
             files=manifest["files"],
             unchanged=True,
         )

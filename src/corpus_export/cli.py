@@ -208,6 +208,14 @@ def cli() -> None:
     is_flag=True,
     help="Parse and encode every page; neither read nor write the cache.",
 )
+@click.option(
+    "--repo-id",
+    default=None,
+    metavar="OWNER/NAME",
+    help="The Hugging Face dataset repo the export is for: the card's loading lines name it and "
+    "`push` accepts no other  [default: repo-id under [tool.corpus-export] in ./pyproject.toml; "
+    "with --check, the repo id OUT was built for]",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
 @click.option(
     "-v",
@@ -227,13 +235,17 @@ def build(
     shard_size: int | None,
     cache_dir: Path | None,
     no_cache: bool,
+    repo_id: str | None,
     quiet: bool,
     verbose: bool,
 ) -> None:
     """Parse raw pages, validate them and write every export to OUT.
 
-    Example: corpus-export build --raw raw --out dist
+    Example: corpus-export build --raw raw --out dist --repo-id my-name/chinese-articles
     """
+    repo_id = repo_id or _configured().get("repo-id")
+    if repo_id is None and check:
+        repo_id = _built_with(out_dir).get("repo_id")
     if shard_size:
         shard_bytes = shard_size
     elif check:
@@ -246,6 +258,7 @@ def build(
         "engine": engine,
         "scheduler": scheduler,
         "shard_bytes": shard_bytes,
+        "repo_id": repo_id,
     }
     if check:  # never trusts a cache: the check must see what a cold build writes
         _check(raw_dir, out_dir, card, quiet, kwargs, strict)
@@ -375,9 +388,43 @@ def _built_with(out_dir: Path | str) -> dict[str, Any]:
             manifest = remote.read_manifest(out_dir)
         else:
             manifest = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
-        return {"shard_bytes": int(manifest["settings"]["shard_bytes"])}  # type: ignore[index]
-    except (OSError, ValueError, KeyError, TypeError, CorpusExportError):
+        settings = manifest["settings"]  # type: ignore[index]
+        built: dict[str, Any] = {"shard_bytes": int(settings["shard_bytes"])}
+        if isinstance(settings.get("repo_id"), str):
+            built["repo_id"] = settings["repo_id"]
+        return built
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, CorpusExportError):
         return {}
+
+
+#: the build's settings a project keeps in its pyproject.toml, under [tool.corpus-export]
+CONFIG_FILE = "pyproject.toml"
+CONFIG_KEYS = ("repo-id",)
+
+
+def _configured() -> dict[str, str]:
+    """Return [tool.corpus-export] of ./pyproject.toml ({} without one); a table that cannot
+    be used is an Error."""
+    import tomllib
+
+    path = Path(CONFIG_FILE)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SetupError(f"{CONFIG_FILE} cannot be read: {exc}") from None
+    table = data.get("tool", {}).get(TOOL, {})
+    if not isinstance(table, dict):
+        raise SetupError(f"{CONFIG_FILE}: [tool.{TOOL}] must be a table")
+    for key, value in table.items():
+        if key not in CONFIG_KEYS:
+            raise SetupError(
+                f"{CONFIG_FILE}: [tool.{TOOL}] has {key!r}; known keys: {', '.join(CONFIG_KEYS)}"
+            )
+        if not isinstance(value, str):
+            raise SetupError(f"{CONFIG_FILE}: [tool.{TOOL}] {key} must be a string")
+    return table
 
 
 def stale_files(
@@ -494,13 +541,14 @@ def parse(file: Path, raw_dir: Path, explain: bool) -> None:
 
 
 @cli.command()
-@click.argument("repo_id")
+@click.argument("repo_id", required=False)
 @_export_option
 @_raw_option
 @click.option(
-    "--private",
-    is_flag=True,
-    help="Create the repo as private (an existing repo keeps its visibility).",
+    "--public/--private",
+    default=False,
+    help="Create the repo public, for anyone to read, or private (an existing repo keeps its "
+    "visibility)  [default: private: the card grants no licence to the texts]",
 )
 @click.option(
     "--revision", default=None, help="Branch to commit to, created if missing  [default: main]"
@@ -517,10 +565,10 @@ def parse(file: Path, raw_dir: Path, explain: bool) -> None:
     help="List the files, sizes and SHA-256 that would be uploaded; no network.",
 )
 def push(
-    repo_id: str,
+    repo_id: str | None,
     out_dir: Path,
     raw_dir: Path | str,
-    private: bool,
+    public: bool,
     revision: str | None,
     commit_message: str | None,
     token: str | None,
@@ -528,8 +576,18 @@ def push(
 ) -> None:
     """Upload OUT/hf/ to a Hugging Face dataset repo as one commit, if OUT is up to date.
 
-    Example: corpus-export push my-name/chinese-articles --private
+    REPO_ID (OWNER/NAME) must be the repo OUT was built for (`build --repo-id`); without it,
+    that repo.
+
+    Example: corpus-export push my-name/chinese-articles
     """
+    if repo_id is None:
+        repo_id = hub.built_for(out_dir)
+        if repo_id is None:
+            raise SetupError(
+                f"{out_dir}/ was built without a repo id: rebuild it with "
+                f"`{TOOL} build --repo-id OWNER/NAME`, then push"
+            )
 
     def stale() -> list[str]:
         if isinstance(raw_dir, Path) and not raw_dir.is_dir():  # a URL is checked by the build
@@ -544,7 +602,7 @@ def push(
             out_dir,
             repo_id,
             token=token,
-            private=private,
+            private=not public,
             revision=revision,
             commit_message=commit_message,
             dry_run=dry_run,
@@ -559,7 +617,7 @@ def push(
         )
         for f in result.files:
             click.echo(f"  {f.path_in_repo}  {f.size:,} bytes  sha256:{f.sha256}")
-        visibility = "private" if private else "public"
+        visibility = "public" if public else "private; --public makes it public"
         click.echo(
             f"and would: create datasets/{repo_id} ({visibility}) if it does not exist (one "
             "that does keeps its visibility)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,8 +49,13 @@ LICENSE_TEXT = (
     'provider"). No licence to copy, redistribute or train on them is granted by this dataset; '
     "check the rights that apply to you before using it."
 )
-CITE_AS = f"@misc{{corpus_export, title={{{PRETTY_NAME}}}, note={{built by corpus-export}}}}"
-TASK_CATEGORIES = ("text-generation", "text-classification")
+#: a table of texts with no labels: for language modelling (causal or masked), not classification
+TASK_CATEGORIES = ("text-generation", "fill-mask")
+TASK_IDS = ("language-modeling", "masked-language-modeling")
+TAGS = ("chinese", "academic-articles", "web-scraped", "parquet")
+HUB = "https://huggingface.co/datasets"
+#: what the card's loading lines say when the build was given no repo id
+REPO_PLACEHOLDER = "OWNER/NAME"
 #: Hub size buckets: (exclusive upper bound, label)
 SIZE_BUCKETS = (
     (10**3, "n<1K"),
@@ -91,8 +97,23 @@ def publication(stage: Path, result: BuildResult) -> dict[str, bytes]:
         CARD_FILE: render_card(stage, result, digests).encode("utf-8"),
         f"{HF_DIR}/{HF_LICENSE}": f"# Copyright notice\n\n{LICENSE_TEXT}\n".encode(),
         DATAPACKAGE: _json_bytes(datapackage(digests)),
-        CROISSANT: _json_bytes(croissant(digests)),
+        CROISSANT: _json_bytes(croissant(digests, result.repo_id)),
     }
+
+
+def repo_url(repo_id: str) -> str:
+    """Return the Hub page of a dataset repo."""
+    return f"{HUB}/{repo_id}"
+
+
+def citation(repo_id: str | None) -> str:
+    """Return the BibTeX entry of the dataset: the card's Citation and croissant.json's citeAs."""
+    key = re.sub(r"[^A-Za-z0-9]+", "_", repo_id or NAME).strip("_")
+    lines = [f"@misc{{{key},", f"  title = {{{PRETTY_NAME}}},"]
+    if repo_id:
+        lines.append(f"  howpublished = {{\\url{{{repo_url(repo_id)}}}}},")
+    lines.append(f"  note = {{Built with {TOOL} from scraped article pages}}")
+    return "\n".join([*lines, "}"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,6 +137,12 @@ def card_metadata(result: BuildResult, num_bytes: int, download_size: int) -> di
         "license_name": LICENSE_NAME,
         "license_link": HF_LICENSE,
         "task_categories": list(TASK_CATEGORIES),
+        "task_ids": list(TASK_IDS),
+        "tags": list(TAGS),
+        "annotations_creators": ["no-annotation"],
+        "language_creators": ["found"],
+        "multilinguality": ["monolingual"],
+        "source_datasets": ["original"],
         "size_categories": [size_category(result.rows)],
         "configs": [
             {
@@ -158,8 +185,19 @@ def render_card(stage: Path, result: BuildResult, digests: dict[str, dict[str, A
     env.filters["num"] = _num
     stats = result.stats
     rows = max(result.rows, 1)
+    repo = result.repo_id or REPO_PLACEHOLDER
+    hub_data = f"hf://datasets/{repo}/{HF_DATA}"
     text = env.get_template(CARD_TEMPLATE).render(
         front_matter=front_matter(meta),
+        repo_id=result.repo_id,
+        repo=repo,
+        repo_url=repo_url(repo),
+        hub_files=[f"{hub_data}/{name}" for name in result.shards],
+        hub_glob=f"{hub_data}/*.parquet",
+        build_flags=f" --repo-id {result.repo_id}" if result.repo_id else "",
+        example_record=example_record(result.examples),
+        citation=citation(result.repo_id),
+        personal_data=personal_data(result),
         pretty_name=PRETTY_NAME,
         description=DESCRIPTION,
         result=result,
@@ -189,6 +227,48 @@ def render_card(stage: Path, result: BuildResult, digests: dict[str, dict[str, A
         version=__version__,
     )
     return text.rstrip("\n") + "\n"
+
+
+def example_record(examples: dict[str, str]) -> str:
+    """Return the card's example record as JSON: the first row's values as the statistics
+    keep them (cut at 40 characters), typed as the schema says; ` < > & written as JSON escapes
+    so that the data can neither close the code block nor pass for HTML or a link."""
+    record: dict[str, Any] = {}
+    for f in schema.FIELDS:
+        value: Any = examples.get(f.name, "")
+        if pa.types.is_integer(f.arrow):
+            value = int(value) if value.isdigit() else None
+        elif pa.types.is_list(f.arrow):
+            value = _cut_list(value)
+        elif value == "" and f.nullable:
+            value = None
+        record[f.name] = value
+    text = json.dumps(record, ensure_ascii=False, indent=2)
+    for char in "`<>&":  # JSON escapes: nothing the Markdown or HTML around it could act on
+        text = text.replace(char, f"\\u{ord(char):04x}")
+    return text.replace("](", "]\\u0028")  # nor make a Markdown link
+
+
+def _cut_list(text: str) -> Any:
+    """Return the list a cut example such as `["first item…` shows: ["first item…"]."""
+    for attempt in (text, text.removesuffix("…") + '"]'):
+        try:
+            value = json.loads(attempt)
+        except ValueError:
+            continue
+        if attempt is not text and value:
+            value[-1] += "…"
+        return value
+    return text  # cut inside an escape: shown as the text it is
+
+
+def personal_data(result: BuildResult) -> str:
+    """Say what this build did to the columns that hold personal data."""
+    return (
+        "This build releases `uploader` and `author` as the pages show them. A publisher who may "
+        "not release them can build with `--pseudonymize uploader` (a keyed HMAC-SHA256 of each "
+        "user name, the key from the environment) or `--drop COLUMN`."
+    )
 
 
 def _num(value: float | int) -> str:
@@ -327,7 +407,7 @@ CROISSANT_CONTEXT: dict[str, Any] = {
 }
 
 
-def croissant(digests: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def croissant(digests: dict[str, dict[str, Any]], repo_id: str | None = None) -> dict[str, Any]:
     """Return the Croissant 1.0 JSON-LD describing corpus.parquet."""
     file_id = CORPUS_PARQUET
     fields = []
@@ -350,9 +430,9 @@ def croissant(digests: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "name": NAME,
         "description": DESCRIPTION,
         "license": f"other: {LICENSE_TEXT}",
-        "url": HF_README,
+        "url": repo_url(repo_id) if repo_id else HF_README,
         "version": __version__,
-        "citeAs": CITE_AS,
+        "citeAs": citation(repo_id),
         "inLanguage": "zh",
         "distribution": [
             {

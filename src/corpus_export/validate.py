@@ -216,6 +216,7 @@ def _publication_problems(
         shards=shards,
         arrow_bytes=sum(corpus.group_bytes),
         shard_bytes=manifest["settings"]["shard_bytes"],
+        repo_id=manifest["settings"].get("repo_id"),
     )
     problems: list[str] = []
     for rel, want in publication(dist, result).items():
