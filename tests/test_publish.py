@@ -648,3 +648,118 @@ def test_cached_rebuild_for_another_repo_id_rewrites_the_card(tmp_path: Path) ->
     text = card.read_text(encoding="utf-8")
     assert 'load_dataset("b/two"' in text and "a/one" not in text
     assert text == (out / "hf" / "README.md").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# personal data: keyed pseudonyms
+
+
+def pseudo_raw(root: Path) -> Path:
+    raw = root / "raw"
+    raw.mkdir()
+    users = ["user01", "user02", "user01", None]
+    for i, user in enumerate(users):
+        text = page(f"标题{i}")
+        text = text.replace("上传用户:user01", f"上传用户:{user}" if user else "")
+        text = text.replace(" | \n", "\n")
+        (raw / f"{i}.txt").write_text(text, encoding="utf-8")
+    return raw
+
+
+def pseudo_build(raw: Path, out: Path, key: str, **kwargs: Any) -> BuildResult:
+    from corpus_export.pseudonym import Pseudonyms
+
+    return corpus_export.build(
+        raw,
+        out,
+        card_path=out.parent / f"{out.name}.md",
+        workers=1,
+        pseudonyms=Pseudonyms(("uploader",), key.encode()),
+        **kwargs,
+    )
+
+
+def uploaders(out: Path) -> list[str | None]:
+    return pq.read_table(out / "corpus.parquet").column("uploader").to_pylist()
+
+
+def test_pseudonyms_are_keyed_deterministic_and_agree_in_every_file(tmp_path: Path) -> None:
+    import pandas as pd
+
+    raw = pseudo_raw(tmp_path)
+    plain = corpus_export.build(raw, tmp_path / "plain", card_path=tmp_path / "p.md", workers=1)
+    assert plain.rows == 4
+    names = uploaders(tmp_path / "plain")
+    assert names == ["user01", "user02", "user01", None]
+    pseudo_build(raw, tmp_path / "a1", "key-one")
+    pseudo_build(raw, tmp_path / "a2", "key-one")
+    pseudo_build(raw, tmp_path / "b", "key-two")
+    a1, a2, b = (uploaders(tmp_path / n) for n in ("a1", "a2", "b"))
+    assert a1 == a2  # the same key: the same pseudonyms, build after build
+    assert a1[0] == a1[2] != a1[1]  # one uploader, one pseudonym; two, two
+    assert a1[3] is None  # a missing value stays missing
+    assert all(re.fullmatch(r"p_[0-9a-f]{16}", v) for v in a1[:3])
+    assert not set(a1[:3]) & set(names) and not set(a1[:3]) & set(b[:3])  # keys differ: all differ
+    assert tree_bytes(tmp_path / "a1") == tree_bytes(tmp_path / "a2")
+    for out in ("a1", "b"):  # the CSV, the Hub shards and the card say the same
+        folder = tmp_path / out
+        csv = pd.read_csv(folder / "corpus.csv", keep_default_na=False, na_values=[""])
+        assert [None if v != v else v for v in csv["uploader"]] == uploaders(folder)
+        shard = pq.read_table(next((folder / "hf" / "data").glob("*.parquet")))
+        assert shard.column("uploader").to_pylist() == uploaders(folder)
+        text = (folder / "hf" / "README.md").read_text(encoding="utf-8")
+        assert "user01" not in text and "user02" not in text
+        assert "In this build `uploader` holds pseudonyms" in text
+        assert corpus_export.validate_export(folder) == []
+    plain_card = (tmp_path / "plain" / "hf" / "README.md").read_text(encoding="utf-8")
+    assert "releases `uploader` and `author` as the pages show them" in plain_card
+    manifest = json.loads((tmp_path / "a1" / "manifest.json").read_text(encoding="utf-8"))
+    made = manifest["settings"]["pseudonymize"]
+    assert made["columns"] == ["uploader"] and "key-one" not in json.dumps(manifest)
+
+
+def tree_bytes(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+@pytest.mark.usefixtures("trust_new_files")
+def test_cached_rows_are_not_reused_across_pseudonym_settings(tmp_path: Path) -> None:
+    raw = pseudo_raw(tmp_path)
+    out, cache = tmp_path / "dist", tmp_path / "cache"
+    corpus_export.build(raw, out, card_path=tmp_path / "dist.md", workers=1, cache_dir=cache)
+    for key in ("key-one", "key-two"):  # names → pseudonyms, then another key's
+        pseudo_build(raw, out, key, cache_dir=cache)
+        cold = tmp_path / key / "dist"
+        cold.parent.mkdir()
+        pseudo_build(raw, cold, key)
+        assert tree_bytes(out) == tree_bytes(cold)
+    corpus_export.build(raw, out, card_path=tmp_path / "dist.md", workers=1, cache_dir=cache)
+    assert uploaders(out)[:2] == ["user01", "user02"]
+
+
+def test_pseudonymize_without_a_key_is_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from corpus_export.cli import cli
+
+    raw = pseudo_raw(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CORPUS_EXPORT_PSEUDONYM_KEY", raising=False)
+    r = CliRunner().invoke(cli, ["build", "--raw", str(raw), "--pseudonymize", "uploader"])
+    assert r.exit_code == 2
+    assert r.output.startswith("Error: --pseudonymize needs a secret key in the environment")
+    assert r.output.count("\n") == 1
+    assert not (tmp_path / "dist").exists()
+    r = CliRunner().invoke(cli, ["build", "--raw", str(raw), "--pseudonymize", "title"])
+    assert r.exit_code == 2 and "Invalid value for '--pseudonymize'" in r.output
+    monkeypatch.setenv("CORPUS_EXPORT_PSEUDONYM_KEY", "secret")
+    r = CliRunner().invoke(cli, ["build", "--raw", str(raw), "--pseudonymize", "uploader", "-q"])
+    assert r.exit_code == 0, r.output
+    # the check rebuilds with the columns OUT was made with, and the key of the environment
+    assert CliRunner().invoke(cli, ["build", "--raw", str(raw), "--check", "-q"]).exit_code == 0
+    monkeypatch.setenv("CORPUS_EXPORT_PSEUDONYM_KEY", "another")
+    assert CliRunner().invoke(cli, ["build", "--raw", str(raw), "--check", "-q"]).exit_code == 1

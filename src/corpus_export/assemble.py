@@ -158,6 +158,7 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)  # for the user; the export is written
     ignored_names: list[str] = field(default_factory=list)  # the first of the ignored files
     repo_id: str | None = None  # the Hub dataset repo the card names (--repo-id)
+    pseudonyms: dict[str, Any] | None = None  # columns pseudonymized and the key's id
 
     @property
     def rejects(self) -> int:

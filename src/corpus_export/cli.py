@@ -36,6 +36,7 @@ from .layout import (
 from .parse import explain_page, format_roles
 from .places import file_url_path
 from .process import process_file
+from .pseudonym import KEY_ENV, PERSONAL, Pseudonyms, from_env
 from .read import is_url, link_problem, listed_file, read_raw
 from .validate import raw_problems, validate_export
 from .version import __version__
@@ -216,6 +217,15 @@ def cli() -> None:
     "`push` accepts no other  [default: repo-id under [tool.corpus-export] in ./pyproject.toml; "
     "with --check, the repo id OUT was built for]",
 )
+@click.option(
+    "--pseudonymize",
+    "pseudonymize",
+    multiple=True,
+    type=click.Choice(PERSONAL),
+    help=f"Replace this column's values (repeatable) by keyed pseudonyms, HMAC-SHA256 with the "
+    f"secret key in ${KEY_ENV}: the same key gives the same pseudonyms in every build  "
+    "[default: none; with --check, the columns OUT was built with]",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
 @click.option(
     "-v",
@@ -236,6 +246,7 @@ def build(
     cache_dir: Path | None,
     no_cache: bool,
     repo_id: str | None,
+    pseudonymize: tuple[str, ...],
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -246,6 +257,8 @@ def build(
     repo_id = repo_id or _configured().get("repo-id")
     if repo_id is None and check:
         repo_id = _built_with(out_dir).get("repo_id")
+    if not pseudonymize and check:
+        pseudonymize = tuple(_built_with(out_dir).get("pseudonymize", ()))
     if shard_size:
         shard_bytes = shard_size
     elif check:
@@ -259,6 +272,7 @@ def build(
         "scheduler": scheduler,
         "shard_bytes": shard_bytes,
         "repo_id": repo_id,
+        "pseudonyms": _pseudonyms(pseudonymize),
     }
     if check:  # never trusts a cache: the check must see what a cold build writes
         _check(raw_dir, out_dir, card, quiet, kwargs, strict)
@@ -392,9 +406,26 @@ def _built_with(out_dir: Path | str) -> dict[str, Any]:
         built: dict[str, Any] = {"shard_bytes": int(settings["shard_bytes"])}
         if isinstance(settings.get("repo_id"), str):
             built["repo_id"] = settings["repo_id"]
+        made = settings.get("pseudonymize")
+        if isinstance(made, dict) and made.get("columns"):
+            built["pseudonymize"] = [str(c) for c in made["columns"]]
         return built
     except (OSError, ValueError, KeyError, TypeError, AttributeError, CorpusExportError):
         return {}
+
+
+def _pseudonyms(columns: tuple[str, ...] | list[str]) -> Pseudonyms | None:
+    try:
+        return from_env(columns)
+    except CorpusExportError as exc:
+        raise SetupError(str(exc)) from None
+
+
+def _rebuild_kwargs(out_dir: Path | str) -> dict[str, Any]:
+    """The build() arguments that rebuild OUT as it was built (its manifest's settings)."""
+    built = _built_with(out_dir)
+    built["pseudonyms"] = _pseudonyms(built.pop("pseudonymize", []))
+    return built
 
 
 #: the build's settings a project keeps in its pyproject.toml, under [tool.corpus-export]
@@ -595,7 +626,7 @@ def push(
                 f"cannot check that {out_dir}/ is up to date: no raw folder "
                 f"{str(raw_dir)!r} (pass --raw)"
             )
-        return stale_files(raw_dir, out_dir, None, _built_with(out_dir))
+        return stale_files(raw_dir, out_dir, None, _rebuild_kwargs(out_dir))
 
     try:
         result = hub.push(

@@ -264,10 +264,22 @@ def _cut_list(text: str) -> Any:
 
 def personal_data(result: BuildResult) -> str:
     """Say what this build did to the columns that hold personal data."""
+    done = result.pseudonyms or {}
+    columns = [c for c in done.get("columns", []) if isinstance(c, str)]
+    if not columns:
+        return (
+            "This build releases `uploader` and `author` as the pages show them. A publisher who "
+            "may not release them can build with `--pseudonymize uploader` (or `author`): each "
+            "value becomes a keyed HMAC-SHA256 pseudonym, the key taken from the environment."
+        )
+    named = " and ".join(f"`{c}`" for c in columns)
     return (
-        "This build releases `uploader` and `author` as the pages show them. A publisher who may "
-        "not release them can build with `--pseudonymize uploader` (a keyed HMAC-SHA256 of each "
-        "user name, the key from the environment) or `--drop COLUMN`."
+        f"In this build {named} {'holds' if len(columns) == 1 else 'hold'} pseudonyms, not the "
+        "values of the pages: `p_` and the first 16 hex digits of HMAC-SHA256(key, value), "
+        f"with a secret key (id `{done.get('key_id', '')}`). The same value gives the same "
+        "pseudonym in every row and in every build with that key, so rows by one uploader stay "
+        "together; without the key a pseudonym does not tell the value. Missing values stay "
+        "missing."
     )
 
 

@@ -217,6 +217,7 @@ def _publication_problems(
         arrow_bytes=sum(corpus.group_bytes),
         shard_bytes=manifest["settings"]["shard_bytes"],
         repo_id=manifest["settings"].get("repo_id"),
+        pseudonyms=manifest["settings"].get("pseudonymize"),
     )
     problems: list[str] = []
     for rel, want in publication(dist, result).items():
