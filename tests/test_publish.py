@@ -215,7 +215,7 @@ def test_card_body_sections_and_checksums(built: tuple[Path, Path, BuildResult])
         "keep_default_na=False",
         'na_values=[""]',
         "json.loads",
-        "csv.field_size_limit",
+        "csv.field_size_limit(sys.maxsize)",
         'load_dataset("dist/hf"',
         "FROM 'dist/corpus.parquet'",
         "pl.read_parquet",
@@ -418,29 +418,33 @@ def test_datapackage_describes_both_csvs(hostile: tuple[Path, Path, BuildResult]
     assert hostile_row["teasers"] == ['=HYPERLINK("x")', "-1", "@who", "'quoted"]
 
 
-def test_csv_reading_recipe_of_the_card(hostile: tuple[Path, Path, BuildResult]) -> None:
-    """The pandas recipe printed in the card gives back corpus.parquet."""
+def test_pandas_recipe_as_printed_in_the_card(
+    hostile: tuple[Path, Path, BuildResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The card's pandas code, run as printed: the CSV gives the Parquet file's DataFrame,
+    dtypes and all, and both give corpus.parquet's rows (hostile cells, a 140,000-character body,
+    missing values)."""
     import pandas as pd
 
-    out, _, _ = hostile
-    df = pd.read_csv(
-        out / "corpus.csv", keep_default_na=False, na_values=[""], dtype={"citations": "Int32"}
-    )
-    for col in ["id", "title", "source", "uploader", "author", "body", "sha256"]:
-        df[col] = df[col].map(lambda s: s[1:] if isinstance(s, str) and s.startswith("'") else s)
-    df["teasers"] = df["teasers"].map(json.loads)
+    out, card, _ = hostile
+    _, body = split_card(card.read_text(encoding="utf-8"))
+    blocks = [
+        b for b in code_blocks(section(body, "### Loading a local build")) if "pd.read_csv" in b
+    ]
+    [recipe] = blocks
+    assert recipe.count('"dist/') == 2
+    monkeypatch.chdir(out.parent)  # the card's paths are dist/...
+    scope: dict[str, Any] = {}
+    exec(compile(recipe, "card-recipe", "exec"), scope)
+    df, df_csv = scope["df"], scope["df_csv"]
+    pd.testing.assert_frame_equal(df, df_csv)
+    for col in ("id", "title", "body", "source", "uploader", "author", "sha256"):
+        assert isinstance(df[col].dtype, pd.StringDtype), col
+    assert str(df["citations"].dtype) == "Int32"
     want = pq.read_table(out / "corpus.parquet").to_pylist()
-    got = df.to_dict("records")
-    assert len(got) == len(want)
-    for g, w in zip(got, want, strict=True):
-        for key in ("id", "title", "source", "body", "teasers"):
-            gv = (
-                None
-                if g[key] is pd.NA or (isinstance(g[key], float) and g[key] != g[key])
-                else g[key]
-            )
-            assert gv == w[key], (w["id"], key)
-        assert (None if g["citations"] is pd.NA else g["citations"]) == w["citations"]
+    got = df.astype(object).where(df.notna(), None).to_dict("records")
+    assert got == want
+    assert any(len(r["body"]) >= LONG for r in want)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -763,3 +767,26 @@ def test_pseudonymize_without_a_key_is_one_error_line(
     assert CliRunner().invoke(cli, ["build", "--raw", str(raw), "--check", "-q"]).exit_code == 0
     monkeypatch.setenv("CORPUS_EXPORT_PSEUDONYM_KEY", "another")
     assert CliRunner().invoke(cli, ["build", "--raw", str(raw), "--check", "-q"]).exit_code == 1
+
+
+def test_pandas_recipe_of_the_readme(
+    hostile: tuple[Path, Path, BuildResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README's recipe, as printed, gives the card's DataFrames."""
+    import pandas as pd
+
+    out, card, _ = hostile
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    [recipe] = code_blocks(readme.split("\n### Loading it\n", 1)[1].split("\n## ", 1)[0])
+    _, body = split_card(card.read_text(encoding="utf-8"))
+    [card_recipe] = [
+        b for b in code_blocks(section(body, "### Loading a local build")) if "pd.read_csv" in b
+    ]
+    monkeypatch.chdir(out.parent)
+    mine: dict[str, Any] = {}
+    theirs: dict[str, Any] = {}
+    exec(compile(recipe, "readme-recipe", "exec"), mine)
+    exec(compile(card_recipe, "card-recipe", "exec"), theirs)
+    for name in ("df", "df_csv"):
+        pd.testing.assert_frame_equal(mine[name], theirs[name])
+    pd.testing.assert_frame_equal(mine["df"], mine["df_csv"])

@@ -198,6 +198,8 @@ def render_card(stage: Path, result: BuildResult, digests: dict[str, dict[str, A
         example_record=example_record(result.examples),
         citation=citation(result.repo_id),
         personal_data=personal_data(result),
+        text_cols=[f.name for f in schema.FIELDS if pa.types.is_string(f.arrow)],
+        int_cols=[f.name for f in schema.FIELDS if pa.types.is_integer(f.arrow)],
         pretty_name=PRETTY_NAME,
         description=DESCRIPTION,
         result=result,
