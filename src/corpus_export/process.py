@@ -42,6 +42,7 @@ ROWS_PER_CONVERSION = 256
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
     "compression_level": 1,
+    "use_content_defined_chunking": {"min_chunk_size": 64 * 1024, "max_chunk_size": 256 * 1024},
     # Dictionaries only where values repeat; long unique text would waste a failed attempt.
     "use_dictionary": ["source", "uploader", "author", "citations"],
     "write_statistics": [
