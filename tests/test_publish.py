@@ -790,3 +790,47 @@ def test_pandas_recipe_of_the_readme(
     for name in ("df", "df_csv"):
         pd.testing.assert_frame_equal(mine[name], theirs[name])
     pd.testing.assert_frame_equal(mine["df"], mine["df_csv"])
+
+
+# ---------------------------------------------------------------------------------------------
+# install and identity
+
+
+def test_version_of_the_cli_the_card_and_the_package_agree(
+    built: tuple[Path, Path, BuildResult],
+) -> None:
+    import importlib.metadata
+
+    from click.testing import CliRunner
+
+    from corpus_export.cli import cli
+
+    r = CliRunner().invoke(cli, ["--version"])
+    assert r.exit_code == 0
+    version = r.output.strip().rsplit(" ", 1)[-1]
+    assert r.output == f"corpus-export, version {version}\n"
+    assert importlib.metadata.version("corpus-export") == version
+    text = built[1].read_text(encoding="utf-8")
+    assert f"corpus-export (version {version} wrote this card)" in text
+    manifest = json.loads((built[0] / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["generator"] == f"corpus-export {version}"
+    croissant = json.loads((built[0] / "croissant.json").read_text(encoding="utf-8"))
+    assert croissant["version"] == version
+
+
+def test_install_hints_name_an_extra_that_exists_and_work_from_a_clone() -> None:
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["license"] == "MIT" and (REPO / "LICENSE").is_file()
+    assert "MIT License" in (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert project["authors"] and project["classifiers"]
+    extras = project["optional-dependencies"]
+    texts = [p.read_text(encoding="utf-8") for p in (REPO / "src" / "corpus_export").glob("*.py")]
+    texts.append((REPO / "README.md").read_text(encoding="utf-8"))
+    hints = [h for t in texts for h in re.findall(r"pip install [^\n\"`]*", t)]
+    assert hints
+    for hint in hints:  # never from an index the package is not on
+        assert "corpus-export[" not in hint and "corpus_export[" not in hint, hint
+        for extra in re.findall(r"'\.\[([a-z,]+)\]'", hint):
+            assert set(extra.split(",")) <= set(extras), hint

@@ -20,7 +20,8 @@ def _connect(scheduler: str | None, workers: int | None = None) -> tuple[Any, An
         from distributed import Client, LocalCluster
     except ImportError:
         raise CorpusExportError(
-            "the dask engine needs the dask extra: pip install 'corpus-export[dask]'"
+            "the dask engine needs the dask extra: in a clone of corpus-export, "
+            "pip install -e '.[dask]'"
         ) from None
     if scheduler:
         try:
