@@ -834,3 +834,66 @@ def test_install_hints_name_an_extra_that_exists_and_work_from_a_clone() -> None
         assert "corpus-export[" not in hint and "corpus_export[" not in hint, hint
         for extra in re.findall(r"'\.\[([a-z,]+)\]'", hint):
             assert set(extra.split(",")) <= set(extras), hint
+
+
+# ---------------------------------------------------------------------------------------------
+# progress
+
+
+class FakeTty:
+    def __init__(self, tty: bool) -> None:
+        self.tty, self.text = tty, list[str]()
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, s: str | bytes) -> int:
+        self.text.append(s.decode() if isinstance(s, bytes) else s)
+        return len(s)
+
+    def flush(self) -> None:
+        pass
+
+
+def run_with_progress(
+    monkeypatch: pytest.MonkeyPatch, stderr_tty: bool, stdout_tty: bool, steps: int
+) -> tuple[str, str]:
+    """Run cli._run on a fake build of 100 pages, 10 at a time, 3 fake seconds apart."""
+    import sys
+
+    from corpus_export import cli
+
+    now = [0.0]
+    monkeypatch.setattr(cli, "_clock", lambda: now[0])
+    err, out = FakeTty(stderr_tty), FakeTty(stdout_tty)
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setattr(sys, "stdout", out)
+
+    def fake_build(bar: dict[str, Any]) -> str:
+        bar["on_total"](100)
+        for _ in range(steps):
+            now[0] += 3.0
+            bar["progress"](10)
+        return "done"
+
+    assert cli._run(fake_build, quiet=False) == "done"
+    return "".join(err.text), "".join(out.text)
+
+
+def test_progress_lines_every_ten_seconds_when_stderr_is_a_log(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    err, out = run_with_progress(monkeypatch, stderr_tty=False, stdout_tty=True, steps=10)
+    assert out == ""  # stdout a terminal: nothing drawn there
+    assert err.splitlines() == [  # at 12, 24 s (a line every >= 10 s), no frames
+        "progress: 40/100 pages (40%)",
+        "progress: 80/100 pages (80%)",
+    ]
+    err, _ = run_with_progress(monkeypatch, stderr_tty=False, stdout_tty=False, steps=3)
+    assert err == ""  # a short build: no line
+
+
+def test_progress_bar_on_stderr_when_it_is_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    err, out = run_with_progress(monkeypatch, stderr_tty=True, stdout_tty=False, steps=10)
+    assert out == ""
+    assert "/100 [" in err and "page/s" in err and "progress:" not in err  # tqdm's, on stderr

@@ -10,6 +10,7 @@ import re
 import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -334,17 +335,55 @@ def build(
 _UNTOUCHED = "no export written; the previous one is untouched."
 
 
+#: seconds between the plain progress lines written when stderr is not a terminal (a log)
+PLAIN_EVERY = 10.0
+
+
+def _clock() -> float:
+    return time.monotonic()
+
+
+class PlainProgress:
+    """Progress for a log: one line on stderr every PLAIN_EVERY seconds (none for short builds)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done = total, 0
+        self.last = _clock()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        now = _clock()
+        if now - self.last >= PLAIN_EVERY and self.done < self.total:  # the summary says 100%
+            self.last = now
+            share = 100 * self.done / max(self.total, 1)
+            click.echo(f"progress: {self.done:,}/{self.total:,} pages ({share:.0f}%)", err=True)
+
+    def close(self) -> None:
+        pass
+
+
 def _run(call: Any, quiet: bool, interrupted: str = _UNTOUCHED) -> BuildResult:
-    """Run a build with a progress bar; turn known failures into messages and exit codes."""
+    """Run a build with a progress bar on stderr (a plain line every PLAIN_EVERY seconds when
+    stderr is not a terminal); turn known failures into messages and exit codes."""
     from tqdm import tqdm
 
-    bar: tqdm[Any] | None = None
-    show = not quiet and sys.stdout.isatty()
+    bar: Any = None
 
     def on_total(n: int) -> None:
         nonlocal bar
-        if show:
-            bar = tqdm(total=n, unit="page", unit_scale=True, dynamic_ncols=True, leave=False)
+        if quiet:
+            return
+        if sys.stderr.isatty():  # the bar is drawn on stderr: it decides
+            bar = tqdm(
+                total=n,
+                unit="page",
+                unit_scale=True,
+                dynamic_ncols=True,
+                leave=False,
+                file=sys.stderr,
+            )
+        else:
+            bar = PlainProgress(n)
 
     def progress(n: int) -> None:
         if bar is not None:
