@@ -755,7 +755,7 @@ def test_pseudonymize_without_a_key_is_one_error_line(
     monkeypatch.delenv("CORPUS_EXPORT_PSEUDONYM_KEY", raising=False)
     r = CliRunner().invoke(cli, ["build", "--raw", str(raw), "--pseudonymize", "uploader"])
     assert r.exit_code == 2
-    assert r.output.startswith("Error: --pseudonymize needs a secret key in the environment")
+    assert r.output.startswith("Error: pseudonyms of uploader need a secret key in the environ")
     assert r.output.count("\n") == 1
     assert not (tmp_path / "dist").exists()
     r = CliRunner().invoke(cli, ["build", "--raw", str(raw), "--pseudonymize", "title"])
@@ -765,8 +765,15 @@ def test_pseudonymize_without_a_key_is_one_error_line(
     assert r.exit_code == 0, r.output
     # the check rebuilds with the columns OUT was made with, and the key of the environment
     assert CliRunner().invoke(cli, ["build", "--raw", str(raw), "--check", "-q"]).exit_code == 0
+    validate = ["validate", "dist", "--raw", str(raw), "--workers", "1"]
+    assert CliRunner().invoke(cli, validate).exit_code == 0  # the rows, pseudonymized again
     monkeypatch.setenv("CORPUS_EXPORT_PSEUDONYM_KEY", "another")
     assert CliRunner().invoke(cli, ["build", "--raw", str(raw), "--check", "-q"]).exit_code == 1
+    r = CliRunner().invoke(cli, validate)
+    assert r.exit_code == 2 and "made with another key" in r.output
+    monkeypatch.delenv("CORPUS_EXPORT_PSEUDONYM_KEY")
+    r = CliRunner().invoke(cli, validate)
+    assert r.exit_code == 2 and r.output.count("\n") == 1 and "need a secret key" in r.output
 
 
 def test_pandas_recipe_of_the_readme(

@@ -67,7 +67,8 @@ def from_env(columns: tuple[str, ...] | list[str]) -> Pseudonyms | None:
     key = os.environ.get(KEY_ENV, "")
     if not key:
         raise CorpusExportError(
-            f"--pseudonymize needs a secret key in the environment variable {KEY_ENV} (the same "
-            "key gives the same pseudonyms in every build; keep it out of the export)"
+            f"pseudonyms of {', '.join(columns)} need a secret key in the environment variable "
+            f"{KEY_ENV} (the same key gives the same pseudonyms in every build; keep it out of "
+            "the export)"
         )
     return Pseudonyms(tuple(sorted(set(columns), key=PERSONAL.index)), key.encode("utf-8"))
