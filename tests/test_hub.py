@@ -17,7 +17,13 @@ from corpus_export.errors import CorpusExportError
 
 REPO = Path(__file__).resolve().parents[1]
 REPO_ID = "me/chinese-articles"
-HF_FILES = ["LICENSE.md", "README.md", "data/train-00000-of-00001.parquet"]
+HF_FILES = [
+    "LICENSE.md",
+    "README.md",
+    "data/train-00000-of-00001.parquet",
+    *(f"images/{n}.svg" for n in ("body_chars", "paragraph_count", "rejects", "teaser_count")),
+    "images/top_sources.svg",
+]
 
 
 class FakeApi:
@@ -154,7 +160,7 @@ def test_push_makes_one_commit_with_every_hf_file(
     # old shards of an earlier build would match data/train-* too: deleted in the same commit
     assert deletes == ["data/train-00000-of-00002.parquet", "data/train-00001-of-00002.parquet"]
     assert output.splitlines()[-1] == (
-        "pushed 3 file(s), "
+        f"pushed {len(HF_FILES)} file(s), "
         f"{sum((dist / 'hf' / f).stat().st_size for f in HF_FILES):,} bytes, to "
         "datasets/me/chinese-articles (v2): "
         "https://huggingface.co/datasets/me/chinese-articles/commit/abc123"
@@ -195,7 +201,7 @@ def test_dry_run_lists_files_and_creates_no_api(
     code, output = run("push", REPO_ID, "--out", str(dist), "--raw", str(built[0]), "--dry-run")
     assert code == 0, output
     lines = output.splitlines()
-    assert lines[0].startswith("dry run: would upload 3 file(s)")
+    assert lines[0].startswith(f"dry run: would upload {len(HF_FILES)} file(s)")
     plan = hub.plan(dist)
     assert lines[1:-2] == [f"  {f.path_in_repo}  {f.size:,} bytes  sha256:{f.sha256}" for f in plan]
     assert [f.path_in_repo for f in plan] == HF_FILES

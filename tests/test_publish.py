@@ -312,6 +312,7 @@ def test_card_cells_from_pages_are_inert_markdown_and_short(tmp_path: Path) -> N
     result = corpus_export.build(raw, out, card_path=tmp_path / "CARD.md", workers=1)
     assert result.rows == len(MARKDOWN_PAGES)
     _, body = split_card((out / "hf" / "README.md").read_text(encoding="utf-8"))
+    body = re.sub(r"!\[[A-Za-z ]+\]\(images/[a-z_]+\.svg\)", "", body)  # the card's own pictures
     assert "](" not in body
     assert "<img" not in body and "<b>" not in body
     fields = body.split("### Data Fields", 1)[1].split("\n\n", 2)[1].splitlines()[2:]
@@ -904,3 +905,43 @@ def test_progress_bar_on_stderr_when_it_is_a_terminal(monkeypatch: pytest.Monkey
     err, out = run_with_progress(monkeypatch, stderr_tty=True, stdout_tty=False, steps=10)
     assert out == ""
     assert "/100 [" in err and "page/s" in err and "progress:" not in err  # tqdm's, on stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# pictures
+
+
+def test_pictures_are_in_hf_linked_from_the_card_and_true_to_the_rows(
+    hostile: tuple[Path, Path, BuildResult], tmp_path: Path
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    out, card, result = hostile
+    _, body = split_card(card.read_text(encoding="utf-8"))
+    linked = re.findall(r"!\[[^\]]*\]\((images/[a-z_]+\.svg)\)", body)
+    assert sorted(linked) == sorted(
+        p.relative_to(out / "hf").as_posix() for p in (out / "hf" / "images").iterdir()
+    )
+    assert len(linked) == 5
+    ns = "{http://www.w3.org/2000/svg}"
+    for rel in linked:
+        root = ET.fromstring((out / "hf" / rel).read_bytes())  # well-formed XML, hostile labels
+        assert root.tag == f"{ns}svg"
+        assert (
+            not root.findall(f".//{ns}script") and "<script" not in (out / "hf" / rel).read_text()
+        )
+    # the body-length histogram counts every row once
+    svg = ET.fromstring((out / "hf" / "images" / "body_chars.svg").read_bytes())
+    counts = [
+        int(t.text.rsplit(": ", 1)[1].replace(",", ""))
+        for t in svg.iter(f"{ns}title")
+        if t.text and " to " in t.text
+    ]
+    assert sum(counts) == result.rows
+    # a picture that is not the rows' is found by validate
+    (out / "hf" / "images" / "rejects.svg").write_bytes(b"<svg/>")
+    try:
+        problems = corpus_export.validate_export(out)
+    finally:
+        corpus_export.build(out.parent / "raw", out, card_path=card, workers=1)
+    assert any("images/rejects.svg" in p for p in problems), problems

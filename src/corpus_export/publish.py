@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import yaml
 
-from . import schema
+from . import charts, schema
 from .digest import file_digests
 from .errors import REASON_DOCS, Reason
 from .layout import (
@@ -26,6 +26,7 @@ from .layout import (
     REJECTS_CSV,
     TOOL,
     hf_data,
+    hf_image,
 )
 from .version import __version__
 
@@ -79,8 +80,8 @@ CROISSANT_TYPES = {"string": "sc:Text", "integer": "sc:Integer", "array": "sc:Te
 def write_publication(stage: Path, result: BuildResult) -> str:
     """Write hf/README.md, hf/LICENSE.md, datapackage.json and croissant.json; return the card."""
     files = publication(stage, result)
-    (stage / HF_DIR).mkdir(exist_ok=True)
     for rel, data in files.items():
+        (stage / rel).parent.mkdir(parents=True, exist_ok=True)
         (stage / rel).write_bytes(data)
     return files[CARD_FILE].decode("utf-8")
 
@@ -96,9 +97,41 @@ def publication(stage: Path, result: BuildResult) -> dict[str, bytes]:
     return {
         CARD_FILE: render_card(stage, result, digests).encode("utf-8"),
         f"{HF_DIR}/{HF_LICENSE}": f"# Copyright notice\n\n{LICENSE_TEXT}\n".encode(),
+        **{
+            f"{HF_DIR}/{hf_image(name)}": svg.encode()
+            for name, (_, svg) in pictures(result).items()
+        },
         DATAPACKAGE: _json_bytes(datapackage(digests)),
         CROISSANT: _json_bytes(croissant(digests, result.repo_id)),
     }
+
+
+def pictures(result: BuildResult) -> dict[str, tuple[str, str]]:
+    """Return {chart name: (what it shows, SVG text)}: the card's pictures of the statistics."""
+    stats = result.stats
+    histograms = stats.get("histograms", {})
+    made = {
+        name: (title, charts.histogram(f"{title} (rows per range)", histograms.get(name, [])))
+        for name, title in (
+            ("body_chars", "Body length in characters"),
+            ("paragraph_count", "Paragraphs per row"),
+            ("teaser_count", "Teasers per row"),
+        )
+    }
+    made["top_sources"] = (
+        "Top sources",
+        charts.bars(
+            "Top sources (rows)", [(str(s), int(n)) for s, n in stats.get("top_sources", [])]
+        ),
+    )
+    made["rejects"] = (
+        "Rejected files by reason",
+        charts.bars(
+            "Rejected files by reason",
+            [(str(r), result.rejects_by_reason.get(str(r), 0)) for r in REASON_DOCS],
+        ),
+    )
+    return made
 
 
 def repo_url(repo_id: str) -> str:
@@ -198,6 +231,7 @@ def render_card(stage: Path, result: BuildResult, digests: dict[str, dict[str, A
         example_record=example_record(result.examples),
         citation=citation(result.repo_id),
         personal_data=personal_data(result),
+        pictures=[(title, hf_image(name)) for name, (title, _) in pictures(result).items()],
         text_cols=[f.name for f in schema.FIELDS if pa.types.is_string(f.arrow)],
         int_cols=[f.name for f in schema.FIELDS if pa.types.is_integer(f.arrow)],
         pretty_name=PRETTY_NAME,
