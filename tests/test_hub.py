@@ -203,7 +203,13 @@ def test_dry_run_lists_files_and_creates_no_api(
     lines = output.splitlines()
     assert lines[0].startswith(f"dry run: would upload {len(HF_FILES)} file(s)")
     plan = hub.plan(dist)
-    assert lines[1:-2] == [f"  {f.path_in_repo}  {f.size:,} bytes  sha256:{f.sha256}" for f in plan]
+    assert lines[1:-3] == [f"  {f.path_in_repo}  {f.size:,} bytes  sha256:{f.sha256}" for f in plan]
+    assert lines[-3] == (
+        f"The card was built for datasets/{REPO_ID}: its loading lines read "
+        f'load_dataset("{REPO_ID}") and hf://datasets/{REPO_ID}/data/.'
+    )
+    card = (dist / "hf" / "README.md").read_text(encoding="utf-8")
+    assert f'load_dataset("{REPO_ID}", split="train")' in card and "OWNER/NAME" not in card
     assert [f.path_in_repo for f in plan] == HF_FILES
     assert lines[-2] == (  # what the push would do besides uploading, said before it is done
         "and would: create datasets/me/chinese-articles (private; --public makes it public) if it "

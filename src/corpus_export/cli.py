@@ -687,6 +687,10 @@ def push(
         )
         for f in result.files:
             click.echo(f"  {f.path_in_repo}  {f.size:,} bytes  sha256:{f.sha256}")
+        click.echo(
+            f"The card was built for datasets/{repo_id}: its loading lines read "
+            f'load_dataset("{repo_id}") and hf://datasets/{repo_id}/{HF_DATA}/.'
+        )
         visibility = "public" if public else "private; --public makes it public"
         click.echo(
             f"and would: create datasets/{repo_id} ({visibility}) if it does not exist (one "
