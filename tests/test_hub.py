@@ -21,7 +21,9 @@ HF_FILES = [
     "LICENSE.md",
     "README.md",
     "data/train-00000-of-00001.parquet",
-    *(f"images/{n}.svg" for n in ("body_chars", "paragraph_count", "rejects", "teaser_count")),
+    "images/body_chars.svg",
+    "images/citations.svg",
+    *(f"images/{n}.svg" for n in ("paragraph_count", "rejects", "teaser_count")),
     "images/top_sources.svg",
 ]
 

@@ -312,7 +312,7 @@ def test_card_cells_from_pages_are_inert_markdown_and_short(tmp_path: Path) -> N
     result = corpus_export.build(raw, out, card_path=tmp_path / "CARD.md", workers=1)
     assert result.rows == len(MARKDOWN_PAGES)
     _, body = split_card((out / "hf" / "README.md").read_text(encoding="utf-8"))
-    body = re.sub(r"!\[[A-Za-z ]+\]\(images/[a-z_]+\.svg\)", "", body)  # the card's own pictures
+    body = re.sub(r"!\[[A-Za-z ,]+\]\(images/[a-z_]+\.svg\)", "", body)  # the card's own pictures
     assert "](" not in body
     assert "<img" not in body and "<b>" not in body
     fields = body.split("### Data Fields", 1)[1].split("\n\n", 2)[1].splitlines()[2:]
@@ -922,7 +922,7 @@ def test_pictures_are_in_hf_linked_from_the_card_and_true_to_the_rows(
     assert sorted(linked) == sorted(
         p.relative_to(out / "hf").as_posix() for p in (out / "hf" / "images").iterdir()
     )
-    assert len(linked) == 5
+    assert len(linked) == 6
     ns = "{http://www.w3.org/2000/svg}"
     for rel in linked:
         root = ET.fromstring((out / "hf" / rel).read_bytes())  # well-formed XML, hostile labels

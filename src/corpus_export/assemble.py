@@ -136,6 +136,7 @@ class Stats:
     body_chars: IntDistribution = field(default_factory=IntDistribution)
     paragraph_count: IntDistribution = field(default_factory=IntDistribution)
     teaser_count: IntDistribution = field(default_factory=IntDistribution)
+    citations: IntDistribution = field(default_factory=IntDistribution)
     sources: Counter[str] = field(default_factory=Counter)
     with_author: int = 0
     with_citations: int = 0
@@ -148,6 +149,7 @@ class Stats:
         self.body_chars.add(part.body_chars)
         self.paragraph_count.add(part.paragraph_count)
         self.teaser_count.add(part.teaser_count)
+        self.citations.add(part.citations)
         self.with_author += part.with_author
         self.with_citations += part.with_citations
         self.with_source += part.with_source
@@ -162,9 +164,10 @@ class Stats:
             "body_chars": self.body_chars.summary(),
             "paragraph_count": self.paragraph_count.summary(),
             "teaser_count": self.teaser_count.summary(),
+            "citations": self.citations.summary(),
             "histograms": {
                 name: getattr(self, name).histogram()
-                for name in ("body_chars", "paragraph_count", "teaser_count")
+                for name in ("body_chars", "paragraph_count", "teaser_count", "citations")
             },
             "top_sources": sorted(self.sources.items(), key=lambda kv: (-kv[1], kv[0]))[:10],
             "distinct_sources": len(self.sources),

@@ -74,6 +74,7 @@ class PartStats:
     body_chars: np.ndarray
     paragraph_count: np.ndarray
     teaser_count: np.ndarray
+    citations: np.ndarray  # of the rows that show a count
     with_author: int
     with_citations: int
     with_source: int
@@ -182,6 +183,7 @@ def table_stats(table: pa.Table) -> PartStats:
         body_chars=_int32(table.column("body_chars")),
         paragraph_count=_int32(table.column("paragraph_count")),
         teaser_count=_int32(table.column("teaser_count")),
+        citations=_int32(table.column("citations").drop_null()),
         with_author=table.num_rows - table.column("author").null_count,
         with_citations=table.num_rows - table.column("citations").null_count,
         with_source=table.num_rows - table.column("source").null_count,

@@ -116,6 +116,7 @@ def pictures(result: BuildResult) -> dict[str, tuple[str, str]]:
             ("body_chars", "Body length in characters"),
             ("paragraph_count", "Paragraphs per row"),
             ("teaser_count", "Teasers per row"),
+            ("citations", "Times cited, of rows with a count"),
         )
     }
     made["top_sources"] = (
@@ -243,7 +244,7 @@ def render_card(stage: Path, result: BuildResult, digests: dict[str, dict[str, A
         ],
         distributions=[
             (name, stats.get(name) or {})
-            for name in ("body_chars", "paragraph_count", "teaser_count")
+            for name in ("body_chars", "paragraph_count", "teaser_count", "citations")
         ],
         top_sources=stats.get("top_sources", []),
         distinct_sources=stats.get("distinct_sources", 0),
