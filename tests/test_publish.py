@@ -370,6 +370,7 @@ def test_publication_is_byte_identical_across_builds(
         layout.DATAPACKAGE,
         layout.CROISSANT,
         "manifest.json",
+        *(p.relative_to(out).as_posix() for p in (out / "hf" / "images").iterdir()),
     ):
         assert (out / name).read_bytes() == (out2 / name).read_bytes(), name
 
