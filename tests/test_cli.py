@@ -248,9 +248,10 @@ def test_check_and_push_rebuild_with_the_recorded_shard_size(raw_dir: Path, tmp_
     args = ("--raw", str(raw_dir), "--out", out)
     assert run("build", *args, "--workers", "1", "--shard-size", "1KB")[0] == 0
     manifest = json.loads((tmp_path / "dist" / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["settings"] == {"shard_bytes": 1000}
+    assert manifest["settings"] == {"shard_bytes": 1000, "repo_id": None, "pseudonymize": None}
     code, output = run("build", "--check", *args)
     assert code == 0, output
+    assert run("build", *args, "--shard-size", "1KB", "--repo-id", "someone/corpus")[0] == 0
     code, output = run("push", "someone/corpus", *args, "--dry-run")
     assert code == 0, output
 

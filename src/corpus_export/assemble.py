@@ -62,6 +62,39 @@ class IntDistribution:
         else:
             self.counts[: len(counts)] += counts
 
+    def histogram(self, bins: int = 20) -> list[tuple[int, int, int]]:
+        """Return [(low, high, count)]: `bins` equal ranges of whole numbers from the smallest
+        value to the 99th percentile, the last one also holding every larger value."""
+        large = np.concatenate(self.large) if self.large else np.zeros(0, np.int64)
+        ends = np.cumsum(self.counts)
+        n = (int(ends[-1]) if len(ends) else 0) + len(large)
+        if not n:
+            return []
+        values = np.arange(len(self.counts))
+        present = values[self.counts > 0]
+        low = int(present[0]) if len(present) else int(large.min())
+        rank = int(0.99 * (n - 1))
+        small = int(ends[-1]) if len(ends) else 0
+        top = (
+            int(np.searchsorted(ends, rank, side="right"))
+            if rank < small
+            else int(np.sort(large)[rank - small])
+        )
+        width = max(1, -(-(top - low + 1) // bins))  # ceil
+        out = []
+        for i in range(bins):
+            a, b = low + i * width, low + (i + 1) * width  # [a, b)
+            if a > top:
+                break
+            last = b > top
+            end = len(self.counts) if last else b
+            count = int(self.counts[min(a, len(self.counts)) : end].sum())
+            count += int(((large >= a) if last else ((large >= a) & (large < b))).sum())
+            out.append((a, b - 1, count))
+            if last:
+                break
+        return out
+
     def summary(self) -> dict[str, float | int]:
         """min, quartiles (NumPy's default, linear interpolation), max, mean and total of the
         values added, from the counts: no array of every value is made ({} if none)."""
@@ -103,6 +136,7 @@ class Stats:
     body_chars: IntDistribution = field(default_factory=IntDistribution)
     paragraph_count: IntDistribution = field(default_factory=IntDistribution)
     teaser_count: IntDistribution = field(default_factory=IntDistribution)
+    citations: IntDistribution = field(default_factory=IntDistribution)
     sources: Counter[str] = field(default_factory=Counter)
     with_author: int = 0
     with_citations: int = 0
@@ -115,6 +149,7 @@ class Stats:
         self.body_chars.add(part.body_chars)
         self.paragraph_count.add(part.paragraph_count)
         self.teaser_count.add(part.teaser_count)
+        self.citations.add(part.citations)
         self.with_author += part.with_author
         self.with_citations += part.with_citations
         self.with_source += part.with_source
@@ -129,6 +164,11 @@ class Stats:
             "body_chars": self.body_chars.summary(),
             "paragraph_count": self.paragraph_count.summary(),
             "teaser_count": self.teaser_count.summary(),
+            "citations": self.citations.summary(),
+            "histograms": {
+                name: getattr(self, name).histogram()
+                for name in ("body_chars", "paragraph_count", "teaser_count", "citations")
+            },
             "top_sources": sorted(self.sources.items(), key=lambda kv: (-kv[1], kv[0]))[:10],
             "distinct_sources": len(self.sources),
             "with_author": self.with_author,
@@ -158,6 +198,8 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)  # for the user; the export is written
     ignored_names: list[str] = field(default_factory=list)  # the first of the ignored files
     changes: Any = None  # diff.Summary: what changed since the export this one replaced
+    repo_id: str | None = None  # the Hub dataset repo the card names (--repo-id)
+    pseudonyms: dict[str, Any] | None = None  # columns pseudonymized and the key's id
 
     @property
     def rejects(self) -> int:

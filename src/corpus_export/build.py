@@ -28,6 +28,7 @@ from .diff import Summary, summarize
 from .digest import remembered
 from .engine import Progress, run, scan_apart, start_pool, stop_pool
 from .errors import CorpusExportError, ValidationError
+from .hub import check_repo_id
 from .layout import (
     CARD,
     CORPUS_CSV,
@@ -46,6 +47,7 @@ from .layout import (
 from .manifest import write_manifest
 from .places import check_card, check_card_owner, check_places, file_url_path, out_place
 from .process import Part, Task, plan_tasks, task_files
+from .pseudonym import Pseudonyms
 from .publish import write_publication
 from .read import Scan, is_url, scan_url
 from .swap import (
@@ -76,13 +78,17 @@ def build(
     cache_dir: Path | str | None = None,
     progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
+    repo_id: str | None = None,
+    pseudonyms: Pseudonyms | None = None,
 ) -> BuildResult:
     """Parse raw_dir, validate every row and write every export to out_dir, all or nothing.
 
     The export is written into a temporary folder beside out_dir and swapped in only when every
     file is complete; CARD.md (default: beside out_dir) is replaced in the same step. With a
     cache_dir (local engine), rows of unchanged raw files are taken from the previous export
-    instead of parsed again (see cache.py).
+    instead of parsed again (see cache.py). With a repo_id (`OWNER/NAME`), the card's loading
+    lines name that Hugging Face dataset repo, and `push` accepts no other. With pseudonyms,
+    their columns hold keyed pseudonyms instead of the names (pseudonym.py).
     """
     raw: Path | str = raw_dir if is_url(raw_dir) else Path(raw_dir)
     if engine not in ("local", "dask"):
@@ -94,6 +100,8 @@ def build(
             "--workers sets the local worker processes, or a LocalCluster's (--engine dask "
             "without --scheduler); a cluster at --scheduler has the workers it has"
         )
+    if repo_id is not None:
+        check_repo_id(repo_id, namespaced=True)
     options: dict[str, Any] = {
         "workers": workers,
         "engine": engine,
@@ -102,6 +110,8 @@ def build(
         "cache_dir": cache_dir,
         "progress": progress,
         "on_total": on_total,
+        "repo_id": repo_id,
+        "pseudonyms": pseudonyms,
     }
     if isinstance(out_dir, str) and is_url(out_dir):
         local_out = file_url_path(out_dir)
@@ -135,6 +145,8 @@ def _build_local(
     cache_dir: Path | str | None,
     progress: Callable[[int], None] | None,
     on_total: Callable[[int], None] | None,
+    repo_id: str | None,
+    pseudonyms: Pseudonyms | None,
 ) -> BuildResult:
     """build(), once the places are checked and the out folder is this build's alone."""
     recover_interrupted_swap(out_dir, card)
@@ -151,9 +163,10 @@ def _build_local(
         source = str(raw) if isinstance(raw, str) else str(raw.resolve())
         if cache_dir is not None and engine == "local":
             names = (CORPUS_PARQUET, CORPUS_CSV)
-            incremental = Incremental(
-                Path(cache_dir), cache.previous_export(Path(cache_dir), out_dir, names, source)
-            )
+            previous = cache.previous_export(Path(cache_dir), out_dir, names, source)
+            if previous is not None and _rows_made_with(out_dir) != _rows_setting(pseudonyms):
+                previous = None  # its rows were made otherwise: none can be reused
+            incremental = Incremental(Path(cache_dir), previous)
         # the sorted list of files waits on disk, in the system's temp folder, read as it is used
         scratch = make_scratch()
         listing = scratch / SCAN_LIST
@@ -168,7 +181,14 @@ def _build_local(
         tasks = plan_tasks(scan)
         if incremental is not None:
             # everything else the export shows: other files counted in the summary and card
-            settings = cache.build_digest(shard_bytes, card.name, scan.ignored, scan.ignored_names)
+            settings = cache.build_digest(
+                shard_bytes,
+                card.name,
+                scan.ignored,
+                scan.ignored_names,
+                repo_id,
+                _rows_setting(pseudonyms),
+            )
             if incremental.previous is not None:
                 done = _unchanged(
                     scan, tasks, out_dir, source, card, incremental.cache_dir, settings
@@ -189,7 +209,10 @@ def _build_local(
                 incremental=incremental,
                 progress=progress or (lambda n: None),
                 workers=workers,
+                pseudonyms=pseudonyms,
             )
+            result.repo_id = repo_id
+            result.pseudonyms = _rows_setting(pseudonyms)
             card_text = write_publication(stage, result)
             check_card_owner(card, out_dir, card_text)
             write_manifest(stage, result)
@@ -255,6 +278,20 @@ def _build_local(
         held.close()
     result.out_dir = out_dir
     return result
+
+
+def _rows_setting(pseudonyms: Pseudonyms | None) -> dict[str, Any] | None:
+    """What the manifest records of how the rows were made (beyond parsing)."""
+    return pseudonyms.setting() if pseudonyms is not None else None
+
+
+def _rows_made_with(out_dir: Path) -> dict[str, Any] | bool | None:
+    """The rows setting recorded in out_dir's manifest (False if it cannot be read)."""
+    try:
+        settings = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))["settings"]
+        return settings.get("pseudonymize")  # type: ignore[no-any-return]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
 
 
 def _ignored(scan: Scan, shown: int = 5) -> str:
@@ -400,6 +437,8 @@ def _unchanged(
             examples={},
             shards=manifest["hf_shards"],
             shard_bytes=manifest["settings"]["shard_bytes"],
+            repo_id=manifest["settings"].get("repo_id"),
+            pseudonyms=manifest["settings"].get("pseudonymize"),
             files=manifest["files"],
             unchanged=True,
         )
@@ -420,6 +459,7 @@ def _build_into(
     incremental: Incremental | None,
     progress: Progress,
     workers: int | None = None,
+    pseudonyms: Pseudonyms | None = None,
 ) -> BuildResult:
     root = raw_dir if isinstance(raw_dir, str) else raw_dir.resolve()
     materialised = (task_files(scan, t) for t in tasks)  # one task's records at a time
@@ -440,6 +480,7 @@ def _build_into(
             caching=incremental is not None,
             scheduler=scheduler,
             workers=workers,
+            pseudonyms=pseudonyms,
         )
         try:
             for part in parts:

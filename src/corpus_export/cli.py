@@ -10,6 +10,7 @@ import re
 import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from .layout import (
 from .parse import explain_page, format_roles
 from .places import file_url_path
 from .process import process_file
+from .pseudonym import KEY_ENV, PERSONAL, Pseudonyms, from_env
 from .read import is_url, link_problem, listed_file, read_raw
 from .validate import raw_problems, validate_export
 from .version import __version__
@@ -208,6 +210,23 @@ def cli() -> None:
     is_flag=True,
     help="Parse and encode every page; neither read nor write the cache.",
 )
+@click.option(
+    "--repo-id",
+    default=None,
+    metavar="OWNER/NAME",
+    help="The Hugging Face dataset repo the export is for: the card's loading lines name it and "
+    "`push` accepts no other  [default: repo-id under [tool.corpus-export] in ./pyproject.toml; "
+    "with --check, the repo id OUT was built for]",
+)
+@click.option(
+    "--pseudonymize",
+    "pseudonymize",
+    multiple=True,
+    type=click.Choice(PERSONAL),
+    help=f"Replace this column's values (repeatable) by keyed pseudonyms, HMAC-SHA256 with the "
+    f"secret key in ${KEY_ENV}: the same key gives the same pseudonyms in every build  "
+    "[default: none; with --check, the columns OUT was built with]",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
 @click.option(
     "-v",
@@ -227,13 +246,20 @@ def build(
     shard_size: int | None,
     cache_dir: Path | None,
     no_cache: bool,
+    repo_id: str | None,
+    pseudonymize: tuple[str, ...],
     quiet: bool,
     verbose: bool,
 ) -> None:
     """Parse raw pages, validate them and write every export to OUT.
 
-    Example: corpus-export build --raw raw --out dist
+    Example: corpus-export build --raw raw --out dist --repo-id my-name/chinese-articles
     """
+    repo_id = repo_id or _configured().get("repo-id")
+    if repo_id is None and check:
+        repo_id = _built_with(out_dir).get("repo_id")
+    if not pseudonymize and check:
+        pseudonymize = tuple(_built_with(out_dir).get("pseudonymize", ()))
     if shard_size:
         shard_bytes = shard_size
     elif check:
@@ -246,6 +272,8 @@ def build(
         "engine": engine,
         "scheduler": scheduler,
         "shard_bytes": shard_bytes,
+        "repo_id": repo_id,
+        "pseudonyms": _pseudonyms(pseudonymize),
     }
     if check:  # never trusts a cache: the check must see what a cold build writes
         _check(raw_dir, out_dir, card, quiet, kwargs, strict)
@@ -317,17 +345,55 @@ def _describe(exc: BaseException) -> str:
     return str(exc)
 
 
+#: seconds between the plain progress lines written when stderr is not a terminal (a log)
+PLAIN_EVERY = 10.0
+
+
+def _clock() -> float:
+    return time.monotonic()
+
+
+class PlainProgress:
+    """Progress for a log: one line on stderr every PLAIN_EVERY seconds (none for short builds)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done = total, 0
+        self.last = _clock()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        now = _clock()
+        if now - self.last >= PLAIN_EVERY and self.done < self.total:  # the summary says 100%
+            self.last = now
+            share = 100 * self.done / max(self.total, 1)
+            click.echo(f"progress: {self.done:,}/{self.total:,} pages ({share:.0f}%)", err=True)
+
+    def close(self) -> None:
+        pass
+
+
 def _run(call: Any, quiet: bool, interrupted: str = _UNTOUCHED) -> BuildResult:
-    """Run a build with a progress bar; turn known failures into messages and exit codes."""
+    """Run a build with a progress bar on stderr (a plain line every PLAIN_EVERY seconds when
+    stderr is not a terminal); turn known failures into messages and exit codes."""
     from tqdm import tqdm
 
-    bar: tqdm[Any] | None = None
-    show = not quiet and sys.stdout.isatty()
+    bar: Any = None
 
     def on_total(n: int) -> None:
         nonlocal bar
-        if show:
-            bar = tqdm(total=n, unit="page", unit_scale=True, dynamic_ncols=True, leave=False)
+        if quiet:
+            return
+        if sys.stderr.isatty():  # the bar is drawn on stderr: it decides
+            bar = tqdm(
+                total=n,
+                unit="page",
+                unit_scale=True,
+                dynamic_ncols=True,
+                leave=False,
+                file=sys.stderr,
+            )
+        else:
+            bar = PlainProgress(n)
 
     def progress(n: int) -> None:
         if bar is not None:
@@ -387,9 +453,60 @@ def _built_with(out_dir: Path | str) -> dict[str, Any]:
             manifest = remote.read_manifest(out_dir)
         else:
             manifest = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
-        return {"shard_bytes": int(manifest["settings"]["shard_bytes"])}  # type: ignore[index]
-    except (OSError, ValueError, KeyError, TypeError, CorpusExportError):
+        settings = manifest["settings"]  # type: ignore[index]
+        built: dict[str, Any] = {"shard_bytes": int(settings["shard_bytes"])}
+        if isinstance(settings.get("repo_id"), str):
+            built["repo_id"] = settings["repo_id"]
+        made = settings.get("pseudonymize")
+        if isinstance(made, dict) and made.get("columns"):
+            built["pseudonymize"] = [str(c) for c in made["columns"]]
+        return built
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, CorpusExportError):
         return {}
+
+
+def _pseudonyms(columns: tuple[str, ...] | list[str]) -> Pseudonyms | None:
+    try:
+        return from_env(columns)
+    except CorpusExportError as exc:
+        raise SetupError(str(exc)) from None
+
+
+def _rebuild_kwargs(out_dir: Path | str) -> dict[str, Any]:
+    """The build() arguments that rebuild OUT as it was built (its manifest's settings)."""
+    built = _built_with(out_dir)
+    built["pseudonyms"] = _pseudonyms(built.pop("pseudonymize", []))
+    return built
+
+
+#: the build's settings a project keeps in its pyproject.toml, under [tool.corpus-export]
+CONFIG_FILE = "pyproject.toml"
+CONFIG_KEYS = ("repo-id",)
+
+
+def _configured() -> dict[str, str]:
+    """Return [tool.corpus-export] of ./pyproject.toml ({} without one); a table that cannot
+    be used is an Error."""
+    import tomllib
+
+    path = Path(CONFIG_FILE)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SetupError(f"{CONFIG_FILE} cannot be read: {exc}") from None
+    table = data.get("tool", {}).get(TOOL, {})
+    if not isinstance(table, dict):
+        raise SetupError(f"{CONFIG_FILE}: [tool.{TOOL}] must be a table")
+    for key, value in table.items():
+        if key not in CONFIG_KEYS:
+            raise SetupError(
+                f"{CONFIG_FILE}: [tool.{TOOL}] has {key!r}; known keys: {', '.join(CONFIG_KEYS)}"
+            )
+        if not isinstance(value, str):
+            raise SetupError(f"{CONFIG_FILE}: [tool.{TOOL}] {key} must be a string")
+    return table
 
 
 def stale_files(
@@ -506,13 +623,14 @@ def parse(file: Path, raw_dir: Path, explain: bool) -> None:
 
 
 @cli.command()
-@click.argument("repo_id")
+@click.argument("repo_id", required=False)
 @_export_option
 @_raw_option
 @click.option(
-    "--private",
-    is_flag=True,
-    help="Create the repo as private (an existing repo keeps its visibility).",
+    "--public/--private",
+    default=False,
+    help="Create the repo public, for anyone to read, or private (an existing repo keeps its "
+    "visibility)  [default: private: the card grants no licence to the texts]",
 )
 @click.option(
     "--revision", default=None, help="Branch to commit to, created if missing  [default: main]"
@@ -529,10 +647,10 @@ def parse(file: Path, raw_dir: Path, explain: bool) -> None:
     help="List the files, sizes and SHA-256 that would be uploaded; no network.",
 )
 def push(
-    repo_id: str,
+    repo_id: str | None,
     out_dir: Path,
     raw_dir: Path | str,
-    private: bool,
+    public: bool,
     revision: str | None,
     commit_message: str | None,
     token: str | None,
@@ -540,8 +658,18 @@ def push(
 ) -> None:
     """Upload OUT/hf/ to a Hugging Face dataset repo as one commit, if OUT is up to date.
 
-    Example: corpus-export push my-name/chinese-articles --private
+    REPO_ID (OWNER/NAME) must be the repo OUT was built for (`build --repo-id`); without it,
+    that repo.
+
+    Example: corpus-export push my-name/chinese-articles
     """
+    if repo_id is None:
+        repo_id = hub.built_for(out_dir)
+        if repo_id is None:
+            raise SetupError(
+                f"{out_dir}/ was built without a repo id: rebuild it with "
+                f"`{TOOL} build --repo-id OWNER/NAME`, then push"
+            )
 
     def stale() -> list[str]:
         if isinstance(raw_dir, Path) and not raw_dir.is_dir():  # a URL is checked by the build
@@ -549,14 +677,14 @@ def push(
                 f"cannot check that {out_dir}/ is up to date: no raw folder "
                 f"{str(raw_dir)!r} (pass --raw)"
             )
-        return stale_files(raw_dir, out_dir, None, _built_with(out_dir))
+        return stale_files(raw_dir, out_dir, None, _rebuild_kwargs(out_dir))
 
     try:
         result = hub.push(
             out_dir,
             repo_id,
             token=token,
-            private=private,
+            private=not public,
             revision=revision,
             commit_message=commit_message,
             dry_run=dry_run,
@@ -571,7 +699,11 @@ def push(
         )
         for f in result.files:
             click.echo(f"  {f.path_in_repo}  {f.size:,} bytes  sha256:{f.sha256}")
-        visibility = "private" if private else "public"
+        click.echo(
+            f"The card was built for datasets/{repo_id}: its loading lines read "
+            f'load_dataset("{repo_id}") and hf://datasets/{repo_id}/{HF_DATA}/.'
+        )
+        visibility = "public" if public else "private; --public makes it public"
         click.echo(
             f"and would: create datasets/{repo_id} ({visibility}) if it does not exist (one "
             "that does keeps its visibility)"

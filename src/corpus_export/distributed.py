@@ -11,6 +11,7 @@ from typing import Any
 
 from .errors import CorpusExportError
 from .process import Part, encode_batch, parse_batch
+from .pseudonym import Pseudonyms
 from .read import RawFile
 
 
@@ -19,7 +20,8 @@ def _connect(scheduler: str | None, workers: int | None = None) -> tuple[Any, An
         from distributed import Client, LocalCluster
     except ImportError:
         raise CorpusExportError(
-            "the dask engine needs the dask extra: pip install 'corpus-export[dask]'"
+            "the dask engine needs the dask extra: in a clone of corpus-export, "
+            "pip install -e '.[dask]'"
         ) from None
     if scheduler:
         try:
@@ -44,6 +46,7 @@ def run_dask(
     progress: Any,
     decide: Any,
     workers: int | None = None,
+    pseudonyms: Pseudonyms | None = None,
 ) -> Generator[Part, None, None]:
     """Yield the encoded Parts of all tasks in id order, made by the workers of a Dask cluster.
 
@@ -63,7 +66,9 @@ def run_dask(
 
         def submit_next() -> None:
             for i, task in todo:
-                both = client.submit(parse_batch, str(root), task, i, pure=False, key=f"parse-{i}")
+                both = client.submit(
+                    parse_batch, str(root), task, i, pseudonyms, pure=False, key=f"parse-{i}"
+                )
                 meta = client.submit(operator.itemgetter(0), both, key=f"parsed-{i}")
                 rows = client.submit(operator.itemgetter(1), both, key=f"rows-{i}")
                 both.release()

@@ -29,6 +29,7 @@ from .cache import Previous
 from .distributed import run_dask
 from .errors import CorpusExportError
 from .process import Parsed, Part, encode_task, parse_task, rebuild_task
+from .pseudonym import Pseudonyms
 from .read import RawFile, Scan, scan_raw
 
 Progress = Callable[[int], None]
@@ -48,13 +49,20 @@ def run(
     caching: bool = False,
     scheduler: str | None = None,
     workers: int | None = None,
+    pseudonyms: Pseudonyms | None = None,
 ) -> Generator[Part, None, None]:
     """Yield the encoded Parts of all tasks in order, made by `engine` ("local" or "dask")."""
     if engine == "dask":
         return run_dask(
-            root, tasks, scheduler=scheduler, progress=progress, decide=decide, workers=workers
+            root,
+            tasks,
+            scheduler=scheduler,
+            progress=progress,
+            decide=decide,
+            workers=workers,
+            pseudonyms=pseudonyms,
         )
-    return run_local(root, tasks, part_dir, pool, progress, decide, previous, caching)
+    return run_local(root, tasks, part_dir, pool, progress, decide, previous, caching, pseudonyms)
 
 
 def init_worker(parent: int) -> None:
@@ -159,6 +167,7 @@ def run_local(
     decide: Decide,
     previous: Previous | None = None,
     caching: bool = False,
+    pseudonyms: Pseudonyms | None = None,
 ) -> Generator[Part, None, None]:
     """Yield the encoded Parts of all tasks in order, made by the pool's workers (or in-process).
 
@@ -187,11 +196,11 @@ def run_local(
             reused.csv_range = note.csv
             return reused, None, ()
         # its duplicates changed (rare): parse it again, as a cold build would
-        return None, rebuild_task, (base, files, keep, parsed.index, parts)
+        return None, rebuild_task, (base, files, keep, parsed.index, parts, pseudonyms)
 
     if pool is None:
         for i, task in enumerate(tasks):
-            parsed = parse_task(base, task, parts, i, prev, caching)
+            parsed = parse_task(base, task, parts, i, prev, caching, pseudonyms)
             part, make, args = next_stage(parsed, task)
             progress(len(task))
             yield part if part is not None else make(*args)
@@ -204,7 +213,7 @@ def run_local(
 
         def submit_next() -> None:
             for i, task in todo:
-                future = pool.submit(parse_task, base, task, parts, i, prev, caching)
+                future = pool.submit(parse_task, base, task, parts, i, prev, caching, pseudonyms)
                 parsing.append((task, future))
                 return
 

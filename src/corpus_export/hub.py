@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,12 +11,12 @@ from typing import Any
 
 from .digest import sha256_file
 from .errors import CorpusExportError
-from .layout import HF_DATA, HF_DIR, HF_README, TOOL
+from .layout import HF_DATA, HF_DIR, HF_README, MANIFEST, TOOL
 from .version import __version__
 
 REPO_TYPE = "dataset"
 DEFAULT_BRANCH = "main"
-INSTALL_HINT = "pip install corpus-export[hub]"
+INSTALL_HINT = "pip install huggingface_hub"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +52,14 @@ def _hub() -> Any:
     return huggingface_hub
 
 
-def check_repo_id(repo_id: str) -> None:
-    """Raise CorpusExportError unless repo_id is a valid `namespace/name` or `name` (offline)."""
+def check_repo_id(repo_id: str, *, namespaced: bool = False) -> None:
+    """Raise CorpusExportError unless repo_id is a valid `namespace/name` (or, unless
+    namespaced, `name`) (offline)."""
+    if namespaced and repo_id.count("/") != 1:
+        raise CorpusExportError(
+            f"invalid repo id {repo_id!r}: give the dataset repo as OWNER/NAME (a user or "
+            "organisation, a slash, the dataset's name)"
+        )
     _hub()
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
@@ -81,6 +88,33 @@ def plan(out_dir: Path | str) -> list[UploadFile]:
     return [_upload_file(rel, p) for rel, p in zip(rels, files, strict=True)]
 
 
+def built_for(out_dir: Path | str) -> str | None:
+    """Return the repo id the export in out_dir was built for (its manifest's), None if none."""
+    try:
+        manifest = json.loads((Path(out_dir) / MANIFEST).read_text(encoding="utf-8"))
+        repo_id = manifest["settings"].get("repo_id")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return repo_id if isinstance(repo_id, str) else None
+
+
+def check_built_for(out_dir: Path | str, repo_id: str) -> None:
+    """Raise CorpusExportError unless the export in out_dir was built for repo_id: its card's
+    loading lines and citation name the repo it was built for."""
+    built = built_for(out_dir)
+    if built == repo_id:
+        return
+    what = (
+        f"was built for {built!r}"
+        if built
+        else "was built without a repo id (its card says OWNER/NAME where the repo goes)"
+    )
+    raise CorpusExportError(
+        f"{str(out_dir)!r} {what}, so its card does not name {repo_id!r}: rebuild it with "
+        f"`{TOOL} build --repo-id {repo_id}`, then push"
+    )
+
+
 def resolve_token(token: str | None = None) -> str:
     """Return the token: the argument, else HF_TOKEN, else the cached `hf auth login` token."""
     if token:
@@ -101,7 +135,7 @@ def push(
     repo_id: str,
     *,
     token: str | None = None,
-    private: bool = False,
+    private: bool = True,
     revision: str | None = None,
     commit_message: str | None = None,
     dry_run: bool = False,
@@ -109,12 +143,15 @@ def push(
 ) -> PushResult:
     """Upload out_dir/hf/ to the dataset repo repo_id as one commit; a dry run only plans it.
 
-    `stale` returns the out_dir files that differ from a fresh build; any makes the push refuse.
+    The export must have been built for repo_id (`build --repo-id`): the card names it. A new
+    repo is private unless private=False. `stale` returns the out_dir files that differ from a
+    fresh build; any makes the push refuse.
     Remote files under data/ that the build no longer has (old shards) are deleted in the same
     commit, so the `data/train-*` pattern of the card never picks up leftovers.
     """
     check_repo_id(repo_id)
     files = plan(out_dir)
+    check_built_for(out_dir, repo_id)
     if stale is not None:
         differ = stale()
         if differ:

@@ -3,7 +3,7 @@
 An export is one folder (`dist/` by default), replaced whole by every build:
 
     corpus.parquet  corpus.csv  rejects.csv  datapackage.json  croissant.json  manifest.json
-    hf/README.md  hf/LICENSE.md  hf/data/train-*.parquet
+    hf/README.md  hf/LICENSE.md  hf/data/train-*.parquet  hf/images/*.svg
 
 and a dataset card (`CARD.md` beside the folder by default). Everything here is a name, and
 the two tests that tell a folder or a card written by corpus-export from anyone else's.
@@ -31,6 +31,8 @@ HF_DIR = "hf"
 HF_README = "README.md"
 HF_LICENSE = "LICENSE.md"
 HF_DATA = "data"
+#: the card's pictures, in the Hub folder (one SVG per chart name)
+HF_IMAGES = "images"
 
 # the default folders of the pages and of the export
 RAW = "raw"
@@ -62,6 +64,11 @@ SCAN_LIST = "files.arrow"  # the sorted list of raw files, in the scratch folder
 def hf_data(name: str) -> str:
     """Return the export-relative path of the Hub shard called name."""
     return f"{HF_DIR}/{HF_DATA}/{name}"
+
+
+def hf_image(chart: str) -> str:
+    """Return the Hub-folder-relative path of the card's picture called chart."""
+    return f"{HF_IMAGES}/{chart}.svg"
 
 
 def is_export(folder: Path) -> bool:

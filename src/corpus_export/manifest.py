@@ -34,7 +34,11 @@ def write_manifest(stage: Path, result: BuildResult) -> None:
             for f in schema.FIELDS
         ],
         "hf_shards": result.shards,
-        "settings": {"shard_bytes": result.shard_bytes},
+        "settings": {
+            "shard_bytes": result.shard_bytes,
+            "repo_id": result.repo_id,
+            "pseudonymize": result.pseudonyms,
+        },
         "files": files,
     }
     (stage / MANIFEST).write_text(

@@ -18,6 +18,7 @@ import xxhash
 from . import cache, schema
 from .errors import Reason, Rejected
 from .parse import Page, parse_page
+from .pseudonym import Pseudonyms
 from .read import RawFile, ReadAhead, Scan, is_url, read_raw
 from .rules import check_ascending, check_batch
 
@@ -41,6 +42,7 @@ ROWS_PER_CONVERSION = 256
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
     "compression_level": 1,
+    "use_content_defined_chunking": {"min_chunk_size": 64 * 1024, "max_chunk_size": 256 * 1024},
     # Dictionaries only where values repeat; long unique text would waste a failed attempt.
     "use_dictionary": ["source", "uploader", "author", "citations"],
     "write_statistics": [
@@ -72,6 +74,7 @@ class PartStats:
     body_chars: np.ndarray
     paragraph_count: np.ndarray
     teaser_count: np.ndarray
+    citations: np.ndarray  # of the rows that show a count
     with_author: int
     with_citations: int
     with_source: int
@@ -180,6 +183,7 @@ def table_stats(table: pa.Table) -> PartStats:
         body_chars=_int32(table.column("body_chars")),
         paragraph_count=_int32(table.column("paragraph_count")),
         teaser_count=_int32(table.column("teaser_count")),
+        citations=_int32(table.column("citations").drop_null()),
         with_author=table.num_rows - table.column("author").null_count,
         with_citations=table.num_rows - table.column("citations").null_count,
         with_source=table.num_rows - table.column("source").null_count,
@@ -284,17 +288,26 @@ class Part:
     csv_range: tuple[int, int] | None = None  # (offset, length) in csv_path (None: all of it)
 
 
-def parse_batch(root: str, files: list[RawFile], index: int) -> tuple[Parsed, pa.Table]:
+def parse_batch(
+    root: str, files: list[RawFile], index: int, pseudonyms: Pseudonyms | None = None
+) -> tuple[Parsed, pa.Table]:
     """Read, parse and validate one task's files → (what the parent needs, the rows)."""
-    parsed, table = _parse(root, files, index, None, caching=False)
+    parsed, table = _parse(root, files, index, None, caching=False, pseudonyms=pseudonyms)
     assert table is not None
     return parsed, table
 
 
 def _parse(
-    root: str, files: list[RawFile], index: int, prev: cache.Previous | None, *, caching: bool
+    root: str,
+    files: list[RawFile],
+    index: int,
+    prev: cache.Previous | None,
+    *,
+    caching: bool,
+    pseudonyms: Pseudonyms | None = None,
 ) -> tuple[Parsed, pa.Table | None]:
-    """parse_batch, reusing the previous export's rows where a file is unchanged.
+    """parse_batch, reusing the previous export's rows where a file is unchanged (they were made
+    with the same pseudonyms: the build keeps no previous export made otherwise).
 
     When every file of the task is unchanged no row is read: the rows are returned as None and
     `parsed.reused` is the task's note (its row group and CSV bytes in the previous export).
@@ -390,6 +403,8 @@ def _parse(
     new_tables.append(rows_to_table(rows))
     del rows
     new_table = pa.concat_tables(new_tables)
+    if pseudonyms is not None:  # where rows are made: every file written from them agrees
+        new_table = pseudonyms.apply(new_table)
     check_batch(new_table)  # rows from the previous export were checked when it was built
     if took_old:
         assert note is not None
@@ -442,9 +457,10 @@ def parse_task(
     index: int,
     prev: cache.Previous | None = None,
     caching: bool = False,
+    pseudonyms: Pseudonyms | None = None,
 ) -> Parsed:
     """parse_batch in a local worker: the rows wait in part_dir as part-N.arrow (Arrow IPC)."""
-    parsed, table = _parse(root, files, index, prev, caching=caching)
+    parsed, table = _parse(root, files, index, prev, caching=caching, pseudonyms=pseudonyms)
     if table is None:  # every row is in the previous export, as it was
         return parsed
     parsed.arrow_path = str(Path(part_dir) / f"part-{index:07d}.arrow")
@@ -454,11 +470,16 @@ def parse_task(
 
 
 def rebuild_task(
-    root: str, files: list[RawFile], keep: bytes | None, index: int, part_dir: str
+    root: str,
+    files: list[RawFile],
+    keep: bytes | None,
+    index: int,
+    part_dir: str,
+    pseudonyms: Pseudonyms | None = None,
 ) -> Part:
     """Parse and encode a task from its raw files alone (its files are unchanged but its
     duplicates are not, so its rows are needed in a cold build's order and chunks)."""
-    _, table = _parse(root, files, index, None, caching=False)
+    _, table = _parse(root, files, index, None, caching=False, pseudonyms=pseudonyms)
     assert table is not None
     return encode_batch(table, keep, index, part_dir)
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import yaml
 
-from . import schema
+from . import charts, schema
 from .digest import file_digests
 from .errors import REASON_DOCS, Reason
 from .layout import (
@@ -25,6 +26,7 @@ from .layout import (
     REJECTS_CSV,
     TOOL,
     hf_data,
+    hf_image,
 )
 from .version import __version__
 
@@ -48,8 +50,13 @@ LICENSE_TEXT = (
     'provider"). No licence to copy, redistribute or train on them is granted by this dataset; '
     "check the rights that apply to you before using it."
 )
-CITE_AS = f"@misc{{corpus_export, title={{{PRETTY_NAME}}}, note={{built by corpus-export}}}}"
-TASK_CATEGORIES = ("text-generation", "text-classification")
+#: a table of texts with no labels: for language modelling (causal or masked), not classification
+TASK_CATEGORIES = ("text-generation", "fill-mask")
+TASK_IDS = ("language-modeling", "masked-language-modeling")
+TAGS = ("chinese", "academic-articles", "web-scraped", "parquet")
+HUB = "https://huggingface.co/datasets"
+#: what the card's loading lines say when the build was given no repo id
+REPO_PLACEHOLDER = "OWNER/NAME"
 #: Hub size buckets: (exclusive upper bound, label)
 SIZE_BUCKETS = (
     (10**3, "n<1K"),
@@ -73,8 +80,8 @@ CROISSANT_TYPES = {"string": "sc:Text", "integer": "sc:Integer", "array": "sc:Te
 def write_publication(stage: Path, result: BuildResult) -> str:
     """Write hf/README.md, hf/LICENSE.md, datapackage.json and croissant.json; return the card."""
     files = publication(stage, result)
-    (stage / HF_DIR).mkdir(exist_ok=True)
     for rel, data in files.items():
+        (stage / rel).parent.mkdir(parents=True, exist_ok=True)
         (stage / rel).write_bytes(data)
     return files[CARD_FILE].decode("utf-8")
 
@@ -90,9 +97,57 @@ def publication(stage: Path, result: BuildResult) -> dict[str, bytes]:
     return {
         CARD_FILE: render_card(stage, result, digests).encode("utf-8"),
         f"{HF_DIR}/{HF_LICENSE}": f"# Copyright notice\n\n{LICENSE_TEXT}\n".encode(),
+        **{
+            f"{HF_DIR}/{hf_image(name)}": svg.encode()
+            for name, (_, svg) in pictures(result).items()
+        },
         DATAPACKAGE: _json_bytes(datapackage(digests)),
-        CROISSANT: _json_bytes(croissant(digests)),
+        CROISSANT: _json_bytes(croissant(digests, result.repo_id)),
     }
+
+
+def pictures(result: BuildResult) -> dict[str, tuple[str, str]]:
+    """Return {chart name: (what it shows, SVG text)}: the card's pictures of the statistics."""
+    stats = result.stats
+    histograms = stats.get("histograms", {})
+    made = {
+        name: (title, charts.histogram(f"{title} (rows per range)", histograms.get(name, [])))
+        for name, title in (
+            ("body_chars", "Body length in characters"),
+            ("paragraph_count", "Paragraphs per row"),
+            ("teaser_count", "Teasers per row"),
+            ("citations", "Times cited, of rows with a count"),
+        )
+    }
+    made["top_sources"] = (
+        "Top sources",
+        charts.bars(
+            "Top sources (rows)", [(str(s), int(n)) for s, n in stats.get("top_sources", [])]
+        ),
+    )
+    made["rejects"] = (
+        "Rejected files by reason",
+        charts.bars(
+            "Rejected files by reason",
+            [(str(r), result.rejects_by_reason.get(str(r), 0)) for r in REASON_DOCS],
+        ),
+    )
+    return made
+
+
+def repo_url(repo_id: str) -> str:
+    """Return the Hub page of a dataset repo."""
+    return f"{HUB}/{repo_id}"
+
+
+def citation(repo_id: str | None) -> str:
+    """Return the BibTeX entry of the dataset: the card's Citation and croissant.json's citeAs."""
+    key = re.sub(r"[^A-Za-z0-9]+", "_", repo_id or NAME).strip("_")
+    lines = [f"@misc{{{key},", f"  title = {{{PRETTY_NAME}}},"]
+    if repo_id:
+        lines.append(f"  howpublished = {{\\url{{{repo_url(repo_id)}}}}},")
+    lines.append(f"  note = {{Built with {TOOL} from scraped article pages}}")
+    return "\n".join([*lines, "}"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,6 +171,12 @@ def card_metadata(result: BuildResult, num_bytes: int, download_size: int) -> di
         "license_name": LICENSE_NAME,
         "license_link": HF_LICENSE,
         "task_categories": list(TASK_CATEGORIES),
+        "task_ids": list(TASK_IDS),
+        "tags": list(TAGS),
+        "annotations_creators": ["no-annotation"],
+        "language_creators": ["found"],
+        "multilinguality": ["monolingual"],
+        "source_datasets": ["original"],
         "size_categories": [size_category(result.rows)],
         "configs": [
             {
@@ -158,8 +219,22 @@ def render_card(stage: Path, result: BuildResult, digests: dict[str, dict[str, A
     env.filters["num"] = _num
     stats = result.stats
     rows = max(result.rows, 1)
+    repo = result.repo_id or REPO_PLACEHOLDER
+    hub_data = f"hf://datasets/{repo}/{HF_DATA}"
     text = env.get_template(CARD_TEMPLATE).render(
         front_matter=front_matter(meta),
+        repo_id=result.repo_id,
+        repo=repo,
+        repo_url=repo_url(repo),
+        hub_files=[f"{hub_data}/{name}" for name in result.shards],
+        hub_glob=f"{hub_data}/*.parquet",
+        build_flags=f" --repo-id {result.repo_id}" if result.repo_id else "",
+        example_record=example_record(result.examples),
+        citation=citation(result.repo_id),
+        personal_data=personal_data(result),
+        pictures=[(title, hf_image(name)) for name, (title, _) in pictures(result).items()],
+        text_cols=[f.name for f in schema.FIELDS if pa.types.is_string(f.arrow)],
+        int_cols=[f.name for f in schema.FIELDS if pa.types.is_integer(f.arrow)],
         pretty_name=PRETTY_NAME,
         description=DESCRIPTION,
         result=result,
@@ -169,7 +244,7 @@ def render_card(stage: Path, result: BuildResult, digests: dict[str, dict[str, A
         ],
         distributions=[
             (name, stats.get(name) or {})
-            for name in ("body_chars", "paragraph_count", "teaser_count")
+            for name in ("body_chars", "paragraph_count", "teaser_count", "citations")
         ],
         top_sources=stats.get("top_sources", []),
         distinct_sources=stats.get("distinct_sources", 0),
@@ -189,6 +264,60 @@ def render_card(stage: Path, result: BuildResult, digests: dict[str, dict[str, A
         version=__version__,
     )
     return text.rstrip("\n") + "\n"
+
+
+def example_record(examples: dict[str, str]) -> str:
+    """Return the card's example record as JSON: the first row's values as the statistics
+    keep them (cut at 40 characters), typed as the schema says; ` < > & written as JSON escapes
+    so that the data can neither close the code block nor pass for HTML or a link."""
+    record: dict[str, Any] = {}
+    for f in schema.FIELDS:
+        value: Any = examples.get(f.name, "")
+        if pa.types.is_integer(f.arrow):
+            value = int(value) if value.isdigit() else None
+        elif pa.types.is_list(f.arrow):
+            value = _cut_list(value)
+        elif value == "" and f.nullable:
+            value = None
+        record[f.name] = value
+    text = json.dumps(record, ensure_ascii=False, indent=2)
+    for char in "`<>&":  # JSON escapes: nothing the Markdown or HTML around it could act on
+        text = text.replace(char, f"\\u{ord(char):04x}")
+    return text.replace("](", "]\\u0028")  # nor make a Markdown link
+
+
+def _cut_list(text: str) -> Any:
+    """Return the list a cut example such as `["first item…` shows: ["first item…"]."""
+    for attempt in (text, text.removesuffix("…") + '"]'):
+        try:
+            value = json.loads(attempt)
+        except ValueError:
+            continue
+        if attempt is not text and value:
+            value[-1] += "…"
+        return value
+    return text  # cut inside an escape: shown as the text it is
+
+
+def personal_data(result: BuildResult) -> str:
+    """Say what this build did to the columns that hold personal data."""
+    done = result.pseudonyms or {}
+    columns = [c for c in done.get("columns", []) if isinstance(c, str)]
+    if not columns:
+        return (
+            "This build releases `uploader` and `author` as the pages show them. A publisher who "
+            "may not release them can build with `--pseudonymize uploader` (or `author`): each "
+            "value becomes a keyed HMAC-SHA256 pseudonym, the key taken from the environment."
+        )
+    named = " and ".join(f"`{c}`" for c in columns)
+    return (
+        f"In this build {named} {'holds' if len(columns) == 1 else 'hold'} pseudonyms, not the "
+        "values of the pages: `p_` and the first 16 hex digits of HMAC-SHA256(key, value), "
+        f"with a secret key (id `{done.get('key_id', '')}`). The same value gives the same "
+        "pseudonym in every row and in every build with that key, so rows by one uploader stay "
+        "together; without the key a pseudonym does not tell the value. Missing values stay "
+        "missing."
+    )
 
 
 def _num(value: float | int) -> str:
@@ -327,7 +456,7 @@ CROISSANT_CONTEXT: dict[str, Any] = {
 }
 
 
-def croissant(digests: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def croissant(digests: dict[str, dict[str, Any]], repo_id: str | None = None) -> dict[str, Any]:
     """Return the Croissant 1.0 JSON-LD describing corpus.parquet."""
     file_id = CORPUS_PARQUET
     fields = []
@@ -350,9 +479,9 @@ def croissant(digests: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "name": NAME,
         "description": DESCRIPTION,
         "license": f"other: {LICENSE_TEXT}",
-        "url": HF_README,
+        "url": repo_url(repo_id) if repo_id else HF_README,
         "version": __version__,
-        "citeAs": CITE_AS,
+        "citeAs": citation(repo_id),
         "inLanguage": "zh",
         "distribution": [
             {

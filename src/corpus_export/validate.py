@@ -27,10 +27,11 @@ from . import schema
 from .assemble import BuildResult, SeenTable, Stats
 from .digest import file_digests
 from .engine import start_pool, stop_pool, worker_result
-from .errors import Reason, ValidationError
+from .errors import CorpusExportError, Reason, ValidationError
 from .layout import CORPUS_CSV, CORPUS_PARQUET, DATA_FILES, HF_DIR, HF_README, MANIFEST, REJECTS_CSV
 from .parquet_split import SplitError, write_row_groups
 from .process import TASK_MAX, arrow_nbytes, parse_batch, table_stats
+from .pseudonym import KEY_ENV, Pseudonyms, from_env
 from .publish import publication
 from .read import printable_path, scan_raw
 from .rules import CSV_UNESCAPED_RE2, NOT_ASCENDING, ROW_BATCH, table_problems
@@ -216,6 +217,8 @@ def _publication_problems(
         shards=shards,
         arrow_bytes=sum(corpus.group_bytes),
         shard_bytes=manifest["settings"]["shard_bytes"],
+        repo_id=manifest["settings"].get("repo_id"),
+        pseudonyms=manifest["settings"].get("pseudonymize"),
     )
     problems: list[str] = []
     for rel, want in publication(dist, result).items():
@@ -533,7 +536,7 @@ def _raw_problems(
     kept_ids: set[str] = set()  # the rows duplicate rejects name (their pages parsed at the end)
     duplicates: list[tuple[str, bytes, str]] = []  # (id, key of its page, id of the kept row)
     for files, (parsed, table, error) in _parsed(
-        root, _raw_batches(scan, chosen, groups), pool, ahead
+        root, _raw_batches(scan, chosen, groups), pool, ahead, _pseudonyms_of(dist)
     ):
         if error is not None or table is None:
             problems.append(f"raw pages {files[0].id!r}..{files[-1].id!r}: {error}")
@@ -600,35 +603,57 @@ def _raw_problems(
 Parsing = tuple[Any, pa.Table | None, str | None]  # (process.Parsed, its rows, or an error)
 
 
-def _parse_or_error(root: str, files: list[Any]) -> Parsing:
+def _parse_or_error(root: str, files: list[Any], pseudonyms: Pseudonyms | None = None) -> Parsing:
     """process.parse_batch, a broken table rule returned as its message."""
 
     try:
-        parsed, table = parse_batch(root, files, 0)
+        parsed, table = parse_batch(root, files, 0, pseudonyms)
     except ValidationError as exc:
         return None, None, str(exc)
     return parsed, table, None
 
 
 def _parsed(
-    root: str, batches: Iterator[list[Any]], pool: ProcessPoolExecutor | None, limit: int
+    root: str,
+    batches: Iterator[list[Any]],
+    pool: ProcessPoolExecutor | None,
+    limit: int,
+    pseudonyms: Pseudonyms | None = None,
 ) -> Iterator[tuple[list[Any], Parsing]]:
     """Yield each batch of raw files with what parsing it gives, in order (with a pool, up to
     `limit` batches are parsed ahead: the rows held stay bounded)."""
 
     if pool is None:
         for files in batches:
-            yield files, _parse_or_error(root, files)
+            yield files, _parse_or_error(root, files, pseudonyms)
         return
     ahead: deque[tuple[list[Any], Future[Parsing]]] = deque()
     for files in batches:
-        ahead.append((files, pool.submit(_parse_or_error, root, files)))
+        ahead.append((files, pool.submit(_parse_or_error, root, files, pseudonyms)))
         if len(ahead) > limit:
             done, future = ahead.popleft()
             yield done, worker_result(future)
     while ahead:
         done, future = ahead.popleft()
         yield done, worker_result(future)
+
+
+def _pseudonyms_of(dist: Path) -> Pseudonyms | None:
+    """The pseudonyms the export's rows were made with, the key from the environment; an error
+    when the key is missing or is not the build's."""
+    try:
+        settings = json.loads((dist / MANIFEST).read_text(encoding="utf-8"))["settings"]
+        made = settings.get("pseudonymize") or {}
+        columns = [str(c) for c in made.get("columns", [])]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # said by the manifest checks
+    pseudonyms = from_env(columns)
+    if pseudonyms is not None and pseudonyms.key_id != made.get("key_id"):
+        raise CorpusExportError(
+            f"{', '.join(columns)} of {str(dist)!r} hold pseudonyms made with another key than "
+            f"${KEY_ENV}'s: set it to the build's key to compare the rows with the raw pages"
+        )
+    return pseudonyms
 
 
 def _kept_id(detail: str) -> str:
