@@ -62,7 +62,9 @@ def check_repo_id(repo_id: str, *, namespaced: bool = False) -> None:
         )
     _hub()
     from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
+
+    # public, but not in huggingface_hub.utils' __all__
+    from huggingface_hub.utils import validate_repo_id  # type: ignore[attr-defined]
 
     try:
         validate_repo_id(repo_id)
