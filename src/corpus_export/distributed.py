@@ -25,17 +25,17 @@ def _connect(scheduler: str | None, workers: int | None = None) -> tuple[Any, An
         ) from None
     if scheduler:
         try:
-            return Client(scheduler, timeout="20s"), None
+            return Client(scheduler, timeout="20s"), None  # type: ignore[no-untyped-call]
         except OSError as exc:
             raise CorpusExportError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
-    cluster = LocalCluster(
+    cluster = LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=workers or os.cpu_count() or 1,
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
     )
-    return Client(cluster), cluster
+    return Client(cluster), cluster  # type: ignore[no-untyped-call]
 
 
 def run_dask(

@@ -166,8 +166,10 @@ def arrow_nbytes(table: pa.Table) -> int:
             flat = pc.list_flatten(col)
             return bitmap + 4 * (rows + 1) + size(flat, len(flat))
         if pa.types.is_string(col.type):
-            return bitmap + 4 * (rows + 1) + (pc.sum(pc.binary_length(col)).as_py() or 0)
-        return bitmap + rows * col.type.bit_width // 8
+            chars: int = pc.sum(pc.binary_length(col)).as_py() or 0
+            return bitmap + 4 * (rows + 1) + chars
+        width: int = col.type.bit_width
+        return bitmap + rows * width // 8
 
     return sum(size(col, table.num_rows) for col in table.columns)
 
@@ -195,7 +197,7 @@ def table_stats(table: pa.Table) -> PartStats:
 
 
 def _int32(col: pa.ChunkedArray) -> np.ndarray:
-    values = col.to_numpy()
+    values: np.ndarray = col.to_numpy()
     return values.astype(np.int32) if values.max(initial=0) < 2**31 else values.copy()
 
 
