@@ -41,6 +41,7 @@ from .layout import (
     hf_data,
 )
 from .manifest import write_manifest
+from .neardup import DEFAULT_THRESHOLD, MODES
 from .places import check_card, check_card_owner, check_places, file_url_path
 from .process import Part, Task, plan_tasks, task_files
 from .publish import write_publication
@@ -73,19 +74,29 @@ def build(
     cache_dir: Path | str | None = None,
     progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
+    near_dups: str = "reject",
+    near_dup_threshold: float = DEFAULT_THRESHOLD,
 ) -> BuildResult:
     """Parse raw_dir, validate every row and write every export to out_dir, all or nothing.
 
     The export is written into a temporary folder beside out_dir and swapped in only when every
     file is complete; CARD.md (default: beside out_dir) is replaced in the same step. With a
     cache_dir (local engine), rows of unchanged raw files are taken from the previous export
-    instead of parsed again (see cache.py).
+    instead of parsed again (see cache.py). Pages whose bodies are near-duplicates of an earlier
+    kept page's (similarity >= near_dup_threshold) are rejected, or kept with near_dups="keep"
+    (see neardup.py).
     """
     raw: Path | str = raw_dir if is_url(raw_dir) else Path(raw_dir)
     if engine not in ("local", "dask"):
         raise CorpusExportError(f"unknown engine {engine!r}: use 'local' or 'dask'")
     if scheduler and engine != "dask":
         raise CorpusExportError("--scheduler names a Dask cluster: it needs --engine dask")
+    if near_dups not in MODES:
+        raise CorpusExportError(f"unknown --near-dups {near_dups!r}: use 'reject' or 'keep'")
+    if not 0 < near_dup_threshold <= 1:
+        raise CorpusExportError(
+            f"--near-dup-threshold must be above 0 and at most 1, not {near_dup_threshold}"
+        )
     if scheduler and workers:
         raise CorpusExportError(
             "--workers sets the local worker processes, or a LocalCluster's (--engine dask "
@@ -99,6 +110,8 @@ def build(
         "cache_dir": cache_dir,
         "progress": progress,
         "on_total": on_total,
+        "near_dups": near_dups,
+        "near_dup_threshold": near_dup_threshold,
     }
     if isinstance(out_dir, str) and is_url(out_dir):
         local_out = file_url_path(out_dir)
@@ -131,6 +144,8 @@ def _build_local(
     cache_dir: Path | str | None,
     progress: Callable[[int], None] | None,
     on_total: Callable[[int], None] | None,
+    near_dups: str,
+    near_dup_threshold: float,
 ) -> BuildResult:
     """build(), once the places are checked and the out folder is this build's alone."""
     recover_interrupted_swap(out_dir)
@@ -164,7 +179,14 @@ def _build_local(
         tasks = plan_tasks(scan)
         if incremental is not None:
             # everything else the export shows: other files counted in the summary and card
-            settings = cache.build_digest(shard_bytes, card.name, scan.ignored, scan.ignored_names)
+            settings = cache.build_digest(
+                shard_bytes,
+                card.name,
+                scan.ignored,
+                scan.ignored_names,
+                near_dups,
+                near_dup_threshold,
+            )
             if incremental.previous is not None:
                 done = _unchanged(
                     scan, tasks, out_dir, source, card, incremental.cache_dir, settings
@@ -185,6 +207,8 @@ def _build_local(
                 incremental=incremental,
                 progress=progress or (lambda n: None),
                 workers=workers,
+                near_dups=near_dups,
+                near_dup_threshold=near_dup_threshold,
             )
             card_text = write_publication(stage, result)
             check_card_owner(card, out_dir, card_text)
@@ -385,6 +409,11 @@ def _unchanged(
             shard_bytes=manifest["settings"]["shard_bytes"],
             files=manifest["files"],
             unchanged=True,
+            near_dups={
+                "mode": manifest["settings"]["near_dups"],
+                "threshold": manifest["settings"]["near_dup_threshold"],
+                **manifest["near_duplicates"],
+            },
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -403,12 +432,14 @@ def _build_into(
     incremental: Incremental | None,
     progress: Progress,
     workers: int | None = None,
+    near_dups: str = "reject",
+    near_dup_threshold: float = DEFAULT_THRESHOLD,
 ) -> BuildResult:
     root = raw_dir if isinstance(raw_dir, str) else raw_dir.resolve()
     materialised = (task_files(scan, t) for t in tasks)  # one task's records at a time
     part_dir = stage / PART_DIR
     part_dir.mkdir()
-    asm = Assembler(stage, len(scan), shard_bytes, incremental)
+    asm = Assembler(stage, len(scan), shard_bytes, incremental, near_dups, near_dup_threshold)
     parts: Generator[Part, None, None]
     try:
         parts = run(
@@ -430,6 +461,7 @@ def _build_into(
         finally:
             parts.close()  # stop the worker pool or cluster now, not at interpreter exit
         rows, by_reason, stats, examples, shards = asm.finish(pool if engine == "local" else None)
+        near = asm.near_duplicates()
     except BaseException:
         asm.abort()
         raise
@@ -452,4 +484,5 @@ def _build_into(
         shard_groups=[(a, b) for _, a, b in shards],
         arrow_bytes=asm.arrow_bytes,
         shard_bytes=shard_bytes,
+        near_dups=near,
     )

@@ -33,6 +33,7 @@ from .layout import (
     TOOL,
     is_card,
 )
+from .neardup import DEFAULT_THRESHOLD, MODES
 from .parse import explain_page, format_roles
 from .places import file_url_path
 from .process import process_file
@@ -208,6 +209,24 @@ def cli() -> None:
     is_flag=True,
     help="Parse and encode every page; neither read nor write the cache.",
 )
+@click.option(
+    "--near-dups",
+    "near_dups",
+    type=click.Choice(MODES),
+    default=None,
+    help="Pages whose body is a near-duplicate of an earlier kept page's: reject them "
+    "(reason near_duplicate) or keep them (OUT/manifest.json lists the clusters)  "
+    "[default: reject; with --check, as OUT was built]",
+)
+@click.option(
+    "--near-dup-threshold",
+    "near_dup_threshold",
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    default=None,
+    help="Estimated similarity (Jaccard, MinHash of 5-character shingles of the body) from "
+    f"which a page is a near-duplicate  [default: {DEFAULT_THRESHOLD}; with --check, as OUT was "
+    "built]",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
 @click.option(
     "-v",
@@ -227,6 +246,8 @@ def build(
     shard_size: int | None,
     cache_dir: Path | None,
     no_cache: bool,
+    near_dups: str | None,
+    near_dup_threshold: float | None,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -241,11 +262,15 @@ def build(
     else:
         shard_bytes = DEFAULT_SHARD_BYTES
     card = card_path if card_path is not None else _card_default(out_dir)
+    built = _built_with(out_dir) if check else {}
     kwargs: dict[str, Any] = {
         "workers": workers,
         "engine": engine,
         "scheduler": scheduler,
         "shard_bytes": shard_bytes,
+        "near_dups": near_dups or built.get("near_dups", "reject"),
+        "near_dup_threshold": near_dup_threshold
+        or built.get("near_dup_threshold", DEFAULT_THRESHOLD),
     }
     if check:  # never trusts a cache: the check must see what a cold build writes
         _check(raw_dir, out_dir, card, quiet, kwargs, strict)
@@ -375,8 +400,15 @@ def _built_with(out_dir: Path | str) -> dict[str, Any]:
             manifest = remote.read_manifest(out_dir)
         else:
             manifest = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
-        return {"shard_bytes": int(manifest["settings"]["shard_bytes"])}  # type: ignore[index]
-    except (OSError, ValueError, KeyError, TypeError, CorpusExportError):
+        settings = manifest["settings"]  # type: ignore[index]
+        built: dict[str, Any] = {"shard_bytes": int(settings["shard_bytes"])}
+        if settings.get("near_dups") in MODES:
+            built["near_dups"] = settings["near_dups"]
+        threshold = settings.get("near_dup_threshold")
+        if isinstance(threshold, int | float) and 0 < threshold <= 1:
+            built["near_dup_threshold"] = float(threshold)
+        return built
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, CorpusExportError):
         return {}
 
 

@@ -15,7 +15,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import xxhash
 
-from . import cache, schema
+from . import cache, neardup, schema
 from .errors import Reason, Rejected
 from .parse import Page, parse_page
 from .read import RawFile, ReadAhead, Scan, is_url, read_raw
@@ -254,6 +254,9 @@ class Parsed:
     paths: list[str]
     dedup_keys: list[bytes]  # xxh3-128 of (title, body) per row
     rejects: list[RejectRow]
+    signatures: np.ndarray = field(  # MinHash of the body per row (neardup.py)
+        default_factory=lambda: neardup.stack([])
+    )
     arrow_path: str | None = None  # the rows as an Arrow IPC file (local engine)
     # with the incremental cache on:
     cache_key: str | None = None  # the task's note
@@ -309,6 +312,7 @@ def _parse(
         parsed.prints = [cache.fingerprint(f, now) for f in files]
         if prev is not None:
             note = cache.load_task(prev.cache_dir, prev.export, parsed.cache_key)
+    signatures: list[np.ndarray] = []  # per row, like parsed.dedup_keys
     kept_at: list[int] = []  # a parsed row's position in the previous row group (-1: dropped)
     at: list[int | None] = [None] * len(files)  # each file's place in the note (None: not in it)
     if note is not None:
@@ -337,6 +341,7 @@ def _parse(
             else:
                 parsed.rejects.append(outcome)
         parsed.dedup_keys = note.dedup_keys
+        parsed.signatures = note.signatures
         parsed.outcomes = note.outcomes
         parsed.reused = note
         return parsed, None
@@ -364,6 +369,7 @@ def _parse(
             take.append(kept_at[outcome])
             took_old = True
             parsed.dedup_keys.append(note.dedup_keys[outcome])
+            signatures.append(note.signatures[outcome])
         else:
             try:
                 page, seen = process_file(base, f, ahead)
@@ -381,6 +387,7 @@ def _parse(
             n_new += 1
             rows.append(row)
             parsed.dedup_keys.append(dedup_key(page.title, row["body"]))  # type: ignore[arg-type]
+            signatures.append(neardup.signature(row["body"]))  # type: ignore[arg-type]
             if len(rows) >= ROWS_PER_CONVERSION:  # few Python objects alive at once
                 new_tables.append(rows_to_table(rows))
                 rows = []
@@ -389,6 +396,7 @@ def _parse(
         parsed.paths.append(f.path)
     new_tables.append(rows_to_table(rows))
     del rows
+    parsed.signatures = neardup.stack(signatures)
     new_table = pa.concat_tables(new_tables)
     check_batch(new_table)  # rows from the previous export were checked when it was built
     if took_old:
