@@ -313,6 +313,14 @@ def _parse(
         if prev is not None:
             note = cache.load_task(prev.cache_dir, prev.export, parsed.cache_key)
     signatures: list[np.ndarray] = []  # per row, like parsed.dedup_keys
+    unsigned: list[tuple[int, str]] = []  # (row, body) of new rows, signed a batch at a time
+
+    def sign() -> None:
+        signed = neardup.signatures([body for _, body in unsigned])
+        for (at, _), sig in zip(unsigned, signed, strict=True):
+            signatures[at] = sig
+        unsigned.clear()
+
     kept_at: list[int] = []  # a parsed row's position in the previous row group (-1: dropped)
     at: list[int | None] = [None] * len(files)  # each file's place in the note (None: not in it)
     if note is not None:
@@ -387,15 +395,18 @@ def _parse(
             n_new += 1
             rows.append(row)
             parsed.dedup_keys.append(dedup_key(page.title, row["body"]))  # type: ignore[arg-type]
-            signatures.append(neardup.signature(row["body"]))  # type: ignore[arg-type]
+            unsigned.append((len(signatures), row["body"]))  # type: ignore[arg-type]
+            signatures.append(_UNSIGNED)
             if len(rows) >= ROWS_PER_CONVERSION:  # few Python objects alive at once
                 new_tables.append(rows_to_table(rows))
                 rows = []
+                sign()
         parsed.outcomes.append(len(parsed.ids))
         parsed.ids.append(f.id)
         parsed.paths.append(f.path)
     new_tables.append(rows_to_table(rows))
     del rows
+    sign()
     parsed.signatures = neardup.stack(signatures)
     new_table = pa.concat_tables(new_tables)
     check_batch(new_table)  # rows from the previous export were checked when it was built
@@ -410,6 +421,9 @@ def _parse(
     else:
         table = new_table
     return parsed, table
+
+
+_UNSIGNED = np.zeros(0, np.uint32)  # a new row's place in the signatures, until it is signed
 
 
 def encode_batch(table: pa.Table, keep: bytes | None, index: int, part_dir: str | None) -> Part:

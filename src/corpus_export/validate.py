@@ -605,8 +605,9 @@ def _raw_problems(
                     "titles and bodies differ"
                 )
         kept_rows = set(
-            pc.filter(row_ids, pc.is_in(row_ids, pa.array(sorted(kept_ids), pa.string())))
-            .to_pylist()
+            pc.filter(
+                row_ids, pc.is_in(row_ids, pa.array(sorted(kept_ids), pa.string()))
+            ).to_pylist()
         )
         for rid, signature, kept_id, said in near_dups:
             other = kept_keys.get(kept_id, (None, None))[1]
