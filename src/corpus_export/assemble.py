@@ -349,8 +349,9 @@ class Assembler:
             f = near.get(r)
             if f is not None:
                 self._found(f, parsed.ids[i])
-            if r == i and positions[i] is not None:
-                self.seen.put(keys[i], positions[i])
+            at = positions[i] if r == i else None
+            if at is not None:
+                self.seen.put(keys[i], at)
                 continue
             assert f is not None  # rejected as a near-duplicate (or a copy of one)
             keep[i] = False

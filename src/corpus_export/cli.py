@@ -262,15 +262,15 @@ def build(
     else:
         shard_bytes = DEFAULT_SHARD_BYTES
     card = card_path if card_path is not None else _card_default(out_dir)
-    built = _built_with(out_dir) if check else {}
+    recorded: dict[str, Any] = _built_with(out_dir) if check else {}
     kwargs: dict[str, Any] = {
         "workers": workers,
         "engine": engine,
         "scheduler": scheduler,
         "shard_bytes": shard_bytes,
-        "near_dups": near_dups or built.get("near_dups", "reject"),
+        "near_dups": near_dups or recorded.get("near_dups", "reject"),
         "near_dup_threshold": near_dup_threshold
-        or built.get("near_dup_threshold", DEFAULT_THRESHOLD),
+        or recorded.get("near_dup_threshold", DEFAULT_THRESHOLD),
     }
     if check:  # never trusts a cache: the check must see what a cold build writes
         _check(raw_dir, out_dir, card, quiet, kwargs, strict)

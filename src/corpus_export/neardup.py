@@ -256,7 +256,7 @@ class NearDups:
         """
         found: list[Found] = []
         positions: list[int | None] = [None] * len(consider)
-        compared = signatures.any(axis=1) if len(signatures) else np.zeros(0, np.bool_)
+        compared: list[bool] = np.asarray(signatures.any(axis=1), dtype=np.bool_).tolist()
         todo = [i for i, c in enumerate(consider) if c and compared[i]]
         if not todo:
             pos = start
@@ -276,7 +276,7 @@ class NearDups:
         new_heads: list[int] = []  # rows of sigs that became heads
         pos = start
         at = {i: j for j, i in enumerate(todo)}
-        hit = (hits >= 0).any(axis=1).tolist()
+        hit: list[bool] = np.asarray((hits >= 0).any(axis=1), dtype=np.bool_).tolist()
         for i in range(len(consider)):
             if not consider[i]:
                 continue

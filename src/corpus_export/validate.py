@@ -573,8 +573,8 @@ def _raw_problems(
                     duplicates.append((rid, key, kept))
                     kept_ids.add(kept)
                 elif have is not None and have[0] == str(Reason.NEAR_DUPLICATE):
-                    kept, similarity = _near_kept(have[1])
-                    near_dups.append((rid, parsed.signatures[pos], kept, similarity))
+                    kept, said = _near_kept(have[1])
+                    near_dups.append((rid, parsed.signatures[pos], kept, said))
                     kept_ids.add(kept)
                 elif have is not None:
                     problems.append(
