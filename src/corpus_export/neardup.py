@@ -31,7 +31,7 @@ Choices, for Chinese text:
 The MinHash itself is rensa's (Rust): over the same 5-shingle hashes it took ~11 µs a page
 against ~740 µs for datasketch 2.0's update_batch (on 2,000 bodies of ~1,900 characters), and
 a shingle's hash is FNV-1a over its 5 code points in 32 bits, computed with NumPy for a batch
-of bodies at once: ~25 µs a page in all (~10% of a page's parse).
+of bodies at once: 25-40 µs a page in all (10-15% of a page's parse).
 
 The parent's memory: each band of a head is keyed by 32 bits in one open-addressing table
 (uint32 key + uint32 head number: 8 bytes a slot, sized once from the number of files at 3/4
