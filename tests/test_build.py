@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import os
+import random
 import shutil
 import sys
 from pathlib import Path
@@ -576,12 +577,17 @@ def _same_as_cold(raw: Path, out: Path, tmp_path: Path, cache: Path) -> None:
 def test_cached_rebuilds_equal_cold_ones_in_corner_cases(tmp_path: Path) -> None:
     raw, out, cache = tmp_path / "raw", tmp_path / "warm" / "dist", tmp_path / "cache"
     raw.mkdir()
-    para = "这是一段足够长的正文，用来让一个任务的正文列超过一兆字节的数据页。" * 80
+    sentence = "这是一段足够长的正文，用来让一个任务的正文列超过一兆字节的数据页。"
+
+    def para(i: int) -> str:  # a body of its own (the pages are no near-duplicates)
+        rng = random.Random(i)
+        return "".join("".join(rng.sample(sentence, len(sentence))) for _ in range(80))
+
     for i in range(300):  # one task, its body column over Parquet's 1 MB page size
-        (raw / f"{i:03d}.txt").write_text(make_page(f"标题{i}", paragraphs=(para,)), "utf-8")
+        (raw / f"{i:03d}.txt").write_text(make_page(f"标题{i}", paragraphs=(para(i),)), "utf-8")
     _same_as_cold(raw, out, tmp_path, cache)
     # a changed page: the other 299 rows come from the old row group, in one chunk
-    (raw / "100.txt").write_text(make_page("改过的标题", paragraphs=(para,)), "utf-8")
+    (raw / "100.txt").write_text(make_page("改过的标题", paragraphs=(para(100),)), "utf-8")
     _same_as_cold(raw, out, tmp_path, cache)
     # a file that is not a page is counted in the manifest and card: not "unchanged"
     (raw / "notes.md").write_text("not a page", encoding="utf-8")

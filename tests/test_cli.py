@@ -248,7 +248,13 @@ def test_check_and_push_rebuild_with_the_recorded_shard_size(raw_dir: Path, tmp_
     args = ("--raw", str(raw_dir), "--out", out)
     assert run("build", *args, "--workers", "1", "--shard-size", "1KB")[0] == 0
     manifest = json.loads((tmp_path / "dist" / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["settings"] == {"shard_bytes": 1000, "repo_id": None, "pseudonymize": None}
+    assert manifest["settings"] == {
+        "shard_bytes": 1000,
+        "repo_id": None,
+        "pseudonymize": None,
+        "near_dups": "reject",
+        "near_dup_threshold": 0.8,
+    }
     code, output = run("build", "--check", *args)
     assert code == 0, output
     assert run("build", *args, "--shard-size", "1KB", "--repo-id", "someone/corpus")[0] == 0

@@ -131,7 +131,7 @@ def test_one_lock_per_folder_whatever_the_spelling_or_tmpdir(
             with pytest.raises(CorpusExportError, match="another corpus-export build"):
                 corpus_export.build(raw, spelling, workers=1)
         assert not out.exists()
-    assert corpus_export.build(raw, tmp_path / "sub" / ".." / "dist", workers=1).rows == 2
+    assert corpus_export.build(raw, tmp_path / "sub" / ".." / "dist", workers=1).files_seen == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "CARD.md",
         "above",

@@ -22,7 +22,16 @@ import pyarrow.parquet as pq
 from . import cache
 from .engine import worker_result
 from .errors import Reason
-from .layout import CORPUS_CSV, CORPUS_PARQUET, HF_DATA, HF_DIR, PART_DIR, REJECTS_CSV
+from .layout import (
+    CORPUS_CSV,
+    CORPUS_PARQUET,
+    HF_DATA,
+    HF_DIR,
+    NEAR_DUP_SIGNATURES,
+    PART_DIR,
+    REJECTS_CSV,
+)
+from .neardup import DEFAULT_THRESHOLD, NearDups
 from .parquet_split import Concat
 from .process import Parsed, Part, PartStats, RejectRow, csv_header_line
 from .read import printable_path
@@ -200,6 +209,8 @@ class BuildResult:
     changes: Any = None  # diff.Summary: what changed since the export this one replaced
     repo_id: str | None = None  # the Hub dataset repo the card names (--repo-id)
     pseudonyms: dict[str, Any] | None = None  # columns pseudonymized and the key's id
+    #: the near-duplicate pass: mode, threshold, found, removed, an example pair (and clusters)
+    near_dups: dict[str, Any] = field(default_factory=dict)
 
     @property
     def rejects(self) -> int:
@@ -216,6 +227,16 @@ class BuildResult:
             line += f"; {self.ignored_files} other files ignored"
         if self.changes is not None:
             line += f"\nchanges since the previous export: {self.changes.line()}"
+        near = self.near_dups
+        if near.get("found"):
+            fate = f"{near['removed']} removed" if near["removed"] else "all kept"
+            line += f"; {near['found']} near-duplicates ({fate})"
+            example = near.get("example")
+            if example:
+                line += (
+                    f", e.g. {example['near_duplicate']!r} of {example['kept']!r} "
+                    f"(similarity {example['similarity']:.2f})"
+                )
         return line
 
 
@@ -229,27 +250,43 @@ class SeenTable:
     def __init__(self, expected: int) -> None:
         size = max(1024, max(expected, 1) * 4 // 3 + 1)
         self.keys = np.zeros(size, dtype=np.uint64)
+        # -1: a page rejected as a near-duplicate (its copies are decided as it was)
         self.pos = np.zeros(size, dtype=np.int32 if size <= 2**31 else np.int64)
         self.size = size
         self.count = 0
 
     def add(self, key: bytes, pos: int) -> int | None:
         """Remember key at pos; return the earlier position if the key was already there."""
+        earlier = self.find(key)
+        if earlier is None:
+            self.put(key, pos)
+        return earlier
+
+    def find(self, key: bytes) -> int | None:
+        """Return the position remembered for key, or None."""
+        i = self._slot(key)
+        return int(self.pos[i]) if self.keys[i] != 0 else None
+
+    def put(self, key: bytes, pos: int) -> None:
+        """Remember key at pos (replacing what it had)."""
+        i = self._slot(key)
+        if self.keys[i] == 0:
+            self.keys[i] = int.from_bytes(key[:8], "little") | 1
+            self.count += 1
+        self.pos[i] = pos
+        if self.count * 4 > self.size * 3:
+            self._grow()
+
+    def _slot(self, key: bytes) -> int:
+        """The slot holding key, or the empty slot where it would go."""
         k = int.from_bytes(key[:8], "little") | 1  # 0 marks an empty slot
         size = self.size
         i = k % size
         keys = self.keys
         while True:
             slot = int(keys[i])
-            if slot == 0:
-                keys[i] = k
-                self.pos[i] = pos
-                self.count += 1
-                if self.count * 4 > size * 3:
-                    self._grow()
-                return None
-            if slot == k:
-                return int(self.pos[i])
+            if slot == 0 or slot == k:
+                return i
             i = i + 1 if i + 1 < size else 0
 
     def _grow(self) -> None:
@@ -292,6 +329,8 @@ class Assembler:
         n_files: int,
         shard_bytes: int,
         incremental: Incremental | None = None,
+        near_dups: str = "reject",
+        threshold: float = DEFAULT_THRESHOLD,
     ) -> None:
         self.stage = stage
         self.parquet = HashedFile(stage / CORPUS_PARQUET)
@@ -310,38 +349,83 @@ class Assembler:
         self.origins: list[int | None] = []  # per row group: its number in the previous export
         self.incremental = incremental
         self.noting: dict[int, tuple[Parsed, bytes | None]] = {}  # task → its note's makings
+        self.near = NearDups(stage / PART_DIR / NEAR_DUP_SIGNATURES, n_files, threshold)
+        self.keep_near = near_dups == "keep"
+        self.near_found = 0
+        self.near_example: tuple[int, str, float] | None = None  # (head position, id, similarity)
+        self.clusters: dict[int, list[str]] = {}  # with keep: head position → its members' ids
+        self._ids: pa.ChunkedArray | None = None  # the export's ids, once read
 
     def decide(self, parsed: Parsed) -> bytes | None:
         """Take a parsed task's rejects and find its duplicate rows → the keep mask (None: all).
 
         A row whose title and body equal an earlier row's (in id order) is a duplicate; the
-        first one, the smaller id, is kept. Called in task order, before the task is encoded.
+        first one, the smaller id, is kept. A row whose body is a near-duplicate of an earlier
+        kept row's (neardup.py) is rejected too, unless near-duplicates are kept. Called in task
+        order, before the task is encoded.
         """
-        keep: np.ndarray | None = None
+        keys = parsed.dedup_keys
+        n = len(keys)
+        exact: list[int | None] = [None] * n  # the kept row it is an exact duplicate of
+        copy_of: dict[int, int] = {}  # row → the earlier row of this task with its key
+        first: dict[bytes, int] = {}
+        consider = [False] * n
+        for i, key in enumerate(keys):
+            earlier = self.seen.find(key)
+            if earlier is not None and earlier >= 0:
+                exact[i] = earlier
+            elif (j := first.setdefault(key, i)) != i:
+                copy_of[i] = j
+            else:  # new, or a copy of a rejected near-duplicate: decided as that one was
+                consider[i] = True
+        found, positions = self.near.decide(
+            parsed.signatures, consider, self.planned, self.keep_near
+        )
+        near = {f.row: f for f in found}
+        keep = np.ones(n, dtype=np.bool_)
         dup_rejects: list[tuple[RejectRow, int]] = []
-        first_kept: str | None = None
-        for i, key in enumerate(parsed.dedup_keys):
-            earlier = self.seen.add(key, self.planned)
-            if earlier is None:
-                self.planned += 1
-                first_kept = parsed.ids[i] if first_kept is None else first_kept
+        for i in range(n):
+            r = copy_of.get(i, i)  # the row of this task whose fate it shares
+            at = exact[i] if exact[i] is not None else positions[r] if r != i else None
+            if at is not None:  # the same title and body as a kept row
+                keep[i] = False
+                rej = RejectRow(parsed.ids[i], parsed.paths[i], Reason.DUPLICATE, "")
+                dup_rejects.append((rej, at))
                 continue
-            if keep is None:
-                keep = np.ones(len(parsed.dedup_keys), dtype=np.bool_)
+            f = near.get(r)
+            if f is not None:
+                self._found(f, parsed.ids[i])
+            at = positions[i] if r == i else None
+            if at is not None:
+                self.seen.put(keys[i], at)
+                continue
+            assert f is not None  # rejected as a near-duplicate (or a copy of one)
             keep[i] = False
-            dup_rejects.append(
-                (RejectRow(parsed.ids[i], parsed.paths[i], Reason.DUPLICATE, ""), earlier)
-            )
-        if first_kept is not None:
-            check_order(self.last_id, first_kept)
-            self.last_id = parsed.ids[-1] if keep is None else parsed.ids[np.flatnonzero(keep)[-1]]
+            detail = f"{f.similarity:.2f}"
+            rej = RejectRow(parsed.ids[i], parsed.paths[i], Reason.NEAR_DUPLICATE, detail)
+            dup_rejects.append((rej, f.head_pos))
+            if r == i:
+                self.seen.put(keys[i], -1)
+        kept = np.flatnonzero(keep)
+        if len(kept):
+            check_order(self.last_id, parsed.ids[kept[0]])
+            self.last_id = parsed.ids[kept[-1]]
+            self.planned += len(kept)
         merged: list[RejectRow | tuple[RejectRow, int]] = [*parsed.rejects, *dup_rejects]
         merged.sort(key=lambda r: _reject_key(r))
         self.rejects.extend(merged)
-        mask = None if keep is None else keep.tobytes()
+        mask = None if keep.all() else keep.tobytes()
         if self.incremental is not None and parsed.cache_key is not None:
             self.noting[parsed.index] = (parsed, mask)
         return mask
+
+    def _found(self, f: Any, page_id: str) -> None:
+        """Count a near-duplicate (and, with keep, add it to its head's cluster)."""
+        self.near_found += 1
+        if self.near_example is None:
+            self.near_example = (f.head_pos, page_id, f.similarity)
+        if self.keep_near:
+            self.clusters.setdefault(f.head_pos, []).append(page_id)
 
     def add(self, part: Part) -> None:
         """Splice an encoded part (one row group, one CSV fragment) after the previous ones."""
@@ -377,6 +461,7 @@ class Assembler:
                 prints=parsed.prints,
                 outcomes=parsed.outcomes,
                 dedup_keys=parsed.dedup_keys,
+                signatures=parsed.signatures,
                 keep=keep,
                 group=group if part.rows else -1,
                 csv=(csv_at, self.csv.size - csv_at),
@@ -391,6 +476,7 @@ class Assembler:
     ) -> tuple[int, dict[str, int], dict[str, Any], dict[str, str], list[tuple[str, int, int]]]:
         # The footer's template comes from a worker, which has pyarrow.compute loaded already
         # (in this process, the first use of it costs ~40 MB, so it waits for the workers' end).
+        self.near.close()
         template = worker_result(pool.submit(empty_parquet)) if pool else empty_parquet()
         self.concat.close(template)
         self.parquet.close()
@@ -409,23 +495,49 @@ class Assembler:
         by_reason = self._write_rejects()
         return self.rows, by_reason, self.stats.summary(), self.stats.examples, shards
 
-    def _write_rejects(self) -> dict[str, int]:
-        kept_ids: pa.ChunkedArray | None = None
-        if any(isinstance(r, tuple) for r in self.rejects):
+    def _kept_ids(self) -> pa.ChunkedArray:
+        if self._ids is None:
             # ParquetFile, not read_table: that one loads pyarrow.dataset (and pandas), ~0.25 s
-            kept_ids = pq.ParquetFile(self.stage / CORPUS_PARQUET).read(columns=["id"]).column("id")
+            self._ids = (
+                pq.ParquetFile(self.stage / CORPUS_PARQUET).read(columns=["id"]).column("id")
+            )
+        return self._ids
+
+    def near_duplicates(self) -> dict[str, Any]:
+        """What the near-duplicate pass found: counts, settings, an example pair, and with
+        --near-dups keep the clusters (each head's id and its members' ids, in id order)."""
+        removed = 0 if self.keep_near else self.near_found
+        info: dict[str, Any] = {
+            "mode": "keep" if self.keep_near else "reject",
+            "threshold": self.near.threshold,
+            "found": self.near_found,
+            "removed": removed,
+        }
+        if self.near_example is not None:
+            head, page, similarity = self.near_example
+            info["example"] = {
+                "kept": self._kept_ids()[head].as_py(),
+                "near_duplicate": page,
+                "similarity": round(similarity, 2),
+            }
+        if self.keep_near:
+            info["clusters"] = [
+                {"kept": self._kept_ids()[head].as_py(), "members": members}
+                for head, members in sorted(self.clusters.items())
+            ]
+        return info
+
+    def _write_rejects(self) -> dict[str, int]:
         rows: list[RejectRow] = []
         for r in self.rejects:
             if isinstance(r, tuple):
                 rej, pos = r
-                assert kept_ids is not None
-                kept = kept_ids[pos].as_py()
-                r = RejectRow(
-                    rej.id,
-                    rej.path,
-                    rej.reason,
-                    f"same title and body as {kept!r} (kept: the smaller id)",
-                )
+                kept = self._kept_ids()[pos].as_py()
+                if rej.reason == Reason.NEAR_DUPLICATE:
+                    detail = f"near-duplicate of {kept!r} (similarity {rej.detail})"
+                else:
+                    detail = f"same title and body as {kept!r} (kept: the smaller id)"
+                r = RejectRow(rej.id, rej.path, rej.reason, detail)
             rows.append(r)
         table = pa.table(
             {
@@ -440,6 +552,7 @@ class Assembler:
         return dict(sorted(Counter(str(r.reason) for r in rows).items()))
 
     def abort(self) -> None:
+        self.near.close()
         for f in (self.parquet, self.csv):
             with contextlib.suppress(OSError):  # the build's own error is the one to tell
                 f.close()

@@ -45,6 +45,7 @@ from .layout import (
     is_export,
 )
 from .manifest import write_manifest
+from .neardup import DEFAULT_THRESHOLD, MODES
 from .places import check_card, check_card_owner, check_places, file_url_path, out_place
 from .process import Part, Task, plan_tasks, task_files
 from .pseudonym import Pseudonyms
@@ -80,6 +81,8 @@ def build(
     on_total: Callable[[int], None] | None = None,
     repo_id: str | None = None,
     pseudonyms: Pseudonyms | None = None,
+    near_dups: str = "reject",
+    near_dup_threshold: float = DEFAULT_THRESHOLD,
 ) -> BuildResult:
     """Parse raw_dir, validate every row and write every export to out_dir, all or nothing.
 
@@ -88,13 +91,21 @@ def build(
     cache_dir (local engine), rows of unchanged raw files are taken from the previous export
     instead of parsed again (see cache.py). With a repo_id (`OWNER/NAME`), the card's loading
     lines name that Hugging Face dataset repo, and `push` accepts no other. With pseudonyms,
-    their columns hold keyed pseudonyms instead of the names (pseudonym.py).
+    their columns hold keyed pseudonyms instead of the names (pseudonym.py). Pages whose bodies
+    are near-duplicates of an earlier kept page's (similarity >= near_dup_threshold) are
+    rejected, or kept with near_dups="keep" (see neardup.py).
     """
     raw: Path | str = raw_dir if is_url(raw_dir) else Path(raw_dir)
     if engine not in ("local", "dask"):
         raise CorpusExportError(f"unknown engine {engine!r}: use 'local' or 'dask'")
     if scheduler and engine != "dask":
         raise CorpusExportError("--scheduler names a Dask cluster: it needs --engine dask")
+    if near_dups not in MODES:
+        raise CorpusExportError(f"unknown --near-dups {near_dups!r}: use 'reject' or 'keep'")
+    if not 0 < near_dup_threshold <= 1:
+        raise CorpusExportError(
+            f"--near-dup-threshold must be above 0 and at most 1, not {near_dup_threshold}"
+        )
     if scheduler and workers:
         raise CorpusExportError(
             "--workers sets the local worker processes, or a LocalCluster's (--engine dask "
@@ -112,6 +123,8 @@ def build(
         "on_total": on_total,
         "repo_id": repo_id,
         "pseudonyms": pseudonyms,
+        "near_dups": near_dups,
+        "near_dup_threshold": near_dup_threshold,
     }
     if isinstance(out_dir, str) and is_url(out_dir):
         local_out = file_url_path(out_dir)
@@ -147,6 +160,8 @@ def _build_local(
     on_total: Callable[[int], None] | None,
     repo_id: str | None,
     pseudonyms: Pseudonyms | None,
+    near_dups: str,
+    near_dup_threshold: float,
 ) -> BuildResult:
     """build(), once the places are checked and the out folder is this build's alone."""
     recover_interrupted_swap(out_dir, card)
@@ -188,6 +203,8 @@ def _build_local(
                 scan.ignored_names,
                 repo_id,
                 _rows_setting(pseudonyms),
+                near_dups,
+                near_dup_threshold,
             )
             if incremental.previous is not None:
                 done = _unchanged(
@@ -210,6 +227,8 @@ def _build_local(
                 progress=progress or (lambda n: None),
                 workers=workers,
                 pseudonyms=pseudonyms,
+                near_dups=near_dups,
+                near_dup_threshold=near_dup_threshold,
             )
             result.repo_id = repo_id
             result.pseudonyms = _rows_setting(pseudonyms)
@@ -441,6 +460,11 @@ def _unchanged(
             pseudonyms=manifest["settings"].get("pseudonymize"),
             files=manifest["files"],
             unchanged=True,
+            near_dups={
+                "mode": manifest["settings"]["near_dups"],
+                "threshold": manifest["settings"]["near_dup_threshold"],
+                **manifest["near_duplicates"],
+            },
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -460,12 +484,14 @@ def _build_into(
     progress: Progress,
     workers: int | None = None,
     pseudonyms: Pseudonyms | None = None,
+    near_dups: str = "reject",
+    near_dup_threshold: float = DEFAULT_THRESHOLD,
 ) -> BuildResult:
     root = raw_dir if isinstance(raw_dir, str) else raw_dir.resolve()
     materialised = (task_files(scan, t) for t in tasks)  # one task's records at a time
     part_dir = stage / PART_DIR
     part_dir.mkdir()
-    asm = Assembler(stage, len(scan), shard_bytes, incremental)
+    asm = Assembler(stage, len(scan), shard_bytes, incremental, near_dups, near_dup_threshold)
     parts: Generator[Part, None, None]
     try:
         parts = run(
@@ -488,6 +514,7 @@ def _build_into(
         finally:
             parts.close()  # stop the worker pool or cluster now, not at interpreter exit
         rows, by_reason, stats, examples, shards = asm.finish(pool if engine == "local" else None)
+        near = asm.near_duplicates()
     except BaseException:
         asm.abort()
         raise
@@ -510,4 +537,5 @@ def _build_into(
         shard_groups=[(a, b) for _, a, b in shards],
         arrow_bytes=asm.arrow_bytes,
         shard_bytes=shard_bytes,
+        near_dups=near,
     )

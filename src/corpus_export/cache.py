@@ -179,6 +179,7 @@ class TaskNote:
     prints: list[Fingerprint]  # per file
     outcomes: list[Outcome]  # per file: row position among the parsed rows, or a reject
     dedup_keys: list[bytes]  # per parsed row
+    signatures: Any  # per parsed row: its body's MinHash (neardup.py), a NumPy array
     keep: bytes | None  # which parsed rows the export kept (None: all)
     group: int  # the row group holding the kept rows (-1: none)
     csv: tuple[int, int]  # (offset, length) of the kept rows in corpus.csv

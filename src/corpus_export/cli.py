@@ -34,6 +34,7 @@ from .layout import (
     TOOL,
     is_card,
 )
+from .neardup import DEFAULT_THRESHOLD, MODES
 from .parse import explain_page, format_roles
 from .places import file_url_path
 from .process import process_file
@@ -227,6 +228,24 @@ def cli() -> None:
     f"secret key in ${KEY_ENV}: the same key gives the same pseudonyms in every build  "
     "[default: none; with --check, the columns OUT was built with]",
 )
+@click.option(
+    "--near-dups",
+    "near_dups",
+    type=click.Choice(MODES),
+    default=None,
+    help="Pages whose body is a near-duplicate of an earlier kept page's: reject them "
+    "(reason near_duplicate) or keep them (OUT/manifest.json lists the clusters)  "
+    "[default: reject; with --check, as OUT was built]",
+)
+@click.option(
+    "--near-dup-threshold",
+    "near_dup_threshold",
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    default=None,
+    help="Estimated similarity (Jaccard, MinHash of 5-character shingles of the body) from "
+    f"which a page is a near-duplicate  [default: {DEFAULT_THRESHOLD}; with --check, as OUT was "
+    "built]",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
 @click.option(
     "-v",
@@ -248,6 +267,8 @@ def build(
     no_cache: bool,
     repo_id: str | None,
     pseudonymize: tuple[str, ...],
+    near_dups: str | None,
+    near_dup_threshold: float | None,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -267,6 +288,7 @@ def build(
     else:
         shard_bytes = DEFAULT_SHARD_BYTES
     card = card_path if card_path is not None else _card_default(out_dir)
+    recorded: dict[str, Any] = _built_with(out_dir) if check else {}
     kwargs: dict[str, Any] = {
         "workers": workers,
         "engine": engine,
@@ -274,6 +296,9 @@ def build(
         "shard_bytes": shard_bytes,
         "repo_id": repo_id,
         "pseudonyms": _pseudonyms(pseudonymize),
+        "near_dups": near_dups or recorded.get("near_dups", "reject"),
+        "near_dup_threshold": near_dup_threshold
+        or recorded.get("near_dup_threshold", DEFAULT_THRESHOLD),
     }
     if check:  # never trusts a cache: the check must see what a cold build writes
         _check(raw_dir, out_dir, card, quiet, kwargs, strict)
@@ -460,6 +485,11 @@ def _built_with(out_dir: Path | str) -> dict[str, Any]:
         made = settings.get("pseudonymize")
         if isinstance(made, dict) and made.get("columns"):
             built["pseudonymize"] = [str(c) for c in made["columns"]]
+        if settings.get("near_dups") in MODES:
+            built["near_dups"] = settings["near_dups"]
+        threshold = settings.get("near_dup_threshold")
+        if isinstance(threshold, int | float) and 0 < threshold <= 1:
+            built["near_dup_threshold"] = float(threshold)
         return built
     except (OSError, ValueError, KeyError, TypeError, AttributeError, CorpusExportError):
         return {}

@@ -14,6 +14,7 @@ class Reason(StrEnum):
     MISSING_TITLE = "missing_title"
     MISSING_BODY = "missing_body"
     DUPLICATE = "duplicate"
+    NEAR_DUPLICATE = "near_duplicate"
     UNREADABLE = "unreadable"
     OUTSIDE_RAW = "outside_raw"
 
@@ -31,6 +32,9 @@ REASON_DOCS: dict[Reason, str] = {
     Reason.MISSING_BODY: "title and template markers but no article paragraph",
     Reason.DUPLICATE: "same title and body as a page with a smaller id (kept, named in the "
     "detail), or a second file mapping to the same id",
+    Reason.NEAR_DUPLICATE: "its body's estimated similarity (MinHash of 5-character shingles) "
+    "with the body of an earlier kept page reaches --near-dup-threshold (0.8 by default); the "
+    "detail names the kept page and the similarity (kept with --near-dups keep)",
     Reason.UNREADABLE: "the file could not be read: permission denied, dangling or looping "
     "symlink, not a regular file, larger than 256 MiB; or a sub-folder that cannot be listed "
     "(its id ends with /)",

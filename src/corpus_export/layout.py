@@ -59,6 +59,7 @@ SENT_DIR = "sent"
 PART_DIR = ".parts"  # workers' encoded parts until they are spliced
 SCRATCH_PREFIX = f"{TOOL}-"  # a build's scratch folder in TMPDIR
 SCAN_LIST = "files.arrow"  # the sorted list of raw files, in the scratch folder
+NEAR_DUP_SIGNATURES = "heads.minhash"  # the near-duplicate heads' signatures, in PART_DIR
 
 
 def hf_data(name: str) -> str:

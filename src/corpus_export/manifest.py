@@ -10,6 +10,7 @@ from . import schema
 from .assemble import BuildResult
 from .digest import file_digests
 from .layout import MANIFEST, TOOL
+from .neardup import DEFAULT_THRESHOLD
 from .version import __version__
 
 
@@ -17,6 +18,7 @@ def write_manifest(stage: Path, result: BuildResult) -> None:
     """Write manifest.json: counts, rejects by reason, schema, version, every file's SHA-256."""
     files = {rel: info for rel, info in sorted(file_digests(stage).items()) if rel != MANIFEST}
     result.files = files
+    near = result.near_dups
     manifest = {
         "name": "corpus_export",
         "generator": f"{TOOL} {__version__}",
@@ -38,7 +40,11 @@ def write_manifest(stage: Path, result: BuildResult) -> None:
             "shard_bytes": result.shard_bytes,
             "repo_id": result.repo_id,
             "pseudonymize": result.pseudonyms,
+            "near_dups": near.get("mode", "reject"),
+            "near_dup_threshold": near.get("threshold", DEFAULT_THRESHOLD),
         },
+        # near-duplicates found and removed, an example pair; with --near-dups keep, clusters
+        "near_duplicates": {k: v for k, v in near.items() if k not in ("mode", "threshold")},
         "files": files,
     }
     (stage / MANIFEST).write_text(

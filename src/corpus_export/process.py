@@ -15,7 +15,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import xxhash
 
-from . import cache, schema
+from . import cache, neardup, schema
 from .errors import Reason, Rejected
 from .parse import Page, parse_page
 from .pseudonym import Pseudonyms
@@ -260,6 +260,9 @@ class Parsed:
     paths: list[str]
     dedup_keys: list[bytes]  # xxh3-128 of (title, body) per row
     rejects: list[RejectRow]
+    signatures: np.ndarray = field(  # MinHash of the body per row (neardup.py)
+        default_factory=lambda: neardup.stack([])
+    )
     arrow_path: str | None = None  # the rows as an Arrow IPC file (local engine)
     # with the incremental cache on:
     cache_key: str | None = None  # the task's note
@@ -324,6 +327,15 @@ def _parse(
         parsed.prints = [cache.fingerprint(f, now) for f in files]
         if prev is not None:
             note = cache.load_task(prev.cache_dir, prev.export, parsed.cache_key)
+    signatures: list[np.ndarray] = []  # per row, like parsed.dedup_keys
+    unsigned: list[tuple[int, str]] = []  # (row, body) of new rows, signed a batch at a time
+
+    def sign() -> None:
+        signed = neardup.signatures([body for _, body in unsigned])
+        for (at, _), sig in zip(unsigned, signed, strict=True):
+            signatures[at] = sig
+        unsigned.clear()
+
     kept_at: list[int] = []  # a parsed row's position in the previous row group (-1: dropped)
     at: list[int | None] = [None] * len(files)  # each file's place in the note (None: not in it)
     if note is not None:
@@ -352,6 +364,7 @@ def _parse(
             else:
                 parsed.rejects.append(outcome)
         parsed.dedup_keys = note.dedup_keys
+        parsed.signatures = note.signatures
         parsed.outcomes = note.outcomes
         parsed.reused = note
         return parsed, None
@@ -379,6 +392,7 @@ def _parse(
             take.append(kept_at[outcome])
             took_old = True
             parsed.dedup_keys.append(note.dedup_keys[outcome])
+            signatures.append(note.signatures[outcome])
         else:
             try:
                 page, seen = process_file(base, f, ahead)
@@ -396,14 +410,19 @@ def _parse(
             n_new += 1
             rows.append(row)
             parsed.dedup_keys.append(dedup_key(page.title, row["body"]))  # type: ignore[arg-type]
+            unsigned.append((len(signatures), row["body"]))  # type: ignore[arg-type]
+            signatures.append(_UNSIGNED)
             if len(rows) >= ROWS_PER_CONVERSION:  # few Python objects alive at once
                 new_tables.append(rows_to_table(rows))
                 rows = []
+                sign()
         parsed.outcomes.append(len(parsed.ids))
         parsed.ids.append(f.id)
         parsed.paths.append(f.path)
     new_tables.append(rows_to_table(rows))
     del rows
+    sign()
+    parsed.signatures = neardup.stack(signatures)
     new_table = pa.concat_tables(new_tables)
     if pseudonyms is not None:  # where rows are made: every file written from them agrees
         new_table = pseudonyms.apply(new_table)
@@ -419,6 +438,9 @@ def _parse(
     else:
         table = new_table
     return parsed, table
+
+
+_UNSIGNED = np.zeros(0, np.uint32)  # a new row's place in the signatures, until it is signed
 
 
 def encode_batch(table: pa.Table, keep: bytes | None, index: int, part_dir: str | None) -> Part:

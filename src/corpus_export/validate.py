@@ -29,6 +29,7 @@ from .digest import file_digests
 from .engine import start_pool, stop_pool, worker_result
 from .errors import CorpusExportError, Reason, ValidationError
 from .layout import CORPUS_CSV, CORPUS_PARQUET, DATA_FILES, HF_DIR, HF_README, MANIFEST, REJECTS_CSV
+from .neardup import similarity_of
 from .parquet_split import SplitError, write_row_groups
 from .process import TASK_MAX, arrow_nbytes, parse_batch, table_stats
 from .pseudonym import KEY_ENV, Pseudonyms, from_env
@@ -219,6 +220,7 @@ def _publication_problems(
         shard_bytes=manifest["settings"]["shard_bytes"],
         repo_id=manifest["settings"].get("repo_id"),
         pseudonyms=manifest["settings"].get("pseudonymize"),
+        near_dups=_near_dups(manifest),
     )
     problems: list[str] = []
     for rel, want in publication(dist, result).items():
@@ -472,7 +474,8 @@ def raw_problems(dist: Path, raw: Path, sample: int | None = None, workers: int 
     neither, and a row or reject with no raw page.
 
     Duplicates are judged as a build judges them: a `duplicate` reject's page must give the
-    title and body of the row it names; with every page checked, a row whose title and body
+    title and body of the row it names, a `near_duplicate` reject's page a body of the
+    similarity it says with the row it names; with every page checked, a row whose title and body
     equal an earlier row's is reported too. Rows are read a row group at a time and pages
     parsed RAW_BATCH at a time, by `workers` processes (the build's pool).
     """
@@ -535,6 +538,8 @@ def _raw_problems(
     seen = SeenTable(len(row_ids)) if everything else None
     kept_ids: set[str] = set()  # the rows duplicate rejects name (their pages parsed at the end)
     duplicates: list[tuple[str, bytes, str]] = []  # (id, key of its page, id of the kept row)
+    # (id, its body's signature, id of the kept row, similarity in the detail)
+    near_dups: list[tuple[str, np.ndarray, str, str]] = []
     for files, (parsed, table, error) in _parsed(
         root, _raw_batches(scan, chosen, groups), pool, ahead, _pseudonyms_of(dist)
     ):
@@ -570,6 +575,10 @@ def _raw_problems(
                     kept = _kept_id(have[1])
                     duplicates.append((rid, key, kept))
                     kept_ids.add(kept)
+                elif have is not None and have[0] == str(Reason.NEAR_DUPLICATE):
+                    kept, said = _near_kept(have[1])
+                    near_dups.append((rid, parsed.signatures[pos], kept, said))
+                    kept_ids.add(kept)
                 elif have is not None:
                     problems.append(
                         f"id {rid!r}: the raw page gives a row; {REJECTS_CSV} rejects it "
@@ -588,14 +597,30 @@ def _raw_problems(
                     "the first, the smaller id)"
                 )
 
-    # a duplicate reject names a page of the same title and body (parsed from raw/ too)
-    if duplicates:
+    # a duplicate reject names a page of the same title and body (parsed from raw/ too); a
+    # near-duplicate reject, a row whose body has the similarity it says
+    if duplicates or near_dups:
         kept_keys = _page_keys(root, scan, scan_ids, sorted(kept_ids))
         for rid, key, kept_id in duplicates:
-            if kept_keys.get(kept_id) != key:
+            if kept_keys.get(kept_id, (None,))[0] != key:
                 problems.append(
                     f"id {rid!r}: rejected as a duplicate of {kept_id!r}, but the raw pages' "
                     "titles and bodies differ"
+                )
+        kept_rows = set(
+            pc.filter(
+                row_ids, pc.is_in(row_ids, pa.array(sorted(kept_ids), pa.string()))
+            ).to_pylist()
+        )
+        for rid, signature, kept_id, said in near_dups:
+            other = kept_keys.get(kept_id, (None, None))[1]
+            similarity = similarity_of(signature, other) if other is not None else None
+            if kept_id not in kept_rows or similarity is None or f"{similarity:.2f}" != said:
+                now = "no row" if similarity is None else f"similarity {similarity:.2f}"
+                problems.append(
+                    f"id {rid!r}: rejected as a near-duplicate of {kept_id!r} (similarity "
+                    f"{said}), but the raw pages give {now}"
+                    + ("" if kept_id in kept_rows else f"; {kept_id!r} is not a row")
                 )
     return RawCheck(problems, len(chosen), len(scan))
 
@@ -666,16 +691,31 @@ def _kept_id(detail: str) -> str:
     return kept if isinstance(kept, str) else ""
 
 
-def _page_keys(root: str, scan: Any, scan_ids: pa.Array, ids: list[str]) -> dict[str, bytes]:
-    """Parse the raw pages of these ids → {id: key of its title and body} (rejects left out)."""
+def _page_keys(
+    root: str, scan: Any, scan_ids: pa.Array, ids: list[str]
+) -> dict[str, tuple[bytes, np.ndarray]]:
+    """Parse the raw pages of these ids → {id: (key of its title and body, signature of its
+    body)} (rejects left out)."""
     at = pc.index_in(pa.array(ids, pa.string()), value_set=scan_ids).to_pylist()
     files = [scan.slice(i, i + 1)[0] for i in at if i is not None]
-    keys: dict[str, bytes] = {}
+    keys: dict[str, tuple[bytes, np.ndarray]] = {}
     for start in range(0, len(files), RAW_BATCH):
         parsed, _, _ = _parse_or_error(root, files[start : start + RAW_BATCH])
         if parsed is not None:  # else: said when the pages were compared
-            keys.update(zip(parsed.ids, parsed.dedup_keys, strict=True))
+            pairs = zip(parsed.dedup_keys, parsed.signatures, strict=True)
+            keys.update(zip(parsed.ids, pairs, strict=True))
     return keys
+
+
+def _near_kept(detail: str) -> tuple[str, str]:
+    """The id and similarity a near-duplicate reject's detail names ("near-duplicate of 'X'
+    (similarity 0.93)")."""
+    m = re.match(r"near-duplicate of ('.*'|\".*\") \(similarity ([0-9.]+)\)$", detail)
+    try:
+        kept = ast.literal_eval(m.group(1)) if m else ""
+    except (ValueError, SyntaxError):
+        kept = ""
+    return (kept if isinstance(kept, str) else ""), (m.group(2) if m else "")
 
 
 class _RowGroups:
@@ -745,3 +785,12 @@ def _raw_batches(scan: Any, chosen: np.ndarray, groups: _RowGroups) -> Iterator[
             batch.append(f)
     if batch:
         yield batch
+
+
+def _near_dups(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The near-duplicate pass's report as the build had it (BuildResult.near_dups)."""
+    settings, near = manifest.get("settings"), manifest.get("near_duplicates")
+    if not isinstance(settings, dict) or not isinstance(near, dict):
+        return {}
+    mode, threshold = settings.get("near_dups"), settings.get("near_dup_threshold")
+    return {"mode": mode, "threshold": threshold, **near}
