@@ -686,6 +686,16 @@ _TRADITIONAL_TAIL_CHARS = tuple(
 )
 
 
+#: What every match of _TRADITIONAL_LINES holds: the marker and the download line in
+#: traditional characters, 聲明, and 獻 (其他文獻 in each of its shapes).
+_TRADITIONAL_NEEDLES = (
+    _TRADITIONAL_OF[READ_MARKER],
+    _TRADITIONAL_OF[DOWNLOAD_LINE],
+    DISCLAIMER_TRADITIONAL[:2],
+    _TRADITIONAL_OF[TEASER_HEADING][-1],
+)
+
+
 def simplify_template_words(text: str) -> str:
     """Spell the template's lines in simplified characters (see _TRADITIONAL_LINES), on a page
     whose top (title, header, boilerplate) shows them so."""
@@ -695,6 +705,8 @@ def simplify_template_words(text: str) -> str:
         ch in tail for ch in _TRADITIONAL_TAIL_CHARS
     ):
         return text
+    if not any(word in text for word in _TRADITIONAL_NEEDLES):  # no line to respell: one scan
+        return text  # each, not the regex's walk over the page (a page of prose may hold 論, 來)
     return _TRADITIONAL_LINES.sub(lambda m: m.group().translate(_TO_SIMPLIFIED), text)
 
 
@@ -779,6 +791,9 @@ def header_fields(line: str) -> dict[str, str] | None:
     """
     if line[:1] not in _FIELDS_FIRST:  # a header line starts with a key, a separator or a field
         return None
+    plain = _plain_header_fields(line)
+    if plain is not None:
+        return plain
     if not _has_key(line):
         return None
     # A header names at most a few fields: stop early on a hostile line of a million keys
@@ -798,6 +813,29 @@ def header_fields(line: str) -> dict[str, str] | None:
         other = _OTHER_FIELD.search(value)  # "3次 下载量 : 12次": a field of the site's follows
         if other is not None:
             value = value[: other.start()]
+        fields.setdefault(_KEY_SPELLINGS[m.group(1)], value.strip().rstrip(_VALUE_TAIL))
+    return fields
+
+
+#: A field of a plain header line, between two "|": a key and a value without separators or
+#: colons (so no key stands in it: a key is followed by a colon).
+_PLAIN_FIELD = re.compile(rf"\s*({_KEYS})\s*{_COLON}([^{_SEPARATORS}{_COLON[1:-1]}]*)")
+
+
+def _plain_header_fields(line: str) -> dict[str, str] | None:
+    """header_fields of a line of the commonest form, `来源 :X | 被引量 : N次 | 上传用户:Y`: fields
+    of a key and a value only, cut by "|" (the values as header_fields cuts them); else None."""
+    parts = line.split("|", _MAX_HEADER_KEYS)
+    if len(parts) > _MAX_HEADER_KEYS:
+        return None
+    fields: dict[str, str] = {}
+    for k, part in enumerate(parts):
+        m = _PLAIN_FIELD.fullmatch(part)
+        if m is None or (k == 0 and m.start(1) > 0):  # the line starts with a key
+            return None
+        value = m.group(2)
+        if DOWNLOAD_LINE in value:  # the download line glued on: not part of the value
+            value = value[: value.index(DOWNLOAD_LINE)]
         fields.setdefault(_KEY_SPELLINGS[m.group(1)], value.strip().rstrip(_VALUE_TAIL))
     return fields
 
@@ -1233,7 +1271,7 @@ def _page_lines(text: str) -> tuple[str, list[str]]:
     text = _join_wrapped(text)
     if "\u200c" in text or "\u200d" in text:  # the only invisible ones clean_text may keep
         return text, [_strip(line) for line in text.split("\n")]
-    return text, [line.strip() for line in text.split("\n")]
+    return text, list(map(str.strip, text.split("\n")))
 
 
 def _split_glued_lines(

@@ -15,11 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from corpus_export import schema
+from corpus_export import schema, template
 from corpus_export.errors import REASON_DOCS, Reason, Rejected
 from corpus_export.parse import (
     Page,
     has_space_run,
+    header_fields,
     is_boilerplate,
     parse_page,
     split_paragraphs,
@@ -242,6 +243,30 @@ def test_split_paragraphs_cuts_at_every_run_of_two_spaces_and_only_there(line: s
     want = [p for p in (x.strip() for x in SPACE_RUN.split(line.strip())) if p]
     assert split_paragraphs(line) == want
     assert has_space_run(line) == (SPACE_RUN.search(line) is not None)
+
+
+# Values without colons or bars (what the fast path reads), with keys' words in them.
+header_value = st.lists(
+    st.sampled_from(
+        ["a", "9", "中", "次", " ", "\u3000", "/", "，", "、", "来源", "被引", "下载到本地"]
+    ),
+    max_size=6,
+).map("".join)
+header_field = st.tuples(
+    st.sampled_from([*template.KEY_SPELLINGS, "页数"]),
+    st.sampled_from(["", " ", "  "]),
+    st.sampled_from([":", "："]),
+    header_value,
+).map("".join)
+
+
+@PROPS
+@given(st.lists(header_field, min_size=1, max_size=14), st.sampled_from(["|", " | ", "| "]))
+def test_header_fields_of_a_plain_line_are_the_general_reading(fields: list[str], bar: str) -> None:
+    """A header line cut by "|" is read by a fast path; the same line cut by "｜" (which only
+    the general reading takes) gives the same fields."""
+    line = bar.join(fields).strip()
+    assert header_fields(line) == header_fields(line.replace("|", "｜"))
 
 
 path_part = st.lists(
