@@ -52,7 +52,7 @@ CARD_SECTIONS = (
     "### Parsing",
     "### Validation",
     "### Rejects",
-    "### Duplicates",
+    "### Duplicates and near-duplicates",
     "### Reproducing the build",
     "### Personal and Sensitive Information",
     "## Bias, Risks, and Limitations",
