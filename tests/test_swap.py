@@ -273,3 +273,37 @@ def test_unlisted_files_are_what_the_manifest_does_not_name(built: Path) -> None
     (built / "to-raw").symlink_to(built.parent / "raw")
     assert unlisted_files(built) == ["hf/mine.txt", "to-raw"]
     assert unlisted_files(built.parent / "nowhere") == []
+
+
+def test_out_dot_with_a_relative_card_is_swapped_in(tmp_path: Path) -> None:
+    """`--out .` renames the working folder itself in the swap: paths given relative to it
+    (the card, the cache) must still name the same places afterwards."""
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.txt").write_text(make_page("甲"), encoding="utf-8")
+    out = tmp_path / "dist"
+    out.mkdir()
+    for _ in range(2):  # a first build, then one that replaces it
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "corpus_export",
+                "build",
+                "--raw",
+                "../raw",
+                "--out",
+                ".",
+                "--card",
+                "../CARD.md",
+                "--cache-dir",
+                "../cache",
+                "-q",
+            ],
+            cwd=out,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        assert validate_export(out) == []
+        assert (tmp_path / "CARD.md").read_bytes() == (out / "hf" / "README.md").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["CARD.md", "cache", "dist", "raw"]

@@ -58,9 +58,9 @@ from .swap import (
     make_stage,
     only_build_into,
     recover_interrupted_swap,
-    spare_path,
     swap_in,
     unlisted_files,
+    write_spare,
 )
 from .write import DEFAULT_SHARD_BYTES
 
@@ -139,6 +139,8 @@ def build(
     out_dir = Path(out_dir)
     card = Path(card_path) if card_path is not None else out_dir.parent / CARD
     check_places(raw, out_dir, card, cache_dir if engine == "local" else None)
+    if cache_dir is not None:  # the swap may rename the working folder itself (--out .)
+        options["cache_dir"] = Path(cache_dir).absolute()
     # `--out .` has no name to put the stage beside; a link to a folder (on a bigger disk, say)
     # stays a link: the folder it names is the one replaced
     out_dir = out_place(out_dir)
@@ -410,12 +412,13 @@ def _build_for_url(
         if card_url is None and local_card.exists():  # a local card for a remote export
             assert card_path is not None
             card = Path(card_path)
-            spare = spare_path(card)
+            spare: Path | None = None
             try:
-                shutil.copyfile(local_card, spare)
+                spare = write_spare(card, local_card.read_bytes())
                 spare.replace(card)
             except OSError as exc:
-                spare.unlink(missing_ok=True)
+                if spare is not None:
+                    spare.unlink(missing_ok=True)
                 raise CorpusExportError(
                     f"the export was sent, but the card {str(card)!r} could not be written: "
                     f"{exc.strerror or exc}"

@@ -144,6 +144,7 @@ def start_pool(workers: int) -> ProcessPoolExecutor | None:
         return None
     method = "fork" if "fork" in mp.get_all_start_methods() else None
     _watch_thread_failures()
+    _THREAD_FAILURES.clear()  # (what failed before this pool is not this pool's)
     pool = ProcessPoolExecutor(
         workers,
         mp_context=mp.get_context(method),

@@ -28,7 +28,7 @@ def out_place(out_dir: Path) -> Path:
     """Return the out folder as a build names it: the folder above resolved, its own name
     kept, so every spelling of one folder is one name (`sub/../dist`, a path through a link),
     and a link to a folder stays a link (the folder it names is the one replaced)."""
-    if out_dir.is_symlink():
+    if out_dir.is_symlink() or out_dir.name in ("", ".", ".."):
         return resolve_place(out_dir, "out folder")
     return resolve_place(out_dir.absolute().parent, "out folder's parent") / out_dir.name
 

@@ -43,9 +43,25 @@ from .layout import (
 )
 
 
-def spare_path(path: Path) -> Path:
-    """Return the hidden temporary name a file is written under before it replaces path."""
-    return path.with_name(f".{path.name}{STAGE_INFIX}{os.getpid()}")
+def write_spare(path: Path, data: bytes) -> Path:
+    """Write data under a new hidden name beside path (`.<name>.tmp-<pid>-<random>`), created
+    exclusively and never through a link, and return it: the file that then replaces path."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}{STAGE_INFIX}{os.getpid()}-", dir=path.parent)
+    spare = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        spare.chmod(0o666 & ~_umask())  # an ordinary file, as the umask makes it
+    except BaseException:
+        spare.unlink(missing_ok=True)
+        raise
+    return spare
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def lock_path(out_dir: Path) -> Path:
@@ -71,6 +87,10 @@ def only_build_into(out_dir: Path) -> Generator[None, None, None]:
         yield
         return
     path = lock_path(out_dir)
+    # (the stage goes beside the out folder anyway: a first build makes its parent now; if it
+    # cannot be made, the build's own checks will tell)
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
     while True:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
@@ -158,12 +178,12 @@ def swap_in(stage: Path, out_dir: Path, card: Path, card_text: str) -> None:
     """
     if out_dir.exists() and not out_dir.is_dir():
         raise CorpusExportError(f"out folder {str(out_dir)!r} exists and is not a folder")
-    card_tmp = spare_path(card)
+    # the out folder may be the working folder (--out .): a relative card would move with it
+    named, card = card, card.absolute()
     try:
-        card_tmp.write_text(card_text, encoding="utf-8")
+        card_tmp = write_spare(card, card_text.encode("utf-8"))
     except OSError as exc:
-        card_tmp.unlink(missing_ok=True)
-        raise CorpusExportError(f"cannot write {str(card)!r}: {exc.strerror}") from None
+        raise CorpusExportError(f"cannot write {str(named)!r}: {exc.strerror}") from None
     old: Path | None = None  # where the previous export waits: the stage, or a marked folder
     swapped = False
     try:
@@ -190,7 +210,7 @@ def swap_in(stage: Path, out_dir: Path, card: Path, card_text: str) -> None:
             old.rename(out_dir)
         if old is not None and old != stage and not old.exists():
             shutil.rmtree(old.parent, ignore_errors=True)
-        what = card if swapped else out_dir
+        what = named if swapped else out_dir
         raise CorpusExportError(f"cannot replace {str(what)!r}: {exc.strerror}") from None
     if old is not None and old != stage:
         shutil.rmtree(old.parent, ignore_errors=True)
@@ -199,7 +219,9 @@ def swap_in(stage: Path, out_dir: Path, card: Path, card_text: str) -> None:
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2  # linux/fs.h
-_NOT_HERE = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV}
+#: the system or file system has no exchange (EPERM: a sandbox refusing an unknown call; a real
+#: permission problem then fails the same way in the two renames)
+_NOT_HERE = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EPERM}
 
 
 def exchange(a: Path, b: Path) -> bool:
@@ -267,7 +289,9 @@ def recover_interrupted_swap(out_dir: Path, card: Path | None = None) -> None:
 
 
 def _recover_card(card: Path, out_dir: Path) -> None:
-    spare_re = re.compile(rf"\.{re.escape(card.name)}{re.escape(STAGE_INFIX)}(\d+)")
+    spare_re = re.compile(
+        rf"\.{re.escape(card.name)}{re.escape(STAGE_INFIX)}(\d+)-[A-Za-z0-9_]{{8}}"
+    )
     try:
         entries = list(card.absolute().parent.iterdir())
     except OSError:
