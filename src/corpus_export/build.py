@@ -139,8 +139,6 @@ def build(
     out_dir = Path(out_dir)
     card = Path(card_path) if card_path is not None else out_dir.parent / CARD
     check_places(raw, out_dir, card, cache_dir if engine == "local" else None)
-    if cache_dir is not None:  # the swap may rename the working folder itself (--out .)
-        options["cache_dir"] = Path(cache_dir).absolute()
     # `--out .` has no name to put the stage beside; a link to a folder (on a bigger disk, say)
     # stays a link: the folder it names is the one replaced
     out_dir = out_place(out_dir)
@@ -183,7 +181,8 @@ def _build_local(
             previous = cache.previous_export(Path(cache_dir), out_dir, names, source)
             if previous is not None and _rows_made_with(out_dir) != _rows_setting(pseudonyms):
                 previous = None  # its rows were made otherwise: none can be reused
-            incremental = Incremental(Path(cache_dir), previous)
+            # absolute: the swap may rename the working folder itself (--out .)
+            incremental = Incremental(Path(cache_dir).absolute(), previous)
         # the sorted list of files waits on disk, in the system's temp folder, read as it is used
         scratch = make_scratch()
         listing = scratch / SCAN_LIST

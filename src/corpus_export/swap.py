@@ -87,10 +87,6 @@ def only_build_into(out_dir: Path) -> Generator[None, None, None]:
         yield
         return
     path = lock_path(out_dir)
-    # (the stage goes beside the out folder anyway: a first build makes its parent now; if it
-    # cannot be made, the build's own checks will tell)
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
     while True:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
