@@ -136,3 +136,27 @@ def small_tasks(monkeypatch: pytest.MonkeyPatch, files: int) -> None:
     """Make every task (so every row group) `files` files long."""
     monkeypatch.setattr(sys.modules["corpus_export.process"], "TASK_MIN", files)
     monkeypatch.setattr(sys.modules["corpus_export.process"], "TASK_MAX", files)
+
+
+EXE = Path(sys.executable).with_name("corpus-export")
+
+
+def make_raw(raw: Path, n: int, prefix: str = "") -> None:
+    """n pages under raw/ made from the seed page, each with its own title and one paragraph of
+    its own (n near-duplicates of one article: build with near_dups="keep" to keep them all)."""
+    seed = SEED.read_text(encoding="utf-8").split("\n")
+    raw.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        text = "\n".join([f"{prefix}标题{i}", *seed[1:6], f"  第{i}段正文。", *seed[6:]])
+        (raw / f"{i:05d}.txt").write_text(text, encoding="utf-8")
+
+
+def start_build(cwd: Path, raw: Path, out: Path) -> subprocess.Popen[bytes]:
+    """Start `corpus-export build` (two workers) in a session of its own."""
+    return subprocess.Popen(
+        [str(EXE), "build", "--raw", str(raw), "--out", str(out), "--workers", "2", "-q"],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )

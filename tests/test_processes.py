@@ -11,30 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import EXE, make_raw, start_build
 
 psutil = pytest.importorskip("psutil")
-
-REPO = Path(__file__).resolve().parents[1]
-SEED = REPO / "raw" / "000_bba07cf85f81785c.txt"
-EXE = Path(sys.executable).with_name("corpus-export")
-
-
-def make_raw(raw: Path, n: int) -> None:
-    seed = SEED.read_text(encoding="utf-8").split("\n")
-    raw.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        text = "\n".join([f"标题{i}", *seed[1:6], f"  第{i}段正文。", *seed[6:]])
-        (raw / f"{i:05d}.txt").write_text(text, encoding="utf-8")
-
-
-def start_build(cwd: Path, raw: Path, out: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [str(EXE), "build", "--raw", str(raw), "--out", str(out), "--workers", "2", "-q"],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
 
 
 def wait_for_workers(proc: subprocess.Popen[bytes], n: int, timeout: float = 60) -> list:

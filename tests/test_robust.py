@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from conftest import make_raw, start_build
 
 from corpus_export import build
 from corpus_export.cli import cli
@@ -459,14 +460,6 @@ def test_page_text_is_data(tmp_path: Path) -> None:
 # --- all or nothing --------------------------------------------------------------------------
 
 
-def make_raw(raw: Path, n: int, prefix: str = "") -> None:
-    seed = SEED.read_text(encoding="utf-8").split("\n")
-    raw.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        text = "\n".join([f"{prefix}标题{i}", *seed[1:6], f"  第{i}段正文。", *seed[6:]])
-        (raw / f"{i:05d}.txt").write_text(text, encoding="utf-8")
-
-
 @pytest.fixture
 def previous(tmp_path: Path) -> tuple[Path, Path, dict[str, bytes]]:
     """A finished small export (dist/ + CARD.md) whose bytes must survive a failed build."""
@@ -533,16 +526,6 @@ def test_disk_full_at_manifest_keeps_previous(
     assert res.output.startswith("Error: writing the export failed: No space left on device")
     assert len(res.output.splitlines()) == 1
     assert_intact(out, card, old)
-
-
-def start_build(tmp_path: Path, raw: Path, out: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [str(EXE), "build", "--raw", str(raw), "--out", str(out), "--workers", "2", "-q"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
 
 
 def wait_until_writing(proc: subprocess.Popen[bytes], out: Path, timeout: float = 60) -> None:
