@@ -28,7 +28,16 @@ from .assemble import BuildResult, SeenTable, Stats
 from .digest import file_digests
 from .engine import start_pool, stop_pool, worker_result
 from .errors import CorpusExportError, Reason, ValidationError
-from .layout import CORPUS_CSV, CORPUS_PARQUET, DATA_FILES, HF_DIR, HF_README, MANIFEST, REJECTS_CSV
+from .layout import (
+    CORPUS_CSV,
+    CORPUS_PARQUET,
+    DATA_FILES,
+    HF_DIR,
+    HF_README,
+    MANIFEST,
+    REJECTS_CSV,
+    hf_data,
+)
 from .neardup import similarity_of
 from .parquet_split import SplitError, write_row_groups
 from .process import TASK_MAX, arrow_nbytes, parse_batch, table_stats
@@ -165,7 +174,7 @@ def _shard_problems(
         )
     whole = found.get(CORPUS_PARQUET)
     for name, (first, last) in zip(names, plan, strict=True):
-        rel = f"{HF_DIR}/data/{name}"
+        rel = hf_data(name)
         have = found.get(rel)
         if have is None:
             if rel not in manifest["files"]:  # else said above
@@ -205,7 +214,7 @@ def _publication_problems(
     counts = manifest["counts"]
     if not all(isinstance(counts.get(k), int) for k in ("files_seen", "ignored_files")):
         return [f"{MANIFEST}: counts.files_seen and counts.ignored_files must be integers"]
-    if any(rel not in found for rel in [*DATA_FILES, *(f"{HF_DIR}/data/{s}" for s in shards)]):
+    if any(rel not in found for rel in [*DATA_FILES, *(hf_data(s) for s in shards)]):
         return []  # a data file is missing (said above): the card's checksums cannot be had
     result = BuildResult(
         out_dir=dist,
