@@ -252,6 +252,7 @@ def test_check_and_push_rebuild_with_the_recorded_shard_size(raw_dir: Path, tmp_
         "shard_bytes": 1000,
         "repo_id": None,
         "pseudonymize": None,
+        "drop": [],
         "near_dups": "reject",
         "near_dup_threshold": 0.8,
     }

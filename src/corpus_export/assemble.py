@@ -153,7 +153,7 @@ class Stats:
     examples: dict[str, str] = field(default_factory=dict)
 
     def add(self, part: PartStats) -> None:
-        if not len(part.body_chars):
+        if not part.example:  # no rows
             return
         self.body_chars.add(part.body_chars)
         self.paragraph_count.add(part.paragraph_count)
@@ -209,6 +209,7 @@ class BuildResult:
     changes: Any = None  # diff.Summary: what changed since the export this one replaced
     repo_id: str | None = None  # the Hub dataset repo the card names (--repo-id)
     pseudonyms: dict[str, Any] | None = None  # columns pseudonymized and the key's id
+    drop: list[str] = field(default_factory=list)  # columns left out of the export (--drop)
     #: the near-duplicate pass: mode, threshold, found, removed, an example pair (and clusters)
     near_dups: dict[str, Any] = field(default_factory=dict)
 
@@ -331,12 +332,14 @@ class Assembler:
         incremental: Incremental | None = None,
         near_dups: str = "reject",
         threshold: float = DEFAULT_THRESHOLD,
+        drop: tuple[str, ...] = (),
     ) -> None:
         self.stage = stage
+        self.drop = drop
         self.parquet = HashedFile(stage / CORPUS_PARQUET)
         self.concat = Concat(self.parquet.write, self.parquet.copy)
         self.csv = HashedFile(stage / CORPUS_CSV)
-        self.csv.write(csv_header_line())
+        self.csv.write(csv_header_line(drop))
         self.seen = SeenTable(n_files)
         self.rows = 0
         self.planned = 0  # rows kept so far by decide()
@@ -477,7 +480,8 @@ class Assembler:
         # The footer's template comes from a worker, which has pyarrow.compute loaded already
         # (in this process, the first use of it costs ~40 MB, so it waits for the workers' end).
         self.near.close()
-        template = worker_result(pool.submit(empty_parquet)) if pool else empty_parquet()
+        drop = self.drop
+        template = worker_result(pool.submit(empty_parquet, drop)) if pool else empty_parquet(drop)
         self.concat.close(template)
         self.parquet.close()
         self.csv.close()

@@ -48,7 +48,7 @@ from .manifest import write_manifest
 from .neardup import DEFAULT_THRESHOLD, MODES
 from .places import check_card, check_card_owner, check_places, file_url_path, out_place
 from .process import Part, Task, plan_tasks, task_files
-from .pseudonym import Pseudonyms
+from .pseudonym import Pseudonyms, Release, release
 from .publish import write_publication
 from .read import Scan, is_url, scan_url
 from .swap import (
@@ -81,6 +81,7 @@ def build(
     on_total: Callable[[int], None] | None = None,
     repo_id: str | None = None,
     pseudonyms: Pseudonyms | None = None,
+    drop: tuple[str, ...] | list[str] = (),
     near_dups: str = "reject",
     near_dup_threshold: float = DEFAULT_THRESHOLD,
 ) -> BuildResult:
@@ -91,7 +92,8 @@ def build(
     cache_dir (local engine), rows of unchanged raw files are taken from the previous export
     instead of parsed again (see cache.py). With a repo_id (`OWNER/NAME`), the card's loading
     lines name that Hugging Face dataset repo, and `push` accepts no other. With pseudonyms,
-    their columns hold keyed pseudonyms instead of the names (pseudonym.py). Pages whose bodies
+    their columns hold keyed pseudonyms instead of the names (pseudonym.py); the columns named
+    in drop are left out of every file and description of the export. Pages whose bodies
     are near-duplicates of an earlier kept page's (similarity >= near_dup_threshold) are
     rejected, or kept with near_dups="keep" (see neardup.py).
     """
@@ -113,6 +115,7 @@ def build(
         )
     if repo_id is not None:
         check_repo_id(repo_id, namespaced=True)
+    drop = release(drop, pseudonyms).drop  # an error now for a column that cannot be dropped
     options: dict[str, Any] = {
         "workers": workers,
         "engine": engine,
@@ -123,6 +126,7 @@ def build(
         "on_total": on_total,
         "repo_id": repo_id,
         "pseudonyms": pseudonyms,
+        "drop": drop,
         "near_dups": near_dups,
         "near_dup_threshold": near_dup_threshold,
     }
@@ -160,10 +164,12 @@ def _build_local(
     on_total: Callable[[int], None] | None,
     repo_id: str | None,
     pseudonyms: Pseudonyms | None,
+    drop: tuple[str, ...],
     near_dups: str,
     near_dup_threshold: float,
 ) -> BuildResult:
     """build(), once the places are checked and the out folder is this build's alone."""
+    published = release(drop, pseudonyms)
     recover_interrupted_swap(out_dir, card)
     # pyarrow's default allocator keeps freed memory for reuse: ~100 MB more at peak here.
     # The system allocator gives it back; the forked workers inherit the choice.
@@ -179,7 +185,7 @@ def _build_local(
         if cache_dir is not None and engine == "local":
             names = (CORPUS_PARQUET, CORPUS_CSV)
             previous = cache.previous_export(Path(cache_dir), out_dir, names, source)
-            if previous is not None and _rows_made_with(out_dir) != _rows_setting(pseudonyms):
+            if previous is not None and _rows_made_with(out_dir) != published.setting():
                 previous = None  # its rows were made otherwise: none can be reused
             # absolute: the swap may rename the working folder itself (--out .)
             incremental = Incremental(Path(cache_dir).absolute(), previous)
@@ -203,7 +209,7 @@ def _build_local(
                 scan.ignored,
                 scan.ignored_names,
                 repo_id,
-                _rows_setting(pseudonyms),
+                published.setting(),
                 near_dups,
                 near_dup_threshold,
             )
@@ -227,12 +233,13 @@ def _build_local(
                 incremental=incremental,
                 progress=progress or (lambda n: None),
                 workers=workers,
-                pseudonyms=pseudonyms,
+                release=published,
                 near_dups=near_dups,
                 near_dup_threshold=near_dup_threshold,
             )
             result.repo_id = repo_id
-            result.pseudonyms = _rows_setting(pseudonyms)
+            result.pseudonyms = published.setting()["pseudonymize"]
+            result.drop = list(published.drop)
             card_text = write_publication(stage, result)
             check_card_owner(card, out_dir, card_text)
             write_manifest(stage, result)
@@ -300,18 +307,14 @@ def _build_local(
     return result
 
 
-def _rows_setting(pseudonyms: Pseudonyms | None) -> dict[str, Any] | None:
-    """What the manifest records of how the rows were made (beyond parsing)."""
-    return pseudonyms.setting() if pseudonyms is not None else None
-
-
-def _rows_made_with(out_dir: Path) -> dict[str, Any] | bool | None:
-    """The rows setting recorded in out_dir's manifest (False if it cannot be read)."""
+def _rows_made_with(out_dir: Path) -> dict[str, Any] | None:
+    """How out_dir's rows were made beyond parsing (Release.setting), as its manifest records
+    it (None if it cannot be read)."""
     try:
         settings = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))["settings"]
-        return settings.get("pseudonymize")  # type: ignore[no-any-return]
+        return {"drop": settings["drop"], "pseudonymize": settings.get("pseudonymize")}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False
+        return None
 
 
 def _ignored(scan: Scan, shown: int = 5) -> str:
@@ -460,6 +463,7 @@ def _unchanged(
             shard_bytes=manifest["settings"]["shard_bytes"],
             repo_id=manifest["settings"].get("repo_id"),
             pseudonyms=manifest["settings"].get("pseudonymize"),
+            drop=manifest["settings"]["drop"],
             files=manifest["files"],
             unchanged=True,
             near_dups={
@@ -485,7 +489,7 @@ def _build_into(
     incremental: Incremental | None,
     progress: Progress,
     workers: int | None = None,
-    pseudonyms: Pseudonyms | None = None,
+    release: Release | None = None,
     near_dups: str = "reject",
     near_dup_threshold: float = DEFAULT_THRESHOLD,
 ) -> BuildResult:
@@ -493,7 +497,8 @@ def _build_into(
     materialised = (task_files(scan, t) for t in tasks)  # one task's records at a time
     part_dir = stage / PART_DIR
     part_dir.mkdir()
-    asm = Assembler(stage, len(scan), shard_bytes, incremental, near_dups, near_dup_threshold)
+    drop = release.drop if release is not None else ()
+    asm = Assembler(stage, len(scan), shard_bytes, incremental, near_dups, near_dup_threshold, drop)
     parts: Generator[Part, None, None]
     try:
         parts = run(
@@ -508,7 +513,7 @@ def _build_into(
             caching=incremental is not None,
             scheduler=scheduler,
             workers=workers,
-            pseudonyms=pseudonyms,
+            release=release,
         )
         try:
             for part in parts:

@@ -40,6 +40,7 @@ from .places import file_url_path
 from .process import process_file
 from .pseudonym import KEY_ENV, PERSONAL, Pseudonyms, from_env
 from .read import is_url, link_problem, listed_file, read_raw
+from .schema import check_drop
 from .validate import raw_problems, validate_export
 from .version import __version__
 from .write import DEFAULT_SHARD_BYTES
@@ -229,6 +230,15 @@ def cli() -> None:
     "[default: none; with --check, the columns OUT was built with]",
 )
 @click.option(
+    "--drop",
+    "drop",
+    multiple=True,
+    metavar="COLUMN",
+    help="Leave this column (repeatable) out of every file of the export: Parquet, CSV, Hub "
+    "shards, card, Data Package, Croissant; `id` stays  [default: none; with --check, the "
+    "columns OUT was built without]",
+)
+@click.option(
     "--near-dups",
     "near_dups",
     type=click.Choice(MODES),
@@ -267,6 +277,7 @@ def build(
     no_cache: bool,
     repo_id: str | None,
     pseudonymize: tuple[str, ...],
+    drop: tuple[str, ...],
     near_dups: str | None,
     near_dup_threshold: float | None,
     quiet: bool,
@@ -281,6 +292,8 @@ def build(
         repo_id = _built_with(out_dir).get("repo_id")
     if not pseudonymize and check:
         pseudonymize = tuple(_built_with(out_dir).get("pseudonymize", ()))
+    if not drop and check:
+        drop = tuple(_built_with(out_dir).get("drop", ()))
     if shard_size:
         shard_bytes = shard_size
     elif check:
@@ -296,6 +309,7 @@ def build(
         "shard_bytes": shard_bytes,
         "repo_id": repo_id,
         "pseudonyms": _pseudonyms(pseudonymize),
+        "drop": _dropped(drop),
         "near_dups": near_dups or recorded.get("near_dups", "reject"),
         "near_dup_threshold": near_dup_threshold
         or recorded.get("near_dup_threshold", DEFAULT_THRESHOLD),
@@ -485,6 +499,8 @@ def _built_with(out_dir: Path | str) -> dict[str, Any]:
         made = settings.get("pseudonymize")
         if isinstance(made, dict) and made.get("columns"):
             built["pseudonymize"] = [str(c) for c in made["columns"]]
+        if isinstance(settings.get("drop"), list) and settings["drop"]:
+            built["drop"] = [str(c) for c in settings["drop"]]
         if settings.get("near_dups") in MODES:
             built["near_dups"] = settings["near_dups"]
         threshold = settings.get("near_dup_threshold")
@@ -498,6 +514,13 @@ def _built_with(out_dir: Path | str) -> dict[str, Any]:
 def _pseudonyms(columns: tuple[str, ...] | list[str]) -> Pseudonyms | None:
     try:
         return from_env(columns)
+    except CorpusExportError as exc:
+        raise SetupError(str(exc)) from None
+
+
+def _dropped(columns: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    try:
+        return check_drop(columns)
     except CorpusExportError as exc:
         raise SetupError(str(exc)) from None
 

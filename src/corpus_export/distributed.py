@@ -11,7 +11,7 @@ from typing import Any
 
 from .errors import CorpusExportError
 from .process import Part, encode_batch, parse_batch
-from .pseudonym import Pseudonyms
+from .pseudonym import Release
 from .read import RawFile
 
 
@@ -46,7 +46,7 @@ def run_dask(
     progress: Any,
     decide: Any,
     workers: int | None = None,
-    pseudonyms: Pseudonyms | None = None,
+    release: Release | None = None,
 ) -> Generator[Part, None, None]:
     """Yield the encoded Parts of all tasks in id order, made by the workers of a Dask cluster.
 
@@ -67,7 +67,7 @@ def run_dask(
         def submit_next() -> None:
             for i, task in todo:
                 both = client.submit(
-                    parse_batch, str(root), task, i, pseudonyms, pure=False, key=f"parse-{i}"
+                    parse_batch, str(root), task, i, release, pure=False, key=f"parse-{i}"
                 )
                 meta = client.submit(operator.itemgetter(0), both, key=f"parsed-{i}")
                 rows = client.submit(operator.itemgetter(1), both, key=f"rows-{i}")

@@ -29,7 +29,7 @@ from .cache import Previous
 from .distributed import run_dask
 from .errors import CorpusExportError
 from .process import Parsed, Part, encode_task, parse_task, rebuild_task
-from .pseudonym import Pseudonyms
+from .pseudonym import Release
 from .read import RawFile, Scan, scan_raw
 
 Progress = Callable[[int], None]
@@ -49,7 +49,7 @@ def run(
     caching: bool = False,
     scheduler: str | None = None,
     workers: int | None = None,
-    pseudonyms: Pseudonyms | None = None,
+    release: Release | None = None,
 ) -> Generator[Part, None, None]:
     """Yield the encoded Parts of all tasks in order, made by `engine` ("local" or "dask")."""
     if engine == "dask":
@@ -60,9 +60,9 @@ def run(
             progress=progress,
             decide=decide,
             workers=workers,
-            pseudonyms=pseudonyms,
+            release=release,
         )
-    return run_local(root, tasks, part_dir, pool, progress, decide, previous, caching, pseudonyms)
+    return run_local(root, tasks, part_dir, pool, progress, decide, previous, caching, release)
 
 
 def init_worker(parent: int) -> None:
@@ -168,7 +168,7 @@ def run_local(
     decide: Decide,
     previous: Previous | None = None,
     caching: bool = False,
-    pseudonyms: Pseudonyms | None = None,
+    release: Release | None = None,
 ) -> Generator[Part, None, None]:
     """Yield the encoded Parts of all tasks in order, made by the pool's workers (or in-process).
 
@@ -197,11 +197,11 @@ def run_local(
             reused.csv_range = note.csv
             return reused, None, ()
         # its duplicates changed (rare): parse it again, as a cold build would
-        return None, rebuild_task, (base, files, keep, parsed.index, parts, pseudonyms)
+        return None, rebuild_task, (base, files, keep, parsed.index, parts, release)
 
     if pool is None:
         for i, task in enumerate(tasks):
-            parsed = parse_task(base, task, parts, i, prev, caching, pseudonyms)
+            parsed = parse_task(base, task, parts, i, prev, caching, release)
             part, make, args = next_stage(parsed, task)
             progress(len(task))
             yield part if part is not None else make(*args)
@@ -214,7 +214,7 @@ def run_local(
 
         def submit_next() -> None:
             for i, task in todo:
-                future = pool.submit(parse_task, base, task, parts, i, prev, caching, pseudonyms)
+                future = pool.submit(parse_task, base, task, parts, i, prev, caching, release)
                 parsing.append((task, future))
                 return
 

@@ -33,13 +33,14 @@ def write_manifest(stage: Path, result: BuildResult) -> None:
         **({"ignored_files": result.ignored_names} if result.ignored_names else {}),
         "schema": [
             {"name": f.name, "type": schema.type_name(f), "nullable": f.nullable}
-            for f in schema.FIELDS
+            for f in schema.kept(result.drop)
         ],
         "hf_shards": result.shards,
         "settings": {
             "shard_bytes": result.shard_bytes,
             "repo_id": result.repo_id,
             "pseudonymize": result.pseudonyms,
+            "drop": result.drop,  # columns left out of every file (--drop)
             "near_dups": near.get("mode", "reject"),
             "near_dup_threshold": near.get("threshold", DEFAULT_THRESHOLD),
         },

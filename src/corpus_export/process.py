@@ -18,7 +18,7 @@ import xxhash
 from . import cache, neardup, schema
 from .errors import Reason, Rejected
 from .parse import Page, parse_page
-from .pseudonym import Pseudonyms
+from .pseudonym import Release
 from .read import RawFile, ReadAhead, Scan, is_url, read_raw
 from .rules import check_ascending, check_batch
 
@@ -110,7 +110,8 @@ def dedup_key(title: str, body: str) -> bytes:
 def csv_table(table: pa.Table) -> pa.Table:
     """Return the CSV view of rows: list columns as JSON arrays, formula-like cells escaped."""
     arrays = []
-    for f in schema.FIELDS:
+    fields = schema.kept(schema.dropped(table.column_names))
+    for f in fields:
         col = table.column(f.name)
         if pa.types.is_list(f.arrow):
             col = pa.array(
@@ -119,7 +120,7 @@ def csv_table(table: pa.Table) -> pa.Table:
         elif pa.types.is_string(f.arrow):
             col = escape_csv_cells(col)
         arrays.append(col)
-    return pa.Table.from_arrays(arrays, names=list(schema.NAMES))
+    return pa.Table.from_arrays(arrays, names=[f.name for f in fields])
 
 
 def escape_csv_cells(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
@@ -141,11 +142,11 @@ def write_csv(table: pa.Table, sink: str | Path | pa.NativeFile, *, header: bool
     pacsv.write_csv(csv_table(table), sink, write_options=opts)
 
 
-def csv_header_line() -> bytes:
+def csv_header_line(drop: tuple[str, ...] = ()) -> bytes:
     """Return corpus.csv's header line as write_csv(..., header=True) writes it (names quoted),
     without touching pyarrow.compute: its first use costs a process ~40 MB of memory, which the
     parent, splicing bytes, does without until the build's end."""
-    return ("".join(f'"{name}",' for name in schema.NAMES)[:-1] + "\n").encode()
+    return ("".join(f'"{name}",' for name in schema.csv_header(drop))[:-1] + "\n").encode()
 
 
 def encode_parquet(table: pa.Table, sink: str | Path | pa.NativeFile) -> None:
@@ -175,20 +176,36 @@ def arrow_nbytes(table: pa.Table) -> int:
 
 
 def table_stats(table: pa.Table) -> PartStats:
-    """Return the per-row numbers and counts the card's statistics are made of."""
-    counts = pc.value_counts(table.column("source").drop_null())
+    """Return the per-row numbers and counts the card's statistics are made of (of a dropped
+    column: none)."""
+    empty = pa.nulls(0, pa.int32())
+
+    def column(name: str) -> pa.ChunkedArray:
+        if name in table.column_names:
+            return table.column(name)
+        return pa.chunked_array([pa.nulls(table.num_rows, pa.string())])
+
+    def given(name: str) -> int:
+        return int(table.num_rows - column(name).null_count)
+
+    counts = pc.value_counts(column("source").drop_null())
     example: dict[str, object] = {}
     if table.num_rows:
         example = {k: _example(v) for k, v in table.slice(0, 1).to_pylist()[0].items()}
+
+    def numbers(name: str) -> np.ndarray:
+        col = table.column(name) if name in table.column_names else pa.chunked_array([empty])
+        return _int32(col.drop_null())
+
     return PartStats(
         # copies (not views of the rows, which may be a memory-mapped file), 4 bytes a number
-        body_chars=_int32(table.column("body_chars")),
-        paragraph_count=_int32(table.column("paragraph_count")),
-        teaser_count=_int32(table.column("teaser_count")),
-        citations=_int32(table.column("citations").drop_null()),
-        with_author=table.num_rows - table.column("author").null_count,
-        with_citations=table.num_rows - table.column("citations").null_count,
-        with_source=table.num_rows - table.column("source").null_count,
+        body_chars=numbers("body_chars"),
+        paragraph_count=numbers("paragraph_count"),
+        teaser_count=numbers("teaser_count"),
+        citations=numbers("citations"),
+        with_author=given("author"),
+        with_citations=given("citations"),
+        with_source=given("source"),
         sources=dict(
             zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True)
         ),
@@ -294,10 +311,10 @@ class Part:
 
 
 def parse_batch(
-    root: str, files: list[RawFile], index: int, pseudonyms: Pseudonyms | None = None
+    root: str, files: list[RawFile], index: int, release: Release | None = None
 ) -> tuple[Parsed, pa.Table]:
     """Read, parse and validate one task's files → (what the parent needs, the rows)."""
-    parsed, table = _parse(root, files, index, None, caching=False, pseudonyms=pseudonyms)
+    parsed, table = _parse(root, files, index, None, caching=False, release=release)
     assert table is not None
     return parsed, table
 
@@ -309,10 +326,10 @@ def _parse(
     prev: cache.Previous | None,
     *,
     caching: bool,
-    pseudonyms: Pseudonyms | None = None,
+    release: Release | None = None,
 ) -> tuple[Parsed, pa.Table | None]:
     """parse_batch, reusing the previous export's rows where a file is unchanged (they were made
-    with the same pseudonyms: the build keeps no previous export made otherwise).
+    with the same release: the build keeps no previous export made otherwise).
 
     When every file of the task is unchanged no row is read: the rows are returned as None and
     `parsed.reused` is the task's note (its row group and CSV bytes in the previous export).
@@ -424,9 +441,9 @@ def _parse(
     sign()
     parsed.signatures = neardup.stack(signatures)
     new_table = pa.concat_tables(new_tables)
-    if pseudonyms is not None:  # where rows are made: every file written from them agrees
-        new_table = pseudonyms.apply(new_table)
     check_batch(new_table)  # rows from the previous export were checked when it was built
+    if release is not None:  # where rows are made: every file written from them agrees
+        new_table = release.apply(new_table)
     if took_old:
         assert note is not None
         assert prev is not None
@@ -451,7 +468,8 @@ def encode_batch(table: pa.Table, keep: bytes | None, index: int, part_dir: str 
     # The contract's schema exactly (rows read back from Parquet carry its metadata too). The
     # rows come chunked ROWS_PER_CONVERSION at a time however they were made (Parquet page
     # boundaries follow the input's chunks, and the bytes must not depend on the cache).
-    table = pa.Table.from_arrays(table.columns, schema=schema.arrow_schema())
+    drop = schema.dropped(table.column_names)
+    table = pa.Table.from_arrays(table.columns, schema=schema.arrow_schema(drop))
     if keep is not None:
         table = table.filter(pa.array(np.frombuffer(keep, dtype=np.bool_)))
     part = Part(
@@ -481,10 +499,10 @@ def parse_task(
     index: int,
     prev: cache.Previous | None = None,
     caching: bool = False,
-    pseudonyms: Pseudonyms | None = None,
+    release: Release | None = None,
 ) -> Parsed:
     """parse_batch in a local worker: the rows wait in part_dir as part-N.arrow (Arrow IPC)."""
-    parsed, table = _parse(root, files, index, prev, caching=caching, pseudonyms=pseudonyms)
+    parsed, table = _parse(root, files, index, prev, caching=caching, release=release)
     if table is None:  # every row is in the previous export, as it was
         return parsed
     parsed.arrow_path = str(Path(part_dir) / f"part-{index:07d}.arrow")
@@ -499,11 +517,11 @@ def rebuild_task(
     keep: bytes | None,
     index: int,
     part_dir: str,
-    pseudonyms: Pseudonyms | None = None,
+    release: Release | None = None,
 ) -> Part:
     """Parse and encode a task from its raw files alone (its files are unchanged but its
     duplicates are not, so its rows are needed in a cold build's order and chunks)."""
-    _, table = _parse(root, files, index, None, caching=False, pseudonyms=pseudonyms)
+    _, table = _parse(root, files, index, None, caching=False, release=release)
     assert table is not None
     return encode_batch(table, keep, index, part_dir)
 

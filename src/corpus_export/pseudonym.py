@@ -1,5 +1,10 @@
-"""Keyed pseudonyms for the columns that name people: the same key gives the same pseudonym for
-the same value in every build; without the key, a pseudonym does not tell the value."""
+"""What the published rows hide or leave out: keyed pseudonyms for the columns that name people
+(the same key gives the same pseudonym for the same value in every build; without the key, a
+pseudonym does not tell the value), and the columns dropped (`Release`).
+
+A Release is applied where rows are made (process.py), after the table rules are checked on the
+parsed rows: every file written from the rows (Parquet, CSV, Hub shards) and every description
+of them (the card, the Data Package, Croissant, the manifest) then agrees."""
 
 from __future__ import annotations
 
@@ -7,9 +12,11 @@ import hashlib
 import hmac
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
+from . import schema
 from .errors import CorpusExportError
 
 #: the environment variable holding the key (never written to the export or the cache)
@@ -72,3 +79,39 @@ def from_env(columns: tuple[str, ...] | list[str]) -> Pseudonyms | None:
             "the export)"
         )
     return Pseudonyms(tuple(sorted(set(columns), key=PERSONAL.index)), key.encode("utf-8"))
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """The columns dropped (in the contract's order) and the pseudonyms of others."""
+
+    drop: tuple[str, ...] = ()
+    pseudonyms: Pseudonyms | None = None
+
+    def __post_init__(self) -> None:
+        both = [c for c in self.pseudonyms.columns if c in self.drop] if self.pseudonyms else []
+        if both:
+            raise CorpusExportError(
+                f"{both[0]!r} is both dropped and pseudonymized: choose one (--drop leaves the "
+                "column out, --pseudonymize keeps it with pseudonyms)"
+            )
+
+    def apply(self, table: pa.Table) -> pa.Table:
+        """Return the rows as they are published."""
+        if self.pseudonyms is not None:
+            table = self.pseudonyms.apply(table)
+        return table.drop_columns(list(self.drop)) if self.drop else table
+
+    def setting(self) -> dict[str, Any]:
+        """What the manifest records (and a previous export's rows must share to be reused)."""
+        return {
+            "drop": list(self.drop),
+            "pseudonymize": self.pseudonyms.setting() if self.pseudonyms else None,
+        }
+
+
+def release(
+    drop: tuple[str, ...] | list[str] = (), pseudonyms: Pseudonyms | None = None
+) -> Release:
+    """Return the Release of these settings (an error for a column that cannot be dropped)."""
+    return Release(schema.check_drop(drop), pseudonyms)

@@ -28,6 +28,7 @@ from .layout import (
     hf_data,
     hf_image,
 )
+from .pseudonym import PERSONAL
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -101,13 +102,14 @@ def publication(stage: Path, result: BuildResult) -> dict[str, bytes]:
             f"{HF_DIR}/{hf_image(name)}": svg.encode()
             for name, (_, svg) in pictures(result).items()
         },
-        DATAPACKAGE: _json_bytes(datapackage(digests)),
-        CROISSANT: _json_bytes(croissant(digests, result.repo_id)),
+        DATAPACKAGE: _json_bytes(datapackage(digests, result.drop)),
+        CROISSANT: _json_bytes(croissant(digests, result.repo_id, result.drop)),
     }
 
 
 def pictures(result: BuildResult) -> dict[str, tuple[str, str]]:
-    """Return {chart name: (what it shows, SVG text)}: the card's pictures of the statistics."""
+    """Return {chart name: (what it shows, SVG text)}: the card's pictures of the statistics
+    (of the columns the export holds)."""
     stats = result.stats
     histograms = stats.get("histograms", {})
     made = {
@@ -118,13 +120,15 @@ def pictures(result: BuildResult) -> dict[str, tuple[str, str]]:
             ("teaser_count", "Teasers per row"),
             ("citations", "Times cited, of rows with a count"),
         )
+        if name not in result.drop
     }
-    made["top_sources"] = (
-        "Top sources",
-        charts.bars(
-            "Top sources (rows)", [(str(s), int(n)) for s, n in stats.get("top_sources", [])]
-        ),
-    )
+    if "source" not in result.drop:
+        made["top_sources"] = (
+            "Top sources",
+            charts.bars(
+                "Top sources (rows)", [(str(s), int(n)) for s, n in stats.get("top_sources", [])]
+            ),
+        )
     made["rejects"] = (
         "Rejected files by reason",
         charts.bars(
@@ -185,7 +189,7 @@ def card_metadata(result: BuildResult, num_bytes: int, download_size: int) -> di
             }
         ],
         "dataset_info": {
-            "features": schema.hf_feature_dicts(),
+            "features": schema.hf_feature_dicts(result.drop),
             "splits": [{"name": "train", "num_bytes": num_bytes, "num_examples": result.rows}],
             "download_size": download_size,
             "dataset_size": num_bytes,
@@ -219,6 +223,7 @@ def render_card(stage: Path, result: BuildResult, digests: dict[str, dict[str, A
     env.filters["num"] = _num
     stats = result.stats
     rows = max(result.rows, 1)
+    fields = schema.kept(result.drop)
     repo = result.repo_id or REPO_PLACEHOLDER
     hub_data = f"hf://datasets/{repo}/{HF_DATA}"
     text = env.get_template(CARD_TEMPLATE).render(
@@ -229,32 +234,38 @@ def render_card(stage: Path, result: BuildResult, digests: dict[str, dict[str, A
         hub_files=[f"{hub_data}/{name}" for name in result.shards],
         hub_glob=f"{hub_data}/*.parquet",
         build_flags=f" --repo-id {result.repo_id}" if result.repo_id else "",
-        example_record=example_record(result.examples),
+        example_record=example_record(result.examples, result.drop),
         citation=citation(result.repo_id),
         personal_data=personal_data(result),
         pictures=[(title, hf_image(name)) for name, (title, _) in pictures(result).items()],
-        text_cols=[f.name for f in schema.FIELDS if pa.types.is_string(f.arrow)],
-        int_cols=[f.name for f in schema.FIELDS if pa.types.is_integer(f.arrow)],
+        columns=[f.name for f in fields],
+        dropped=result.drop,
+        dropped_list=", ".join(f"`{name}`" for name in result.drop),
+        drop_flags="".join(f" --drop {name}" for name in result.drop),
+        text_cols=[f.name for f in fields if pa.types.is_string(f.arrow)],
+        int_cols=[f.name for f in fields if pa.types.is_integer(f.arrow)],
         pretty_name=PRETTY_NAME,
         description=DESCRIPTION,
         result=result,
-        field_table=schema.card_table(result.examples),
+        field_table=schema.card_table(result.examples, result.drop),
         reasons=[
             (str(r), doc, result.rejects_by_reason.get(str(r), 0)) for r, doc in REASON_DOCS.items()
         ],
         distributions=[
             (name, stats.get(name) or {})
             for name in ("body_chars", "paragraph_count", "teaser_count", "citations")
+            if name not in result.drop
         ],
         top_sources=stats.get("top_sources", []),
         distinct_sources=stats.get("distinct_sources", 0),
         shares=[
             (label, stats.get(key, 0), 100 * stats.get(key, 0) / rows)
-            for label, key in (
-                ("an author", "with_author"),
-                ("a citation count", "with_citations"),
-                ("a source", "with_source"),
+            for label, key, column in (
+                ("an author", "with_author", "author"),
+                ("a citation count", "with_citations", "citations"),
+                ("a source", "with_source", "source"),
             )
+            if column not in result.drop
         ],
         checksums=[
             (rel, digests[rel]["sha256"], digests[rel]["bytes"]) for rel in (*DATA_FILES, *shards)
@@ -266,12 +277,12 @@ def render_card(stage: Path, result: BuildResult, digests: dict[str, dict[str, A
     return text.rstrip("\n") + "\n"
 
 
-def example_record(examples: dict[str, str]) -> str:
+def example_record(examples: dict[str, str], drop: tuple[str, ...] | list[str] = ()) -> str:
     """Return the card's example record as JSON: the first row's values as the statistics
     keep them (cut at 40 characters), typed as the schema says; ` < > & written as JSON escapes
     so that the data can neither close the code block nor pass for HTML or a link."""
     record: dict[str, Any] = {}
-    for f in schema.FIELDS:
+    for f in schema.kept(drop):
         value: Any = examples.get(f.name, "")
         if pa.types.is_integer(f.arrow):
             value = int(value) if value.isdigit() else None
@@ -303,12 +314,24 @@ def personal_data(result: BuildResult) -> str:
     """Say what this build did to the columns that hold personal data."""
     done = result.pseudonyms or {}
     columns = [c for c in done.get("columns", []) if isinstance(c, str)]
+    left_out = [c for c in PERSONAL if c in result.drop]
+    if left_out:
+        named = " and ".join(f"`{c}`" for c in left_out)
+        text = (
+            f"This build leaves out {named} (`--drop`): no file of it holds "
+            f"{'that column' if len(left_out) == 1 else 'those columns'}."
+        )
+        return text + (" " + _pseudonymized(columns, done) if columns else "")
     if not columns:
         return (
             "This build releases `uploader` and `author` as the pages show them. A publisher who "
             "may not release them can build with `--pseudonymize uploader` (or `author`): each "
             "value becomes a keyed HMAC-SHA256 pseudonym, the key taken from the environment."
         )
+    return _pseudonymized(columns, done)
+
+
+def _pseudonymized(columns: list[str], done: dict[str, Any]) -> str:
     named = " and ".join(f"`{c}`" for c in columns)
     return (
         f"In this build {named} {'holds' if len(columns) == 1 else 'hold'} pseudonyms, not the "
@@ -330,9 +353,11 @@ def _num(value: float | int) -> str:
 # Frictionless Data Package
 
 
-def datapackage(digests: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def datapackage(
+    digests: dict[str, dict[str, Any]], drop: tuple[str, ...] | list[str] = ()
+) -> dict[str, Any]:
     """Return the Data Package (v1) describing corpus.csv and rejects.csv."""
-    corpus_schema = schema.frictionless_schema()
+    corpus_schema = schema.frictionless_schema(drop)
     rejects_schema = {
         "fields": [
             {
@@ -375,8 +400,10 @@ def datapackage(digests: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 CORPUS_CSV,
                 digests,
                 corpus_schema,
-                "One row per accepted page. The teasers column is a JSON array of "
-                "strings. " + CSV_ESCAPE_NOTE,
+                "One row per accepted page. "
+                + ("" if "teasers" in drop else "The teasers column is a JSON array of strings. ")
+                + _dropped_note(drop)
+                + CSV_ESCAPE_NOTE,
             ),
             _csv_resource(
                 "rejects",
@@ -456,11 +483,15 @@ CROISSANT_CONTEXT: dict[str, Any] = {
 }
 
 
-def croissant(digests: dict[str, dict[str, Any]], repo_id: str | None = None) -> dict[str, Any]:
+def croissant(
+    digests: dict[str, dict[str, Any]],
+    repo_id: str | None = None,
+    drop: tuple[str, ...] | list[str] = (),
+) -> dict[str, Any]:
     """Return the Croissant 1.0 JSON-LD describing corpus.parquet."""
     file_id = CORPUS_PARQUET
     fields = []
-    for f in schema.FIELDS:
+    for f in schema.kept(drop):
         field: dict[str, Any] = {
             "@type": "cr:Field",
             "@id": f"corpus/{f.name}",
@@ -500,7 +531,7 @@ def croissant(digests: dict[str, dict[str, Any]], repo_id: str | None = None) ->
                 "@type": "cr:RecordSet",
                 "@id": "corpus",
                 "name": "corpus",
-                "description": "One record per accepted page.",
+                "description": ("One record per accepted page. " + _dropped_note(drop)).strip(),
                 "key": {"@id": "corpus/id"},
                 "field": fields,
             }
@@ -510,6 +541,13 @@ def croissant(digests: dict[str, dict[str, Any]], repo_id: str | None = None) ->
 
 # ---------------------------------------------------------------------------------------------
 # helpers
+
+
+def _dropped_note(drop: tuple[str, ...] | list[str]) -> str:
+    """Say which columns of the contract this export leaves out (nothing if none)."""
+    if not drop:
+        return ""
+    return f"Built without the column(s) {', '.join(drop)} (--drop): no file holds them. "
 
 
 def _json_bytes(data: dict[str, Any]) -> bytes:

@@ -7,6 +7,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from .errors import CorpusExportError
+
 
 @dataclass(frozen=True, slots=True)
 class Field:
@@ -58,19 +60,48 @@ FIELDS: tuple[Field, ...] = (
 
 NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
 BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
+#: the columns no export goes without: the primary key names rows in rejects, diffs and the cache
+KEYS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.unique)
+
+
+def check_drop(columns: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Return the columns a build may drop, in the contract's order; an error for a column the
+    contract does not have, or a key."""
+    for name in columns:
+        if name not in BY_NAME:
+            raise CorpusExportError(
+                f"cannot drop {name!r}: no such column (the columns: {', '.join(NAMES)})"
+            )
+        if name in KEYS:
+            raise CorpusExportError(
+                f"cannot drop {name!r}: it is the key that names every row (in rejects.csv, "
+                "diffs and the cache)"
+            )
+    return tuple(n for n in NAMES if n in columns)
+
+
+def dropped(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Return the contract's columns that a table of these column names goes without."""
+    return tuple(n for n in NAMES if n not in names)
+
+
+def kept(drop: tuple[str, ...] | list[str] = ()) -> tuple[Field, ...]:
+    """Return the fields of an export built without the dropped columns, in order."""
+    return tuple(f for f in FIELDS if f.name not in drop)
+
 
 #: columns of rejects.csv, in order
 REJECT_COLUMNS: tuple[str, ...] = ("id", "path", "reason", "detail")
 
 
-def arrow_schema() -> pa.Schema:
-    """Return the Arrow schema of corpus.parquet."""
-    return pa.schema([pa.field(f.name, f.arrow, nullable=f.nullable) for f in FIELDS])
+def arrow_schema(drop: tuple[str, ...] | list[str] = ()) -> pa.Schema:
+    """Return the Arrow schema of corpus.parquet (without the dropped columns)."""
+    return pa.schema([pa.field(f.name, f.arrow, nullable=f.nullable) for f in kept(drop)])
 
 
-def csv_header() -> list[str]:
+def csv_header(drop: tuple[str, ...] | list[str] = ()) -> list[str]:
     """Return the column names of corpus.csv, in order."""
-    return list(NAMES)
+    return [f.name for f in kept(drop)]
 
 
 def type_name(f: Field) -> str:
@@ -80,17 +111,17 @@ def type_name(f: Field) -> str:
     return str(f.arrow)
 
 
-def hf_features() -> Any:
+def hf_features(drop: tuple[str, ...] | list[str] = ()) -> Any:
     """Return the `datasets.Features` of the table."""
     import datasets
 
-    return datasets.Features.from_arrow_schema(arrow_schema())
+    return datasets.Features.from_arrow_schema(arrow_schema(drop))
 
 
-def hf_feature_dicts() -> list[dict[str, Any]]:
+def hf_feature_dicts(drop: tuple[str, ...] | list[str] = ()) -> list[dict[str, Any]]:
     """Return the dataset_info `features` list of a Hub card (YAML form)."""
     out: list[dict[str, Any]] = []
-    for f in FIELDS:
+    for f in kept(drop):
         if pa.types.is_list(f.arrow):
             out.append({"name": f.name, "list": str(f.arrow.value_type)})
         else:
@@ -107,10 +138,10 @@ def frictionless_type(f: Field) -> str:
     return "string"
 
 
-def frictionless_schema() -> dict[str, Any]:
+def frictionless_schema(drop: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
     """Return the Frictionless Table Schema of corpus.csv."""
     fields: list[dict[str, Any]] = []
-    for f in FIELDS:
+    for f in kept(drop):
         constraints: dict[str, Any] = {}
         if not f.nullable:
             constraints["required"] = True
@@ -131,11 +162,13 @@ def frictionless_schema() -> dict[str, Any]:
     return {"fields": fields, "primaryKey": ["id"], "missingValues": [""]}
 
 
-def card_table(examples: dict[str, str] | None = None) -> str:
+def card_table(
+    examples: dict[str, str] | None = None, drop: tuple[str, ...] | list[str] = ()
+) -> str:
     """Render the field table of the dataset card as Markdown."""
     examples = examples or {}
     lines = ["| column | type | nullable | meaning | example |", "|---|---|---|---|---|"]
-    for f in FIELDS:
+    for f in kept(drop):
         ex = examples.get(f.name, "")
         lines.append(
             f"| `{f.name}` | {type_name(f)} | {'yes' if f.nullable else 'no'} "

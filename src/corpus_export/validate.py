@@ -41,7 +41,7 @@ from .layout import (
 from .neardup import similarity_of
 from .parquet_split import SplitError, write_row_groups
 from .process import TASK_MAX, arrow_nbytes, parse_batch, table_stats
-from .pseudonym import KEY_ENV, Pseudonyms, from_env
+from .pseudonym import KEY_ENV, Release, from_env, release
 from .publish import publication
 from .read import printable_path, scan_raw
 from .rules import CSV_UNESCAPED_RE2, NOT_ASCENDING, ROW_BATCH, table_problems
@@ -77,7 +77,8 @@ def validate_export(dist: Path, card: Path | None = None) -> list[str]:
     found = file_digests(dist)
     problems = _file_problems(dist, manifest["files"], found, MANIFEST)
     counts = manifest["counts"]
-    corpus = _read_corpus(dist / CORPUS_PARQUET, CORPUS_PARQUET, problems)
+    drop = _dropped(manifest, problems)
+    corpus = _read_corpus(dist / CORPUS_PARQUET, CORPUS_PARQUET, problems, drop)
     shards: list[str] | None = None
     if corpus is not None:
         if corpus.rows != counts.get("rows"):
@@ -85,7 +86,7 @@ def validate_export(dist: Path, card: Path | None = None) -> list[str]:
                 f"{CORPUS_PARQUET}: {corpus.rows} rows, the manifest says {counts.get('rows')}"
             )
         if (dist / CORPUS_CSV).is_file():
-            problems += _csv_problems(dist / CORPUS_PARQUET, dist / CORPUS_CSV, CORPUS_CSV)
+            problems += _csv_problems(dist / CORPUS_PARQUET, dist / CORPUS_CSV, CORPUS_CSV, drop)
         shards = _shard_problems(dist, manifest, corpus, found, problems)
     by_reason = _rejects_problems(dist / REJECTS_CSV, REJECTS_CSV, manifest, problems)
     if (
@@ -104,16 +105,32 @@ def validate_export(dist: Path, card: Path | None = None) -> list[str]:
     return problems
 
 
+def _dropped(manifest: dict[str, Any], problems: list[str]) -> tuple[str, ...]:
+    """The columns the manifest says the export was built without (settings.drop)."""
+    settings = manifest.get("settings")
+    drop = settings.get("drop", []) if isinstance(settings, dict) else []
+    try:
+        if not isinstance(drop, list):
+            raise CorpusExportError("settings.drop is not a list of column names")
+        return schema.check_drop([str(c) for c in drop])
+    except CorpusExportError as exc:
+        problems.append(f"{MANIFEST}: {exc}")
+        return ()
+
+
 @dataclass(slots=True)
 class _Corpus:
     """What corpus.parquet's rows give, read a row group (a build's part) at a time."""
 
     rows: int = 0
+    columns: list[str] = field(default_factory=list)  # corpus.parquet's, in order
     group_bytes: list[int] = field(default_factory=list)  # Arrow bytes of each row group
     stats: Any = None  # build.Stats of the rows, as the build gathers them for the card
 
 
-def _read_corpus(path: Path, name: str, problems: list[str]) -> _Corpus | None:
+def _read_corpus(
+    path: Path, name: str, problems: list[str], drop: tuple[str, ...] = ()
+) -> _Corpus | None:
     """Check corpus.parquet's schema and table rules → its rows' numbers, None if unreadable."""
     import pyarrow.parquet as pq
 
@@ -123,9 +140,10 @@ def _read_corpus(path: Path, name: str, problems: list[str]) -> _Corpus | None:
     corpus = _Corpus(stats=Stats())
     try:
         pf = pq.ParquetFile(path)
-        if not pf.schema_arrow.equals(schema.arrow_schema(), check_metadata=False):
+        if not pf.schema_arrow.equals(schema.arrow_schema(drop), check_metadata=False):
             problems.append(f"{name}: schema differs from the contract:\n{pf.schema_arrow}")
             return None
+        corpus.columns = pf.schema_arrow.names
         last_id: str | None = None
         for i in range(pf.num_row_groups):
             n = pf.metadata.row_group(i).num_rows
@@ -134,7 +152,7 @@ def _read_corpus(path: Path, name: str, problems: list[str]) -> _Corpus | None:
                     f"{name}: row group {i} holds {n} rows; a build writes at most {TASK_MAX}"
                 )
                 return None
-            table = pf.read_row_group(i).cast(schema.arrow_schema())
+            table = pf.read_row_group(i).cast(schema.arrow_schema(drop))
             found = table_problems(table)
             if table.num_rows and last_id is not None and not last_id < table["id"][0].as_py():
                 found.append(f"id: {NOT_ASCENDING}")
@@ -229,6 +247,7 @@ def _publication_problems(
         shard_bytes=manifest["settings"]["shard_bytes"],
         repo_id=manifest["settings"].get("repo_id"),
         pseudonyms=manifest["settings"].get("pseudonymize"),
+        drop=list(schema.dropped(corpus.columns)),
         near_dups=_near_dups(manifest),
     )
     problems: list[str] = []
@@ -361,10 +380,10 @@ def _unescape(col: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.if_else(quoted, pc.utf8_slice_codeunits(col, 1), col)
 
 
-def _csv_rows_as_table(table: pa.Table) -> pa.Table:
+def _csv_rows_as_table(table: pa.Table, drop: tuple[str, ...] = ()) -> pa.Table:
     """Turn an all-string CSV table back into rows of the contract's schema (ValueError if not)."""
     arrays = []
-    for f in schema.FIELDS:
+    for f in schema.kept(drop):
         col = table.column(f.name)
         if pa.types.is_list(f.arrow):
             values = []
@@ -383,20 +402,21 @@ def _csv_rows_as_table(table: pa.Table) -> pa.Table:
             arrays.append(_unescape(col))
         else:
             arrays.append(pc.cast(col, f.arrow))
-    return pa.Table.from_arrays(arrays, schema=schema.arrow_schema())
+    return pa.Table.from_arrays(arrays, schema=schema.arrow_schema(drop))
 
 
-def _csv_problems(parquet: Path, csv: Path, name: str) -> list[str]:
+def _csv_problems(parquet: Path, csv: Path, name: str, drop: tuple[str, ...] = ()) -> list[str]:
     """Compare corpus.csv with corpus.parquet row by row, streaming both."""
     import pyarrow.parquet as pq
 
     want = (
-        pa.Table.from_batches([b]).cast(schema.arrow_schema())
+        pa.Table.from_batches([b]).cast(schema.arrow_schema(drop))
         for b in pq.ParquetFile(parquet).iter_batches(batch_size=ROW_BATCH)
     )
     try:
-        have = (_csv_rows_as_table(t) for t in _read_csv_batches(csv, schema.NAMES))
-        a = b = schema.arrow_schema().empty_table()
+        header = tuple(schema.csv_header(drop))
+        have = (_csv_rows_as_table(t, drop) for t in _read_csv_batches(csv, header))
+        a = b = schema.arrow_schema(drop).empty_table()
         row = 0
         while True:
             if a.num_rows == 0:
@@ -550,7 +570,7 @@ def _raw_problems(
     # (id, its body's signature, id of the kept row, similarity in the detail)
     near_dups: list[tuple[str, np.ndarray, str, str]] = []
     for files, (parsed, table, error) in _parsed(
-        root, _raw_batches(scan, chosen, groups), pool, ahead, _pseudonyms_of(dist)
+        root, _raw_batches(scan, chosen, groups), pool, ahead, _release_of(dist)
     ):
         if error is not None or table is None:
             problems.append(f"raw pages {files[0].id!r}..{files[-1].id!r}: {error}")
@@ -637,11 +657,11 @@ def _raw_problems(
 Parsing = tuple[Any, pa.Table | None, str | None]  # (process.Parsed, its rows, or an error)
 
 
-def _parse_or_error(root: str, files: list[Any], pseudonyms: Pseudonyms | None = None) -> Parsing:
+def _parse_or_error(root: str, files: list[Any], published: Release | None = None) -> Parsing:
     """process.parse_batch, a broken table rule returned as its message."""
 
     try:
-        parsed, table = parse_batch(root, files, 0, pseudonyms)
+        parsed, table = parse_batch(root, files, 0, published)
     except ValidationError as exc:
         return None, None, str(exc)
     return parsed, table, None
@@ -652,18 +672,18 @@ def _parsed(
     batches: Iterator[list[Any]],
     pool: ProcessPoolExecutor | None,
     limit: int,
-    pseudonyms: Pseudonyms | None = None,
+    published: Release | None = None,
 ) -> Iterator[tuple[list[Any], Parsing]]:
     """Yield each batch of raw files with what parsing it gives, in order (with a pool, up to
     `limit` batches are parsed ahead: the rows held stay bounded)."""
 
     if pool is None:
         for files in batches:
-            yield files, _parse_or_error(root, files, pseudonyms)
+            yield files, _parse_or_error(root, files, published)
         return
     ahead: deque[tuple[list[Any], Future[Parsing]]] = deque()
     for files in batches:
-        ahead.append((files, pool.submit(_parse_or_error, root, files, pseudonyms)))
+        ahead.append((files, pool.submit(_parse_or_error, root, files, published)))
         if len(ahead) > limit:
             done, future = ahead.popleft()
             yield done, worker_result(future)
@@ -672,14 +692,15 @@ def _parsed(
         yield done, worker_result(future)
 
 
-def _pseudonyms_of(dist: Path) -> Pseudonyms | None:
-    """The pseudonyms the export's rows were made with, the key from the environment; an error
-    when the key is missing or is not the build's."""
+def _release_of(dist: Path) -> Release | None:
+    """How the export's rows were made beyond parsing: the columns dropped and the pseudonyms,
+    the key from the environment; an error when the key is missing or is not the build's."""
     try:
         settings = json.loads((dist / MANIFEST).read_text(encoding="utf-8"))["settings"]
         made = settings.get("pseudonymize") or {}
         columns = [str(c) for c in made.get("columns", [])]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        drop = schema.check_drop([str(c) for c in settings.get("drop", [])])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, CorpusExportError):
         return None  # said by the manifest checks
     pseudonyms = from_env(columns)
     if pseudonyms is not None and pseudonyms.key_id != made.get("key_id"):
@@ -687,7 +708,7 @@ def _pseudonyms_of(dist: Path) -> Pseudonyms | None:
             f"{', '.join(columns)} of {str(dist)!r} hold pseudonyms made with another key than "
             f"${KEY_ENV}'s: set it to the build's key to compare the rows with the raw pages"
         )
-    return pseudonyms
+    return release(drop, pseudonyms)
 
 
 def _kept_id(detail: str) -> str:
@@ -769,7 +790,9 @@ class _RowGroups:
         key = tuple(columns) if columns else None
         if self.held is None or self.held[:2] != (i, key):
             table = self.pf.read_row_group(i, columns=columns)
-            self.held = (i, key, table.cast(schema.arrow_schema()) if columns is None else table)
+            if columns is None:
+                table = table.cast(schema.arrow_schema(schema.dropped(table.column_names)))
+            self.held = (i, key, table)
         return self.held[2]
 
 

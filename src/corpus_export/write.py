@@ -148,10 +148,11 @@ class HashedFile:
         remember_digest(self.path, self.hash.hexdigest())
 
 
-def empty_parquet() -> bytes:
-    """Return a Parquet file of no rows in the contract's schema (the spliced footer's model)."""
+def empty_parquet(drop: tuple[str, ...] = ()) -> bytes:
+    """Return a Parquet file of no rows in the contract's schema, without the dropped columns
+    (the spliced footer's model)."""
     sink = pa.BufferOutputStream()
-    encode_parquet(schema.arrow_schema().empty_table(), sink)
+    encode_parquet(schema.arrow_schema(drop).empty_table(), sink)
     return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
 
 
