@@ -208,6 +208,18 @@ def test_hf_shards_split_by_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     whole = pq.read_table(out / "corpus.parquet")
     assert [p.num_rows for p in parts] == [4, 4, 4]
     assert pa_concat(parts).equals(whole)
+    # with their page index: every page where its OffsetIndex says, as in corpus.parquet
+    from test_parquet_split import page_index
+
+    index = page_index(out / "corpus.parquet")
+    assert [page_index(out / "hf" / "data" / s) for s in result.shards] == [
+        index[0:1],
+        index[1:2],
+        index[2:3],
+    ]
+    md = pq.ParquetFile(out / "hf" / "data" / result.shards[1]).metadata.row_group(0)
+    assert all(md.column(j).has_offset_index for j in range(md.num_columns))
+    assert md.column(0).has_column_index  # id: pages skipped by id
     # the shards are cut from corpus.parquet's bytes: each holds some of its row groups
     assert (
         sum((out / "hf" / "data" / s).stat().st_size for s in result.shards)

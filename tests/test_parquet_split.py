@@ -5,14 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
 from corpus_export.parquet_split import (
+    Concat,
     SplitError,
+    _get,
+    _Reader,
     encode_footer,
     read_footer,
-    row_group_spans,
     write_row_groups,
 )
 from corpus_export.process import PARQUET_OPTIONS
@@ -61,11 +64,82 @@ def test_every_codec_and_dictionary_layout(tmp_path: Path) -> None:
         assert pq.read_table(tmp_path / "c.parquet").equals(table.slice(14, 28))
 
 
-def test_page_index_is_refused(tmp_path: Path) -> None:
-    src = tmp_path / "d.parquet"
-    sample(src, write_page_index=True)
-    with pytest.raises(SplitError, match="page indexes"):
-        row_group_spans(read_footer(src)[0])
+#: the build's options, content-defined pages of a few KiB: many pages in a column chunk
+SMALL_PAGES = {
+    **PARQUET_OPTIONS,
+    "use_content_defined_chunking": {"min_chunk_size": 1024, "max_chunk_size": 4096},
+}
+
+
+def page_index(path: Path) -> list[list[tuple[bytes | None, list[tuple[int, int, int]]]]]:
+    """Per row group, per column: (the ColumnIndex bytes, the OffsetIndex pages as (offset from
+    the column chunk's first page, size, first row)), each page checked to be where it says: a
+    page header there whose page is that many bytes, the pages back to back to the chunk's end."""
+    data = path.read_bytes()
+    meta, _ = read_footer(path)
+    out = []
+    for rg in _get(meta, 4)[2][1]:
+        columns = []
+        for cc in _get(rg, 1)[2][1]:
+            at = {f[0]: f[2] for f in cc}
+            md = {f[0]: f[2] for f in _get(cc, 3)[2]}
+            ci = data[at[6] : at[6] + at[7]] if 6 in at else None
+            oi = _Reader(data[at[4] : at[4] + at[5]]).struct()
+            pages = [{f[0]: f[2] for f in p} for p in _get(oi, 1)[2][1]]
+            first = min(v for k, v in md.items() if k in (9, 11))  # dictionary or data page
+            end = first + md[7]
+            assert pages[0][1] == md[9] and pages[-1][1] + pages[-1][2] == end
+            for page, after in zip(pages, [*pages[1:], None], strict=True):
+                header = _Reader(data[page[1] : page[1] + 256])
+                assert header.struct()[2][2] + header.pos == page[2]  # compressed size + header
+                assert after is None or after[1] == page[1] + page[2]
+            columns.append((ci, [(p[1] - first, p[2], p[3]) for p in pages]))
+        out.append(columns)
+    return out
+
+
+@pytest.mark.parametrize(("first", "last"), [(0, 1), (0, 8), (3, 5), (7, 8)])
+def test_the_page_index_is_moved_with_the_row_groups(tmp_path: Path, first: int, last: int) -> None:
+    """Every shard carries a page index, each OffsetIndex page at its new place: the same
+    pages, ColumnIndexes and row numbers as pyarrow wrote for those row groups."""
+    src = tmp_path / "a.parquet"
+    table = sample(src, rows=3000, group=400, **SMALL_PAGES)
+    dst = tmp_path / "part.parquet"
+    write_row_groups(src, dst, first, last)
+    want = page_index(src)[first:last]
+    assert page_index(dst) == want
+    assert any(len(pages) > 3 for rg in want for _, pages in rg)  # several pages a chunk
+    md = pq.ParquetFile(dst).metadata
+    for i in range(md.num_row_groups):
+        for j in range(md.num_columns):
+            column = md.row_group(i).column(j)
+            assert column.has_offset_index
+            # where the writer keeps statistics (the build: the columns readers filter on)
+            assert column.has_column_index == (column.path_in_schema == "id")
+    start = first * 400
+    rows = table.slice(start, min(last * 400, table.num_rows) - start)
+    assert pq.read_table(dst).equals(rows)
+    low = rows["id"][len(rows) // 2].as_py()
+    got = pq.read_table(dst, filters=[("id", ">=", low), ("n", "<", 2900)])
+    assert got.equals(
+        rows.filter(pc.and_(pc.greater_equal(rows["id"], low), pc.less(rows["n"], 2900)))
+    )
+
+
+def test_spliced_files_carry_the_page_index_of_their_parts(tmp_path: Path) -> None:
+    parts = []
+    for k in range(3):
+        parts.append(tmp_path / f"p{k}.parquet")
+        sample(parts[-1], rows=900, group=900, **SMALL_PAGES)
+    out = bytearray()
+    concat = Concat(out.extend)
+    for part in parts:
+        concat.append(part)
+    concat.close(b"")
+    whole = tmp_path / "whole.parquet"
+    whole.write_bytes(bytes(out))
+    assert page_index(whole) == [page_index(p)[0] for p in parts]
+    assert pq.read_table(whole).equals(pa.concat_tables(pq.read_table(p) for p in parts))
 
 
 def test_shard_plan() -> None:

@@ -2,10 +2,15 @@
 
 The Hub folder's shards hold the same rows as corpus.parquet. Encoding them a second time would
 double the most expensive step of a build, so a shard is made from the file's own bytes instead:
-"PAR1", the byte range of its row groups, and the footer of those row groups with every file
-offset moved to the new position. The footer is Thrift compact protocol; this module reads it
-into a generic tree (field id, type, value), edits the offset fields named by parquet.thrift and
-writes it back. Unknown fields pass through untouched.
+"PAR1", the byte range of its row groups, their page index, and the footer of those row groups
+with every file offset moved to the new position. The footer is Thrift compact protocol; this
+module reads it into a generic tree (field id, type, value), edits the offset fields named by
+parquet.thrift and writes it back. Unknown fields pass through untouched.
+
+The page index (a ColumnIndex and an OffsetIndex per column chunk) is stored as Parquet writers
+store it: after the data of every row group, all ColumnIndexes then all OffsetIndexes, before
+the footer (a reader fetches it in one range). A ColumnIndex holds no file offsets and is copied
+as it is; an OffsetIndex holds each page's file offset, so it is read, moved and written anew.
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ _STOP, _TRUE, _FALSE, _BYTE, _I16, _I32, _I64, _DOUBLE, _BINARY, _LIST, _SET, _M
 _FMD_NUM_ROWS, _FMD_ROW_GROUPS = 3, 4
 _RG_COLUMNS, _RG_NUM_ROWS, _RG_FILE_OFFSET, _RG_TOTAL_COMPRESSED, _RG_ORDINAL = 1, 3, 5, 6, 7
 _CC_FILE_OFFSET, _CC_META = 2, 3
-_CC_INDEX_FIELDS = (4, 6)  # offset index, column index: stored outside the row groups
+# where a column chunk's page index is (offset, length): stored after every row group's data
+_CC_OFFSET_INDEX, _CC_OFFSET_INDEX_LENGTH, _CC_COLUMN_INDEX, _CC_COLUMN_INDEX_LENGTH = 4, 5, 6, 7
+_OI_PAGES, _PAGE_OFFSET = 1, 1  # OffsetIndex.page_locations, PageLocation.offset
 _CMD_TOTAL_COMPRESSED, _CMD_DATA_PAGE, _CMD_INDEX_PAGE, _CMD_DICT_PAGE = 7, 9, 10, 11
 _CMD_BLOOM = 14  # a bloom filter is stored outside the row groups too
 
@@ -37,7 +44,7 @@ Field = list[Any]  # [field id, type, value]
 
 
 class SplitError(Exception):
-    """The file uses a layout this splitter does not handle (page index, bloom filter...)."""
+    """The file uses a layout this splitter does not handle (bloom filter, encryption...)."""
 
 
 class _Reader:
@@ -256,6 +263,75 @@ def read_footer_bytes(data: bytes) -> tuple[list[Field], int]:
     return _Reader(data[start:-8]).struct(), start
 
 
+ReadAt = Any  # (offset, length) → bytes of the source file
+
+
+def _reader_of(source: bytes | Path) -> tuple[ReadAt, Any]:
+    """Return (a function reading byte ranges of source, a function closing it)."""
+    if isinstance(source, bytes):
+        return (lambda offset, length: source[offset : offset + length]), (lambda: None)
+    fh = source.open("rb")
+
+    def read(offset: int, length: int) -> bytes:
+        fh.seek(offset)
+        data = fh.read(length)
+        if len(data) != length:
+            raise SplitError("the file ends before its page index does")
+        return data
+
+    return read, fh.close
+
+
+@dataclass(slots=True)
+class PageIndex:
+    """The page index of one row group, taken out of its column chunks: per column, the
+    ColumnIndex bytes and the OffsetIndex bytes (None where the writer wrote none), page
+    offsets already moved to where the row group's data now is."""
+
+    column: list[bytes | None]
+    offset: list[bytes | None]
+
+
+def _take_page_index(rg: list[Field], read: ReadAt, delta: int) -> PageIndex:
+    """Read a row group's page index from its file, moving page offsets by delta, and drop
+    its place from the column chunks (place_page_index gives them their new one)."""
+    index = PageIndex([], [])
+    for cc in _get(rg, _RG_COLUMNS)[2][1]:  # type: ignore[index]
+        found = {f[0]: f[2] for f in cc}
+        ci = oi = None
+        if _CC_COLUMN_INDEX in found:
+            ci = read(found[_CC_COLUMN_INDEX], found[_CC_COLUMN_INDEX_LENGTH])
+        if _CC_OFFSET_INDEX in found:
+            tree = _Reader(read(found[_CC_OFFSET_INDEX], found[_CC_OFFSET_INDEX_LENGTH])).struct()
+            for page in _get(tree, _OI_PAGES)[2][1]:  # type: ignore[index]
+                _get(page, _PAGE_OFFSET)[2] += delta  # type: ignore[index]
+            oi = encode_footer(tree)
+        index.column.append(ci)
+        index.offset.append(oi)
+        cc[:] = [f for f in cc if not _CC_OFFSET_INDEX <= f[0] <= _CC_COLUMN_INDEX_LENGTH]
+    return index
+
+
+def place_page_index(rgs: list[list[Field]], indexes: list[PageIndex], at: int) -> bytes:
+    """Return the page index of these row groups as written at byte `at` of the file (row group
+    by row group: its ColumnIndexes, then its OffsetIndexes) and point their column chunks at
+    it."""
+    out = bytearray()
+    for rg, index in zip(rgs, indexes, strict=True):
+        columns = _get(rg, _RG_COLUMNS)[2][1]  # type: ignore[index]
+        for fields, length, blobs in (
+            (_CC_COLUMN_INDEX, _CC_COLUMN_INDEX_LENGTH, index.column),
+            (_CC_OFFSET_INDEX, _CC_OFFSET_INDEX_LENGTH, index.offset),
+        ):
+            for cc, blob in zip(columns, blobs, strict=True):
+                if blob is None:
+                    continue
+                _set(cc, fields, _I64, at + len(out))
+                _set(cc, length, _I32, len(blob))
+                out += blob
+    return bytes(out)
+
+
 def _shift_row_group(rg: list[Field], delta: int, ordinal: int) -> None:
     """Move every file offset of a row group by delta bytes and renumber it."""
     f = _get(rg, _RG_FILE_OFFSET)
@@ -289,6 +365,8 @@ class Concat:
         self.pos = 0
         self.meta: list[Field] | None = None
         self.groups = Encoded(_STRUCT, 0, bytearray())  # the row groups so far, Thrift-encoded
+        self.ends: list[int] = []  # where each row group's encoding ends in groups.data
+        self.indexes: list[PageIndex] = []  # each row group's page index, written at close
         self.rows = 0
         self._footers: dict[Path, tuple[list[Field], list[tuple[int, int, int]]]] = {}
         self._write(MAGIC)
@@ -326,12 +404,18 @@ class Concat:
             return []
         start, end = spans[0][0], spans[-1][1]
         delta = self.pos - start
-        for rg in groups:  # encoded at once: a million-page footer is not held as objects
-            _shift_row_group(rg, delta, self.groups.count)
-            w = _Writer()
-            w.struct(rg)
-            self.groups.data += w.out
-            self.groups.count += 1
+        read, done = _reader_of(source)
+        try:
+            for rg in groups:  # encoded at once: a million-page footer is not held as objects
+                self.indexes.append(_take_page_index(rg, read, delta))
+                _shift_row_group(rg, delta, self.groups.count)
+                w = _Writer()
+                w.struct(rg)
+                self.groups.data += w.out
+                self.ends.append(len(self.groups.data))
+                self.groups.count += 1
+        finally:
+            done()
         if isinstance(source, bytes):
             self._write(memoryview(source)[start:end])
         elif self.copy is not None:
@@ -348,7 +432,15 @@ class Concat:
     def close(self, empty: bytes) -> None:
         """Write the footer; `empty` is a Parquet file of no rows (its footer, if no parts)."""
         meta = self.meta if self.meta is not None else read_footer_bytes(empty)[0]
-        _set(meta, _FMD_ROW_GROUPS, _LIST, self.groups)
+        groups = Encoded(_STRUCT, 0, bytearray())  # pointed at the page index, one at a time
+        for a, b, index in zip([0, *self.ends], self.ends, self.indexes, strict=False):
+            rg = _Reader(bytes(self.groups.data[a:b])).struct()
+            self._write(place_page_index([rg], [index], self.pos))
+            w = _Writer()
+            w.struct(rg)
+            groups.data += w.out
+            groups.count += 1
+        _set(meta, _FMD_ROW_GROUPS, _LIST, groups)
         _set(meta, _FMD_NUM_ROWS, _I64, self.rows)
         footer = encode_footer(meta)
         self._write(footer)
@@ -369,8 +461,6 @@ def row_group_spans(meta: list[Field]) -> list[tuple[int, int, int]]:
     for rg in rgs[2][1] if rgs else []:
         start, end = None, 0
         for cc in _get(rg, _RG_COLUMNS)[2][1]:  # type: ignore[index]
-            if any(_get(cc, fid) for fid in _CC_INDEX_FIELDS):
-                raise SplitError("page indexes are stored outside the row groups")
             md = _get(cc, _CC_META)
             if md is None:
                 raise SplitError("column chunk without metadata")
@@ -412,14 +502,20 @@ def write_row_groups(src: Path, dst: Path, first: int, last: int) -> str:
     delta = start - len(MAGIC)
     rgs = _get(meta, _FMD_ROW_GROUPS)
     assert rgs is not None
+    read, done = _reader_of(src)
+    try:
+        indexes = [_take_page_index(rg, read, -delta) for rg in rgs[2][1]]
+    finally:
+        done()
     for ordinal, rg in enumerate(rgs[2][1]):
         _shift_row_group(rg, -delta, ordinal)
+    page_index = place_page_index(rgs[2][1], indexes, len(MAGIC) + end - start)
     _set(meta, _FMD_NUM_ROWS, _I64, sum(s[2] for s in spans))
     footer = encode_footer(meta)
     digest = hashlib.sha256()
     with src.open("rb") as fh, dst.open("wb") as out:
         fh.seek(start)
-        tail = footer + struct.pack("<I", len(footer)) + MAGIC
+        tail = page_index + footer + struct.pack("<I", len(footer)) + MAGIC
         for block in itertools.chain([MAGIC], iter_blocks(fh, end - start), [tail]):
             digest.update(block)
             out.write(block)

@@ -43,6 +43,8 @@ PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
     "compression_level": 1,
     "use_content_defined_chunking": {"min_chunk_size": 64 * 1024, "max_chunk_size": 256 * 1024},
+    # ColumnIndex and OffsetIndex: readers skip pages by id, counts (and find a row's page)
+    "write_page_index": True,
     # Dictionaries only where values repeat; long unique text would waste a failed attempt.
     "use_dictionary": ["source", "uploader", "author", "citations"],
     "write_statistics": [
