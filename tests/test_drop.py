@@ -64,10 +64,13 @@ def test_the_dropped_columns_are_in_no_data_file(dropped: tuple[Path, Path]) -> 
     assert corpus_export.validate_export(out) == []
 
 
+@pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated")  # rdflib, via mlcroissant
+@pytest.mark.filterwarnings("ignore:The inplace keyword")  # pandas 3, via mlcroissant
 def test_load_dataset_and_the_metadata_know_only_the_kept_columns(
     dropped: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import datasets
+    import mlcroissant as mlc
     from frictionless import validate
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -88,6 +91,9 @@ def test_load_dataset_and_the_metadata_know_only_the_kept_columns(
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
     croissant = json.loads((out / layout.CROISSANT).read_text(encoding="utf-8"))
     assert [f["name"] for f in croissant["recordSet"][0]["field"]] == kept
+    records = list(mlc.Dataset(str(out / layout.CROISSANT)).records("corpus"))
+    assert len(records) == len(USERS)
+    assert all(sorted(r) == sorted(f"corpus/{n}" for n in kept) for r in records)
     manifest = json.loads((out / layout.MANIFEST).read_text(encoding="utf-8"))
     assert [f["name"] for f in manifest["schema"]] == kept
     assert manifest["settings"]["drop"] == list(DROP)
