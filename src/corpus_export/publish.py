@@ -326,7 +326,8 @@ def personal_data(result: BuildResult) -> str:
         return (
             "This build releases `uploader` and `author` as the pages show them. A publisher who "
             "may not release them can build with `--pseudonymize uploader` (or `author`): each "
-            "value becomes a keyed HMAC-SHA256 pseudonym, the key taken from the environment."
+            "value becomes a keyed HMAC-SHA256 pseudonym, the key taken from the environment; "
+            "or leave a column out with `--drop uploader`."
         )
     return _pseudonymized(columns, done)
 
