@@ -199,6 +199,20 @@ def test_a_page_gone_since_the_build_is_a_note(
     assert "changed since the build" in pages["other/no_author"]["note"]
 
 
+def test_kept_near_duplicates_are_clusters_of_rows(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    make_raw(raw, 3)
+    build(raw, tmp_path / "dist", card_path=tmp_path / "CARD.md", workers=1, near_dups="keep")
+    data = _data(render_report(tmp_path / "dist", raw).html)
+    assert data["near_mode"] == "keep" and data["rejects"] == []
+    [cluster] = data["clusters"]
+    assert cluster["kept"] == "00000" and cluster["size"] == 2
+    assert [m["id"] for m in cluster["members"]] == ["00001", "00002"]
+    member = cluster["members"][0]
+    assert [t for t, differs in member["body"] if differs] == ["1"]  # 第1段 against 第0段
+    assert [t for t, differs in member["kept"] if differs] == ["0"]
+
+
 @pytest.mark.parametrize(
     ("args", "said"),
     [
@@ -331,13 +345,17 @@ def test_browser_pages_filter_and_sort(opened: Any) -> None:
     page.screenshot(path=str(ARTIFACTS / "pages.png"), full_page=True)
 
 
-def test_browser_page_view_of_the_seed(opened: Any, export: tuple[Path, Path, Path]) -> None:
-    page = opened
+def _open_seed(page: Any) -> None:
     _tab(page, "pages")
     page.fill("#f-text", SEED_ID)
     row = page.locator(f'#rows-table tbody tr[data-id="{SEED_ID}"]')
     row.focus()
     page.keyboard.press("Enter")  # a row opens from the keyboard
+
+
+def test_browser_page_view_of_the_seed(opened: Any, export: tuple[Path, Path, Path]) -> None:
+    page = opened
+    _open_seed(page)
     assert page.get_attribute("#tab-page", "aria-selected") == "true"
     lines = page.locator("#page-view ol.lines li")
     title = lines.nth(0)
@@ -400,6 +418,25 @@ def test_browser_near_duplicates_side_by_side(opened: Any) -> None:
     assert first.locator("div:nth-child(2) mark").all_inner_texts() == ["第0段正文。"]
     assert first.locator("div:nth-child(1) mark").count() == 0
     page.screenshot(path=str(ARTIFACTS / "near-duplicates.png"), full_page=True)
+
+
+def test_browser_dark_scheme_is_dark_and_keeps_roles_apart(opened: Any) -> None:
+    page = opened
+    _open_seed(page)
+    background = "e => getComputedStyle(e).backgroundColor"
+    light = page.eval_on_selector("html", background)
+    title_light = page.eval_on_selector('#page-view li[data-role="title"]', background)
+    page.emulate_media(color_scheme="dark")
+    try:
+        dark = page.eval_on_selector("html", background)
+        channels = [int(c) for c in re.findall(r"\d+", dark)[:3]]
+        assert dark != light and max(channels) < 64  # a dark page
+        title_dark = page.eval_on_selector('#page-view li[data-role="title"]', background)
+        teaser_dark = page.eval_on_selector('#page-view li[data-role="teaser"]', background)
+        assert title_dark not in (title_light, teaser_dark, dark)
+        page.screenshot(path=str(ARTIFACTS / "page-view-dark.png"))
+    finally:
+        page.emulate_media(color_scheme="light")
 
 
 def test_browser_fetched_nothing_and_raised_nothing(opened: Any) -> None:

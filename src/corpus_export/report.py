@@ -224,7 +224,7 @@ def render_report(dist: Path, raw: Path, sample: int = DEFAULT_SAMPLE) -> Report
         "rejects_total": sum(by_reason.values()),
         "clusters_total": len(clusters),
         "roles": [str(r) for r in Role],
-        "role_docs": [ROLE_DOCS[r] for r in Role],
+        "role_docs": [ROLE_DOCS[r].replace("\\|", "|").replace("`", "") for r in Role],
         "rows": table_rows,
         "pages": pages,
         "rejects": rejects,
