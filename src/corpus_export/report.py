@@ -144,7 +144,7 @@ def is_report(path: Path) -> bool:
             head = fh.read(4096).decode("utf-8", "replace")
     except OSError:
         return False
-    return f'<meta name="generator" content="{TOOL} ' in head and "report" in head
+    return re.search(rf'<meta name="generator" content="{TOOL} [^"<>]* report">', head) is not None
 
 
 # ---------------------------------------------------------------------------------------------
