@@ -973,7 +973,8 @@ def diff_command(old: Path | str, new: Path | str, fmt: str, limit: int) -> None
     type=click.IntRange(min=0),
     default=DEFAULT_SAMPLE,
     show_default=True,
-    help="Rows to show, chosen by a hash of their ids (the outliers are shown too).",
+    help="Rows to show, chosen by a hash of their ids (the outliers are shown too); at most "
+    "as many rejects are shown, taken from each reason in turn.",
 )
 def report_command(dist: Path, raw_dir: Path, output: Path, sample: int) -> None:
     """Write one self-contained HTML file to look at an export: the card's numbers, a sample of
