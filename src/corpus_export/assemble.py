@@ -31,7 +31,7 @@ from .layout import (
     PART_DIR,
     REJECTS_CSV,
 )
-from .neardup import DEFAULT_THRESHOLD, NearDups
+from .neardup import DEFAULT_THRESHOLD, NearDups, reject_detail
 from .parquet_split import Concat
 from .process import Parsed, Part, PartStats, RejectRow, csv_header_line
 from .read import printable_path
@@ -538,7 +538,7 @@ class Assembler:
                 rej, pos = r
                 kept = self._kept_ids()[pos].as_py()
                 if rej.reason == Reason.NEAR_DUPLICATE:
-                    detail = f"near-duplicate of {kept!r} (similarity {rej.detail})"
+                    detail = reject_detail(kept, rej.detail)
                 else:
                     detail = f"same title and body as {kept!r} (kept: the smaller id)"
                 r = RejectRow(rej.id, rej.path, rej.reason, detail)

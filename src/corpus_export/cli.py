@@ -30,6 +30,7 @@ from .layout import (
     OUT,
     RAW,
     REJECTS_CSV,
+    REPORT,
     SCRATCH_PREFIX,
     TOOL,
     is_card,
@@ -40,6 +41,7 @@ from .places import file_url_path
 from .process import process_file
 from .pseudonym import KEY_ENV, PERSONAL, Pseudonyms, from_env
 from .read import is_url, link_problem, listed_file, read_raw
+from .report import DEFAULT_SAMPLE, write_report
 from .schema import check_drop
 from .validate import raw_problems, validate_export
 from .version import __version__
@@ -968,6 +970,53 @@ def diff_command(old: Path | str, new: Path | str, fmt: str, limit: int) -> None
         sys.stdout.flush()
         raise SetupError(str(exc)) from None
     sys.exit(0 if d.summary.equal else EXIT_CHECK_FAILED)
+
+
+@cli.command("report")
+@click.argument("dist", default=OUT, required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--raw",
+    "raw_dir",
+    default=RAW,
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="The raw folder the export was built from (its pages are shown beside their rows).",
+)
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    default=REPORT,
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The HTML file to write (outside DIST; a report written before is replaced).",
+)
+@click.option(
+    "--sample",
+    type=click.IntRange(min=0),
+    default=DEFAULT_SAMPLE,
+    show_default=True,
+    help="Rows to show, chosen by a hash of their ids (the outliers are shown too); at most "
+    "as many rejects are shown, taken from each reason in turn.",
+)
+def report_command(dist: Path, raw_dir: Path, output: Path, sample: int) -> None:
+    """Write one self-contained HTML file to look at an export: the card's numbers, a sample of
+    rows beside their raw pages (each line coloured by its role), rejects and near-duplicates.
+
+    It opens from disk with no network; nothing is written into DIST.
+
+    Example: corpus-export report dist --raw raw -o report.html
+    """
+    try:
+        done = write_report(dist, raw_dir, output, sample)
+    except CorpusExportError as exc:
+        raise SetupError(str(exc)) from None
+    size = output.stat().st_size
+    click.echo(f"wrote {output} ({size / 1e6:.1f} MB): {done.summary()}")
+    for note in done.notes[:10]:
+        click.echo(f"  note: {note}", err=True)
+    if len(done.notes) > 10:
+        click.echo(f"  note: … and {len(done.notes) - 10} more (shown in the report)", err=True)
 
 
 _STANDALONE = False  # set by main(): the process is the corpus-export script itself

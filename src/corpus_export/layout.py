@@ -40,6 +40,7 @@ OUT = "dist"
 
 # beside the export folder
 CARD = "CARD.md"  # the dataset card's default name
+REPORT = "report.html"  # `corpus-export report`'s default file (never inside the export)
 #: a build writes its export into `<out>.tmp-<pid>-<random>/export/` (the stage), and moves the
 #: previous one into `<out>.old-<pid>-<random>/export/` while it swaps; each of these folders
 #: holds a MARK file naming the tool, the kind of folder and the folder itself, and only folders

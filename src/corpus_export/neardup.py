@@ -48,7 +48,9 @@ row by row), so it does not depend on the number of workers, on the engine or on
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,6 +71,22 @@ _MIX32 = np.uint32(0x85EBCA6B)
 _MULT = np.uint64(0x100000001B3)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def reject_detail(kept: str, similarity: str) -> str:
+    """The detail of a near_duplicate reject: the kept id and the estimated similarity."""
+    return f"near-duplicate of {kept!r} (similarity {similarity})"
+
+
+def kept_of(detail: str) -> tuple[str, str]:
+    """The id and similarity a near_duplicate reject's detail names (see reject_detail); two
+    empty strings when the detail is not one."""
+    m = re.match(r"near-duplicate of ('.*'|\".*\") \(similarity ([0-9.]+)\)$", detail)
+    try:
+        kept = ast.literal_eval(m.group(1)) if m else ""
+    except (ValueError, SyntaxError):
+        kept = ""
+    return (kept if isinstance(kept, str) else ""), (m.group(2) if m else "")
 
 
 def signatures(bodies: list[str]) -> np.ndarray:

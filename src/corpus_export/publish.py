@@ -220,7 +220,7 @@ def render_card(stage: Path, result: BuildResult, digests: dict[str, dict[str, A
     )
     env.filters["cell"] = schema.md_cell  # the card's own text
     env.filters["data"] = schema.data_cell  # a value from the pages: cut short too
-    env.filters["num"] = _num
+    env.filters["num"] = number
     stats = result.stats
     rows = max(result.rows, 1)
     fields = schema.kept(result.drop)
@@ -344,7 +344,8 @@ def _pseudonymized(columns: list[str], done: dict[str, Any]) -> str:
     )
 
 
-def _num(value: float | int) -> str:
+def number(value: float | int) -> str:
+    """A count with thousands separators; a fraction with one decimal."""
     if isinstance(value, float) and not value.is_integer():
         return f"{value:,.1f}"
     return f"{int(value):,}"

@@ -38,7 +38,7 @@ from .layout import (
     REJECTS_CSV,
     hf_data,
 )
-from .neardup import similarity_of
+from .neardup import kept_of, similarity_of
 from .parquet_split import SplitError, write_row_groups
 from .process import TASK_MAX, arrow_nbytes, parse_batch, table_stats
 from .pseudonym import KEY_ENV, Release, from_env, release
@@ -605,7 +605,7 @@ def _raw_problems(
                     duplicates.append((rid, key, kept))
                     kept_ids.add(kept)
                 elif have is not None and have[0] == str(Reason.NEAR_DUPLICATE):
-                    kept, said = _near_kept(have[1])
+                    kept, said = kept_of(have[1])
                     near_dups.append((rid, parsed.signatures[pos], kept, said))
                     kept_ids.add(kept)
                 elif have is not None:
@@ -735,17 +735,6 @@ def _page_keys(
             pairs = zip(parsed.dedup_keys, parsed.signatures, strict=True)
             keys.update(zip(parsed.ids, pairs, strict=True))
     return keys
-
-
-def _near_kept(detail: str) -> tuple[str, str]:
-    """The id and similarity a near-duplicate reject's detail names ("near-duplicate of 'X'
-    (similarity 0.93)")."""
-    m = re.match(r"near-duplicate of ('.*'|\".*\") \(similarity ([0-9.]+)\)$", detail)
-    try:
-        kept = ast.literal_eval(m.group(1)) if m else ""
-    except (ValueError, SyntaxError):
-        kept = ""
-    return (kept if isinstance(kept, str) else ""), (m.group(2) if m else "")
 
 
 class _RowGroups:
