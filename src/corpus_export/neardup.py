@@ -98,16 +98,17 @@ def signatures(bodies: list[str]) -> np.ndarray:
             h *= _FNV
     h *= _MIX32
     h ^= h >> np.uint32(15)
-    # drop the shingles that run from one body into the next
-    ends = np.cumsum(lengths)
-    crossing = (ends[:-1, None] - np.arange(1, SHINGLE, dtype=np.int64)).ravel()
-    keep = np.ones(n, dtype=np.bool_)
-    keep[crossing] = False
-    h = h[keep].astype(np.uint64)
-    offsets = np.zeros(len(rows) + 1, dtype=np.uint64)
-    offsets[1:] = np.cumsum(lengths - SHINGLE + 1)
+    # each body's own shingles, widened to 64 bits for rensa, without those that run from one
+    # body into the next (a slice copy per body: cheaper than a mask over every shingle)
+    counts = lengths - SHINGLE + 1
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum(counts)
+    starts = np.cumsum(lengths) - lengths
+    wide = np.empty(int(offsets[-1]), dtype=np.uint64)
+    for at, start, count in zip(offsets.tolist(), starts.tolist(), counts.tolist(), strict=False):
+        wide[at : at + count] = h[start : start + count]
     matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
-        h, offsets, num_perm=PERMUTATIONS, seed=SEED
+        wide, offsets.astype(np.uint64), num_perm=PERMUTATIONS, seed=SEED
     )
     out[rows] = np.array(matrix.to_rows(), dtype=np.uint32)
     return out
