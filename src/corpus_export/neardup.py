@@ -271,8 +271,10 @@ class NearDups:
         keys = band_keys(sigs, self.rows)
         hits = self.table.lookup(keys)  # heads of earlier tasks
         # keys that occur twice or more among this task's rows: an earlier row may be a head
-        uniq, counts = np.unique(keys.ravel(), return_counts=True)
-        repeated = set(uniq[counts > 1].tolist())
+        # (only those are looked up in, and added to, `pending`)
+        _, inverse, counts = np.unique(keys.ravel(), return_inverse=True, return_counts=True)
+        repeated = (counts[inverse] > 1).reshape(keys.shape)
+        has_repeated: list[bool] = np.asarray(repeated.any(axis=1), dtype=np.bool_).tolist()
         pending: dict[int, int] = {}  # repeated key → the first head of this task that has it
         local_heads: dict[int, int] = {}  # head number → row in sigs (this task's heads)
         new_heads: list[int] = []  # rows of sigs that became heads
@@ -287,7 +289,7 @@ class NearDups:
                 pos += 1
                 continue
             j = at[i]
-            row_keys = keys[j].tolist() if repeated else []
+            row_keys = keys[j][repeated[j]].tolist() if has_repeated[j] else []
             cands = set(hits[j][hits[j] >= 0].tolist()) if hit[j] else set()
             for k in row_keys:
                 if k in pending:
@@ -315,8 +317,7 @@ class NearDups:
             local_heads[number] = j
             new_heads.append(j)
             for k in row_keys:
-                if k in repeated:
-                    pending.setdefault(k, number)
+                pending.setdefault(k, number)
         if new_heads:
             first = self.heads - len(new_heads)
             numbers = np.arange(first, self.heads, dtype=np.uint32)
