@@ -288,10 +288,20 @@ def test_ids_are_printable_whatever_the_names(tmp_path: Path) -> None:
     assert sorted(name_of(i) + b".txt" for i in every) == sorted([*names, b"empty\r\n.txt"])
 
 
-def test_a_page_swapped_for_a_link_out_of_raw_after_the_scan_is_not_read(tmp_path: Path) -> None:
+@pytest.mark.parametrize("one_call", [True, False], ids=["openat2", "per-component"])
+def test_a_page_swapped_for_a_link_out_of_raw_after_the_scan_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, one_call: bool
+) -> None:
     """The scan checks links; a page replaced by a link out of raw/ after it (while a build
     runs) was read all the same. Now no link out of raw/ is followed at read time either, be
-    it the page's own name, a folder on its path, or a link the scan accepted, retargeted."""
+    it the page's own name, a folder on its path, or a link the scan accepted, retargeted;
+    whether the kernel resolves the path beneath raw/ in one call or the reader opens it a
+    component at a time."""
+    from corpus_export import read
+
+    if one_call and not read._OPENAT2.usable:
+        pytest.skip("no openat2 on this system")
+    monkeypatch.setattr(read._OPENAT2, "usable", one_call)
     raw, outside = tmp_path / "raw", tmp_path / "elsewhere"
     (raw / "sub").mkdir(parents=True)
     outside.mkdir()
@@ -324,6 +334,17 @@ def test_a_page_swapped_for_a_link_out_of_raw_after_the_scan_is_not_read(tmp_pat
     (raw / "inner" / "page.txt").write_text("inner page", encoding="utf-8")
     (raw / "sub").symlink_to("inner")
     assert read_raw(raw, files["sub/page"]).data == b"inner page"
+    (raw / "sub").unlink()  # an absolute link that leads inside raw/ is followed too
+    (raw / "sub").symlink_to(raw / "inner")
+    assert read_raw(raw, files["sub/page"]).data == b"inner page"
+    (raw / "sub").unlink()  # and one that leaves raw/ and comes back into it
+    (raw / "sub").symlink_to(Path("..") / "raw" / "inner")
+    assert read_raw(raw, files["sub/page"]).data == b"inner page"
+    (raw / "sub").unlink()  # but not one that leaves raw/ by `..`
+    (raw / "sub").symlink_to(Path("..") / "elsewhere")
+    with pytest.raises(Rejected) as exc:
+        read_raw(raw, files["sub/page"])
+    assert exc.value.reason == Reason.OUTSIDE_RAW
 
 
 def test_a_build_reads_no_page_from_outside_raw(

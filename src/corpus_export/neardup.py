@@ -116,16 +116,17 @@ def signatures(bodies: list[str]) -> np.ndarray:
             h *= _FNV
     h *= _MIX32
     h ^= h >> np.uint32(15)
-    # drop the shingles that run from one body into the next
-    ends = np.cumsum(lengths)
-    crossing = (ends[:-1, None] - np.arange(1, SHINGLE, dtype=np.int64)).ravel()
-    keep = np.ones(n, dtype=np.bool_)
-    keep[crossing] = False
-    h = h[keep].astype(np.uint64)
-    offsets = np.zeros(len(rows) + 1, dtype=np.uint64)
-    offsets[1:] = np.cumsum(lengths - SHINGLE + 1)
+    # each body's own shingles, widened to 64 bits for rensa, without those that run from one
+    # body into the next (a slice copy per body: cheaper than a mask over every shingle)
+    counts = lengths - SHINGLE + 1
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum(counts)
+    starts = np.cumsum(lengths) - lengths
+    wide = np.empty(int(offsets[-1]), dtype=np.uint64)
+    for at, start, count in zip(offsets.tolist(), starts.tolist(), counts.tolist(), strict=False):
+        wide[at : at + count] = h[start : start + count]
     matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
-        h, offsets, num_perm=PERMUTATIONS, seed=SEED
+        wide, offsets.astype(np.uint64), num_perm=PERMUTATIONS, seed=SEED
     )
     out[rows] = np.array(matrix.to_rows(), dtype=np.uint32)
     return out
@@ -288,8 +289,10 @@ class NearDups:
         keys = band_keys(sigs, self.rows)
         hits = self.table.lookup(keys)  # heads of earlier tasks
         # keys that occur twice or more among this task's rows: an earlier row may be a head
-        uniq, counts = np.unique(keys.ravel(), return_counts=True)
-        repeated = set(uniq[counts > 1].tolist())
+        # (only those are looked up in, and added to, `pending`)
+        _, inverse, counts = np.unique(keys.ravel(), return_inverse=True, return_counts=True)
+        repeated = (counts[inverse] > 1).reshape(keys.shape)
+        has_repeated: list[bool] = np.asarray(repeated.any(axis=1), dtype=np.bool_).tolist()
         pending: dict[int, int] = {}  # repeated key → the first head of this task that has it
         local_heads: dict[int, int] = {}  # head number → row in sigs (this task's heads)
         new_heads: list[int] = []  # rows of sigs that became heads
@@ -304,7 +307,7 @@ class NearDups:
                 pos += 1
                 continue
             j = at[i]
-            row_keys = keys[j].tolist() if repeated else []
+            row_keys = keys[j][repeated[j]].tolist() if has_repeated[j] else []
             cands = set(hits[j][hits[j] >= 0].tolist()) if hit[j] else set()
             for k in row_keys:
                 if k in pending:
@@ -332,8 +335,7 @@ class NearDups:
             local_heads[number] = j
             new_heads.append(j)
             for k in row_keys:
-                if k in repeated:
-                    pending.setdefault(k, number)
+                pending.setdefault(k, number)
         if new_heads:
             first = self.heads - len(new_heads)
             numbers = np.arange(first, self.heads, dtype=np.uint32)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +111,57 @@ def dedup_key(title: str, body: str) -> bytes:
     return xxhash.xxh3_128_digest(f"{title}\x00{body}".encode())
 
 
+def dedup_keys(table: pa.Table) -> list[bytes]:
+    """Return dedup_key of every row, hashing the UTF-8 bytes the rows' Arrow columns already
+    hold (encoding the text again cost more than the hash)."""
+    return [
+        xxhash.xxh3_128_digest(b"".join((title, b"\x00", body)))
+        for title, body in zip(
+            _utf8_cells(table.column("title")), _utf8_cells(table.column("body")), strict=True
+        )
+    ]
+
+
+def _utf8_cells(col: pa.ChunkedArray) -> Iterator[memoryview]:
+    """The UTF-8 bytes of each cell of a string column without nulls, as views (no copy)."""
+    for chunk in col.chunks:
+        if not len(chunk):
+            continue
+        _, offsets, data = chunk.buffers()
+        ends = np.frombuffer(offsets, np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
+        view = memoryview(data) if data is not None else memoryview(b"")
+        bounds = ends.tolist()
+        for a, b in pairwise(bounds):
+            yield view[a:b]
+
+
+#: A JSON string needs more than its quotes where it holds one of these (json.dumps escapes
+#: them: \" \\ and the control characters).
+_JSON_ESCAPED_RE2 = r'["\\\x00-\x1f]'
+
+
+def json_lists(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Return each list of strings as json.dumps(list, ensure_ascii=False) writes it, computed
+    with pyarrow.compute (no Python object per cell); a chunk holding a string JSON escapes
+    goes through json.dumps itself."""
+    out = []
+    for chunk in col.chunks:
+        flat = chunk.flatten()
+        if (
+            chunk.null_count
+            or flat.null_count
+            or pc.any(pc.match_substring_regex(flat, _JSON_ESCAPED_RE2)).as_py()
+        ):
+            texts = [json.dumps(v, ensure_ascii=False) for v in chunk.to_pylist()]
+            out.append(pa.array(texts, pa.string()))
+            continue
+        quoted = pc.binary_join_element_wise('"', flat, '"', "")
+        offsets = pc.subtract(chunk.offsets, chunk.offsets[0])
+        joined = pc.binary_join(pa.ListArray.from_arrays(offsets, quoted), ", ")
+        out.append(pc.binary_join_element_wise("[", joined, "]", ""))
+    return pa.chunked_array(out, pa.string())
+
+
 def csv_table(table: pa.Table) -> pa.Table:
     """Return the CSV view of rows: list columns as JSON arrays, formula-like cells escaped."""
     arrays = []
@@ -116,9 +169,7 @@ def csv_table(table: pa.Table) -> pa.Table:
     for f in fields:
         col = table.column(f.name)
         if pa.types.is_list(f.arrow):
-            col = pa.array(
-                [json.dumps(v, ensure_ascii=False) for v in col.to_pylist()], pa.string()
-            )
+            col = json_lists(col)
         elif pa.types.is_string(f.arrow):
             col = escape_csv_cells(col)
         arrays.append(col)
@@ -349,10 +400,13 @@ def _parse(
     signatures: list[np.ndarray] = []  # per row, like parsed.dedup_keys
     unsigned: list[tuple[int, str]] = []  # (row, body) of new rows, signed a batch at a time
 
-    def sign() -> None:
+    def sign(converted: pa.Table) -> None:
+        """Fill in the keys and signatures of the new rows just converted to Arrow."""
         signed = neardup.signatures([body for _, body in unsigned])
-        for (at, _), sig in zip(unsigned, signed, strict=True):
+        keys = dedup_keys(converted)
+        for (at, _), sig, key in zip(unsigned, signed, keys, strict=True):
             signatures[at] = sig
+            parsed.dedup_keys[at] = key
         unsigned.clear()
 
     kept_at: list[int] = []  # a parsed row's position in the previous row group (-1: dropped)
@@ -424,23 +478,23 @@ def _parse(
                 continue
             if caching and seen is not None:  # the file read (the scan's stat may be older)
                 parsed.prints[i] = cache.fingerprint_stat(seen, now)
-            row = page.to_row()  # joins the body once; the key below reuses it
+            row = page.to_row()  # joins the body once
             take.append(n_old + n_new)
             n_new += 1
             rows.append(row)
-            parsed.dedup_keys.append(dedup_key(page.title, row["body"]))  # type: ignore[arg-type]
             unsigned.append((len(signatures), row["body"]))  # type: ignore[arg-type]
+            parsed.dedup_keys.append(b"")  # (made with its signature, from the Arrow rows)
             signatures.append(_UNSIGNED)
             if len(rows) >= ROWS_PER_CONVERSION:  # few Python objects alive at once
                 new_tables.append(rows_to_table(rows))
                 rows = []
-                sign()
+                sign(new_tables[-1])
         parsed.outcomes.append(len(parsed.ids))
         parsed.ids.append(f.id)
         parsed.paths.append(f.path)
     new_tables.append(rows_to_table(rows))
     del rows
-    sign()
+    sign(new_tables[-1])
     parsed.signatures = neardup.stack(signatures)
     new_table = pa.concat_tables(new_tables)
     check_batch(new_table)  # rows from the previous export were checked when it was built

@@ -6,6 +6,7 @@ import errno
 import hashlib
 import os
 import stat
+import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -628,10 +629,9 @@ def read_raw(root: Path | str, f: RawFile) -> RawRead:
         # Ask for the size fstat gave (+1 to see growth): asking for the cap would allocate and
         # map 256 MB for every page, which costs more than reading it.
         want = min(st.st_size, MAX_PAGE_BYTES) + 1 if st.st_size else MAX_PAGE_BYTES + 1
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(want)
-            if len(data) == want and want <= MAX_PAGE_BYTES:  # it grew since fstat
-                data += fh.read(MAX_PAGE_BYTES + 1 - want)
+        data = _read_up_to(fd, want)
+        if len(data) == want and want <= MAX_PAGE_BYTES:  # it grew since fstat
+            data += _read_up_to(fd, MAX_PAGE_BYTES + 1 - want)
     except OSError as exc:
         raise Rejected(Reason.UNREADABLE, f"{exc.strerror or exc.__class__.__name__}") from None
     finally:
@@ -653,19 +653,42 @@ _BENEATH = (
 )
 
 
+def _read_up_to(fd: int, n: int) -> bytes:
+    """Read n bytes from fd, or fewer at its end (os.read: no file object per page)."""
+    data = os.read(fd, n)
+    if not data or len(data) == n:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < n:
+        block = os.read(fd, n - got)
+        if not block:
+            break
+        parts.append(block)
+        got += len(block)
+    return b"".join(parts)
+
+
 def _open_in_raw(root: str, rel: str) -> int:
     """Open root/rel for reading, following no link out of root, whatever changed since the scan.
 
-    The path is opened one component at a time from root, each with O_NOFOLLOW, so what is
-    opened is under root. A link on the way (a page linked to another inside raw/, which the
-    scan accepted) is resolved as it is now, and followed only if it leads inside root (then
-    opened the same way): else Rejected, outside_raw. O_NONBLOCK: opening a FIFO must not wait
-    for a writer; the caller's fstat tells what it is. Where the system has no O_NOFOLLOW or
-    dir_fd, the path is opened as it is.
+    On Linux the kernel resolves the whole path beneath root in one call (openat2 with
+    RESOLVE_BENEATH: no component, link or `..` may lead out of root). Where that call is
+    missing or refuses the path (a link to an absolute path, say), the path is opened one
+    component at a time from root, each with O_NOFOLLOW, so what is opened is under root. A
+    link on the way (a page linked to another inside raw/, which the scan accepted) is resolved
+    as it is now, and followed only if it leads inside root (then opened the same way): else
+    Rejected, outside_raw. O_NONBLOCK: opening a FIFO must not wait for a writer; the caller's
+    fstat tells what it is. Where the system has no O_NOFOLLOW or dir_fd, the path is opened as
+    it is.
     """
     flags = os.O_RDONLY | os.O_NONBLOCK | _CLOEXEC
     if not _BENEATH:
         return os.open(os.path.join(root, rel), flags)  # noqa: PTH118
+    if _OPENAT2.usable:
+        fd = _OPENAT2.open(root, rel, flags)
+        if fd >= 0:
+            return fd
     try:
         return _open_beneath(root, rel, flags)
     except OSError as exc:
@@ -676,6 +699,76 @@ def _open_in_raw(root: str, rel: str) -> int:
     if os.path.commonpath([real_root, target]) != real_root:
         raise Rejected(Reason.OUTSIDE_RAW, _LEFT_RAW)
     return _open_beneath(real_root, os.path.relpath(target, real_root), flags)
+
+
+class _OpenAt2:
+    """Linux's openat2(2) with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS, through ctypes (one
+    system call a page, instead of one per path component). `usable` turns False for good when
+    the system has no such call (older kernels, a sandbox that forbids it)."""
+
+    SYS_OPENAT2 = 437  # the same number on every Linux architecture
+    RESOLVE = 0x08 | 0x02  # RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS
+    UNSUPPORTED = (errno.ENOSYS, errno.EPERM, errno.EINVAL, errno.E2BIG)
+
+    def __init__(self) -> None:
+        self.usable = False
+        if not sys.platform.startswith("linux"):
+            return
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            call = libc.syscall
+        except (OSError, AttributeError):
+            return
+        call.restype = ctypes.c_long
+        call.argtypes = [
+            ctypes.c_long,
+            ctypes.c_long,
+            ctypes.c_char_p,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+        ]
+
+        class OpenHow(ctypes.Structure):
+            _fields_ = [
+                ("flags", ctypes.c_uint64),
+                ("mode", ctypes.c_uint64),
+                ("resolve", ctypes.c_uint64),
+            ]
+
+        self._ctypes = ctypes
+        self._call = call
+        self._how: dict[int, Any] = {}  # flags → its struct open_how
+        self._how_type = OpenHow
+        self.usable = True
+
+    def open(self, root: str, rel: str, flags: int) -> int:
+        """Return a descriptor of rel beneath root, or -1: the caller opens it another way
+        (and so reports any error as it always has)."""
+        how = self._how.get(flags)
+        if how is None:
+            how = self._how[flags] = self._how_type(flags, 0, self.RESOLVE)
+        try:
+            folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+        except OSError:
+            return -1
+        try:
+            fd: int = self._call(
+                self.SYS_OPENAT2,
+                folder,
+                os.fsencode(rel),
+                self._ctypes.addressof(how),
+                self._ctypes.sizeof(how),
+            )
+        finally:
+            os.close(folder)
+        if fd < 0 and self._ctypes.get_errno() in self.UNSUPPORTED:
+            self.usable = False
+        return fd
+
+
+_OPENAT2 = _OpenAt2()
 
 
 def _open_beneath(root: str, rel: str, flags: int) -> int:
