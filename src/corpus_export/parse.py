@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import hashlib
 import html
 import html.entities
@@ -151,6 +152,9 @@ _RECOMMEND = re.compile(
     rf"\s*[】\]]?\s*[:：]?\s*(.*)|(?:{alternation(RECOMMEND_HEADINGS_ALONE)})\s*[】\]]?\s*[:：]?)"
 )
 _RECOMMEND_FIRST = first_chars(_RECOMMEND)
+#: What a recommendations heading starts with, but for a bracket: one of its words.
+_RECOMMEND_WORDS = (*RECOMMEND_HEADINGS, *RECOMMEND_HEADINGS_ALONE)
+_BRACKETS = "【["
 
 #: Under the teasers, lines that are no teaser: another list's heading, a date or a counter alone.
 _LIST_HEADINGS = (*RECOMMEND_HEADINGS, *RECOMMEND_HEADINGS_ALONE, *OTHER_LIST_HEADINGS)
@@ -699,10 +703,11 @@ _TRADITIONAL_NEEDLES = (
 def simplify_template_words(text: str) -> str:
     """Spell the template's lines in simplified characters (see _TRADITIONAL_LINES), on a page
     whose top (title, header, boilerplate) shows them so."""
-    # str's `in` (a memchr-like scan) is ~8 times faster here than a regex search
-    head, tail = text[:_TRADITIONAL_HEAD], text[-_TRADITIONAL_TAIL:]
-    if not any(ch in head for ch in _TRADITIONAL_HEAD_CHARS) and not any(
-        ch in tail for ch in _TRADITIONAL_TAIL_CHARS
+    # str's `in` (a memchr-like scan) is ~8 times faster here than a regex search, and a
+    # character's scan faster than a word's (find in bounds: no copy of the head or tail)
+    tail = max(0, len(text) - _TRADITIONAL_TAIL)
+    if not any(text.find(ch, 0, _TRADITIONAL_HEAD) >= 0 for ch in _TRADITIONAL_HEAD_CHARS) and not (
+        any(text.find(ch, tail) >= 0 for ch in _TRADITIONAL_TAIL_CHARS)
     ):
         return text
     if not any(word in text for word in _TRADITIONAL_NEEDLES):  # no line to respell: one scan
@@ -771,6 +776,10 @@ def _pieces(line: str, wide: bool) -> list[str]:
 
 #: first characters of the boilerplate lines: a cheap test before the regex
 _BOILERPLATE_FIRST = first_chars(_BOILERPLATE)
+#: What a line of the template's own (boilerplate, marker, 其他文献) starts with, as _BOILERPLATE
+#: spells them; a bracketed or spaced-out heading (【其他文献】, 其 他 文 献) is short.
+_TEMPLATE_WORDS = (DOWNLOAD_LINE, DISCLAIMER_KEY, READ_MARKER, *TEASER_HEADINGS)
+_SPACED_HEADING_MAX = 16
 #: What a line of the article that a rule of _read_line other than "paragraph" may take
 #: starts with (boilerplate, marker and teaser heading; header and site fields; furniture; a
 #: recommendations heading), and what a button left at a paragraph's end ends with.
@@ -955,10 +964,17 @@ def clean_text(text: str) -> str:
     entities (&nbsp; → a space) and line-break tags (<br>, <p> → a line break); decode the
     other HTML character entities as a reader sees them (&amp; → &, &ldquo; → “, &#x4e2d; → 中)
     where they are well formed, with their semicolon (AT&T, &copy without one stay)."""
+    return _clean(text)[0]
+
+
+def _clean(text: str) -> tuple[str, bool]:
+    """clean_text → (the text, whether it may still hold a joiner U+200C/U+200D: decoded
+    entities never give one)."""
     for ch in _ZERO_WIDTH:
         if ch in text:
             text = text.replace(ch, "")
-    if "\u200d" in text or "\u200c" in text:
+    joiners = "\u200d" in text or "\u200c" in text
+    if joiners:
         text = _STRAY_JOINER.sub("", text)
     if "&" in text:
         text = _HTML_SPACE.sub(" ", text)
@@ -966,7 +982,7 @@ def clean_text(text: str) -> str:
         text = _HTML_BREAK.sub("\n", text)
     if "&" in text:  # after the tags: &lt;br&gt; is text that shows "<br>", no line break
         text = _ENTITY.sub(_entity, text)
-    return text
+    return text, joiners
 
 
 #: A line a template line may be glued into starts with a header key, the download line or the
@@ -1238,15 +1254,7 @@ def _parse(text: str, page_id: str, sha256: str, trace: _Trace | None) -> Page:
     if trace is not None:
         trace.lines = lines
     title, title_is_meta = _read_title_lines(r)
-    at = r.at
-    while at < r.teaser_at:  # a rule may find the article's end: r.stop, or r.teaser_at moves
-        line = lines[at]
-        if line:
-            r.at = at
-            _read_line(r, line)
-            if r.stop:
-                break
-        at += 1
+    _read_lines(r)
     _check_layout(r, title, title_is_meta)
     author, paragraphs = _article(r)
     return Page(
@@ -1265,11 +1273,12 @@ def _parse(text: str, page_id: str, sha256: str, trace: _Trace | None) -> Page:
 def _page_lines(text: str) -> tuple[str, list[str]]:
     """The page's text made plain (scrapers' leftovers, traditional template words, a cut last
     line, hard-wrapped paragraphs) → (that text, its lines stripped)."""
-    text = simplify_template_words(clean_text(text))
+    text, joiners = _clean(text)
+    text = simplify_template_words(text)
     if not text.endswith("\n"):  # the last line may be cut short: a download cut off
         text = _drop_cut_template_line(text)
     text = _join_wrapped(text)
-    if "\u200c" in text or "\u200d" in text:  # the only invisible ones clean_text may keep
+    if joiners and ("\u200c" in text or "\u200d" in text):  # the only invisible ones kept
         return text, [_strip(line) for line in text.split("\n")]
     return text, list(map(str.strip, text.split("\n")))
 
@@ -1396,19 +1405,47 @@ def _read_title_lines(r: _Reading) -> tuple[str, bool]:
     return title, title_is_meta
 
 
+def _read_lines(r: _Reading) -> None:
+    """Give each line between the title and the 其他文献 heading its role, in order.
+
+    The common path first: a line of the article (past the site's lines, outside a box of
+    links) that no rule but the paragraph's can take, by the rules' cheap tests (_may_take),
+    is a paragraph, read here; any other goes through the ordered rules of _read_line. A rule
+    may find the article's end: r.stop, or r.teaser_at moves."""
+    lines, paragraphs, trace, wide = r.lines, r.paragraphs, r.trace, r.wide
+    at = r.at
+    plain = not r.before_marker and not r.in_box  # what only _read_line's rules change
+    while at < r.teaser_at:
+        line = lines[at]
+        if not line:
+            at += 1
+            continue
+        if (
+            plain
+            and line[-1] not in _BUTTON_LAST
+            and "  " not in line
+            and not (wide and has_space_run(line))
+            and (line[0] not in _RULES_FIRST or not _may_take(line))
+            and (paragraphs or line not in r.titles)  # not the title again
+        ):
+            r.preamble = False
+            if not r.prose_seen:
+                r.prose_seen = _has_sentence_mark(line)
+            paragraphs.append(line)
+            if trace is not None:
+                r.para_entries.append(trace.add(at, line, Role.PARAGRAPH, "paragraph"))
+        else:
+            r.at = at
+            _read_line(r, line)
+            if r.stop:
+                return
+            plain = not r.before_marker and not r.in_box
+        at += 1
+
+
 def _read_line(r: _Reading, line: str) -> None:
     """Give a line of the page between the title and the 其他文献 heading its role (or its
-    pieces theirs, where runs of spaces stand for lost line breaks)."""
-    if (  # the cheap test: a line of the article that no rule below can take is a paragraph
-        line[0] not in _RULES_FIRST
-        and line[-1] not in _BUTTON_LAST
-        and not r.before_marker
-        and not r.in_box
-        and not ("  " in line or (r.wide and has_space_run(line)))
-        and (r.paragraphs or line not in r.titles)  # not the title again
-    ):
-        r.paragraph(line, "paragraph")
-        return
+    pieces theirs, where runs of spaces stand for lost line breaks) by the ordered rules."""
     if line[0] in _BOILERPLATE_FIRST and not has_space_run(line):  # a template line whole
         for template_rule in _TEMPLATE_RULES:  # no such line is a header line: no room for a key
             if template_rule(r, line, []):
@@ -1429,6 +1466,27 @@ def _read_line(r: _Reading, line: str) -> None:
                 break
         if r.stop:
             return
+
+
+def _may_take(line: str) -> bool:
+    """Tell whether a rule of _read_line other than the paragraph's may take a whole line of
+    the article (no runs of spaces, past the site's lines, outside a box of links), by each
+    rule's first characters and then its own cheap test: a template line's words (a bracketed
+    or spaced-out heading is short), a header key in the line, furniture's length, a
+    recommendations heading's words."""
+    c = line[0]
+    return (
+        (
+            c in _BOILERPLATE_FIRST
+            and (
+                line.startswith(_TEMPLATE_WORDS)
+                or (c in _HEADING_FIRST and len(line) <= _SPACED_HEADING_MAX)
+            )
+        )
+        or (c in _FIELDS_FIRST and (c in _SEPARATORS or _has_key(line)))
+        or (c in _JUNK_FIRST and len(line) <= _JUNK_MAX)
+        or (c in _RECOMMEND_FIRST and (c in _BRACKETS or line.startswith(_RECOMMEND_WORDS)))
+    )
 
 
 def _began(r: _Reading) -> bool:
@@ -1492,9 +1550,33 @@ def _line_pieces(r: _Reading, line: str) -> list[str]:
 # --- the rules for a piece of a line, in order: the first that takes it gives its role -------
 
 
+@functools.lru_cache(maxsize=64)
+def _template_role(piece: str) -> Role | None:
+    """The role a piece that starts with a template word takes by its text alone, as the rules
+    below test it, in their order: the marker, the 其他文献 heading, boilerplate; else None.
+    Cached: every page prints the same few lines of the template."""
+    if _is_read_marker(piece):
+        return Role.MARKER
+    if _is_teaser_heading(piece):
+        return Role.TEASER_HEADING
+    if is_boilerplate(piece):
+        return Role.BOILERPLATE
+    return None
+
+
+def _template_role_of(piece: str) -> Role | None:
+    """_template_role of a piece that may be a template line (its words first, or a short
+    bracketed or spaced-out heading), else None without looking further."""
+    if piece.startswith(_TEMPLATE_WORDS) or (
+        piece[0] in _HEADING_FIRST and len(piece) <= _SPACED_HEADING_MAX
+    ):
+        return _template_role(piece)
+    return None
+
+
 def _read_marker(r: _Reading, piece: str, rest: list[str]) -> bool:
     """Rule "read-marker": 论文部分内容阅读, the article follows."""
-    if not _is_read_marker(piece):
+    if _template_role_of(piece) is not Role.MARKER:
         return False
     r.has_marker, r.preamble, r.before_marker, r.marker_passed = True, False, False, True
     r.note(piece, Role.MARKER, "read-marker")
@@ -1504,7 +1586,7 @@ def _read_marker(r: _Reading, piece: str, rest: list[str]) -> bool:
 def _teaser_heading_in_line(r: _Reading, piece: str, rest: list[str]) -> bool:
     """Rule "teaser-heading-in-line": 其他文献 glued into a line; the pieces after it are
     teasers, and the article ended."""
-    if not _is_teaser_heading(piece):
+    if _template_role_of(piece) is not Role.TEASER_HEADING:
         return False
     r.has_marker = True
     r.glued_teasers = [(r.at, p) for p in rest]
@@ -1516,7 +1598,7 @@ def _teaser_heading_in_line(r: _Reading, piece: str, rest: list[str]) -> bool:
 
 def _template_line(r: _Reading, piece: str, rest: list[str]) -> bool:
     """Rule "template-line": 下载到本地 , 更方便阅读 and 声明 : …"""
-    if not is_boilerplate(piece):
+    if _template_role_of(piece) is not Role.BOILERPLATE:
         return False
     r.note(piece, Role.BOILERPLATE, "template-line")
     return True
