@@ -58,6 +58,7 @@ from .template import (
     UPLOADER_KEY,
     alternation,
     first_chars,
+    first_pairs,
     needles,
     render_tables,
 )
@@ -144,6 +145,10 @@ _SITE_JUNK = re.compile(
 )
 _JUNK_MAX = 60  # junk lines are short; longer ones are not tested at all
 _JUNK_FIRST = first_chars(_SITE_JUNK) | first_chars(_PAGER)
+#: How furniture starts, by its first two characters (first_pairs): "(作者系X)" is no "(未完)".
+_JUNK_FIRSTS, _JUNK_PAIRS = (
+    a | b for a, b in zip(first_pairs(_SITE_JUNK), first_pairs(_PAGER), strict=True)
+)
 #: A button left at the end of a paragraph: "…平台。 阅读全文".
 _TRAILING_BUTTON = re.compile(rf"\s+(?:{alternation(TRAILING_BUTTONS)})\s*(?:>>|》|>)?$")
 #: A recommendations heading: the article ended; the lines under it are other articles.
@@ -183,7 +188,7 @@ _TITLE_DECOR = re.compile(
 def is_site_junk(line: str) -> bool:
     """Tell whether a whole line (or piece) is site furniture: pagination, a button, a share
     line, a counter, "(未完待续)"."""
-    if len(line) > _JUNK_MAX or line[0] not in _JUNK_FIRST:
+    if len(line) > _JUNK_MAX or not (line[:1] in _JUNK_FIRSTS or line[:2] in _JUNK_PAIRS):
         return False
     if _SITE_JUNK.fullmatch(line):
         return True
@@ -218,6 +223,7 @@ _TEASER_HEADING_LINE = re.compile(rf"[【\[]?\s*其\s*[他它]\s*文\s*献\s*[�
 #: What a teaser heading line starts with (the heading, a bracket), as a cheap test.
 #: (Lines are stripped: the spaces \s allows first are left out.)
 _HEADING_FIRST = frozenset(c for c in first_chars(_TEASER_HEADING_LINE) if not c.isspace())
+_HEADING_STARTS = tuple(sorted(_HEADING_FIRST))  # for str.startswith: one call, no slice
 
 
 #: Site footers under the teasers: not teasers.
@@ -1090,9 +1096,9 @@ def _shares_line(text: str, at: int, length: int) -> bool:
 
 def _find_heading(lines: list[str], first: int) -> int:
     """Return where the teaser list starts: the first line that is the 其他文献 heading."""
-    for i in range(first, len(lines)):
-        line = lines[i]
-        if line[:1] in _HEADING_FIRST and _is_teaser_heading(line):
+    starts = _HEADING_STARTS
+    for i in [i for i, line in enumerate(lines) if line.startswith(starts)]:
+        if i >= first and _is_teaser_heading(lines[i]):
             return i
     return len(lines)
 
@@ -1299,8 +1305,8 @@ def _split_glued_lines(
     if template or heading:
         lines = _unglue(lines, first + 1, template=template, heading=heading)
         teaser_at = _find_heading(lines, first)
-    early = islice(lines, first + 1, first + _HEADER_LINES)
-    if any(line[-1:] in _COLON_CHARS for line in early) and _join_cut_values(
+    early = lines[first + 1 : first + _HEADER_LINES]
+    if [line for line in early if line.endswith(_COLONS)] and _join_cut_values(
         lines, first + 1, teaser_at
     ):  # "来源 :" / "党员生活": a header value on the next line
         teaser_at = _find_heading(lines, first)
@@ -1446,16 +1452,20 @@ def _read_lines(r: _Reading) -> None:
 def _read_line(r: _Reading, line: str) -> None:
     """Give a line of the page between the title and the 其他文献 heading its role (or its
     pieces theirs, where runs of spaces stand for lost line breaks) by the ordered rules."""
-    if line[0] in _BOILERPLATE_FIRST and not has_space_run(line):  # a template line whole
-        for template_rule in _TEMPLATE_RULES:  # no such line is a header line: no room for a key
-            if template_rule(r, line, []):
-                return
-    if line[0] in _HEADER_FIRST and has_space_run(line):
+    c = line[0]
+    spaced = "  " in line or (r.wide and has_space_run(line))  # r.wide: else runs of U+0020
+    if c in _BOILERPLATE_FIRST and not spaced:  # a template line whole
+        role = _template_role_of(line)  # no such line is a header line: no room for a key
+        if role is not None:
+            _TEMPLATE_RULES[role](r, line, [])  # the first of them that takes it
+            return
+    if c in _HEADER_FIRST and spaced:
         line = _KEY_SPACES.sub(r"\1 ", line)  # "来源 :  X": wide spaces after a key
         if has_space_run(line):  # "来源   :   X   |   被引量 : 12 次   |": around marks
             line = _tight_header(line)
+        spaced = has_space_run(line)
     r.began = _began(r)
-    if _header_line(r, line):
+    if not spaced and _header_line(r, line):
         return
     pieces = _line_pieces(r, line)
     for k, piece in enumerate(pieces):
@@ -1484,7 +1494,7 @@ def _may_take(line: str) -> bool:
             )
         )
         or (c in _FIELDS_FIRST and (c in _SEPARATORS or _has_key(line)))
-        or (c in _JUNK_FIRST and len(line) <= _JUNK_MAX)
+        or (len(line) <= _JUNK_MAX and (c in _JUNK_FIRSTS or line[:2] in _JUNK_PAIRS))
         or (c in _RECOMMEND_FIRST and (c in _BRACKETS or line.startswith(_RECOMMEND_WORDS)))
     )
 
@@ -1508,10 +1518,10 @@ def _began(r: _Reading) -> bool:
 
 
 def _header_line(r: _Reading, line: str) -> bool:
-    """Rule "header-line": a whole line of header fields; values may hold single spaces."""
+    """Rule "header-line": a whole line of header fields (no runs of spaces: the caller tells);
+    values may hold single spaces."""
     if not (
         line[0] in (_HEADER_FIRST if r.began else _FIELDS_FIRST)
-        and not has_space_run(line)
         and _take_header(header_fields(line), r.meta, r.preamble, r.read_marker_ahead, r.began)
     ):
         return False
@@ -1701,8 +1711,12 @@ _PIECE_RULES = (
 
 
 #: The rules a whole line of the template's own may take, tried first (they are the first of
-#: _PIECE_RULES, which try them on a line's pieces).
-_TEMPLATE_RULES: tuple[_Rule, ...] = tuple(rule for _, rule in _PIECE_RULES[:3])
+#: _PIECE_RULES, which try them on a line's pieces), by the role each gives (_template_role).
+_TEMPLATE_RULES: dict[Role, _Rule] = {
+    Role.MARKER: _read_marker,
+    Role.TEASER_HEADING: _teaser_heading_in_line,
+    Role.BOILERPLATE: _template_line,
+}
 
 
 def _check_layout(r: _Reading, title: str, title_is_meta: bool) -> None:
@@ -1762,7 +1776,8 @@ def _teasers(r: _Reading) -> list[str]:
     for at, t in (*r.glued_teasers, *((k, lines[k]) for k in range(teaser_at + 1, len(lines)))):
         if not t:
             continue
-        not_teaser = _not_teaser(t)
+        c = t[0]  # _not_teaser's own first test, inline: most teasers pass it
+        not_teaser = _not_teaser(t) if c in _NOT_TEASER_FIRST or c.isdigit() else None
         if not_teaser is None:
             teasers.append(_TEASER_DATE.sub("", t) if t[-1:].isdigit() else t)
         if trace is not None:
@@ -2003,13 +2018,14 @@ _ICP = re.compile(
 )
 _SITE_LINKS = re.compile(alternation(SITE_LINKS))
 _FOOTER_HINTS = ("©", "opyright", "OPYRIGHT", "ights", "ICP", "icp", "首页", "关于我们", "联系我们")
+_ANY_FOOTER_HINT = re.compile(alternation(_FOOTER_HINTS))  # one scan for them all
 _LINK_GLUE = " |｜·•-/" + SPACES
 
 
 def _is_footer(line: str) -> bool:
     """Tell whether a line under the teasers is the site's footer: a copyright line with a year
     or domain, an ICP licence number, or nothing but the site's links."""
-    if len(line) > 150 or not any(hint in line for hint in _FOOTER_HINTS):  # cheap tests first
+    if len(line) > 150 or _ANY_FOOTER_HINT.search(line) is None:  # cheap tests first
         return False
     if (_COPYRIGHT.search(line) and _FOOTER_PROOF.search(line)) or _ICP.search(line):
         return True
@@ -2209,6 +2225,7 @@ def _is_site_line(piece: str, titles: list[str]) -> bool:
 
 
 _COLON_CHARS = frozenset(":：∶")
+_COLONS = tuple(_COLON_CHARS)
 
 
 def _author_field(line: str) -> str | None:
