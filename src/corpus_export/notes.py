@@ -96,6 +96,17 @@ _NAMES = rf"{_NAME}(?:\s*[、，,/／]\s*{_NAME}|\s+{_NAME}){{0,5}}(?:\s*[(（][
 _CREDIT_LINE = re.compile(
     rf"{_ROLE}\s*{_COLON}?\s*{_NAMES}(?:\s+{_ROLE}\s*{_COLON}?\s*{_NAMES}){{0,4}}(?:\s*{_REPORTED})?"
 )
+#: How a credit starts (first_pairs): a role word, a cheap test before the regex.
+_CREDIT_FIRSTS, _CREDIT_PAIRS = first_pairs(_CREDIT_LINE)
+
+
+def _is_credit(text: str) -> bool:
+    """Tell whether text is a reporters' or drafters' credit (_CREDIT_LINE) whole."""
+    return (text[:1] in _CREDIT_FIRSTS or text[:2] in _CREDIT_PAIRS) and bool(
+        _CREDIT_LINE.fullmatch(text)
+    )
+
+
 _ROLE_RE = re.compile(rf"{_ROLE}\s*{_COLON}?\s*|\s*{_REPORTED}$")
 _LATIN_NAME = r"[A-Z][A-Za-z.\-]*(?: [A-Z][A-Za-z.\-]*){0,3}"  # Li Ming, John A. Smith
 #: A note that names the writer first, then 系 and a post: （李明，系华中师范大学教授）,
@@ -240,7 +251,7 @@ def _note_parts(note: str, rest: str) -> tuple[str, str]:
         sentence = note[funding.end() :].strip()
         note = note[: funding.start()]
         rest = f"{rest}\n{sentence}" if rest else sentence
-    if _CREDIT_LINE.fullmatch(note.strip()):
+    if _is_credit(note.strip()):
         note = " ".join(_ROLE_RE.sub(" ", note).split())
     return note.strip().rstrip("。.;；").strip(), rest
 
@@ -260,7 +271,7 @@ def strip_byline(paragraph: str) -> str | None:
         ):
             return next(g for g in m.groups() if g is not None).strip()
     credit = paragraph.lstrip(_DECOR_CHARS + " \u3000")  # □ 本报记者 X
-    if _CREDIT_LINE.fullmatch(credit):
+    if _is_credit(credit):
         return " ".join(_ROLE_RE.sub(" ", credit).split())
     return None
 
