@@ -2492,6 +2492,10 @@ def test_the_prefilters_are_the_first_characters_of_their_patterns() -> None:
     for word in (*template.KEY_SPELLINGS, *template.SITE_FIELD_KEYS):
         assert word[0] in parse_module._FIELDS_FIRST, word
     assert all(w[0] in parse_module._JUNK_FIRST for w in template.BUTTONS + template.PAGER_WORDS)
+    # every spelling and shape of the 其他文献 heading holds the character looked for first
+    needle = parse_module._HEADING_NEEDLE
+    assert all(needle in heading for heading in template.TEASER_HEADINGS)
+    assert needle in parse_module._TEASER_HEADING_LINE.pattern
 
 
 def test_alternation_puts_longer_spellings_first() -> None:

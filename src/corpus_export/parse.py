@@ -223,7 +223,9 @@ _TEASER_HEADING_LINE = re.compile(rf"[【\[]?\s*其\s*[他它]\s*文\s*献\s*[�
 #: What a teaser heading line starts with (the heading, a bracket), as a cheap test.
 #: (Lines are stripped: the spaces \s allows first are left out.)
 _HEADING_FIRST = frozenset(c for c in first_chars(_TEASER_HEADING_LINE) if not c.isspace())
-_HEADING_STARTS = tuple(sorted(_HEADING_FIRST))  # for str.startswith: one call, no slice
+#: A character every shape of the heading holds, and prose seldom (献): lines without it are
+#: no heading (a test checks every spelling and shape holds it).
+_HEADING_NEEDLE = TEASER_HEADING[-1]
 
 
 #: Site footers under the teasers: not teasers.
@@ -841,17 +843,18 @@ def _plain_header_fields(line: str) -> dict[str, str] | None:
     """header_fields of a line of the commonest form, `来源 :X | 被引量 : N次 | 上传用户:Y`: fields
     of a key and a value only, cut by "|" (the values as header_fields cuts them); else None."""
     parts = line.split("|", _MAX_HEADER_KEYS)
-    if len(parts) > _MAX_HEADER_KEYS:
+    if len(parts) > _MAX_HEADER_KEYS or line[:1].isspace():  # the line starts with a key
         return None
     fields: dict[str, str] = {}
-    for k, part in enumerate(parts):
-        m = _PLAIN_FIELD.fullmatch(part)
-        if m is None or (k == 0 and m.start(1) > 0):  # the line starts with a key
+    fullmatch = _PLAIN_FIELD.fullmatch
+    for part in parts:
+        m = fullmatch(part)
+        if m is None:
             return None
-        value = m.group(2)
+        key, value = m.groups()
         if DOWNLOAD_LINE in value:  # the download line glued on: not part of the value
             value = value[: value.index(DOWNLOAD_LINE)]
-        fields.setdefault(_KEY_SPELLINGS[m.group(1)], value.strip().rstrip(_VALUE_TAIL))
+        fields.setdefault(_KEY_SPELLINGS[key], value.strip().rstrip(_VALUE_TAIL))
     return fields
 
 
@@ -1038,7 +1041,7 @@ def _unglue_heading(lines: list[str]) -> None:
     ends the article (the note, a closing line, a last sentence)."""
     for i in range(len(lines) - 1, -1, -1):
         line = lines[i]
-        if len(line) <= 4 or "献" not in line or _ANY_HEADING_RE.search(line) is None:
+        if len(line) <= 4 or _HEADING_NEEDLE not in line or _ANY_HEADING_RE.search(line) is None:
             continue
         if any(_is_teaser_heading(p) for p in split_paragraphs(line)):
             return  # set apart by runs of spaces: the lost line breaks, split as such later
@@ -1096,8 +1099,8 @@ def _shares_line(text: str, at: int, length: int) -> bool:
 
 def _find_heading(lines: list[str], first: int) -> int:
     """Return where the teaser list starts: the first line that is the 其他文献 heading."""
-    starts = _HEADING_STARTS
-    for i in [i for i, line in enumerate(lines) if line.startswith(starts)]:
+    needle = _HEADING_NEEDLE
+    for i in [i for i, line in enumerate(lines) if needle in line]:
         if i >= first and _is_teaser_heading(lines[i]):
             return i
     return len(lines)
@@ -1179,7 +1182,7 @@ def _latin(text: str) -> bool:
 
 def _ends_region(line: str) -> bool:
     """The 其他文献 heading, also glued to a line, or a recommendations heading (相关推荐)."""
-    return ("献" in line and _ANY_HEADING_RE.search(line) is not None) or (
+    return (_HEADING_NEEDLE in line and _ANY_HEADING_RE.search(line) is not None) or (
         line[:1] in _RECOMMEND_FIRST and _RECOMMEND.fullmatch(line) is not None
     )
 
@@ -1773,13 +1776,14 @@ def _teasers(r: _Reading) -> list[str]:
         trace.add(teaser_at, lines[teaser_at], Role.TEASER_HEADING, "teaser-heading")
     teasers: list[str] = []
     teaser_entries: list[int] = []
-    for at, t in (*r.glued_teasers, *((k, lines[k]) for k in range(teaser_at + 1, len(lines)))):
+    under = enumerate(lines[teaser_at + 1 :], teaser_at + 1)
+    for at, t in (*r.glued_teasers, *under):
         if not t:
             continue
         c = t[0]  # _not_teaser's own first test, inline: most teasers pass it
         not_teaser = _not_teaser(t) if c in _NOT_TEASER_FIRST or c.isdigit() else None
         if not_teaser is None:
-            teasers.append(_TEASER_DATE.sub("", t) if t[-1:].isdigit() else t)
+            teasers.append(_TEASER_DATE.sub("", t) if t[-1].isdigit() else t)
         if trace is not None:
             role, why = not_teaser or (Role.TEASER, "teaser")
             entry = trace.add(at, t, role, why)
