@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import PageMaker
 
+from corpus_export import notes as notes_module
 from corpus_export import parse as parse_module
 from corpus_export import template
 from corpus_export.cli import cli
@@ -28,7 +29,7 @@ from corpus_export.parse import (
     split_paragraphs,
     strip_author_note,
 )
-from corpus_export.template import Unbounded, alternation, first_chars, needles
+from corpus_export.template import Unbounded, alternation, first_chars, first_pairs, needles
 
 
 def row(text: str | bytes) -> dict[str, object]:
@@ -2414,6 +2415,75 @@ def test_first_chars_reads_the_pattern_itself() -> None:
             first_chars(unbounded)
 
 
+def test_first_pairs_reads_two_characters_of_the_pattern() -> None:
+    assert first_pairs("下载|声") == (frozenset("声"), frozenset({"下载"}))
+    firsts, pairs = first_pairs(r"[(（]\s*完")
+    assert not firsts and {"(完", "（完", "( ", "（\u3000"} <= pairs and "(作" not in pairs
+    assert first_pairs(r"(?:a|)b*c") == (frozenset("c"), frozenset({"ac", "ab", "bb", "bc"}))
+    assert first_pairs(r"《[^《》]{1,20}》") == (frozenset("《"), frozenset())  # then any character
+    assert first_pairs(r"\d{4}年") == (
+        frozenset(),
+        frozenset(a + b for a in "0123456789" for b in "0123456789"),
+    )
+    for unbounded in (r".x", r"\w+", r"a?", r"[^x]y", r"(?:a|.)"):
+        with pytest.raises(Unbounded):
+            first_pairs(unbounded)
+
+
+def _all_page_texts() -> list[str]:
+    """The fixture pages, the repo's raw pages and 300 of the sweep's variants, decoded."""
+    import random
+
+    import test_sweep
+
+    here = Path(__file__).parent
+    data = [p.read_bytes() for p in sorted((here / "pages").rglob("*.txt"))]
+    data += [p.read_bytes() for p in sorted((here.parent / "raw").glob("*.txt"))]
+    rng = random.Random(7)
+    while len(data) < 400:
+        with contextlib.suppress(UnicodeEncodeError):
+            data.append(test_sweep.render(test_sweep.sample(rng))[0])
+    texts = []
+    for d in data:
+        with contextlib.suppress(Rejected):
+            texts.append(parse_module.decode_bytes(d))
+    return texts
+
+
+def test_first_pairs_never_turn_a_match_away() -> None:
+    """Every line of the sweep's and fixture pages that a prefiltered pattern matches starts
+    as first_pairs says (the prefilter is a superset)."""
+    patterns = [
+        notes_module._TRAILER,
+        notes_module._FUNDING_NOTE,
+        notes_module._REFS_HEADING,
+        parse_module._SITE_JUNK,
+        parse_module._PAGER,
+    ]
+    lines = {line.strip() for text in _all_page_texts() for line in text.splitlines()}
+    lines |= {
+        "(完)",
+        "（ 完 ）",
+        "责任编辑：张三",
+        "《人民日报》（2021年03月05日 09版）",
+        "- 3 -",
+        "第 2 页 / 共 5 页",
+        "上一页 1 2 3 下一页",
+        "分享到：微信",
+        "(未完待续)",
+        "参考文献：",
+        "2021年3月5日",
+        "二〇二一年三月",
+        "（本文系某某基金项目成果）",
+        "12人已下载",
+    }
+    for rx in patterns:
+        firsts, pairs = first_pairs(rx)
+        for line in lines:
+            if line and rx.fullmatch(line):
+                assert line[:1] in firsts or line[:2] in pairs, (rx.pattern[:30], line)
+
+
 def test_the_prefilters_are_the_first_characters_of_their_patterns() -> None:
     assert first_chars(parse_module._BOILERPLATE) == parse_module._BOILERPLATE_FIRST
     assert first_chars(parse_module._RECOMMEND) == parse_module._RECOMMEND_FIRST
@@ -2422,6 +2492,10 @@ def test_the_prefilters_are_the_first_characters_of_their_patterns() -> None:
     for word in (*template.KEY_SPELLINGS, *template.SITE_FIELD_KEYS):
         assert word[0] in parse_module._FIELDS_FIRST, word
     assert all(w[0] in parse_module._JUNK_FIRST for w in template.BUTTONS + template.PAGER_WORDS)
+    # every spelling and shape of the 其他文献 heading holds the character looked for first
+    needle = parse_module._HEADING_NEEDLE
+    assert all(needle in heading for heading in template.TEASER_HEADINGS)
+    assert needle in parse_module._TEASER_HEADING_LINE.pattern
 
 
 def test_alternation_puts_longer_spellings_first() -> None:

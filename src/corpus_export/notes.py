@@ -21,6 +21,7 @@ from .template import (
     WRITER_WORDS,
     alternation,
     first_chars,
+    first_pairs,
 )
 
 #: ASCII and full-width colons, and ∶ (U+2236), which some sites print as one (parse.py's too).
@@ -95,6 +96,17 @@ _NAMES = rf"{_NAME}(?:\s*[、，,/／]\s*{_NAME}|\s+{_NAME}){{0,5}}(?:\s*[(（][
 _CREDIT_LINE = re.compile(
     rf"{_ROLE}\s*{_COLON}?\s*{_NAMES}(?:\s+{_ROLE}\s*{_COLON}?\s*{_NAMES}){{0,4}}(?:\s*{_REPORTED})?"
 )
+#: How a credit starts (first_pairs): a role word, a cheap test before the regex.
+_CREDIT_FIRSTS, _CREDIT_PAIRS = first_pairs(_CREDIT_LINE)
+
+
+def _is_credit(text: str) -> bool:
+    """Tell whether text is a reporters' or drafters' credit (_CREDIT_LINE) whole."""
+    return (text[:1] in _CREDIT_FIRSTS or text[:2] in _CREDIT_PAIRS) and bool(
+        _CREDIT_LINE.fullmatch(text)
+    )
+
+
 _ROLE_RE = re.compile(rf"{_ROLE}\s*{_COLON}?\s*|\s*{_REPORTED}$")
 _LATIN_NAME = r"[A-Z][A-Za-z.\-]*(?: [A-Z][A-Za-z.\-]*){0,3}"  # Li Ming, John A. Smith
 #: A note that names the writer first, then 系 and a post: （李明，系华中师范大学教授）,
@@ -160,7 +172,10 @@ _TRAILER = re.compile(
     rf"|[〇零一二三四五六七八九]{{4}}年[一二三四五六七八九十]{{1,3}}月(?:[一二三四五六七八九十]{{1,3}}日)?"
 )
 _TRAILERS_MAX = 3
-_TRAILER_FIRST = first_chars(_TRAILER) | first_chars(_FUNDING_NOTE)
+#: How a closing line of _TRAILER or _FUNDING_NOTE starts (first_pairs): a cheap test first.
+_TRAILER_FIRSTS, _TRAILER_PAIRS = (
+    a | b for a, b in zip(first_pairs(_TRAILER), first_pairs(_FUNDING_NOTE), strict=True)
+)
 #: Other closing lines, when short: "(…)" of its own, or "key：value" (a 2-6 character key).
 _SHORT_CLOSING = re.compile(
     rf"[{_OPEN}][^{_OPEN}{_CLOSE}]{{1,58}}[{_CLOSE}]|(?:[{_HAN}]{{2,6}}|注)\s*{_COLON}\s*\S.*"
@@ -169,6 +184,7 @@ _SHORT_LINE_MAX = 60
 #: A note names its writer with one of these (作者系X, 执笔：X, 记者 X, 通讯员 X, 撰稿：X,
 #: （李明，系X）).
 _NOTE_WORDS = NOTE_WORDS  # the credits' words come from the same tables as _ROLE
+_ANY_NOTE_WORD = re.compile(alternation(_NOTE_WORDS))  # one scan for them all
 #: How long a closing line can be (a funding note's sentence is the longest kind).
 _TRAILER_MAX = 120
 _FUNDING_MAX = 200
@@ -181,7 +197,7 @@ _REFS_HEADING = re.compile(
     rf"[{_OPEN}]?\s*(?:参考文献|注释|注解|参考资料|尾注|參考文獻|註釋|References|REFERENCES|Bibliography"
     rf"|Notes)\s*[{_CLOSE}]?\s*(?:{_COLON}.*)?"
 )
-_REFS_FIRST = first_chars(_REFS_HEADING)
+_REFS_FIRSTS, _REFS_PAIRS = first_pairs(_REFS_HEADING)
 _REFS_SEARCH = 80  # paragraphs from the end where such a heading is looked for
 _BYLINE = re.compile(
     rf"{_DECOR}(?:文\s*[/／|｜{_DOT}:：]\s*(?:图(?:\s*[/／|｜:：]\s*|\s+))?(\S.*)"
@@ -235,7 +251,7 @@ def _note_parts(note: str, rest: str) -> tuple[str, str]:
         sentence = note[funding.end() :].strip()
         note = note[: funding.start()]
         rest = f"{rest}\n{sentence}" if rest else sentence
-    if _CREDIT_LINE.fullmatch(note.strip()):
+    if _is_credit(note.strip()):
         note = " ".join(_ROLE_RE.sub(" ", note).split())
     return note.strip().rstrip("。.;；").strip(), rest
 
@@ -255,7 +271,7 @@ def strip_byline(paragraph: str) -> str | None:
         ):
             return next(g for g in m.groups() if g is not None).strip()
     credit = paragraph.lstrip(_DECOR_CHARS + " \u3000")  # □ 本报记者 X
-    if _CREDIT_LINE.fullmatch(credit):
+    if _is_credit(credit):
         return " ".join(_ROLE_RE.sub(" ", credit).split())
     return None
 
@@ -401,7 +417,7 @@ def _note_at(paragraphs: list[str], at: int) -> tuple[str, list[str]] | None:
             kept = rest.split("\n") if rest else []
             return note, paragraphs[: at - 1] + kept + paragraphs[at + 1 :]
     for j in range(at - 1, max(-1, at - 5), -1):  # "作者简介：" / "张三，……" / "李四，……"
-        if paragraphs[j][:1] in _REFS_FIRST and _REFS_HEADING.fullmatch(paragraphs[j]):
+        if _is_refs_heading(paragraphs[j]):
             return None  # the lines after it are references, not the note
         if len(paragraphs[j]) <= 12 and _NOTE_LABEL_LINE.fullmatch(paragraphs[j]):
             lines = paragraphs[j + 1 : at + 1]
@@ -423,7 +439,7 @@ def is_closing_line(paragraph: str) -> bool:
         return False
     if ELLIPSIS.issuperset(paragraph):  # "……": the excerpt was cut after the note
         return True
-    if paragraph[0] in _TRAILER_FIRST and (
+    if (paragraph[:1] in _TRAILER_FIRSTS or paragraph[:2] in _TRAILER_PAIRS) and (
         (len(paragraph) <= _TRAILER_MAX and _TRAILER.fullmatch(paragraph) is not None)
         or _FUNDING_NOTE.fullmatch(paragraph) is not None
     ):
@@ -432,7 +448,7 @@ def is_closing_line(paragraph: str) -> bool:
         len(paragraph) <= _SHORT_LINE_MAX
         and _SHORT_CLOSING.fullmatch(paragraph) is not None
         and (
-            not any(word in paragraph for word in _NOTE_WORDS)  # every note form has one
+            _ANY_NOTE_WORD.search(paragraph) is None  # every note form has one of the words
             or strip_author_note(paragraph)[0] is None
         )
     )
@@ -453,7 +469,11 @@ def _note_places(paragraphs: list[str]) -> Iterator[int]:
 
 
 def _is_refs_heading(p: str) -> bool:
-    return p[:1] in _REFS_FIRST and len(p) <= _NOTE_MAX and _REFS_HEADING.fullmatch(p) is not None
+    return (
+        (p[:1] in _REFS_FIRSTS or p[:2] in _REFS_PAIRS)
+        and len(p) <= _NOTE_MAX
+        and _REFS_HEADING.fullmatch(p) is not None
+    )
 
 
 def _past_closing_lines(paragraphs: list[str], at: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import hashlib
 import html
 import html.entities
@@ -57,6 +58,7 @@ from .template import (
     UPLOADER_KEY,
     alternation,
     first_chars,
+    first_pairs,
     needles,
     render_tables,
 )
@@ -143,6 +145,10 @@ _SITE_JUNK = re.compile(
 )
 _JUNK_MAX = 60  # junk lines are short; longer ones are not tested at all
 _JUNK_FIRST = first_chars(_SITE_JUNK) | first_chars(_PAGER)
+#: How furniture starts, by its first two characters (first_pairs): "(作者系X)" is no "(未完)".
+_JUNK_FIRSTS, _JUNK_PAIRS = (
+    a | b for a, b in zip(first_pairs(_SITE_JUNK), first_pairs(_PAGER), strict=True)
+)
 #: A button left at the end of a paragraph: "…平台。 阅读全文".
 _TRAILING_BUTTON = re.compile(rf"\s+(?:{alternation(TRAILING_BUTTONS)})\s*(?:>>|》|>)?$")
 #: A recommendations heading: the article ended; the lines under it are other articles.
@@ -151,6 +157,9 @@ _RECOMMEND = re.compile(
     rf"\s*[】\]]?\s*[:：]?\s*(.*)|(?:{alternation(RECOMMEND_HEADINGS_ALONE)})\s*[】\]]?\s*[:：]?)"
 )
 _RECOMMEND_FIRST = first_chars(_RECOMMEND)
+#: What a recommendations heading starts with, but for a bracket: one of its words.
+_RECOMMEND_WORDS = (*RECOMMEND_HEADINGS, *RECOMMEND_HEADINGS_ALONE)
+_BRACKETS = "【["
 
 #: Under the teasers, lines that are no teaser: another list's heading, a date or a counter alone.
 _LIST_HEADINGS = (*RECOMMEND_HEADINGS, *RECOMMEND_HEADINGS_ALONE, *OTHER_LIST_HEADINGS)
@@ -179,7 +188,7 @@ _TITLE_DECOR = re.compile(
 def is_site_junk(line: str) -> bool:
     """Tell whether a whole line (or piece) is site furniture: pagination, a button, a share
     line, a counter, "(未完待续)"."""
-    if len(line) > _JUNK_MAX or line[0] not in _JUNK_FIRST:
+    if len(line) > _JUNK_MAX or not (line[:1] in _JUNK_FIRSTS or line[:2] in _JUNK_PAIRS):
         return False
     if _SITE_JUNK.fullmatch(line):
         return True
@@ -214,6 +223,9 @@ _TEASER_HEADING_LINE = re.compile(rf"[【\[]?\s*其\s*[他它]\s*文\s*献\s*[�
 #: What a teaser heading line starts with (the heading, a bracket), as a cheap test.
 #: (Lines are stripped: the spaces \s allows first are left out.)
 _HEADING_FIRST = frozenset(c for c in first_chars(_TEASER_HEADING_LINE) if not c.isspace())
+#: A character every shape of the heading holds, and prose seldom (献): lines without it are
+#: no heading (a test checks every spelling and shape holds it).
+_HEADING_NEEDLE = TEASER_HEADING[-1]
 
 
 #: Site footers under the teasers: not teasers.
@@ -699,10 +711,11 @@ _TRADITIONAL_NEEDLES = (
 def simplify_template_words(text: str) -> str:
     """Spell the template's lines in simplified characters (see _TRADITIONAL_LINES), on a page
     whose top (title, header, boilerplate) shows them so."""
-    # str's `in` (a memchr-like scan) is ~8 times faster here than a regex search
-    head, tail = text[:_TRADITIONAL_HEAD], text[-_TRADITIONAL_TAIL:]
-    if not any(ch in head for ch in _TRADITIONAL_HEAD_CHARS) and not any(
-        ch in tail for ch in _TRADITIONAL_TAIL_CHARS
+    # str's `in` (a memchr-like scan) is ~8 times faster here than a regex search, and a
+    # character's scan faster than a word's (find in bounds: no copy of the head or tail)
+    tail = max(0, len(text) - _TRADITIONAL_TAIL)
+    if not any(text.find(ch, 0, _TRADITIONAL_HEAD) >= 0 for ch in _TRADITIONAL_HEAD_CHARS) and not (
+        any(text.find(ch, tail) >= 0 for ch in _TRADITIONAL_TAIL_CHARS)
     ):
         return text
     if not any(word in text for word in _TRADITIONAL_NEEDLES):  # no line to respell: one scan
@@ -771,6 +784,10 @@ def _pieces(line: str, wide: bool) -> list[str]:
 
 #: first characters of the boilerplate lines: a cheap test before the regex
 _BOILERPLATE_FIRST = first_chars(_BOILERPLATE)
+#: What a line of the template's own (boilerplate, marker, 其他文献) starts with, as _BOILERPLATE
+#: spells them; a bracketed or spaced-out heading (【其他文献】, 其 他 文 献) is short.
+_TEMPLATE_WORDS = (DOWNLOAD_LINE, DISCLAIMER_KEY, READ_MARKER, *TEASER_HEADINGS)
+_SPACED_HEADING_MAX = 16
 #: What a line of the article that a rule of _read_line other than "paragraph" may take
 #: starts with (boilerplate, marker and teaser heading; header and site fields; furniture; a
 #: recommendations heading), and what a button left at a paragraph's end ends with.
@@ -826,17 +843,18 @@ def _plain_header_fields(line: str) -> dict[str, str] | None:
     """header_fields of a line of the commonest form, `来源 :X | 被引量 : N次 | 上传用户:Y`: fields
     of a key and a value only, cut by "|" (the values as header_fields cuts them); else None."""
     parts = line.split("|", _MAX_HEADER_KEYS)
-    if len(parts) > _MAX_HEADER_KEYS:
+    if len(parts) > _MAX_HEADER_KEYS or line[:1].isspace():  # the line starts with a key
         return None
     fields: dict[str, str] = {}
-    for k, part in enumerate(parts):
-        m = _PLAIN_FIELD.fullmatch(part)
-        if m is None or (k == 0 and m.start(1) > 0):  # the line starts with a key
+    fullmatch = _PLAIN_FIELD.fullmatch
+    for part in parts:
+        m = fullmatch(part)
+        if m is None:
             return None
-        value = m.group(2)
+        key, value = m.groups()
         if DOWNLOAD_LINE in value:  # the download line glued on: not part of the value
             value = value[: value.index(DOWNLOAD_LINE)]
-        fields.setdefault(_KEY_SPELLINGS[m.group(1)], value.strip().rstrip(_VALUE_TAIL))
+        fields.setdefault(_KEY_SPELLINGS[key], value.strip().rstrip(_VALUE_TAIL))
     return fields
 
 
@@ -955,10 +973,17 @@ def clean_text(text: str) -> str:
     entities (&nbsp; → a space) and line-break tags (<br>, <p> → a line break); decode the
     other HTML character entities as a reader sees them (&amp; → &, &ldquo; → “, &#x4e2d; → 中)
     where they are well formed, with their semicolon (AT&T, &copy without one stay)."""
+    return _clean(text)[0]
+
+
+def _clean(text: str) -> tuple[str, bool]:
+    """clean_text → (the text, whether it may still hold a joiner U+200C/U+200D: decoded
+    entities never give one)."""
     for ch in _ZERO_WIDTH:
         if ch in text:
             text = text.replace(ch, "")
-    if "\u200d" in text or "\u200c" in text:
+    joiners = "\u200d" in text or "\u200c" in text
+    if joiners:
         text = _STRAY_JOINER.sub("", text)
     if "&" in text:
         text = _HTML_SPACE.sub(" ", text)
@@ -966,7 +991,7 @@ def clean_text(text: str) -> str:
         text = _HTML_BREAK.sub("\n", text)
     if "&" in text:  # after the tags: &lt;br&gt; is text that shows "<br>", no line break
         text = _ENTITY.sub(_entity, text)
-    return text
+    return text, joiners
 
 
 #: A line a template line may be glued into starts with a header key, the download line or the
@@ -1016,7 +1041,7 @@ def _unglue_heading(lines: list[str]) -> None:
     ends the article (the note, a closing line, a last sentence)."""
     for i in range(len(lines) - 1, -1, -1):
         line = lines[i]
-        if len(line) <= 4 or "献" not in line or _ANY_HEADING_RE.search(line) is None:
+        if len(line) <= 4 or _HEADING_NEEDLE not in line or _ANY_HEADING_RE.search(line) is None:
             continue
         if any(_is_teaser_heading(p) for p in split_paragraphs(line)):
             return  # set apart by runs of spaces: the lost line breaks, split as such later
@@ -1074,9 +1099,9 @@ def _shares_line(text: str, at: int, length: int) -> bool:
 
 def _find_heading(lines: list[str], first: int) -> int:
     """Return where the teaser list starts: the first line that is the 其他文献 heading."""
-    for i in range(first, len(lines)):
-        line = lines[i]
-        if line[:1] in _HEADING_FIRST and _is_teaser_heading(line):
+    needle = _HEADING_NEEDLE
+    for i in [i for i, line in enumerate(lines) if needle in line]:
+        if i >= first and _is_teaser_heading(lines[i]):
             return i
     return len(lines)
 
@@ -1157,7 +1182,7 @@ def _latin(text: str) -> bool:
 
 def _ends_region(line: str) -> bool:
     """The 其他文献 heading, also glued to a line, or a recommendations heading (相关推荐)."""
-    return ("献" in line and _ANY_HEADING_RE.search(line) is not None) or (
+    return (_HEADING_NEEDLE in line and _ANY_HEADING_RE.search(line) is not None) or (
         line[:1] in _RECOMMEND_FIRST and _RECOMMEND.fullmatch(line) is not None
     )
 
@@ -1238,15 +1263,7 @@ def _parse(text: str, page_id: str, sha256: str, trace: _Trace | None) -> Page:
     if trace is not None:
         trace.lines = lines
     title, title_is_meta = _read_title_lines(r)
-    at = r.at
-    while at < r.teaser_at:  # a rule may find the article's end: r.stop, or r.teaser_at moves
-        line = lines[at]
-        if line:
-            r.at = at
-            _read_line(r, line)
-            if r.stop:
-                break
-        at += 1
+    _read_lines(r)
     _check_layout(r, title, title_is_meta)
     author, paragraphs = _article(r)
     return Page(
@@ -1265,11 +1282,12 @@ def _parse(text: str, page_id: str, sha256: str, trace: _Trace | None) -> Page:
 def _page_lines(text: str) -> tuple[str, list[str]]:
     """The page's text made plain (scrapers' leftovers, traditional template words, a cut last
     line, hard-wrapped paragraphs) → (that text, its lines stripped)."""
-    text = simplify_template_words(clean_text(text))
+    text, joiners = _clean(text)
+    text = simplify_template_words(text)
     if not text.endswith("\n"):  # the last line may be cut short: a download cut off
         text = _drop_cut_template_line(text)
     text = _join_wrapped(text)
-    if "\u200c" in text or "\u200d" in text:  # the only invisible ones clean_text may keep
+    if joiners and ("\u200c" in text or "\u200d" in text):  # the only invisible ones kept
         return text, [_strip(line) for line in text.split("\n")]
     return text, list(map(str.strip, text.split("\n")))
 
@@ -1290,8 +1308,8 @@ def _split_glued_lines(
     if template or heading:
         lines = _unglue(lines, first + 1, template=template, heading=heading)
         teaser_at = _find_heading(lines, first)
-    early = islice(lines, first + 1, first + _HEADER_LINES)
-    if any(line[-1:] in _COLON_CHARS for line in early) and _join_cut_values(
+    early = lines[first + 1 : first + _HEADER_LINES]
+    if [line for line in early if line.endswith(_COLONS)] and _join_cut_values(
         lines, first + 1, teaser_at
     ):  # "来源 :" / "党员生活": a header value on the next line
         teaser_at = _find_heading(lines, first)
@@ -1396,29 +1414,61 @@ def _read_title_lines(r: _Reading) -> tuple[str, bool]:
     return title, title_is_meta
 
 
+def _read_lines(r: _Reading) -> None:
+    """Give each line between the title and the 其他文献 heading its role, in order.
+
+    The common path first: a line of the article (past the site's lines, outside a box of
+    links) that no rule but the paragraph's can take, by the rules' cheap tests (_may_take),
+    is a paragraph, read here; any other goes through the ordered rules of _read_line. A rule
+    may find the article's end: r.stop, or r.teaser_at moves."""
+    lines, paragraphs, trace, wide = r.lines, r.paragraphs, r.trace, r.wide
+    at = r.at
+    plain = not r.before_marker and not r.in_box  # what only _read_line's rules change
+    while at < r.teaser_at:
+        line = lines[at]
+        if not line:
+            at += 1
+            continue
+        if (
+            plain
+            and line[-1] not in _BUTTON_LAST
+            and "  " not in line
+            and not (wide and has_space_run(line))
+            and (line[0] not in _RULES_FIRST or not _may_take(line))
+            and (paragraphs or line not in r.titles)  # not the title again
+        ):
+            r.preamble = False
+            if not r.prose_seen:
+                r.prose_seen = _has_sentence_mark(line)
+            paragraphs.append(line)
+            if trace is not None:
+                r.para_entries.append(trace.add(at, line, Role.PARAGRAPH, "paragraph"))
+        else:
+            r.at = at
+            _read_line(r, line)
+            if r.stop:
+                return
+            plain = not r.before_marker and not r.in_box
+        at += 1
+
+
 def _read_line(r: _Reading, line: str) -> None:
     """Give a line of the page between the title and the 其他文献 heading its role (or its
-    pieces theirs, where runs of spaces stand for lost line breaks)."""
-    if (  # the cheap test: a line of the article that no rule below can take is a paragraph
-        line[0] not in _RULES_FIRST
-        and line[-1] not in _BUTTON_LAST
-        and not r.before_marker
-        and not r.in_box
-        and not ("  " in line or (r.wide and has_space_run(line)))
-        and (r.paragraphs or line not in r.titles)  # not the title again
-    ):
-        r.paragraph(line, "paragraph")
-        return
-    if line[0] in _BOILERPLATE_FIRST and not has_space_run(line):  # a template line whole
-        for template_rule in _TEMPLATE_RULES:  # no such line is a header line: no room for a key
-            if template_rule(r, line, []):
-                return
-    if line[0] in _HEADER_FIRST and has_space_run(line):
+    pieces theirs, where runs of spaces stand for lost line breaks) by the ordered rules."""
+    c = line[0]
+    spaced = "  " in line or (r.wide and has_space_run(line))  # r.wide: else runs of U+0020
+    if c in _BOILERPLATE_FIRST and not spaced:  # a template line whole
+        role = _template_role_of(line)  # no such line is a header line: no room for a key
+        if role is not None:
+            _TEMPLATE_RULES[role](r, line, [])  # the first of them that takes it
+            return
+    if c in _HEADER_FIRST and spaced:
         line = _KEY_SPACES.sub(r"\1 ", line)  # "来源 :  X": wide spaces after a key
         if has_space_run(line):  # "来源   :   X   |   被引量 : 12 次   |": around marks
             line = _tight_header(line)
+        spaced = has_space_run(line)
     r.began = _began(r)
-    if _header_line(r, line):
+    if not spaced and _header_line(r, line):
         return
     pieces = _line_pieces(r, line)
     for k, piece in enumerate(pieces):
@@ -1429,6 +1479,27 @@ def _read_line(r: _Reading, line: str) -> None:
                 break
         if r.stop:
             return
+
+
+def _may_take(line: str) -> bool:
+    """Tell whether a rule of _read_line other than the paragraph's may take a whole line of
+    the article (no runs of spaces, past the site's lines, outside a box of links), by each
+    rule's first characters and then its own cheap test: a template line's words (a bracketed
+    or spaced-out heading is short), a header key in the line, furniture's length, a
+    recommendations heading's words."""
+    c = line[0]
+    return (
+        (
+            c in _BOILERPLATE_FIRST
+            and (
+                line.startswith(_TEMPLATE_WORDS)
+                or (c in _HEADING_FIRST and len(line) <= _SPACED_HEADING_MAX)
+            )
+        )
+        or (c in _FIELDS_FIRST and (c in _SEPARATORS or _has_key(line)))
+        or (len(line) <= _JUNK_MAX and (c in _JUNK_FIRSTS or line[:2] in _JUNK_PAIRS))
+        or (c in _RECOMMEND_FIRST and (c in _BRACKETS or line.startswith(_RECOMMEND_WORDS)))
+    )
 
 
 def _began(r: _Reading) -> bool:
@@ -1450,10 +1521,10 @@ def _began(r: _Reading) -> bool:
 
 
 def _header_line(r: _Reading, line: str) -> bool:
-    """Rule "header-line": a whole line of header fields; values may hold single spaces."""
+    """Rule "header-line": a whole line of header fields (no runs of spaces: the caller tells);
+    values may hold single spaces."""
     if not (
         line[0] in (_HEADER_FIRST if r.began else _FIELDS_FIRST)
-        and not has_space_run(line)
         and _take_header(header_fields(line), r.meta, r.preamble, r.read_marker_ahead, r.began)
     ):
         return False
@@ -1492,9 +1563,33 @@ def _line_pieces(r: _Reading, line: str) -> list[str]:
 # --- the rules for a piece of a line, in order: the first that takes it gives its role -------
 
 
+@functools.lru_cache(maxsize=64)
+def _template_role(piece: str) -> Role | None:
+    """The role a piece that starts with a template word takes by its text alone, as the rules
+    below test it, in their order: the marker, the 其他文献 heading, boilerplate; else None.
+    Cached: every page prints the same few lines of the template."""
+    if _is_read_marker(piece):
+        return Role.MARKER
+    if _is_teaser_heading(piece):
+        return Role.TEASER_HEADING
+    if is_boilerplate(piece):
+        return Role.BOILERPLATE
+    return None
+
+
+def _template_role_of(piece: str) -> Role | None:
+    """_template_role of a piece that may be a template line (its words first, or a short
+    bracketed or spaced-out heading), else None without looking further."""
+    if piece.startswith(_TEMPLATE_WORDS) or (
+        piece[0] in _HEADING_FIRST and len(piece) <= _SPACED_HEADING_MAX
+    ):
+        return _template_role(piece)
+    return None
+
+
 def _read_marker(r: _Reading, piece: str, rest: list[str]) -> bool:
     """Rule "read-marker": 论文部分内容阅读, the article follows."""
-    if not _is_read_marker(piece):
+    if _template_role_of(piece) is not Role.MARKER:
         return False
     r.has_marker, r.preamble, r.before_marker, r.marker_passed = True, False, False, True
     r.note(piece, Role.MARKER, "read-marker")
@@ -1504,7 +1599,7 @@ def _read_marker(r: _Reading, piece: str, rest: list[str]) -> bool:
 def _teaser_heading_in_line(r: _Reading, piece: str, rest: list[str]) -> bool:
     """Rule "teaser-heading-in-line": 其他文献 glued into a line; the pieces after it are
     teasers, and the article ended."""
-    if not _is_teaser_heading(piece):
+    if _template_role_of(piece) is not Role.TEASER_HEADING:
         return False
     r.has_marker = True
     r.glued_teasers = [(r.at, p) for p in rest]
@@ -1516,7 +1611,7 @@ def _teaser_heading_in_line(r: _Reading, piece: str, rest: list[str]) -> bool:
 
 def _template_line(r: _Reading, piece: str, rest: list[str]) -> bool:
     """Rule "template-line": 下载到本地 , 更方便阅读 and 声明 : …"""
-    if not is_boilerplate(piece):
+    if _template_role_of(piece) is not Role.BOILERPLATE:
         return False
     r.note(piece, Role.BOILERPLATE, "template-line")
     return True
@@ -1619,8 +1714,12 @@ _PIECE_RULES = (
 
 
 #: The rules a whole line of the template's own may take, tried first (they are the first of
-#: _PIECE_RULES, which try them on a line's pieces).
-_TEMPLATE_RULES: tuple[_Rule, ...] = tuple(rule for _, rule in _PIECE_RULES[:3])
+#: _PIECE_RULES, which try them on a line's pieces), by the role each gives (_template_role).
+_TEMPLATE_RULES: dict[Role, _Rule] = {
+    Role.MARKER: _read_marker,
+    Role.TEASER_HEADING: _teaser_heading_in_line,
+    Role.BOILERPLATE: _template_line,
+}
 
 
 def _check_layout(r: _Reading, title: str, title_is_meta: bool) -> None:
@@ -1677,12 +1776,14 @@ def _teasers(r: _Reading) -> list[str]:
         trace.add(teaser_at, lines[teaser_at], Role.TEASER_HEADING, "teaser-heading")
     teasers: list[str] = []
     teaser_entries: list[int] = []
-    for at, t in (*r.glued_teasers, *((k, lines[k]) for k in range(teaser_at + 1, len(lines)))):
+    under = enumerate(lines[teaser_at + 1 :], teaser_at + 1)
+    for at, t in (*r.glued_teasers, *under):
         if not t:
             continue
-        not_teaser = _not_teaser(t)
+        c = t[0]  # _not_teaser's own first test, inline: most teasers pass it
+        not_teaser = _not_teaser(t) if c in _NOT_TEASER_FIRST or c.isdigit() else None
         if not_teaser is None:
-            teasers.append(_TEASER_DATE.sub("", t) if t[-1:].isdigit() else t)
+            teasers.append(_TEASER_DATE.sub("", t) if t[-1].isdigit() else t)
         if trace is not None:
             role, why = not_teaser or (Role.TEASER, "teaser")
             entry = trace.add(at, t, role, why)
@@ -1921,13 +2022,14 @@ _ICP = re.compile(
 )
 _SITE_LINKS = re.compile(alternation(SITE_LINKS))
 _FOOTER_HINTS = ("©", "opyright", "OPYRIGHT", "ights", "ICP", "icp", "首页", "关于我们", "联系我们")
+_ANY_FOOTER_HINT = re.compile(alternation(_FOOTER_HINTS))  # one scan for them all
 _LINK_GLUE = " |｜·•-/" + SPACES
 
 
 def _is_footer(line: str) -> bool:
     """Tell whether a line under the teasers is the site's footer: a copyright line with a year
     or domain, an ICP licence number, or nothing but the site's links."""
-    if len(line) > 150 or not any(hint in line for hint in _FOOTER_HINTS):  # cheap tests first
+    if len(line) > 150 or _ANY_FOOTER_HINT.search(line) is None:  # cheap tests first
         return False
     if (_COPYRIGHT.search(line) and _FOOTER_PROOF.search(line)) or _ICP.search(line):
         return True
@@ -2127,6 +2229,7 @@ def _is_site_line(piece: str, titles: list[str]) -> bool:
 
 
 _COLON_CHARS = frozenset(":：∶")
+_COLONS = tuple(_COLON_CHARS)
 
 
 def _author_field(line: str) -> str | None:

@@ -257,6 +257,93 @@ def first_chars(pattern: str | re.Pattern[str]) -> frozenset[str]:
     return frozenset(chars)
 
 
+_PAIRS_MAX = 50_000  # more two-character starts than this give no useful prefilter
+_ANY = "\x00"  # in a start: any character may stand here (the pattern's text does not hold it)
+
+
+def first_pairs(pattern: str | re.Pattern[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """The starts of a match of the pattern, as (first characters after which any character
+    may come, two-character starts): a superset, as first_chars (\\d as ASCII digits).
+
+    `s[:1] in firsts or s[:2] in pairs` is then a cheap test that p.match(s) may succeed: a
+    second character's prefilter where a first character's lets too much through ("(作者系X)"
+    is no "(完)"). Raises Unbounded where the first character may be any (., [^x], \\w)."""
+    source, flags = (
+        (pattern.pattern, pattern.flags) if isinstance(pattern, re.Pattern) else (pattern, 0)
+    )
+    tree = _sre_parse.parse(source, flags)
+    starts = _seq_pairs(list(tree), bool(tree.state.flags & re.IGNORECASE))
+    if starts is None:
+        raise Unbounded(f"{source[:40]!r} may start with any character")
+    firsts = {s[:1] for s in starts if len(s) < 2 or s[1] == _ANY}
+    if "" in firsts:
+        raise Unbounded(f"{source[:40]!r} can match the empty string")
+    pairs = {s for s in starts if len(s) == 2 and s[1] != _ANY}
+    return frozenset(firsts), frozenset(pairs)
+
+
+def _join_pairs(heads: set[str], tails: set[str] | None) -> set[str] | None:
+    """The starts of A then B, from A's (heads) and B's (tails); None: any one character
+    first."""
+    out = {h for h in heads if len(h) >= 2}
+    short = [h for h in heads if len(h) < 2]
+    if tails is None:
+        if "" in short:
+            return None
+        out |= {h + _ANY for h in short}
+    else:
+        out |= {(h + t)[:2] for h in short for t in tails}
+    if len(out) > _PAIRS_MAX:
+        raise Unbounded("too many two-character starts for a prefilter")
+    return out
+
+
+def _seq_pairs(items: list[tuple[Any, Any]], fold: bool) -> set[str] | None:
+    out: set[str] | None = {""}
+    for op, av in items:
+        if out is None or all(len(s) >= 2 for s in out):
+            break
+        out = _join_pairs(out, _item_pairs(op, av, fold))
+    return out
+
+
+def _item_pairs(op: Any, av: Any, fold: bool) -> set[str] | None:
+    """An item's starts (up to two characters); None: any one character."""
+    if op in (_sre.LITERAL, _sre.IN):
+        try:
+            return _item_first(op, av, fold)[0]
+        except Unbounded:
+            return None
+    if op in (_sre.ANY, _sre.NOT_LITERAL, _sre.CATEGORY):
+        return None
+    if op in (_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT):
+        return {""}  # zero width (a superset: what an assertion rules out is let through)
+    if op is _sre.BRANCH:
+        branches = [_seq_pairs(list(branch), fold) for branch in av[1]]
+        return None if None in branches else set().union(*branches)  # type: ignore[arg-type]
+    if op is _sre.SUBPATTERN:
+        _, add, _, sub = av
+        return _seq_pairs(list(sub), fold or bool(add & re.IGNORECASE))
+    if op is _sre.ATOMIC_GROUP:
+        return _seq_pairs(list(av), fold)
+    if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
+        low, high, sub = av
+        one = _seq_pairs(list(sub), fold)
+        if one is None:
+            return None  # any character first (or none: then what follows, a subset)
+        # X{k} for k > 3 starts as some X{k} with k <= 3 does: two characters come from at most
+        # two of the repeats, and the others may be taken as empty ones or come after
+        out: set[str] = set()
+        reps: set[str] | None = {""}
+        for k in range(min(high, 3) + 1):
+            assert reps is not None  # one is not None: joined, no item is any
+            if k >= min(low, 3):
+                out |= reps
+            reps = _join_pairs(reps, one)
+        return out
+    raise Unbounded(f"{op} may start with any character")
+
+
 def _seq_first(items: list[tuple[Any, Any]], fold: bool) -> tuple[set[str], bool]:
     out: set[str] = set()
     for op, av in items:
