@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 
 from .errors import Reason, Rejected
@@ -985,11 +985,12 @@ def _clean(text: str) -> tuple[str, bool]:
     joiners = "\u200d" in text or "\u200c" in text
     if joiners:
         text = _STRAY_JOINER.sub("", text)
-    if "&" in text:
+    entities = "&" in text  # neither substitution below writes an "&": one scan
+    if entities:
         text = _HTML_SPACE.sub(" ", text)
     if "<" in text:
         text = _HTML_BREAK.sub("\n", text)
-    if "&" in text:  # after the tags: &lt;br&gt; is text that shows "<br>", no line break
+    if entities:  # after the tags: &lt;br&gt; is text that shows "<br>", no line break
         text = _ENTITY.sub(_entity, text)
     return text, joiners
 
@@ -1775,6 +1776,15 @@ def _teasers(r: _Reading) -> list[str]:
     if trace is not None and teaser_at < len(lines) and teaser_at != r.glued_at:
         trace.add(teaser_at, lines[teaser_at], Role.TEASER_HEADING, "teaser-heading")
     teasers: list[str] = []
+    if trace is None:  # the common path: the same tests, no line numbers to carry
+        for t in chain([t for _, t in r.glued_teasers], lines[teaser_at + 1 :]):
+            if t and (
+                (t[0] not in _NOT_TEASER_FIRST and not t[0].isdigit()) or _not_teaser(t) is None
+            ):
+                teasers.append(_TEASER_DATE.sub("", t) if t[-1].isdigit() else t)
+        while teasers and _is_footer(teasers[-1]):  # the site's footer ends the page
+            teasers.pop()
+        return teasers
     teaser_entries: list[int] = []
     under = enumerate(lines[teaser_at + 1 :], teaser_at + 1)
     for at, t in (*r.glued_teasers, *under):
