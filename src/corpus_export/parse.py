@@ -1188,16 +1188,16 @@ def _ends_region(line: str) -> bool:
     )
 
 
-def _join_wrapped(text: str) -> str:
+def _join_wrapped(text: str, at: int) -> str:
     """Join the lines of hard-wrapped paragraphs, on a page whose article marks each
     paragraph's first line by indentation (spaces, U+3000, NBSP) and goes on unindented.
 
     Only between the 论文部分内容阅读 line and the 其他文献 heading, and only a line that is not
     indented after a line that does not end a sentence and is at least as wide (a line cut at a
     fixed width), itself indented or so joined; the author note, closing lines, numbered
-    headings, footnotes, table rows and the template's lines stay lines of their own.
+    headings, footnotes, table rows and the template's lines stay lines of their own. `at`:
+    text.find(READ_MARKER).
     """
-    at = text.find(READ_MARKER)
     if at < 0 or _WRAP_HINT.search(text, at) is None:
         return text
     raw = text.split("\n")
@@ -1254,13 +1254,12 @@ def _parse(text: str, page_id: str, sha256: str, trace: _Trace | None) -> Page:
     Normalise the text, cut it into lines, read the title, give each line after it a role by
     the ordered rules of _read_line (the page's state in one _Reading), then assemble the row
     from the roles: the article's paragraphs less its author note, and the teasers."""
-    text, lines = _page_lines(text)
+    text, lines, marker_at, wide = _page_lines(text)
     first = next((i for i, line in enumerate(lines) if line), None)
     if first is None:
         raise Rejected(Reason.EMPTY, "only whitespace")
-    marker_at = text.find(READ_MARKER)
     lines, teaser_at = _split_glued_lines(text, lines, first, marker_at)
-    r = _Reading(lines, first, teaser_at, trace, marker_at >= 0, _wide_spaces(text))
+    r = _Reading(lines, first, teaser_at, trace, marker_at >= 0, wide)
     if trace is not None:
         trace.lines = lines
     title, title_is_meta = _read_title_lines(r)
@@ -1280,17 +1279,22 @@ def _parse(text: str, page_id: str, sha256: str, trace: _Trace | None) -> Page:
     )
 
 
-def _page_lines(text: str) -> tuple[str, list[str]]:
+def _page_lines(text: str) -> tuple[str, list[str], int, bool]:
     """The page's text made plain (scrapers' leftovers, traditional template words, a cut last
-    line, hard-wrapped paragraphs) → (that text, its lines stripped)."""
+    line, hard-wrapped paragraphs) → (that text, its lines stripped, where 论文部分内容阅读 is
+    in it or -1, whether it holds a wide space: _wide_spaces), each whole-text scan made once."""
     text, joiners = _clean(text)
     text = simplify_template_words(text)
     if not text.endswith("\n"):  # the last line may be cut short: a download cut off
         text = _drop_cut_template_line(text)
-    text = _join_wrapped(text)
+    marker_at = text.find(READ_MARKER)
+    wide = _wide_spaces(text)
+    joined = _join_wrapped(text, marker_at)
+    if joined is not text:  # (rare) joining strips line ends: a wide space may have gone
+        text, marker_at, wide = joined, joined.find(READ_MARKER), _wide_spaces(joined)
     if joiners and ("\u200c" in text or "\u200d" in text):  # the only invisible ones kept
-        return text, [_strip(line) for line in text.split("\n")]
-    return text, list(map(str.strip, text.split("\n")))
+        return text, [_strip(line) for line in text.split("\n")], marker_at, wide
+    return text, list(map(str.strip, text.split("\n"))), marker_at, wide
 
 
 def _split_glued_lines(
