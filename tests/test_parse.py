@@ -6,6 +6,7 @@ import contextlib
 import gzip
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -2496,6 +2497,32 @@ def test_the_prefilters_are_the_first_characters_of_their_patterns() -> None:
     needle = parse_module._HEADING_NEEDLE
     assert all(needle in heading for heading in template.TEASER_HEADINGS)
     assert needle in parse_module._TEASER_HEADING_LINE.pattern
+
+
+@pytest.mark.parametrize(
+    ("note", "common"),
+    [
+        ("(作者系华中师范大学教授)", True),
+        ("（作者单位：恩施市大学马克思主义学院）", True),
+        ("(作者均系湖北省委党校教师)", True),
+        ("(作者所在单位:武汉大学 )", True),
+        ("（作者系记者 张三 报道 ）", True),  # a credit: the names, the verb gone
+        ("（作者系X大学教授。本文系国家社科基金项目的阶段性成果）", True),  # funding inside
+        ("(作者系 张三)", False),  # the full rules read the rest
+        ("(作者系X)(本文系Y基金项目成果)", False),
+        ("(作者系华中师范大学（武汉）教授)", False),
+        ("(作者系X)。", False),
+    ],
+)
+def test_the_common_author_note_is_read_as_the_full_rules_read_it(
+    note: str, common: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """strip_author_note reads (作者系X) by a cheap regex first: the full rules give the same."""
+    assert (notes_module._COMMON_NOTE.fullmatch(note) is not None) is common
+    fast = notes_module.strip_author_note.__wrapped__(note)
+    assert fast[0]
+    monkeypatch.setattr(notes_module, "_COMMON_NOTE", re.compile("(?!)"))  # never matches
+    assert notes_module.strip_author_note.__wrapped__(note) == fast
 
 
 def test_alternation_puts_longer_spellings_first() -> None:

@@ -131,6 +131,12 @@ _TRAILING_NOTE = re.compile(
     rf"|(?<=[。！？!?])\s*(?:本文)?作者\s*{_COLON}\s*([^。，,；;：:（）()]{{1,30}}?)\s*[。.]?\s*$"
     rf"|{_ENGLISH_WRAPPED}\s*$"
 )
+#: The commonest note, (作者系X) or (作者单位：X) alone, X without brackets: what _AUTHOR_NOTE's
+#: first form (_NOTE_WRAPPED) reads there, X less its trailing spaces, by a regex without its
+#: lazy walk (a cheap test first; no funding note can stand in it).
+_COMMON_NOTE = re.compile(
+    rf"[(（]作者(?:{_IS}|{_UNIT}{_COLON})([^\s{_OPEN}{_CLOSE}][^{_OPEN}{_CLOSE}]*)[)）]"
+)
 #: A note wholly made of a credit in brackets at the end: （执笔：张三）, （记者 王五 通讯员 赵六）.
 _WRAPPED_CREDIT = re.compile(rf"[{_OPEN}]\s*({_CREDIT_LINE.pattern})\s*[{_CLOSE}]\s*[。.]?")
 #: A label alone on its line, the note on the next: "作者简介：" / "张三，华中师范大学教授。"
@@ -221,6 +227,10 @@ def strip_author_note(paragraph: str) -> tuple[str | None, str]:
     A paragraph that is wholly a note gives rest ""; author is "" if the note names nobody. A
     funding note after the author note stays in the rest.
     """
+    if len(paragraph) <= _NOTE_MAX:
+        common = _COMMON_NOTE.fullmatch(paragraph)
+        if common is not None:  # as _strip_note reads it, without _AUTHOR_NOTE's lazy walk
+            return _note_parts(common.group(1).rstrip(), "")
     funding = None
     if paragraph.rstrip("。. ")[-1:] in (")", "）"):  # cheap test first: most paragraphs are prose
         funding = _FUNDING_NOTE.search(paragraph, max(0, len(paragraph) - _NOTE_MAX))

@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 
 from .errors import Reason, Rejected
@@ -985,11 +985,12 @@ def _clean(text: str) -> tuple[str, bool]:
     joiners = "\u200d" in text or "\u200c" in text
     if joiners:
         text = _STRAY_JOINER.sub("", text)
-    if "&" in text:
+    entities = "&" in text  # neither substitution below writes an "&": one scan
+    if entities:
         text = _HTML_SPACE.sub(" ", text)
     if "<" in text:
         text = _HTML_BREAK.sub("\n", text)
-    if "&" in text:  # after the tags: &lt;br&gt; is text that shows "<br>", no line break
+    if entities:  # after the tags: &lt;br&gt; is text that shows "<br>", no line break
         text = _ENTITY.sub(_entity, text)
     return text, joiners
 
@@ -1187,16 +1188,16 @@ def _ends_region(line: str) -> bool:
     )
 
 
-def _join_wrapped(text: str) -> str:
+def _join_wrapped(text: str, at: int) -> str:
     """Join the lines of hard-wrapped paragraphs, on a page whose article marks each
     paragraph's first line by indentation (spaces, U+3000, NBSP) and goes on unindented.
 
     Only between the 论文部分内容阅读 line and the 其他文献 heading, and only a line that is not
     indented after a line that does not end a sentence and is at least as wide (a line cut at a
     fixed width), itself indented or so joined; the author note, closing lines, numbered
-    headings, footnotes, table rows and the template's lines stay lines of their own.
+    headings, footnotes, table rows and the template's lines stay lines of their own. `at`:
+    text.find(READ_MARKER).
     """
-    at = text.find(READ_MARKER)
     if at < 0 or _WRAP_HINT.search(text, at) is None:
         return text
     raw = text.split("\n")
@@ -1253,13 +1254,12 @@ def _parse(text: str, page_id: str, sha256: str, trace: _Trace | None) -> Page:
     Normalise the text, cut it into lines, read the title, give each line after it a role by
     the ordered rules of _read_line (the page's state in one _Reading), then assemble the row
     from the roles: the article's paragraphs less its author note, and the teasers."""
-    text, lines = _page_lines(text)
+    text, lines, marker_at, wide = _page_lines(text)
     first = next((i for i, line in enumerate(lines) if line), None)
     if first is None:
         raise Rejected(Reason.EMPTY, "only whitespace")
-    marker_at = text.find(READ_MARKER)
     lines, teaser_at = _split_glued_lines(text, lines, first, marker_at)
-    r = _Reading(lines, first, teaser_at, trace, marker_at >= 0, _wide_spaces(text))
+    r = _Reading(lines, first, teaser_at, trace, marker_at >= 0, wide)
     if trace is not None:
         trace.lines = lines
     title, title_is_meta = _read_title_lines(r)
@@ -1279,17 +1279,22 @@ def _parse(text: str, page_id: str, sha256: str, trace: _Trace | None) -> Page:
     )
 
 
-def _page_lines(text: str) -> tuple[str, list[str]]:
+def _page_lines(text: str) -> tuple[str, list[str], int, bool]:
     """The page's text made plain (scrapers' leftovers, traditional template words, a cut last
-    line, hard-wrapped paragraphs) → (that text, its lines stripped)."""
+    line, hard-wrapped paragraphs) → (that text, its lines stripped, where 论文部分内容阅读 is
+    in it or -1, whether it holds a wide space: _wide_spaces), each whole-text scan made once."""
     text, joiners = _clean(text)
     text = simplify_template_words(text)
     if not text.endswith("\n"):  # the last line may be cut short: a download cut off
         text = _drop_cut_template_line(text)
-    text = _join_wrapped(text)
+    marker_at = text.find(READ_MARKER)
+    wide = _wide_spaces(text)
+    joined = _join_wrapped(text, marker_at)
+    if joined is not text:  # (rare) joining strips line ends: a wide space may have gone
+        text, marker_at, wide = joined, joined.find(READ_MARKER), _wide_spaces(joined)
     if joiners and ("\u200c" in text or "\u200d" in text):  # the only invisible ones kept
-        return text, [_strip(line) for line in text.split("\n")]
-    return text, list(map(str.strip, text.split("\n")))
+        return text, [_strip(line) for line in text.split("\n")], marker_at, wide
+    return text, list(map(str.strip, text.split("\n"))), marker_at, wide
 
 
 def _split_glued_lines(
@@ -1775,6 +1780,15 @@ def _teasers(r: _Reading) -> list[str]:
     if trace is not None and teaser_at < len(lines) and teaser_at != r.glued_at:
         trace.add(teaser_at, lines[teaser_at], Role.TEASER_HEADING, "teaser-heading")
     teasers: list[str] = []
+    if trace is None:  # the common path: the same tests, no line numbers to carry
+        for t in chain([t for _, t in r.glued_teasers], lines[teaser_at + 1 :]):
+            if t and (
+                (t[0] not in _NOT_TEASER_FIRST and not t[0].isdigit()) or _not_teaser(t) is None
+            ):
+                teasers.append(_TEASER_DATE.sub("", t) if t[-1].isdigit() else t)
+        while teasers and _is_footer(teasers[-1]):  # the site's footer ends the page
+            teasers.pop()
+        return teasers
     teaser_entries: list[int] = []
     under = enumerate(lines[teaser_at + 1 :], teaser_at + 1)
     for at, t in (*r.glued_teasers, *under):
