@@ -244,6 +244,46 @@ def test_bad_input_is_one_error_line(
     assert not any(tmp_path.iterdir())
 
 
+def test_a_symlink_loop_at_the_output_is_one_error_line(
+    export: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "loop.html"
+    out.symlink_to(out.name)  # points at itself
+    raw, dist, _ = export
+    res = CliRunner().invoke(cli, ["report", str(dist), "--raw", str(raw), "-o", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    assert res.output.startswith("Error:") and "loop.html" in res.output
+    assert out.is_symlink() and str(out.readlink()) == out.name  # left as it was
+
+
+@pytest.mark.parametrize(
+    ("where", "key", "value"),
+    [
+        ("near_duplicates", "found", "many"),
+        ("near_duplicates", "removed", 1.5),
+        ("counts", "files_seen", "12"),
+        ("counts", "ignored_files", None),
+    ],
+)
+def test_a_manifest_count_that_is_not_a_number_is_one_error_line(
+    export: tuple[Path, Path, Path], tmp_path: Path, where: str, key: str, value: object
+) -> None:
+    raw, dist, _ = export
+    edited = tmp_path / "dist"
+    shutil.copytree(dist, edited)
+    manifest = json.loads((edited / "manifest.json").read_text(encoding="utf-8"))
+    manifest[where][key] = value
+    (edited / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    out = tmp_path / "report.html"
+    res = CliRunner().invoke(cli, ["report", str(edited), "--raw", str(raw), "-o", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    assert res.output.startswith("Error:") and "manifest.json" in res.output
+    assert f"{where}.{key}" in res.output
+    assert not out.exists()
+
+
 # ---------------------------------------------------------------------------------------------
 # in a browser
 

@@ -123,7 +123,11 @@ def check_output(dist: Path, out: Path) -> None:
     if not out.parent.is_dir():
         raise CorpusExportError(f"the folder of {str(out)!r} does not exist")
     try:
-        out.resolve().relative_to(dist.resolve())
+        where, export = out.resolve(), dist.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (before Python 3.13)
+        raise CorpusExportError(f"{str(out)!r} cannot be resolved: {exc}") from None
+    try:
+        where.relative_to(export)
     except ValueError:
         pass
     else:
@@ -263,6 +267,17 @@ def _manifest(dist: Path) -> dict[str, Any]:
         or not isinstance(manifest.get("counts"), dict)
     ):
         raise CorpusExportError(f"{dist / MANIFEST}: not a manifest written by {TOOL}")
+    near = manifest.get("near_duplicates")
+    for where, numbers, keys in (
+        ("counts", manifest["counts"], ("files_seen", "ignored_files")),
+        ("near_duplicates", near if isinstance(near, dict) else {}, ("found", "removed")),
+    ):
+        for key in keys:
+            value = numbers.get(key, 0)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise CorpusExportError(
+                    f"{dist / MANIFEST}: {where}.{key} is {value!r}, not a count"
+                )
     return manifest
 
 
