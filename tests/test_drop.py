@@ -190,3 +190,29 @@ def test_check_and_validate_raw_rebuild_with_the_recorded_drop(
     (tmp_path / "dist" / "corpus.parquet").write_bytes((whole / "corpus.parquet").read_bytes())
     problems = corpus_export.validate_export(tmp_path / "dist")
     assert any("corpus.parquet: schema differs" in p for p in problems)
+
+
+def test_the_card_does_not_describe_a_dropped_column(tmp_path: Path) -> None:
+    raw = make_raw(tmp_path)
+    drop = ("uploader", "body", "sha256")
+    build(raw, tmp_path / "dist", drop)
+    _, body = split_card((tmp_path / "dist.md").read_text(encoding="utf-8"))
+    personal = section(body, "### Personal and Sensitive Information")
+    assert "`uploader` holds" not in personal and "`body`" not in personal
+    assert "`uploader`" not in section(body, "### Out-of-scope use")
+    assert "`sha256`" not in section(body, "### Parsing")
+    assert "leaves out `uploader` (`--drop`)" in section(
+        body, "### Personal and Sensitive Information"
+    )
+    assert "`author` holds names of real people" in body
+    assert "field_size_limit" not in body  # the csv-module advice is about long bodies
+    assert "a row's `sha256`" not in body
+    assert "checksums are of the files as published, without `uploader`, `body`, `sha256`." in body
+    # each column left is still described
+    whole = tmp_path / "whole"
+    build(raw, whole, ("author",))
+    _, kept = split_card((tmp_path / "whole.md").read_text(encoding="utf-8"))
+    assert "- `uploader` holds the user name" in kept and "`author` holds" not in kept
+    assert "- `body` can name people, as articles do." in kept
+    assert "field_size_limit" in kept and "a row's `sha256`" in kept
+    assert "profiling people from `uploader` (see" in kept

@@ -244,6 +244,160 @@ def test_bad_input_is_one_error_line(
     assert not any(tmp_path.iterdir())
 
 
+def test_a_symlink_loop_at_the_output_is_one_error_line(
+    export: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "loop.html"
+    out.symlink_to(out.name)  # points at itself
+    raw, dist, _ = export
+    res = CliRunner().invoke(cli, ["report", str(dist), "--raw", str(raw), "-o", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    assert res.output.startswith("Error:") and "loop.html" in res.output
+    assert out.is_symlink() and str(out.readlink()) == out.name  # left as it was
+
+
+@pytest.mark.parametrize(
+    ("where", "key", "value"),
+    [
+        ("near_duplicates", "found", "many"),
+        ("near_duplicates", "removed", 1.5),
+        ("counts", "files_seen", "12"),
+        ("counts", "ignored_files", None),
+    ],
+)
+def test_a_manifest_count_that_is_not_a_number_is_one_error_line(
+    export: tuple[Path, Path, Path], tmp_path: Path, where: str, key: str, value: object
+) -> None:
+    raw, dist, _ = export
+    edited = tmp_path / "dist"
+    shutil.copytree(dist, edited)
+    manifest = json.loads((edited / "manifest.json").read_text(encoding="utf-8"))
+    manifest[where][key] = value
+    (edited / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    out = tmp_path / "report.html"
+    res = CliRunner().invoke(cli, ["report", str(edited), "--raw", str(raw), "-o", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    assert res.output.startswith("Error:") and "manifest.json" in res.output
+    assert f"{where}.{key}" in res.output
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# an export without some columns (--drop) or with pseudonyms (--pseudonymize)
+
+
+def _cli_build(raw: Path, out: Path, *args: str) -> Path:
+    dist = out / "dist"
+    card = str(out / "CARD.md")
+    args = ("--raw", str(raw), "--out", str(dist), "--card", card, "-q", "--workers", "1", *args)
+    res = CliRunner().invoke(cli, ["build", *args])
+    assert res.exit_code == 0, res.output
+    return dist
+
+
+def _cli_report(dist: Path, raw: Path, out: Path) -> tuple[str, dict[str, Any]]:
+    res = CliRunner().invoke(cli, ["report", str(dist), "--raw", str(raw), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "Traceback" not in res.output
+    text = out.read_text(encoding="utf-8")
+    return text, _data(text)
+
+
+def _whole_rows(dist: Path) -> list[dict[str, Any]]:
+    return pq.read_table(dist / "corpus.parquet").to_pylist()
+
+
+@pytest.mark.parametrize(
+    "drop",
+    [
+        ("uploader",),
+        ("body",),
+        ("teasers",),
+        ("title",),
+        ("sha256",),
+        ("source", "citations", "author", "paragraph_count", "body_chars", "teaser_count"),
+    ],
+)
+def test_report_of_an_export_built_without_columns(
+    export: tuple[Path, Path, Path], tmp_path: Path, drop: tuple[str, ...]
+) -> None:
+    raw, whole, _ = export
+    dist = _cli_build(raw, tmp_path, *(a for c in drop for a in ("--drop", c)))
+    text, data = _cli_report(dist, raw, tmp_path / "report.html")
+    assert data["rows"] and all(not set(drop) & set(r) for r in data["rows"])
+    assert all(not set(drop) & set(p["fields"]) for p in data["pages"].values())
+    assert data["masked"] == {c: "dropped" for c in drop}
+    assert "Masked: " + ", ".join(f"<code>{c}</code> (dropped)" for c in drop) in text
+    for name in ("body_chars", "paragraph_count", "teaser_count", "citations"):
+        assert (f'data-chart="{name}"' in text) == (name not in drop)
+    assert ('data-chart="top_sources"' in text) == ("source" not in drop)
+    # the dropped values of the pages are not in the report, not even in the raw lines
+    for column in set(drop) & {"uploader", "body", "teasers", "title"}:
+        for row in _whole_rows(whole):
+            value = row[column]
+            values = value.split("\n") if column == "body" else value
+            for v in values if isinstance(values, list) else [values]:
+                if v and len(v) > 3:
+                    assert v not in text, (column, v)
+    seed = data["pages"][SEED_ID]
+    marks = [line[3] for line in seed["lines"] if f"[{drop[0]} dropped]" in line[3]]
+    assert marks or drop[0] in ("sha256", "body_chars", "paragraph_count", "teaser_count")
+
+
+def test_report_of_a_pseudonymized_export_names_no_uploader(
+    export: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw, whole, _ = export
+    monkeypatch.setenv("CORPUS_EXPORT_PSEUDONYM_KEY", "a secret key")
+    dist = _cli_build(raw, tmp_path, "--pseudonymize", "uploader", "--pseudonymize", "author")
+    text, data = _cli_report(dist, raw, tmp_path / "report.html")
+    names = {r[c] for r in _whole_rows(whole) for c in ("uploader", "author") if r[c]}
+    assert "xd05724221" in names  # the seed's uploader
+    raw_bytes = (tmp_path / "report.html").read_bytes()
+    assert not [n for n in names if n.encode("utf-8") in raw_bytes]
+    assert data["masked"] == {"uploader": "pseudonymized", "author": "pseudonymized"}
+    seed = data["pages"][SEED_ID]
+    assert seed["fields"]["uploader"].startswith("p_")
+    assert any("上传用户:[uploader pseudonymized]" in line[3] for line in seed["lines"])
+    assert any("[author pseudonymized]" in line[3] for line in seed["lines"])
+    assert "Masked: <code>uploader</code> (pseudonymized)" in text
+    shown = [r for r in data["rejects"] if r["reason"] == "near_duplicate"]
+    assert shown and all(r["lines"] for r in shown)  # near-duplicates parse: shown, masked
+
+
+def test_report_without_body_shows_no_body_text(
+    export: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    raw, whole, _ = export
+    dist = _cli_build(raw, tmp_path, "--drop", "body")
+    text, data = _cli_report(dist, raw, tmp_path / "report.html")
+    paragraphs = {p for r in _whole_rows(whole) for p in r["body"].split("\n") if len(p) > 3}
+    assert paragraphs and not [p for p in paragraphs if p in text]
+    assert data["clusters"]  # the near-duplicates are listed, without their bodies
+    for cluster in data["clusters"]:
+        assert all(m["body"] == [] and "without body" in m["note"] for m in cluster["members"])
+
+
+def test_the_row_file_is_the_one_the_build_kept_of_two_with_one_id(tmp_path: Path) -> None:
+    import gzip
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text(make_page("留下的文章"), encoding="utf-8")
+    (raw / "a.txt.gz").write_bytes(gzip.compress(make_page("重复的文章").encode("utf-8"), mtime=0))
+    dist = _cli_build(raw, tmp_path)
+    _, data = _cli_report(dist, raw, tmp_path / "report.html")
+    [row] = data["rows"]
+    assert row["title"] == "留下的文章"
+    page = data["pages"]["a"]
+    assert page["lines"][0][3] == "留下的文章" and page["note"] == ""
+    [reject] = data["rejects"]
+    assert reject["reason"] == "duplicate" and reject["path"] == "a.txt.gz"
+    assert reject["lines"][0] == "重复的文章"
+
+
 # ---------------------------------------------------------------------------------------------
 # in a browser
 
@@ -442,3 +596,31 @@ def test_browser_dark_scheme_is_dark_and_keeps_roles_apart(opened: Any) -> None:
 def test_browser_fetched_nothing_and_raised_nothing(opened: Any) -> None:
     assert opened.errors == []
     assert all(url.startswith("file://") for url in opened.requests), opened.requests
+
+
+def test_browser_page_view_of_an_export_without_columns(
+    export: tuple[Path, Path, Path], browser: Any, tmp_path: Path
+) -> None:
+    raw, _, _ = export
+    drop = ("title", "uploader", "body", "body_chars", "teasers", "sha256")
+    dist = _cli_build(raw, tmp_path, *(a for c in drop for a in ("--drop", c)))
+    out = tmp_path / "report.html"
+    _cli_report(dist, raw, out)
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(out.as_uri())
+    _open_seed(page)
+    assert page.is_visible("#page-view")
+    shown = page.locator("#page-view dd[data-field]").evaluate_all(
+        "els => els.map(e => e.dataset.field)"
+    )
+    assert shown and not set(drop) & set(shown) and "author" in shown
+    lines = page.locator("#page-view ol.lines").inner_text()
+    assert "[body dropped]" in lines and "[uploader dropped]" in lines
+    heads = page.locator("#rows-table th[data-key]").evaluate_all(
+        "els => els.map(e => e.dataset.key)"
+    )
+    assert "body_chars" not in heads and "paragraph_count" in heads
+    page.close()
+    assert errors == []

@@ -7,10 +7,11 @@ with every file offset moved to the new position. The footer is Thrift compact p
 module reads it into a generic tree (field id, type, value), edits the offset fields named by
 parquet.thrift and writes it back. Unknown fields pass through untouched.
 
-The page index (a ColumnIndex and an OffsetIndex per column chunk) is stored as Parquet writers
-store it: after the data of every row group, all ColumnIndexes then all OffsetIndexes, before
-the footer (a reader fetches it in one range). A ColumnIndex holds no file offsets and is copied
-as it is; an OffsetIndex holds each page's file offset, so it is read, moved and written anew.
+The page index (a ColumnIndex and an OffsetIndex per column chunk) is written after the data of
+every row group and before the footer (a reader fetches it in one range), row group by row
+group: that group's ColumnIndexes, then its OffsetIndexes. A ColumnIndex holds no file offsets
+and is copied as it is; an OffsetIndex holds each page's file offset, so it is read, moved and
+written anew.
 """
 
 from __future__ import annotations

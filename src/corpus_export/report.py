@@ -9,12 +9,17 @@ shortest, most paragraphs, fewest paragraphs, most teasers, no author), so that 
 export gives a report of about the same size as a thousand-row one. Its numbers are the card's:
 the same statistics of the rows (assemble.Stats) and the same pictures (publish.pictures).
 The same export and raw pages give the same bytes.
+
+What the export does not publish, the report does not show either: in the raw lines, the
+values of a column built without (--drop) or with pseudonyms (--pseudonymize) are replaced by a
+mark such as `[uploader pseudonymized]`, found where the page, parsed again, has them.
 """
 
 from __future__ import annotations
 
 import bisect
 import csv
+import dataclasses
 import difflib
 import heapq
 import html
@@ -34,7 +39,7 @@ from .assemble import BuildResult, Stats
 from .errors import REASON_DOCS, CorpusExportError, Reason, Rejected
 from .layout import CORPUS_PARQUET, MANIFEST, REJECTS_CSV, TOOL, is_our_manifest
 from .neardup import kept_of
-from .parse import ROLE_DOCS, Role, decode_bytes, explain_page
+from .parse import ROLE_DOCS, LineRole, Role, decode_bytes, explain_page, parse_page
 from .process import process_file, table_stats, unescape_csv_cell
 from .publish import number, pictures
 from .read import (
@@ -66,6 +71,8 @@ DIFF_CHARS = 6_000
 GENERATOR = f"{TOOL} {__version__} report"
 
 _LIGHT = ("id", "source", "citations", "author", "paragraph_count", "body_chars", "teaser_count")
+#: the columns of the Pages table (of those the export has)
+_TABLE = ("id", "title", "source", "citations", "uploader", "author", *_LIGHT[4:])
 #: the outliers: (tag, column, largest first?, label); "no author" is its own kind
 _EXTREMES = (
     ("longest", "body_chars", True, "longest bodies"),
@@ -123,7 +130,11 @@ def check_output(dist: Path, out: Path) -> None:
     if not out.parent.is_dir():
         raise CorpusExportError(f"the folder of {str(out)!r} does not exist")
     try:
-        out.resolve().relative_to(dist.resolve())
+        where, export = out.resolve(), dist.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (before Python 3.13)
+        raise CorpusExportError(f"{str(out)!r} cannot be resolved: {exc}") from None
+    try:
+        where.relative_to(export)
     except ValueError:
         pass
     else:
@@ -162,10 +173,11 @@ def render_report(dist: Path, raw: Path, sample: int = DEFAULT_SAMPLE) -> Report
         what = "is not a folder" if raw.exists() else "does not exist"
         raise CorpusExportError(f"raw folder {str(raw)!r} {what}")
     root = raw.resolve()
+    drop, masked = _masked(dist, manifest)
     seed = str(manifest["files"].get(CORPUS_PARQUET, {}).get("sha256", "")).encode()
     try:
         pf = pq.ParquetFile(dist / CORPUS_PARQUET)
-        light = _light_columns(pf)
+        light = _light_columns(pf, drop)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise CorpusExportError(f"{dist / CORPUS_PARQUET}: cannot be read: {exc}") from None
     stats = Stats()
@@ -186,29 +198,18 @@ def render_report(dist: Path, raw: Path, sample: int = DEFAULT_SAMPLE) -> Report
     notes: list[str] = []
     pages: dict[str, dict[str, Any]] = {}
     table_rows: list[dict[str, Any]] = []
-    files = {row_id: _raw_file(root, row_id) for row_id in sorted(why)}
+    files = {
+        row_id: _raw_file(root, row_id, None, full[row_id].get("sha256")) for row_id in sorted(why)
+    }
     ahead = ReadAhead(root, [f for f in files.values() if f is not None])  # cold pages: at once
     for row_id, f in files.items():
         row = full[row_id]
-        page = _page_of(ahead, f, row, notes)
+        page = _page_of(ahead, f, row, masked, notes)
         pages[row_id] = page
-        table_rows.append(
-            {
-                "id": row_id,
-                "title": row["title"],
-                "source": row["source"],
-                "citations": row["citations"],
-                "uploader": row["uploader"],
-                "author": row["author"],
-                "paragraph_count": row["paragraph_count"],
-                "body_chars": row["body_chars"],
-                "teaser_count": row["teaser_count"],
-                "why": why[row_id],
-            }
-        )
+        table_rows.append({**{k: row[k] for k in _TABLE if k in row}, "why": why[row_id]})
     for r in rejects:
-        r["lines"], r["note"] = _first_lines(root, r["id"], r["path"])
-    shown = [_cluster_view(root, c, full, notes) for c in shown_clusters]
+        r["lines"], r["note"] = _first_lines(root, r["id"], r["path"], masked)
+    shown = [_cluster_view(root, c, full, "body" in drop, notes) for c in shown_clusters]
 
     result = BuildResult(
         out_dir=dist,
@@ -220,6 +221,7 @@ def render_report(dist: Path, raw: Path, sample: int = DEFAULT_SAMPLE) -> Report
         examples=stats.examples,
         shards=list(manifest.get("hf_shards") or []),
         near_dups=_near_settings(manifest),
+        drop=list(drop),
     )
     data = {
         "rows_total": rows,
@@ -232,6 +234,8 @@ def render_report(dist: Path, raw: Path, sample: int = DEFAULT_SAMPLE) -> Report
         "rejects": rejects,
         "clusters": shown,
         "near_mode": str(manifest.get("settings", {}).get("near_dups", "reject")),
+        "dropped": list(drop),
+        "masked": masked,
     }
     text = _html(dist, manifest, result, data, sample)
     return Report(
@@ -263,16 +267,47 @@ def _manifest(dist: Path) -> dict[str, Any]:
         or not isinstance(manifest.get("counts"), dict)
     ):
         raise CorpusExportError(f"{dist / MANIFEST}: not a manifest written by {TOOL}")
+    near = manifest.get("near_duplicates")
+    for where, numbers, keys in (
+        ("counts", manifest["counts"], ("files_seen", "ignored_files")),
+        ("near_duplicates", near if isinstance(near, dict) else {}, ("found", "removed")),
+    ):
+        for key in keys:
+            value = numbers.get(key, 0)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise CorpusExportError(
+                    f"{dist / MANIFEST}: {where}.{key} is {value!r}, not a count"
+                )
     return manifest
 
 
-def _light_columns(pf: Any) -> list[pa.Table]:
+def _masked(dist: Path, manifest: dict[str, Any]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """(the columns the export was built without, {column: why its values are masked in the
+    raw lines shown: "dropped" or "pseudonymized"})."""
+    settings = manifest.get("settings")
+    try:
+        drop = schema.drop_setting(settings)
+    except CorpusExportError as exc:
+        raise CorpusExportError(f"{dist / MANIFEST}: {exc}") from None
+    made = settings.get("pseudonymize") if isinstance(settings, dict) else None
+    columns = made.get("columns", []) if isinstance(made, dict) else []
+    if not isinstance(columns, list) or not all(
+        isinstance(c, str) and c in schema.BY_NAME for c in columns
+    ):
+        raise CorpusExportError(
+            f"{dist / MANIFEST}: settings.pseudonymize.columns is not a list of column names"
+        )
+    masked = {c: "dropped" for c in drop} | {str(c): "pseudonymized" for c in columns}
+    return drop, {c: masked[c] for c in schema.NAMES if c in masked}
+
+
+def _light_columns(pf: Any, drop: tuple[str, ...]) -> list[pa.Table]:
     """corpus.parquet's small columns, a row group at a time (the statistics need no more)."""
-    if not pf.schema_arrow.equals(schema.arrow_schema(), check_metadata=False):
-        raise ValueError("its schema differs from the contract's")
+    if not pf.schema_arrow.equals(schema.arrow_schema(drop), check_metadata=False):
+        raise ValueError("its schema differs from the contract's (and the manifest's drop)")
+    columns = [c for c in _LIGHT if c not in drop]
     return [
-        pf.read_row_group(i, columns=list(_LIGHT), use_threads=False)
-        for i in range(pf.num_row_groups)
+        pf.read_row_group(i, columns=columns, use_threads=False) for i in range(pf.num_row_groups)
     ]
 
 
@@ -291,13 +326,16 @@ def _choose_rows(light: pa.Table, seed: bytes, sample: int) -> dict[str, list[st
         for at in np.argsort(keys, kind="stable")[:sample]:
             why.setdefault(ids[at], []).append(SAMPLE)
     for tag, column, largest, _ in _EXTREMES:
+        if column not in light.column_names:
+            continue  # dropped
         values = light.column(column).to_numpy().astype(np.int64)
         order = np.argsort(-values if largest else values, kind="stable")  # ties: id order
         for at in order[:OUTLIERS]:
             why.setdefault(ids[at], []).append(tag)
-    missing = np.flatnonzero(light.column("author").is_null().to_numpy(zero_copy_only=False))
-    for at in missing[:OUTLIERS]:
-        why.setdefault(ids[at], []).append(NO_AUTHOR)
+    if "author" in light.column_names:
+        no_author = light.column("author").is_null().to_numpy(zero_copy_only=False)
+        for at in np.flatnonzero(no_author)[:OUTLIERS]:
+            why.setdefault(ids[at], []).append(NO_AUTHOR)
     return why
 
 
@@ -419,20 +457,32 @@ def _clusters(
 # the raw pages
 
 
-def _raw_file(root: Path, page: str, path: str | None = None) -> RawFile | None:
+def _raw_file(
+    root: Path, page: str, path: str | None = None, sha256: str | None = None
+) -> RawFile | None:
     """The raw file of an id (of a printable path, when given), found by undoing the id's
-    %XX escapes: the names it may come from are checked with page_id, none is guessed."""
+    %XX escapes: the names it may come from are checked with page_id, none is guessed. Of two
+    files of one id (a.txt and a.txt.gz), the one whose SHA-256 is `sha256` (the row's), else
+    the first in sorted path order: the one a build keeps (the other is a duplicate reject)."""
     name = _unescape_id(page)
     candidates = [name + s for s in SUFFIXES]
     if name.endswith(SUFFIXES):
         candidates.append(name)
-    for rel in candidates:
+    found = []
+    for rel in sorted(set(candidates), key=os.fsencode):
         if page_id(rel) != page or not os.path.lexists(root / rel):
             continue
         if path is not None and _printable(rel) != path:
             continue
-        return listed_file(root, rel, link_problem(root, root / rel))
-    return None
+        found.append(listed_file(root, rel, link_problem(root, root / rel)))
+    if len(found) > 1 and sha256 is not None:
+        for f in found:
+            try:
+                if read_raw(root, f).sha256 == sha256:
+                    return f
+            except Rejected:
+                continue
+    return found[0] if found else None
 
 
 def _unescape_id(page: str) -> str:
@@ -461,10 +511,15 @@ def _cut(text: str | None, limit: int) -> str | None:
 
 
 def _page_of(
-    ahead: ReadAhead, f: RawFile | None, row: dict[str, Any], notes: list[str]
+    ahead: ReadAhead,
+    f: RawFile | None,
+    row: dict[str, Any],
+    masked: dict[str, str],
+    notes: list[str],
 ) -> dict[str, Any]:
     """A row's page view: its raw page's lines with their roles (cut after PAGE_CHARS
-    characters), its fields, and a note when the page is gone, changed or cut.
+    characters), its fields, and a note when the page is gone, changed or cut. In the lines,
+    the values of the masked columns (dropped or pseudonymized) are replaced by a mark.
 
     The body's paragraphs and the teasers are lists whose items are text, or the number of
     the line that holds exactly that text (the page view shows it from there): a page's text
@@ -479,11 +534,14 @@ def _page_of(
         try:
             read = ahead.read(f)
             roles = explain_page(read.data)
+            secrets = _secrets(read.data, masked)
         except Rejected as rej:
             said.append(f"The raw page cannot be read now: {rej.reason}: {rej.detail}")
             notes.append(f"{row['id']}: {rej.reason}")
+            roles = []
         else:
-            if read.sha256 != row["sha256"]:
+            roles = [_masked_role(r, secrets) for r in roles]
+            if read.sha256 != row.get("sha256", read.sha256):
                 said.append(
                     "The raw file changed since the build (its SHA-256 is not the row's): the "
                     "lines show the file as it is now."
@@ -501,19 +559,21 @@ def _page_of(
     at: dict[str, int] = {}
     for k, line in enumerate(lines):
         at.setdefault(line[3], k)
-    body: list[str | int] = []
-    used = 0
-    for p in row["body"].split("\n") if row["body"] else []:
-        if used >= PAGE_CHARS:
-            said.append(f"The body is cut after {used:,} of its {len(row['body']):,} characters.")
-            break
-        used += len(p)
-        body.append(at.get(p, p))
-    page["fields"] = {
-        **{k: v for k, v in row.items() if k not in ("body", "teasers")},
-        "body": body,
-        "teasers": [at.get(t, t) for t in row["teasers"]],
-    }
+    page["fields"] = {k: v for k, v in row.items() if k not in ("body", "teasers")}
+    if "body" in row:
+        body: list[str | int] = []
+        used = 0
+        for p in row["body"].split("\n") if row["body"] else []:
+            if used >= PAGE_CHARS:
+                said.append(
+                    f"The body is cut after {used:,} of its {len(row['body']):,} characters."
+                )
+                break
+            used += len(p)
+            body.append(at.get(p, p))
+        page["fields"]["body"] = body
+    if "teasers" in row:
+        page["fields"]["teasers"] = [at.get(t, t) for t in row["teasers"]]
     page["lines"], page["note"] = lines, " ".join(said)
     return page
 
@@ -521,9 +581,53 @@ def _page_of(
 ROLE_INDEX = {role: i for i, role in enumerate(Role)}
 
 
-def _first_lines(root: Path, page: str, path: str) -> tuple[list[str], str]:
+def _secrets(data: bytes, masked: dict[str, str]) -> list[tuple[str, str, bool]]:
+    """The values of a raw page's masked columns as the page has them, each with its mark:
+    [(value, mark, only in header lines?)], longest first. Rejected when the page does not
+    parse, so its values cannot be told: then none of its lines is shown."""
+    if not masked:
+        return []
+    values = parse_page(data).to_row()
+    out: list[tuple[str, str, bool]] = []
+    for column, why in masked.items():
+        value = values.get(column)
+        mark = f"[{column} {why}]"
+        if column == "body" and isinstance(value, str):
+            out += [(p, mark, False) for p in value.split("\n") if p]
+        elif column == "teasers" and isinstance(value, list):
+            out += [(str(t), mark, False) for t in value if t]
+        elif column == "citations" and isinstance(value, int):
+            out.append((str(value), mark, True))  # a number: only where the header says it
+        elif isinstance(value, str) and value and column in _IN_TEXT:
+            out.append((value, mark, False))
+    return sorted(out, key=lambda s: (-len(s[0]), s))
+
+
+#: the masked columns whose values are text of the page (the others are counts or digests)
+_IN_TEXT = ("title", "source", "uploader", "author")
+
+
+def _mask(text: str, secrets: list[tuple[str, str, bool]], header: bool) -> str:
+    for value, mark, header_only in secrets:
+        if header_only:
+            if header:
+                text = re.sub(rf"(?<!\d){value}(?!\d)", mark, text)
+        else:
+            text = text.replace(value, mark)
+    return text
+
+
+def _masked_role(r: LineRole, secrets: list[tuple[str, str, bool]]) -> LineRole:
+    if not secrets:
+        return r
+    text = _mask(r.text, secrets, r.role in (Role.HEADER, Role.SITE_LINE, Role.JOINED))
+    return r if text == r.text else dataclasses.replace(r, text=text)
+
+
+def _first_lines(root: Path, page: str, path: str, masked: dict[str, str]) -> tuple[list[str], str]:
     """A rejected file's first lines (decoded as a build decodes, else as UTF-8 with
-    replacement characters), and a note when it cannot be read."""
+    replacement characters), and a note when it cannot be read. The values of the masked
+    columns are replaced by a mark; a file that does not parse is not shown then."""
     f = _raw_file(root, page, path)
     if f is None:
         return [], "The raw file is not in the raw folder (or is not a file of pages)."
@@ -531,6 +635,13 @@ def _first_lines(root: Path, page: str, path: str) -> tuple[list[str], str]:
         data = read_raw(root, f).data
     except Rejected as rej:
         return [], f"The raw file cannot be read: {rej.detail}"
+    try:
+        secrets = _secrets(data, masked)
+    except Rejected:
+        return [], (
+            f"Not shown: the file does not parse, so where it holds the values of "
+            f"{', '.join(masked)} (hidden in this export) cannot be told."
+        )
     head = data[: REJECT_LINES * LINE_CHARS * 4]
     note = ""
     try:
@@ -538,21 +649,30 @@ def _first_lines(root: Path, page: str, path: str) -> tuple[list[str], str]:
     except Rejected:
         text = head.decode("utf-8", "replace")
         note = "Shown as UTF-8 with replacement characters (it does not decode as a build reads)."
-    lines = [_cut(line, LINE_CHARS) or "" for line in text.split("\n")[:REJECT_LINES]]
+    lines = [
+        _cut(_mask(line, secrets, True), LINE_CHARS) or ""
+        for line in text.split("\n")[:REJECT_LINES]
+    ]
     return lines, note
 
 
 def _cluster_view(
-    root: Path, cluster: dict[str, Any], rows: dict[str, dict[str, Any]], notes: list[str]
+    root: Path,
+    cluster: dict[str, Any],
+    rows: dict[str, dict[str, Any]],
+    no_body: bool,
+    notes: list[str],
 ) -> dict[str, Any]:
     """A cluster as the report shows it: the kept page's body beside each member's, with the
-    characters that differ marked on both sides."""
+    characters that differ marked on both sides (no bodies of an export without them)."""
     kept = rows.get(cluster["kept"])
     kept_body = (kept or {}).get("body") or ""
     members = []
     for member_id, path, similarity in cluster["members"][:MEMBERS]:
         body, note = None, ""
-        if member_id in rows:
+        if no_body:
+            note = "The export was built without body (--drop body): no body is shown."
+        elif member_id in rows:
             body = rows[member_id]["body"]
         else:
             f = _raw_file(root, member_id, path)
@@ -563,7 +683,7 @@ def _cluster_view(
                     body = process_file(root, f)[0].body
                 except Rejected as rej:
                     note = f"The raw page cannot be parsed now: {rej.reason}: {rej.detail}"
-        if note:
+        if note and not no_body:
             notes.append(f"{member_id}: {note}")
         left, right = _marked(kept_body, body or "")
         members.append(
@@ -675,6 +795,15 @@ def _overview(result: BuildResult, data: dict[str, Any], sample: int) -> str:
         f"{'rejected' if mode == 'reject' else 'kept'}: {number(near.get('removed', 0))} "
         "removed from the rows.</p>"
     )
+    masked = data["masked"]
+    if masked:
+        said = ", ".join(f"<code>{_e(c)}</code> ({_e(why)})" for c, why in masked.items())
+        out.append(
+            f"<p>Masked: {said}. This export does not publish the values of these columns, so "
+            "the raw lines shown here have each of them replaced by a mark such as "
+            f"<code>{_e(f'[{next(iter(masked))} {next(iter(masked.values()))}]')}</code>, "
+            "and a rejected file that does not parse is not shown.</p>"
+        )
     out.append(
         f"<p>The Pages tab holds {number(len(data['rows']))} of the {number(result.rows)} rows: "
         f"{number(min(sample, result.rows))} chosen by a hash of their ids and the outliers "
@@ -687,6 +816,8 @@ def _overview(result: BuildResult, data: dict[str, Any], sample: int) -> str:
         ("a citation count", "with_citations"),
         ("a source", "with_source"),
     ):
+        if key.removeprefix("with_") in result.drop:
+            continue
         n = stats.get(key, 0)
         out.append(f"<li>{_e(label)}: {number(n)} ({100 * n / rows:.1f}%)</li>")
     out.append(f"<li>distinct sources: {number(stats.get('distinct_sources', 0))}</li></ul>")
@@ -696,6 +827,8 @@ def _overview(result: BuildResult, data: dict[str, Any], sample: int) -> str:
         "<th scope=col>max</th><th scope=col>mean</th><th scope=col>total</th></tr></thead><tbody>"
     )
     for name in ("body_chars", "paragraph_count", "teaser_count", "citations"):
+        if name in result.drop:
+            continue
         d = stats.get(name) or {}
         cells = "".join(
             f"<td>{number(d[k]) if d else ''}</td>"

@@ -80,6 +80,15 @@ def check_drop(columns: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(n for n in NAMES if n in columns)
 
 
+def drop_setting(settings: object) -> tuple[str, ...]:
+    """Return the columns a manifest's settings say its export was built without (`drop`),
+    checked as --drop is; an error when they are not a list of columns that may be dropped."""
+    drop = settings.get("drop", []) if isinstance(settings, dict) else []
+    if not isinstance(drop, list):
+        raise CorpusExportError("settings.drop is not a list of column names")
+    return check_drop([str(c) for c in drop])
+
+
 def dropped(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """Return the contract's columns that a table of these column names goes without."""
     return tuple(n for n in NAMES if n not in names)

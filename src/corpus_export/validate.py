@@ -107,12 +107,8 @@ def validate_export(dist: Path, card: Path | None = None) -> list[str]:
 
 def _dropped(manifest: dict[str, Any], problems: list[str]) -> tuple[str, ...]:
     """The columns the manifest says the export was built without (settings.drop)."""
-    settings = manifest.get("settings")
-    drop = settings.get("drop", []) if isinstance(settings, dict) else []
     try:
-        if not isinstance(drop, list):
-            raise CorpusExportError("settings.drop is not a list of column names")
-        return schema.check_drop([str(c) for c in drop])
+        return schema.drop_setting(manifest.get("settings"))
     except CorpusExportError as exc:
         problems.append(f"{MANIFEST}: {exc}")
         return ()
@@ -699,7 +695,7 @@ def _release_of(dist: Path) -> Release | None:
         settings = json.loads((dist / MANIFEST).read_text(encoding="utf-8"))["settings"]
         made = settings.get("pseudonymize") or {}
         columns = [str(c) for c in made.get("columns", [])]
-        drop = schema.check_drop([str(c) for c in settings.get("drop", [])])
+        drop = schema.drop_setting(settings)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, CorpusExportError):
         return None  # said by the manifest checks
     pseudonyms = from_env(columns)

@@ -60,6 +60,8 @@
     ["teaser_count", "teasers", true],
     ["why", "shown as", false],
   ];
+  // the columns of the export: a column built without (--drop) is not shown
+  const columns = () => COLUMNS.filter(([key]) => !data().dropped.includes(key));
   const PER_PAGE = 50;
   const state = { key: "id", dir: 1, page: 0, rows: [] };
 
@@ -81,7 +83,7 @@
     }
     for (const w of Array.from(whys).sort()) $("f-why").append(el("option", { value: w }, w));
     const head = document.querySelector("#rows-table thead tr");
-    for (const [key, label] of COLUMNS) {
+    for (const [key, label] of columns()) {
       const b = el("button", { type: "button", "data-key": key }, label);
       b.addEventListener("click", () => {
         state.dir = state.key === key ? -state.dir : 1;
@@ -177,7 +179,7 @@
     body.replaceChildren();
     for (const r of rows.slice(start, start + PER_PAGE)) {
       const tr = el("tr", { tabindex: "0", "data-id": r.id });
-      for (const [key, , numeric] of COLUMNS) {
+      for (const [key, , numeric] of columns()) {
         let v = r[key];
         if (key === "why") v = el("span", {}, ...r.why.map((w) => el("span", { class: "tag" }, w)));
         else if (numeric) v = fmt(v);
@@ -218,7 +220,7 @@
     const f = page.fields;
     const back = el("button", { type: "button" }, "← Pages");
     back.addEventListener("click", () => show("pages", true));
-    view.append(el("div", { class: "pv-head" }, back, el("h3", { lang: "zh" }, f.title), el("code", {}, id)));
+    view.append(el("div", { class: "pv-head" }, back, el("h3", { lang: "zh" }, f.title ?? id), el("code", {}, id)));
     if (page.note) view.append(el("p", { class: "note", role: "note" }, page.note));
     const legend = el("ul", { class: "legend", "aria-label": "Roles" });
     d.roles.forEach((name, i) => legend.append(el("li", { class: roleClass(name), title: d.role_docs[i] }, name)));
@@ -253,17 +255,22 @@
     });
     const dl = el("dl", { class: "fields" });
     for (const k of FIELDS) {
+      if (!(k in f)) continue; // dropped
       const v = f[k];
       dl.append(el("dt", {}, k), el("dd", { lang: "zh", "data-field": k },
         v === null ? el("span", { class: "missing" }, "(none)") : typeof v === "number" ? fmt(v) : v));
     }
     // a paragraph or teaser is its text, or the number of the page's line that holds it
     const text = (item) => (typeof item === "number" ? page.lines[item][3] : item);
-    const teasers = el("ol", {});
-    f.teasers.forEach((t) => teasers.append(el("li", {}, text(t))));
-    dl.append(el("dt", {}, "teasers"), el("dd", { lang: "zh", "data-field": "teasers" }, teasers));
-    dl.append(el("dt", {}, "body"),
-      el("dd", { lang: "zh", "data-field": "body" }, f.body.map(text).join("\n")));
+    if (f.teasers) {
+      const teasers = el("ol", {});
+      f.teasers.forEach((t) => teasers.append(el("li", {}, text(t))));
+      dl.append(el("dt", {}, "teasers"), el("dd", { lang: "zh", "data-field": "teasers" }, teasers));
+    }
+    if (f.body) {
+      dl.append(el("dt", {}, "body"),
+        el("dd", { lang: "zh", "data-field": "body" }, f.body.map(text).join("\n")));
+    }
     const left = el("div", {}, el("h3", {}, "Raw page"), box);
     if (page.lines.length) left.append(lines);
     else left.append(el("p", {}, "(no lines to show)"));
