@@ -421,3 +421,16 @@ def test_a_scan_split_between_processes_equals_one_scan(
         locked.chmod(0o755)
         one.close()
         split.close()
+
+
+def test_a_raw_file_sent_to_a_worker_arrives_the_same() -> None:
+    """Tasks go to workers pickled: every field of a file, a scan's reject included, survives."""
+    import pickle
+
+    files = [
+        RawFile("a/b", "a/b.txt.gz", (Reason.DUPLICATE, "same id as 'a/b.txt'"), 1, 2, 3, 4, 5),
+        RawFile("c%FF", os.fsdecode(b"c\xff.txt")),
+    ]
+    back = pickle.loads(pickle.dumps(files))
+    assert back == files and [type(f) for f in back] == [RawFile, RawFile]
+    assert back[0].problem == (Reason.DUPLICATE, "same id as 'a/b.txt'") and back[0].inode == 5

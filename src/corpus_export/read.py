@@ -10,7 +10,8 @@ import sys
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -45,6 +46,14 @@ class RawFile:
     modified_ns: int = 0  # mtime
     device: int = 0
     inode: int = 0  # (device, inode): which file it is, whatever its name
+
+    def __reduce__(self) -> tuple[type[RawFile], tuple[Any, ...]]:
+        # a task's files go to a worker pickled: as a tuple each, ~1 µs a file each way
+        # instead of ~5 for a frozen dataclass's state
+        return (RawFile, _raw_fields(self))
+
+
+_raw_fields = attrgetter(*(f.name for f in fields(RawFile)))  # → a tuple, in __init__'s order
 
 
 class Scan:
