@@ -175,8 +175,7 @@ def _build_local(
     # The system allocator gives it back; the forked workers inherit the choice.
     arrow_pool = pa.default_memory_pool()
     pa.set_memory_pool(pa.system_memory_pool())
-    processes = workers or os.cpu_count() or 1
-    pool = start_pool(processes) if engine == "local" else None
+    pool = start_pool(workers or os.cpu_count() or 1) if engine == "local" else None
     scratch: Path | None = None
     scan: Scan | None = None
     held = contextlib.ExitStack()  # Ctrl-C, from the swap on
@@ -193,9 +192,7 @@ def _build_local(
         # the sorted list of files waits on disk, in the system's temp folder, read as it is used
         scratch = make_scratch()
         listing = scratch / SCAN_LIST
-        scan = (
-            scan_url(raw, listing) if isinstance(raw, str) else scan_apart(raw, listing, processes)
-        )
+        scan = scan_url(raw, listing) if isinstance(raw, str) else scan_apart(raw, listing, pool)
         if not len(scan):
             raise CorpusExportError(
                 f"no *.txt or *.txt.gz files under {str(raw)!r}"

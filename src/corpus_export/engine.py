@@ -309,31 +309,29 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
         writer.close()
 
 
-def scan_apart(raw: Path, into: Path, processes: int = 1) -> Scan:
-    """scan_raw in short-lived forked processes, where there is fork: up to `processes` of
-    them list parts of raw/ side by side (read.split_scan), and this process sorts what they
-    found into one list.
+def scan_apart(raw: Path, into: Path, pool: ProcessPoolExecutor | None = None) -> Scan:
+    """scan_raw in other processes: the pool's workers (idle until the first task), each
+    listing a share of raw/ (read.split_scan) while this process sorts what they found into one
+    list; without a pool, one short-lived forked process, where there is fork.
 
     The sorted list goes to the Arrow IPC file `into`, which the parent reads a batch at a
     time: it holds neither the list nor what making it left behind (a million files'
     temporary Python strings cost ~130 MB at the scan's peak, and left ~40 MB of fragmented
-    heap for the rest of the build: here only Arrow and NumPy columns come back, and go
-    once written). Costs a fork per process.
+    heap for the rest of the build); only Arrow and NumPy columns come back, and go once
+    written.
     """
+    died = f"the process listing {str(raw)!r} died (out of memory, or killed?); nothing written"
+    if pool is not None:
+        shares = split_scan(raw, len(getattr(pool, "_processes", None) or {}) or 2)
+        futures = [pool.submit(scan_share, raw, share) for share in shares]
+        return merge_scans([worker_result(future, died) for future in futures]).finish(into)
     if "fork" not in mp.get_all_start_methods():
         return scan_raw(raw, into)
-    shares = split_scan(raw, processes)
     _watch_thread_failures()
     ex = ProcessPoolExecutor(
-        len(shares),
-        mp_context=mp.get_context("fork"),
-        initializer=init_worker,
-        initargs=(os.getpid(),),
+        1, mp_context=mp.get_context("fork"), initializer=init_worker, initargs=(os.getpid(),)
     )
     try:
-        died = f"the process listing {str(raw)!r} died (out of memory, or killed?); nothing written"
-        futures = [ex.submit(scan_share, raw, share) for share in shares]
-        found = [worker_result(future, died) for future in futures]
+        return worker_result(ex.submit(scan_raw, raw, into), died)  # type: ignore[no-any-return]
     finally:
         stop_pool(ex)
-    return merge_scans(found).finish(into)
