@@ -377,3 +377,63 @@ def test_a_build_reads_no_page_from_outside_raw(
     titles = pq.read_table(tmp_path / "dist" / "corpus.parquet")["title"].to_pylist()
     assert titles == ["标题0", "标题2", "标题3"]
     assert "机密文件".encode() not in (tmp_path / "dist" / "corpus.csv").read_bytes()
+
+
+@pytest.mark.parametrize("processes", [2, 3])
+def test_a_scan_split_between_processes_equals_one_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, processes: int
+) -> None:
+    """Folders listed side by side by several processes give the very list one scan gives:
+    same order, same duplicate and link rejects (the first file of an id in path order is
+    kept, whichever process found it), the same ignored files, the same bytes on disk; a
+    folder too large to split, files beside folders and an unlistable folder included."""
+    from corpus_export import read
+    from corpus_export.engine import scan_apart, start_pool, stop_pool
+
+    monkeypatch.setattr(read, "_SPLIT_ENTRIES", 9)  # big: scanned whole, not split
+    raw = tmp_path / "raw"
+    for folder in ("a", "a/b", "a/b/c", "a-b", "big", "big/x", "z/y/x", "locked/inner"):
+        (raw / folder).mkdir(parents=True, exist_ok=True)
+    names = ["a.txt", "a/1.txt", "a/1.txt.gz", "a/b.txt", "a/b/2.txt", "a/b/c/3.txt.gz"]
+    names += ["a-b/4.txt", "a-b.txt", "z/y/x/5.txt", "z/y/x.txt", "locked/inner/6.txt"]
+    names += [f"big/{i}.txt" for i in range(10)] + ["big/x/7.txt", "notes.md", "a/b/c/n.md"]
+    for name in names:
+        (raw / name).write_text(name)
+    (raw / "a" / "link.txt").symlink_to(raw / "a-b.txt")
+    (raw / "a" / "out.txt").symlink_to(tmp_path / "elsewhere.txt")
+    (tmp_path / "outside").mkdir()
+    (raw / "z" / "outside").symlink_to(tmp_path / "outside")
+    locked = raw / "locked"
+    pool = start_pool(processes)  # the build's workers, which list raw/ before parsing it
+    one = scan_raw(raw, tmp_path / "one.arrow")
+    split = scan_apart(raw, tmp_path / "split.arrow", pool)
+    try:
+        assert len(read.split_scan(raw, processes)) == processes or processes > 2
+        assert split.files == one.files and len(split) == len(one) == len(names) - 2 + 3
+        assert split.problems == one.problems and len(one.problems) == 3
+        assert (split.ignored, split.ignored_names) == (one.ignored, one.ignored_names)
+        assert (tmp_path / "split.arrow").read_bytes() == (tmp_path / "one.arrow").read_bytes()
+        if os.geteuid() != 0:  # root lists any folder
+            locked.chmod(0)
+            one, split = scan_raw(raw), scan_apart(raw, tmp_path / "split2.arrow", pool)
+            assert split.files == one.files and split.problems == one.problems
+            assert any(f.id == "locked/" and f.problem for f in split.files)
+    finally:
+        assert pool is not None
+        stop_pool(pool)
+        locked.chmod(0o755)
+        one.close()
+        split.close()
+
+
+def test_a_raw_file_sent_to_a_worker_arrives_the_same() -> None:
+    """Tasks go to workers pickled: every field of a file, a scan's reject included, survives."""
+    import pickle
+
+    files = [
+        RawFile("a/b", "a/b.txt.gz", (Reason.DUPLICATE, "same id as 'a/b.txt'"), 1, 2, 3, 4, 5),
+        RawFile("c%FF", os.fsdecode(b"c\xff.txt")),
+    ]
+    back = pickle.loads(pickle.dumps(files))
+    assert back == files and [type(f) for f in back] == [RawFile, RawFile]
+    assert back[0].problem == (Reason.DUPLICATE, "same id as 'a/b.txt'") and back[0].inode == 5

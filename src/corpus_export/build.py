@@ -192,7 +192,7 @@ def _build_local(
         # the sorted list of files waits on disk, in the system's temp folder, read as it is used
         scratch = make_scratch()
         listing = scratch / SCAN_LIST
-        scan = scan_url(raw, listing) if isinstance(raw, str) else scan_apart(raw, listing)
+        scan = scan_url(raw, listing) if isinstance(raw, str) else scan_apart(raw, listing, pool)
         if not len(scan):
             raise CorpusExportError(
                 f"no *.txt or *.txt.gz files under {str(raw)!r}"

@@ -10,7 +10,8 @@ import sys
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -45,6 +46,14 @@ class RawFile:
     modified_ns: int = 0  # mtime
     device: int = 0
     inode: int = 0  # (device, inode): which file it is, whatever its name
+
+    def __reduce__(self) -> tuple[type[RawFile], tuple[Any, ...]]:
+        # a task's files go to a worker pickled: as a tuple each, ~1 µs a file each way
+        # instead of ~5 for a frozen dataclass's state
+        return (RawFile, _raw_fields(self))
+
+
+_raw_fields = attrgetter(*(f.name for f in fields(RawFile)))  # → a tuple, in __init__'s order
 
 
 class Scan:
@@ -368,52 +377,144 @@ def scan_raw(raw_dir: Path, into: Path | None = None) -> Scan:
     """List every *.txt / *.txt.gz under raw_dir, recursively, sorted by (id, path), with
     their sizes (tasks are cut by bytes too) and change times (the cache's fingerprints); the
     list is kept in memory, or in an Arrow IPC file `into` (see Scan)."""
+    return scan_share(raw_dir, [("", True)]).finish(into)
+
+
+#: A part of a scan: a folder relative to the raw folder, and whether its subfolders are in it
+#: (else only the entries that are not folders: its subfolders are parts of their own).
+ScanPart = tuple[str, bool]
+#: A folder is split into parts only if listing it shows fewer entries than this.
+_SPLIT_ENTRIES = 4096
+#: At most so many folders are listed to split a scan.
+_SPLIT_LISTINGS = 64
+
+
+def split_scan(raw_dir: Path, shares: int) -> list[list[ScanPart]]:
+    """Split the scan of raw_dir into at most `shares` lists of parts, for processes that scan
+    side by side (scan_share, then merge_scans). Together the parts hold every entry once.
+
+    Folders are split breadth first, from raw_dir down, until there are a few whole
+    subtrees per share; a folder is listed here only to find its subfolders, and a large one
+    (a flat raw/ of a million pages) is not split. Whatever goes wrong listing one is left to
+    the scan of its part to report.
+    """
+    _scan_root(raw_dir)
+    whole = [""]  # subtrees, in the order found
+    parts: list[ScanPart] = []
+    listings = 0
+    k = 0
+    while shares > 1 and k < len(whole) and len(whole) < 4 * shares:
+        if listings >= _SPLIT_LISTINGS:
+            break
+        listings += 1
+        folder = whole[k]
+        subfolders = _subfolders(raw_dir, folder)
+        if not subfolders:
+            k += 1  # a leaf, or not split: scanned whole
+            continue
+        del whole[k]
+        parts.append((folder, False))
+        whole.extend(subfolders)
+    parts.extend((folder, True) for folder in whole)
+    lists: list[list[ScanPart]] = [[] for _ in range(max(1, min(shares, len(parts))))]
+    for n, part in enumerate(sorted(parts, key=lambda p: not p[1])):  # whole subtrees first
+        lists[n % len(lists)].append(part)
+    return lists
+
+
+def _subfolders(raw_dir: Path, folder: str) -> list[str]:
+    """The subfolders of a small folder as the scan sees them (no link followed); [] if it has
+    none, is large or cannot be listed."""
+    found: list[str] = []
+    prefix = f"{folder}/" if folder else ""
+    try:
+        with os.scandir(raw_dir / folder if folder else raw_dir) as entries:
+            for n, entry in enumerate(entries):
+                if n >= _SPLIT_ENTRIES:
+                    return []
+                if entry.is_dir(follow_symlinks=False):
+                    found.append(prefix + entry.name)
+    except OSError:
+        return []
+    return found
+
+
+def _scan_root(raw_dir: Path) -> Path:
     if not raw_dir.exists():
         raise CorpusExportError(f"raw folder {str(raw_dir)!r} does not exist")
     if not raw_dir.is_dir():
         raise CorpusExportError(f"raw folder {str(raw_dir)!r} is not a folder")
-    root = raw_dir.resolve()
+    return raw_dir.resolve()
+
+
+def scan_share(raw_dir: Path, parts: list[ScanPart]) -> _ScanBuilder:
+    """The entries of these parts of raw_dir (see split_scan), unsorted: merge_scans, then
+    finish() sorts them."""
+    root = _scan_root(raw_dir)
     found = _ScanBuilder()
-    stack = [""]
-    while stack:
-        rel_dir = stack.pop()
-        try:
-            entries = os.scandir(root / rel_dir if rel_dir else root)
-        except OSError as exc:
-            reason = exc.strerror or exc.__class__.__name__
-            if not rel_dir:
-                raise CorpusExportError(
-                    f"cannot list raw folder {str(raw_dir)!r}: {reason}"
-                ) from None
-            # its pages cannot even be named: the folder is the reject, so none goes unnoticed
-            found.add(f"{rel_dir}/", (Reason.UNREADABLE, f"{_UNLISTABLE}: {reason}"))
-            continue
-        prefix = f"{rel_dir}/" if rel_dir else ""
-        with entries:  # one entry at a time: a folder of a million pages is never a list
-            for entry in entries:
-                name = entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(prefix + name)
-                    continue
-                if not is_raw_name(name):
-                    outside = _folder_link_outside(root, entry)
-                    if outside is not None:
-                        found.add(f"{prefix}{name}/", outside)
+    for start, deep in parts:
+        stack = [start]
+        while stack:
+            rel_dir = stack.pop()
+            try:
+                entries = os.scandir(root / rel_dir if rel_dir else root)
+            except OSError as exc:
+                reason = exc.strerror or exc.__class__.__name__
+                if not rel_dir:
+                    raise CorpusExportError(
+                        f"cannot list raw folder {str(raw_dir)!r}: {reason}"
+                    ) from None
+                # its pages cannot even be named: the folder is the reject, so none goes
+                # unnoticed
+                found.add(f"{rel_dir}/", (Reason.UNREADABLE, f"{_UNLISTABLE}: {reason}"))
+                continue
+            prefix = f"{rel_dir}/" if rel_dir else ""
+            with entries:  # one entry at a time: a folder of a million pages is never a list
+                for entry in entries:
+                    name = entry.name
+                    if entry.is_dir(follow_symlinks=False):
+                        if deep:
+                            stack.append(prefix + name)
+                        continue
+                    if not is_raw_name(name):
+                        outside = _folder_link_outside(root, entry)
+                        if outside is not None:
+                            found.add(f"{prefix}{name}/", outside)
+                        else:
+                            found.ignore(prefix + name)
+                        continue
+                    problem = link_problem(root, entry.path) if entry.is_symlink() else None
+                    if problem is None:
+                        try:
+                            st = entry.stat()  # of the file a link leads to
+                            found.add(prefix + name, None, file_stat(st))
+                        except OSError:
+                            found.add(prefix + name, None)  # read_raw will name the problem
                     else:
-                        found.ignore(prefix + name)
-                    continue
-                problem = link_problem(root, entry.path) if entry.is_symlink() else None
-                if problem is None:
-                    try:
-                        st = entry.stat()  # of the file a link leads to
-                        found.add(prefix + name, None, file_stat(st))
-                    except OSError:
-                        found.add(prefix + name, None)  # read_raw will name the problem
-                else:
-                    found.add(prefix + name, problem)
-                if len(found._rels) >= _FLUSH_ROWS:
-                    found.flush()
-    return found.finish(into)
+                        found.add(prefix + name, problem)
+                    if len(found._rels) >= _FLUSH_ROWS:
+                        found.flush()
+    found.flush()
+    return found
+
+
+def merge_scans(shares: list[_ScanBuilder]) -> _ScanBuilder:
+    """One builder holding the entries of all these (each flushed)."""
+    merged = _ScanBuilder()
+    for share in shares:
+        share.flush()
+        base = merged.count
+        merged.ids += share.ids
+        merged.suffix += share.suffix
+        merged.odd.update({base + k: name for k, name in share.odd.items()})
+        merged.problems.update({base + k: p for k, p in share.problems.items()})
+        for mine, theirs in zip(merged.stats, share.stats, strict=True):
+            mine += theirs
+        merged.count += share.count
+        merged.ignored += share.ignored
+        # each share keeps at least its first IGNORED_NAMED names: so do these
+        merged.ignored_names = sorted(merged.ignored_names + share.ignored_names)[:IGNORED_NAMED]
+    return merged
 
 
 def listed_file(root: Path, rel: str, problem: tuple[Reason, str] | None = None) -> RawFile:
