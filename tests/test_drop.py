@@ -200,7 +200,14 @@ def test_the_card_does_not_describe_a_dropped_column(tmp_path: Path) -> None:
     personal = section(body, "### Personal and Sensitive Information")
     assert "`uploader` holds" not in personal and "`body`" not in personal
     assert "`uploader`" not in section(body, "### Out-of-scope use")
-    assert "`sha256`" not in section(body, "### Parsing")
+    parsing = section(body, "### Parsing")
+    assert "`sha256` is the SHA-256" not in parsing
+    # the header line is still read (and kept out of `body`), so it is still described, and the
+    # section says which of the columns it names no file holds
+    assert "`uploader` come from the header line" in parsing
+    assert "leaves out `uploader`, `body`, `sha256`: the parser still reads" in " ".join(
+        parsing.split()
+    )
     assert "leaves out `uploader` (`--drop`)" in section(
         body, "### Personal and Sensitive Information"
     )
@@ -213,6 +220,9 @@ def test_the_card_does_not_describe_a_dropped_column(tmp_path: Path) -> None:
     build(raw, whole, ("author",))
     _, kept = split_card((tmp_path / "whole.md").read_text(encoding="utf-8"))
     assert "- `uploader` holds the user name" in kept and "`author` holds" not in kept
+    assert "leaves out `author`: the parser still reads" in " ".join(
+        section(kept, "### Parsing").split()
+    )
     assert "- `body` can name people, as articles do." in kept
     assert "field_size_limit" in kept and "a row's `sha256`" in kept
     assert "profiling people from `uploader` (see" in kept
