@@ -240,7 +240,7 @@ def test_no_token_exits_2_with_one_line(
     assert fake_api.instances == []
 
 
-@pytest.mark.parametrize("repo_id", ["bad id", "a/b/c", "me/na..me", "x-", "me/"])
+@pytest.mark.parametrize("repo_id", ["bad id", "a/b/c", "me/na..me", "x-", "me/", "zh-articles"])
 def test_bad_repo_id_exits_2(
     built: tuple[Path, Path], dist: Path, fake_api: type[FakeApi], repo_id: str
 ) -> None:
@@ -248,6 +248,19 @@ def test_bad_repo_id_exits_2(
     assert code == 2
     assert output.startswith(f"Error: invalid repo id {repo_id!r}: ")
     assert output.count("\n") == 1
+    assert fake_api.instances == []
+
+
+def test_a_folder_given_as_the_repo_id_is_told_to_use_out(
+    built: tuple[Path, Path], dist: Path, fake_api: type[FakeApi], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(dist.parent)
+    code, output = run("push", dist.name, "--raw", str(built[0]), "--dry-run")
+    assert code == 2
+    assert output == (
+        f"Error: {dist.name!r} is a folder, not a repo id (OWNER/NAME): to push the export in "
+        f"it, run `corpus-export push --out {dist.name}`\n"
+    )
     assert fake_api.instances == []
 
 

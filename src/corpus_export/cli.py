@@ -718,6 +718,11 @@ def push(
 
     Example: corpus-export push my-name/chinese-articles
     """
+    if repo_id is not None and "/" not in repo_id and Path(repo_id).is_dir():
+        raise SetupError(
+            f"{repo_id!r} is a folder, not a repo id (OWNER/NAME): to push the export in it, "
+            f"run `{TOOL} push --out {repo_id}`"
+        )
     if repo_id is None:
         repo_id = hub.built_for(out_dir)
         if repo_id is None:

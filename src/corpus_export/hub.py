@@ -151,7 +151,7 @@ def push(
     Remote files under data/ that the build no longer has (old shards) are deleted in the same
     commit, so the `data/train-*` pattern of the card never picks up leftovers.
     """
-    check_repo_id(repo_id)
+    check_repo_id(repo_id, namespaced=True)  # as `build --repo-id` was: nothing else matches
     files = plan(out_dir)
     check_built_for(out_dir, repo_id)
     if stale is not None:
