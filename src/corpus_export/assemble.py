@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -357,7 +358,6 @@ class Assembler:
         self.near_found = 0
         self.near_example: tuple[int, str, float] | None = None  # (head position, id, similarity)
         self.clusters: dict[int, list[str]] = {}  # with keep: head position → its members' ids
-        self._ids: pa.ChunkedArray | None = None  # the export's ids, once read
 
     def decide(self, parsed: Parsed) -> bytes | None:
         """Take a parsed task's rejects and find its duplicate rows → the keep mask (None: all).
@@ -499,13 +499,28 @@ class Assembler:
         by_reason = self._write_rejects()
         return self.rows, by_reason, self.stats.summary(), self.stats.examples, shards
 
-    def _kept_ids(self) -> pa.ChunkedArray:
-        if self._ids is None:
-            # ParquetFile, not read_table: that one loads pyarrow.dataset (and pandas), ~0.25 s
-            self._ids = (
-                pq.ParquetFile(self.stage / CORPUS_PARQUET).read(columns=["id"]).column("id")
-            )
-        return self._ids
+    def _ids_at(self, positions: Iterable[int]) -> dict[int, str]:
+        """Return the id of the export's row at each position: read from the written Parquet,
+        one row group's ids at a time and only where a position falls (the whole column would
+        be ~60 MB at a million rows)."""
+        wanted = sorted(set(positions))
+        found: dict[int, str] = {}
+        if not wanted:
+            return found
+        # ParquetFile, not read_table: that one loads pyarrow.dataset (and pandas), ~0.25 s
+        pf = pq.ParquetFile(self.stage / CORPUS_PARQUET)
+        k = start = 0
+        for group in range(pf.num_row_groups):
+            stop = start + pf.metadata.row_group(group).num_rows
+            if wanted[k] < stop:
+                ids = pf.read_row_group(group, columns=["id"]).column("id")
+                while k < len(wanted) and wanted[k] < stop:
+                    found[wanted[k]] = ids[wanted[k] - start].as_py()
+                    k += 1
+                if k == len(wanted):
+                    break
+            start = stop
+        return found
 
     def near_duplicates(self) -> dict[str, Any]:
         """What the near-duplicate pass found: counts, settings, an example pair, and with
@@ -517,26 +532,31 @@ class Assembler:
             "found": self.near_found,
             "removed": removed,
         }
+        heads = list(self.clusters) if self.keep_near else []
+        if self.near_example is not None:
+            heads.append(self.near_example[0])
+        kept = self._ids_at(heads)
         if self.near_example is not None:
             head, page, similarity = self.near_example
             info["example"] = {
-                "kept": self._kept_ids()[head].as_py(),
+                "kept": kept[head],
                 "near_duplicate": page,
                 "similarity": round(similarity, 2),
             }
         if self.keep_near:
             info["clusters"] = [
-                {"kept": self._kept_ids()[head].as_py(), "members": members}
+                {"kept": kept[head], "members": members}
                 for head, members in sorted(self.clusters.items())
             ]
         return info
 
     def _write_rejects(self) -> dict[str, int]:
         rows: list[RejectRow] = []
+        kept_at = self._ids_at(r[1] for r in self.rejects if isinstance(r, tuple))
         for r in self.rejects:
             if isinstance(r, tuple):
                 rej, pos = r
-                kept = self._kept_ids()[pos].as_py()
+                kept = kept_at[pos]
                 if rej.reason == Reason.NEAR_DUPLICATE:
                     detail = reject_detail(kept, rej.detail)
                 else:

@@ -26,7 +26,7 @@ from . import cache, remote
 from .assemble import Assembler, BuildResult, Incremental
 from .diff import Summary, summarize
 from .digest import remembered
-from .engine import Progress, run, scan_apart, start_pool, stop_pool
+from .engine import Progress, give_back_freed_heap, run, scan_apart, start_pool, stop_pool
 from .errors import CorpusExportError, ValidationError
 from .hub import check_repo_id
 from .layout import (
@@ -201,6 +201,7 @@ def _build_local(
         if on_total:
             on_total(len(scan))
         tasks = plan_tasks(scan)
+        give_back_freed_heap()  # the list's batches, read once through
         if incremental is not None:
             # everything else the export shows: other files counted in the summary and card
             settings = cache.build_digest(

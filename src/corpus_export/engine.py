@@ -109,6 +109,19 @@ class _NoPandas:
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
 
+def give_back_freed_heap() -> None:
+    """Return the heap this process freed to the system (glibc's malloc_trim; a no-op elsewhere).
+
+    After a large buffer is freed, glibc raises its threshold for giving large buffers their own
+    mapping, so the next ones come from the heap, which it keeps once they are freed: listing a
+    million files and planning their tasks left ~90 MB of free heap in the main process for the
+    whole build.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).malloc_trim(0)
+
+
 def pyarrow_without_pandas() -> None:
     """Tell this process's pyarrow that pandas is not installed (for processes that never
     convert to pandas: the workers, and the command line's build).
@@ -324,7 +337,9 @@ def scan_apart(raw: Path, into: Path, pool: ProcessPoolExecutor | None = None) -
     if pool is not None:
         shares = split_scan(raw, len(getattr(pool, "_processes", None) or {}) or 2)
         futures = [pool.submit(scan_share, raw, share) for share in shares]
-        return merge_scans([worker_result(future, died) for future in futures]).finish(into)
+        scan = merge_scans([worker_result(future, died) for future in futures]).finish(into)
+        give_back_freed_heap()  # what sorting the shares left behind
+        return scan
     if "fork" not in mp.get_all_start_methods():
         return scan_raw(raw, into)
     _watch_thread_failures()
