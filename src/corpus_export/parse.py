@@ -1302,7 +1302,7 @@ def _split_glued_lines(
         lines = _unglue(lines, first + 1, template=template, heading=heading)
         teaser_at = _find_heading(lines, first)
     early = lines[first + 1 : first + _HEADER_LINES]
-    if any(line[-1:] in _COLON_CHARS for line in early) and _join_cut_values(
+    if [line for line in early if line.endswith(_COLONS)] and _join_cut_values(
         lines, first + 1, teaser_at
     ):  # "来源 :" / "党员生活": a header value on the next line
         teaser_at = _find_heading(lines, first)
@@ -2261,6 +2261,7 @@ def _is_site_line(piece: str, titles: list[str]) -> bool:
 
 
 _COLON_CHARS = frozenset(":：∶")
+_COLONS = tuple(_COLON_CHARS)
 
 
 def _author_field(line: str) -> str | None:
