@@ -1311,6 +1311,21 @@ def test_traditional_pages_glued_or_with_only_a_teaser_heading() -> None:
     assert (r["author"], r["teasers"]) == ("武漢市洪山區委書記", ["兒時的「良田畈」"])
 
 
+def test_a_traditional_teaser_heading_is_read_however_far_from_either_end() -> None:
+    """A page marked only by 其他文獻 (no header, boilerplate or marker) is read as traditional
+    by that word wherever it stands: here over 3,000 characters of teasers follow it."""
+    teasers = [
+        f"黨建聯盟的實踐創新與城市基層治理的經驗之{k}：街道社區與駐區單位共建共治共享的做法"
+        for k in range(80)
+    ]
+    lines = TRADITIONAL.split("\n")
+    page = "\n".join([lines[0], "", lines[6], lines[8], "其他文獻", *teasers])
+    assert len("\n".join(teasers)) > 3000
+    r = row(page.encode("utf-8"))
+    assert (r["body"], r["author"]) == ("黨建聯盟是城市基層黨建的實踐創新。", "武漢市洪山區委書記")
+    assert r["teasers"] == teasers
+
+
 def test_a_big5_page_with_a_broken_character_is_undecodable() -> None:
     data = TRADITIONAL.encode("big5")
     at = data.index("資料".encode("big5"))
