@@ -1,13 +1,22 @@
-"""Rows → the bytes derived from them: duplicate keys and the CSV view of list columns."""
+"""Rows → the bytes derived from them: duplicate keys, the CSV view of list columns and the
+Parquet pages."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import random
+import tempfile
+from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from test_parquet_split import page_index
 
-from corpus_export.process import dedup_key, dedup_keys, json_lists
+from corpus_export import schema
+from corpus_export.process import dedup_key, dedup_keys, encode_parquet, json_lists, rows_to_table
 
 TEASERS = [
     [],
@@ -49,3 +58,65 @@ def test_dedup_keys_are_the_keys_of_title_and_body() -> None:
     assert dedup_keys(table.slice(1, 3)) == want[1:4]
     assert len(set(want)) == len(want)
     assert dedup_key("ab", "c") != dedup_key("a", "bc")
+
+
+def _rows(n: int, seed: int = 0) -> list[dict[str, object]]:
+    """n rows in the schema with ~2,000-character bodies of varied Chinese text."""
+    rng = random.Random(seed)
+    chars = [chr(c) for c in range(0x4E00, 0x4E00 + 3000)]
+    rows = []
+    for i in range(n):
+        body = "".join(rng.choices(chars, k=rng.randrange(1500, 2500)))
+        teasers = ["".join(rng.choices(chars, k=40)) for _ in range(3)]
+        rows.append(
+            {
+                "id": f"a/{i:05d}",
+                "title": f"标题{i}",
+                "source": "某某报",
+                "citations": i % 7,
+                "uploader": "用户",
+                "author": None,
+                "body": body,
+                "paragraph_count": 1,
+                "body_chars": len(body),
+                "teasers": teasers,
+                "teaser_count": len(teasers),
+                "sha256": hashlib.sha256(body.encode()).hexdigest(),
+            }
+        )
+    return rows
+
+
+def _pages(data: bytes, column: str) -> list[bytes]:
+    """The bytes of each data page of `column` in a one-row-group Parquet file."""
+    meta = pq.ParquetFile(pa.BufferReader(data)).metadata.row_group(0)
+    j = schema.NAMES.index(column)
+    chunk = meta.column(j)
+    start = chunk.data_page_offset
+    end = start + chunk.total_compressed_size
+    pages = [start + off for off, _, _ in _offset_index(data, j)]
+    return [data[a:b] for a, b in zip(pages, [*pages[1:], end], strict=True)]
+
+
+def _offset_index(data: bytes, j: int) -> list[tuple[int, int, int]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "part.parquet"
+        path.write_bytes(data)
+        return page_index(path)[0][j][1]
+
+
+def test_an_edit_rewrites_a_small_part_of_the_body_column() -> None:
+    """Content-defined pages of a few dozen KiB: one page edited, the others keep their bytes,
+    so a content-addressed store (the Hub's) holding the old file receives little of the new."""
+    rows = _rows(240)
+    old, new = io.BytesIO(), io.BytesIO()
+    encode_parquet(rows_to_table(rows), old)
+    body = str(rows[120]["body"])
+    rows[120]["body"] = body[:30] + "（修订）" + body[30:]
+    rows[120]["body_chars"] = len(str(rows[120]["body"]))
+    encode_parquet(rows_to_table(rows), new)
+    before, after = _pages(old.getvalue(), "body"), _pages(new.getvalue(), "body")
+    rewritten = [p for p in after if p not in set(before)]
+    assert len(after) >= 16  # ~1.4 MB of text in pages of at most 64 KiB before compression
+    assert 1 <= len(rewritten) <= 2
+    assert sum(map(len, rewritten)) <= sum(map(len, after)) / 8

@@ -41,10 +41,16 @@ TASK_BYTES = 16 * 2**20
 #: Parsed pages held as Python objects before they become Arrow columns (bounds a worker's memory).
 ROWS_PER_CONVERSION = 256
 #: Parquet settings of every part (and so of corpus.parquet, whose row groups are the parts').
+#: Content-defined pages of 16-64 KiB (before encoding; ~22 kB compressed): an edited page is
+#: rewritten and its neighbours keep their bytes, so a store that dedupes by ~64 KiB chunks (the
+#: Hub's) receives about the page plus a chunk a change, against a 57 kB page plus a chunk with
+#: 64-256 KiB pages. zstd level 3 wins back most of what the smaller pages lose to compression
+#: (level 1: +13% file size, level 3: +6.6%) for ~30% more encoding CPU (~11 µs a page).
+#: Measured on 20k pages (tests/benchmarks/dedupe.py; RESULTS.md, "Hub re-upload: page size").
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
-    "compression_level": 1,
-    "use_content_defined_chunking": {"min_chunk_size": 64 * 1024, "max_chunk_size": 256 * 1024},
+    "compression_level": 3,
+    "use_content_defined_chunking": {"min_chunk_size": 16 * 1024, "max_chunk_size": 64 * 1024},
     # ColumnIndex and OffsetIndex: readers skip pages by id, counts (and find a row's page)
     "write_page_index": True,
     # Dictionaries only where values repeat; long unique text would waste a failed attempt.
