@@ -42,6 +42,8 @@ def test_json_lists_of_a_slice_see_its_own_strings() -> None:
         col = pa.chunked_array([pa.array(rows, pa.list_(pa.string())).slice(start)])
         want = [json.dumps(r, ensure_ascii=False) for r in rows[start:]]
         assert json_lists(col).to_pylist() == want
+    wide = pa.chunked_array([pa.array(rows, pa.list_(pa.large_string()))])  # 64-bit offsets
+    assert json_lists(wide).to_pylist() == [json.dumps(r, ensure_ascii=False) for r in rows]
 
 
 def test_dedup_keys_are_the_keys_of_title_and_body() -> None:

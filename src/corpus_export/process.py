@@ -157,6 +157,8 @@ def _json_escapes(strings: pa.Array) -> bool:
     """Whether a string holds a character a JSON string escapes (json.dumps: \" \\ and the
     control characters), read from the UTF-8 bytes at once (every byte of a multi-byte
     character is 0x80 or more): a regex over them cost half the CSV's teasers column."""
+    if not pa.types.is_string(strings.type):  # (64-bit offsets: json.dumps decides)
+        return True
     _, offsets, data = strings.buffers()
     if not len(strings) or data is None:
         return False
