@@ -44,6 +44,17 @@ def test_json_lists_of_plain_rows_and_a_slice() -> None:
     assert json_lists(col).to_pylist() == ["[]", '["b", "c"]', '["中文"]']
 
 
+def test_json_lists_of_a_slice_see_its_own_strings() -> None:
+    """A slice's strings are checked for characters to escape, not those before it."""
+    rows = [["plain"]] * 5 + [['带"引号"', "tab\t"], ["a"]]
+    for start in (5, 6):
+        col = pa.chunked_array([pa.array(rows, pa.list_(pa.string())).slice(start)])
+        want = [json.dumps(r, ensure_ascii=False) for r in rows[start:]]
+        assert json_lists(col).to_pylist() == want
+    wide = pa.chunked_array([pa.array(rows, pa.list_(pa.large_string()))])  # 64-bit offsets
+    assert json_lists(wide).to_pylist() == [json.dumps(r, ensure_ascii=False) for r in rows]
+
+
 def test_dedup_keys_are_the_keys_of_title_and_body() -> None:
     """Keys hashed from the Arrow bytes equal dedup_key of the Python strings, row by row,
     across chunks and slices; a title/body split elsewhere gives another key."""

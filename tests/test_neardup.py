@@ -201,6 +201,20 @@ def test_signatures_estimate_similarity() -> None:
     assert not neardup.signature("短正文。").any()  # too short: not compared
 
 
+def test_a_body_signs_alike_whatever_is_signed_with_it() -> None:
+    # bodies are hashed a block of code points at a time: bodies across a block's end, one
+    # longer than a block and short ones between them must sign as they do alone
+    long = "".join(article(9, sentences=2 * neardup.HASH_BLOCK // 20))
+    assert len(long) > neardup.HASH_BLOCK
+    bodies = ["".join(article(10 + i, sentences=40 + i)) for i in range(30)]
+    bodies[3:3] = [long, "短正文。", "x" * neardup.MIN_CHARS, "𠀀𠀁" * 40]
+    together = neardup.signatures(bodies)
+    for body, sig in zip(bodies, together, strict=True):
+        assert (neardup.signature(body) == sig).all()
+    assert not together[4].any() and together[5].any()
+    assert (neardup.signatures(bodies[::-1])[::-1] == together).all()
+
+
 def test_band_rows_follow_the_s_curve() -> None:
     assert neardup.band_rows(0.8) == 4
     assert neardup.candidate_odds(0.8, 0.8) >= 0.99
