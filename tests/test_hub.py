@@ -270,6 +270,16 @@ def test_a_folder_given_as_the_repo_id_is_told_to_use_out(
     assert fake_api.instances == []
 
 
+def test_the_folder_hint_quotes_a_folder_name_for_the_shell(
+    built: tuple[Path, Path], dist: Path, fake_api: type[FakeApi], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dist.rename(dist.with_name("my dist"))
+    monkeypatch.chdir(dist.parent)
+    code, output = run("push", "my dist", "--raw", str(built[0]), "--dry-run")
+    assert code == 2
+    assert output.endswith("run `corpus-export push --out 'my dist'`\n")
+
+
 def test_a_repo_id_too_long_for_a_file_name_is_invalid(
     built: tuple[Path, Path], dist: Path, fake_api: type[FakeApi]
 ) -> None:

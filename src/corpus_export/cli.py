@@ -7,6 +7,7 @@ import filecmp
 import json
 import os
 import re
+import shlex
 import signal
 import sys
 import tempfile
@@ -727,7 +728,7 @@ def push(
                 if Path(repo_id).is_dir():
                     raise SetupError(
                         f"{repo_id!r} is a folder, not a repo id (OWNER/NAME): to push the "
-                        f"export in it, run `{TOOL} push --out {repo_id}`"
+                        f"export in it, run `{TOOL} push --out {shlex.quote(repo_id)}`"
                     ) from None
             raise SetupError(str(exc)) from None
     if repo_id is None:
