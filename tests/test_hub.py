@@ -251,16 +251,44 @@ def test_bad_repo_id_exits_2(
     assert fake_api.instances == []
 
 
+@pytest.mark.parametrize("shape", ["{}", "{}/", "./{}"])  # as typed, or as a shell completes it
 def test_a_folder_given_as_the_repo_id_is_told_to_use_out(
-    built: tuple[Path, Path], dist: Path, fake_api: type[FakeApi], monkeypatch: pytest.MonkeyPatch
+    built: tuple[Path, Path],
+    dist: Path,
+    fake_api: type[FakeApi],
+    monkeypatch: pytest.MonkeyPatch,
+    shape: str,
 ) -> None:
     monkeypatch.chdir(dist.parent)
-    code, output = run("push", dist.name, "--raw", str(built[0]), "--dry-run")
+    folder = shape.format(dist.name)
+    code, output = run("push", folder, "--raw", str(built[0]), "--dry-run")
     assert code == 2
     assert output == (
-        f"Error: {dist.name!r} is a folder, not a repo id (OWNER/NAME): to push the export in "
-        f"it, run `corpus-export push --out {dist.name}`\n"
+        f"Error: {folder!r} is a folder, not a repo id (OWNER/NAME): to push the export in "
+        f"it, run `corpus-export push --out {folder}`\n"
     )
+    assert fake_api.instances == []
+
+
+def test_the_folder_hint_quotes_a_folder_name_for_the_shell(
+    built: tuple[Path, Path], dist: Path, fake_api: type[FakeApi], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dist.rename(dist.with_name("my dist"))
+    monkeypatch.chdir(dist.parent)
+    code, output = run("push", "my dist", "--raw", str(built[0]), "--dry-run")
+    assert code == 2
+    assert output.endswith("run `corpus-export push --out 'my dist'`\n")
+
+
+def test_a_repo_id_too_long_for_a_file_name_is_invalid(
+    built: tuple[Path, Path], dist: Path, fake_api: type[FakeApi]
+) -> None:
+    """The folder test must not fail on a name the file system refuses (ENAMETOOLONG)."""
+    repo_id = "a" * 5000
+    code, output = run("push", repo_id, "--out", str(dist), "--raw", str(built[0]), "--dry-run")
+    assert code == 2
+    assert output.startswith(f"Error: invalid repo id {repo_id!r}: ")
+    assert output.count("\n") == 1
     assert fake_api.instances == []
 
 

@@ -8,9 +8,10 @@ import random
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import make_page
+from conftest import make_page, small_tasks
 from test_build import tree_bytes
 
 import corpus_export
@@ -313,3 +314,45 @@ def test_validate_raw_checks_near_duplicate_rejects(tmp_path: Path) -> None:
         p.startswith("id 'a/005': rejected as a near-duplicate of 'a/001' (similarity 1.00), but")
         for p in problems
     ), problems
+
+
+@pytest.mark.usefixtures("trust_new_files")
+def test_kept_rows_are_named_from_any_row_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rejects' details and the clusters name kept rows in the first, a middle and the last of
+    many row groups (their ids are read from those row groups only), cached as cold."""
+    small_tasks(monkeypatch, 16)
+    raw, cache = tmp_path / "raw", tmp_path / "cache"
+    raw.mkdir()
+    for i in range(200):
+        (raw / f"m{i:03d}.txt").write_text(make_page(f"标题{i}"), encoding="utf-8")
+    pages = {
+        "a000": make_page("头一", paragraphs=paragraphs(A)),
+        "m100a": make_page("头二", paragraphs=paragraphs(B)),
+        "m100b": make_page("头二b", paragraphs=paragraphs([*B[:30], C[0], *B[31:]])),
+        "z001": make_page("头三", paragraphs=paragraphs(C)),
+        "z002": make_page("头三b", paragraphs=paragraphs([*C[:30], A[1], *C[31:]])),
+        "z003": make_page("头一b", paragraphs=paragraphs([*A[:30], B[2], *A[31:]])),
+        "m199z": make_page("标题0"),  # an exact copy of the first row
+        "z004": make_page("头三", paragraphs=paragraphs(C)),  # of a row in the last group
+    }
+    for name, text in pages.items():
+        (raw / f"{name}.txt").write_text(text, encoding="utf-8")
+    warm = tmp_path / "warm" / "dist"
+    for _ in range(2):  # cold, then from the cache
+        corpus_export.build(raw, warm, workers=2, near_dups="keep", cache_dir=cache)
+        assert pq.ParquetFile(warm / "corpus.parquet").num_row_groups >= 12
+        assert {k: v[1].split("'")[1] for k, v in rejects_of(warm).items()} == {
+            "m199z": "m000",
+            "z004": "z001",
+        }
+        manifest = json.loads((warm / "manifest.json").read_text(encoding="utf-8"))
+        assert manifest["near_duplicates"]["clusters"] == [
+            {"kept": "a000", "members": ["z003"]},
+            {"kept": "m100a", "members": ["m100b"]},
+            {"kept": "z001", "members": ["z002"]},
+        ]
+    cold = tmp_path / "cold" / "dist"
+    corpus_export.build(raw, cold, workers=1, near_dups="keep")
+    assert tree_bytes(warm.parent) == tree_bytes(cold.parent)

@@ -7,6 +7,7 @@ import filecmp
 import json
 import os
 import re
+import shlex
 import signal
 import sys
 import tempfile
@@ -718,11 +719,18 @@ def push(
 
     Example: corpus-export push my-name/chinese-articles
     """
-    if repo_id is not None and "/" not in repo_id and Path(repo_id).is_dir():
-        raise SetupError(
-            f"{repo_id!r} is a folder, not a repo id (OWNER/NAME): to push the export in it, "
-            f"run `{TOOL} push --out {repo_id}`"
-        )
+    if repo_id is not None:
+        try:
+            hub.check_repo_id(repo_id, namespaced=True)
+        except CorpusExportError as exc:
+            # only an invalid id is taken for a folder ("dist", "dist/", "./dist")
+            with contextlib.suppress(OSError, ValueError):  # a name too long for a path
+                if Path(repo_id).is_dir():
+                    raise SetupError(
+                        f"{repo_id!r} is a folder, not a repo id (OWNER/NAME): to push the "
+                        f"export in it, run `{TOOL} push --out {shlex.quote(repo_id)}`"
+                    ) from None
+            raise SetupError(str(exc)) from None
     if repo_id is None:
         repo_id = hub.built_for(out_dir)
         if repo_id is None:
