@@ -205,8 +205,9 @@ def test_the_card_does_not_describe_a_dropped_column(tmp_path: Path) -> None:
     # the header line is still read (and kept out of `body`), so it is still described, and the
     # section says which of the columns it names no file holds
     assert "`uploader` come from the header line" in parsing
-    assert "leaves out `uploader`, `body`, `sha256`: the parser still reads" in " ".join(
-        parsing.split()
+    assert (
+        "leaves out `uploader`, `body`, `sha256`: no file of the export holds those columns"
+        in " ".join(parsing.split())
     )
     assert "leaves out `uploader` (`--drop`)" in section(
         body, "### Personal and Sensitive Information"
@@ -220,7 +221,7 @@ def test_the_card_does_not_describe_a_dropped_column(tmp_path: Path) -> None:
     build(raw, whole, ("author",))
     _, kept = split_card((tmp_path / "whole.md").read_text(encoding="utf-8"))
     assert "- `uploader` holds the user name" in kept and "`author` holds" not in kept
-    assert "leaves out `author`: the parser still reads" in " ".join(
+    assert "leaves out `author`: no file of the export holds that column" in " ".join(
         section(kept, "### Parsing").split()
     )
     assert "- `body` can name people, as articles do." in kept
