@@ -82,6 +82,23 @@ def test_a_card_replaced_by_the_same_bytes_is_not_overwritten(project: Path) -> 
     assert (project / "CARD.md").read_bytes() == card
 
 
+def test_a_card_that_is_also_this_exports_card_follows_it(project: Path) -> None:
+    """Two exports of the same pages, each with its own card: the cards are alike, and either
+    export's next build updates its own card."""
+    for out in ("a", "b"):
+        code, output = run(
+            "build", "--raw", "raw", "--out", out, "--card", f"{out}.md", "--workers", "1"
+        )
+        assert code == 0, output
+    assert (project / "a.md").read_bytes() == (project / "b.md").read_bytes()
+    other = (project / "b.md").read_bytes()
+    write(project / "raw" / "c.txt", make_page("又一篇"))
+    code, output = run("build", "--raw", "raw", "--out", "a", "--card", "a.md", "--workers", "1")
+    assert code == 0, output
+    assert (project / "a.md").read_bytes() == (project / "a/hf/README.md").read_bytes() != other
+    assert (project / "b.md").read_bytes() == other
+
+
 def test_the_card_of_an_export_beside_the_out_folder_is_kept(project: Path) -> None:
     """The card's own folder is not the only place its export can be: --card elsewhere."""
     card = project / "docs" / "CARD.md"

@@ -7,6 +7,7 @@ that is another export's is not changed (`check_card_owner`).
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -113,7 +114,8 @@ def check_card_owner(card: Path, out_dir: Path, card_text: str) -> None:
     Two corpora built in one folder share the default CARD.md: the card of an export folder
     beside the card or beside out_dir (other than out_dir) whose hf/README.md holds the card's
     bytes (a build writes both alike) is that export's, and a build into out_dir leaves it
-    as it is, unless it would write the very same bytes. A card whose export is gone is
+    as it is, unless it would write the very same bytes, or the card is out_dir's card too (two
+    exports of the same bytes, each with its own card). A card whose export is gone is
     replaced."""
     try:
         have = card.read_bytes()
@@ -121,6 +123,9 @@ def check_card_owner(card: Path, out_dir: Path, card_text: str) -> None:
         return
     if have == card_text.encode("utf-8"):
         return
+    with contextlib.suppress(OSError):
+        if (out_dir / HF_DIR / HF_README).read_bytes() == have:
+            return
     owner = export_with_card(have, [card.parent, out_dir.parent], out_dir)
     if owner is not None:
         raise CorpusExportError(
