@@ -201,7 +201,7 @@ def _build_local(
         if on_total:
             on_total(len(scan))
         tasks = plan_tasks(scan)
-        give_back_freed_heap()  # the list's batches, read once through
+        give_back_freed_heap()  # what listing the files and planning the tasks left
         if incremental is not None:
             # everything else the export shows: other files counted in the summary and card
             settings = cache.build_digest(

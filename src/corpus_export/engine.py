@@ -337,9 +337,7 @@ def scan_apart(raw: Path, into: Path, pool: ProcessPoolExecutor | None = None) -
     if pool is not None:
         shares = split_scan(raw, len(getattr(pool, "_processes", None) or {}) or 2)
         futures = [pool.submit(scan_share, raw, share) for share in shares]
-        scan = merge_scans([worker_result(future, died) for future in futures]).finish(into)
-        give_back_freed_heap()  # what sorting the shares left behind
-        return scan
+        return merge_scans([worker_result(future, died) for future in futures]).finish(into)
     if "fork" not in mp.get_all_start_methods():
         return scan_raw(raw, into)
     _watch_thread_failures()
