@@ -467,7 +467,7 @@ def explain_page(data: bytes | str) -> list[LineRole]:
     """Each line of a page with the role the parser gave it and the rule that decided, in order
     (a line split into pieces gives one LineRole per piece). Rejected if the page cannot be
     decoded; a page the parser rejects later still has its lines explained."""
-    text, _ = _page_text(data)
+    text = normalise_newlines(_page_text(data)[0])  # the lines as the roles number them
     trace = _Trace()
     with contextlib.suppress(Rejected):
         _parse(text, "page", "", trace)
@@ -487,16 +487,22 @@ def decode_bytes(data: bytes) -> str:
     last character cut in half at the end of the file (a download cut short) is dropped, and a
     lone 0x80 byte in a GBK page is the euro sign, as Windows' code page 936 has it.
     """
+    return normalise_newlines(_decode(data))
+
+
+def _decode(data: bytes) -> str:
+    """decode_bytes, the line breaks left as they are (_page_lines makes them LF where a page
+    holds another)."""
     if b"\x00" not in data:  # the common case first: valid UTF-8, one call of the C codec
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             pass  # a character cut short at the end, another encoding: see below
         else:  # a BOM goes, as utf-8-sig would take it (normalise_newlines takes one more)
-            return normalise_newlines(text[1:] if text.startswith("\ufeff") else text)
+            return text[1:] if text.startswith("\ufeff") else text
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a BOM is unambiguous
         try:
-            return normalise_newlines(_decode_cut(data, "utf-16"))
+            return _decode_cut(data, "utf-16")
         except UnicodeDecodeError as exc:
             raise Rejected(Reason.UNDECODABLE, f"invalid UTF-16 at byte {exc.start}") from None
     if b"\x00" in data:
@@ -504,7 +510,7 @@ def decode_bytes(data: bytes) -> str:
         if wide is None:
             at = data.index(0)
             raise Rejected(Reason.UNDECODABLE, f"NUL byte at offset {at}: a binary file?")
-        return normalise_newlines(wide)
+        return wide
     try:
         text = _decode_cut(data, "utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -518,7 +524,7 @@ def decode_bytes(data: bytes) -> str:
         if gb is None or not _has_template_words(gb):
             big5 = _decode_big5(data)
             if big5 is not None:
-                return normalise_newlines(big5)
+                return big5
         if _valid_utf8_multibyte(data[: exc.start]) >= 4 and (
             gb is None or not _has_template_words(gb)
         ):
@@ -533,7 +539,7 @@ def decode_bytes(data: bytes) -> str:
                 f"neither UTF-8 (bad byte at {exc.start}) nor GB18030 (bad byte at {gb_bad})",
             ) from None
         text = gb
-    return normalise_newlines(text)
+    return text
 
 
 #: How the codecs say a character was cut short (not that a byte is invalid).
@@ -1268,21 +1274,34 @@ def _parse(text: str, page_id: str, sha256: str, trace: _Trace | None) -> Page:
 
 
 def _page_lines(text: str) -> tuple[str, list[str], int, bool]:
-    """The page's text made plain (scrapers' leftovers, traditional template words, a cut last
-    line, hard-wrapped paragraphs) → (that text, its lines stripped, where 论文部分内容阅读 is
-    in it or -1, whether it holds a wide space: _wide_spaces), each whole-text scan made once."""
-    text, joiners = _clean(text)
+    """The page's text made plain (line breaks, scrapers' leftovers, traditional template
+    words, a cut last line, hard-wrapped paragraphs) → (that text, its lines stripped, where
+    论文部分内容阅读 is in it or -1, whether it holds a wide space: _wide_spaces), each
+    whole-text scan made once.
+
+    One question first: a page of printable characters (and LF) without "&" or "<" holds
+    nothing that normalise_newlines, clean_text or _wide_spaces look for (CR, U+2028/U+2029,
+    BOM, zero-width characters, joiners, U+3000, NBSP and tab are all unprintable), so it is
+    asked none of their questions."""
+    page = text
+    lines = text.split("\n")
+    rare = not all(map(str.isprintable, lines)) or "&" in text or "<" in text
+    joiners = False
+    if rare:
+        text, joiners = _clean(normalise_newlines(text))
     text = simplify_template_words(text)
     if not text.endswith("\n"):  # the last line may be cut short: a download cut off
         text = _drop_cut_template_line(text)
     marker_at = text.find(READ_MARKER)
-    wide = _wide_spaces(text)
+    wide = rare and _wide_spaces(text)
     joined = _join_wrapped(text, marker_at)
     if joined is not text:  # (rare) joining strips line ends: a wide space may have gone
-        text, marker_at, wide = joined, joined.find(READ_MARKER), _wide_spaces(joined)
+        text, marker_at, wide = joined, joined.find(READ_MARKER), wide and _wide_spaces(joined)
+    if text is not page:
+        lines = text.split("\n")
     if joiners and ("\u200c" in text or "\u200d" in text):  # the only invisible ones kept
-        return text, [_strip(line) for line in text.split("\n")], marker_at, wide
-    return text, list(map(str.strip, text.split("\n"))), marker_at, wide
+        return text, [_strip(line) for line in lines], marker_at, wide
+    return text, list(map(str.strip, lines)), marker_at, wide
 
 
 def _split_glued_lines(
@@ -1860,14 +1879,14 @@ def parse_page(data: bytes | str, page_id: str = "page", sha256: str | None = No
 
 
 def _page_text(data: bytes | str, sha256: str | None = None) -> tuple[str, str]:
-    """Decode a page → (its text with LF line breaks, `sha256` or the SHA-256 of its bytes);
-    Rejected if empty or undecodable."""
+    """Decode a page → (its text, line breaks as the page has them: _parse makes them LF;
+    `sha256` or the SHA-256 of its bytes); Rejected if empty or undecodable."""
     if isinstance(data, bytes):
         if sha256 is None:
             sha256 = hashlib.sha256(data).hexdigest()
         if not data or data.isspace():  # (data.strip() would copy the page)
             raise Rejected(Reason.EMPTY, "no bytes" if not data else "only whitespace")
-        text = decode_bytes(data)
+        text = _decode(data)
     elif isinstance(data, str):
         if _looks_like_a_path(data):
             raise TypeError(
@@ -1882,11 +1901,12 @@ def _page_text(data: bytes | str, sha256: str | None = None) -> tuple[str, str]:
             ) from None
         if sha256 is None:
             sha256 = hashlib.sha256(encoded).hexdigest()
-        text = normalise_newlines(data)
+        text = data
     else:
         hint = " (use parse_file(path) for a file)" if isinstance(data, os.PathLike) else ""
         raise TypeError(f"parse_page takes bytes or str, not {type(data).__name__}{hint}")
-    if not text or text.isspace():
+    blank = text[1:] if text[:1] == "\ufeff" else text  # as normalise_newlines leaves it
+    if not blank or blank.isspace():
         raise Rejected(Reason.EMPTY, "only whitespace")
     return text, sha256
 
