@@ -200,6 +200,7 @@ _AUTHOR_FIELD = re.compile(
 )
 #: A subtitle on the line after the title: "——以武汉市洪山区为例".
 _SUBTITLE = re.compile(r"(?:——|－－|--)[^。！？!?]{1,40}")
+_SUBTITLE_FIRST = first_chars(_SUBTITLE)
 #: HTML left in scraped text: space entities and line-break tags.
 _HTML_SPACE = re.compile(r"&(?:nbsp;?|ensp;|emsp;|thinsp;|#160;|#x0*a0;|#12288;|#x3000;)", re.I)
 _HTML_BREAK = re.compile(r"<(?:br ?/?|/?p|p [a-z][a-z\-]*=[^<>\n]{0,80})>", re.IGNORECASE)
@@ -1957,6 +1958,9 @@ _CUT_CHARS = str.maketrans(
 #: 其他文献 glued to a closing bracket (（完）其他文献, （作者系X）其他文献), cut short
 _CUT_GLUED_HEADING = re.compile(rf"(?<=[）)])[{SPACES}]*+其(?:[他它]文?)?[{SPACES}]*+$")
 _CUT_LINE_MAX = 60
+#: What a template line cut short starts with, as _CUT_CHARS spells it: a last line that starts
+#: otherwise (but with a space or comma, which tightening drops) is no such line.
+_CUT_FIRST = frozenset(t.replace(",", "")[0] for t in _TEMPLATE_LINES)
 
 
 def _drop_cut_template_line(text: str) -> str:
@@ -1969,9 +1973,11 @@ def _drop_cut_template_line(text: str) -> str:
     if not last:
         return text
     if len(last) <= _CUT_LINE_MAX * 2:  # a template line is short
-        tight = "".join(last.split()).translate(_CUT_CHARS)
-        if any(t != tight and t.replace(",", "").startswith(tight) for t in _TEMPLATE_LINES):
-            return text[:start]
+        first = last[0].translate(_CUT_CHARS)
+        if first in _CUT_FIRST or not first or first.isspace():
+            tight = "".join(last.split()).translate(_CUT_CHARS)
+            if any(t != tight and t.replace(",", "").startswith(tight) for t in _TEMPLATE_LINES):
+                return text[:start]
         if _is_cut_footer(last):
             return text[:start]
     m = _CUT_GLUED_HEADING.search(text, max(start, len(text) - 12))
@@ -2137,24 +2143,31 @@ def _read_title(lines: list[str], first: int, stop: int) -> tuple[str, list[str]
         title = cleaned
         titles.append(title)
     after = first + 1
-    following = list(islice((k for k in range(after, stop) if lines[k]), 2))
-    if (
-        len(following) == 2
-        and _is_title_rest(lines[following[0]])
-        and _is_template_line(lines[following[1]])
-    ):
-        titles.append(title)  # the first line alone, printed again (cleaned)
-        title = f"{title}{lines[following[0]]}"
-        titles.append(title)
-        after = following[0] + 1
-    titles += [t[t.index("】") + 1 :].strip() for t in list(titles) if t[:1] == "【" and "】" in t]
+    rest = _next_line(lines, after, stop)
+    if rest < stop and _is_title_rest(lines[rest]):
+        then = _next_line(lines, rest + 1, stop)
+        if then < stop and _is_template_line(lines[then]):
+            titles.append(title)  # the first line alone, printed again (cleaned)
+            title = f"{title}{lines[rest]}"
+            titles.append(title)
+            after = rest + 1
+    if "【" in lines[first]:  # every spelling is the first line's, cut, or with its rest joined
+        tagged = [t for t in titles if t[:1] == "【" and "】" in t]
+        titles += [t[t.index("】") + 1 :].strip() for t in tagged]
     return title, titles, after
+
+
+def _next_line(lines: list[str], at: int, stop: int) -> int:
+    """Where the first non-empty line from lines[at] is, before stop (else stop)."""
+    while at < stop and not lines[at]:
+        at += 1
+    return at
 
 
 def _is_title_rest(line: str) -> bool:
     """Tell whether the line after the title continues it: a ——subtitle, or the title's second
     half (short, no sentence punctuation; a header or boilerplate line must follow)."""
-    if _SUBTITLE.fullmatch(line):
+    if line[:1] in _SUBTITLE_FIRST and _SUBTITLE.fullmatch(line):
         return True
     return (
         len(line) <= 30
