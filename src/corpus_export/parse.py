@@ -2305,6 +2305,7 @@ def _author_field(line: str) -> str | None:
     return m.group(1).strip() if m else None
 
 
+@functools.lru_cache(maxsize=256)  # pages print the same few counts: 0次, 1次, 2次
 def _citations(value: str | None) -> int | None:
     if not value:
         return None
