@@ -1250,8 +1250,8 @@ def _parse(text: str, page_id: str, sha256: str, trace: _Trace | None) -> Page:
     the ordered rules of _read_line (the page's state in one _Reading), then assemble the row
     from the roles: the article's paragraphs less its author note, and the teasers."""
     text, lines, marker_at, wide = _page_lines(text)
-    first = next((i for i, line in enumerate(lines) if line), None)
-    if first is None:
+    first = _next_line(lines, 0, len(lines))
+    if first == len(lines):
         raise Rejected(Reason.EMPTY, "only whitespace")
     lines, teaser_at = _split_glued_lines(text, lines, first, marker_at)
     r = _Reading(lines, first, teaser_at, trace, marker_at >= 0, wide)
@@ -1794,7 +1794,7 @@ def _article(r: _Reading) -> tuple[str | None, list[str]]:
     if trace is not None:
         trace.author_roles(entries, kept, paragraphs, noted=author is not None)
     author = author or r.field_author
-    if all(ELLIPSIS.issuperset(p) for p in paragraphs):  # "……": the excerpt was cut away
+    if all(map(ELLIPSIS.issuperset, paragraphs)):  # "……": the excerpt was cut away
         if trace is not None:
             for entry in entries:
                 if trace.entries[entry].role == Role.PARAGRAPH:
@@ -1955,7 +1955,8 @@ _TRADITIONAL_PAIRS = (
 _CUT_CHARS = str.maketrans(
     {",": None, "，": None, "：": ":", "∶": ":"} | _char_table(_TRADITIONAL_PAIRS)
 )
-#: 其他文献 glued to a closing bracket (（完）其他文献, （作者系X）其他文献), cut short
+#: 其他文献 glued to a closing bracket (（完）其他文献, （作者系X）其他文献), cut short (it
+#: holds 其 still: a cheap test first)
 _CUT_GLUED_HEADING = re.compile(rf"(?<=[）)])[{SPACES}]*+其(?:[他它]文?)?[{SPACES}]*+$")
 _CUT_LINE_MAX = 60
 #: What a template line cut short starts with, as _CUT_CHARS spells it: a last line that starts
@@ -1969,7 +1970,7 @@ def _drop_cut_template_line(text: str) -> str:
     cut off there leaves no article text in it. 其他/其他文 glued to a closing bracket at the
     very end goes too (the heading, glued, cut short)."""
     start = text.rfind("\n") + 1
-    last = text[start:].strip(SPACES + _INVISIBLE)
+    last = text[start:].strip(_LINE_SPACE)
     if not last:
         return text
     if len(last) <= _CUT_LINE_MAX * 2:  # a template line is short
@@ -1980,7 +1981,8 @@ def _drop_cut_template_line(text: str) -> str:
                 return text[:start]
         if _is_cut_footer(last):
             return text[:start]
-    m = _CUT_GLUED_HEADING.search(text, max(start, len(text) - 12))
+    tail = max(start, len(text) - 12)
+    m = _CUT_GLUED_HEADING.search(text, tail) if "其" in text[tail:] else None
     return text[: m.start()] if m else text
 
 
