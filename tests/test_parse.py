@@ -1136,6 +1136,23 @@ def test_a_page_in_traditional_characters(encoding: str) -> None:
     assert r["teasers"] == ["兒時的「良田畈」"]
 
 
+@pytest.mark.parametrize("at", [3, 4, 5, 9])  # download line, disclaimer, marker, 其他文獻
+def test_one_template_line_in_traditional_characters_is_still_the_templates(at: int) -> None:
+    """A page whose template lines are simplified but one, in traditional characters, reads as
+    the page in simplified characters: the test whether a page is traditional finds each line
+    alone."""
+    simplified = [
+        line.translate(str.maketrans(parse_module._TO_SIMPLIFIED)) if k in (3, 4, 5, 9) else line
+        for k, line in enumerate(TRADITIONAL.split("\n"))
+    ]
+    mixed = list(simplified)
+    mixed[at] = TRADITIONAL.split("\n")[at]
+    assert mixed != simplified
+    assert row("\n".join(mixed)) == row("\n".join(simplified)) | {
+        "sha256": row("\n".join(mixed))["sha256"]
+    }
+
+
 @pytest.mark.parametrize(
     ("note", "author"),
     [

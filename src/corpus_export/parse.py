@@ -688,18 +688,18 @@ _TO_SIMPLIFIED = str.maketrans(
 )
 
 
-#: What every match of _TRADITIONAL_LINES holds: the marker and the download line in
-#: traditional characters, 聲明, and 獻 (其他文獻 in each of its shapes).
+#: What every match of _TRADITIONAL_LINES holds: 閱讀 ("read"), which the marker and the
+#: download line (…更方便閱讀) in traditional characters end in, 聲明, and 獻 (其他文獻 in each
+#: of its shapes).
 _TRADITIONAL_NEEDLES = (
-    _TRADITIONAL_OF[READ_MARKER],
-    _TRADITIONAL_OF[DOWNLOAD_LINE],
+    _TRADITIONAL_OF[READ_MARKER][-2:],
     DISCLAIMER_TRADITIONAL[:2],
     _TRADITIONAL_OF[TEASER_HEADING][-1],
 )
 
 
-#: Each of those words with a character of it that only its traditional spelling has (論, 載,
-#: 聲, 獻): a page that holds none of these characters holds none of the words, and a test for
+#: Each of those words with a character of it that only its traditional spelling has (閱, 聲,
+#: 獻): a page that holds none of these characters holds none of the words, and a test for
 #: a character is as fast as a test can be (a word's is several times slower, a regex's tens).
 _TRADITIONAL_SIGNS = tuple(
     (next(ch for ch in word if ord(ch) in _TO_SIMPLIFIED), word) for word in _TRADITIONAL_NEEDLES
@@ -1436,9 +1436,9 @@ def _read_lines(r: _Reading) -> None:
     may find the article's end: r.stop, or r.teaser_at moves."""
     _read_top(r)
     lines, paragraphs, trace, wide = r.lines, r.paragraphs, r.trace, r.wide
-    at = r.at
+    at, stop = r.at, r.teaser_at
     plain = not r.before_marker and not r.in_box  # what only _read_line's rules change
-    while at < r.teaser_at:
+    while at < stop:
         line = lines[at]
         if not line:
             at += 1
@@ -1463,6 +1463,7 @@ def _read_lines(r: _Reading) -> None:
             if r.stop:
                 return
             plain = not r.before_marker and not r.in_box
+            stop = r.teaser_at
         at += 1
 
 
@@ -1820,10 +1821,12 @@ def _teasers(r: _Reading) -> list[str]:
     teasers: list[str] = []
     if trace is None:  # the common path: the same tests, no line numbers to carry
         for t in chain([t for _, t in r.glued_teasers], lines[teaser_at + 1 :]):
-            if t and (
-                (t[0] not in _NOT_TEASER_FIRST and not t[0].isdigit()) or _not_teaser(t) is None
-            ):
-                teasers.append(_TEASER_DATE.sub("", t) if t[-1].isdigit() else t)
+            if not t:
+                continue
+            c = t[0]  # _not_teaser's own first test, inline: most teasers pass it
+            if (c in _NOT_TEASER_FIRST or c.isdigit()) and _not_teaser(t) is not None:
+                continue
+            teasers.append(_TEASER_DATE.sub("", t) if t[-1].isdigit() else t)
         while teasers and _is_footer(teasers[-1]):  # the site's footer ends the page
             teasers.pop()
         return teasers
