@@ -296,32 +296,15 @@ def take_author(paragraphs: list[str]) -> tuple[str | None, list[str]]:
     article.
     """
     author: str | None = None
-    if paragraphs:
-        last = paragraphs[-1]
-        glued = None
-        if len(last) <= _NOTE_MAX + 40 and ("编" in last or "校" in last or "审" in last):
-            glued = _GLUED_CREDIT.fullmatch(last)
-        if glued is not None and (
-            strip_author_note(glued.group(1))[0] is not None
-            or (
-                len(paragraphs) > 1  # the note's second line: "（作者系X" / "Y） 责任编辑：Z"
-                and strip_author_note(paragraphs[-2] + glued.group(1))[0] is not None
-            )
-        ):
-            paragraphs = [*paragraphs[:-1], *glued.groups()]  # "(作者系X) 责任编辑：Y"
-        elif ("分享" in last or "收藏" in last or "举报" in last) and len(last) <= _NOTE_MAX + 60:
-            junk = _GLUED_JUNK.fullmatch(last)  # "(作者系X) 分享到：微信 微博": drop the junk
-            if junk is not None and strip_author_note(junk.group(1))[0] is not None:
-                paragraphs = [*paragraphs[:-1], junk.group(1)]
-    for at in _note_places(paragraphs):
-        found = _note_at(paragraphs, at)
-        if found is not None:
-            author, paragraphs = found
-            break
-    if author is None and len(paragraphs) > 1:
-        found = _signature_at_end(paragraphs)
-        if found is not None:
-            author, paragraphs = found
+    found = None
+    if paragraphs and len(paragraphs[-1]) <= _NOTE_MAX and _COMMON_NOTE.fullmatch(paragraphs[-1]):
+        # The commonest end, (作者系X) last, is the note's place at once: no closing line, glued
+        # credit or junk can be it (each starts with its own words or goes on past the bracket).
+        found = _note_at(paragraphs, len(paragraphs) - 1)
+    if found is not None:
+        author, paragraphs = found
+    elif paragraphs:
+        author, paragraphs = _note_at_end(paragraphs)
     if author is None and len(paragraphs) > 1 and len(paragraphs[0]) <= _NOTE_MAX:
         lead = _LEAD_NOTE.fullmatch(paragraphs[0])  # the note first: (作者系X), 作者简介：X
         if lead is not None:
@@ -333,6 +316,39 @@ def take_author(paragraphs: list[str]) -> tuple[str | None, list[str]]:
         if byline is not None:
             author = author or byline
             paragraphs = paragraphs[1:]
+    return author, paragraphs
+
+
+def _note_at_end(paragraphs: list[str]) -> tuple[str | None, list[str]]:
+    """Find the author note at the end of the article (paragraphs, not empty): past closing
+    lines, before a references section, or a signature → (author or None, the paragraphs
+    without it)."""
+    author: str | None = None
+    last = paragraphs[-1]
+    glued = None
+    if len(last) <= _NOTE_MAX + 40 and ("编" in last or "校" in last or "审" in last):
+        glued = _GLUED_CREDIT.fullmatch(last)
+    if glued is not None and (
+        strip_author_note(glued.group(1))[0] is not None
+        or (
+            len(paragraphs) > 1  # the note's second line: "（作者系X" / "Y） 责任编辑：Z"
+            and strip_author_note(paragraphs[-2] + glued.group(1))[0] is not None
+        )
+    ):
+        paragraphs = [*paragraphs[:-1], *glued.groups()]  # "(作者系X) 责任编辑：Y"
+    elif ("分享" in last or "收藏" in last or "举报" in last) and len(last) <= _NOTE_MAX + 60:
+        junk = _GLUED_JUNK.fullmatch(last)  # "(作者系X) 分享到：微信 微博": drop the junk
+        if junk is not None and strip_author_note(junk.group(1))[0] is not None:
+            paragraphs = [*paragraphs[:-1], junk.group(1)]
+    for at in _note_places(paragraphs):
+        found = _note_at(paragraphs, at)
+        if found is not None:
+            author, paragraphs = found
+            break
+    if author is None and len(paragraphs) > 1:
+        found = _signature_at_end(paragraphs)
+        if found is not None:
+            author, paragraphs = found
     return author, paragraphs
 
 
