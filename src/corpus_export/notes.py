@@ -296,13 +296,15 @@ def take_author(paragraphs: list[str]) -> tuple[str | None, list[str]]:
     article.
     """
     author: str | None = None
-    found = None
-    if paragraphs and len(paragraphs[-1]) <= _NOTE_MAX and _COMMON_NOTE.fullmatch(paragraphs[-1]):
+    common = None
+    if paragraphs and len(paragraphs[-1]) <= _NOTE_MAX:
+        common = _COMMON_NOTE.fullmatch(paragraphs[-1])
+    if common is not None:
         # The commonest end, (作者系X) last, is the note's place at once: no closing line, glued
         # credit or junk can be it (each starts with its own words or goes on past the bracket).
-        found = _note_at(paragraphs, len(paragraphs) - 1)
-    if found is not None:
-        author, paragraphs = found
+        # strip_author_note reads it so.
+        author, rest = _note_parts(common.group(1).rstrip(), "")
+        paragraphs = paragraphs[:-1] + (rest.split("\n") if rest else [])
     elif paragraphs:
         author, paragraphs = _note_at_end(paragraphs)
     if author is None and len(paragraphs) > 1 and len(paragraphs[0]) <= _NOTE_MAX:
