@@ -2382,6 +2382,16 @@ def test_a_page_without_indented_paragraphs_keeps_its_lines(page: PageMaker) -> 
     assert one["paragraph_count"] == len(LONG_A) // 30 + 1 + 1
 
 
+def test_the_teasers_do_not_decide_whether_the_article_is_hard_wrapped(page: PageMaker) -> None:
+    # an indented line cut mid-sentence (a space after the cut), a shorter line after it; under
+    # the heading an indented teaser that does not end a sentence, a teaser after it
+    cut = (LONG_A[:40] + " \n" + LONG_A[40:], LONG_B)
+    plain = row(page(paragraphs=cut))
+    indented = row(page(paragraphs=cut, teasers=("  其他文章一的摘要", "其他文章二的摘要")))
+    assert indented["body"] == plain["body"]
+    assert indented["teasers"] == plain["teasers"] == ["其他文章一的摘要", "其他文章二的摘要"]
+
+
 def test_a_blank_line_or_a_short_line_ends_a_wrapped_paragraph(page: PageMaker) -> None:
     r = row(page(paragraphs=(UNENDED + "\n\n" + LONG_B, "短标题没有标点\n" + LONG_A)))
     assert r["paragraph_count"] == 4

@@ -1193,7 +1193,11 @@ def _join_wrapped(text: str, at: int) -> str:
     headings, footnotes, table rows and the template's lines stay lines of their own. `at`:
     text.find(READ_MARKER).
     """
-    if at < 0 or _WRAP_HINT.search(text, at) is None:
+    if at < 0:
+        return text
+    # the article's lines alone decide: a teaser's (another article's) under the heading not
+    end = text.find(TEASER_HEADING, at)
+    if _WRAP_HINT.search(text, at, end if end >= 0 else len(text)) is None:
         return text
     raw = text.split("\n")
     start = next((k + 1 for k, x in enumerate(raw) if _is_read_marker(_strip(x))), None)
