@@ -379,6 +379,44 @@ def test_a_build_reads_no_page_from_outside_raw(
     assert "机密文件".encode() not in (tmp_path / "dist" / "corpus.csv").read_bytes()
 
 
+def test_a_task_opens_raw_once_and_reads_beneath_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task's reader opens the raw folder once and opens every file beneath it: it reads
+    what read_raw reads, still refuses a page swapped for a link out of raw/ after it opened
+    the folder, and leaves no descriptor open."""
+    from corpus_export import read
+
+    if not read._OPENAT2.usable or not Path("/proc/self/fd").is_dir():
+        pytest.skip("no openat2 or /proc on this system")
+    raw, outside = tmp_path / "raw", tmp_path / "secret.txt"
+    raw.mkdir()
+    outside.write_text("secret", encoding="utf-8")
+    for i in range(4):
+        (raw / f"{i}.txt").write_text(f"page {i}", encoding="utf-8")
+    files = scan_raw(raw).files
+    before = sorted(os.listdir("/proc/self/fd"))
+    opened: list[str] = []
+    real_open = os.open
+
+    def counted_open(path: str, *args: int, **kwargs: int) -> int:
+        opened.append(str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(read.os, "open", counted_open)
+    ahead = read.ReadAhead(raw, files)
+    assert [ahead.read(f).data for f in files[:3]] == [b"page 0", b"page 1", b"page 2"]
+    assert opened.count(str(raw)) == 1
+    (raw / "3.txt").unlink()
+    (raw / "3.txt").symlink_to(outside)
+    with pytest.raises(Rejected) as exc:
+        ahead.read(files[3])
+    assert exc.value.reason == Reason.OUTSIDE_RAW
+    ahead.close()
+    monkeypatch.undo()
+    assert sorted(os.listdir("/proc/self/fd")) == before
+
+
 @pytest.mark.parametrize("processes", [2, 3])
 def test_a_scan_split_between_processes_equals_one_scan(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, processes: int

@@ -503,6 +503,7 @@ def _parse(
         parsed.outcomes.append(len(parsed.ids))
         parsed.ids.append(f.id)
         parsed.paths.append(f.path)
+    ahead.close()
     new_tables.append(rows_to_table(rows))
     del rows
     sign(new_tables[-1])
