@@ -53,6 +53,7 @@ import ast
 import os
 import re
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -96,10 +97,13 @@ def signatures(bodies: list[str]) -> np.ndarray:
     """Return the MinHash signature of each body's shingles: (len(bodies), PERMUTATIONS) uint32
     (a row of 0s for a body under MIN_CHARS characters: not compared).
 
-    The bodies are hashed a block of HASH_BLOCK code points at a time (a body longer than that
-    alone), and signed with one call to rensa: each NumPy step serves many bodies (per body,
-    its overhead was half the cost), and its passes over a block stay in the CPU's cache (over
-    the whole batch at once, they took twice as long).
+    The bodies are joined and signed a block of HASH_BLOCK code points at a time (a body longer
+    than that alone): each NumPy step and rensa call serves many bodies (per body, their
+    overhead was half the cost), and a block's hashes stay in the CPU's cache from the first
+    NumPy pass to rensa (over a whole batch of 256 bodies at once, 4 µs a page more). A body's
+    tokens run on over the SHINGLE - 1 shingles that cross into the next body, overwritten with
+    the body's first shingle: a signature is of a set of shingles, so one repeated changes
+    nothing, and no token has to be moved.
     """
     import rensa
 
@@ -107,30 +111,32 @@ def signatures(bodies: list[str]) -> np.ndarray:
     rows = [i for i, b in enumerate(bodies) if len(b) >= MIN_CHARS]
     if not rows:
         return out
-    lengths = [len(bodies[i]) for i in rows]
-    # each body's own shingles, widened to 64 bits for rensa, one body after the other
-    counts = [length - SHINGLE + 1 for length in lengths]
-    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    wide = np.empty(int(offsets[-1]), dtype=np.uint64)
+    if len(rows) < len(bodies):
+        bodies = [bodies[i] for i in rows]
+    ends = np.cumsum([len(b) for b in bodies])  # of each body in the bodies joined
+    digests: list[list[list[int]]] = []  # each block's signatures
     first = 0
-    while first < len(rows):
-        last, size = first + 1, lengths[first]
-        while last < len(rows) and size + lengths[last] <= HASH_BLOCK:
-            size += lengths[last]
-            last += 1
-        h = _shingle_hashes("".join([bodies[i] for i in rows[first:last]]))
-        # without the shingles that run from one body into the next
-        start = 0
-        for k in range(first, last):
-            at = int(offsets[k])
-            wide[at : at + counts[k]] = h[start : start + counts[k]]
-            start += lengths[k]
+    while first < len(bodies):
+        start = int(ends[first - 1]) if first else 0
+        last = max(first + 1, int(np.searchsorted(ends, start + HASH_BLOCK, side="right")))
+        h = _shingle_hashes("".join(bodies[first:last]))
+        stops = ends[first:last] - start  # of the block's bodies in h, but the last one's
+        starts = np.concatenate(([0], stops[:-1]))
+        h[stops[:-1, None] - (SHINGLE - 1) + np.arange(SHINGLE - 1)] = h[starts[:-1], None]
+        matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+            h.astype(np.uint64),
+            np.append(starts, len(h)).astype(np.uint64),
+            num_perm=PERMUTATIONS,
+            seed=SEED,
+        )
+        digests.append(matrix.to_rows())
         first = last
-    matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
-        wide, offsets.astype(np.uint64), num_perm=PERMUTATIONS, seed=SEED
-    )
-    out[rows] = np.array(matrix.to_rows(), dtype=np.uint32)
+    n = len(bodies)
+    flat = chain.from_iterable(chain.from_iterable(digests))
+    signed = np.fromiter(flat, np.uint32, n * PERMUTATIONS).reshape(n, PERMUTATIONS)
+    if n == len(out):
+        return signed
+    out[rows] = signed
     return out
 
 
