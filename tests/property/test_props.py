@@ -432,6 +432,31 @@ def test_line_screen_never_misses_what_re2_flags(texts: list[str], cut: int) -> 
         assert Text(col).newlines_per_string().tolist() == [t.count("\n") for t in texts]
 
 
+def test_line_screen_knows_how_every_boilerplate_line_starts() -> None:
+    """The screen lets through lines by their first two characters: every alternative of the
+    boilerplate rule must start with two it knows (a spelling added to the rule alone would
+    otherwise pass unscreened)."""
+    from corpus_export.rules import _BOILERPLATE_LEADS
+
+    body = BOILERPLATE_RE2.removeprefix("(?m)^(").removesuffix(")$")
+    alternatives, depth, start = [], 0, 0
+    for i, ch in enumerate(body):  # split at the | outside brackets
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            alternatives.append(body[start:i])
+            start = i + 1
+    alternatives.append(body[start:])
+    assert len(alternatives) >= 4  # (the rule has four)
+    known = {v.to_bytes(6, "big").decode("utf-8") for v in _BOILERPLATE_LEADS.tolist()}
+    for alternative in alternatives:
+        first = alternative[0]
+        seconds = alternative[2:].split("]")[0] if alternative[1] == "[" else alternative[1]
+        assert first.isalpha() and all(first + c in known for c in seconds), alternative
+
+
 def test_line_screen_passes_clean_text() -> None:
     clean = ["其中一段。\n第二段", "论述\n下一步\n声音", "正文"]
     assert not Text(pa.array(clean)).lines_may_break()
