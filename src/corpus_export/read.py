@@ -665,14 +665,16 @@ class ReadAhead:
     SLOW_NS = 500_000
 
     def __init__(self, root: Path | str, files: list[RawFile]) -> None:
+        # the raw folder, open while the files are read (-1: not open): each file is opened
+        # beneath it (opening the folder again for every file took as long as the file)
+        self.folder = -1
         self.root = root
         self.files = files  # the ones to be read, in order
         self.next = 0
         url = isinstance(root, str) and is_url(root)
         self.asked = not hasattr(os, "posix_fadvise") or url
-        # the raw folder, open while the files are read: each is opened beneath it (opening the
-        # folder again for every file took as long as opening the file)
-        self.folder = -1 if url else _OPENAT2.open_folder(str(root))
+        if not url:
+            self.folder = _OPENAT2.open_folder(str(root))
 
     def read(self, f: RawFile) -> RawRead:
         if self.asked:
