@@ -155,8 +155,8 @@ def test_scan_on_disk_equals_scan_in_memory_across_batches(
 def test_slow_reads_ask_the_kernel_for_the_rest_of_the_task(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Once a read waits (here: every read counts as slow), the files still to be read are
-    advised in one go, once; the pages read are the same as without the advice."""
+    """Once two reads in a row wait (here: every read counts as slow), the files still to be
+    read are advised in one go, once; the pages read are the same as without the advice."""
     import corpus_export.read as read
 
     for i in range(5):
@@ -177,7 +177,32 @@ def test_slow_reads_ask_the_kernel_for_the_rest_of_the_task(
         == [read_raw(tmp_path, f).data for f in files]
         == [f"page {i}".encode() for i in range(5)]
     )
-    assert advised == [["1", "2", "3", "4"]]  # after the first read, the rest; then never again
+    assert advised == [["2", "3", "4"]]  # after the second read, the rest; then never again
+
+
+def test_one_slow_read_alone_gives_no_advice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read the scheduler paused is slow once: reads slow one at a time give no advice, two
+    in a row do."""
+    import types
+
+    import corpus_export.read as read
+
+    for i in range(6):
+        (tmp_path / f"{i}.txt").write_text(f"page {i}")
+    files = scan_raw(tmp_path).files
+    advised: list[list[str]] = []
+    monkeypatch.setattr(
+        read, "advise_will_need", lambda root, fs: advised.append([f.id for f in fs])
+    )
+    slow = read.ReadAhead.SLOW_NS + 1
+    took = [slow, 0, slow, slow, 0, slow]  # each read's time, in ns
+    clock = iter([t for i, d in enumerate(took) for t in (10**12 * i, 10**12 * i + d)])
+    monkeypatch.setattr(read, "time", types.SimpleNamespace(perf_counter_ns=lambda: next(clock)))
+    ahead = read.ReadAhead(tmp_path, files)
+    assert [ahead.read(f).data for f in files] == [f"page {i}".encode() for i in range(6)]
+    assert advised == [["4", "5"]]  # after the third and fourth reads; then never again
 
 
 def test_fast_reads_give_no_advice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

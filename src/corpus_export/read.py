@@ -659,7 +659,10 @@ class ReadAhead:
     the cache) are otherwise read one request at a time while the parser waits: with the rest
     of the task asked for, the disk serves them side by side and the parser finds them read.
     Files already in the cache cost nothing more than a clock read: the advice, ~4 µs a file,
-    is given only once a read has taken longer than a cached one can (SLOW_NS).
+    is given only once two reads in a row have taken longer than a cached one can (SLOW_NS).
+    One alone may be a read the scheduler paused: on a busy machine (a build's two workers and
+    its parent on two cores) that happened early in nearly every task, and the whole task was
+    advised for nothing.
     """
 
     SLOW_NS = 500_000
@@ -671,6 +674,7 @@ class ReadAhead:
         self.root = root
         self.files = files  # the ones to be read, in order
         self.next = 0
+        self.slow = 0  # reads in a row that took longer than SLOW_NS
         url = isinstance(root, str) and is_url(root)
         self.asked = not hasattr(os, "posix_fadvise") or url
         if not url:
@@ -684,7 +688,8 @@ class ReadAhead:
             return read_raw(self.root, f, self.folder)
         finally:
             self.next += 1
-            if time.perf_counter_ns() - started > self.SLOW_NS:
+            self.slow = self.slow + 1 if time.perf_counter_ns() - started > self.SLOW_NS else 0
+            if self.slow == 2:
                 self.asked = True
                 advise_will_need(self.root, self.files[self.next :])
 
