@@ -97,6 +97,40 @@ def test_pages_become_the_rows_their_to_row_gives() -> None:
     assert ours.getvalue() == theirs.getvalue()
 
 
+def test_pages_past_2_gib_of_body_become_two_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past 2 GiB of body bytes in one conversion (ten 240 MB pages, each under the page
+    limit), pa.array returns the bytes in two chunks (int32 offsets): the body column is then
+    those two chunks as strings, the rows are the pages' rows. (Here pa.array is made to split
+    a small batch as it splits a big one.)"""
+    real_array = pa.array
+
+    def splitting_array(values: object, type: object = None, **kwargs: object) -> object:
+        out = real_array(values, type, **kwargs)
+        if type == pa.binary() and isinstance(out, pa.Array) and len(out) > 1:
+            return pa.chunked_array([out.slice(0, 1), out.slice(1)])
+        return out
+
+    pages = [
+        Page(
+            id=f"p{i}",
+            title="标题",
+            source=None,
+            citations=None,
+            uploader=None,
+            author=None,
+            paragraphs=(f"第{i}段", "𠀋"),
+            teasers=(),
+            sha256=f"{i:064x}",
+        )
+        for i in range(3)
+    ]
+    monkeypatch.setattr(pa, "array", splitting_array)
+    table = pages_to_table(pages)
+    monkeypatch.undo()
+    assert table.column("body").num_chunks == 2
+    assert table.to_pylist() == [p.to_row() for p in pages]
+
+
 def test_dedup_keys_are_the_keys_of_title_and_body() -> None:
     """Keys hashed from the Arrow bytes equal dedup_key of the Python strings, row by row,
     across chunks and slices; a title/body split elsewhere gives another key."""
