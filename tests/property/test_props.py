@@ -450,11 +450,30 @@ def test_line_screen_knows_how_every_boilerplate_line_starts() -> None:
             start = i + 1
     alternatives.append(body[start:])
     assert len(alternatives) >= 4  # (the rule has four)
-    known = {v.to_bytes(6, "big").decode("utf-8") for v in _BOILERPLATE_LEADS.tolist()}
+    known = {
+        int(v).to_bytes(size, "big").decode("utf-8")
+        for size, leads in _BOILERPLATE_LEADS.items()
+        for v in leads
+    }
     for alternative in alternatives:
         first = alternative[0]
         seconds = alternative[2:].split("]")[0] if alternative[1] == "[" else alternative[1]
         assert first.isalpha() and all(first + c in known for c in seconds), alternative
+
+
+def test_line_screen_follows_the_boilerplate_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The screen's starts are read from the rule itself: a rule whose lines start with ASCII,
+    a two-byte or a four-byte character, or one character then any, is screened as well."""
+    from corpus_export import rules
+
+    rule = r"(?m)^(ab+c|é\d|𠀋x|Z.y)$"
+    monkeypatch.setattr(rules, "BOILERPLATE_RE2", rule)
+    monkeypatch.setattr(rules, "_BOILERPLATE_LEADS", rules._leads(rule))
+    clean = ["其他文献的说明", "abd", "é", "𠀋"]
+    assert not Text(pa.array(clean)).lines_may_break()
+    for broken in ("abbc", "é5", "𠀋x", "Zqy", "正文\nabc"):
+        assert pc.any(pc.match_substring_regex(pa.array([broken]), rule)).as_py(), broken
+        assert Text(pa.array([*clean, broken])).lines_may_break(), broken
 
 
 def test_line_screen_passes_clean_text() -> None:
@@ -472,3 +491,4 @@ def test_boilerplate_rule_is_per_line() -> None:
     whole = pa.array(["正文\n下载到本地 , 更方便阅读", "声明 : 本文内容提供方上传"])
     assert pc.match_substring_regex(whole, BOILERPLATE_RE2).to_pylist() == [True, True]
     assert Text(whole).lines_may_break()
+
