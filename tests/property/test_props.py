@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from corpus_export import schema, template
+from corpus_export import neardup, schema, template
 from corpus_export.errors import REASON_DOCS, Reason, Rejected
 from corpus_export.parse import (
     Page,
@@ -492,3 +492,45 @@ def test_boilerplate_rule_is_per_line() -> None:
     assert pc.match_substring_regex(whole, BOILERPLATE_RE2).to_pylist() == [True, True]
     assert Text(whole).lines_may_break()
 
+
+# --- near-duplicate signatures ----------------------------------------------------------------
+
+SIGNED_CHARS = st.sampled_from([*"的了是一中ab \n", "\U00020000", "\U0001f600"])
+
+
+@PROPS
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(0, 3 * neardup.MIN_CHARS),
+            st.sampled_from([neardup.SHINGLE, neardup.MIN_CHARS - 1, neardup.MIN_CHARS]),
+        ).flatmap(lambda n: st.text(SIGNED_CHARS, min_size=n, max_size=n)),
+        max_size=30,
+    ),
+    st.sampled_from([neardup.MIN_CHARS, 64, 101, 256, neardup.HASH_BLOCK]),
+)
+def test_signatures_are_the_minhash_of_each_bodys_own_shingles(
+    bodies: list[str], block: int
+) -> None:
+    """Bodies signed together, a hash block at a time (blocks of many sizes: bodies across a
+    block's end, ending on it, longer than it, short bodies between), each sign as the MinHash
+    of the set of that body's own shingle hashes, and a body under MIN_CHARS as 0s."""
+    import numpy as np
+    import rensa
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(neardup, "HASH_BLOCK", block)
+        together = neardup.signatures(bodies)
+    assert together.shape == (len(bodies), neardup.PERMUTATIONS)
+    for body, sig in zip(bodies, together, strict=True):
+        if len(body) < neardup.MIN_CHARS:
+            assert not sig.any()
+            continue
+        own = np.unique(neardup._shingle_hashes(body)).astype(np.uint64)
+        alone = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+            own,
+            np.array([0, len(own)], dtype=np.uint64),
+            num_perm=neardup.PERMUTATIONS,
+            seed=neardup.SEED,
+        )
+        assert sig.tolist() == alone.to_rows()[0]
