@@ -442,6 +442,30 @@ def test_a_task_opens_raw_once_and_reads_beneath_it(
     assert sorted(os.listdir("/proc/self/fd")) == before
 
 
+def test_a_task_that_fails_mid_way_leaves_no_descriptor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task whose parse raises (a bug) closes the raw folder it held at once, even while the
+    error, and so the task's frames, are still held (as a worker holds a failed task's)."""
+    from corpus_export import process
+
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("no /proc on this system")
+    for i in range(3):
+        (tmp_path / f"{i}.txt").write_text(f"page {i}", encoding="utf-8")
+    files = scan_raw(tmp_path).files
+
+    def broken_parse(data: bytes, **kwargs: object) -> object:
+        raise RuntimeError("a bug in the parser")
+
+    monkeypatch.setattr(process, "parse_page", broken_parse)
+    before = sorted(os.listdir("/proc/self/fd"))
+    with pytest.raises(RuntimeError) as failed:
+        process.parse_batch(str(tmp_path), files, 0)
+    assert failed.traceback  # (the task's frames, held)
+    assert sorted(os.listdir("/proc/self/fd")) == before
+
+
 @pytest.mark.parametrize("processes", [2, 3])
 def test_a_scan_split_between_processes_equals_one_scan(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, processes: int

@@ -504,46 +504,48 @@ def _parse(
     took_old = False
     n_new = 0
     ahead = ReadAhead(base, [f for f, r in zip(files, reuse, strict=True) if not r])
-    for i, f in enumerate(files):
-        # not stat-ed by the scan (the stat failed): the file opened tells
-        unstatted = caching and local and f.changed_ns == 0 and f.problem is None
-        if reuse[i]:
-            j = at[i]
-            assert note is not None
-            assert j is not None
-            outcome = note.outcomes[j]
-            if not isinstance(outcome, int):
-                parsed.outcomes.append(outcome)
-                parsed.rejects.append(outcome)
-                continue
-            take.append(kept_at[outcome])
-            took_old = True
-            parsed.dedup_keys.append(note.dedup_keys[outcome])
-            signatures.append(note.signatures[outcome])
-        else:
-            try:
-                page, seen = process_file(base, f, ahead)
-            except Rejected as rej:
-                reject = RejectRow(f.id, f.path, rej.reason, rej.detail)
-                parsed.outcomes.append(reject)
-                parsed.rejects.append(reject)
-                if unstatted:
-                    parsed.prints[i] = cache.fingerprint_file(base, f, now)
-                continue
-            if caching and seen is not None:  # the file read (the scan's stat may be older)
-                parsed.prints[i] = cache.fingerprint_stat(seen, now)
-            take.append(n_old + n_new)
-            n_new += 1
-            pages.append(page)
-            unsigned.append(len(signatures))
-            parsed.dedup_keys.append(b"")  # (made with its signature, from the Arrow rows)
-            signatures.append(_UNSIGNED)
-            if len(pages) >= ROWS_PER_CONVERSION:  # few Python objects alive at once
-                convert()
-        parsed.outcomes.append(len(parsed.ids))
-        parsed.ids.append(f.id)
-        parsed.paths.append(f.path)
-    ahead.close()
+    try:
+        for i, f in enumerate(files):
+            # not stat-ed by the scan (the stat failed): the file opened tells
+            unstatted = caching and local and f.changed_ns == 0 and f.problem is None
+            if reuse[i]:
+                j = at[i]
+                assert note is not None
+                assert j is not None
+                outcome = note.outcomes[j]
+                if not isinstance(outcome, int):
+                    parsed.outcomes.append(outcome)
+                    parsed.rejects.append(outcome)
+                    continue
+                take.append(kept_at[outcome])
+                took_old = True
+                parsed.dedup_keys.append(note.dedup_keys[outcome])
+                signatures.append(note.signatures[outcome])
+            else:
+                try:
+                    page, seen = process_file(base, f, ahead)
+                except Rejected as rej:
+                    reject = RejectRow(f.id, f.path, rej.reason, rej.detail)
+                    parsed.outcomes.append(reject)
+                    parsed.rejects.append(reject)
+                    if unstatted:
+                        parsed.prints[i] = cache.fingerprint_file(base, f, now)
+                    continue
+                if caching and seen is not None:  # the file read (the scan's stat may be older)
+                    parsed.prints[i] = cache.fingerprint_stat(seen, now)
+                take.append(n_old + n_new)
+                n_new += 1
+                pages.append(page)
+                unsigned.append(len(signatures))
+                parsed.dedup_keys.append(b"")  # (made with its signature, from the Arrow rows)
+                signatures.append(_UNSIGNED)
+                if len(pages) >= ROWS_PER_CONVERSION:  # few Python objects alive at once
+                    convert()
+            parsed.outcomes.append(len(parsed.ids))
+            parsed.ids.append(f.id)
+            parsed.paths.append(f.path)
+    finally:  # (a parse that raises, too: the task's frames may be held a while)
+        ahead.close()
     convert()
     parsed.signatures = neardup.stack(signatures)
     new_table = pa.concat_tables(new_tables)
