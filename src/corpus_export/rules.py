@@ -13,15 +13,12 @@ import pyarrow.compute as pc
 
 from . import schema
 from .errors import ValidationError
-from .template import first_pairs
+from .template import first_pairs, template_lines_pattern
 
 #: Lines of the site's template that must never reach body or teasers (RE2 syntax, per line).
 #: Per line: the spaces inside a line are [^\S\n], as \s would let a match run on into the next
 #: line (the parser, too, judges one paragraph at a time).
-BOILERPLATE_RE2 = (
-    r"(?m)^(下载到本地[^\S\n]*[,，]?[^\S\n]*更方便阅读|声明[^\S\n]*[:：].*(内容提供方|版权争议|下架).*"
-    r"|论文部分内容阅读[^\S\n]*[:：]?|其[他它]文献[^\S\n]*[:：]?)$"
-)
+BOILERPLATE_RE2 = "(?m)^(" + template_lines_pattern(r"[^\S\n]") + ")$"
 WS = r"[\s\x{3000}\x{a0}]"
 SHA256_RE2 = r"^[0-9a-f]{64}$"
 #: A corpus.csv cell a spreadsheet would run as a formula (process.CSV_RISKY adds a ' to these).

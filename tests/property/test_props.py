@@ -432,33 +432,26 @@ def test_line_screen_never_misses_what_re2_flags(texts: list[str], cut: int) -> 
         assert Text(col).newlines_per_string().tolist() == [t.count("\n") for t in texts]
 
 
-def test_line_screen_knows_how_every_boilerplate_line_starts() -> None:
-    """The screen lets through lines by their first two characters: every alternative of the
-    boilerplate rule must start with two it knows (a spelling added to the rule alone would
-    otherwise pass unscreened)."""
-    from corpus_export.rules import _BOILERPLATE_LEADS
+def test_every_template_line_is_caught_by_the_rule_and_the_screen() -> None:
+    """Each of the template's own lines, in each spelling its tables give (and with the
+    punctuation and colons pages print), is matched by the table rule and not passed by the
+    screen: the rule is made from the tables the parser drops these lines by."""
+    from corpus_export import template as t
 
-    body = BOILERPLATE_RE2.removeprefix("(?m)^(").removesuffix(")$")
-    alternatives, depth, start = [], 0, 0
-    for i, ch in enumerate(body):  # split at the | outside brackets
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            alternatives.append(body[start:i])
-            start = i + 1
-    alternatives.append(body[start:])
-    assert len(alternatives) >= 4  # (the rule has four)
-    known = {
-        int(v).to_bytes(size, "big").decode("utf-8")
-        for size, leads in _BOILERPLATE_LEADS.items()
-        for v in leads
-    }
-    for alternative in alternatives:
-        first = alternative[0]
-        seconds = alternative[2:].split("]")[0] if alternative[1] == "[" else alternative[1]
-        assert first.isalpha() and all(first + c in known for c in seconds), alternative
+    lines = [
+        f"{t.DOWNLOAD_LINE} , {t.DOWNLOAD_LINE_REST}",
+        f"{t.DOWNLOAD_LINE}，{t.DOWNLOAD_LINE_REST}！",
+        t.DISCLAIMER,
+        *(f"{t.DISCLAIMER_KEY}∶本文{word}" for word in t.DISCLAIMER_LINE_WORDS),
+        t.READ_MARKER,
+        f"{t.READ_MARKER} :",
+        *t.TEASER_HEADINGS,
+        *(f"{heading}：" for heading in t.TEASER_HEADINGS),
+    ]
+    for line in lines:
+        col = pa.array(["正文第一段。", f"正文。\n{line}\n下文。"])
+        assert pc.any(pc.match_substring_regex(col, BOILERPLATE_RE2)).as_py(), line
+        assert Text(col).lines_may_break(), line
 
 
 def test_line_screen_follows_the_boilerplate_rule(monkeypatch: pytest.MonkeyPatch) -> None:
