@@ -16,7 +16,15 @@ import pytest
 from test_parquet_split import page_index
 
 from corpus_export import schema
-from corpus_export.process import dedup_key, dedup_keys, encode_parquet, json_lists, rows_to_table
+from corpus_export.parse import Page
+from corpus_export.process import (
+    dedup_key,
+    dedup_keys,
+    encode_parquet,
+    json_lists,
+    pages_to_table,
+    rows_to_table,
+)
 
 TEASERS = [
     [],
@@ -53,6 +61,74 @@ def test_json_lists_of_a_slice_see_its_own_strings() -> None:
         assert json_lists(col).to_pylist() == want
     wide = pa.chunked_array([pa.array(rows, pa.list_(pa.large_string()))])  # 64-bit offsets
     assert json_lists(wide).to_pylist() == [json.dumps(r, ensure_ascii=False) for r in rows]
+
+
+def test_pages_become_the_rows_their_to_row_gives() -> None:
+    """The table built from pages a column at a time holds each page's to_row(), and encodes
+    to the same Parquet bytes as the table of those rows: fields absent or given, paragraphs
+    empty or none at all, teasers or none, text outside the BMP, newlines inside a paragraph."""
+    shapes = [
+        dict(paragraphs=("第一段。", "第二段。"), teasers=("其他一", "其他二")),
+        dict(paragraphs=("只有一段",), teasers=()),
+        dict(paragraphs=("", "前一段是空的", ""), teasers=("",)),
+        dict(paragraphs=(), teasers=()),
+        dict(paragraphs=("𠀋𡈽 outside the BMP", "a\nnewline inside"), teasers=("𠀋",)),
+    ]
+    pages = [
+        Page(
+            id=f"p{i}",
+            title=f"标题{i}",
+            source="来源" if i % 2 else None,
+            citations=i if i % 3 else None,
+            uploader="用户" if i % 2 == 0 else None,
+            author="作者" if i == 1 else None,
+            sha256=f"{i:064x}",
+            **shape,  # type: ignore[arg-type]
+        )
+        for i, shape in enumerate(shapes)
+    ]
+    rows = [p.to_row() for p in pages]
+    table = pages_to_table(pages)
+    assert table.to_pylist() == rows
+    assert table.equals(rows_to_table(rows))
+    ours, theirs = io.BytesIO(), io.BytesIO()
+    encode_parquet(table, ours)
+    encode_parquet(rows_to_table(rows), theirs)
+    assert ours.getvalue() == theirs.getvalue()
+
+
+def test_pages_past_2_gib_of_body_become_two_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past 2 GiB of body bytes in one conversion (ten 240 MB pages, each under the page
+    limit), pa.array returns the bytes in two chunks (int32 offsets): the body column is then
+    those two chunks as strings, the rows are the pages' rows. (Here pa.array is made to split
+    a small batch as it splits a big one.)"""
+    real_array = pa.array
+
+    def splitting_array(values: object, type: object = None, **kwargs: object) -> object:
+        out = real_array(values, type, **kwargs)
+        if type == pa.binary() and isinstance(out, pa.Array) and len(out) > 1:
+            return pa.chunked_array([out.slice(0, 1), out.slice(1)])
+        return out
+
+    pages = [
+        Page(
+            id=f"p{i}",
+            title="标题",
+            source=None,
+            citations=None,
+            uploader=None,
+            author=None,
+            paragraphs=(f"第{i}段", "𠀋"),
+            teasers=(),
+            sha256=f"{i:064x}",
+        )
+        for i in range(3)
+    ]
+    monkeypatch.setattr(pa, "array", splitting_array)
+    table = pages_to_table(pages)
+    monkeypatch.undo()
+    assert table.column("body").num_chunks == 2
+    assert table.to_pylist() == [p.to_row() for p in pages]
 
 
 def test_dedup_keys_are_the_keys_of_title_and_body() -> None:

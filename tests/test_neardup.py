@@ -237,6 +237,23 @@ def test_band_table_finds_what_it_holds_through_growth() -> None:
     assert (table.lookup(missing) == -1).all()
 
 
+def test_band_table_insert_at_probed_slots_places_clashing_keys() -> None:
+    table = neardup.BandTable(3000)
+    size = table.size
+    # keys aiming at a few slots side by side: each probe run ends at an empty slot that
+    # several of them share
+    keys = np.array([s + k * size for k in range(1, 40) for s in (5, 6, 9)], dtype=np.uint32)
+    keys = np.unique(keys | 1)
+    heads = np.arange(len(keys), dtype=np.uint32)
+    found, slots = table.probe(keys[:50])
+    assert (found == -1).all()
+    table.insert(keys[:50], heads[:50], slots)
+    found, slots = table.probe(keys)
+    assert (found[:50] == heads[:50]).all() and (found[50:] == -1).all()
+    table.insert(keys[50:], heads[50:], slots[50:])
+    assert (table.lookup(keys) == heads).all() and table.count == len(keys)
+
+
 def write_spread(raw: Path, head: str | None) -> None:
     """The head and its near-duplicate in different tasks, 2,100 short pages between them."""
     raw.mkdir(parents=True, exist_ok=True)

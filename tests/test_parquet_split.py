@@ -14,7 +14,9 @@ from corpus_export.parquet_split import (
     SplitError,
     _get,
     _Reader,
+    _Writer,
     encode_footer,
+    move_pages,
     read_footer,
     write_row_groups,
 )
@@ -124,6 +126,42 @@ def test_the_page_index_is_moved_with_the_row_groups(tmp_path: Path, first: int,
     assert got.equals(
         rows.filter(pc.and_(pc.greater_equal(rows["id"], low), pc.less(rows["n"], 2900)))
     )
+
+
+def moved_by_tree(offset_index: bytes, delta: int) -> list[list[int]]:
+    """The OffsetIndex's pages as [offset + delta, size, first row] (the generic reading)."""
+    pages = _get(_Reader(offset_index).struct(), 1)[2][1]
+    return [[f[2] + delta if f[0] == 1 else f[2] for f in page] for page in pages]
+
+
+def test_offset_index_pages_move_as_the_generic_tree_moves_them(tmp_path: Path) -> None:
+    src = tmp_path / "a.parquet"
+    sample(src, rows=3000, group=3000, **SMALL_PAGES)
+    data = src.read_bytes()
+    blobs = []
+    for cc in _get(_get(read_footer(src)[0], 4)[2][1][0], 1)[2][1]:
+        at = {f[0]: f[2] for f in cc}
+        blobs.append(data[at[4] : at[4] + at[5]])
+    assert max(len(_get(_Reader(b).struct(), 1)[2][1]) for b in blobs) >= 15  # long lists
+    for blob in blobs:
+        for delta in (0, 7, -4, 1 << 40):
+            moved = move_pages(blob, delta)
+            assert moved_by_tree(moved, 0) == moved_by_tree(blob, delta)
+            tree = _Reader(blob).struct()
+            for page in _get(tree, 1)[2][1]:
+                page[0][2] += delta
+            assert moved == encode_footer(tree)  # byte for byte what the tree writes
+    # an unusual layout (a page's size before its offset, a field after the pages): moved too
+    w = _Writer()
+    w.struct([[1, 9, (12, [[[2, 5, 100], [1, 6, 4]], [[1, 6, 104], [2, 5, 9]]])], [3, 8, b"x"]])
+    odd = bytes(w.out)
+    assert moved_by_tree(move_pages(odd, 10), 0) == [[100, 14], [114, 9]]
+    assert _Reader(move_pages(odd, 10)).struct()[1] == [3, 8, b"x"]
+    # the usual pages, then the byte sizes a newer writer adds: those are kept as they are
+    w = _Writer()
+    w.struct([[1, 9, (12, [[[1, 6, 4], [2, 5, 100]]])], [2, 9, (6, [300])]])
+    assert moved_by_tree(move_pages(bytes(w.out), 10), 0) == [[14, 100]]
+    assert _Reader(move_pages(bytes(w.out), 10)).struct()[1] == [2, 9, (6, [300])]
 
 
 def test_spliced_files_carry_the_page_index_of_their_parts(tmp_path: Path) -> None:

@@ -155,8 +155,8 @@ def test_scan_on_disk_equals_scan_in_memory_across_batches(
 def test_slow_reads_ask_the_kernel_for_the_rest_of_the_task(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Once a read waits (here: every read counts as slow), the files still to be read are
-    advised in one go, once; the pages read are the same as without the advice."""
+    """Once two reads in a row wait (here: every read counts as slow), the files still to be
+    read are advised in one go, once; the pages read are the same as without the advice."""
     import corpus_export.read as read
 
     for i in range(5):
@@ -177,7 +177,32 @@ def test_slow_reads_ask_the_kernel_for_the_rest_of_the_task(
         == [read_raw(tmp_path, f).data for f in files]
         == [f"page {i}".encode() for i in range(5)]
     )
-    assert advised == [["1", "2", "3", "4"]]  # after the first read, the rest; then never again
+    assert advised == [["2", "3", "4"]]  # after the second read, the rest; then never again
+
+
+def test_one_slow_read_alone_gives_no_advice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read the scheduler paused is slow once: reads slow one at a time give no advice, two
+    in a row do."""
+    import types
+
+    import corpus_export.read as read
+
+    for i in range(6):
+        (tmp_path / f"{i}.txt").write_text(f"page {i}")
+    files = scan_raw(tmp_path).files
+    advised: list[list[str]] = []
+    monkeypatch.setattr(
+        read, "advise_will_need", lambda root, fs: advised.append([f.id for f in fs])
+    )
+    slow = read.ReadAhead.SLOW_NS + 1
+    took = [slow, 0, slow, slow, 0, slow]  # each read's time, in ns
+    clock = iter([t for i, d in enumerate(took) for t in (10**12 * i, 10**12 * i + d)])
+    monkeypatch.setattr(read, "time", types.SimpleNamespace(perf_counter_ns=lambda: next(clock)))
+    ahead = read.ReadAhead(tmp_path, files)
+    assert [ahead.read(f).data for f in files] == [f"page {i}".encode() for i in range(6)]
+    assert advised == [["4", "5"]]  # after the third and fourth reads; then never again
 
 
 def test_fast_reads_give_no_advice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -377,6 +402,68 @@ def test_a_build_reads_no_page_from_outside_raw(
     titles = pq.read_table(tmp_path / "dist" / "corpus.parquet")["title"].to_pylist()
     assert titles == ["标题0", "标题2", "标题3"]
     assert "机密文件".encode() not in (tmp_path / "dist" / "corpus.csv").read_bytes()
+
+
+def test_a_task_opens_raw_once_and_reads_beneath_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task's reader opens the raw folder once and opens every file beneath it: it reads
+    what read_raw reads, still refuses a page swapped for a link out of raw/ after it opened
+    the folder, and leaves no descriptor open."""
+    from corpus_export import read
+
+    if not read._OPENAT2.usable or not Path("/proc/self/fd").is_dir():
+        pytest.skip("no openat2 or /proc on this system")
+    raw, outside = tmp_path / "raw", tmp_path / "secret.txt"
+    raw.mkdir()
+    outside.write_text("secret", encoding="utf-8")
+    for i in range(4):
+        (raw / f"{i}.txt").write_text(f"page {i}", encoding="utf-8")
+    files = scan_raw(raw).files
+    before = sorted(os.listdir("/proc/self/fd"))
+    opened: list[str] = []
+    real_open = os.open
+
+    def counted_open(path: str, *args: int, **kwargs: int) -> int:
+        opened.append(str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(read.os, "open", counted_open)
+    ahead = read.ReadAhead(raw, files)
+    assert [ahead.read(f).data for f in files[:3]] == [b"page 0", b"page 1", b"page 2"]
+    assert opened.count(str(raw)) == 1
+    (raw / "3.txt").unlink()
+    (raw / "3.txt").symlink_to(outside)
+    with pytest.raises(Rejected) as exc:
+        ahead.read(files[3])
+    assert exc.value.reason == Reason.OUTSIDE_RAW
+    ahead.close()
+    monkeypatch.undo()
+    assert sorted(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_task_that_fails_mid_way_leaves_no_descriptor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task whose parse raises (a bug) closes the raw folder it held at once, even while the
+    error, and so the task's frames, are still held (as a worker holds a failed task's)."""
+    from corpus_export import process
+
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("no /proc on this system")
+    for i in range(3):
+        (tmp_path / f"{i}.txt").write_text(f"page {i}", encoding="utf-8")
+    files = scan_raw(tmp_path).files
+
+    def broken_parse(data: bytes, **kwargs: object) -> object:
+        raise RuntimeError("a bug in the parser")
+
+    monkeypatch.setattr(process, "parse_page", broken_parse)
+    before = sorted(os.listdir("/proc/self/fd"))
+    with pytest.raises(RuntimeError) as failed:
+        process.parse_batch(str(tmp_path), files, 0)
+    assert failed.traceback  # (the task's frames, held)
+    assert sorted(os.listdir("/proc/self/fd")) == before
 
 
 @pytest.mark.parametrize("processes", [2, 3])

@@ -279,6 +279,58 @@ class SeenTable:
         if self.count * 4 > self.size * 3:
             self._grow()
 
+    @staticmethod
+    def packed(keys: list[bytes]) -> np.ndarray:
+        """Return each key in the table's form: its first 64 bits (little-endian), never 0."""
+        first = np.fromiter((int.from_bytes(k[:8], "little") for k in keys), np.uint64, len(keys))
+        packed: np.ndarray = first | np.uint64(1)
+        return packed
+
+    def find_many(self, packed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """find() for many keys at once (in packed form) → (which are there, their positions,
+        their slots: put_many's, until the table changes)."""
+        slots = self._slots(packed)
+        return self.keys[slots] != 0, self.pos[slots].astype(np.int64), slots
+
+    def put_many(
+        self, packed: np.ndarray, pos: np.ndarray, slots: np.ndarray | None = None
+    ) -> None:
+        """put() for many keys at once (in packed form), as if one after the other (slots:
+        find_many's for them, if the table has not changed since)."""
+        if len(np.unique(packed)) != len(packed):  # two keys of one task share 64 bits (rare)
+            for k, p in zip(packed.tolist(), pos.tolist(), strict=True):
+                self.put(int(k).to_bytes(8, "little"), p)
+            return
+        if slots is None:
+            slots = self._slots(packed)
+        there = self.keys[slots] != 0
+        self.pos[slots[there]] = pos[there]
+        packed, pos, slots = packed[~there], pos[~there], slots[~there]
+        if (self.count + len(packed)) * 4 > self.size * 3:
+            while (self.count + len(packed)) * 4 > self.size * 3:
+                self._grow()
+            slots = self._slots(packed)
+        self.count += len(packed)
+        while len(packed):  # of the keys aiming at one empty slot, one takes it
+            self.keys[slots] = packed
+            won = self.keys[slots] == packed
+            self.pos[slots[won]] = pos[won]
+            packed, pos = packed[~won], pos[~won]
+            slots = self._slots(packed)
+
+    def _slots(self, packed: np.ndarray) -> np.ndarray:
+        """_slot() for many packed keys: each one's slot, or the empty slot where it would go."""
+        slots = (packed % np.uint64(self.size)).astype(np.int64)
+        out = np.empty(len(packed), dtype=np.int64)
+        todo = np.arange(len(packed))
+        while len(todo):
+            at = self.keys[slots]
+            done = (at == 0) | (at == packed[todo])
+            out[todo[done]] = slots[done]
+            todo, slots = todo[~done], slots[~done] + 1
+            slots[slots == self.size] = 0
+        return out
+
     def _slot(self, key: bytes) -> int:
         """The slot holding key, or the empty slot where it would go."""
         k = int.from_bytes(key[:8], "little") | 1  # 0 marks an empty slot
@@ -369,15 +421,17 @@ class Assembler:
         """
         keys = parsed.dedup_keys
         n = len(keys)
-        exact: list[int | None] = [None] * n  # the kept row it is an exact duplicate of
+        packed = SeenTable.packed(keys)
+        present, earlier, slots = self.seen.find_many(packed)
+        # the kept row each row is an exact duplicate of (-1: none)
+        exact: list[int] = np.where(present & (earlier >= 0), earlier, -1).tolist()
         copy_of: dict[int, int] = {}  # row → the earlier row of this task with its key
         first: dict[bytes, int] = {}
         consider = [False] * n
         for i, key in enumerate(keys):
-            earlier = self.seen.find(key)
-            if earlier is not None and earlier >= 0:
-                exact[i] = earlier
-            elif (j := first.setdefault(key, i)) != i:
+            if exact[i] >= 0:
+                continue
+            if (j := first.setdefault(key, i)) != i:
                 copy_of[i] = j
             else:  # new, or a copy of a rejected near-duplicate: decided as that one was
                 consider[i] = True
@@ -387,10 +441,12 @@ class Assembler:
         near = {f.row: f for f in found}
         keep = np.ones(n, dtype=np.bool_)
         dup_rejects: list[tuple[RejectRow, int]] = []
-        for i in range(n):
+        at_of: list[int] = positions.tolist()
+        # the rows decided otherwise than kept where they are: row by row, in order
+        for i in sorted({*(i for i in range(n) if exact[i] >= 0), *copy_of, *near}):
             r = copy_of.get(i, i)  # the row of this task whose fate it shares
-            at = exact[i] if exact[i] is not None else positions[r] if r != i else None
-            if at is not None:  # the same title and body as a kept row
+            at = exact[i] if exact[i] >= 0 else at_of[r] if r != i else -1
+            if at >= 0:  # the same title and body as a kept row
                 keep[i] = False
                 rej = RejectRow(parsed.ids[i], parsed.paths[i], Reason.DUPLICATE, "")
                 dup_rejects.append((rej, at))
@@ -398,17 +454,17 @@ class Assembler:
             f = near.get(r)
             if f is not None:
                 self._found(f, parsed.ids[i])
-            at = positions[i] if r == i else None
-            if at is not None:
-                self.seen.put(keys[i], at)
+            if r == i and at_of[i] >= 0:  # a near-duplicate kept
                 continue
             assert f is not None  # rejected as a near-duplicate (or a copy of one)
             keep[i] = False
             detail = f"{f.similarity:.2f}"
             rej = RejectRow(parsed.ids[i], parsed.paths[i], Reason.NEAR_DUPLICATE, detail)
             dup_rejects.append((rej, f.head_pos))
-            if r == i:
-                self.seen.put(keys[i], -1)
+        # each row considered is remembered at its position, or as rejected (-1): its copies
+        # in later tasks are decided as it was
+        considered = np.asarray(consider, dtype=np.bool_)
+        self.seen.put_many(packed[considered], positions[considered], slots[considered])
         kept = np.flatnonzero(keep)
         if len(kept):
             check_order(self.last_id, parsed.ids[kept[0]])

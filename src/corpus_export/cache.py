@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import xxhash
+
 from .errors import CorpusExportError
 from .layout import hf_data
 from .read import RawFile, file_stat
@@ -391,8 +393,12 @@ class NoteWriter:
 
 
 def _digest(data: bytes) -> bytes:
-    """A checksum of a note: a damaged one is not used (it could unpickle to wrong numbers)."""
-    return hashlib.blake2b(data, digest_size=16).digest()
+    """A checksum of a note: a damaged one is not used (it could unpickle to wrong numbers).
+
+    XXH3-128: it guards against damage, not forgery (the notes are this user's own files), at
+    ~40 GB/s against ~1 for BLAKE2b: a cold build of 100k pages checksums ~60 MB of notes.
+    """
+    return xxhash.xxh3_128_digest(data)
 
 
 _INDEX: dict[str, dict[str, tuple[int, int, bytes]]] = {}  # this process's last index read

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 
 from .template import (
+    COLON,
     CORRESPONDENT_WORDS,
     DRAFTER_WORDS,
     INTERN_WORDS,
@@ -24,8 +25,6 @@ from .template import (
     first_pairs,
 )
 
-#: ASCII and full-width colons, and ∶ (U+2236), which some sites print as one (parse.py's too).
-COLON = "[:：∶]"
 _COLON = COLON
 
 # Author notes: "(作者系X)", "（作者为X）", "(作者单位:X)", "作者：X"; a byline "文/X".

@@ -60,13 +60,17 @@ class _Reader:
         return b
 
     def varint(self) -> int:
-        shift = result = 0
-        while True:
-            b = self.byte()
+        data, pos = self.data, self.pos
+        b = data[pos]
+        pos += 1
+        result, shift = b & 0x7F, 7
+        while b & 0x80:
+            b = data[pos]
+            pos += 1
             result |= (b & 0x7F) << shift
-            if not b & 0x80:
-                return result
             shift += 7
+        self.pos = pos
+        return result
 
     def zigzag(self) -> int:
         n = self.varint()
@@ -78,19 +82,23 @@ class _Reader:
         `self.total` tells how many it had."""
         fields: list[Field] = []
         last = 0
+        data, value, zigzag = self.data, self.value, self.zigzag
         while True:
-            header = self.byte()
+            header = data[self.pos]
+            self.pos += 1
             if header == _STOP:
                 return fields
             delta, ftype = header >> 4, header & 0x0F
-            fid = last + delta if delta else self.zigzag()
+            fid = last + delta if delta else zigzag()
             last = fid
-            if ftype in (_TRUE, _FALSE):
+            if ftype in (_I16, _I32, _I64):  # the most frequent: inline
+                fields.append([fid, ftype, zigzag()])
+            elif ftype in (_TRUE, _FALSE):
                 fields.append([fid, ftype, ftype == _TRUE])
             elif groups is not None and fid == _FMD_ROW_GROUPS and ftype == _LIST:
                 fields.append([fid, ftype, self._some_items(groups)])
             else:
-                fields.append([fid, ftype, self.value(ftype)])
+                fields.append([fid, ftype, value(ftype)])
 
     def _some_items(self, keep: range) -> tuple[int, list[Any]]:
         header = self.byte()
@@ -160,29 +168,31 @@ class _Writer:
             self.varint(count)
 
     def varint(self, n: int) -> None:
-        while True:
-            if n < 0x80:
-                self.out.append(n)
-                return
-            self.out.append((n & 0x7F) | 0x80)
+        out = self.out
+        while n >= 0x80:
+            out.append((n & 0x7F) | 0x80)
             n >>= 7
+        out.append(n)
 
     def zigzag(self, n: int) -> None:
         self.varint(n << 1 if n >= 0 else ((-n) << 1) - 1)
 
     def struct(self, fields: list[Field]) -> None:
         last = 0
+        out, zigzag = self.out, self.zigzag
         for fid, ftype, value in fields:
             wire = (_TRUE if value else _FALSE) if ftype in (_TRUE, _FALSE) else ftype
             if 0 < fid - last <= 15:
-                self.out.append(((fid - last) << 4) | wire)
+                out.append(((fid - last) << 4) | wire)
             else:
-                self.out.append(wire)
-                self.zigzag(fid)
+                out.append(wire)
+                zigzag(fid)
             last = fid
-            if ftype not in (_TRUE, _FALSE):
+            if ftype in (_I16, _I32, _I64):  # the most frequent: inline
+                zigzag(value)
+            elif ftype not in (_TRUE, _FALSE):
                 self.value(ftype, value)
-        self.out.append(_STOP)
+        out.append(_STOP)
 
     def value(self, ftype: int, value: Any) -> None:
         if ftype == _BYTE:
@@ -303,14 +313,66 @@ def _take_page_index(rg: list[Field], read: ReadAt, delta: int) -> PageIndex:
         if _CC_COLUMN_INDEX in found:
             ci = read(found[_CC_COLUMN_INDEX], found[_CC_COLUMN_INDEX_LENGTH])
         if _CC_OFFSET_INDEX in found:
-            tree = _Reader(read(found[_CC_OFFSET_INDEX], found[_CC_OFFSET_INDEX_LENGTH])).struct()
-            for page in _get(tree, _OI_PAGES)[2][1]:  # type: ignore[index]
-                _get(page, _PAGE_OFFSET)[2] += delta  # type: ignore[index]
-            oi = encode_footer(tree)
+            oi = move_pages(read(found[_CC_OFFSET_INDEX], found[_CC_OFFSET_INDEX_LENGTH]), delta)
         index.column.append(ci)
         index.offset.append(oi)
         cc[:] = [f for f in cc if not _CC_OFFSET_INDEX <= f[0] <= _CC_COLUMN_INDEX_LENGTH]
     return index
+
+
+def move_pages(offset_index: bytes, delta: int) -> bytes:
+    """Return an OffsetIndex with every page's file offset moved by delta.
+
+    In its usual layout (the page locations first, each one its offset first and then integer
+    fields) only the offsets are decoded and written anew, every other byte copied as it is;
+    any other layout goes through the generic tree.
+    """
+    moved = _move_usual_pages(offset_index, delta)
+    if moved is not None:
+        return moved
+    tree = _Reader(offset_index).struct()
+    for page in _get(tree, _OI_PAGES)[2][1]:  # type: ignore[index]
+        _get(page, _PAGE_OFFSET)[2] += delta  # type: ignore[index]
+    return encode_footer(tree)
+
+
+def _move_usual_pages(data: bytes, delta: int) -> bytes | None:
+    """move_pages for the usual layout; None for any other."""
+    # field 1 (OffsetIndex.page_locations): a list of structs
+    if len(data) < 2 or data[0] != (_OI_PAGES << 4) | _LIST or data[1] & 0x0F != _STRUCT:
+        return None
+    reader = _Reader(data)
+    reader.pos = 2
+    size = data[1] >> 4
+    if size == 15:
+        size = reader.varint()
+    pos = reader.pos
+    out = bytearray(data[:pos])
+    integers = (_I16, _I32, _I64)
+    for _ in range(size):
+        if data[pos] != (_PAGE_OFFSET << 4) | _I64:  # PageLocation.offset, first
+            return None
+        reader.pos = pos + 1
+        offset = reader.zigzag() + delta
+        pos = reader.pos
+        n = offset << 1 if offset >= 0 else ((-offset) << 1) - 1
+        out.append((_PAGE_OFFSET << 4) | _I64)
+        while n >= 0x80:
+            out.append((n & 0x7F) | 0x80)
+            n >>= 7
+        out.append(n)
+        start = pos
+        while data[pos] != _STOP:  # the page's other fields: integers, copied
+            if data[pos] >> 4 == 0 or data[pos] & 0x0F not in integers:
+                return None
+            pos += 1
+            while data[pos] & 0x80:
+                pos += 1
+            pos += 1
+        pos += 1
+        out += data[start:pos]
+    out += data[pos:]  # the OffsetIndex's other fields, copied
+    return bytes(out)
 
 
 def place_page_index(rgs: list[list[Field]], indexes: list[PageIndex], at: int) -> bytes:

@@ -19,7 +19,6 @@ from itertools import chain, islice
 from pathlib import Path
 
 from .errors import Reason, Rejected
-from .notes import COLON as _COLON
 from .notes import (
     ELLIPSIS,
     is_closing_line,
@@ -61,6 +60,10 @@ from .template import (
     first_pairs,
     needles,
     render_tables,
+    template_lines_pattern,
+)
+from .template import (
+    COLON as _COLON,
 )
 
 __all__ = [
@@ -109,11 +112,7 @@ _CITATIONS_VALUE = re.compile(r"(\d{1,3}(?:[,，]\d{3}){1,2}|\d{1,9})\s*次?\s*[
 # What may end a header value besides the next separator: a slash or comma some sites use as one.
 _VALUE_TAIL = SPACES + "/／,，、;；·•"
 # "下载到本地 , 更方便阅读" (download to read more easily) and "声明 : …" (disclaimer).
-_BOILERPLATE = re.compile(
-    rf"(?:{DOWNLOAD_LINE}\s*[,，]?\s*更方便阅读[!！。.]*"
-    rf"|{DISCLAIMER_KEY}\s*{_COLON}.*(?:内容提供方|版权争议|下架).*"
-    rf"|{READ_MARKER}\s*{_COLON}?|{_TEASER_HEADINGS}\s*{_COLON}?)"
-)
+_BOILERPLATE = re.compile("(?:" + template_lines_pattern(r"\s") + ")")
 #: Before the 论文部分内容阅读 line (the template's line before the article), these are site
 #: furniture, not article text: the 声明 line wrapped or cut (its own words), a download button,
 #: a line of the site's own short fields (发布时间 : 2020-10-01 | 页数 : 2页, 分享到 :).

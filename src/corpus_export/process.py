@@ -101,9 +101,41 @@ def process_file(
     return parse_page(read.data, page_id=f.id, sha256=read.sha256), read.stat
 
 
-def pages_to_table(pages: list[Page]) -> pa.Table:
-    """Build an Arrow table in the schema from parsed pages (column-wise, one pass)."""
-    return rows_to_table([p.to_row() for p in pages])
+def pages_to_table(pages: list[Page], bodies: list[str] | None = None) -> pa.Table:
+    """Build an Arrow table in the schema from parsed pages, a column at a time: the rows of
+    rows_to_table([p.to_row() for p in pages]), without a dict per row. `bodies`: each page's
+    body, when the caller has joined them already."""
+    if bodies is None:
+        bodies = [p.body for p in pages]
+    paragraphs = [len(p.paragraphs) for p in pages]
+    teasers = [p.teasers for p in pages]
+    values: dict[str, list[Any] | pa.Array] = {
+        "id": [p.id for p in pages],
+        "title": [p.title for p in pages],
+        "source": [p.source for p in pages],
+        "citations": [p.citations for p in pages],
+        "uploader": [p.uploader for p in pages],
+        "author": [p.author for p in pages],
+        "body": _utf8_strings([b.encode() for b in bodies]),
+        "paragraph_count": paragraphs,
+        # the paragraphs' characters: the body's, less the newlines that join them
+        "body_chars": [len(b) - n + 1 if n else 0 for b, n in zip(bodies, paragraphs, strict=True)],
+        "teasers": teasers,
+        "teaser_count": [len(t) for t in teasers],
+        "sha256": [p.sha256 for p in pages],
+    }
+    columns = [
+        pa.array(v, f.arrow) if isinstance(v := values[f.name], list) else v for f in schema.FIELDS
+    ]
+    return pa.Table.from_arrays(columns, schema=schema.arrow_schema())
+
+
+def _utf8_strings(encoded: list[bytes]) -> pa.ChunkedArray:
+    """Strings from their UTF-8 bytes, viewed as such (a third faster than pa.array of the long
+    str). In more than one chunk past 2 GiB of bytes, as pa.array splits them."""
+    binary = pa.array(encoded, pa.binary())
+    chunks = binary.chunks if isinstance(binary, pa.ChunkedArray) else [binary]
+    return pa.chunked_array([c.view(pa.string()) for c in chunks], pa.string())
 
 
 def rows_to_table(rows: list[dict[str, object]]) -> pa.Table:
@@ -152,10 +184,15 @@ def json_lists(col: pa.ChunkedArray) -> pa.ChunkedArray:
             texts = [json.dumps(v, ensure_ascii=False) for v in chunk.to_pylist()]
             out.append(pa.array(texts, pa.string()))
             continue
-        quoted = pc.binary_join_element_wise('"', flat, '"', "")
+        # t1", "t2", "t3 in one pass, then [" and "] around (just [ and ] around no string)
         offsets = pc.subtract(chunk.offsets, chunk.offsets[0])
-        joined = pc.binary_join(pa.ListArray.from_arrays(offsets, quoted), ", ")
-        out.append(pc.binary_join_element_wise("[", joined, "]", ""))
+        joined = pc.binary_join(pa.ListArray.from_arrays(offsets, flat), '", "')
+        empty = pc.equal(pc.list_value_length(chunk), 0)
+        out.append(
+            pc.binary_join_element_wise(
+                pc.if_else(empty, "[", '["'), joined, pc.if_else(empty, "]", '"]'), ""
+            )
+        )
     return pa.chunked_array(out, pa.string())
 
 
@@ -170,7 +207,10 @@ def _json_escapes(strings: pa.Array) -> bool:
         return False
     ends = np.frombuffer(offsets, np.int32)[strings.offset : strings.offset + len(strings) + 1]
     text = np.frombuffer(data, np.uint8)[ends[0] : ends[-1]]
-    return bool((text < 0x20).any() or (text == 0x22).any() or (text == 0x5C).any())
+    if len(text) and text.min() < 0x20:
+        return True
+    held = text.tobytes()  # (bytes.find: memchr, faster than comparing every byte in NumPy)
+    return b'"' in held or b"\\" in held
 
 
 def csv_table(table: pa.Table) -> pa.Table:
@@ -409,13 +449,18 @@ def _parse(
         if prev is not None:
             note = cache.load_task(prev.cache_dir, prev.export, parsed.cache_key)
     signatures: list[np.ndarray] = []  # per row, like parsed.dedup_keys
-    unsigned: list[tuple[int, str]] = []  # (row, body) of new rows, signed a batch at a time
+    unsigned: list[int] = []  # the rows of `pages`, signed when they are converted
+    pages: list[Page] = []  # parsed, not yet converted to Arrow
+    new_tables: list[pa.Table] = []
 
-    def sign(converted: pa.Table) -> None:
-        """Fill in the keys and signatures of the new rows just converted to Arrow."""
-        signed = neardup.signatures([body for _, body in unsigned])
-        keys = dedup_keys(converted)
-        for (at, _), sig, key in zip(unsigned, signed, keys, strict=True):
+    def convert() -> None:
+        """Convert the pages parsed to Arrow rows, with their keys and signatures."""
+        bodies = [p.body for p in pages]  # joined once
+        new_tables.append(pages_to_table(pages, bodies))
+        pages.clear()
+        signed = neardup.signatures(bodies)
+        keys = dedup_keys(new_tables[-1])
+        for at, sig, key in zip(unsigned, signed, keys, strict=True):
             signatures[at] = sig
             parsed.dedup_keys[at] = key
         unsigned.clear()
@@ -453,59 +498,55 @@ def _parse(
         parsed.reused = note
         return parsed, None
 
-    rows: list[dict[str, object]] = []
     take: list[int] = []  # row order: positions in [previous rows..., new rows...]
     local = not is_url(root)
-    new_tables: list[pa.Table] = []
     n_old = note.rows if note is not None else 0  # new rows come after the previous group's
     took_old = False
     n_new = 0
     ahead = ReadAhead(base, [f for f, r in zip(files, reuse, strict=True) if not r])
-    for i, f in enumerate(files):
-        # not stat-ed by the scan (the stat failed): the file opened tells
-        unstatted = caching and local and f.changed_ns == 0 and f.problem is None
-        if reuse[i]:
-            j = at[i]
-            assert note is not None
-            assert j is not None
-            outcome = note.outcomes[j]
-            if not isinstance(outcome, int):
-                parsed.outcomes.append(outcome)
-                parsed.rejects.append(outcome)
-                continue
-            take.append(kept_at[outcome])
-            took_old = True
-            parsed.dedup_keys.append(note.dedup_keys[outcome])
-            signatures.append(note.signatures[outcome])
-        else:
-            try:
-                page, seen = process_file(base, f, ahead)
-            except Rejected as rej:
-                reject = RejectRow(f.id, f.path, rej.reason, rej.detail)
-                parsed.outcomes.append(reject)
-                parsed.rejects.append(reject)
-                if unstatted:
-                    parsed.prints[i] = cache.fingerprint_file(base, f, now)
-                continue
-            if caching and seen is not None:  # the file read (the scan's stat may be older)
-                parsed.prints[i] = cache.fingerprint_stat(seen, now)
-            row = page.to_row()  # joins the body once
-            take.append(n_old + n_new)
-            n_new += 1
-            rows.append(row)
-            unsigned.append((len(signatures), row["body"]))  # type: ignore[arg-type]
-            parsed.dedup_keys.append(b"")  # (made with its signature, from the Arrow rows)
-            signatures.append(_UNSIGNED)
-            if len(rows) >= ROWS_PER_CONVERSION:  # few Python objects alive at once
-                new_tables.append(rows_to_table(rows))
-                rows = []
-                sign(new_tables[-1])
-        parsed.outcomes.append(len(parsed.ids))
-        parsed.ids.append(f.id)
-        parsed.paths.append(f.path)
-    new_tables.append(rows_to_table(rows))
-    del rows
-    sign(new_tables[-1])
+    try:
+        for i, f in enumerate(files):
+            # not stat-ed by the scan (the stat failed): the file opened tells
+            unstatted = caching and local and f.changed_ns == 0 and f.problem is None
+            if reuse[i]:
+                j = at[i]
+                assert note is not None
+                assert j is not None
+                outcome = note.outcomes[j]
+                if not isinstance(outcome, int):
+                    parsed.outcomes.append(outcome)
+                    parsed.rejects.append(outcome)
+                    continue
+                take.append(kept_at[outcome])
+                took_old = True
+                parsed.dedup_keys.append(note.dedup_keys[outcome])
+                signatures.append(note.signatures[outcome])
+            else:
+                try:
+                    page, seen = process_file(base, f, ahead)
+                except Rejected as rej:
+                    reject = RejectRow(f.id, f.path, rej.reason, rej.detail)
+                    parsed.outcomes.append(reject)
+                    parsed.rejects.append(reject)
+                    if unstatted:
+                        parsed.prints[i] = cache.fingerprint_file(base, f, now)
+                    continue
+                if caching and seen is not None:  # the file read (the scan's stat may be older)
+                    parsed.prints[i] = cache.fingerprint_stat(seen, now)
+                take.append(n_old + n_new)
+                n_new += 1
+                pages.append(page)
+                unsigned.append(len(signatures))
+                parsed.dedup_keys.append(b"")  # (made with its signature, from the Arrow rows)
+                signatures.append(_UNSIGNED)
+                if len(pages) >= ROWS_PER_CONVERSION:  # few Python objects alive at once
+                    convert()
+            parsed.outcomes.append(len(parsed.ids))
+            parsed.ids.append(f.id)
+            parsed.paths.append(f.path)
+    finally:  # (a parse that raises, too: the task's frames may be held a while)
+        ahead.close()
+    convert()
     parsed.signatures = neardup.stack(signatures)
     new_table = pa.concat_tables(new_tables)
     check_batch(new_table)  # rows from the previous export were checked when it was built

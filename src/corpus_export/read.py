@@ -659,28 +659,48 @@ class ReadAhead:
     the cache) are otherwise read one request at a time while the parser waits: with the rest
     of the task asked for, the disk serves them side by side and the parser finds them read.
     Files already in the cache cost nothing more than a clock read: the advice, ~4 µs a file,
-    is given only once a read has taken longer than a cached one can (SLOW_NS).
+    is given only once two reads in a row have taken longer than a cached one can (SLOW_NS).
+    One alone may be a read the scheduler paused: on a busy machine (a build's two workers and
+    its parent on two cores) that happened early in nearly every task, and the whole task was
+    advised for nothing.
     """
 
     SLOW_NS = 500_000
 
     def __init__(self, root: Path | str, files: list[RawFile]) -> None:
+        # the raw folder, open while the files are read (-1: not open): each file is opened
+        # beneath it (opening the folder again for every file took as long as the file)
+        self.folder = -1
         self.root = root
         self.files = files  # the ones to be read, in order
         self.next = 0
-        self.asked = not hasattr(os, "posix_fadvise") or (isinstance(root, str) and is_url(root))
+        self.slow = 0  # reads in a row that took longer than SLOW_NS
+        url = isinstance(root, str) and is_url(root)
+        self.asked = not hasattr(os, "posix_fadvise") or url
+        if not url:
+            self.folder = _OPENAT2.open_folder(str(root))
 
     def read(self, f: RawFile) -> RawRead:
         if self.asked:
-            return read_raw(self.root, f)
+            return read_raw(self.root, f, self.folder)
         started = time.perf_counter_ns()
         try:
-            return read_raw(self.root, f)
+            return read_raw(self.root, f, self.folder)
         finally:
             self.next += 1
-            if time.perf_counter_ns() - started > self.SLOW_NS:
+            self.slow = self.slow + 1 if time.perf_counter_ns() - started > self.SLOW_NS else 0
+            if self.slow == 2:
                 self.asked = True
                 advise_will_need(self.root, self.files[self.next :])
+
+    def close(self) -> None:
+        """Close the raw folder (reading a file after this opens the folder for it)."""
+        if self.folder >= 0:
+            os.close(self.folder)
+            self.folder = -1
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def advise_will_need(root: Path | str, files: list[RawFile]) -> None:
@@ -701,8 +721,9 @@ def advise_will_need(root: Path | str, files: list[RawFile]) -> None:
             os.close(fd)
 
 
-def read_raw(root: Path | str, f: RawFile) -> RawRead:
-    """Read one raw file; Rejected if it cannot be read or is too large.
+def read_raw(root: Path | str, f: RawFile, folder: int = -1) -> RawRead:
+    """Read one raw file; Rejected if it cannot be read or is too large. `folder`: root opened
+    by the caller (_OPENAT2.open_folder), or -1.
 
     No byte comes from outside raw/, even if raw/ changes while the build runs (the scan
     checked the links, but a page may be replaced by a link out of raw/ after it): see
@@ -718,7 +739,7 @@ def read_raw(root: Path | str, f: RawFile) -> RawRead:
             raise Rejected(Reason.UNREADABLE, f"{exc.__class__.__name__}: {exc}") from None
         return _finish_read(data, f, None)
     try:
-        fd = _open_in_raw(str(root), f.path)
+        fd = _open_in_raw(str(root), f.path, folder)
     except OSError as exc:
         if exc.errno in _LINK_ERRORS:  # a link where there was none a moment ago
             raise Rejected(Reason.UNREADABLE, _REPLACED) from None
@@ -770,7 +791,7 @@ def _read_up_to(fd: int, n: int) -> bytes:
     return b"".join(parts)
 
 
-def _open_in_raw(root: str, rel: str) -> int:
+def _open_in_raw(root: str, rel: str, folder: int = -1) -> int:
     """Open root/rel for reading, following no link out of root, whatever changed since the scan.
 
     On Linux the kernel resolves the whole path beneath root in one call (openat2 with
@@ -781,13 +802,13 @@ def _open_in_raw(root: str, rel: str) -> int:
     as it is now, and followed only if it leads inside root (then opened the same way): else
     Rejected, outside_raw. O_NONBLOCK: opening a FIFO must not wait for a writer; the caller's
     fstat tells what it is. Where the system has no O_NOFOLLOW or dir_fd, the path is opened as
-    it is.
+    it is. `folder`: root already open (or -1).
     """
     flags = os.O_RDONLY | os.O_NONBLOCK | _CLOEXEC
     if not _BENEATH:
         return os.open(os.path.join(root, rel), flags)  # noqa: PTH118
     if _OPENAT2.usable:
-        fd = _OPENAT2.open(root, rel, flags)
+        fd = _OPENAT2.open(root, rel, flags, folder)
         if fd >= 0:
             return fd
     try:
@@ -823,13 +844,8 @@ class _OpenAt2:
         except (OSError, AttributeError):
             return
         call.restype = ctypes.c_long
-        call.argtypes = [
-            ctypes.c_long,
-            ctypes.c_long,
-            ctypes.c_char_p,
-            ctypes.c_void_p,
-            ctypes.c_size_t,
-        ]
+        # no argtypes: every argument is passed as a ctypes object (or bytes: a char *), which
+        # is cheaper than argtypes converting each one
 
         class OpenHow(ctypes.Structure):
             _fields_ = [
@@ -840,30 +856,40 @@ class _OpenAt2:
 
         self._ctypes = ctypes
         self._call = call
-        self._how: dict[int, Any] = {}  # flags → its struct open_how
+        self._number = ctypes.c_long(self.SYS_OPENAT2)
+        self._size = ctypes.c_size_t(ctypes.sizeof(OpenHow))
+        self._how: dict[int, Any] = {}  # flags → a pointer to its struct open_how
         self._how_type = OpenHow
         self.usable = True
 
-    def open(self, root: str, rel: str, flags: int) -> int:
-        """Return a descriptor of rel beneath root, or -1: the caller opens it another way
-        (and so reports any error as it always has)."""
-        how = self._how.get(flags)
-        if how is None:
-            how = self._how[flags] = self._how_type(flags, 0, self.RESOLVE)
-        try:
-            folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
-        except OSError:
+    def open_folder(self, root: str) -> int:
+        """Open root for open's `folder` (the caller closes it); -1 where open will not use it."""
+        if not (self.usable and _BENEATH):
             return -1
         try:
+            return os.open(root, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+        except OSError:
+            return -1
+
+    def open(self, root: str, rel: str, flags: int, folder: int = -1) -> int:
+        """Return a descriptor of rel beneath root (`folder`, if open_folder opened it, else
+        opened here), or -1: the caller opens it another way (and so reports any error as it
+        always has)."""
+        how = self._how.get(flags)
+        if how is None:
+            how = self._how[flags] = self._ctypes.pointer(self._how_type(flags, 0, self.RESOLVE))
+        opened = folder < 0
+        if opened:
+            folder = self.open_folder(root)
+            if folder < 0:
+                return -1
+        try:
             fd: int = self._call(
-                self.SYS_OPENAT2,
-                folder,
-                os.fsencode(rel),
-                self._ctypes.addressof(how),
-                self._ctypes.sizeof(how),
+                self._number, self._ctypes.c_long(folder), os.fsencode(rel), how, self._size
             )
         finally:
-            os.close(folder)
+            if opened:
+                os.close(folder)
         if fd < 0 and self._ctypes.get_errno() in self.UNSUPPORTED:
             self.usable = False
         return fd

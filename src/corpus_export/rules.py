@@ -13,14 +13,12 @@ import pyarrow.compute as pc
 
 from . import schema
 from .errors import ValidationError
+from .template import first_pairs, template_lines_pattern
 
 #: Lines of the site's template that must never reach body or teasers (RE2 syntax, per line).
 #: Per line: the spaces inside a line are [^\S\n], as \s would let a match run on into the next
 #: line (the parser, too, judges one paragraph at a time).
-BOILERPLATE_RE2 = (
-    r"(?m)^(下载到本地[^\S\n]*[,，]?[^\S\n]*更方便阅读|声明[^\S\n]*[:：].*(内容提供方|版权争议|下架).*"
-    r"|论文部分内容阅读[^\S\n]*[:：]?|其[他它]文献[^\S\n]*[:：]?)$"
-)
+BOILERPLATE_RE2 = "(?m)^(" + template_lines_pattern(r"[^\S\n]") + ")$"
 WS = r"[\s\x{3000}\x{a0}]"
 SHA256_RE2 = r"^[0-9a-f]{64}$"
 #: A corpus.csv cell a spreadsheet would run as a formula (process.CSV_RISKY adds a ' to these).
@@ -127,10 +125,23 @@ _ASCII_WS = np.zeros(256, dtype=bool)
 _ASCII_WS[[0x09, 0x0A, 0x0C, 0x0D, 0x20]] = True
 _NBSP = b"\xc2\xa0"  # U+00A0 in UTF-8
 _IDEOGRAPHIC_SPACE = b"\xe3\x80\x80"  # U+3000
-#: The first character of every line BOILERPLATE_RE2 matches, as 3 UTF-8 bytes → one number.
-_BOILERPLATE_LEADS = np.array(
-    [int.from_bytes(c.encode("utf-8"), "big") for c in "下声论其"], dtype=np.int64
-)
+
+
+def _leads(pattern: str) -> dict[int, np.ndarray]:
+    """How a line the pattern matches starts (first_pairs, read from the pattern itself): its
+    first one or two characters as UTF-8 bytes → one number, grouped by their length in bytes."""
+    firsts, pairs = first_pairs(pattern)
+    by_size: dict[int, list[int]] = {}
+    for start in firsts | pairs:
+        encoded = start.encode("utf-8")
+        by_size.setdefault(len(encoded), []).append(int.from_bytes(encoded, "big"))
+    return {size: np.array(sorted(v), dtype=np.uint64) for size, v in sorted(by_size.items())}
+
+
+#: The starts of the lines BOILERPLATE_RE2 matches (two characters: one let through every
+#: paragraph starting 其中, 下一步...: the RE2 rule then ran, and compiling it cost more than the
+#: whole screen).
+_BOILERPLATE_LEADS = _leads(BOILERPLATE_RE2)
 
 
 class Text:
@@ -187,14 +198,15 @@ class _TextChunk:
             long = length >= len(seq)
             if _has_bytes(data, starts[long], seq) or _has_bytes(data, ends[long] - len(seq), seq):
                 return True
-        three = np.flatnonzero(length >= 3)
-        at = starts[three]
-        lead = (
-            data[at].astype(np.int64) << 16
-            | data[at + 1].astype(np.int64) << 8
-            | data[at + 2].astype(np.int64)
-        )
-        candidates = three[np.isin(lead, _BOILERPLATE_LEADS)]
+        lead_hit = np.zeros(len(starts), dtype=bool)
+        for size, leads in _BOILERPLATE_LEADS.items():
+            long = np.flatnonzero(length >= size)
+            at = starts[long]
+            lead = np.zeros(len(at), dtype=np.uint64)
+            for i in range(size):
+                lead = lead << np.uint64(8) | data[at + i].astype(np.uint64)
+            lead_hit[long[np.isin(lead, leads)]] = True
+        candidates = np.flatnonzero(lead_hit)
         if not len(candidates):
             return False
         # Few lines start like boilerplate: run the RE2 rule on those lines alone. As strings

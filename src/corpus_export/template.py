@@ -17,6 +17,9 @@ from typing import Any
 
 # -- the header ---------------------------------------------------------------------------------
 
+#: ASCII and full-width colons, and ∶ (U+2236), which some sites print as one (a regex class).
+COLON = "[:：∶]"
+
 SOURCE_KEY = "来源"  # "source": the publication
 CITATIONS_KEY = "被引量"  # "times cited"
 UPLOADER_KEY = "上传用户"  # "uploading user"
@@ -74,11 +77,30 @@ DISCLAIMER = (
 DISCLAIMER_TRADITIONAL = (
     "聲明:本文檔內容版權歸屬內容提供方,如果您對本文有版權爭議,可與客服聯繫進行內容授權或下架"
 )
+#: What follows 下载到本地 on the download line.
+DOWNLOAD_LINE_REST = "更方便阅读"
+#: Words by which a 声明 line is the site's disclaimer (a line of the template's own).
+DISCLAIMER_LINE_WORDS = ("内容提供方", "版权争议", "下架")
 #: Words only the disclaimer holds: a line with one before the article is the disclaimer wrapped.
-DISCLAIMER_WORDS = ("内容提供方", "版权争议", "下架", "联系客服", "客服联系")
+DISCLAIMER_WORDS = (*DISCLAIMER_LINE_WORDS, "联系客服", "客服联系")
 TEASER_HEADING = "其他文献"  # "other articles": the teaser list after the article
 #: The teaser heading's spellings (其它 is a common variant).
 TEASER_HEADINGS = (TEASER_HEADING, "其它文献")
+
+
+def template_lines_pattern(space: str) -> str:
+    """The template's own lines (the download line, the disclaimer, the 论文部分内容阅读 marker,
+    the 其他文献 heading) as one regex alternation, in syntax both re and RE2 read: the one rule
+    the parser drops them by and the table rules check that no row holds them. `space` is a
+    space inside a line: \\s for the parser's stripped lines, [^\\S\\n] for RE2 over whole
+    columns (where \\s would run on into the next line)."""
+    s = f"{space}*"
+    return (
+        f"{DOWNLOAD_LINE}{s}[,，]?{s}{DOWNLOAD_LINE_REST}[!！。.]*"
+        f"|{DISCLAIMER_KEY}{s}{COLON}.*(?:{alternation(DISCLAIMER_LINE_WORDS)}).*"
+        f"|{READ_MARKER}{s}{COLON}?|(?:{alternation(TEASER_HEADINGS)}){s}{COLON}?"
+    )
+
 
 #: The template's words in traditional characters, by which a page shows itself so, each with
 #: its simplified spelling: the one table the traditional template is read by.

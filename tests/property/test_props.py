@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from corpus_export import schema, template
+from corpus_export import neardup, schema, template
 from corpus_export.errors import REASON_DOCS, Reason, Rejected
 from corpus_export.parse import (
     Page,
@@ -432,6 +432,43 @@ def test_line_screen_never_misses_what_re2_flags(texts: list[str], cut: int) -> 
         assert Text(col).newlines_per_string().tolist() == [t.count("\n") for t in texts]
 
 
+def test_every_template_line_is_caught_by_the_rule_and_the_screen() -> None:
+    """Each of the template's own lines, in each spelling its tables give (and with the
+    punctuation and colons pages print), is matched by the table rule and not passed by the
+    screen: the rule is made from the tables the parser drops these lines by."""
+    from corpus_export import template as t
+
+    lines = [
+        f"{t.DOWNLOAD_LINE} , {t.DOWNLOAD_LINE_REST}",
+        f"{t.DOWNLOAD_LINE}，{t.DOWNLOAD_LINE_REST}！",
+        t.DISCLAIMER,
+        *(f"{t.DISCLAIMER_KEY}∶本文{word}" for word in t.DISCLAIMER_LINE_WORDS),
+        t.READ_MARKER,
+        f"{t.READ_MARKER} :",
+        *t.TEASER_HEADINGS,
+        *(f"{heading}：" for heading in t.TEASER_HEADINGS),
+    ]
+    for line in lines:
+        col = pa.array(["正文第一段。", f"正文。\n{line}\n下文。"])
+        assert pc.any(pc.match_substring_regex(col, BOILERPLATE_RE2)).as_py(), line
+        assert Text(col).lines_may_break(), line
+
+
+def test_line_screen_follows_the_boilerplate_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The screen's starts are read from the rule itself: a rule whose lines start with ASCII,
+    a two-byte or a four-byte character, or one character then any, is screened as well."""
+    from corpus_export import rules
+
+    rule = r"(?m)^(ab+c|é\d|𠀋x|Z.y)$"
+    monkeypatch.setattr(rules, "BOILERPLATE_RE2", rule)
+    monkeypatch.setattr(rules, "_BOILERPLATE_LEADS", rules._leads(rule))
+    clean = ["其他文献的说明", "abd", "é", "𠀋"]
+    assert not Text(pa.array(clean)).lines_may_break()
+    for broken in ("abbc", "é5", "𠀋x", "Zqy", "正文\nabc"):
+        assert pc.any(pc.match_substring_regex(pa.array([broken]), rule)).as_py(), broken
+        assert Text(pa.array([*clean, broken])).lines_may_break(), broken
+
+
 def test_line_screen_passes_clean_text() -> None:
     clean = ["其中一段。\n第二段", "论述\n下一步\n声音", "正文"]
     assert not Text(pa.array(clean)).lines_may_break()
@@ -447,3 +484,46 @@ def test_boilerplate_rule_is_per_line() -> None:
     whole = pa.array(["正文\n下载到本地 , 更方便阅读", "声明 : 本文内容提供方上传"])
     assert pc.match_substring_regex(whole, BOILERPLATE_RE2).to_pylist() == [True, True]
     assert Text(whole).lines_may_break()
+
+
+# --- near-duplicate signatures ----------------------------------------------------------------
+
+SIGNED_CHARS = st.sampled_from([*"的了是一中ab \n", "\U00020000", "\U0001f600"])
+
+
+@PROPS
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(0, 3 * neardup.MIN_CHARS),
+            st.sampled_from([neardup.SHINGLE, neardup.MIN_CHARS - 1, neardup.MIN_CHARS]),
+        ).flatmap(lambda n: st.text(SIGNED_CHARS, min_size=n, max_size=n)),
+        max_size=30,
+    ),
+    st.sampled_from([neardup.MIN_CHARS, 64, 101, 256, neardup.HASH_BLOCK]),
+)
+def test_signatures_are_the_minhash_of_each_bodys_own_shingles(
+    bodies: list[str], block: int
+) -> None:
+    """Bodies signed together, a hash block at a time (blocks of many sizes: bodies across a
+    block's end, ending on it, longer than it, short bodies between), each sign as the MinHash
+    of the set of that body's own shingle hashes, and a body under MIN_CHARS as 0s."""
+    import numpy as np
+    import rensa
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(neardup, "HASH_BLOCK", block)
+        together = neardup.signatures(bodies)
+    assert together.shape == (len(bodies), neardup.PERMUTATIONS)
+    for body, sig in zip(bodies, together, strict=True):
+        if len(body) < neardup.MIN_CHARS:
+            assert not sig.any()
+            continue
+        own = np.unique(neardup._shingle_hashes(body)).astype(np.uint64)
+        alone = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+            own,
+            np.array([0, len(own)], dtype=np.uint64),
+            num_perm=neardup.PERMUTATIONS,
+            seed=neardup.SEED,
+        )
+        assert sig.tolist() == alone.to_rows()[0]
