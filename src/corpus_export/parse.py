@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from itertools import chain, islice
+from itertools import islice
 from pathlib import Path
 
 from .errors import Reason, Rejected
@@ -1824,13 +1824,15 @@ def _teasers(r: _Reading) -> list[str]:
         trace.add(teaser_at, lines[teaser_at], Role.TEASER_HEADING, "teaser-heading")
     teasers: list[str] = []
     if trace is None:  # the common path: the same tests, no line numbers to carry
-        for t in chain([t for _, t in r.glued_teasers], lines[teaser_at + 1 :]):
-            if not t:
-                continue
-            c = t[0]  # _not_teaser's own first test, inline: most teasers pass it
-            if (c in _NOT_TEASER_FIRST or c.isdigit()) and _not_teaser(t) is not None:
-                continue
-            teasers.append(_TEASER_DATE.sub("", t) if t[-1].isdigit() else t)
+        candidates = lines[teaser_at + 1 :]
+        if r.glued_teasers:
+            candidates[:0] = [t for _, t in r.glued_teasers]
+        teasers = [
+            _TEASER_DATE.sub("", t) if t[-1].isdigit() else t
+            for t in candidates
+            # _not_teaser's own first test, inline: most teasers pass it
+            if t and ((t[0] not in _NOT_TEASER_FIRST and not t[0].isdigit()) or not _not_teaser(t))
+        ]
         while teasers and _is_footer(teasers[-1]):  # the site's footer ends the page
             teasers.pop()
         return teasers
