@@ -1122,6 +1122,10 @@ _WRAP_HINT = re.compile(
     f"\n(?:  |[\u3000\u00a0\t])[^\n]*+(?<![{_WRAP_ENDS}\\s])\n(?=\\S)(?!其[他它]文献)"
 )
 
+#: A line that is not indented: where a hard-wrapped paragraph's cut line may go on (a cheaper
+#: test than _WRAP_HINT, which holds it: a page without one has no hint).
+_UNINDENTED = re.compile(r"\n(?=\S)")
+
 
 def _ends_sentence(line: str) -> bool:
     """Tell whether a line ends a sentence; a closing quote only after a stop (“邻居” goes on)."""
@@ -1197,7 +1201,10 @@ def _join_wrapped(text: str, at: int) -> str:
         return text
     # the article's lines alone decide: a teaser's (another article's) under the heading not
     end = text.find(TEASER_HEADING, at)
-    if _WRAP_HINT.search(text, at, end if end >= 0 else len(text)) is None:
+    end = end if end >= 0 else len(text)
+    # a paragraph cut goes on on an unindented line: an article that indents every line (most
+    # do) has none, found by one scan for line breaks, and is not walked for the hint
+    if _UNINDENTED.search(text, at, end) is None or _WRAP_HINT.search(text, at, end) is None:
         return text
     raw = text.split("\n")
     start = next((k + 1 for k, x in enumerate(raw) if _is_read_marker(_strip(x))), None)
