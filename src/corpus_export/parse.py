@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from itertools import chain, islice
+from itertools import islice
 from pathlib import Path
 
 from .errors import Reason, Rejected
@@ -1121,6 +1121,10 @@ _WRAP_HINT = re.compile(
     f"\n(?:  |[\u3000\u00a0\t])[^\n]*+(?<![{_WRAP_ENDS}\\s])\n(?=\\S)(?!其[他它]文献)"
 )
 
+#: A line that is not indented: where a hard-wrapped paragraph's cut line may go on (a cheaper
+#: test than _WRAP_HINT, which holds it: a page without one has no hint).
+_UNINDENTED = re.compile(r"\n(?=\S)")
+
 
 def _ends_sentence(line: str) -> bool:
     """Tell whether a line ends a sentence; a closing quote only after a stop (“邻居” goes on)."""
@@ -1196,7 +1200,10 @@ def _join_wrapped(text: str, at: int) -> str:
         return text
     # the article's lines alone decide: a teaser's (another article's) under the heading not
     end = text.find(TEASER_HEADING, at)
-    if _WRAP_HINT.search(text, at, end if end >= 0 else len(text)) is None:
+    end = end if end >= 0 else len(text)
+    # a paragraph cut goes on on an unindented line: an article that indents every line (most
+    # do) has none, found by one scan for line breaks, and is not walked for the hint
+    if _UNINDENTED.search(text, at, end) is None or _WRAP_HINT.search(text, at, end) is None:
         return text
     raw = text.split("\n")
     start = next((k + 1 for k, x in enumerate(raw) if _is_read_marker(_strip(x))), None)
@@ -1823,13 +1830,15 @@ def _teasers(r: _Reading) -> list[str]:
         trace.add(teaser_at, lines[teaser_at], Role.TEASER_HEADING, "teaser-heading")
     teasers: list[str] = []
     if trace is None:  # the common path: the same tests, no line numbers to carry
-        for t in chain([t for _, t in r.glued_teasers], lines[teaser_at + 1 :]):
-            if not t:
-                continue
-            c = t[0]  # _not_teaser's own first test, inline: most teasers pass it
-            if (c in _NOT_TEASER_FIRST or c.isdigit()) and _not_teaser(t) is not None:
-                continue
-            teasers.append(_TEASER_DATE.sub("", t) if t[-1].isdigit() else t)
+        candidates = lines[teaser_at + 1 :]
+        if r.glued_teasers:
+            candidates[:0] = [t for _, t in r.glued_teasers]
+        teasers = [
+            _TEASER_DATE.sub("", t) if t[-1].isdigit() else t
+            for t in candidates
+            # _not_teaser's own first test, inline: most teasers pass it
+            if t and ((t[0] not in _NOT_TEASER_FIRST and not t[0].isdigit()) or not _not_teaser(t))
+        ]
         while teasers and _is_footer(teasers[-1]):  # the site's footer ends the page
             teasers.pop()
         return teasers
