@@ -373,3 +373,33 @@ def test_kept_rows_are_named_from_any_row_group(
     cold = tmp_path / "cold" / "dist"
     corpus_export.build(raw, cold, workers=1, near_dups="keep")
     assert tree_bytes(warm.parent) == tree_bytes(cold.parent)
+
+
+def test_tables_probe_past_their_last_slot_to_the_first() -> None:
+    from corpus_export.assemble import SeenTable
+
+    bands = neardup.BandTable(3000)
+    size = bands.size
+    # keys whose home is one of the last two slots: their runs wrap around to slot 0
+    keys = np.unique(np.array([k * size - s for k in range(2, 60) for s in (1, 2)]) | 1)
+    keys = keys[keys % size >= size - 2][:48].astype(np.uint32)
+    assert len(keys) == 48 and {int(k) % size for k in keys} == {size - 2, size - 1}
+    heads = np.arange(len(keys), dtype=np.uint32)
+    found, slots = bands.probe(keys[:30])
+    assert (found == -1).all()
+    bands.insert(keys[:30], heads[:30], slots)  # several keys aiming at each of two slots
+    assert (bands.keys[:28] != 0).all()  # wrapped around
+    found, slots = bands.probe(keys)
+    assert (found[:30] == heads[:30]).all() and (found[30:] == -1).all()
+    bands.insert(keys[30:], heads[30:], slots[30:])
+    assert (bands.lookup(keys) == heads).all() and bands.count == len(keys)
+
+    seen = SeenTable(10)
+    packed = np.array([seen.size - 1 + k * seen.size for k in range(1, 40)], np.uint64) | 1
+    there, _, slots = seen.find_many(packed)
+    assert not there.any()
+    seen.put_many(packed, np.arange(39), slots)
+    assert (seen.keys[:38] != 0).all()
+    there, at, _ = seen.find_many(packed)
+    assert there.all() and at.tolist() == list(range(39))
+    assert [seen.find(int(k).to_bytes(8, "little")) for k in packed] == list(range(39))
