@@ -31,8 +31,9 @@ Choices, for Chinese text:
 The MinHash itself is rensa's (Rust): over the same 5-shingle hashes it took ~11 µs a page
 against ~740 µs for datasketch 2.0's update_batch (on 2,000 bodies of ~1,900 characters), and
 a shingle's hash is FNV-1a over its 5 code points in 32 bits, computed with NumPy for a block
-of bodies at once: ~17 µs a page in all (~8 of them rensa's), against ~29 when the NumPy passes
-ran over a whole batch of 256 bodies at once (3,000 pages of the benchmark corpus).
+of bodies at once, and each block signed as soon as it is hashed: ~18 µs a page in all (~8 of
+them rensa's; ~20 when a batch's hashes were gathered first, ~29 when the NumPy passes ran over
+a whole batch of 256 bodies at once; 3,000 pages of the benchmark corpus).
 
 The parent's memory: each band of a head is keyed by 32 bits in one open-addressing table
 (uint32 key + uint32 head number: 8 bytes a slot, sized once from the number of files at 3/4
@@ -41,7 +42,8 @@ full: ~107 bytes a page for 10 bands) plus the head's position (8 bytes): ~115 b
 a head, never held) and read back (pread) only for a candidate. A band key keeps the earliest
 head that has it (later heads with the same band key are found through their other bands): a
 page has at most BANDS candidates, however many pages look alike, so the work per page is
-bounded (~7 µs a page in the parent, measured over 1M random signatures).
+bounded (~4 µs a page in the parent, measured over 1M random signatures: a task's rows
+without a candidate become heads together, with array operations).
 
 The decision is made in the parent in id order (pages earlier in id order first; within a task
 row by row), so it does not depend on the number of workers, on the engine or on the cache.
