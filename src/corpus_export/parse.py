@@ -247,8 +247,14 @@ class Page:
     def body(self) -> str:
         return "\n".join(self.paragraphs)
 
+    @property
+    def body_chars(self) -> int:
+        """The paragraphs' characters (the body's, less the newlines that join them)."""
+        return sum(map(len, self.paragraphs))
+
     def to_row(self) -> dict[str, object]:
-        """Return one table row, keys in schema order; derived columns computed here only."""
+        """Return one table row, keys in schema order (the derived columns: the Page's own
+        properties and lengths, as process.pages_to_table takes them)."""
         return {
             "id": self.id,
             "title": self.title,
@@ -258,7 +264,7 @@ class Page:
             "author": self.author,
             "body": self.body,
             "paragraph_count": len(self.paragraphs),
-            "body_chars": sum(len(p) for p in self.paragraphs),
+            "body_chars": self.body_chars,
             "teasers": list(self.teasers),
             "teaser_count": len(self.teasers),
             "sha256": self.sha256,

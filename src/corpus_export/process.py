@@ -118,8 +118,7 @@ def pages_to_table(pages: list[Page], bodies: list[str] | None = None) -> pa.Tab
         "author": [p.author for p in pages],
         "body": _utf8_strings([b.encode() for b in bodies]),
         "paragraph_count": paragraphs,
-        # the paragraphs' characters: the body's, less the newlines that join them
-        "body_chars": [len(b) - n + 1 if n else 0 for b, n in zip(bodies, paragraphs, strict=True)],
+        "body_chars": [p.body_chars for p in pages],
         "teasers": teasers,
         "teaser_count": [len(t) for t in teasers],
         "sha256": [p.sha256 for p in pages],
