@@ -1,4 +1,5 @@
-"""Shared fixtures: the seed page, a tmp copy of raw/, and a builder of template pages."""
+"""Shared fixtures: the seed page, a tmp copy of raw/, and a builder of template pages; the
+Hypothesis profile of the property tests."""
 
 from __future__ import annotations
 
@@ -10,10 +11,23 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_ID = "000_bba07cf85f81785c"
 SEED = REPO / "raw" / f"{SEED_ID}.txt"
+
+# The property tests' settings: stable in CI (the same examples every run, nothing written to a
+# local example database, no deadline on a loaded machine).
+settings.register_profile(
+    "stable",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=150,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("stable")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

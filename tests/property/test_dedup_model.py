@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corpus_export.assemble import Assembler
@@ -22,14 +22,6 @@ from corpus_export.errors import Reason
 from corpus_export.layout import PART_DIR
 from corpus_export.neardup import BANDS, PERMUTATIONS, band_keys, band_rows, similarity_of
 from corpus_export.process import Parsed
-
-PROPS = settings(
-    derandomize=True,
-    database=None,
-    deadline=None,
-    max_examples=200,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
 
 
 @dataclass
@@ -137,7 +129,7 @@ rows = st.tuples(st.integers(0, 29), st.integers(0, 1000))  # (key, signature) c
 corpora = st.lists(st.lists(rows, max_size=40), min_size=1, max_size=6)
 
 
-@PROPS
+@settings(max_examples=200)  # (the conftest's profile otherwise)
 @given(
     corpora,
     st.integers(0, 2**32 - 1),

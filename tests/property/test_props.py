@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from corpus_export import neardup, schema, template
@@ -33,14 +33,6 @@ SEED = Path(__file__).resolve().parents[2] / "raw" / "000_bba07cf85f81785c.txt"
 SEED_BYTES = SEED.read_bytes()
 SEED_LINES = SEED_BYTES.decode("utf-8").split("\n")
 
-# Stable in CI: the same examples every run, nothing written to a local example database.
-PROPS = settings(
-    derandomize=True,
-    database=None,
-    deadline=None,
-    max_examples=150,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
 EDGE_SPACES = " \t\u3000\u00a0"
 
 
@@ -65,13 +57,11 @@ def check_outcome(data: bytes | str) -> Page | Rejected:
 # --- arbitrary input -------------------------------------------------------------------------
 
 
-@PROPS
 @given(st.binary(max_size=2000))
 def test_parse_page_arbitrary_bytes(data: bytes) -> None:
     check_outcome(data)
 
 
-@PROPS
 @given(st.text(max_size=2000))
 def test_parse_page_arbitrary_text(text: str) -> None:
     check_outcome(text)
@@ -144,7 +134,6 @@ template_line = st.sampled_from(TEMPLATE_LINES) | st.lists(
 ).map("".join)
 
 
-@PROPS
 @given(st.lists(template_line, max_size=25))
 def test_parse_page_template_soup(lines: list[str]) -> None:
     """Pages glued from the template's own lines and markers: the input most likely to confuse."""
@@ -191,7 +180,6 @@ def seed_mutations(draw: st.DrawFn) -> bytes:
     return data
 
 
-@PROPS
 @given(seed_mutations())
 def test_parse_page_seed_mutations(data: bytes) -> None:
     check_outcome(data)
@@ -215,7 +203,6 @@ def test_seed_truncated_at_every_line_gives_row_or_reject() -> None:
 # --- split_paragraphs, page_id ---------------------------------------------------------------
 
 
-@PROPS
 @given(
     st.text(
         alphabet=st.sampled_from([*EDGE_SPACES, "a", "中", "\n", "\x0b", "。"]) | st.characters()
@@ -235,7 +222,6 @@ spaced_line = st.text(alphabet=st.sampled_from([" ", *NOT_SPACES]), max_size=40)
 )  # U+0020 alone (the fast cut) or with the wide spaces
 
 
-@PROPS
 @given(spaced_line)
 def test_split_paragraphs_cuts_at_every_run_of_two_spaces_and_only_there(line: str) -> None:
     """The cut at runs of spaces, however it is made fast, is the regex's: a run of two or
@@ -260,7 +246,6 @@ header_field = st.tuples(
 ).map("".join)
 
 
-@PROPS
 @given(st.lists(header_field, min_size=1, max_size=14), st.sampled_from(["|", " | ", "| "]))
 def test_header_fields_of_a_plain_line_are_the_general_reading(fields: list[str], bar: str) -> None:
     """A header line cut by "|" is read by a fast path; the same line cut by "｜" (which only
@@ -278,7 +263,6 @@ path_part = st.lists(
 undecodable = st.binary(min_size=1, max_size=4).map(lambda b: b.decode("utf-8", "surrogateescape"))
 
 
-@PROPS
 @given(
     st.lists(path_part | undecodable, min_size=1, max_size=4),
     st.sampled_from([".txt", ".txt.gz"]),
@@ -371,7 +355,6 @@ def read_csv_back(data: bytes) -> list[dict[str, object]]:
     return out
 
 
-@PROPS
 @given(table_rows())
 def test_csv_round_trip(rows: list[dict[str, object]]) -> None:
     table = pa.Table.from_pylist(rows, schema=schema.arrow_schema())
@@ -418,7 +401,6 @@ LINE_PIECES = st.sampled_from(
 TEXTS = st.lists(LINE_PIECES, max_size=8).map("".join)
 
 
-@PROPS
 @given(st.lists(TEXTS, min_size=1, max_size=6), st.integers(0, 3))
 def test_line_screen_never_misses_what_re2_flags(texts: list[str], cut: int) -> None:
     """Text.lines_may_break() is False only when no RE2 line rule (body or teaser) matches."""
@@ -491,7 +473,6 @@ def test_boilerplate_rule_is_per_line() -> None:
 SIGNED_CHARS = st.sampled_from([*"的了是一中ab \n", "\U00020000", "\U0001f600"])
 
 
-@PROPS
 @given(
     st.lists(
         st.one_of(
