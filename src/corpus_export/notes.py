@@ -25,8 +25,6 @@ from .template import (
     first_pairs,
 )
 
-_COLON = COLON
-
 # Author notes: "(作者系X)", "（作者为X）", "(作者单位:X)", "作者：X"; a byline "文/X".
 _NOTE_MAX = 200  # an author note is short; longer text is article prose
 # A wrapped note's text may hold one level of brackets, "(作者系华中师范大学（武汉）教授)", but
@@ -40,8 +38,8 @@ _UNIT = r"(?:所在|所属|所屬)?(?:单位|單位)"
 _NOTE_LABEL = rf"(?:本文)?作者(?:{_UNIT}|简介|簡介|信息|資訊)?"
 _IS = r"(?:分别|分別|均|都)?[系为是係為]"
 _NOTE_WRAPPED = (
-    rf"[{_OPEN}]\s*(?:(?:本文)?作者\s*(?:{_IS}|(?:{_UNIT}|简介|簡介)?\s*{_COLON})"
-    rf"|(?:执笔|執筆)人?\s*{_COLON})\s*{_NOTE_TEXT}\s*[{_CLOSE}]"
+    rf"[{_OPEN}]\s*(?:(?:本文)?作者\s*(?:{_IS}|(?:{_UNIT}|简介|簡介)?\s*{COLON})"
+    rf"|(?:执笔|執筆)人?\s*{COLON})\s*{_NOTE_TEXT}\s*[{_CLOSE}]"
 )
 #: An English note: "(The author is a professor at X.)", naming a post or a place (not "The
 #: author is grateful to …", "The authors are solely responsible …").
@@ -93,7 +91,7 @@ _NAME = (
 _NAMES = rf"{_NAME}(?:\s*[、，,/／]\s*{_NAME}|\s+{_NAME}){{0,5}}(?:\s*[(（][^()（）]{{1,30}}[)）])?"
 #: Reporters' and drafters' credits: 本报记者 王五, 记者 王五 通讯员 赵六, 执笔：张三.
 _CREDIT_LINE = re.compile(
-    rf"{_ROLE}\s*{_COLON}?\s*{_NAMES}(?:\s+{_ROLE}\s*{_COLON}?\s*{_NAMES}){{0,4}}(?:\s*{_REPORTED})?"
+    rf"{_ROLE}\s*{COLON}?\s*{_NAMES}(?:\s+{_ROLE}\s*{COLON}?\s*{_NAMES}){{0,4}}(?:\s*{_REPORTED})?"
 )
 #: How a credit starts (first_pairs): a role word, a cheap test before the regex.
 _CREDIT_FIRSTS, _CREDIT_PAIRS = first_pairs(_CREDIT_LINE)
@@ -106,7 +104,7 @@ def _is_credit(text: str) -> bool:
     )
 
 
-_ROLE_RE = re.compile(rf"{_ROLE}\s*{_COLON}?\s*|\s*{_REPORTED}$")
+_ROLE_RE = re.compile(rf"{_ROLE}\s*{COLON}?\s*|\s*{_REPORTED}$")
 _LATIN_NAME = r"[A-Z][A-Za-z.\-]*(?: [A-Z][A-Za-z.\-]*){0,3}"  # Li Ming, John A. Smith
 #: A note that names the writer first, then 系 and a post: （李明，系华中师范大学教授）,
 #: （张三、李四，分别系X）. Not words for the text itself ("（以上数据，系…）"), nor 系统/系列/系数.
@@ -117,36 +115,36 @@ _NAMED_NOTE = (
     rf"[^{_OPEN}{_CLOSE}]{{2,80}}?)\s*[。.]?\s*[{_CLOSE}]\s*[。.]?"
 )
 _AUTHOR_NOTE = re.compile(
-    rf"{_DECOR}(?:{_NOTE_WRAPPED}\s*[。.]?{_MARK}|{_NOTE_LABEL}\s*{_COLON}\s*(.*?)"
-    rf"|[{_OPEN}]\s*{_NOTE_LABEL}\s*[{_CLOSE}]\s*{_COLON}?\s*(.*?)"  # 【作者简介】X
+    rf"{_DECOR}(?:{_NOTE_WRAPPED}\s*[。.]?{_MARK}|{_NOTE_LABEL}\s*{COLON}\s*(.*?)"
+    rf"|[{_OPEN}]\s*{_NOTE_LABEL}\s*[{_CLOSE}]\s*{COLON}?\s*(.*?)"  # 【作者简介】X
     rf"|(?:[{_DECOR_CHARS}]|——)\s*(?:本文)?作者{_IS}(.*?)"  # ◎作者系X
     rf"|{_NAMED_NOTE}"  # （李明，系X）
-    rf"|{_ENGLISH_WRAPPED}|About\s+the\s+authors?\s*{_COLON}\s*(.+?)"
-    rf"|Authors?\s*{_COLON}\s*({_LATIN_NAME}(?:\s*[,，(（;；].*?)?)\s*\.?)"
+    rf"|{_ENGLISH_WRAPPED}|About\s+the\s+authors?\s*{COLON}\s*(.+?)"
+    rf"|Authors?\s*{COLON}\s*({_LATIN_NAME}(?:\s*[,，(（;；].*?)?)\s*\.?)"
 )
 _TRAILING_NOTE = re.compile(
     rf"{_NOTE_WRAPPED}\s*[。.]?\s*{_MARK}\s*$"
     rf"|(?<=[。！？!?…”」』])\s*{_NAMED_NOTE}\s*$"  # "……发展。（李明，系X）"
-    rf"|(?<=[。！？!?])\s*(?:本文)?作者\s*{_COLON}\s*([^。，,；;：:（）()]{{1,30}}?)\s*[。.]?\s*$"
+    rf"|(?<=[。！？!?])\s*(?:本文)?作者\s*{COLON}\s*([^。，,；;：:（）()]{{1,30}}?)\s*[。.]?\s*$"
     rf"|{_ENGLISH_WRAPPED}\s*$"
 )
 #: The commonest note, (作者系X) or (作者单位：X) alone, X without brackets: what _AUTHOR_NOTE's
 #: first form (_NOTE_WRAPPED) reads there, X less its trailing spaces, by a regex without its
 #: lazy walk (a cheap test first; no funding note can stand in it).
 _COMMON_NOTE = re.compile(
-    rf"[(（]作者(?:{_IS}|{_UNIT}{_COLON})([^\s{_OPEN}{_CLOSE}][^{_OPEN}{_CLOSE}]*)[)）]"
+    rf"[(（]作者(?:{_IS}|{_UNIT}{COLON})([^\s{_OPEN}{_CLOSE}][^{_OPEN}{_CLOSE}]*)[)）]"
 )
 #: A note wholly made of a credit in brackets at the end: （执笔：张三）, （记者 王五 通讯员 赵六）.
 _WRAPPED_CREDIT = re.compile(rf"[{_OPEN}]\s*({_CREDIT_LINE.pattern})\s*[{_CLOSE}]\s*[。.]?")
 #: A label alone on its line, the note on the next: "作者简介：" / "张三，华中师范大学教授。"
-_NOTE_LABEL_LINE = re.compile(rf"[{_OPEN}]?\s*{_NOTE_LABEL}\s*[{_CLOSE}]?\s*{_COLON}?")
+_NOTE_LABEL_LINE = re.compile(rf"[{_OPEN}]?\s*{_NOTE_LABEL}\s*[{_CLOSE}]?\s*{COLON}?")
 #: A note first in the article, wrapped or labelled: (作者系X), 作者简介：X (not 作者：X, which
 #: is a byline of names only there).
 _LEAD_LABEL = rf"(?:本文)?作者(?:{_UNIT}|简介|簡介|信息|資訊)"  # not 作者 alone: a byline there
 _LEAD_NOTE = re.compile(
     rf"{_DECOR}(?:{_NOTE_WRAPPED}\s*[。.]?"
-    rf"|(?:[{_OPEN}]\s*{_LEAD_LABEL}\s*[{_CLOSE}]\s*{_COLON}?"
-    rf"|[{_OPEN}]?\s*{_LEAD_LABEL}\s*[{_CLOSE}]?\s*{_COLON})\s*(.+?)"
+    rf"|(?:[{_OPEN}]\s*{_LEAD_LABEL}\s*[{_CLOSE}]\s*{COLON}?"
+    rf"|[{_OPEN}]?\s*{_LEAD_LABEL}\s*[{_CLOSE}]?\s*{COLON})\s*(.+?)"
     rf"|{_ENGLISH_WRAPPED})"
 )
 #: A funding sentence inside the note's own brackets: (作者系X。本文系Y项目的阶段性成果).
@@ -154,7 +152,7 @@ _FUNDING_INSIDE = re.compile(r"[。；;，,]\s*(?=本文[系为是]|本研究[�
 #: A funding note may follow the author note, "(作者系X)(本文系Y基金项目成果)": look past it,
 #: keep it in the body.
 _FUNDING_NOTE = re.compile(
-    rf"[(（]\s*(?:本文[系为是]|基金项目\s*{_COLON})(?:[^()（）]|[(（][^()（）]*[)）]){{1,150}}"
+    rf"[(（]\s*(?:本文[系为是]|基金项目\s*{COLON})(?:[^()（）]|[(（][^()（）]*[)）]){{1,150}}"
     rf"[)）]\s*[。.]?\s*$"
 )
 #: Up to three closing lines may follow the author note: editor credits (责任编辑：X, 编辑/X,
@@ -162,13 +160,13 @@ _FUNDING_NOTE = re.compile(
 #: funding note. Look past them; they stay in the body.
 _CREDIT = r"(?:责任编辑|责编|编辑|校对|审核|审校|终审|初审|美编)"
 _TRAILER = re.compile(
-    rf"[{_OPEN}]?\s*(?:本版|本刊|本期|本文)?{_CREDIT}\s*(?:{_COLON}|[/／]|\s)\s*"
+    rf"[{_OPEN}]?\s*(?:本版|本刊|本期|本文)?{_CREDIT}\s*(?:{COLON}|[/／]|\s)\s*"
     rf"[^{_OPEN}{_CLOSE}]{{1,30}}[{_CLOSE}]?"
     rf"|[{_OPEN}]\s*完\s*[{_CLOSE}]"
     rf"|[{_OPEN}]\s*(?:本文)?(?:有删节|图片由.{{1,20}}提供|[上下]转第\s*\d+\s*版?页?)\s*[{_CLOSE}]"
     rf"|[{_OPEN}]?\s*(?:本文)?(?:来源|原载于?|原文载于|原文刊于|刊发于|刊于|发表于|摘自|转自|转载自?|选自"
     rf"|图片来源|收稿日期|修回日期|录用日期|基金项目|通讯作者|联系方式)"
-    rf"\s*{_COLON}?\s*\S.{{0,100}}"
+    rf"\s*{COLON}?\s*\S.{{0,100}}"
     # where a newspaper printed it: 《人民日报》（2021年03月05日 09版）
     rf"|《[^《》]{{1,20}}》\s*(?:[(（]\s*\d{{4}}\s*[年\-/.]\s*\d{{1,2}}[^{_OPEN}{_CLOSE}]{{0,30}}[)）]"
     rf"|\d{{4}}\s*年\s*\d{{1,2}}\s*月\s*\d{{1,2}}\s*日\s*(?:第\s*)?\d{{1,2}}\s*版)"
@@ -183,7 +181,7 @@ _TRAILER_FIRSTS, _TRAILER_PAIRS = (
 )
 #: Other closing lines, when short: "(…)" of its own, or "key：value" (a 2-6 character key).
 _SHORT_CLOSING = re.compile(
-    rf"[{_OPEN}][^{_OPEN}{_CLOSE}]{{1,58}}[{_CLOSE}]|(?:[{_HAN}]{{2,6}}|注)\s*{_COLON}\s*\S.*"
+    rf"[{_OPEN}][^{_OPEN}{_CLOSE}]{{1,58}}[{_CLOSE}]|(?:[{_HAN}]{{2,6}}|注)\s*{COLON}\s*\S.*"
 )
 _SHORT_LINE_MAX = 60
 #: A note names its writer with one of these (作者系X, 执笔：X, 记者 X, 通讯员 X, 撰稿：X,
@@ -195,18 +193,18 @@ _TRAILER_MAX = 120
 _FUNDING_MAX = 200
 #: An editor credit on the note's own line: "(作者系X) 责任编辑：Y".
 _GLUED_CREDIT = re.compile(
-    rf"(.*[{_CLOSE}])\s*((?:[{_OPEN}]\s*)?{_CREDIT}\s*(?:{_COLON}|[/／]).{{1,30}})"
+    rf"(.*[{_CLOSE}])\s*((?:[{_OPEN}]\s*)?{_CREDIT}\s*(?:{COLON}|[/／]).{{1,30}})"
 )
 #: The heading of a reference or notes section, which may follow the author note.
 _REFS_HEADING = re.compile(
     rf"[{_OPEN}]?\s*(?:参考文献|注释|注解|参考资料|尾注|參考文獻|註釋|References|REFERENCES|Bibliography"
-    rf"|Notes)\s*[{_CLOSE}]?\s*(?:{_COLON}.*)?"
+    rf"|Notes)\s*[{_CLOSE}]?\s*(?:{COLON}.*)?"
 )
 _REFS_FIRSTS, _REFS_PAIRS = first_pairs(_REFS_HEADING)
 _REFS_SEARCH = 80  # paragraphs from the end where such a heading is looked for
 _BYLINE = re.compile(
     rf"{_DECOR}(?:文\s*[/／|｜{_DOT}:：]\s*(?:图(?:\s*[/／|｜:：]\s*|\s+))?(\S.*)"
-    rf"|(?:本文)?作者(?:\s*{_COLON}\s*|\s+)({_NAMES})\s*[。.]?"
+    rf"|(?:本文)?作者(?:\s*{COLON}\s*|\s+)({_NAMES})\s*[。.]?"
     rf"|[{_DECOR_CHARS}]\s*([{_HAN}]{{2,4}}|{_DOTTED})"  # 4 characters: 司马光华 (see below)
     rf"|By\s+({_LATIN_NAME}(?: and {_LATIN_NAME})?))"
 )

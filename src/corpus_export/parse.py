@@ -32,6 +32,7 @@ from .read import page_id as _page_id
 from .template import (
     BUTTONS,
     CITATIONS_KEY,
+    COLON_CHARS,
     DISCLAIMER,
     DISCLAIMER_KEY,
     DISCLAIMER_TRADITIONAL,
@@ -2316,7 +2317,7 @@ def _is_site_line(piece: str, titles: list[str]) -> bool:
     return bool(fields) and all(_SITE_FIELD.fullmatch(f) for f in fields)
 
 
-_COLON_CHARS = frozenset(":：∶")
+_COLON_CHARS = frozenset(COLON_CHARS)
 _COLONS = tuple(_COLON_CHARS)
 
 

@@ -17,8 +17,10 @@ from typing import Any
 
 # -- the header ---------------------------------------------------------------------------------
 
-#: ASCII and full-width colons, and ∶ (U+2236), which some sites print as one (a regex class).
-COLON = "[:：∶]"
+#: ASCII and full-width colons, and ∶ (U+2236), which some sites print as one; COLON: as a
+#: regex class.
+COLON_CHARS = ":：∶"
+COLON = f"[{COLON_CHARS}]"
 
 SOURCE_KEY = "来源"  # "source": the publication
 CITATIONS_KEY = "被引量"  # "times cited"
