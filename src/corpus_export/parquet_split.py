@@ -156,6 +156,19 @@ class Encoded:
     data: bytearray
 
 
+def _put_varint(out: bytearray, n: int) -> None:
+    """Append n (>= 0) as a ULEB128 varint (Thrift's compact protocol)."""
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+
+
+def _put_zigzag(out: bytearray, n: int) -> None:
+    """Append a signed integer zigzag-encoded, as the compact protocol writes i16/i32/i64."""
+    _put_varint(out, n << 1 if n >= 0 else ((-n) << 1) - 1)
+
+
 class _Writer:
     def __init__(self) -> None:
         self.out = bytearray()
@@ -168,14 +181,10 @@ class _Writer:
             self.varint(count)
 
     def varint(self, n: int) -> None:
-        out = self.out
-        while n >= 0x80:
-            out.append((n & 0x7F) | 0x80)
-            n >>= 7
-        out.append(n)
+        _put_varint(self.out, n)
 
     def zigzag(self, n: int) -> None:
-        self.varint(n << 1 if n >= 0 else ((-n) << 1) - 1)
+        _put_zigzag(self.out, n)
 
     def struct(self, fields: list[Field]) -> None:
         last = 0
@@ -355,12 +364,8 @@ def _move_usual_pages(data: bytes, delta: int) -> bytes | None:
         reader.pos = pos + 1
         offset = reader.zigzag() + delta
         pos = reader.pos
-        n = offset << 1 if offset >= 0 else ((-offset) << 1) - 1
         out.append((_PAGE_OFFSET << 4) | _I64)
-        while n >= 0x80:
-            out.append((n & 0x7F) | 0x80)
-            n >>= 7
-        out.append(n)
+        _put_zigzag(out, offset)
         start = pos
         while data[pos] != _STOP:  # the page's other fields: integers, copied
             if data[pos] >> 4 == 0 or data[pos] & 0x0F not in integers:
