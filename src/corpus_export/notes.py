@@ -217,6 +217,15 @@ _GLUED_JUNK = re.compile(
 ELLIPSIS = frozenset("….。 \uff0e")
 
 
+def _common_note(paragraph: str) -> tuple[str | None, str] | None:
+    """(author, rest) of a paragraph that is wholly a note of the commonest form, (作者系X), as
+    _strip_note reads it without _AUTHOR_NOTE's lazy walk; None for any other paragraph."""
+    if len(paragraph) > _NOTE_MAX:
+        return None
+    common = _COMMON_NOTE.fullmatch(paragraph)
+    return None if common is None else _note_parts(common.group(1).rstrip(), "")
+
+
 @functools.lru_cache(maxsize=64)  # a page's last paragraphs are asked about more than once
 def strip_author_note(paragraph: str) -> tuple[str | None, str]:
     """Split a trailing author note off a paragraph → (author or None, rest of paragraph).
@@ -224,10 +233,9 @@ def strip_author_note(paragraph: str) -> tuple[str | None, str]:
     A paragraph that is wholly a note gives rest ""; author is "" if the note names nobody. A
     funding note after the author note stays in the rest.
     """
-    if len(paragraph) <= _NOTE_MAX:
-        common = _COMMON_NOTE.fullmatch(paragraph)
-        if common is not None:  # as _strip_note reads it, without _AUTHOR_NOTE's lazy walk
-            return _note_parts(common.group(1).rstrip(), "")
+    common = _common_note(paragraph)
+    if common is not None:
+        return common
     funding = None
     if paragraph.rstrip("。. ")[-1:] in (")", "）"):  # cheap test first: most paragraphs are prose
         funding = _FUNDING_NOTE.search(paragraph, max(0, len(paragraph) - _NOTE_MAX))
@@ -293,14 +301,11 @@ def take_author(paragraphs: list[str]) -> tuple[str | None, list[str]]:
     article.
     """
     author: str | None = None
-    common = None
-    if paragraphs and len(paragraphs[-1]) <= _NOTE_MAX:
-        common = _COMMON_NOTE.fullmatch(paragraphs[-1])
+    common = _common_note(paragraphs[-1]) if paragraphs else None
     if common is not None:
         # The commonest end, (作者系X) last, is the note's place at once: no closing line, glued
         # credit or junk can be it (each starts with its own words or goes on past the bracket).
-        # strip_author_note reads it so.
-        author, rest = _note_parts(common.group(1).rstrip(), "")
+        author, rest = common
         paragraphs = paragraphs[:-1] + (rest.split("\n") if rest else [])
     elif paragraphs:
         author, paragraphs = _note_at_end(paragraphs)

@@ -32,6 +32,7 @@ from .read import page_id as _page_id
 from .template import (
     BUTTONS,
     CITATIONS_KEY,
+    COLON,
     COLON_CHARS,
     DISCLAIMER,
     DISCLAIMER_KEY,
@@ -62,9 +63,6 @@ from .template import (
     needles,
     render_tables,
     template_lines_pattern,
-)
-from .template import (
-    COLON as _COLON,
 )
 
 __all__ = [
@@ -102,7 +100,7 @@ _MAX_HEADER_KEYS = 12
 #: key a spelling stands for.
 _KEY_SPELLINGS = KEY_SPELLINGS
 _KEYS = alternation(_KEY_SPELLINGS)  # longest first: 被引量 before 被引
-_KEY = re.compile(rf"({_KEYS})\s*{_COLON}")
+_KEY = re.compile(rf"({_KEYS})\s*{COLON}")
 #: What a header line starts with: a key, or a separator (the line cut at spaces around it).
 _HEADER_FIRST = first_chars(_KEY) | frozenset(_SEPARATORS)
 #: The cheap test that a line may hold a key: the fewest spellings every spelling holds.
@@ -118,14 +116,14 @@ _BOILERPLATE = re.compile("(?:" + template_lines_pattern(r"\s") + ")")
 #: furniture, not article text: the 声明 line wrapped or cut (its own words), a download button,
 #: a line of the site's own short fields (发布时间 : 2020-10-01 | 页数 : 2页, 分享到 :).
 _PREAMBLE_JUNK = re.compile(
-    rf"{DISCLAIMER_KEY}\s*{_COLON}?|.{{0,80}}(?:{alternation(DISCLAIMER_WORDS)}).{{0,80}}"
+    rf"{DISCLAIMER_KEY}\s*{COLON}?|.{{0,80}}(?:{alternation(DISCLAIMER_WORDS)}).{{0,80}}"
     rf"|(?:免费|立即)?下载(?:本文|本文档|全文|文档|PDF|pdf)?"
 )
 _SITE_KEYS = f"(?:{alternation(SITE_FIELD_KEYS)})"
 #: A header line may open with the site's own fields (页数 : 3页 | 来源 :…).
 _FIELDS_FIRST = _HEADER_FIRST | first_chars(_SITE_KEYS)
 # a value: short, no sentence end, no colon but a time's (2021-03-05 10:30)
-_SITE_FIELD = re.compile(rf"{_SITE_KEYS}\s*{_COLON}(?:[^:：∶。！？]|(?<=\d):(?=\d\d)){{0,40}}")
+_SITE_FIELD = re.compile(rf"{_SITE_KEYS}\s*{COLON}(?:[^:：∶。！？]|(?<=\d):(?=\d\d)){{0,40}}")
 #: Site furniture a scraper captures with the article, as whole lines: pagination, buttons,
 #: share lines, counters, "to be continued". Not article text, wherever it stands.
 _PAGE_ITEM = rf"(?:{alternation(PAGER_WORDS)}|\d{{1,3}}|[<>«»]|\.{{3}}|…)"
@@ -196,7 +194,7 @@ def is_site_junk(line: str) -> bool:
 
 
 _AUTHOR_FIELD = re.compile(
-    rf"(?:^|[{_SEPARATORS}]\s*)作者\s*{_COLON}\s*([^{_SEPARATORS}]+?)\s*(?=[{_SEPARATORS}]|$)"
+    rf"(?:^|[{_SEPARATORS}]\s*)作者\s*{COLON}\s*([^{_SEPARATORS}]+?)\s*(?=[{_SEPARATORS}]|$)"
 )
 #: A subtitle on the line after the title: "——以武汉市洪山区为例".
 _SUBTITLE = re.compile(r"(?:——|－－|--)[^。！？!?]{1,40}")
@@ -205,22 +203,22 @@ _SUBTITLE_FIRST = first_chars(_SUBTITLE)
 _HTML_SPACE = re.compile(r"&(?:nbsp;?|ensp;|emsp;|thinsp;|#160;|#x0*a0;|#12288;|#x3000;)", re.I)
 _HTML_BREAK = re.compile(r"<(?:br ?/?|/?p|p [a-z][a-z\-]*=[^<>\n]{0,80})>", re.IGNORECASE)
 #: Template lines glued to what follows by single spaces: where to cut.
-_GLUED_TEMPLATE = re.compile(rf"{DOWNLOAD_LINE}|{DISCLAIMER_KEY}\s*{_COLON}|{READ_MARKER}")
+_GLUED_TEMPLATE = re.compile(rf"{DOWNLOAD_LINE}|{DISCLAIMER_KEY}\s*{COLON}|{READ_MARKER}")
 _GLUED_HEADING_AFTER = re.compile(
-    rf"^({_TEASER_HEADINGS})(?:\s*{_COLON}\s*|[{SPACES}]+)(\S.*)$"
+    rf"^({_TEASER_HEADINGS})(?:\s*{COLON}\s*|[{SPACES}]+)(\S.*)$"
     # 【其他文献】teaser, 其 他 文 献teaser: the heading's own shape sets it apart
     rf"|^([【\[]\s*+{_TEASER_HEADINGS}\s*+[】\]]|其[{SPACES}]++[他它][{SPACES}]++文[{SPACES}]++献)"
-    rf"\s*+{_COLON}?\s*+(\S.*)$"
+    rf"\s*+{COLON}?\s*+(\S.*)$"
     rf"|^({_TEASER_HEADINGS})(\S.*)$"  # 其他文献teaser: only after the note or a closing line
 )
 #: 其他文献 in any of its heading shapes (spaced out too), as a trigger to look for a glued one.
 _ANY_HEADING_RE = re.compile(rf"其[{SPACES}]*+[他它][{SPACES}]*+文[{SPACES}]*+献")
 # With or without spaces before the heading: a lost line break leaves none ("（完）其他文献").
-_GLUED_HEADING_BEFORE = re.compile(rf"^(.*\S)[{SPACES}]*+({_TEASER_HEADINGS})\s*{_COLON}?$")
+_GLUED_HEADING_BEFORE = re.compile(rf"^(.*\S)[{SPACES}]*+({_TEASER_HEADINGS})\s*{COLON}?$")
 _GLUED_HEADING_MIDDLE = re.compile(
-    rf"^(.*\S)[{SPACES}]*+({_TEASER_HEADINGS})(?:\s*{_COLON}\s*|[{SPACES}]+)(\S.*)$"
+    rf"^(.*\S)[{SPACES}]*+({_TEASER_HEADINGS})(?:\s*{COLON}\s*|[{SPACES}]+)(\S.*)$"
 )
-_TEASER_HEADING_LINE = re.compile(rf"[【\[]?\s*其\s*[他它]\s*文\s*献\s*[】\]]?\s*{_COLON}?")
+_TEASER_HEADING_LINE = re.compile(rf"[【\[]?\s*其\s*[他它]\s*文\s*献\s*[】\]]?\s*{COLON}?")
 #: What a teaser heading line starts with (the heading, a bracket), as a cheap test.
 #: (Lines are stripped: the spaces \s allows first are left out.)
 _HEADING_FIRST = frozenset(c for c in first_chars(_TEASER_HEADING_LINE) if not c.isspace())
@@ -670,9 +668,9 @@ _TRADITIONAL_LINES = re.compile(
     rf"{_TRADITIONAL_OF[READ_MARKER]}"
     # the download line, at a line's start or glued
     rf"|(?:(?m:^)|(?<=[{SPACES}])){_TRADITIONAL_OF[DOWNLOAD_LINE]}\s*+[,，]?\s*+更方便閱讀"
-    rf"|聲明(?=\s*{_COLON}\s*本文檔內容版權)|(?m:^[{SPACES}]*+聲明(?=\s*{_COLON}[^\n]*下架))"
+    rf"|聲明(?=\s*{COLON}\s*本文檔內容版權)|(?m:^[{SPACES}]*+聲明(?=\s*{COLON}[^\n]*下架))"
     rf"|(?m:^[{SPACES}]*+[【\[]?[{SPACES}]*+其[{SPACES}]*+[他它][{SPACES}]*+文[{SPACES}]*+獻"
-    rf"(?=[{SPACES}]*[】\]]?[{SPACES}]*(?:{_COLON}|[{SPACES}]|$))(?![{SPACES}]*+{_PROSE_AFTER}))"
+    rf"(?=[{SPACES}]*[】\]]?[{SPACES}]*(?:{COLON}|[{SPACES}]|$))(?![{SPACES}]*+{_PROSE_AFTER}))"
     # 【其他文獻】 or 其 他 文 獻 with a teaser glued after it: the shape sets the heading apart
     rf"|(?m:^[{SPACES}]*+(?:[【\[][{SPACES}]*+其他文獻(?=[{SPACES}]*+[】\]])"
     rf"|其[{SPACES}]++[他它][{SPACES}]++文[{SPACES}]++獻))"
@@ -836,7 +834,7 @@ def header_fields(line: str) -> dict[str, str] | None:
 
 #: A field of a plain header line, between two "|": a key and a value without separators or
 #: colons (so no key stands in it: a key is followed by a colon).
-_PLAIN_FIELD = re.compile(rf"\s*({_KEYS})\s*{_COLON}([^{_SEPARATORS}{_COLON[1:-1]}]*)")
+_PLAIN_FIELD = re.compile(rf"\s*({_KEYS})\s*{COLON}([^{_SEPARATORS}{COLON[1:-1]}]*)")
 
 
 def _plain_header_fields(line: str) -> dict[str, str] | None:
@@ -859,7 +857,7 @@ def _plain_header_fields(line: str) -> dict[str, str] | None:
 
 
 #: An unknown field after a value, with no separator between: " 下载量 : 12次".
-_OTHER_FIELD = re.compile(rf"(?<![{SPACES}])[{SPACES}]+{_SITE_KEYS}\s*{_COLON}")
+_OTHER_FIELD = re.compile(rf"(?<![{SPACES}])[{SPACES}]+{_SITE_KEYS}\s*{COLON}")
 
 #: Where nothing marks the article's start (no 论文部分内容阅读 line), a field alone on its line
 #: is a header only if its value is short and not a Chinese sentence: the article may begin
@@ -2119,7 +2117,7 @@ def _is_footer(line: str) -> bool:
 
 
 _HEADER_LINES = 12  # lines after the title where the header stands
-_KEY_AT_END = re.compile(rf"({_KEYS})\s*{_COLON}$")
+_KEY_AT_END = re.compile(rf"({_KEYS})\s*{COLON}$")
 
 
 def _join_cut_values(lines: list[str], start: int, stop: int) -> bool:
