@@ -410,6 +410,7 @@ class Assembler:
         self.near_found = 0
         self.near_example: tuple[int, str, float] | None = None  # (head position, id, similarity)
         self.clusters: dict[int, list[str]] = {}  # with keep: head position → its members' ids
+        self.kept_ids: dict[int, str] = {}  # position → id of the kept rows named (by finish)
 
     def decide(self, parsed: Parsed) -> bytes | None:
         """Take a parsed task's rejects and find its duplicate rows → the keep mask (None: all).
@@ -552,6 +553,11 @@ class Assembler:
         )
         if pool is not None:
             pool.shutdown(wait=True)  # idle now: their memory goes before the rejects and card
+        # the ids of the kept rows the rejects and the near-duplicate summary name, read once
+        named = [r[1] for r in self.rejects if isinstance(r, tuple)] + list(self.clusters)
+        if self.near_example is not None:
+            named.append(self.near_example[0])
+        self.kept_ids = self._ids_at(named)
         by_reason = self._write_rejects()
         return self.rows, by_reason, self.stats.summary(), self.stats.examples, shards
 
@@ -579,8 +585,9 @@ class Assembler:
         return found
 
     def near_duplicates(self) -> dict[str, Any]:
-        """What the near-duplicate pass found: counts, settings, an example pair, and with
-        --near-dups keep the clusters (each head's id and its members' ids, in id order)."""
+        """What the near-duplicate pass found (after finish): counts, settings, an example pair,
+        and with --near-dups keep the clusters (each head's id and its members' ids, in id
+        order)."""
         removed = 0 if self.keep_near else self.near_found
         info: dict[str, Any] = {
             "mode": "keep" if self.keep_near else "reject",
@@ -588,10 +595,7 @@ class Assembler:
             "found": self.near_found,
             "removed": removed,
         }
-        heads = list(self.clusters) if self.keep_near else []
-        if self.near_example is not None:
-            heads.append(self.near_example[0])
-        kept = self._ids_at(heads)
+        kept = self.kept_ids
         if self.near_example is not None:
             head, page, similarity = self.near_example
             info["example"] = {
@@ -608,7 +612,7 @@ class Assembler:
 
     def _write_rejects(self) -> dict[str, int]:
         rows: list[RejectRow] = []
-        kept_at = self._ids_at(r[1] for r in self.rejects if isinstance(r, tuple))
+        kept_at = self.kept_ids
         for r in self.rejects:
             if isinstance(r, tuple):
                 rej, pos = r
