@@ -713,57 +713,6 @@ def test_tasks_end_by_bytes_so_large_pages_make_small_row_groups(
         assert total >= 20_000 or group is groups[-1]
 
 
-def test_seen_table_finds_every_earlier_key_through_growth_and_collisions() -> None:
-    import random
-
-    from corpus_export.assemble import SeenTable
-
-    rng = random.Random(1)
-    keys = [rng.randbytes(16) for _ in range(5000)]
-    keys += [k[:8] + rng.randbytes(8) for k in keys[:50]]  # same 8 bytes: the same page key
-    table, first = SeenTable(10), {}  # sized for 10: it must grow, several times
-    for pos, key in enumerate(keys + keys[::-1]):
-        expected = first.setdefault(key[:8], pos)
-        assert table.add(key, pos) == (None if expected == pos else expected)
-    assert table.count == 5000 and table.count * 4 <= table.size * 3
-
-
-def test_seen_table_by_batches_remembers_what_one_by_one_would() -> None:
-    import random
-
-    import numpy as np
-
-    from corpus_export.assemble import SeenTable
-
-    rng = random.Random(2)
-    one, many = SeenTable(10), SeenTable(10)  # both must grow
-    expected: dict[int, int] = {}  # by the key's first 64 bits, as the table knows pages
-
-    def page_key(key: bytes) -> int:
-        return int.from_bytes(key[:8], "little") | 1
-
-    pages = [rng.randbytes(16) for _ in range(3000)]
-    # keys of one slot, and of neighbouring slots: long probe runs, several keys per empty
-    # slot; and keys of two pages sharing their first 64 bits in one batch
-    pages += [(k * many.size).to_bytes(8, "little") + rng.randbytes(8) for k in range(1, 60)]
-    pages += [(k * many.size + 1).to_bytes(8, "little") + rng.randbytes(8) for k in range(60)]
-    for pos, start in enumerate(range(0, len(pages), 250)):
-        batch = pages[start : start + 250] + pages[: pos * 20 : 7]  # new keys, and old ones
-        batch = list(dict.fromkeys(batch))
-        packed = SeenTable.packed(batch)
-        present, earlier, slots = many.find_many(packed)
-        for key, there, at in zip(batch, present.tolist(), earlier.tolist(), strict=True):
-            assert (at if there else None) == one.find(key) == expected.get(page_key(key))
-        values = np.arange(len(batch), dtype=np.int64) * (-1 if pos % 3 == 0 else 1) + pos
-        many.put_many(packed, values, slots)
-        for key, value in zip(batch, values.tolist(), strict=True):
-            one.put(key, value)
-            expected[page_key(key)] = value
-    present, earlier, _ = many.find_many(SeenTable.packed(pages))
-    assert present.all() and earlier.tolist() == [expected[page_key(k)] for k in pages]
-    assert many.count == one.count == len(expected) and many.count * 4 <= many.size * 3
-
-
 def test_the_file_list_lives_in_the_temp_folder_and_leftovers_are_swept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: PageMaker
 ) -> None:

@@ -224,36 +224,6 @@ def test_band_rows_follow_the_s_curve() -> None:
         assert neardup.candidate_odds(t, t) >= 0.99
 
 
-def test_band_table_finds_what_it_holds_through_growth() -> None:
-    table = neardup.BandTable(10)
-    rng = np.random.default_rng(0)
-    keys = np.unique(rng.integers(1, 2**32, 5000, dtype=np.uint64).astype(np.uint32) | 1)
-    heads = np.arange(len(keys), dtype=np.uint32)
-    for lo in range(0, len(keys), 700):
-        table.insert(keys[lo : lo + 700], heads[lo : lo + 700])
-    assert (table.lookup(keys) == heads).all()
-    missing = np.array([2, 4, 6], dtype=np.uint32) | 1
-    missing = missing[~np.isin(missing, keys)]
-    assert (table.lookup(missing) == -1).all()
-
-
-def test_band_table_insert_at_probed_slots_places_clashing_keys() -> None:
-    table = neardup.BandTable(3000)
-    size = table.size
-    # keys aiming at a few slots side by side: each probe run ends at an empty slot that
-    # several of them share
-    keys = np.array([s + k * size for k in range(1, 40) for s in (5, 6, 9)], dtype=np.uint32)
-    keys = np.unique(keys | 1)
-    heads = np.arange(len(keys), dtype=np.uint32)
-    found, slots = table.probe(keys[:50])
-    assert (found == -1).all()
-    table.insert(keys[:50], heads[:50], slots)
-    found, slots = table.probe(keys)
-    assert (found[:50] == heads[:50]).all() and (found[50:] == -1).all()
-    table.insert(keys[50:], heads[50:], slots[50:])
-    assert (table.lookup(keys) == heads).all() and table.count == len(keys)
-
-
 def write_spread(raw: Path, head: str | None) -> None:
     """The head and its near-duplicate in different tasks, 2,100 short pages between them."""
     raw.mkdir(parents=True, exist_ok=True)
@@ -373,33 +343,3 @@ def test_kept_rows_are_named_from_any_row_group(
     cold = tmp_path / "cold" / "dist"
     corpus_export.build(raw, cold, workers=1, near_dups="keep")
     assert tree_bytes(warm.parent) == tree_bytes(cold.parent)
-
-
-def test_tables_probe_past_their_last_slot_to_the_first() -> None:
-    from corpus_export.assemble import SeenTable
-
-    bands = neardup.BandTable(3000)
-    size = bands.size
-    # keys whose home is one of the last two slots: their runs wrap around to slot 0
-    keys = np.unique(np.array([k * size - s for k in range(2, 60) for s in (1, 2)]) | 1)
-    keys = keys[keys % size >= size - 2][:48].astype(np.uint32)
-    assert len(keys) == 48 and {int(k) % size for k in keys} == {size - 2, size - 1}
-    heads = np.arange(len(keys), dtype=np.uint32)
-    found, slots = bands.probe(keys[:30])
-    assert (found == -1).all()
-    bands.insert(keys[:30], heads[:30], slots)  # several keys aiming at each of two slots
-    assert (bands.keys[:28] != 0).all()  # wrapped around
-    found, slots = bands.probe(keys)
-    assert (found[:30] == heads[:30]).all() and (found[30:] == -1).all()
-    bands.insert(keys[30:], heads[30:], slots[30:])
-    assert (bands.lookup(keys) == heads).all() and bands.count == len(keys)
-
-    seen = SeenTable(10)
-    packed = np.array([seen.size - 1 + k * seen.size for k in range(1, 40)], np.uint64) | 1
-    there, _, slots = seen.find_many(packed)
-    assert not there.any()
-    seen.put_many(packed, np.arange(39), slots)
-    assert (seen.keys[:38] != 0).all()
-    there, at, _ = seen.find_many(packed)
-    assert there.all() and at.tolist() == list(range(39))
-    assert [seen.find(int(k).to_bytes(8, "little")) for k in packed] == list(range(39))

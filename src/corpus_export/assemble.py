@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from . import cache
 from .engine import worker_result
 from .errors import Reason
+from .hashtable import HashTable
 from .layout import (
     CORPUS_CSV,
     CORPUS_PARQUET,
@@ -242,117 +243,12 @@ class BuildResult:
         return line
 
 
-class SeenTable:
-    """Open-addressing hash table: 64-bit page key → global row position.
-
-    12 bytes a slot, at most three quarters full: ~16 bytes a page, sized once from the number
-    of files (the kept pages, the only ones added, are never more).
-    """
-
-    def __init__(self, expected: int) -> None:
-        size = max(1024, max(expected, 1) * 4 // 3 + 1)
-        self.keys = np.zeros(size, dtype=np.uint64)
-        # -1: a page rejected as a near-duplicate (its copies are decided as it was)
-        self.pos = np.zeros(size, dtype=np.int32 if size <= 2**31 else np.int64)
-        self.size = size
-        self.count = 0
-
-    def add(self, key: bytes, pos: int) -> int | None:
-        """Remember key at pos; return the earlier position if the key was already there."""
-        earlier = self.find(key)
-        if earlier is None:
-            self.put(key, pos)
-        return earlier
-
-    def find(self, key: bytes) -> int | None:
-        """Return the position remembered for key, or None."""
-        i = self._slot(key)
-        return int(self.pos[i]) if self.keys[i] != 0 else None
-
-    def put(self, key: bytes, pos: int) -> None:
-        """Remember key at pos (replacing what it had)."""
-        i = self._slot(key)
-        if self.keys[i] == 0:
-            self.keys[i] = int.from_bytes(key[:8], "little") | 1
-            self.count += 1
-        self.pos[i] = pos
-        if self.count * 4 > self.size * 3:
-            self._grow()
-
-    @staticmethod
-    def packed(keys: list[bytes]) -> np.ndarray:
-        """Return each key in the table's form: its first 64 bits (little-endian), never 0."""
-        first = np.fromiter((int.from_bytes(k[:8], "little") for k in keys), np.uint64, len(keys))
-        packed: np.ndarray = first | np.uint64(1)
-        return packed
-
-    def find_many(self, packed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """find() for many keys at once (in packed form) → (which are there, their positions,
-        their slots: put_many's, until the table changes)."""
-        slots = self._slots(packed)
-        return self.keys[slots] != 0, self.pos[slots].astype(np.int64), slots
-
-    def put_many(
-        self, packed: np.ndarray, pos: np.ndarray, slots: np.ndarray | None = None
-    ) -> None:
-        """put() for many keys at once (in packed form), as if one after the other (slots:
-        find_many's for them, if the table has not changed since)."""
-        if len(np.unique(packed)) != len(packed):  # two keys of one task share 64 bits (rare)
-            for k, p in zip(packed.tolist(), pos.tolist(), strict=True):
-                self.put(int(k).to_bytes(8, "little"), p)
-            return
-        if slots is None:
-            slots = self._slots(packed)
-        there = self.keys[slots] != 0
-        self.pos[slots[there]] = pos[there]
-        packed, pos, slots = packed[~there], pos[~there], slots[~there]
-        if (self.count + len(packed)) * 4 > self.size * 3:
-            while (self.count + len(packed)) * 4 > self.size * 3:
-                self._grow()
-            slots = self._slots(packed)
-        self.count += len(packed)
-        while len(packed):  # of the keys aiming at one empty slot, one takes it
-            self.keys[slots] = packed
-            won = self.keys[slots] == packed
-            self.pos[slots[won]] = pos[won]
-            packed, pos = packed[~won], pos[~won]
-            slots = self._slots(packed)
-
-    def _slots(self, packed: np.ndarray) -> np.ndarray:
-        """_slot() for many packed keys: each one's slot, or the empty slot where it would go."""
-        slots = (packed % np.uint64(self.size)).astype(np.int64)
-        out = np.empty(len(packed), dtype=np.int64)
-        todo = np.arange(len(packed))
-        while len(todo):
-            at = self.keys[slots]
-            done = (at == 0) | (at == packed[todo])
-            out[todo[done]] = slots[done]
-            todo, slots = todo[~done], slots[~done] + 1
-            slots[slots == self.size] = 0
-        return out
-
-    def _slot(self, key: bytes) -> int:
-        """The slot holding key, or the empty slot where it would go."""
-        k = int.from_bytes(key[:8], "little") | 1  # 0 marks an empty slot
-        size = self.size
-        i = k % size
-        keys = self.keys
-        while True:
-            slot = int(keys[i])
-            if slot == 0 or slot == k:
-                return i
-            i = i + 1 if i + 1 < size else 0
-
-    def _grow(self) -> None:
-        old_keys, old_pos = self.keys, self.pos
-        self.__init__(2 * len(old_keys))  # type: ignore[misc]
-        for k, p in zip(old_keys[old_keys != 0], old_pos[old_keys != 0], strict=True):
-            i = int(k) % self.size
-            while self.keys[i] != 0:
-                i = i + 1 if i + 1 < self.size else 0
-            self.keys[i] = k
-            self.pos[i] = p
-            self.count += 1
+def page_keys(keys: list[bytes]) -> np.ndarray:
+    """Each page's duplicate key as the duplicate table holds it: its first 64 bits
+    (little-endian), never 0."""
+    first = np.fromiter((int.from_bytes(k[:8], "little") for k in keys), np.uint64, len(keys))
+    packed: np.ndarray = first | np.uint64(1)
+    return packed
 
 
 @dataclass(slots=True)
@@ -393,7 +289,9 @@ class Assembler:
         self.concat = Concat(self.parquet.write, self.parquet.copy)
         self.csv = HashedFile(stage / CORPUS_CSV)
         self.csv.write(csv_header_line(drop))
-        self.seen = SeenTable(n_files)
+        # page key → its row's position (-1: rejected as a near-duplicate, and its copies
+        # decided as it was); ~21 bytes a page
+        self.seen = HashTable(n_files, np.uint64, np.int64)
         self.rows = 0
         self.planned = 0  # rows kept so far by decide()
         self.last_id: str | None = None
@@ -422,8 +320,8 @@ class Assembler:
         """
         keys = parsed.dedup_keys
         n = len(keys)
-        packed = SeenTable.packed(keys)
-        present, earlier, slots = self.seen.find_many(packed)
+        packed = page_keys(keys)
+        present, earlier, slots = self.seen.get(packed)
         # the kept row each row is an exact duplicate of (-1: none)
         exact: list[int] = np.where(present & (earlier >= 0), earlier, -1).tolist()
         copy_of: dict[int, int] = {}  # row → the earlier row of this task with its key
@@ -465,7 +363,7 @@ class Assembler:
         # each row considered is remembered at its position, or as rejected (-1): its copies
         # in later tasks are decided as it was
         considered = np.asarray(consider, dtype=np.bool_)
-        self.seen.put_many(packed[considered], positions[considered], slots[considered])
+        self.seen.set(packed[considered], positions[considered], slots[considered])
         kept = np.flatnonzero(keep)
         if len(kept):
             check_order(self.last_id, parsed.ids[kept[0]])

@@ -60,6 +60,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .hashtable import HashTable
+
 SHINGLE = 5
 MIN_CHARS = 50
 PERMUTATIONS = 128
@@ -210,77 +212,6 @@ def band_keys(signatures: np.ndarray, rows: int) -> np.ndarray:
     return (h.astype(np.uint32) | np.uint32(1)).astype(np.uint32)
 
 
-class BandTable:
-    """Open-addressing table: 32-bit band key → the number of the first head that had it.
-
-    8 bytes a slot, at most three quarters full, sized once for `entries` keys (0 marks an
-    empty slot). Lookups and inserts are vectorised over a task's keys.
-    """
-
-    def __init__(self, entries: int) -> None:
-        size = max(1024, entries * 4 // 3 + 1)
-        self.keys = np.zeros(size, dtype=np.uint32)
-        self.heads = np.zeros(size, dtype=np.uint32)
-        self.size = size
-        self.count = 0
-
-    def lookup(self, keys: np.ndarray) -> np.ndarray:
-        """Return the head of each key (int64), -1 where the table does not have it."""
-        return self.probe(keys)[0]
-
-    def probe(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return (lookup(keys), each key's slot: where it is, or the empty slot where its
-        search ended), both of keys' shape. Those slots stay right for insert until the table
-        changes."""
-        flat = keys.ravel()
-        out = np.full(len(flat), -1, dtype=np.int64)
-        ended = np.empty(len(flat), dtype=np.int64)
-        todo = np.arange(len(flat))
-        slots = flat.astype(np.int64) % self.size
-        while len(todo):
-            at = self.keys[slots]
-            found = at == flat[todo]
-            out[todo[found]] = self.heads[slots[found]]
-            going = (at != 0) & ~found
-            ended[todo[~going]] = slots[~going]
-            todo, slots = todo[going], (slots[going] + 1) % self.size
-        return out.reshape(keys.shape), ended.reshape(keys.shape)
-
-    def insert(self, keys: np.ndarray, heads: np.ndarray, slots: np.ndarray | None = None) -> None:
-        """Add keys (distinct, none in the table yet) with their heads (slots: probe's for
-        them, if the table has not changed since)."""
-        if self.count + len(keys) > self.size * 3 // 4:
-            self._grow(self.count + len(keys))
-            slots = None
-        while len(keys):
-            # each key's first empty slot; of the keys aiming at one, one takes it and the
-            # others look again
-            if slots is None:
-                slots = self._free_slots(keys)
-            self.keys[slots] = keys  # one of the keys aiming at a slot is the one written
-            won = self.keys[slots] == keys
-            self.heads[slots[won]] = heads[won]
-            self.count += int(np.count_nonzero(won))
-            keys, heads, slots = keys[~won], heads[~won], None
-
-    def _free_slots(self, keys: np.ndarray) -> np.ndarray:
-        """Return the first empty slot on each key's probe sequence."""
-        slots = keys.astype(np.int64) % self.size
-        out = np.empty(len(keys), dtype=np.int64)
-        todo = np.arange(len(keys))
-        while len(todo):
-            free = self.keys[slots] == 0
-            out[todo[free]] = slots[free]
-            todo, slots = todo[~free], (slots[~free] + 1) % self.size
-        return out
-
-    def _grow(self, entries: int) -> None:
-        used = self.keys != 0
-        keys, heads = self.keys[used], self.heads[used]
-        self.__init__(max(entries, 2 * self.count))  # type: ignore[misc]
-        self.insert(keys, heads)
-
-
 @dataclass(slots=True)
 class Found:
     """A near-duplicate found: its row in the task, its head and their estimated similarity."""
@@ -298,14 +229,14 @@ class NearDups:
     expected: int  # pages at most (sizes the band table once)
     threshold: float = DEFAULT_THRESHOLD
     rows: int = field(init=False)
-    table: BandTable = field(init=False)
+    table: HashTable = field(init=False)  # band key → the number of the first head with it
     head_pos: np.ndarray = field(init=False)
     heads: int = 0
     _fd: int = -1
 
     def __post_init__(self) -> None:
         self.rows = band_rows(self.threshold)
-        self.table = BandTable(max(1, self.expected) * BANDS)
+        self.table = HashTable(max(1, self.expected) * BANDS, np.uint32, np.uint32)
         self.head_pos = np.zeros(max(1, self.expected), dtype=np.int64)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
 
@@ -340,7 +271,9 @@ class NearDups:
         found. The rows rejected are cleared in `kept` (decide's: the rows given a position,
         from `start` on); the heads are added to the table."""
         keys = band_keys(sigs, self.rows)
-        hits, slots = self.table.probe(keys)  # heads of earlier tasks
+        there, heads, slots = self.table.get(keys.ravel())
+        hits = np.where(there, heads, -1).reshape(keys.shape)  # heads of earlier tasks
+        slots = slots.reshape(keys.shape)
         # keys that occur twice or more among this task's rows: an earlier row may be a head
         # (only those are looked up in, and added to, `pending`)
         _, inverse, counts = np.unique(keys.ravel(), return_inverse=True, return_counts=True)
@@ -401,7 +334,7 @@ class NearDups:
         flat_keys, owner = flat_keys[absent], owner[absent]
         flat_slots = slots[new_heads].ravel()[absent]
         flat_keys, first_at = np.unique(flat_keys, return_index=True)
-        self.table.insert(flat_keys, owner[first_at], flat_slots[first_at])
+        self.table.set(flat_keys, owner[first_at], flat_slots[first_at])
         return found
 
     def _read(self, head: int) -> np.ndarray:

@@ -24,10 +24,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import schema
-from .assemble import BuildResult, SeenTable, Stats
+from .assemble import BuildResult, Stats, page_keys
 from .digest import file_digests
 from .engine import start_pool, stop_pool, worker_result
 from .errors import CorpusExportError, Reason, ValidationError
+from .hashtable import HashTable
 from .layout import (
     CORPUS_CSV,
     CORPUS_PARQUET,
@@ -560,7 +561,7 @@ def _raw_problems(
     everything = len(chosen) == len(scan)
 
     groups = _RowGroups(pf)
-    seen = SeenTable(len(row_ids)) if everything else None
+    seen = HashTable(len(row_ids), np.uint64, np.uint8) if everything else None  # page keys
     kept_ids: set[str] = set()  # the rows duplicate rejects name (their pages parsed at the end)
     duplicates: list[tuple[str, bytes, str]] = []  # (id, key of its page, id of the kept row)
     # (id, its body's signature, id of the kept row, similarity in the detail)
@@ -590,6 +591,11 @@ def _raw_problems(
                     f"{REJECTS_CSV} has {have}"
                 )
         wants = table.to_pylist()
+        again: set[int] = set()  # rows whose title and body an earlier row of the export has
+        if seen is not None:
+            rows = [pos for pos, rid in enumerate(parsed.ids) if rid in export]
+            flags = _seen_before(seen, [parsed.dedup_keys[pos] for pos in rows])
+            again = {pos for pos, flag in zip(rows, flags, strict=True) if flag}
         for pos, (rid, path, key) in enumerate(
             zip(parsed.ids, parsed.paths, parsed.dedup_keys, strict=True)
         ):
@@ -616,7 +622,7 @@ def _raw_problems(
                 problems.append(
                     f"id {rid!r}: {', '.join(fields)} differ from what the raw page gives now"
                 )
-            if seen is not None and seen.add(key, 0) is not None:
+            if pos in again:
                 problems.append(
                     f"id {rid!r}: same title and body as an earlier row (a build keeps only "
                     "the first, the smaller id)"
@@ -686,6 +692,18 @@ def _parsed(
     while ahead:
         done, future = ahead.popleft()
         yield done, worker_result(future)
+
+
+def _seen_before(seen: HashTable, keys: list[bytes]) -> list[bool]:
+    """Whether each page key was seen before, earlier in keys or by an earlier call; the keys
+    are remembered."""
+    packed = page_keys(keys)
+    there, _, slots = seen.get(packed)
+    first = np.zeros(len(packed), dtype=np.bool_)
+    first[np.unique(packed, return_index=True)[1]] = True
+    seen.set(packed, np.zeros(len(packed), dtype=np.uint8), slots)
+    flags: list[bool] = (there | ~first).tolist()
+    return flags
 
 
 def _release_of(dist: Path) -> Release | None:
