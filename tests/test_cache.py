@@ -74,6 +74,7 @@ def _build_with(site: Path, *args: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.python_source
 def test_a_rule_edited_in_any_module_makes_the_cached_build_a_cold_one(tmp_path: Path) -> None:
     """notes.py once was not in the salt: an edited author-note rule kept the old authors in
     every cached row. Now the cached rebuild gives what a --no-cache build gives."""

@@ -2420,6 +2420,7 @@ print(json.dumps([row[k] for k in ("source", "citations", "uploader", "body")], 
 """
 
 
+@pytest.mark.python_source
 @pytest.mark.parametrize("header_first", [True, False])
 def test_a_key_spelling_added_to_the_table_reaches_every_rule(header_first: bool) -> None:
     """One line in template.KEY_SPELLINGS: the key regex, the first-character prefilters and the
@@ -2577,6 +2578,7 @@ def test_alternation_puts_longer_spellings_first() -> None:
 SEED = Path(__file__).parent.parent / "raw" / "000_bba07cf85f81785c.txt"
 
 
+@pytest.mark.python_source  # compiled, the argument check refuses it with its own message
 def test_a_file_name_given_as_the_page_is_refused_with_a_hint(tmp_path: Path) -> None:
     for name in ("raw/x.txt", "raw/x.txt.gz", str(SEED)):
         with pytest.raises(TypeError, match="parse_file"):

@@ -21,7 +21,7 @@ def _connect(scheduler: str | None, workers: int | None = None) -> tuple[Any, An
     except ImportError:
         raise CorpusExportError(
             "the dask engine needs the dask extra: in a clone of corpus-export, "
-            "pip install -e '.[dask]'"
+            "pip install '.[dask]'"
         ) from None
     if scheduler:
         try:

@@ -595,7 +595,7 @@ def _url_fs(url: str) -> tuple[Any, str]:
         import fsspec
     except ImportError:
         raise CorpusExportError(
-            f"reading {url!r} needs fsspec: in a clone of corpus-export, pip install -e '.[dask]'"
+            f"reading {url!r} needs fsspec: in a clone of corpus-export, pip install '.[dask]'"
         ) from None
     try:
         return fsspec.core.url_to_fs(url)  # type: ignore[no-any-return]

@@ -9,10 +9,11 @@ Usage:
 Variants of RAW (hard links, then the changed files written anew): `edit` edits one body line
 of every 100th page; `edit+add` also adds, half-way between the edits, as many new pages (made
 by make_corpus.py with another seed: not near-duplicates of any page); `append` adds those new
-pages after every other id. Each is built cold (`--no-cache`) and compared with RAW's build.
-A second table says where the unseen bytes are: per column, the new file's bytes in chunks the
-old file lacks, and the data pages whose bytes are not among the old file's pages (a chunk that
-spans columns counts in each). Needs `pip install pyfastcdc`.
+pages after every other id; `edit+append` edits as `edit` does and appends as `append` does.
+Each is built cold (`--no-cache`) and compared with RAW's build. A second table says where the
+unseen bytes are: per column, the new file's bytes in chunks the old file lacks, and the data
+pages whose bytes are not among the old file's pages (a chunk that spans columns counts in
+each). Needs `pip install pyfastcdc`.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ def make_variants(raw: Path, work: Path, shared: Path) -> dict[str, Path]:
         cmd += ["-n", str(len(files) // EVERY), "--seed", "7", "--bad-fraction", "0"]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     new = sorted(new_dir.rglob("*.txt"))
-    out = {name: work / name for name in ("edit", "edit+add", "append")}
-    for name in ("edit", "edit+add"):
+    out = {name: work / name for name in ("edit", "edit+add", "append", "edit+append")}
+    for name in ("edit", "edit+add", "edit+append"):
         variant(raw, out[name])
         for k, p in enumerate(files[::EVERY]):
             dst = out[name] / p.relative_to(raw)
@@ -66,9 +67,10 @@ def make_variants(raw: Path, work: Path, shared: Path) -> dict[str, Path]:
         dst = out["edit+add"] / p.relative_to(raw)
         shutil.copyfile(new[k], dst.with_name(dst.stem + "_n.txt"))
     variant(raw, out["append"])
-    (out["append"] / "zzz").mkdir()
-    for k, p in enumerate(new):
-        shutil.copyfile(p, out["append"] / "zzz" / f"{k:05d}.txt")
+    for name in ("append", "edit+append"):
+        (out[name] / "zzz").mkdir()
+        for k, p in enumerate(new):
+            shutil.copyfile(p, out[name] / "zzz" / f"{k:05d}.txt")
     return out
 
 

@@ -9,9 +9,10 @@ file's SHA-256 is given, as a build computes it while reading); a page's time is
 run (CPU time of this thread), and the script prints the median, mean and 90th percentile over
 the pages, in microseconds, and each median's ratio to `pageparse.py`'s. The parsers take
 turns page by page (in alternating order), so a machine whose speed drifts slows them alike.
+It says whether the installed parser is compiled (`pip install .`) or Python (`pip install -e`).
 `--against REV` adds the parser of the git revision REV (its package read from git into a
-temporary folder) and prints the median per page of new/old: how a change compares on a
-shared machine. The target for corpus_export's parser: a median of 50 µs or less.
+temporary folder, always Python) and prints the median per page of new/old: how a change
+compares on a shared machine. The target for corpus_export's parser: a median of 50 µs or less.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from corpus_export import parse as parse_module
 from corpus_export.parse import parse_page
 
 PAGEPARSE = Path("/work/shared/bench/pageparse.py")
@@ -118,6 +120,9 @@ def main() -> None:
             parsers["pageparse.py"] = lambda data, digest: module.parse(data.decode("utf-8"))
         best = per_page_us(parsers, pages, args.repeats)
     base = statistics.median(best["pageparse.py"]) if "pageparse.py" in best else None
+    where = parse_module.__file__ or ""
+    kind = "Python" if where.endswith(".py") else "compiled by mypyc"  # pip install . (setup.py)
+    print(f"corpus_export's parser: {kind}, {where}")
     for name, times in best.items():
         report(name, times, base)
     if args.against:
