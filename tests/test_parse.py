@@ -1328,6 +1328,42 @@ def test_traditional_pages_glued_or_with_only_a_teaser_heading() -> None:
     assert (r["author"], r["teasers"]) == ("武漢市洪山區委書記", ["兒時的「良田畈」"])
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "論文部分內容閱讀",
+        "下載到本地 , 更方便閱讀",
+        "聲明 : 本文檔內容版權歸屬內容提供方 , 如果您對本文有版權爭議 , "
+        "可與客服聯繫進行內容授權或下架",
+        "其他文獻",
+        "其它文獻：",
+        "【其他文獻】",
+        "[ 其他文獻 ]",
+        "其 他 文 獻",
+        "其\u3000他\u3000文\u3000獻",
+        "其他文 獻",
+    ],
+)
+def test_each_traditional_template_line_is_spelled_simplified(line: str) -> None:
+    """The test whether a page holds a traditional template word at all (a few character scans)
+    lets every shape of the lines through."""
+    page = f"標題\n正文第一段。\n{line}\n後文。\n"
+    simplified = parse_module.simplify_template_words(page)
+    assert simplified != page
+    assert simplified.split("\n")[2].translate({ord(c): None for c in " \u3000[]【】：,"}) in (
+        "论文部分内容阅读",
+        "下载到本地更方便阅读",
+        "其他文献",
+        "其它文献",
+    ) or simplified.split("\n")[2].startswith("声明")
+
+
+def test_traditional_prose_without_a_template_word_is_left_as_it_is() -> None:
+    """獻 and 閱 in prose (貢獻, 閱覽) are no template word: the page's text is not changed."""
+    page = "標題\n他對文學的貢獻很大，閱覽室裡人很多。聲音很輕。\n文 學的貢 獻。\n"
+    assert parse_module.simplify_template_words(page) is page
+
+
 def test_a_traditional_teaser_heading_is_read_however_far_from_either_end() -> None:
     """A page marked only by 其他文獻 (no header, boilerplate or marker) is read as traditional
     by that word wherever it stands: here over 3,000 characters of teasers follow it."""
