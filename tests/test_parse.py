@@ -192,6 +192,25 @@ def test_strip_author_note_keeps_prose() -> None:
 
 
 @pytest.mark.parametrize(
+    ("note", "author"),
+    [
+        ("（作者系华中师范大学教授）", "华中师范大学教授"),
+        ("（作者单位：华中师范大学）①", "华中师范大学"),
+        ("（执笔：张三）", "张三"),
+        ("（執筆：張三）", "張三"),
+        ("（李明，系华中师范大学教授）", "李明，系华中师范大学教授"),
+        ("作者：张三", "张三"),
+        ("(The author is a professor at Wuhan University.)", "a professor at Wuhan University"),
+    ],
+)
+def test_each_note_form_glued_after_a_long_last_paragraph(note: str, author: str) -> None:
+    """The note at the end of a long paragraph, in each form the trailing note is read in: the
+    cheap test before its pattern (a note word in the paragraph's tail) lets each through."""
+    prose = "党建联盟是城市基层党建的实践创新，其核心要义是打破条块壁垒。" * 10
+    assert strip_author_note(prose + note) == (author, prose)
+
+
+@pytest.mark.parametrize(
     "header",
     [
         "来源：党员生活丨被引量：3次丨上传用户：user01",  # 丨 (U+4E28) as the separator
