@@ -1361,20 +1361,23 @@ def test_traditional_pages_glued_or_with_only_a_teaser_heading() -> None:
         "其 他 文 獻",
         "其\u3000他\u3000文\u3000獻",
         "其他文 獻",
+        "\u3000\u3000其他文獻",
+        "\t論文部分內容閱讀",
+        "  聲明：本文檔內容如有侵權請聯繫下架",
     ],
 )
 def test_each_traditional_template_line_is_spelled_simplified(line: str) -> None:
-    """The test whether a page holds a traditional template word at all (a few character scans)
-    lets every shape of the lines through."""
+    """The tests before the traditional lines' pattern (a few character scans for the page, the
+    characters a match starts with at each position) let every shape of the lines through."""
     page = f"標題\n正文第一段。\n{line}\n後文。\n"
-    simplified = parse_module.simplify_template_words(page)
-    assert simplified != page
-    assert simplified.split("\n")[2].translate({ord(c): None for c in " \u3000[]【】：,"}) in (
+    simplified = parse_module.simplify_template_words(page).split("\n")
+    assert simplified[2] != line
+    assert simplified[2].translate({ord(c): None for c in " \t\u3000[]【】：,"}) in (
         "论文部分内容阅读",
         "下载到本地更方便阅读",
         "其他文献",
         "其它文献",
-    ) or simplified.split("\n")[2].startswith("声明")
+    ) or simplified[2].strip().startswith("声明")
 
 
 def test_traditional_prose_without_a_template_word_is_left_as_it_is() -> None:
