@@ -192,6 +192,25 @@ def test_strip_author_note_keeps_prose() -> None:
 
 
 @pytest.mark.parametrize(
+    ("note", "author"),
+    [
+        ("（作者系华中师范大学教授）", "华中师范大学教授"),
+        ("（作者单位：华中师范大学）①", "华中师范大学"),
+        ("（执笔：张三）", "张三"),
+        ("（執筆：張三）", "張三"),
+        ("（李明，系华中师范大学教授）", "李明，系华中师范大学教授"),
+        ("作者：张三", "张三"),
+        ("(The author is a professor at Wuhan University.)", "a professor at Wuhan University"),
+    ],
+)
+def test_each_note_form_glued_after_a_long_last_paragraph(note: str, author: str) -> None:
+    """The note at the end of a long paragraph, in each form the trailing note is read in: the
+    cheap test before its pattern (a note word in the paragraph's tail) lets each through."""
+    prose = "党建联盟是城市基层党建的实践创新，其核心要义是打破条块壁垒。" * 10
+    assert strip_author_note(prose + note) == (author, prose)
+
+
+@pytest.mark.parametrize(
     "header",
     [
         "来源：党员生活丨被引量：3次丨上传用户：user01",  # 丨 (U+4E28) as the separator
@@ -1326,6 +1345,45 @@ def test_traditional_pages_glued_or_with_only_a_teaser_heading() -> None:
     bare = "\n".join([lines[0], "", *lines[6:]])  # no header, no boilerplate: only 其他文獻
     r = row(bare.encode("utf-8"))
     assert (r["author"], r["teasers"]) == ("武漢市洪山區委書記", ["兒時的「良田畈」"])
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "論文部分內容閱讀",
+        "下載到本地 , 更方便閱讀",
+        "聲明 : 本文檔內容版權歸屬內容提供方 , 如果您對本文有版權爭議 , "
+        "可與客服聯繫進行內容授權或下架",
+        "其他文獻",
+        "其它文獻：",
+        "【其他文獻】",
+        "[ 其他文獻 ]",
+        "其 他 文 獻",
+        "其\u3000他\u3000文\u3000獻",
+        "其他文 獻",
+        "\u3000\u3000其他文獻",
+        "\t論文部分內容閱讀",
+        "  聲明：本文檔內容如有侵權請聯繫下架",
+    ],
+)
+def test_each_traditional_template_line_is_spelled_simplified(line: str) -> None:
+    """The tests before the traditional lines' pattern (a few character scans for the page, the
+    characters a match starts with at each position) let every shape of the lines through."""
+    page = f"標題\n正文第一段。\n{line}\n後文。\n"
+    simplified = parse_module.simplify_template_words(page).split("\n")
+    assert simplified[2] != line
+    assert simplified[2].translate({ord(c): None for c in " \t\u3000[]【】：,"}) in (
+        "论文部分内容阅读",
+        "下载到本地更方便阅读",
+        "其他文献",
+        "其它文献",
+    ) or simplified[2].strip().startswith("声明")
+
+
+def test_traditional_prose_without_a_template_word_is_left_as_it_is() -> None:
+    """獻 and 閱 in prose (貢獻, 閱覽) are no template word: the page's text is not changed."""
+    page = "標題\n他對文學的貢獻很大，閱覽室裡人很多。聲音很輕。\n文 學的貢 獻。\n"
+    assert parse_module.simplify_template_words(page) is page
 
 
 def test_a_traditional_teaser_heading_is_read_however_far_from_either_end() -> None:

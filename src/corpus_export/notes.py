@@ -251,7 +251,9 @@ def _strip_note(paragraph: str) -> tuple[str | None, str]:
         m = _AUTHOR_NOTE.fullmatch(paragraph) or _WRAPPED_CREDIT.fullmatch(paragraph)
         if m is not None:
             return _note_parts(next(g for g in m.groups() if g is not None), "")
-    m = _TRAILING_NOTE.search(paragraph, max(0, len(paragraph) - _NOTE_MAX))
+    start = max(0, len(paragraph) - _NOTE_MAX)
+    # every note holds a note word (作者, 执笔, 系, uthor): most paragraphs end in none
+    m = _TRAILING_NOTE.search(paragraph, start) if _ANY_NOTE_WORD.search(paragraph, start) else None
     if m is not None and m.start() > 0:
         note = next(g for g in m.groups() if g is not None)
         return _note_parts(note, paragraph[: m.start()].strip())
@@ -340,7 +342,7 @@ def _note_at_end(paragraphs: list[str]) -> tuple[str | None, list[str]]:
         )
     ):
         paragraphs = [*paragraphs[:-1], *glued.groups()]  # "(作者系X) 责任编辑：Y"
-    elif ("分享" in last or "收藏" in last or "举报" in last) and len(last) <= _NOTE_MAX + 60:
+    elif len(last) <= _NOTE_MAX + 60 and ("分享" in last or "收藏" in last or "举报" in last):
         junk = _GLUED_JUNK.fullmatch(last)  # "(作者系X) 分享到：微信 微博": drop the junk
         if junk is not None and strip_author_note(junk.group(1))[0] is not None:
             paragraphs = [*paragraphs[:-1], junk.group(1)]
@@ -389,7 +391,7 @@ def _signature_at_end(paragraphs: list[str]) -> tuple[str, list[str]] | None:
     paragraph before ends one and is no item of a list marked the same way (□ 满意 / □ 一般);
     a marked name without 文/ starts with a common surname (not ◎ 结语)."""
     last = paragraphs[-_TRAILERS_MAX - 1 :]  # cheap test first: most articles end in prose
-    if all(p[:1] not in _SIGNATURE_FIRST or len(p) > _BYLINE_MAX for p in last):
+    if all(len(p) > _BYLINE_MAX or p[:1] not in _SIGNATURE_FIRST for p in last):
         return None
     at = _past_closing_lines(paragraphs, len(paragraphs) - 1)
     if at < 1:
@@ -500,8 +502,8 @@ def _note_places(paragraphs: list[str]) -> Iterator[int]:
 
 def _is_refs_heading(p: str) -> bool:
     return (
-        (p[:1] in _REFS_FIRSTS or p[:2] in _REFS_PAIRS)
-        and len(p) <= _NOTE_MAX
+        len(p) <= _NOTE_MAX
+        and (p[:1] in _REFS_FIRSTS or p[:2] in _REFS_PAIRS)
         and _REFS_HEADING.fullmatch(p) is not None
     )
 
