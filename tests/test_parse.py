@@ -925,6 +925,26 @@ def test_teasers_without_dates_counters_or_second_headings(page: PageMaker) -> N
     assert row(page(teasers=teasers))["teasers"] == ["其他文章一的摘要", "其他文章二的摘要"]
 
 
+def test_long_lines_under_the_heading_are_teasers_but_the_templates_and_the_header(
+    page: PageMaker,
+) -> None:
+    # longer than any furniture, list heading, date or counter: only the template's lines and
+    # the header again may be no teaser, however long
+    long = "，".join(["基层治理的实践与思考"] * 8) + "。"
+    teasers = (
+        f"2020年{long}",  # a date's first characters
+        f"分享{long}",  # a share line's
+        f"相关{long}",  # a list heading's
+        "声明 : 本文档内容版权归属内容提供方 , 如果您对本文有版权争议 , "
+        + "可与客服联系进行内容授权或下架" * 3,
+        "来源 :党员生活 | 被引量 : 3次 | 上传用户:" + "u" * 80,
+        f"其他{long}",
+    )
+    assert len(min(teasers, key=len)) > 80
+    kept = row(page(teasers=teasers))["teasers"]
+    assert kept == [teasers[0], teasers[1], teasers[2], teasers[5]]
+
+
 @pytest.mark.parametrize(
     ("title", "clean"),
     [
@@ -2363,6 +2383,19 @@ def test_hard_wrapped_paragraphs_are_joined(page: PageMaker, indent: str, width:
     r = row(text)
     assert r["body"] == f"{LONG_A}\n{LONG_B}"  # 20 / 20 across the cut: no space between digits
     assert r["author"] == "某某大学教授"
+    assert r["teasers"] == ["其他文章一的摘要", "其他文章二的摘要"]
+
+
+@pytest.mark.parametrize("heading", ["其他文献", "其它文献", "【其他文献】", "其他文献："])
+@pytest.mark.parametrize("wrapped", [True, False])
+def test_hard_wrapping_is_told_before_any_spelling_of_the_heading(
+    page: PageMaker, heading: str, wrapped: bool
+) -> None:
+    # the heading, unindented, is the first unindented line after the marker unless a wrapped
+    # paragraph goes on on one before it
+    paragraphs = (_wrap(LONG_A, 30, ""), LONG_B) if wrapped else (LONG_A, LONG_B)
+    r = row(page(paragraphs=paragraphs).replace("\n其他文献\n", f"\n{heading}\n"))
+    assert r["body"] == f"{LONG_A}\n{LONG_B}"
     assert r["teasers"] == ["其他文章一的摘要", "其他文章二的摘要"]
 
 

@@ -759,12 +759,18 @@ def _wide_spaces(line: str) -> bool:
     return "\u3000" in line or "\u00a0" in line or "\t" in line
 
 
+#: Two U+0020 spaces: the run of spaces a line without wide ones (_wide_spaces) may hold, as
+#: the regex engine finds it (a literal: it scans a line of Chinese twice as fast as str's `in`
+#: looks for two characters, and ten times as fast as it walks _PARA_BREAK's class).
+_TWO_SPACES = re.compile("  ")
+
+
 def has_space_run(line: str) -> bool:
-    """Tell whether a line holds a run of 2+ spaces (_PARA_BREAK), with str's fast `in` where
-    the line's spaces are all U+0020 (the regex walks a line of Chinese 10 times slower)."""
+    """Tell whether a line holds a run of 2+ spaces (_PARA_BREAK), by _TWO_SPACES where the
+    line's spaces are all U+0020."""
     if _wide_spaces(line):
         return _PARA_BREAK.search(line) is not None
-    return "  " in line
+    return _TWO_SPACES.search(line) is not None
 
 
 def split_paragraphs(line: str) -> list[str]:
@@ -857,12 +863,13 @@ def _plain_header_fields(line: str) -> dict[str, str] | None:
         return None
     fields: dict[str, str] = {}
     fullmatch = _PLAIN_FIELD.fullmatch
+    glued = DOWNLOAD_LINE in line  # the download line glued on: not part of the value it ends
     for part in parts:
         m = fullmatch(part)
         if m is None:
             return None
         key, value = m.groups()
-        if DOWNLOAD_LINE in value:  # the download line glued on: not part of the value
+        if glued and DOWNLOAD_LINE in value:
             value = value[: value.index(DOWNLOAD_LINE)]
         fields.setdefault(_KEY_SPELLINGS[key], value.strip().rstrip(_VALUE_TAIL))
     return fields
@@ -876,15 +883,16 @@ _OTHER_FIELD = re.compile(rf"(?<![{SPACES}])[{SPACES}]+{_SITE_KEYS}\s*{COLON}")
 #: "来源：新华社 北京9月14日电，……". (Journal names may hold ASCII commas: "Journal of Law,
 #: Vol. 3".)
 _FIELD_VALUE_MAX = 100
-#: Sentence punctuation, the commonest first: a line of prose has a comma early.
-_SENTENCE_MARKS_ORDER = "，。；！？"
+#: Sentence punctuation, the commonest first: a line of prose has a comma early. A tuple: a
+#: loop over a str of Chinese makes a new str of each character.
+_SENTENCE_MARKS_ORDER = tuple("，。；！？")
 _SENTENCE_MARKS = frozenset(_SENTENCE_MARKS_ORDER)
 
 
 def _has_sentence_mark(text: str) -> bool:
     """not _SENTENCE_MARKS.isdisjoint(text), by str's fast `in` (a set walks a long line of
     Chinese character by character)."""
-    return any(mark in text for mark in _SENTENCE_MARKS_ORDER)
+    return any(map(text.__contains__, _SENTENCE_MARKS_ORDER))  # (a generator: twice the cost)
 
 
 def _has_key(line: str) -> bool:
@@ -1215,12 +1223,16 @@ def _join_wrapped(text: str, at: int) -> str:
     """
     if at < 0:
         return text
+    # a paragraph cut goes on on an unindented line: an article that indents every line (most
+    # do) has none before the 其他文献 heading (found by one scan for line breaks, unindented
+    # itself on most pages), and is not walked for the hint
+    unindented = _UNINDENTED.search(text, at)
+    if unindented is None or text.startswith(TEASER_HEADING, unindented.end()):
+        return text
     # the article's lines alone decide: a teaser's (another article's) under the heading not
     end = text.find(TEASER_HEADING, at)
     end = end if end >= 0 else len(text)
-    # a paragraph cut goes on on an unindented line: an article that indents every line (most
-    # do) has none, found by one scan for line breaks, and is not walked for the hint
-    if _UNINDENTED.search(text, at, end) is None or _WRAP_HINT.search(text, at, end) is None:
+    if unindented.end() >= end or _WRAP_HINT.search(text, at, end) is None:
         return text
     raw = text.split("\n")
     start = next((k + 1 for k, x in enumerate(raw) if _is_read_marker(_strip(x))), None)
@@ -1464,6 +1476,7 @@ def _read_lines(r: _Reading) -> None:
     _read_top(r)
     lines, paragraphs, trace, wide = r.lines, r.paragraphs, r.trace, r.wide
     at, stop = r.at, r.teaser_at
+    two_spaces = _TWO_SPACES.search
     plain = not r.before_marker and not r.in_box  # what only _read_line's rules change
     while at < stop:
         line = lines[at]
@@ -1473,7 +1486,7 @@ def _read_lines(r: _Reading) -> None:
         if (
             plain
             and line[-1] not in _BUTTON_LAST
-            and "  " not in line
+            and two_spaces(line) is None
             and not (wide and has_space_run(line))
             and (line[0] not in _RULES_FIRST or not _may_take(line))
             and (paragraphs or line not in r.titles)  # not the title again
@@ -1505,7 +1518,7 @@ def _read_top(r: _Reading) -> None:
     while at < stop:
         line = lines[at]
         if line:
-            if "  " in line or (wide and has_space_run(line)):
+            if _TWO_SPACES.search(line) or (wide and has_space_run(line)):
                 break  # pieces of lines glued by lost line breaks: the rules cut them
             r.at = at
             role = _template_role_of(line) if line[0] in _BOILERPLATE_FIRST else None
@@ -1527,7 +1540,7 @@ def _read_line(r: _Reading, line: str) -> None:
     """Give a line of the page between the title and the 其他文献 heading its role (or its
     pieces theirs, where runs of spaces stand for lost line breaks) by the ordered rules."""
     c = line[0]
-    spaced = "  " in line or (r.wide and has_space_run(line))  # r.wide: else runs of U+0020
+    spaced = _TWO_SPACES.search(line) is not None or (r.wide and has_space_run(line))
     if c in _BOILERPLATE_FIRST and not spaced:  # a template line whole
         role = _template_role_of(line)  # no such line is a header line: no room for a key
         if role is not None:
@@ -1853,8 +1866,7 @@ def _teasers(r: _Reading) -> list[str]:
         teasers = [
             _TEASER_DATE.sub("", t) if t[-1].isdigit() else t
             for t in candidates
-            # _not_teaser's own first test, inline: most teasers pass it
-            if t and ((t[0] not in _NOT_TEASER_FIRST and not t[0].isdigit()) or not _not_teaser(t))
+            if t and (not _may_not_be_teaser(t) or not _not_teaser(t))
         ]
         while teasers and _is_footer(teasers[-1]):  # the site's footer ends the page
             teasers.pop()
@@ -1864,8 +1876,7 @@ def _teasers(r: _Reading) -> list[str]:
     for at, t in (*r.glued_teasers, *under):
         if not t:
             continue
-        c = t[0]  # _not_teaser's own first test, inline: most teasers pass it
-        not_teaser = _not_teaser(t) if c in _NOT_TEASER_FIRST or c.isdigit() else None
+        not_teaser = _not_teaser(t)
         if not_teaser is None:
             teasers.append(_TEASER_DATE.sub("", t) if t[-1].isdigit() else t)
         if trace is not None:
@@ -1880,23 +1891,38 @@ def _teasers(r: _Reading) -> list[str]:
     return teasers
 
 
+def _may_not_be_teaser(line: str) -> bool:
+    """_not_teaser's cheap test, which most teasers fail: a line its rules may take starts with
+    one of their first characters, and but for the template's lines and the header, which may
+    be long, is short (furniture, a list heading, a date or a counter)."""
+    c = line[0]
+    return c in _NOT_TEASER_ANY_LENGTH or (
+        len(line) <= _NOT_TEASER_MAX and (c in _NOT_TEASER_FIRST or c.isdigit())
+    )  # (first_chars reads \d as ASCII digits: a full-width date is tested on)
+
+
 def _not_teaser(line: str) -> tuple[Role, str] | None:
     """Tell why a line under the teaser heading is no teaser → (its role, the rule), or None."""
-    if line[0] not in _NOT_TEASER_FIRST and not line[0].isdigit():  # most teasers start so
-        return None  # (first_chars reads \d as ASCII digits: a full-width date is tested on)
+    if not _may_not_be_teaser(line):  # most teasers
+        return None
     if is_boilerplate(line):
         return Role.BOILERPLATE, "template-line"
     if line[0] in _HEADER_FIRST and is_header(header_fields(line)):
         return Role.HEADER, "header-again"
     if is_site_junk(line):
         return Role.FURNITURE, "site-furniture"
-    if len(line) <= 40 and _NOT_TEASER.fullmatch(line):
+    if len(line) <= _LIST_LINE_MAX and _NOT_TEASER.fullmatch(line):
         return Role.FURNITURE, "list-heading-date-or-counter"
     return None
 
 
 #: What a line that _not_teaser tells apart starts with: the union of its rules' first characters.
 _NOT_TEASER_FIRST = _BOILERPLATE_FIRST | _HEADER_FIRST | _JUNK_FIRST | first_chars(_NOT_TEASER)
+#: ... of its rules for a line of any length: the template's lines and the header again.
+_NOT_TEASER_ANY_LENGTH = _BOILERPLATE_FIRST | _HEADER_FIRST
+_LIST_LINE_MAX = 40  # a list heading, a date or a counter alone
+#: The longest line its other rules take: furniture (is_site_junk) or a list heading.
+_NOT_TEASER_MAX = max(_JUNK_MAX, _LIST_LINE_MAX)
 
 
 def parse_page(data: bytes | str, page_id: str = "page", sha256: str | None = None) -> Page:
@@ -2061,6 +2087,9 @@ def _take_header(
             return False
     if len(fields) == 1 and not (preamble and (read_marker_ahead or is_header(fields, meta))):
         return False
+    if not meta:
+        meta.update(fields)
+        return True
     for key, value in fields.items():
         meta.setdefault(key, value)
     return True
