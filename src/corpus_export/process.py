@@ -109,16 +109,18 @@ def pages_to_table(pages: list[Page], bodies: list[str] | None = None) -> pa.Tab
         bodies = [p.body for p in pages]
     paragraphs = [len(p.paragraphs) for p in pages]
     teasers = [p.teasers for p in pages]
-    values: dict[str, list[Any] | pa.Array] = {
+    values: dict[str, list[Any] | pa.ChunkedArray] = {
         "id": [p.id for p in pages],
         "title": [p.title for p in pages],
         "source": [p.source for p in pages],
         "citations": [p.citations for p in pages],
         "uploader": [p.uploader for p in pages],
         "author": [p.author for p in pages],
-        "body": _utf8_strings([b.encode() for b in bodies]),
+        "body": _utf8_strings(bodies),
         "paragraph_count": paragraphs,
-        "body_chars": [p.body_chars for p in pages],
+        # Page.body_chars (the paragraphs' characters), from the body: its n paragraphs and
+        # the n - 1 newlines between them
+        "body_chars": [len(b) - n + 1 if n else 0 for b, n in zip(bodies, paragraphs, strict=True)],
         "teasers": teasers,
         "teaser_count": [len(t) for t in teasers],
         "sha256": [p.sha256 for p in pages],
@@ -129,12 +131,29 @@ def pages_to_table(pages: list[Page], bodies: list[str] | None = None) -> pa.Tab
     return pa.Table.from_arrays(columns, schema=schema.arrow_schema())
 
 
-def _utf8_strings(encoded: list[bytes]) -> pa.ChunkedArray:
-    """Strings from their UTF-8 bytes, viewed as such (a third faster than pa.array of the long
-    str). In more than one chunk past 2 GiB of bytes, as pa.array splits them."""
-    binary = pa.array(encoded, pa.binary())
-    chunks = binary.chunks if isinstance(binary, pa.ChunkedArray) else [binary]
-    return pa.chunked_array([c.view(pa.string()) for c in chunks], pa.string())
+#: The most bytes of text a chunk of a string column holds (32-bit offsets): pa.array starts a
+#: new chunk where the next string would pass it, and so does _utf8_strings.
+CHUNK_BYTES = 2**31 - 2
+
+
+def _utf8_strings(texts: list[str]) -> pa.ChunkedArray:
+    """The texts as a string column: their UTF-8 bytes joined once, viewed with their offsets
+    (pa.array grows its buffer copy after copy as the strings come: ~4x slower for bodies of
+    a few kB). In more than one chunk past CHUNK_BYTES bytes, as pa.array splits them."""
+    encoded = [t.encode() for t in texts]
+    ends = np.cumsum(np.fromiter(map(len, encoded), np.int64, len(encoded)))
+    chunks: list[pa.Array] = []
+    start = 0
+    while start < len(encoded) or not chunks:
+        base = int(ends[start - 1]) if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, base + CHUNK_BYTES, side="right")))
+        stop = min(stop, len(encoded))
+        offsets = np.zeros(stop - start + 1, np.int32)
+        offsets[1:] = ends[start:stop] - base
+        data = pa.py_buffer(b"".join(encoded[start:stop]))
+        chunks.append(pa.StringArray.from_buffers(stop - start, pa.py_buffer(offsets), data))
+        start = stop
+    return pa.chunked_array(chunks, pa.string())
 
 
 def rows_to_table(rows: list[dict[str, object]]) -> pa.Table:
