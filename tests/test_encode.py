@@ -23,8 +23,14 @@ from corpus_export.process import (
     encode_parquet,
     json_lists,
     pages_to_table,
-    rows_to_table,
 )
+
+
+def rows_to_table(rows: list[dict[str, object]]) -> pa.Table:
+    """The table of `Page.to_row()` dicts, row by row: what pages_to_table must give."""
+    columns = [pa.array([r[f.name] for r in rows], type=f.arrow) for f in schema.FIELDS]
+    return pa.Table.from_arrays(columns, schema=schema.arrow_schema())
+
 
 TEASERS = [
     [],

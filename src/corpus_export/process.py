@@ -102,8 +102,8 @@ def process_file(
 
 
 def pages_to_table(pages: list[Page], bodies: list[str] | None = None) -> pa.Table:
-    """Build an Arrow table in the schema from parsed pages, a column at a time: the rows of
-    rows_to_table([p.to_row() for p in pages]), without a dict per row. `bodies`: each page's
+    """Build an Arrow table in the schema from parsed pages, a column at a time: each page's
+    to_row(), without a dict per row. `bodies`: each page's
     body, when the caller has joined them already."""
     if bodies is None:
         bodies = [p.body for p in pages]
@@ -118,9 +118,7 @@ def pages_to_table(pages: list[Page], bodies: list[str] | None = None) -> pa.Tab
         "author": [p.author for p in pages],
         "body": _utf8_strings(bodies),
         "paragraph_count": paragraphs,
-        # Page.body_chars (the paragraphs' characters), from the body: its n paragraphs and
-        # the n - 1 newlines between them
-        "body_chars": [len(b) - n + 1 if n else 0 for b, n in zip(bodies, paragraphs, strict=True)],
+        "body_chars": [p.body_chars for p in pages],
         "teasers": teasers,
         "teaser_count": [len(t) for t in teasers],
         "sha256": [p.sha256 for p in pages],
@@ -154,12 +152,6 @@ def _utf8_strings(texts: list[str]) -> pa.ChunkedArray:
         chunks.append(pa.StringArray.from_buffers(stop - start, pa.py_buffer(offsets), data))
         start = stop
     return pa.chunked_array(chunks, pa.string())
-
-
-def rows_to_table(rows: list[dict[str, object]]) -> pa.Table:
-    """Build an Arrow table in the schema from `Page.to_row()` dicts."""
-    columns = [pa.array([r[f.name] for r in rows], type=f.arrow) for f in schema.FIELDS]
-    return pa.Table.from_arrays(columns, schema=schema.arrow_schema())
 
 
 def dedup_key(title: str, body: str) -> bytes:
