@@ -2669,7 +2669,6 @@ def test_alternation_puts_longer_spellings_first() -> None:
 SEED = Path(__file__).parent.parent / "raw" / "000_bba07cf85f81785c.txt"
 
 
-@pytest.mark.python_source  # compiled, the argument check refuses it with its own message
 def test_a_file_name_given_as_the_page_is_refused_with_a_hint(tmp_path: Path) -> None:
     for name in ("raw/x.txt", "raw/x.txt.gz", str(SEED)):
         with pytest.raises(TypeError, match="parse_file"):
@@ -2682,6 +2681,26 @@ def test_a_file_name_given_as_the_page_is_refused_with_a_hint(tmp_path: Path) ->
         with pytest.raises(Rejected):
             parse_page(text)
     assert row(SEED.read_text(encoding="utf-8"))["title"] == row(SEED.read_bytes())["title"]
+
+
+def test_pages_and_line_roles_survive_pickle_and_copy() -> None:
+    """A Page goes to other processes (a multiprocessing pool over parse_file) and gets copied,
+    also where the parser is compiled (its frozen classes are then native ones)."""
+    import copy
+    import pickle
+
+    page = parse_module.parse_file(SEED)
+    roles = parse_module.explain_page(SEED.read_bytes())
+    for value in (page, roles[0], roles, roles[0].role):
+        for again in (pickle.loads(pickle.dumps(value)), copy.copy(value), copy.deepcopy(value)):
+            assert again == value and type(again) is type(value)
+
+
+def test_a_page_parsed_in_a_process_pool_comes_back_whole() -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1) as pool:
+        assert list(pool.map(parse_module.parse_file, [SEED])) == [parse_module.parse_file(SEED)]
 
 
 def test_parse_file_reads_a_page_as_a_build_does(tmp_path: Path) -> None:

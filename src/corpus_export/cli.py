@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from . import hub, remote
+from . import parse as parse_module
 from .assemble import BuildResult
 from .build import build as run_build
 from .engine import pyarrow_without_pandas
@@ -147,12 +148,18 @@ def _parse_size(text: str) -> int:
     return size
 
 
+#: How this install runs the parser: `pip install .` compiles it (setup.py), -e keeps it Python.
+PARSER_KIND = "Python" if (parse_module.__file__ or "").endswith(".py") else "compiled"
+
+
 @click.group(
     epilog="Exit codes: 0 done (or the check passed); 1 a check failed (--strict with rejects, "
     "--check found OUT stale, validate found a problem, parse rejected the page); 2 bad input or "
     "set-up, told in one 'Error:' line; 130 interrupted by Ctrl-C (the previous export untouched)."
 )
-@click.version_option(__version__, prog_name=TOOL)
+@click.version_option(
+    __version__, prog_name=TOOL, message=f"%(prog)s, version %(version)s ({PARSER_KIND} parser)"
+)
 def cli() -> None:
     """Turn a folder of scraped article pages into a validated, documented dataset."""
 

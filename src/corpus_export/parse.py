@@ -13,10 +13,11 @@ import os
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from itertools import islice
 from pathlib import Path
+from typing import Any, overload
 
 from .errors import Reason, Rejected
 from .notes import (
@@ -228,6 +229,12 @@ _HEADING_NEEDLE = TEASER_HEADING[-1]
 
 
 #: Site footers under the teasers: not teasers.
+def _rebuilt(cls: type[Any], values: dict[str, Any]) -> Any:
+    """A frozen row class made again from its fields: what pickle and copy call (Page,
+    LineRole), since compiled by mypyc they cannot be filled in field by field."""
+    return cls(**values)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Page:
     """One parsed page: the fields of a table row before the derived columns."""
@@ -241,6 +248,9 @@ class Page:
     paragraphs: tuple[str, ...]
     teasers: tuple[str, ...]
     sha256: str
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuilt, (type(self), {f.name: getattr(self, f.name) for f in fields(self)})
 
     @property
     def body(self) -> str:
@@ -332,6 +342,9 @@ class LineRole:
     text: str
     role: Role
     rule: str
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuilt, (type(self), {f.name: getattr(self, f.name) for f in fields(self)})
 
 
 @dataclass(slots=True)
@@ -1925,19 +1938,25 @@ _LIST_LINE_MAX = 40  # a list heading, a date or a counter alone
 _NOT_TEASER_MAX = max(_JUNK_MAX, _LIST_LINE_MAX)
 
 
-def parse_page(data: bytes | str, page_id: str = "page", sha256: str | None = None) -> Page:
+@overload
+def parse_page(data: bytes, page_id: str = "page", sha256: str | None = None) -> Page: ...
+@overload
+def parse_page(data: str, page_id: str = "page", sha256: str | None = None) -> Page: ...
+def parse_page(data: object, page_id: str = "page", sha256: str | None = None) -> Page:
     """Parse one page into a Page, or raise Rejected (a reason and a detail).
 
     `data` is the page's content: its bytes as read from the file (decoded here: UTF-8,
     GB18030, Big5, UTF-16), or its text already decoded (a `str` is the page's text, never a
     file name: a one-line str ending in .txt / .txt.gz, and a Path, raise TypeError;
     use parse_file for a file). `sha256` defaults to the hash of the bytes (of the text's UTF-8).
+    (`data: object` below the two signatures: a wrong type gets the TypeError with its hint
+    here, also where the parser is compiled, whose own argument check would come first.)
     """
     text, sha256 = _page_text(data, sha256)
     return parse_text(text, page_id=page_id, sha256=sha256)
 
 
-def _page_text(data: bytes | str, sha256: str | None = None) -> tuple[str, str]:
+def _page_text(data: object, sha256: str | None = None) -> tuple[str, str]:
     """Decode a page → (its text, line breaks as the page has them: _parse makes them LF;
     `sha256` or the SHA-256 of its bytes); Rejected if empty or undecodable."""
     if isinstance(data, bytes):
