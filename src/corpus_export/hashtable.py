@@ -16,7 +16,9 @@ import numpy.typing as npt
 class HashTable:
     def __init__(self, expected: int, key: npt.DTypeLike, value: npt.DTypeLike) -> None:
         """A table for `expected` keys (it grows past that) of dtype `key`, values `value`."""
-        size = max(1024, max(expected, 1) * 4 // 3 + 1)
+        # odd: keys are often odd (0 marks an empty slot, so callers set the low bit), and an
+        # odd key modulo an even size would only ever start at an odd slot
+        size = max(1024, max(expected, 1) * 4 // 3 + 1) | 1
         self.keys = np.zeros(size, dtype=key)
         self.values = np.zeros(size, dtype=value)
         self.count = 0
@@ -75,7 +77,7 @@ class HashTable:
         keys, values = self.keys[used], self.values[used]
         size = self.size
         while entries * 4 > size * 3:
-            size *= 2
+            size = size * 2 + 1
         self.keys = np.zeros(size, dtype=keys.dtype)
         self.values = np.zeros(size, dtype=values.dtype)
         self.count = 0
