@@ -4,10 +4,11 @@ The project's metadata lives in pyproject.toml; this file only adds the compiled
 
 - `pip install .` (a wheel): parse.py and notes.py, the line-by-line work a build spends most of
   its CPU on, are compiled by mypyc (mypy's compiler for type-annotated Python). The same source,
-  a third less CPU a page; the outputs are the same bytes (.ci/run checks it).
+  about 30% less CPU a page; the outputs are the same bytes (.ci/run checks it).
 - `pip install -e .` (editable, for work on the code) keeps them as Python, so an edit takes
   effect at once: a compiled module beside its source would shadow every later edit.
-- Without a C compiler, or if mypyc fails, the package installs as Python, with a warning.
+- Without a C compiler, or if mypyc fails, the package installs as Python, with a warning (pip
+  shows it with -v). mypy itself is a build requirement (pyproject.toml).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def compiled_modules() -> list[Any]:
         from mypyc.build import mypycify
 
         return list(mypycify(COMPILED, opt_level="3", group_name="corpus_export"))
-    except BaseException as error:  # mypyc missing, or the type check failed
+    except (Exception, SystemExit) as error:  # mypyc missing, or its type check failed
         warn("mypyc did not compile the parser", error)
         return []
 

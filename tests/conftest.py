@@ -4,6 +4,7 @@ Hypothesis profile of the property tests."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,17 @@ from hypothesis import HealthCheck, settings
 REPO = Path(__file__).resolve().parents[1]
 SEED_ID = "000_bba07cf85f81785c"
 SEED = REPO / "raw" / f"{SEED_ID}.txt"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With CORPUS_EXPORT_EXPECT_COMPILED=1 (.ci/run's regular install), refuse to test a
+    parser that is not compiled: the run would pass on the Python one."""
+    if os.environ.get("CORPUS_EXPORT_EXPECT_COMPILED") == "1":
+        from corpus_export import parse
+
+        if (parse.__file__ or "").endswith(".py"):
+            raise pytest.UsageError(f"the parser under test is not compiled: {parse.__file__}")
+
 
 # The property tests' settings: stable in CI (the same examples every run, nothing written to a
 # local example database, no deadline on a loaded machine).

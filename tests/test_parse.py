@@ -2684,8 +2684,9 @@ def test_a_file_name_given_as_the_page_is_refused_with_a_hint(tmp_path: Path) ->
 
 
 def test_pages_and_line_roles_survive_pickle_and_copy() -> None:
-    """A Page goes to other processes (a multiprocessing pool over parse_file) and gets copied,
-    also where the parser is compiled (its frozen classes are then native ones)."""
+    """A Page goes to other processes (a multiprocessing pool over parse_file) and gets copied.
+    As Python this always held; it is the compiled parser (its frozen classes native ones,
+    .ci/run's second install) that this checks."""
     import copy
     import pickle
 

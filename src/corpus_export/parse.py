@@ -228,10 +228,13 @@ _HEADING_FIRST = frozenset(c for c in first_chars(_TEASER_HEADING_LINE) if not c
 _HEADING_NEEDLE = TEASER_HEADING[-1]
 
 
-#: Site footers under the teasers: not teasers.
+def _by_fields(row: Any) -> tuple[Any, ...]:
+    """pickle's and copy's recipe for a frozen row class (Page, LineRole): make it anew from its
+    fields, since compiled by mypyc it cannot be filled in field by field."""
+    return _rebuilt, (type(row), {f.name: getattr(row, f.name) for f in fields(row)})
+
+
 def _rebuilt(cls: type[Any], values: dict[str, Any]) -> Any:
-    """A frozen row class made again from its fields: what pickle and copy call (Page,
-    LineRole), since compiled by mypyc they cannot be filled in field by field."""
     return cls(**values)
 
 
@@ -250,7 +253,7 @@ class Page:
     sha256: str
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return _rebuilt, (type(self), {f.name: getattr(self, f.name) for f in fields(self)})
+        return _by_fields(self)
 
     @property
     def body(self) -> str:
@@ -344,7 +347,7 @@ class LineRole:
     rule: str
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return _rebuilt, (type(self), {f.name: getattr(self, f.name) for f in fields(self)})
+        return _by_fields(self)
 
 
 @dataclass(slots=True)

@@ -103,8 +103,8 @@ def process_file(
 
 def pages_to_table(pages: list[Page], bodies: list[str] | None = None) -> pa.Table:
     """Build an Arrow table in the schema from parsed pages, a column at a time: each page's
-    to_row(), without a dict per row. `bodies`: each page's
-    body, when the caller has joined them already."""
+    to_row(), without a dict per row. `bodies`: each page's body, when the caller has joined
+    them already."""
     if bodies is None:
         bodies = [p.body for p in pages]
     paragraphs = [len(p.paragraphs) for p in pages]
