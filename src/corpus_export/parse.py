@@ -789,6 +789,12 @@ def has_space_run(line: str) -> bool:
     return _TWO_SPACES.search(line) is not None
 
 
+def _spaced(line: str, wide: bool) -> bool:
+    """has_space_run(line) on a page whose wide spaces `wide` tells (_page_lines): without
+    them, by the one literal search."""
+    return _TWO_SPACES.search(line) is not None or (wide and has_space_run(line))
+
+
 def split_paragraphs(line: str) -> list[str]:
     """Split one line at runs of 2+ spaces (lost line breaks); strip pieces; drop empty ones."""
     stripped = line.strip()
@@ -1492,7 +1498,6 @@ def _read_lines(r: _Reading) -> None:
     _read_top(r)
     lines, paragraphs, trace, wide = r.lines, r.paragraphs, r.trace, r.wide
     at, stop = r.at, r.teaser_at
-    two_spaces = _TWO_SPACES.search
     plain = not r.before_marker and not r.in_box  # what only _read_line's rules change
     while at < stop:
         line = lines[at]
@@ -1502,8 +1507,7 @@ def _read_lines(r: _Reading) -> None:
         if (
             plain
             and line[-1] not in _BUTTON_LAST
-            and two_spaces(line) is None
-            and not (wide and has_space_run(line))
+            and not _spaced(line, wide)
             and (line[0] not in _RULES_FIRST or not _may_take(line))
             and (paragraphs or line not in r.titles)  # not the title again
         ):
@@ -1534,7 +1538,7 @@ def _read_top(r: _Reading) -> None:
     while at < stop:
         line = lines[at]
         if line:
-            if _TWO_SPACES.search(line) or (wide and has_space_run(line)):
+            if _spaced(line, wide):
                 break  # pieces of lines glued by lost line breaks: the rules cut them
             r.at = at
             role = _template_role_of(line) if line[0] in _BOILERPLATE_FIRST else None
@@ -1556,7 +1560,7 @@ def _read_line(r: _Reading, line: str) -> None:
     """Give a line of the page between the title and the 其他文献 heading its role (or its
     pieces theirs, where runs of spaces stand for lost line breaks) by the ordered rules."""
     c = line[0]
-    spaced = _TWO_SPACES.search(line) is not None or (r.wide and has_space_run(line))
+    spaced = _spaced(line, r.wide)
     if c in _BOILERPLATE_FIRST and not spaced:  # a template line whole
         role = _template_role_of(line)  # no such line is a header line: no room for a key
         if role is not None:
@@ -2109,9 +2113,6 @@ def _take_header(
             return False
     if len(fields) == 1 and not (preamble and (read_marker_ahead or is_header(fields, meta))):
         return False
-    if not meta:
-        meta.update(fields)
-        return True
     for key, value in fields.items():
         meta.setdefault(key, value)
     return True
